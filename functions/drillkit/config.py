@@ -1,0 +1,57 @@
+"""Function configuration from environment variables, validated at cold start."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from drillkit.errors import DrillError
+
+
+class ConfigurationError(DrillError):
+    """A required environment variable is missing or malformed."""
+
+
+class LedgerConfig(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    ledger_table: str = Field(min_length=3)
+    lock_ttl_seconds: int = Field(default=3600, ge=60)
+
+
+class EvidenceConfig(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    evidence_bucket: str = Field(min_length=3)
+    topic_arn: str | None = None
+
+
+class ObserveConfig(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    observe_batch_seconds: float = Field(default=60, gt=0, le=840)
+
+
+def _load(model: type[BaseModel], names: dict[str, str]) -> BaseModel:
+    raw = {field: os.environ[var] for field, var in names.items() if os.environ.get(var)}
+    try:
+        return model.model_validate(raw)
+    except ValidationError as error:
+        details = "; ".join(
+            f"{names.get(str(e['loc'][0]), e['loc'][0])}: {e['msg']}" for e in error.errors()
+        )
+        raise ConfigurationError(f"bad function environment: {details}") from None
+
+
+@lru_cache(maxsize=1)
+def ledger_config() -> LedgerConfig:
+    return _load(LedgerConfig, {"ledger_table": "LEDGER_TABLE", "lock_ttl_seconds": "LOCK_TTL_SECONDS"})  # type: ignore[return-value]
+
+
+@lru_cache(maxsize=1)
+def evidence_config() -> EvidenceConfig:
+    return _load(EvidenceConfig, {"evidence_bucket": "EVIDENCE_BUCKET", "topic_arn": "TOPIC_ARN"})  # type: ignore[return-value]
+
+
+@lru_cache(maxsize=1)
+def observe_config() -> ObserveConfig:
+    return _load(ObserveConfig, {"observe_batch_seconds": "OBSERVE_BATCH_SECONDS"})  # type: ignore[return-value]

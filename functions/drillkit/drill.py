@@ -1,0 +1,255 @@
+"""The drill's steps, one function per state of statemachines/drill.asl.json.
+
+Each step takes the state document the machine carries ($) and returns the piece
+the machine stores under its ResultPath. Handlers only parse, log and call these.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from typing import Any
+
+from drillkit import clock, faults, probes
+from drillkit.config import evidence_config, ledger_config, observe_config
+from drillkit.discovery import resolve_target
+from drillkit.errors import NotSteady, RestoreFailed
+from drillkit.evidence.store import EvidenceStore
+from drillkit.ledger import UNDO_APPLIED, UNDO_RESTORED, Ledger
+from drillkit.measure import MilestoneTracker
+from drillkit.model import DrillContext, Injection
+from drillkit.spec import parse_request
+
+
+def _ledger() -> Ledger:
+    return Ledger(ledger_config().ledger_table)
+
+
+def _store() -> EvidenceStore:
+    return EvidenceStore(evidence_config().evidence_bucket)
+
+
+def environment_key(hosted_zone_id: str, record_name: str) -> str:
+    return f"route53/{hosted_zone_id}/{record_name}"
+
+
+def new_drill_id(execution_name: str | None, scenario_name: str) -> str:
+    if execution_name:
+        return execution_name
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(clock.now()))
+    return f"{scenario_name[:30]}-{stamp}-{hashlib.sha1(str(clock.now()).encode()).hexdigest()[:6]}"
+
+
+# -- 1. preflight ------------------------------------------------------------
+def preflight(request: dict[str, Any], execution_id: str | None, execution_name: str | None) -> dict[str, Any]:
+    """Validate, resolve targets, take the lock, create the record. Touches nothing."""
+    started_at = clock.now()
+    parsed = parse_request(request)
+    scenario = parsed.scenario
+    target = resolve_target(scenario.target)
+    fault = faults.fault_module(scenario.fault.type)
+    prior = fault.capture(scenario.fault, target)  # proves the fault's resource exists and is readable
+    drill_id = parsed.drill_id or new_drill_id(execution_name, scenario.name)
+    context = DrillContext(
+        drill_id=drill_id,
+        environment_key=environment_key(target.hosted_zone_id, target.record_name),
+        requested_by=parsed.requested_by,
+        scenario=scenario,
+        network=parsed.network,
+        target=target,
+        started_at=started_at,
+        execution_id=execution_id,
+    )
+    ledger = _ledger()
+    ledger.acquire_lock(context.environment_key, drill_id, ledger_config().lock_ttl_seconds)
+    ledger.create_drill(
+        drill_id,
+        {
+            "phase": "preflight",
+            "scenario": scenario.name,
+            "scenario_version": scenario.version,
+            "environment": context.environment_key,
+            "started_at": started_at,
+            "execution_id": execution_id,
+            "milestones": {},
+            "plan": fault.describe_plan(scenario.fault, target, prior),
+        },
+    )
+    return context.model_dump(mode="json")
+
+
+def _context(state: dict[str, Any]) -> DrillContext:
+    return DrillContext.model_validate(state["drill"])
+
+
+def _sample_until(
+    context: DrillContext, deadline: float, enough: Any, on_samples: Any = None
+) -> tuple[bool, list[dict[str, Any]]]:
+    """Sample every probe once per interval until ``enough(samples)`` or the deadline."""
+    interval = context.scenario.sampling.interval_seconds
+    collected: list[dict[str, Any]] = []
+    next_tick = clock.now()
+    while True:
+        readings = probes.sample_all(context)
+        collected.extend(readings)
+        if on_samples is not None:
+            on_samples(readings)
+        if enough(readings):
+            return True, collected
+        next_tick += interval
+        if next_tick >= deadline:
+            return False, collected
+        clock.sleep_until(next_tick)
+
+
+# -- 2. steady state -----------------------------------------------------------
+def steady_state(state: dict[str, Any]) -> dict[str, Any]:
+    context = _context(state)
+    sampling = context.scenario.sampling
+    _ledger().update_drill(context.drill_id, phase="steady_state")
+    streak = {"count": 0, "problems": []}
+
+    def enough(readings: list[dict[str, Any]]) -> bool:
+        ok, problems = probes.steady(readings)
+        streak["count"] = streak["count"] + 1 if ok else 0
+        streak["problems"] = problems
+        return streak["count"] >= sampling.steady_state_samples
+
+    reached, samples = _sample_until(context, clock.now() + sampling.steady_state_timeout_seconds, enough)
+    _store().put_samples(context.drill_id, "0-steady", samples)
+    if not reached:
+        raise NotSteady(
+            f"not in steady state after {sampling.steady_state_timeout_seconds:g}s: " + "; ".join(streak["problems"])
+        )
+    return {"reached_at": clock.now(), "samples": len(samples)}
+
+
+# -- 3. inject -----------------------------------------------------------------
+def inject(state: dict[str, Any]) -> dict[str, Any]:
+    context = _context(state)
+    spec = context.scenario.fault
+    fault = faults.fault_module(spec.type)
+    ledger = _ledger()
+    ledger.update_drill(context.drill_id, phase="inject")
+    captured = fault.capture(spec, context.target)
+    # Write-ahead: the undo record exists before the change; a retry reuses the first capture.
+    record = ledger.put_undo(context.drill_id, 1, {"fault": spec.type, "resource_id": captured["resource_id"], "prior": captured})
+    t_before = clock.now()
+    fault.apply(spec, context.target, record["prior"])
+    t_inject = clock.now()
+    ledger.mark_undo(context.drill_id, 1, UNDO_APPLIED, applied_at=t_inject)
+    ledger.update_drill(context.drill_id, phase="observe", injected_at=t_inject)
+    return Injection(
+        fault=spec.type, resource_id=captured["resource_id"], undo_seq=1, t_before=t_before, t_inject=t_inject
+    ).model_dump(mode="json")
+
+
+# -- 4. observe ----------------------------------------------------------------
+def observe(state: dict[str, Any]) -> dict[str, Any]:
+    context = _context(state)
+    injection = Injection.model_validate(state["injection"])
+    sampling = context.scenario.sampling
+    previous = state.get("observation") or {}
+    tracker = (
+        MilestoneTracker.model_validate(previous["tracker"])
+        if previous.get("tracker")
+        else MilestoneTracker(t_inject=injection.t_inject, hold_samples=sampling.hold_samples)
+    )
+    batch = int(previous.get("batch", 0)) + 1
+    deadline = injection.t_inject + sampling.observe_timeout_seconds
+    batch_end = min(deadline, clock.now() + observe_config().observe_batch_seconds)
+    ledger = _ledger()
+
+    def on_samples(readings: list[dict[str, Any]]) -> None:
+        for reading in sorted(readings, key=lambda r: r["t"]):
+            for name in tracker.feed(reading):
+                ledger.record_milestone(context.drill_id, name, getattr(tracker, name))
+
+    _, samples = _sample_until(context, batch_end, lambda _: tracker.complete, on_samples)
+    _store().put_samples(context.drill_id, f"1-observe-{batch:04d}", samples)
+    timed_out = not tracker.complete and clock.now() >= deadline - 1e-3
+    return {
+        "batch": batch,
+        "tracker": tracker.model_dump(mode="json"),
+        "done": tracker.complete or timed_out,
+        "reason": "complete" if tracker.complete else ("deadline" if timed_out else "continuing"),
+    }
+
+
+# -- 5. restore ----------------------------------------------------------------
+def restore(state: dict[str, Any]) -> dict[str, Any]:
+    """Replay every undo record not yet restored, newest first. Safe to run twice."""
+    context = _context(state)
+    ledger = _ledger()
+    ledger.update_drill(context.drill_id, phase="restore")
+    started = clock.now()
+    results = []
+    failures = []
+    for record in reversed(ledger.list_undo(context.drill_id)):
+        if record["status"] == UNDO_RESTORED:
+            results.append({"seq": record["seq"], "resource_id": record["resource_id"], "status": "already restored"})
+            continue
+        fault = faults.fault_module(record["fault"])
+        try:
+            fault.restore(record["prior"])
+        except Exception as error:  # keep going: one stuck record must not strand the others
+            failures.append(f"{record['resource_id']}: {error}")
+            results.append({"seq": record["seq"], "resource_id": record["resource_id"], "status": "failed", "error": str(error)})
+            continue
+        t = clock.now()
+        ledger.mark_undo(context.drill_id, record["seq"], UNDO_RESTORED, restored_at=t)
+        results.append({"seq": record["seq"], "resource_id": record["resource_id"], "status": "restored", "t": t})
+    if failures:
+        raise RestoreFailed("; ".join(failures))
+    return {"started_at": started, "ended_at": clock.now(), "records": results}
+
+
+# -- 6. verify restore -----------------------------------------------------------
+def verify_restore(state: dict[str, Any]) -> dict[str, Any]:
+    """The environment is back when every fault reads restored and the probes are steady again."""
+    context = _context(state)
+    sampling = context.scenario.sampling
+    ledger = _ledger()
+    ledger.update_drill(context.drill_id, phase="verify")
+    records = ledger.list_undo(context.drill_id)
+    resources = {r["resource_id"]: faults.fault_module(r["fault"]).is_restored(r["prior"]) for r in records}
+    if not records:
+        return {"verified": True, "t": clock.now(), "resources": {}, "note": "nothing was injected"}
+    streak = {"count": 0, "problems": []}
+
+    def enough(readings: list[dict[str, Any]]) -> bool:
+        ok, problems = probes.steady(readings)
+        streak["count"] = streak["count"] + 1 if ok else 0
+        streak["problems"] = problems
+        return streak["count"] >= sampling.steady_state_samples
+
+    steady, samples = _sample_until(context, clock.now() + sampling.restore_timeout_seconds, enough)
+    _store().put_samples(context.drill_id, "2-verify", samples)
+    verified = steady and all(resources.values())
+    return {
+        "verified": verified,
+        "t": clock.now(),
+        "resources": resources,
+        "steady": steady,
+        "problems": [] if steady else streak["problems"],
+    }
+
+
+# -- 7. report -------------------------------------------------------------------
+def report(state: dict[str, Any]) -> dict[str, Any]:
+    """Measure from every stored sample, write the artifacts, notify, release the lock."""
+    from drillkit.evidence import report as report_module
+
+    context = _context(state)
+    store = _store()
+    ledger = _ledger()
+    samples = store.samples(context.drill_id)
+    undo_records = ledger.list_undo(context.drill_id)
+    document = report_module.build(context, state, samples, undo_records, ended_at=clock.now())
+    keys = report_module.publish(store, document, samples)
+    topic = evidence_config().topic_arn
+    if topic:
+        report_module.notify(topic, document, keys)
+    ledger.update_drill(context.drill_id, phase="done", verdict=document["verdict"], report_key=keys["report.json"])
+    ledger.release_lock(context.environment_key, context.drill_id)
+    return {"verdict": document["verdict"], "restore_verified": document["restore_verified"], "artifacts": keys}

@@ -1,0 +1,59 @@
+"""Named drill errors.
+
+The class name is the error name Step Functions sees (the Lambda runtime reports
+``errorType`` as the exception's class name), so ASL Retry/Catch clauses match on
+these names. Only subclasses of ``TransientError`` are retried by the state machine.
+"""
+
+from __future__ import annotations
+
+
+class DrillError(Exception):
+    """Base of every error drillkit raises on purpose."""
+
+
+class ScenarioInvalid(DrillError):
+    """The scenario or drill request failed validation; nothing was touched."""
+
+    def __init__(self, problems: list[tuple[str, str]]):
+        self.problems = problems
+        listed = "; ".join(f"{field}: {problem}" for field, problem in problems)
+        super().__init__(f"invalid drill request: {listed}")
+
+
+class TargetNotFound(DrillError):
+    """A resource the scenario names does not exist or is not usable."""
+
+
+class EnvironmentLocked(DrillError):
+    """Another drill holds the environment lock."""
+
+
+class NotSteady(DrillError):
+    """The environment was not in steady state before injection."""
+
+
+class InjectionFailed(DrillError):
+    """A fault could not be injected."""
+
+
+class RestoreFailed(DrillError):
+    """An undo record could not be replayed."""
+
+
+class ProbeFailed(DrillError):
+    """A probe could not read its signal (not the same as reading 'unhealthy')."""
+
+
+class TransientError(DrillError):
+    """A throttle or a transient service error; safe to retry."""
+
+
+class AwsCallFailed(DrillError):
+    """A non-transient AWS error, named with the resource it concerned."""
+
+    def __init__(self, operation: str, resource_id: str, code: str, message: str):
+        self.operation = operation
+        self.resource_id = resource_id
+        self.code = code
+        super().__init__(f"{operation} on {resource_id} failed: {code}: {message}")

@@ -1,0 +1,1 @@
+"""Report artifacts and the evidence bucket."""

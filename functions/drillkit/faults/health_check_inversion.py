@@ -1,0 +1,63 @@
+"""Fault: invert the Route 53 health check of a failover record.
+
+Inverting makes Route 53 treat a healthy endpoint as unhealthy, so the failover record
+moves to the standby without touching the application: the gentlest real drill of
+the DNS failover path. Restore sets Inverted back to the value it had before.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drillkit import aws
+from drillkit.errors import TargetNotFound
+from drillkit.model import ResolvedTarget
+from drillkit.spec import HealthCheckInversion
+
+TYPE = "health-check-inversion"
+
+
+def _health_check_id(spec: HealthCheckInversion, target: ResolvedTarget) -> str:
+    endpoint = target.endpoint(spec.record)
+    if not endpoint.health_check_id:
+        raise TargetNotFound(
+            f"fault.record: the {spec.record.upper()} record {endpoint.set_identifier} of "
+            f"{target.record_name} has no health check to invert"
+        )
+    return endpoint.health_check_id
+
+
+def _inverted(health_check_id: str) -> bool:
+    with aws.aws_call("GetHealthCheck", health_check_id):
+        check = aws.client("route53").get_health_check(HealthCheckId=health_check_id)["HealthCheck"]
+    return bool(check["HealthCheckConfig"].get("Inverted", False))
+
+
+def _set_inverted(health_check_id: str, inverted: bool) -> None:
+    with aws.aws_call("UpdateHealthCheck", health_check_id):
+        aws.client("route53").update_health_check(HealthCheckId=health_check_id, Inverted=inverted)
+
+
+def capture(spec: HealthCheckInversion, target: ResolvedTarget) -> dict[str, Any]:
+    health_check_id = _health_check_id(spec, target)
+    return {"resource_id": health_check_id, "inverted": _inverted(health_check_id)}
+
+
+def apply(spec: HealthCheckInversion, target: ResolvedTarget, prior: dict[str, Any]) -> None:
+    # Set the flag to the opposite of the captured value, never "toggle": a retry must not undo it.
+    _set_inverted(prior["resource_id"], not prior["inverted"])
+
+
+def restore(prior: dict[str, Any]) -> None:
+    _set_inverted(prior["resource_id"], prior["inverted"])
+
+
+def is_restored(prior: dict[str, Any]) -> bool:
+    return _inverted(prior["resource_id"]) == prior["inverted"]
+
+
+def describe_plan(spec: HealthCheckInversion, target: ResolvedTarget, prior: dict[str, Any]) -> str:
+    return (
+        f"set Inverted={not prior['inverted']} on Route 53 health check {prior['resource_id']} "
+        f"({spec.record} record of {target.record_name}); restore sets Inverted={prior['inverted']}"
+    )

@@ -1,0 +1,1 @@
+"""Thin Lambda entry points: configuration checked at import (cold start), one call into drillkit.drill."""

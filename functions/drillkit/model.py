@@ -1,0 +1,66 @@
+"""The drill context carried between workflow states (plain, JSON-serialisable)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from drillkit.spec import Network, Scenario
+
+Side = Literal["primary", "standby"]
+
+
+class FailoverEndpoint(BaseModel):
+    """One failover record of the target, as Route 53 describes it."""
+
+    model_config = ConfigDict(frozen=True)
+    side: Side
+    set_identifier: str
+    values: tuple[str, ...]
+    health_check_id: str | None = None
+    ttl: int | None = None
+
+
+class ResolvedTarget(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    hosted_zone_id: str
+    record_name: str
+    record_type: str
+    primary: FailoverEndpoint
+    standby: FailoverEndpoint
+
+    def endpoint(self, side: Side) -> FailoverEndpoint:
+        return self.primary if side == "primary" else self.standby
+
+    def side_of(self, values: list[str] | tuple[str, ...]) -> Side | None:
+        answer = {v.rstrip(".").lower() for v in values}
+        for endpoint in (self.primary, self.standby):
+            if answer and answer == {v.rstrip(".").lower() for v in endpoint.values}:
+                return endpoint.side
+        return None
+
+
+class DrillContext(BaseModel):
+    """What preflight resolved; every later state reads it from $.drill."""
+
+    drill_id: str
+    environment_key: str
+    requested_by: str
+    scenario: Scenario
+    network: Network
+    target: ResolvedTarget
+    started_at: float
+    execution_id: str | None = None
+
+
+class Injection(BaseModel):
+    fault: str
+    resource_id: str
+    undo_seq: int
+    t_before: float
+    t_inject: float
+
+    @property
+    def latency(self) -> float:
+        return max(0.0, self.t_inject - self.t_before)

@@ -1,0 +1,45 @@
+"""Read-only probes. Each returns a small dict sample: {t, probe, ...}.
+
+Probes never change anything; they get their clients from drillkit.aws only.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable
+
+from drillkit.model import DrillContext
+from drillkit.probes import dns_answer, health_check, http_endpoint
+
+Probe = Callable[[DrillContext], dict[str, Any]]
+
+PROBES: dict[str, Probe] = {
+    health_check.NAME: health_check.read,
+    dns_answer.NAME: dns_answer.read,
+    http_endpoint.NAME: http_endpoint.read,
+}
+
+_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="probe")
+
+
+def sample_all(context: DrillContext) -> list[dict[str, Any]]:
+    """Run every probe concurrently so one sample's readings share an instant."""
+    futures = [_pool.submit(probe, context) for probe in PROBES.values()]
+    return [future.result() for future in futures]
+
+
+def steady(samples: list[dict[str, Any]]) -> tuple[bool, list[str]]:
+    """Steady state: primary healthy, DNS on the primary, clients served by the primary."""
+    problems = []
+    for sample in samples:
+        probe = sample["probe"]
+        if probe == health_check.NAME and sample.get("healthy") is not True:
+            problems.append(f"primary health check {sample.get('health_check_id')} is not healthy")
+        elif probe == dns_answer.NAME and sample.get("side") != "primary":
+            problems.append(f"DNS answers {sample.get('answer')} instead of the primary")
+        elif probe == http_endpoint.NAME and not (sample.get("ok") and sample.get("side") == "primary"):
+            problems.append(
+                f"HTTP through the public name: {sample.get('error') or sample.get('status')} "
+                f"served by {sample.get('side') or 'unknown'}"
+            )
+    return (not problems, problems)

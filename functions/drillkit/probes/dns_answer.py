@@ -1,0 +1,30 @@
+"""Probe: the authoritative answer Route 53 gives for the failover record (TestDNSAnswer)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drillkit import aws, clock
+from drillkit.model import DrillContext
+
+NAME = "dns"
+
+
+def read(context: DrillContext) -> dict[str, Any]:
+    target = context.target
+    t = clock.now()
+    try:
+        with aws.aws_call("TestDNSAnswer", target.record_name):
+            answer = aws.client("route53").test_dns_answer(
+                HostedZoneId=target.hosted_zone_id, RecordName=target.record_name, RecordType=target.record_type
+            )
+    except Exception as error:
+        return {"t": t, "probe": NAME, "answer": [], "side": None, "error": str(error)}
+    values = list(answer.get("RecordData", []))
+    return {
+        "t": t,
+        "probe": NAME,
+        "answer": values,
+        "rcode": answer.get("ResponseCode"),
+        "side": target.side_of(values),
+    }

@@ -1,0 +1,99 @@
+"""Probe: an HTTP GET through the public name, as a client would make it.
+
+The name is resolved fresh for every sample (no cache), so this shows where new
+clients land. The region that served the request comes from the response header
+named by the scenario (or a JSON body key ``region``); the side comes from the
+address the name resolved to, matched against the failover records.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+import ssl
+from typing import Any
+
+import dns.exception
+import dns.resolver
+
+from drillkit import clock
+from drillkit.model import DrillContext
+from drillkit.spec import Network
+
+NAME = "http"
+
+
+def resolve(name: str, record_type: str, network: Network, timeout: float) -> list[str]:
+    if network.resolver is None:
+        family = socket.AF_INET6 if record_type == "AAAA" else socket.AF_INET
+        infos = socket.getaddrinfo(name.rstrip("."), None, family, socket.SOCK_STREAM)
+        return sorted({info[4][0] for info in infos})
+    resolver = dns.resolver.Resolver(configure=False)
+    resolver.nameservers = [network.resolver.host]
+    resolver.port = network.resolver.port
+    resolver.cache = None
+    query_type = "AAAA" if record_type == "AAAA" else "A"
+    answer = resolver.resolve(name, query_type, lifetime=timeout)
+    return [rdata.to_text() for rdata in answer]
+
+
+class _PinnedHTTPSConnection(http.client.HTTPSConnection):
+    """HTTPS to a resolved address while SNI and certificate checks use the public name."""
+
+    def __init__(self, address: str, server_name: str, port: int, timeout: float):
+        super().__init__(address, port, timeout=timeout, context=ssl.create_default_context())
+        self._server_name = server_name
+
+    def connect(self) -> None:
+        raw = socket.create_connection((self.host, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(raw, server_hostname=self._server_name)  # type: ignore[attr-defined]
+
+
+def _region_of(response: http.client.HTTPResponse, body: bytes, header: str) -> str | None:
+    value = response.getheader(header)
+    if value:
+        return value.strip()
+    try:
+        parsed = json.loads(body[:4096])
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return parsed.get("region") if isinstance(parsed, dict) else None
+
+
+def read(context: DrillContext) -> dict[str, Any]:
+    target = context.scenario.target
+    timeout = max(0.2, min(5.0, context.scenario.sampling.interval_seconds * 0.8))
+    name = context.target.record_name.rstrip(".")
+    port = context.network.http_port or target.url_port or (443 if target.url_scheme == "https" else 80)
+    t = clock.now()
+    sample: dict[str, Any] = {"t": t, "probe": NAME, "ok": False, "status": None, "side": None, "region": None}
+    try:
+        addresses = resolve(name, context.target.record_type, context.network, timeout)
+    except (dns.exception.DNSException, OSError) as error:
+        sample["error"] = f"resolve {name}: {type(error).__name__}: {error}"
+        return sample
+    address = addresses[0] if addresses else None
+    sample["address"] = address
+    if address is None:
+        sample["error"] = f"resolve {name}: no address"
+        return sample
+    sample["side"] = context.target.side_of(addresses)
+    if target.url_scheme == "https":
+        connection: http.client.HTTPConnection = _PinnedHTTPSConnection(address, name, port, timeout)
+    else:
+        connection = http.client.HTTPConnection(address, port, timeout=timeout)
+    try:
+        connection.request("GET", target.url_path, headers={"Host": name, "User-Agent": "drillkit-probe"})
+        response = connection.getresponse()
+        body = response.read(65536)
+    except (OSError, http.client.HTTPException) as error:
+        sample["error"] = f"GET {target.url_path} on {address}:{port}: {type(error).__name__}: {error}"
+        return sample
+    finally:
+        connection.close()
+    sample["status"] = response.status
+    sample["ok"] = 200 <= response.status < 400
+    sample["region"] = _region_of(response, body, target.region_header)
+    sample["latency"] = round(clock.now() - t, 4)
+    return sample

@@ -1,0 +1,1 @@
+"""drillkit_lab: a local stand-in for AWS (moto) plus a simulated two-region stack."""

@@ -1,0 +1,33 @@
+"""`python -m drillkit_lab`: run the lab in the foreground until Ctrl-C or SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from drillkit_lab.lab import Lab
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m drillkit_lab", description="Run the drillkit local lab.")
+    parser.add_argument("--work-dir", type=Path, default=Path(".drillkit"), help="where lab.json, logs and the ground truth go")
+    parser.add_argument("--observe-batch-seconds", type=int, default=60)
+    args = parser.parse_args()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    lab = Lab(work_dir=args.work_dir, observe_batch_seconds=args.observe_batch_seconds)
+    try:
+        info = lab.start(progress=lambda message: print(f"lab: {message}", file=sys.stderr, flush=True))
+        print(f"lab: ready in {info['ready_seconds']:.1f}s; {lab.lab_file}", file=sys.stderr, flush=True)
+        stop.wait()
+    finally:
+        lab.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

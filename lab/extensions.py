@@ -1,0 +1,119 @@
+"""What the local cloud needs beyond moto, answered in the AWS wire format.
+
+A WSGI layer in front of moto's server:
+  Route 53 GetHealthCheckStatus  GET /2013-04-01/healthcheck/{id}/status
+  Route 53 TestDNSAnswer         GET /2013-04-01/testdnsanswer
+  Lambda Invoke                  POST /2015-03-31/functions/{name}/invocations
+Everything else goes to moto unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import uuid
+from datetime import datetime, timezone
+from typing import Any, Callable, Iterable
+from urllib.parse import parse_qs, unquote
+from xml.sax.saxutils import escape
+
+from drillkit_lab.lambda_runtime import LambdaRuntime
+from drillkit_lab.physics.route53 import Route53Physics
+
+ROUTE53_NS = "https://route53.amazonaws.com/doc/2013-04-01/"
+HEALTH_STATUS = re.compile(r"^/2013-04-01/healthcheck/([^/]+)/status$")
+TEST_DNS_ANSWER = re.compile(r"^/2013-04-01/testdnsanswer$")
+LAMBDA_INVOKE = re.compile(r"^/2015-03-31/functions/([^/]+)/invocations$")
+
+StartResponse = Callable[..., Any]
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _xml(start_response: StartResponse, status: str, body: str) -> list[bytes]:
+    data = ('<?xml version="1.0" encoding="UTF-8"?>\n' + body).encode()
+    start_response(status, [("Content-Type", "text/xml"), ("Content-Length", str(len(data))),
+                            ("x-amzn-RequestId", str(uuid.uuid4()))])
+    return [data]
+
+
+def _route53_error(start_response: StartResponse, status: str, code: str, message: str) -> list[bytes]:
+    body = (f'<ErrorResponse xmlns="{ROUTE53_NS}"><Error><Type>Sender</Type><Code>{code}</Code>'
+            f"<Message>{escape(message)}</Message></Error><RequestId>{uuid.uuid4()}</RequestId></ErrorResponse>")
+    return _xml(start_response, status, body)
+
+
+class LabExtensions:
+    def __init__(self, moto_app: Callable[..., Iterable[bytes]], physics: Route53Physics, runtime: LambdaRuntime):
+        self.moto_app = moto_app
+        self.physics = physics
+        self.runtime = runtime
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        method = environ.get("REQUEST_METHOD", "GET")
+        if method == "GET" and (match := HEALTH_STATUS.match(path)):
+            return self.health_check_status(unquote(match.group(1)), start_response)
+        if method == "GET" and TEST_DNS_ANSWER.match(path):
+            return self.test_dns_answer(parse_qs(environ.get("QUERY_STRING", "")), start_response)
+        if method == "POST" and (match := LAMBDA_INVOKE.match(path)):
+            return self.invoke(unquote(match.group(1)), environ, start_response)
+        return self.moto_app(environ, start_response)
+
+    # -- Route 53 -------------------------------------------------------------
+    def health_check_status(self, health_check_id: str, start_response: StartResponse) -> list[bytes]:
+        observations = self.physics.observations(health_check_id)
+        if observations is None:
+            return _route53_error(start_response, "404 Not Found", "NoSuchHealthCheck",
+                                  f"A health check with id {health_check_id} does not exist.")
+        items = "".join(
+            "<HealthCheckObservation>"
+            f"<Region>{o['region']}</Region><IPAddress>{o['address']}</IPAddress>"
+            f"<StatusReport><Status>{escape(o['status'])}</Status><CheckedTime>{_iso(o['checked_at'])}</CheckedTime></StatusReport>"
+            "</HealthCheckObservation>"
+            for o in observations
+        )
+        return _xml(start_response, "200 OK",
+                    f'<GetHealthCheckStatusResponse xmlns="{ROUTE53_NS}"><HealthCheckObservations>{items}'
+                    "</HealthCheckObservations></GetHealthCheckStatusResponse>")
+
+    def test_dns_answer(self, query: dict[str, list[str]], start_response: StartResponse) -> list[bytes]:
+        zone_id = (query.get("hostedzoneid") or [""])[0]
+        name = (query.get("recordname") or [""])[0]
+        record_type = (query.get("recordtype") or ["A"])[0]
+        zone = self.physics.backend.zones.get(zone_id.split("/")[-1])
+        if zone is None:
+            return _route53_error(start_response, "404 Not Found", "NoSuchHostedZone", f"No hosted zone found with ID: {zone_id}")
+        rcode, values, _ = self.physics.answer(name, record_type, zone)
+        entries = "".join(f"<RecordDataEntry>{escape(v)}</RecordDataEntry>" for v in values)
+        fqdn = name if name.endswith(".") else name + "."
+        return _xml(start_response, "200 OK",
+                    f'<TestDNSAnswerResponse xmlns="{ROUTE53_NS}"><Nameserver>ns-1.drillkit.lab</Nameserver>'
+                    f"<RecordName>{escape(fqdn)}</RecordName><RecordType>{record_type}</RecordType>"
+                    f"<RecordData>{entries}</RecordData><ResponseCode>{rcode}</ResponseCode><Protocol>UDP</Protocol>"
+                    "</TestDNSAnswerResponse>")
+
+    # -- Lambda ---------------------------------------------------------------
+    def invoke(self, function: str, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
+        name = function.split(":")[6] if function.startswith("arn:") else function
+        if name not in self.runtime.functions:
+            return self.moto_app(environ, start_response)  # let moto report the unknown function
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        raw = environ["wsgi.input"].read(length) if length else b""
+        event = json.loads(raw) if raw.strip() else {}
+        invocation_type = environ.get("HTTP_X_AMZ_INVOCATION_TYPE", "RequestResponse")
+        headers = [("Content-Type", "application/json"), ("X-Amz-Executed-Version", "$LATEST"),
+                   ("x-amzn-RequestId", str(uuid.uuid4()))]
+        if invocation_type == "Event":
+            threading.Thread(target=self.runtime.invoke, args=(name, event), daemon=True).start()
+            start_response("202 Accepted", headers + [("Content-Length", "0")])
+            return [b""]
+        result = self.runtime.invoke(name, event)
+        if not result.ok:
+            headers.append(("X-Amz-Function-Error", "Unhandled"))
+        data = json.dumps(result.payload).encode()
+        start_response("200 OK", headers + [("Content-Length", str(len(data)))])
+        return [data]

@@ -1,0 +1,145 @@
+"""The local lab: local cloud + physics + the two-region stack, started and stopped as one."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import boto3
+from werkzeug.serving import make_server
+
+from drillkit_lab import template
+from drillkit_lab.extensions import LabExtensions
+from drillkit_lab.lambda_runtime import LambdaRuntime
+from drillkit_lab.physics.dns import LabDNSServer
+from drillkit_lab.physics.groundtruth import GroundTruth
+from drillkit_lab.physics.route53 import Route53Physics
+from drillkit_lab.stack import TwoRegionStack, wait_until
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+HOME_REGION = "us-east-1"
+STACK_NAME = "drillkit-lab"
+
+
+def _enable_step_functions_execution() -> None:
+    from moto.core.config import default_user_config
+
+    default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True
+
+
+class Lab:
+    def __init__(self, work_dir: Path | None = None, project_root: Path = PROJECT_ROOT, observe_batch_seconds: int = 60):
+        self.project_root = project_root
+        self.work_dir = (work_dir or Path.cwd() / ".drillkit").resolve()
+        self.observe_batch_seconds = observe_batch_seconds
+        self.info: dict[str, Any] = {}
+        self._server: Any = None
+        self._stoppers: list[Any] = []
+
+    @property
+    def lab_file(self) -> Path:
+        return self.work_dir / "lab.json"
+
+    def start(self, progress: Any = None) -> dict[str, Any]:
+        say = progress or (lambda message: None)
+        started = time.monotonic()
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        ground_truth_path = self.work_dir / "ground-truth.jsonl"
+        ground_truth_path.unlink(missing_ok=True)
+        ground_truth = GroundTruth(ground_truth_path)
+        self._stoppers.append(ground_truth.close)
+
+        _enable_step_functions_execution()
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+        from moto.route53.models import route53_backends
+
+        physics = Route53Physics(route53_backends[template.ACCOUNT_ID]["aws"], ground_truth)
+        from moto.moto_server.werkzeug_app import MotoRequestHandler
+
+        class QuietRequestHandler(MotoRequestHandler):
+            def log_request(self, *args: Any, **kwargs: Any) -> None:
+                return
+
+        self._server = make_server("127.0.0.1", 0, None, threaded=True, request_handler=QuietRequestHandler)  # type: ignore[arg-type]
+        port = self._server.server_address[1]
+        endpoint = f"http://127.0.0.1:{port}"
+        runtime = LambdaRuntime(endpoint, self.work_dir / "logs")
+        self._server.app = LabExtensions(DomainDispatcherApplication(create_backend_app), physics, runtime)
+        os.environ["MOTO_PORT"] = str(port)  # moto's Step Functions interpreter calls Lambda here
+        threading.Thread(target=self._server.serve_forever, name="local-cloud", daemon=True).start()
+        self._stoppers.append(runtime.close)
+        self._stoppers.append(self._server.shutdown)
+        say(f"local cloud on {endpoint}")
+
+        session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=HOME_REGION)
+        client_session = _EndpointSession(session, endpoint)
+        stack = template.LabStack(template.load(self.project_root / "template.yaml"), STACK_NAME, HOME_REGION)
+        stack.parameters["ObserveBatchSeconds"] = str(self.observe_batch_seconds)
+        created = template.provision(stack, client_session, self.project_root)
+        for config in created["functions"].values():
+            runtime.register(config)
+        runtime.prewarm()
+        say(f"template.yaml: {len(created['functions'])} functions, {len(created['state_machines'])} state machine")
+
+        physics.start()
+        self._stoppers.append(physics.stop)
+        two_regions = TwoRegionStack(client_session)
+        stack_info = two_regions.create()
+        self._stoppers.append(two_regions.stop)
+        dns_server = LabDNSServer(physics)
+        dns_server.start()
+        self._stoppers.append(dns_server.stop)
+        primary = stack_info["regions"]["primary"]
+        wait_until(lambda: physics.healthy(primary["health_check_id"]) is True, 15, "primary health check healthy")
+        say(f"two-region stack: {stack_info['public_name']} -> {primary['dns_answer']} ({primary['region']}), DNS on 127.0.0.1:{dns_server.port}")
+
+        self.info = {
+            "endpoint_url": endpoint,
+            "region": HOME_REGION,
+            "dns": {"host": dns_server.host, "port": dns_server.port},
+            "public_name": stack_info["public_name"],
+            "hosted_zone": stack_info["hosted_zone"],
+            "hosted_zone_id": stack_info["hosted_zone_id"],
+            "http_port": stack_info["http_port"],
+            "ground_truth_log": str(ground_truth_path),
+            "state_machines": {"drill": created["state_machines"]["DrillStateMachine"]},
+            "ledger_table": created["tables"]["LedgerTable"],
+            "evidence_bucket": created["buckets"]["EvidenceBucket"],
+            "topic_arn": created["topics"]["DrillTopic"],
+            "regions": stack_info["regions"],
+            "pid": os.getpid(),
+            "ready_seconds": round(time.monotonic() - started, 3),
+        }
+        self.lab_file.write_text(json.dumps(self.info, indent=2))
+        return self.info
+
+    def stop(self) -> None:
+        for stopper in reversed(self._stoppers):
+            try:
+                stopper()
+            except Exception:  # noqa: BLE001 (stop everything, whatever one part says)
+                pass
+        self._stoppers.clear()
+        self.lab_file.unlink(missing_ok=True)
+
+    def __enter__(self) -> Lab:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class _EndpointSession:
+    """A boto3 session whose clients all talk to the lab endpoint."""
+
+    def __init__(self, session: boto3.session.Session, endpoint: str):
+        self._session = session
+        self._endpoint = endpoint
+
+    def client(self, service: str, **kwargs: Any) -> Any:
+        return self._session.client(service, endpoint_url=self._endpoint, **kwargs)

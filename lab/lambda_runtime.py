@@ -1,0 +1,187 @@
+"""Run Lambda invocations as the real handlers in warm worker processes, no Docker.
+
+Each function gets its own pool of worker processes whose environment is exactly the
+function's configured variables plus what the Lambda runtime itself provides
+(region, credentials, function name) and the lab endpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, IO
+
+FUNCTIONS_DIR = Path(__file__).resolve().parent.parent / "functions"
+
+
+@dataclass(frozen=True)
+class FunctionConfig:
+    name: str
+    arn: str
+    region: str
+    handler: str
+    timeout: float
+    memory: int
+    variables: dict[str, str] = field(default_factory=dict)
+
+    def environment(self, endpoint_url: str) -> dict[str, str]:
+        runtime = {
+            "AWS_ENDPOINT_URL": endpoint_url,
+            "AWS_REGION": self.region,
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_SESSION_TOKEN": "testing",
+            "AWS_LAMBDA_FUNCTION_NAME": self.name,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(self.memory),
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "DRILLKIT_LAB_FUNCTION_ARN": self.arn,
+            "LAMBDA_TASK_ROOT": str(FUNCTIONS_DIR),
+            "PYTHONPATH": str(FUNCTIONS_DIR),
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "TZ": "UTC",
+        }
+        return {**runtime, **{k: str(v) for k, v in self.variables.items()}}
+
+
+class InvocationResult:
+    def __init__(self, ok: bool, payload: Any):
+        self.ok = ok
+        self.payload = payload
+
+
+class Worker:
+    def __init__(self, config: FunctionConfig, endpoint_url: str, log: IO[str]):
+        self.config = config
+        self.process = subprocess.Popen(
+            [sys.executable, str(Path(__file__).resolve().parent / "lambda_worker.py")],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            env=config.environment(endpoint_url),
+            cwd=str(FUNCTIONS_DIR),
+            text=True,
+            bufsize=1,
+        )
+        self.ready = threading.Event()
+        self.last_used = time.monotonic()
+
+    def wait_ready(self, timeout: float) -> bool:
+        if not self.ready.is_set():
+            line = _readline(self.process, timeout)
+            if line is None:
+                return False
+            self.ready.set()
+        return True
+
+    def invoke(self, event: Any, timeout: float) -> InvocationResult:
+        request_id = str(uuid.uuid4())
+        deadline_ms = int((time.time() + timeout) * 1000)
+        assert self.process.stdin is not None
+        self.process.stdin.write(
+            json.dumps({"handler": self.config.handler, "event": event, "request_id": request_id, "deadline_ms": deadline_ms}) + "\n"
+        )
+        self.process.stdin.flush()
+        line = _readline(self.process, timeout)
+        self.last_used = time.monotonic()
+        if line is None:
+            self.kill()
+            return InvocationResult(
+                False,
+                {"errorType": "Sandbox.Timedout", "errorMessage": f"Task timed out after {timeout:.2f} seconds"},
+            )
+        reply = json.loads(line)
+        return InvocationResult(True, reply["result"]) if reply["ok"] else InvocationResult(False, reply["error"])
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def kill(self) -> None:
+        if self.alive():
+            self.process.kill()
+        self.process.wait(timeout=5)
+
+
+def _readline(process: subprocess.Popen[str], timeout: float) -> str | None:
+    """Read one line with a deadline; None when the worker died or ran out of time."""
+    result: list[str] = []
+    assert process.stdout is not None
+    reader = threading.Thread(target=lambda: result.append(process.stdout.readline()), daemon=True)  # type: ignore[union-attr]
+    reader.start()
+    reader.join(timeout)
+    if reader.is_alive() or not result or not result[0]:
+        return None
+    return result[0]
+
+
+class LambdaRuntime:
+    """Warm worker pools per function; concurrent invocations get their own worker."""
+
+    def __init__(self, endpoint_url: str, log_dir: Path):
+        self.endpoint_url = endpoint_url
+        self.log_dir = log_dir
+        self.functions: dict[str, FunctionConfig] = {}
+        self._idle: dict[str, list[Worker]] = {}
+        self._lock = threading.Lock()
+        self._logs: dict[str, IO[str]] = {}
+        self.invocations = 0
+
+    def register(self, config: FunctionConfig) -> None:
+        self.functions[config.name] = config
+        self._idle.setdefault(config.name, [])
+
+    def _log(self, name: str) -> IO[str]:
+        if name not in self._logs:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            self._logs[name] = open(self.log_dir / f"lambda-{name}.log", "a", buffering=1)
+        return self._logs[name]
+
+    def _take(self, name: str) -> Worker:
+        with self._lock:
+            idle = self._idle[name]
+            while idle:
+                worker = idle.pop()
+                if worker.alive():
+                    return worker
+        return Worker(self.functions[name], self.endpoint_url, self._log(name))
+
+    def _give_back(self, worker: Worker) -> None:
+        if worker.alive():
+            with self._lock:
+                self._idle[worker.config.name].append(worker)
+
+    def prewarm(self) -> None:
+        """Start one worker per function in the background so drills skip cold starts."""
+        for name in self.functions:
+            worker = self._take(name)
+            threading.Thread(target=lambda w=worker: (w.wait_ready(60), self._give_back(w)), daemon=True).start()
+
+    def invoke(self, name: str, event: Any) -> InvocationResult:
+        config = self.functions[name]
+        self.invocations += 1
+        worker = self._take(name)
+        started = time.monotonic()
+        if not worker.wait_ready(max(30.0, config.timeout)):
+            worker.kill()
+            return InvocationResult(False, {"errorType": "Runtime.ExitError", "errorMessage": f"{name}: worker failed to start"})
+        remaining = config.timeout - (time.monotonic() - started) if worker.ready.is_set() else config.timeout
+        result = worker.invoke(event, max(1.0, remaining))
+        self._give_back(worker)
+        return result
+
+    def close(self) -> None:
+        with self._lock:
+            workers = [w for pool in self._idle.values() for w in pool]
+            self._idle = {name: [] for name in self._idle}
+        for worker in workers:
+            worker.kill()
+        for log in self._logs.values():
+            log.close()

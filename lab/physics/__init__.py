@@ -1,0 +1,1 @@
+"""The simulated stack's moving parts: apps, health checkers, DNS, ground truth."""

@@ -1,0 +1,241 @@
+"""Route 53 brought to life: health checkers, the 18% rule, failover answers.
+
+The physics reads the local cloud's Route 53 state (health checks and record sets
+created through the API) and keeps it moving: each health check gets a fleet of
+checkers with staggered phases that honour RequestInterval, FailureThreshold, Type,
+port, path and Inverted; the failover answer of every record follows their verdict.
+Every change of a health check's status or of an answer goes to the ground truth.
+"""
+
+from __future__ import annotations
+
+import http.client
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from drillkit_lab.physics.groundtruth import GroundTruth
+
+HEALTHY_SHARE = 0.18
+CHECKER_REGIONS = (
+    "us-east-1", "us-west-1", "us-west-2", "eu-west-1",
+    "ap-southeast-1", "ap-southeast-2", "ap-northeast-1", "sa-east-1",
+)
+CHECKER_ADDRESSES = tuple(f"15.177.{i}.{10 + i}" for i in range(len(CHECKER_REGIONS)))
+
+
+@dataclass
+class CheckerState:
+    region: str
+    address: str
+    healthy: bool | None = None
+    successes: int = 0
+    failures: int = 0
+    last_report: str = "Failure: no check has run yet"
+    last_checked: float = 0.0
+
+
+def probe_endpoint(config: Any, timeout: float) -> tuple[bool, str]:
+    """One health check request, reported in the words Route 53 checkers use."""
+    kind = (config.type_ or "HTTP").upper()
+    address, port = config.ip_address, int(config.port or 80)
+    try:
+        if kind == "TCP":
+            with socket.create_connection((address, port), timeout=timeout):
+                return True, "Success: TCP connection established"
+        if kind.startswith("HTTPS"):
+            connection: http.client.HTTPConnection = http.client.HTTPSConnection(address, port, timeout=timeout)
+        else:
+            connection = http.client.HTTPConnection(address, port, timeout=timeout)
+        try:
+            connection.request("GET", config.resource_path or "/", headers={"Host": (config.fqdn or address), "User-Agent": "Amazon-Route53-Health-Check-Service"})
+            response = connection.getresponse()
+            body = response.read(5120)
+        finally:
+            connection.close()
+    except socket.timeout:
+        return False, "Failure: Connection timed out. The endpoint or the internet connection is down, or requests are being blocked by your firewall."
+    except ConnectionRefusedError:
+        return False, "Failure: Connection refused. The endpoint is not listening on the port."
+    except (OSError, http.client.HTTPException) as error:
+        return False, f"Failure: {type(error).__name__}: {error}"
+    if not 200 <= response.status < 400:
+        return False, f"Failure: HTTP Status Code {response.status}, {response.reason}. Resolved IP: {address}"
+    if kind.endswith("STR_MATCH") and (config.search_string or "").encode() not in body:
+        return False, f"Failure: the search string was not found in the first 5120 bytes of the response body. Resolved IP: {address}"
+    return True, f"Success: HTTP Status Code {response.status}, {response.reason}"
+
+
+class HealthCheckFleet:
+    """The checkers of one health check, each on its own phase of the interval."""
+
+    def __init__(self, backend: Any, health_check_id: str, stop: threading.Event):
+        self.backend = backend
+        self.id = health_check_id
+        self.checkers = [CheckerState(region, address) for region, address in zip(CHECKER_REGIONS, CHECKER_ADDRESSES)]
+        self._stop = stop
+        self._threads = [
+            threading.Thread(target=self._run, args=(i,), name=f"hc-{health_check_id[:8]}-{i}", daemon=True)
+            for i in range(len(self.checkers))
+        ]
+
+    def config(self) -> Any | None:
+        return self.backend.health_checks.get(self.id)
+
+    def start(self) -> None:
+        for thread in self._threads:
+            thread.start()
+
+    def _run(self, index: int) -> None:
+        checker = self.checkers[index]
+        first = True
+        while not self._stop.is_set():
+            config = self.config()
+            if config is None:
+                return
+            interval = float(config.request_interval or 30)
+            if first:
+                # Stagger the checkers over one interval, as Route 53's fleet does.
+                first = False
+                if self._stop.wait(interval * index / len(self.checkers)):
+                    return
+                continue
+            started = time.time()
+            ok, report = probe_endpoint(config, timeout=min(2.0, interval * 0.8))
+            self._account(checker, ok, report, int(config.failure_threshold or 3))
+            self._stop.wait(max(0.0, interval - (time.time() - started)))
+
+    @staticmethod
+    def _account(checker: CheckerState, ok: bool, report: str, threshold: int) -> None:
+        checker.last_report, checker.last_checked = report, time.time()
+        if ok:
+            checker.successes, checker.failures = checker.successes + 1, 0
+        else:
+            checker.failures, checker.successes = checker.failures + 1, 0
+        if checker.healthy is None:
+            checker.healthy = ok  # a new check takes its first result as its status
+        elif checker.healthy and checker.failures >= threshold:
+            checker.healthy = False
+        elif not checker.healthy and checker.successes >= threshold:
+            checker.healthy = True
+
+    def healthy(self) -> bool | None:
+        """Route 53's verdict: more than 18% of checkers healthy, then Disabled and Inverted."""
+        config = self.config()
+        if config is None:
+            return None
+        reporting = [c for c in self.checkers if c.healthy is not None]
+        if config.disabled:
+            raw = True
+        elif not reporting:
+            return None
+        else:
+            raw = sum(1 for c in reporting if c.healthy) / len(reporting) > HEALTHY_SHARE
+        return raw != bool(config.inverted)
+
+    def observations(self) -> list[dict[str, Any]]:
+        return [
+            {"region": c.region, "address": c.address, "status": c.last_report, "checked_at": c.last_checked}
+            for c in self.checkers
+            if c.last_checked
+        ]
+
+
+def _same_name(a: str, b: str) -> bool:
+    return a.rstrip(".").lower() == b.rstrip(".").lower()
+
+
+class Route53Physics:
+    def __init__(self, backend: Any, ground_truth: GroundTruth, tick_seconds: float = 0.05):
+        self.backend = backend
+        self.ground_truth = ground_truth
+        self.tick_seconds = tick_seconds
+        self.fleets: dict[str, HealthCheckFleet] = {}
+        self._status: dict[str, bool | None] = {}
+        self._answers: dict[tuple[str, str], tuple[str, ...]] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="route53-physics", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    # -- what the DNS server and the API extensions ask ---------------------------
+    def healthy(self, health_check_id: str) -> bool | None:
+        fleet = self.fleets.get(health_check_id)
+        return fleet.healthy() if fleet else None
+
+    def observations(self, health_check_id: str) -> list[dict[str, Any]] | None:
+        fleet = self.fleets.get(health_check_id)
+        if fleet is None:
+            return None if health_check_id not in self.backend.health_checks else []
+        return fleet.observations()
+
+    def zone_for(self, name: str) -> Any | None:
+        candidates = [z for z in list(self.backend.zones.values()) if not z.private_zone]
+        matching = [z for z in candidates if _same_name(name, z.name) or name.rstrip(".").lower().endswith("." + z.name.rstrip(".").lower())]
+        return max(matching, key=lambda z: len(z.name), default=None)
+
+    def answer(self, name: str, record_type: str, zone: Any | None = None) -> tuple[str, list[str], int]:
+        """(rcode, values, ttl) the authoritative servers would give right now."""
+        zone = zone or self.zone_for(name)
+        if zone is None:
+            return "REFUSED", [], 0
+        named = [r for r in list(zone.rrsets) if _same_name(r.name, name)]
+        candidates = [r for r in named if r.type == record_type]
+        if not candidates:
+            return ("NOERROR" if named else "NXDOMAIN"), [], 0
+        failover = {r.failover: r for r in candidates if r.failover}
+        if not failover:
+            chosen = candidates[0]
+        else:
+            primary, secondary = failover.get("PRIMARY"), failover.get("SECONDARY")
+
+            def usable(record: Any) -> bool:
+                return record is not None and (record.health_check_id is None or self.healthy(record.health_check_id) is not False)
+
+            if usable(primary):
+                chosen = primary
+            elif usable(secondary):
+                chosen = secondary
+            else:
+                # Both unhealthy: Route 53 answers as if all were healthy, i.e. the primary.
+                chosen = primary or secondary
+        return "NOERROR", list(chosen.records or []), int(chosen.ttl or 0)
+
+    # -- the heartbeat of the physics ------------------------------------------
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._sync_fleets()
+            for health_check_id, fleet in list(self.fleets.items()):
+                status = fleet.healthy()
+                if status is not None and status != self._status.get(health_check_id):
+                    self._status[health_check_id] = status
+                    self.ground_truth.record("health_check", id=health_check_id, healthy=status)
+            self._track_answers()
+            self._stop.wait(self.tick_seconds)
+
+    def _sync_fleets(self) -> None:
+        for health_check_id, config in list(self.backend.health_checks.items()):
+            if health_check_id not in self.fleets and (config.type_ or "").upper() != "CALCULATED":
+                fleet = HealthCheckFleet(self.backend, health_check_id, self._stop)
+                self.fleets[health_check_id] = fleet
+                fleet.start()
+        for health_check_id in [i for i in self.fleets if i not in self.backend.health_checks]:
+            del self.fleets[health_check_id]
+
+    def _track_answers(self) -> None:
+        for zone in list(self.backend.zones.values()):
+            names = {(r.name, r.type) for r in list(zone.rrsets) if r.failover}
+            for name, record_type in names:
+                _, values, _ = self.answer(name, record_type, zone)
+                key = (name.rstrip(".").lower() + ".", record_type)
+                answer = tuple(sorted(values))
+                if answer != self._answers.get(key):
+                    self._answers[key] = answer
+                    self.ground_truth.record("dns_answer", name=key[0], type=record_type, value=",".join(answer))
