@@ -13,8 +13,9 @@ import json
 import re
 import threading
 import uuid
-from datetime import datetime, timezone
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import parse_qs, unquote
 from xml.sax.saxutils import escape
 
@@ -30,19 +31,22 @@ StartResponse = Callable[..., Any]
 
 
 def _iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return datetime.fromtimestamp(epoch, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def _xml(start_response: StartResponse, status: str, body: str) -> list[bytes]:
     data = ('<?xml version="1.0" encoding="UTF-8"?>\n' + body).encode()
-    start_response(status, [("Content-Type", "text/xml"), ("Content-Length", str(len(data))),
-                            ("x-amzn-RequestId", str(uuid.uuid4()))])
+    start_response(
+        status, [("Content-Type", "text/xml"), ("Content-Length", str(len(data))), ("x-amzn-RequestId", str(uuid.uuid4()))]
+    )
     return [data]
 
 
 def _route53_error(start_response: StartResponse, status: str, code: str, message: str) -> list[bytes]:
-    body = (f'<ErrorResponse xmlns="{ROUTE53_NS}"><Error><Type>Sender</Type><Code>{code}</Code>'
-            f"<Message>{escape(message)}</Message></Error><RequestId>{uuid.uuid4()}</RequestId></ErrorResponse>")
+    body = (
+        f'<ErrorResponse xmlns="{ROUTE53_NS}"><Error><Type>Sender</Type><Code>{code}</Code>'
+        f"<Message>{escape(message)}</Message></Error><RequestId>{uuid.uuid4()}</RequestId></ErrorResponse>"
+    )
     return _xml(start_response, status, body)
 
 
@@ -67,8 +71,9 @@ class LabExtensions:
     def health_check_status(self, health_check_id: str, start_response: StartResponse) -> list[bytes]:
         observations = self.physics.observations(health_check_id)
         if observations is None:
-            return _route53_error(start_response, "404 Not Found", "NoSuchHealthCheck",
-                                  f"A health check with id {health_check_id} does not exist.")
+            return _route53_error(
+                start_response, "404 Not Found", "NoSuchHealthCheck", f"A health check with id {health_check_id} does not exist."
+            )
         items = "".join(
             "<HealthCheckObservation>"
             f"<Region>{o['region']}</Region><IPAddress>{o['address']}</IPAddress>"
@@ -76,9 +81,12 @@ class LabExtensions:
             "</HealthCheckObservation>"
             for o in observations
         )
-        return _xml(start_response, "200 OK",
-                    f'<GetHealthCheckStatusResponse xmlns="{ROUTE53_NS}"><HealthCheckObservations>{items}'
-                    "</HealthCheckObservations></GetHealthCheckStatusResponse>")
+        return _xml(
+            start_response,
+            "200 OK",
+            f'<GetHealthCheckStatusResponse xmlns="{ROUTE53_NS}"><HealthCheckObservations>{items}'
+            "</HealthCheckObservations></GetHealthCheckStatusResponse>",
+        )
 
     def test_dns_answer(self, query: dict[str, list[str]], start_response: StartResponse) -> list[bytes]:
         zone_id = (query.get("hostedzoneid") or [""])[0]
@@ -90,11 +98,14 @@ class LabExtensions:
         rcode, values, _ = self.physics.answer(name, record_type, zone)
         entries = "".join(f"<RecordDataEntry>{escape(v)}</RecordDataEntry>" for v in values)
         fqdn = name if name.endswith(".") else name + "."
-        return _xml(start_response, "200 OK",
-                    f'<TestDNSAnswerResponse xmlns="{ROUTE53_NS}"><Nameserver>ns-1.drillkit.lab</Nameserver>'
-                    f"<RecordName>{escape(fqdn)}</RecordName><RecordType>{record_type}</RecordType>"
-                    f"<RecordData>{entries}</RecordData><ResponseCode>{rcode}</ResponseCode><Protocol>UDP</Protocol>"
-                    "</TestDNSAnswerResponse>")
+        return _xml(
+            start_response,
+            "200 OK",
+            f'<TestDNSAnswerResponse xmlns="{ROUTE53_NS}"><Nameserver>ns-1.drillkit.lab</Nameserver>'
+            f"<RecordName>{escape(fqdn)}</RecordName><RecordType>{record_type}</RecordType>"
+            f"<RecordData>{entries}</RecordData><ResponseCode>{rcode}</ResponseCode><Protocol>UDP</Protocol>"
+            "</TestDNSAnswerResponse>",
+        )
 
     # -- Lambda ---------------------------------------------------------------
     def invoke(self, function: str, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
@@ -105,8 +116,11 @@ class LabExtensions:
         raw = environ["wsgi.input"].read(length) if length else b""
         event = json.loads(raw) if raw.strip() else {}
         invocation_type = environ.get("HTTP_X_AMZ_INVOCATION_TYPE", "RequestResponse")
-        headers = [("Content-Type", "application/json"), ("X-Amz-Executed-Version", "$LATEST"),
-                   ("x-amzn-RequestId", str(uuid.uuid4()))]
+        headers = [
+            ("Content-Type", "application/json"),
+            ("X-Amz-Executed-Version", "$LATEST"),
+            ("x-amzn-RequestId", str(uuid.uuid4())),
+        ]
         if invocation_type == "Event":
             threading.Thread(target=self.runtime.invoke, args=(name, event), daemon=True).start()
             start_response("202 Accepted", headers + [("Content-Length", "0")])

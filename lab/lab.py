@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import threading
 import time
 from pathlib import Path
@@ -95,7 +96,10 @@ class Lab:
         self._stoppers.append(dns_server.stop)
         primary = stack_info["regions"]["primary"]
         wait_until(lambda: physics.healthy(primary["health_check_id"]) is True, 15, "primary health check healthy")
-        say(f"two-region stack: {stack_info['public_name']} -> {primary['dns_answer']} ({primary['region']}), DNS on 127.0.0.1:{dns_server.port}")
+        say(
+            f"two-region stack: {stack_info['public_name']} -> {primary['dns_answer']} ({primary['region']}), "
+            f"DNS on 127.0.0.1:{dns_server.port}"
+        )
 
         self.info = {
             "endpoint_url": endpoint,
@@ -121,8 +125,8 @@ class Lab:
         for stopper in reversed(self._stoppers):
             try:
                 stopper()
-            except Exception:  # noqa: BLE001 (stop everything, whatever one part says)
-                pass
+            except Exception as error:  # noqa: BLE001 stop everything, whatever one part says
+                print(f"lab: while stopping: {error}", file=sys.stderr)
         self._stoppers.clear()
         self.lab_file.unlink(missing_ok=True)
 

@@ -16,7 +16,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, IO
+from typing import IO, Any
 
 FUNCTIONS_DIR = Path(__file__).resolve().parent.parent / "functions"
 
@@ -87,7 +87,8 @@ class Worker:
         deadline_ms = int((time.time() + timeout) * 1000)
         assert self.process.stdin is not None
         self.process.stdin.write(
-            json.dumps({"handler": self.config.handler, "event": event, "request_id": request_id, "deadline_ms": deadline_ms}) + "\n"
+            json.dumps({"handler": self.config.handler, "event": event, "request_id": request_id, "deadline_ms": deadline_ms})
+            + "\n"
         )
         self.process.stdin.flush()
         line = _readline(self.process, timeout)

@@ -48,7 +48,7 @@ def main() -> None:
                 handlers[name] = getattr(importlib.import_module(module_name), function_name)
             result = handlers[name](request["event"], LocalContext(request["request_id"], request["deadline_ms"]))
             reply = {"ok": True, "result": result}
-        except Exception as error:  # reported to the caller exactly as the Lambda runtime would
+        except Exception as error:  # noqa: BLE001 reported to the caller exactly as the Lambda runtime would
             reply = {
                 "ok": False,
                 "error": {
@@ -60,7 +60,9 @@ def main() -> None:
         try:
             protocol.write(json.dumps(reply, default=str) + "\n")
         except (TypeError, ValueError) as error:
-            protocol.write(json.dumps({"ok": False, "error": {"errorMessage": str(error), "errorType": "Runtime.MarshalError"}}) + "\n")
+            protocol.write(
+                json.dumps({"ok": False, "error": {"errorMessage": str(error), "errorType": "Runtime.MarshalError"}}) + "\n"
+            )
 
 
 if __name__ == "__main__":

@@ -86,16 +86,33 @@ class TwoRegionStack:
         health_check_id = check["HealthCheck"]["Id"]
         route53.change_resource_record_sets(
             HostedZoneId=zone_id,
-            ChangeBatch={"Changes": [
-                {"Action": "CREATE", "ResourceRecordSet": {
-                    "Name": PUBLIC_NAME, "Type": "A", "SetIdentifier": f"primary-{primary.region}",
-                    "Failover": "PRIMARY", "TTL": self.ttl, "HealthCheckId": health_check_id,
-                    "ResourceRecords": [{"Value": primary.address}]}},
-                {"Action": "CREATE", "ResourceRecordSet": {
-                    "Name": PUBLIC_NAME, "Type": "A", "SetIdentifier": f"standby-{standby.region}",
-                    "Failover": "SECONDARY", "TTL": self.ttl,
-                    "ResourceRecords": [{"Value": standby.address}]}},
-            ]},
+            ChangeBatch={
+                "Changes": [
+                    {
+                        "Action": "CREATE",
+                        "ResourceRecordSet": {
+                            "Name": PUBLIC_NAME,
+                            "Type": "A",
+                            "SetIdentifier": f"primary-{primary.region}",
+                            "Failover": "PRIMARY",
+                            "TTL": self.ttl,
+                            "HealthCheckId": health_check_id,
+                            "ResourceRecords": [{"Value": primary.address}],
+                        },
+                    },
+                    {
+                        "Action": "CREATE",
+                        "ResourceRecordSet": {
+                            "Name": PUBLIC_NAME,
+                            "Type": "A",
+                            "SetIdentifier": f"standby-{standby.region}",
+                            "Failover": "SECONDARY",
+                            "TTL": self.ttl,
+                            "ResourceRecords": [{"Value": standby.address}],
+                        },
+                    },
+                ]
+            },
         )
         self.info = {
             "hosted_zone_id": zone_id,

@@ -72,8 +72,12 @@ class LabStack:
         }[kind]
 
     def ref(self, logical_id: str) -> str:
-        pseudo = {"AWS::Region": self.region, "AWS::AccountId": ACCOUNT_ID, "AWS::Partition": "aws",
-                  "AWS::StackName": self.stack_name}
+        pseudo = {
+            "AWS::Region": self.region,
+            "AWS::AccountId": ACCOUNT_ID,
+            "AWS::Partition": "aws",
+            "AWS::StackName": self.stack_name,
+        }
         if logical_id in pseudo:
             return pseudo[logical_id]
         if logical_id in self.parameters:
@@ -123,15 +127,17 @@ class LabStack:
         for logical_id, resource in self.of_type("AWS::Serverless::Function").items():
             props = {**defaults, **resource.get("Properties", {})}
             variables = self.resolve(props.get("Environment", {}).get("Variables", {}))
-            configs.append(FunctionConfig(
-                name=self.physical_name(logical_id),
-                arn=self.arn(logical_id),
-                region=self.region,
-                handler=props["Handler"],
-                timeout=float(props.get("Timeout", 3)),
-                memory=int(props.get("MemorySize", 128)),
-                variables={k: str(v) for k, v in variables.items()},
-            ))
+            configs.append(
+                FunctionConfig(
+                    name=self.physical_name(logical_id),
+                    arn=self.arn(logical_id),
+                    region=self.region,
+                    handler=props["Handler"],
+                    timeout=float(props.get("Timeout", 3)),
+                    memory=int(props.get("MemorySize", 128)),
+                    variables={k: str(v) for k, v in variables.items()},
+                )
+            )
         return configs
 
 
@@ -165,8 +171,10 @@ def provision(stack: LabStack, session: Any, project_root: Path) -> dict[str, An
         if "BucketEncryption" in props:
             # CloudFormation says ServerSideEncryptionByDefault where the S3 API says ApplyServerSideEncryptionByDefault.
             rules = [
-                {"ApplyServerSideEncryptionByDefault": rule["ServerSideEncryptionByDefault"],
-                 **({"BucketKeyEnabled": rule["BucketKeyEnabled"]} if "BucketKeyEnabled" in rule else {})}
+                {
+                    "ApplyServerSideEncryptionByDefault": rule["ServerSideEncryptionByDefault"],
+                    **({"BucketKeyEnabled": rule["BucketKeyEnabled"]} if "BucketKeyEnabled" in rule else {}),
+                }
                 for rule in props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
             ]
             s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={"Rules": rules})
@@ -179,15 +187,31 @@ def provision(stack: LabStack, session: Any, project_root: Path) -> dict[str, An
         created.setdefault("topics", {})[logical_id] = stack.ref(logical_id)
 
     iam = session.client("iam")
-    trust = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": ["lambda.amazonaws.com", "states.amazonaws.com"]}, "Action": "sts:AssumeRole"}]})
+    trust = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": ["lambda.amazonaws.com", "states.amazonaws.com"]},
+                    "Action": "sts:AssumeRole",
+                }
+            ],
+        }
+    )
     role_arn = iam.create_role(RoleName=f"{stack.stack_name}-execution", AssumeRolePolicyDocument=trust)["Role"]["Arn"]
     lambda_client = session.client("lambda")
     code = _placeholder_zip()
     configs = stack.function_configs()
     for config in configs:
         lambda_client.create_function(
-            FunctionName=config.name, Runtime="python3.13", Role=role_arn, Handler=config.handler,
-            Code={"ZipFile": code}, Timeout=int(config.timeout), MemorySize=config.memory,
+            FunctionName=config.name,
+            Runtime="python3.13",
+            Role=role_arn,
+            Handler=config.handler,
+            Code={"ZipFile": code},
+            Timeout=int(config.timeout),
+            MemorySize=config.memory,
             Environment={"Variables": config.variables},
         )
         created["functions"][config.name] = config
@@ -198,7 +222,9 @@ def provision(stack: LabStack, session: Any, project_root: Path) -> dict[str, An
         for key, value in stack.resolve(props.get("DefinitionSubstitutions", {})).items():
             definition = definition.replace("${" + key + "}", str(value))
         arn = sfn.create_state_machine(
-            name=stack.physical_name(logical_id), definition=definition, roleArn=role_arn,
+            name=stack.physical_name(logical_id),
+            definition=definition,
+            roleArn=role_arn,
             type=props.get("Type", "STANDARD"),
         )["stateMachineArn"]
         created["state_machines"][logical_id] = arn

@@ -6,9 +6,10 @@ on its own; that is how the same code talks to AWS or to the local lab.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import lru_cache
-from typing import Any, Iterator
+from functools import cache
+from typing import Any
 
 import boto3
 from botocore.config import Config
@@ -38,7 +39,7 @@ _CONFIG = Config(
 )
 
 
-@lru_cache(maxsize=None)
+@cache
 def client(service: str, region: str | None = None) -> Any:
     """A cached client; Route 53 is global and always signed for us-east-1."""
     if service == "route53":
@@ -46,7 +47,7 @@ def client(service: str, region: str | None = None) -> Any:
     return boto3.session.Session().client(service, region_name=region, config=_CONFIG)
 
 
-@lru_cache(maxsize=None)
+@cache
 def resource_table(name: str) -> Any:
     return boto3.session.Session().resource("dynamodb", config=_CONFIG).Table(name)
 

@@ -1,2 +1,228 @@
+"""The `drillkit` command: run drills in the local lab or against a deployed stack."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
 import typer
-app = typer.Typer()
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from drillkit import client
+from drillkit.errors import DrillError, ScenarioInvalid
+from drillkit.spec import Scenario, parse_scenario
+
+EXIT_PASS, EXIT_MISSED, EXIT_ERROR = 0, 1, 2
+VERDICT_EXIT = {"PASS": EXIT_PASS, "FAIL": EXIT_MISSED, "ERROR": EXIT_ERROR, "ABORTED": EXIT_ERROR}
+DEMO_SCENARIO = "region-failover-health-check.yaml"
+LABELS = {"detection": "Detection", "dns_cutover": "DNS cutover", "recovery": "Recovery (RTO)"}
+PHASES = {
+    "preflight": "preflight: request valid, targets resolved, lock taken",
+    "steady_state": "checking steady state",
+    "inject": "injecting the fault",
+    "observe": "observing",
+    "restore": "restoring",
+    "verify": "verifying the restore",
+    "done": "report written",
+}
+
+app = typer.Typer(help="DR drills for multi-region AWS stacks.", no_args_is_help=True, add_completion=False)
+lab_app = typer.Typer(help="The local lab: a local cloud and a simulated two-region stack.", no_args_is_help=True)
+app.add_typer(lab_app, name="lab")
+console = Console(highlight=False)
+errors = Console(stderr=True, highlight=False)
+
+
+def _fail(message: str, code: int = EXIT_ERROR) -> typer.Exit:
+    errors.print(f"[bold red]error:[/] {message}")
+    return typer.Exit(code)
+
+
+def project_root() -> Path:
+    return Path(__file__).resolve().parent.parent.parent
+
+
+def load_scenario(path: Path) -> Scenario:
+    """Read and validate a scenario file; errors name the file and the field."""
+    try:
+        payload = yaml.safe_load(path.read_text())
+    except OSError as error:
+        raise _fail(f"cannot read scenario {path}: {error.strerror}") from None
+    except yaml.YAMLError as error:
+        raise _fail(f"{path} is not valid YAML: {error}") from None
+    try:
+        return parse_scenario(payload)
+    except ScenarioInvalid as error:
+        lines = "\n".join(f"  {field}: {problem}" for field, problem in error.problems)
+        raise _fail(f"scenario {path} is invalid; nothing was started:\n{lines}") from None
+
+
+def _print_event(kind: str, value: Any) -> None:
+    if kind == "phase":
+        console.print(f"  [cyan]•[/] {PHASES.get(value, value)}")
+    elif kind == "injected":
+        console.print(f"  [yellow]⚡[/] fault injected at {time.strftime('%H:%M:%S', time.gmtime(value))}Z")
+    elif kind == "milestone":
+        name, seconds = value
+        console.print(f"  [green]✓[/] {LABELS.get(name, name)} reached at +{seconds:.2f}s")
+
+
+def _summary(report: dict[str, Any], report_dir: Path) -> None:
+    table = Table(title="Measurements against targets", title_justify="left")
+    for column in ("Objective", "Measured", "Uncertainty", "Target", "Result"):
+        table.add_column(column, justify="left" if column in ("Objective", "Result") else "right")
+    for name, m in report.get("measurements", {}).items():
+        result = {None: "[dim]not judged[/]", True: "[green]met[/]", False: "[red]missed[/]"}[m["passed"]]
+        table.add_row(
+            LABELS.get(name, name),
+            f"{m['seconds']:.2f} s" if m["seconds"] is not None else "not reached",
+            f"± {m['uncertainty_seconds']:.2f} s",
+            f"{m['target_seconds']:g} s" if m["target_seconds"] is not None else "-",
+            result,
+        )
+    console.print(table)
+    for finding in report.get("findings", []):
+        console.print(f"  [red]{finding['severity']}[/] {finding['code']}: {finding['message']}")
+    colour = "green" if report["verdict"] == "PASS" else "red"
+    console.print(
+        f"Verdict: [bold {colour}]{report['verdict']}[/]   "
+        f"restore verified: {'yes' if report['restore_verified'] else '[red]NO[/]'}"
+    )
+    console.print(f"Report: {report_dir / 'report.html'}  (and report.json)")
+
+
+def run_drill(deployment: client.Deployment, scenario: Scenario, requested_by: str, wait: bool, reports_dir: Path) -> int:
+    drill_id = client.new_drill_id(scenario.name)
+    request = {
+        "drill_id": drill_id,
+        "requested_by": requested_by,
+        "scenario": scenario.model_dump(mode="json"),
+        "network": deployment.network,
+    }
+    execution_arn = client.start(deployment, request)
+    console.print(f"Drill [bold]{drill_id}[/]: {scenario.name} v{scenario.version} on {deployment.label}")
+    if not wait:
+        console.print(f"Started {execution_arn}")
+        return EXIT_PASS
+    execution = client.follow(deployment, drill_id, execution_arn, _print_event)
+    if execution["status"] != "SUCCEEDED":
+        error, cause = client.execution_error(execution)
+        errors.print(f"[bold red]drill {execution['status'].lower()}:[/] {error}: {cause}")
+        return EXIT_ERROR
+    report_dir = client.download_report(deployment, drill_id, reports_dir)
+    report = json.loads((report_dir / "report.json").read_text())
+    _summary(report, report_dir)
+    return VERDICT_EXIT[report["verdict"]]
+
+
+@app.command()
+def run(
+    scenario_file: Path = typer.Argument(..., help="Scenario YAML, e.g. scenarios/region-failover-health-check.yaml"),
+    endpoint: str | None = typer.Option(None, help="Local cloud endpoint (a running lab; reads its lab.json)."),
+    stack_name: str | None = typer.Option(None, help="Deployed drillkit stack to run in (AWS)."),
+    region: str | None = typer.Option(None, help="AWS region of the stack (default: your AWS config)."),
+    wait: bool = typer.Option(False, "--wait/--no-wait", help="Follow the drill to its verdict."),
+    lab_file: Path = typer.Option(Path(".drillkit/lab.json"), help="The lab description `drillkit lab up` writes."),
+    requested_by: str = typer.Option(os.environ.get("USER", "unknown"), help="Recorded in the report."),
+    reports_dir: Path = typer.Option(Path("drillkit-reports"), help="Where reports are copied."),
+) -> None:
+    """Run a drill. Exit 0 when it passed, 1 when objectives were missed, 2 on error."""
+    if endpoint and stack_name:
+        raise _fail("give --endpoint or --stack-name, not both")
+    scenario = load_scenario(scenario_file)
+    try:
+        deployment = client.from_stack(stack_name, region) if stack_name else client.from_lab_file(lab_file, endpoint)
+        code = run_drill(deployment, scenario, requested_by, wait, reports_dir)
+    except DrillError as error:
+        raise _fail(str(error)) from None
+    raise typer.Exit(code)
+
+
+class LabProcess:
+    """The lab in a child process (drillkit never imports drillkit_lab)."""
+
+    def __init__(self, work_dir: Path):
+        self.work_dir = work_dir
+        self.lab_file = work_dir / "lab.json"
+        self.process: subprocess.Popen[str] | None = None
+
+    def start(self, timeout: float = 60) -> client.Deployment:
+        self.lab_file.unlink(missing_ok=True)
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        log = open(self.work_dir / "lab.log", "w")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "drillkit_lab", "--work-dir", str(self.work_dir)], stdout=log, stderr=log, text=True
+        )
+        deadline = time.monotonic() + timeout
+        while not self.lab_file.exists():
+            if self.process.poll() is not None:
+                tail = (self.work_dir / "lab.log").read_text()[-2000:]
+                raise DrillError(f"the lab failed to start:\n{tail}")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise DrillError(f"the lab was not ready after {timeout:g}s; see {self.work_dir / 'lab.log'}")
+            time.sleep(0.1)
+        return client.from_lab_file(self.lab_file)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+@app.command()
+def demo(
+    scenario_file: Path | None = typer.Option(None, help="Scenario to run (default: the region failover demo)."),
+    work_dir: Path = typer.Option(Path(".drillkit/demo"), help="Lab state, logs and ground truth."),
+    reports_dir: Path = typer.Option(Path("drillkit-reports"), help="Where the report is copied."),
+) -> None:
+    """Start the local lab, run a real drill in it, print the verdict and the report path."""
+    scenario = load_scenario(scenario_file or project_root() / "scenarios" / DEMO_SCENARIO)
+    started = time.monotonic()
+    console.print("[bold]drillkit demo[/]: a real drill in the local lab")
+    lab = LabProcess(work_dir.resolve())
+    try:
+        deployment = lab.start()
+        console.print(f"  [cyan]•[/] lab ready in {time.monotonic() - started:.1f}s ({deployment.endpoint_url})")
+        code = run_drill(deployment, scenario, os.environ.get("USER", "demo"), True, reports_dir)
+    except DrillError as error:
+        raise _fail(str(error)) from None
+    finally:
+        lab.stop()
+    console.print(f"[dim]demo finished in {time.monotonic() - started:.1f}s[/]")
+    raise typer.Exit(code)
+
+
+@lab_app.command("up")
+def lab_up(work_dir: Path = typer.Option(Path(".drillkit"), help="Where lab.json, logs and the ground truth go.")) -> None:
+    """Run the lab in the foreground until Ctrl-C or `drillkit lab down`."""
+    raise typer.Exit(subprocess.call([sys.executable, "-m", "drillkit_lab", "--work-dir", str(work_dir)]))
+
+
+@lab_app.command("down")
+def lab_down(lab_file: Path = typer.Option(Path(".drillkit/lab.json"))) -> None:
+    """Stop the lab that wrote LAB_FILE."""
+    if not lab_file.exists():
+        raise _fail(f"no lab is running ({lab_file} does not exist)")
+    pid = json.loads(lab_file.read_text())["pid"]
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        lab_file.unlink(missing_ok=True)
+        raise _fail(f"the lab (pid {pid}) is not running; removed the stale {lab_file}") from None
+    console.print(f"stopping the lab (pid {pid})")
+
+
+if __name__ == "__main__":
+    app()

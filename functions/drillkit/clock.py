@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 
 def now() -> float:
@@ -15,7 +15,7 @@ def iso(epoch_seconds: float | None) -> str | None:
     """ISO 8601 UTC with milliseconds, e.g. 2026-11-22T10:00:00.123Z."""
     if epoch_seconds is None:
         return None
-    moment = datetime.fromtimestamp(epoch_seconds, tz=timezone.utc)
+    moment = datetime.fromtimestamp(epoch_seconds, tz=UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 

@@ -36,9 +36,7 @@ def _load(model: type[BaseModel], names: dict[str, str]) -> BaseModel:
     try:
         return model.model_validate(raw)
     except ValidationError as error:
-        details = "; ".join(
-            f"{names.get(str(e['loc'][0]), e['loc'][0])}: {e['msg']}" for e in error.errors()
-        )
+        details = "; ".join(f"{names.get(str(e['loc'][0]), e['loc'][0])}: {e['msg']}" for e in error.errors())
         raise ConfigurationError(f"bad function environment: {details}") from None
 
 

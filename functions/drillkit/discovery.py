@@ -61,9 +61,7 @@ def resolve_target(target: Target) -> ResolvedTarget:
     if "PRIMARY" not in by_role:
         raise TargetNotFound(f"target.record_name: no PRIMARY failover record for {where}")
     if "SECONDARY" not in by_role:
-        raise TargetNotFound(
-            f"target.record_name: no SECONDARY failover record for {where}; there is nothing to fail over to"
-        )
+        raise TargetNotFound(f"target.record_name: no SECONDARY failover record for {where}; there is nothing to fail over to")
     return ResolvedTarget(
         hosted_zone_id=zone_id,
         record_name=target.record_name,

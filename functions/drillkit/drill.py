@@ -37,7 +37,7 @@ def new_drill_id(execution_name: str | None, scenario_name: str) -> str:
     if execution_name:
         return execution_name
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(clock.now()))
-    return f"{scenario_name[:30]}-{stamp}-{hashlib.sha1(str(clock.now()).encode()).hexdigest()[:6]}"
+    return f"{scenario_name[:30]}-{stamp}-{hashlib.sha256(str(clock.now()).encode()).hexdigest()[:6]}"
 
 
 # -- 1. preflight ------------------------------------------------------------
@@ -87,6 +87,7 @@ def _sample_until(
 ) -> tuple[bool, list[dict[str, Any]]]:
     """Sample every probe once per interval until ``enough(samples)`` or the deadline."""
     interval = context.scenario.sampling.interval_seconds
+    probes.warm()
     collected: list[dict[str, Any]] = []
     next_tick = clock.now()
     while True:
@@ -118,9 +119,7 @@ def steady_state(state: dict[str, Any]) -> dict[str, Any]:
     reached, samples = _sample_until(context, clock.now() + sampling.steady_state_timeout_seconds, enough)
     _store().put_samples(context.drill_id, "0-steady", samples)
     if not reached:
-        raise NotSteady(
-            f"not in steady state after {sampling.steady_state_timeout_seconds:g}s: " + "; ".join(streak["problems"])
-        )
+        raise NotSteady(f"not in steady state after {sampling.steady_state_timeout_seconds:g}s: " + "; ".join(streak["problems"]))
     return {"reached_at": clock.now(), "samples": len(samples)}
 
 
@@ -131,14 +130,18 @@ def inject(state: dict[str, Any]) -> dict[str, Any]:
     fault = faults.fault_module(spec.type)
     ledger = _ledger()
     ledger.update_drill(context.drill_id, phase="inject")
+    probes.warm()
     captured = fault.capture(spec, context.target)
     # Write-ahead: the undo record exists before the change; a retry reuses the first capture.
     record = ledger.put_undo(context.drill_id, 1, {"fault": spec.type, "resource_id": captured["resource_id"], "prior": captured})
     t_before = clock.now()
     fault.apply(spec, context.target, record["prior"])
     t_inject = clock.now()
+    # The first reading right after the change: observation must not wait for the next state.
+    first_readings = probes.sample_all(context)
     ledger.mark_undo(context.drill_id, 1, UNDO_APPLIED, applied_at=t_inject)
     ledger.update_drill(context.drill_id, phase="observe", injected_at=t_inject)
+    _store().put_samples(context.drill_id, "1-observe-0000", first_readings)
     return Injection(
         fault=spec.type, resource_id=captured["resource_id"], undo_seq=1, t_before=t_before, t_inject=t_inject
     ).model_dump(mode="json")
@@ -153,20 +156,26 @@ def observe(state: dict[str, Any]) -> dict[str, Any]:
     tracker = (
         MilestoneTracker.model_validate(previous["tracker"])
         if previous.get("tracker")
-        else MilestoneTracker(t_inject=injection.t_inject, hold_samples=sampling.hold_samples)
+        else MilestoneTracker(t_inject=injection.t_inject, t_before_inject=injection.t_before, hold_samples=sampling.hold_samples)
     )
-    batch = int(previous.get("batch", 0)) + 1
-    deadline = injection.t_inject + sampling.observe_timeout_seconds
-    batch_end = min(deadline, clock.now() + observe_config().observe_batch_seconds)
     ledger = _ledger()
+    store = _store()
 
-    def on_samples(readings: list[dict[str, Any]]) -> None:
+    def account(readings: list[dict[str, Any]]) -> None:
         for reading in sorted(readings, key=lambda r: r["t"]):
             for name in tracker.feed(reading):
                 ledger.record_milestone(context.drill_id, name, getattr(tracker, name))
 
-    _, samples = _sample_until(context, batch_end, lambda _: tracker.complete, on_samples)
-    _store().put_samples(context.drill_id, f"1-observe-{batch:04d}", samples)
+    if not previous.get("tracker"):
+        account(store.samples(context.drill_id))  # steady-state and post-injection readings so far
+    batch = int(previous.get("batch", 0)) + 1
+    deadline = injection.t_inject + sampling.observe_timeout_seconds
+    batch_end = min(deadline, clock.now() + observe_config().observe_batch_seconds)
+    done = tracker.complete
+    samples: list[dict[str, Any]] = []
+    if not done:
+        _, samples = _sample_until(context, batch_end, lambda _: tracker.complete, account)
+    store.put_samples(context.drill_id, f"1-observe-{batch:04d}", samples)
     timed_out = not tracker.complete and clock.now() >= deadline - 1e-3
     return {
         "batch": batch,
@@ -192,7 +201,7 @@ def restore(state: dict[str, Any]) -> dict[str, Any]:
         fault = faults.fault_module(record["fault"])
         try:
             fault.restore(record["prior"])
-        except Exception as error:  # keep going: one stuck record must not strand the others
+        except Exception as error:  # noqa: BLE001 keep going: one stuck record must not strand the others
             failures.append(f"{record['resource_id']}: {error}")
             results.append({"seq": record["seq"], "resource_id": record["resource_id"], "status": "failed", "error": str(error)})
             continue

@@ -52,8 +52,13 @@ class Ledger:
             }
             self.table.put_item(
                 Item=_stored(
-                    {"pk": f"ENV#{environment}", "sk": "LOCK", "drill_id": drill_id, "acquired_at": now,
-                     "expires_at": now + ttl_seconds}
+                    {
+                        "pk": f"ENV#{environment}",
+                        "sk": "LOCK",
+                        "drill_id": drill_id,
+                        "acquired_at": now,
+                        "expires_at": now + ttl_seconds,
+                    }
                 ),
                 **with_condition,
             )

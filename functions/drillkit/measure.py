@@ -1,8 +1,9 @@
 """Turn samples into milestones, measurements and a verdict (no I/O, no boto3).
 
-A milestone is the time of the first sample that shows it; the true instant lies
-between the previous sample and that one, so every duration carries the sampling
-interval (plus the injection call's own latency) as its uncertainty.
+A milestone is the time of the first reading that shows it; the true instant lies
+between the previous reading of the same probe (or the injection request, whichever
+is later) and that one. That window is the measurement's uncertainty: about the
+sampling interval, more when a reading came late.
 """
 
 from __future__ import annotations
@@ -19,15 +20,16 @@ Verdict = Literal["PASS", "FAIL", "ERROR", "ABORTED"]
 
 class Streak(BaseModel):
     start: float | None = None
+    before_start: float | None = None  # the previous reading of the same probe
     count: int = 0
 
-    def feed(self, t: float, hit: bool) -> None:
+    def feed(self, t: float, hit: bool, previous: float | None) -> None:
         if hit:
             if self.count == 0:
-                self.start = t
+                self.start, self.before_start = t, previous
             self.count += 1
         else:
-            self.start, self.count = None, 0
+            self.start, self.before_start, self.count = None, None, 0
 
 
 class MilestoneTracker(BaseModel):
@@ -40,30 +42,52 @@ class MilestoneTracker(BaseModel):
     recovery: float | None = None
     dns_streak: Streak = Streak()
     http_streak: Streak = Streak()
+    last_reading: dict[str, float] = {}
+    # For each milestone, the last reading before it that did not show it yet: the true
+    # instant lies between that reading and the milestone's own.
+    not_before: dict[str, float] = {}
     samples_seen: int = 0
+    t_before_inject: float | None = None
 
     def feed(self, sample: dict[str, Any]) -> list[str]:
         """Account one probe reading; return the milestones it completed."""
         t = sample["t"]
+        probe = sample["probe"]
         if t < self.t_inject:
+            self.last_reading[probe] = max(t, self.last_reading.get(probe, t))
             return []
+        previous = self.last_reading.get(probe)
+        self.last_reading[probe] = t
         self.samples_seen += 1
         reached: list[str] = []
-        probe = sample["probe"]
         if probe == "health_check" and self.detection is None and sample.get("healthy") is False:
             self.detection = t
+            self._bound("detection", previous)
             reached.append("detection")
         elif probe == "dns" and self.dns_cutover is None:
-            self.dns_streak.feed(t, sample.get("side") == "standby")
+            self.dns_streak.feed(t, sample.get("side") == "standby", previous)
             if self.dns_streak.count >= self.hold_samples:
                 self.dns_cutover = self.dns_streak.start
+                self._bound("dns_cutover", self.dns_streak.before_start)
                 reached.append("dns_cutover")
         elif probe == "http" and self.recovery is None:
-            self.http_streak.feed(t, bool(sample.get("ok")) and sample.get("side") == "standby")
+            self.http_streak.feed(t, bool(sample.get("ok")) and sample.get("side") == "standby", previous)
             if self.http_streak.count >= self.hold_samples:
                 self.recovery = self.http_streak.start
+                self._bound("recovery", self.http_streak.before_start)
                 reached.append("recovery")
         return reached
+
+    def _bound(self, name: str, previous: float | None) -> None:
+        # Nothing the fault caused can predate the injection request.
+        floor = self.t_before_inject if self.t_before_inject is not None else self.t_inject
+        self.not_before[name] = max(previous if previous is not None else floor, floor)
+
+    def uncertainty(self, name: str, interval: float) -> float:
+        reached = getattr(self, name)
+        if reached is None:
+            return interval
+        return max(0.0, reached - self.not_before.get(name, reached - interval))
 
     def milestones(self) -> dict[str, float | None]:
         return {name: getattr(self, name) for name in MILESTONES}
@@ -73,10 +97,8 @@ class MilestoneTracker(BaseModel):
         return all(getattr(self, name) is not None for name in MILESTONES)
 
 
-def measurements(
-    tracker: MilestoneTracker, objectives: Objectives, interval: float, inject_latency: float
-) -> dict[str, dict[str, Any]]:
-    uncertainty = round(interval + inject_latency, 3)
+def measurements(tracker: MilestoneTracker, objectives: Objectives, interval: float) -> dict[str, dict[str, Any]]:
+    """Seconds from the acknowledged injection to each milestone, with its uncertainty window."""
     targets = {
         "detection": objectives.detection_seconds,
         "dns_cutover": objectives.dns_cutover_seconds,
@@ -93,7 +115,7 @@ def measurements(
             passed = seconds is not None and seconds <= target
         result[name] = {
             "seconds": seconds,
-            "uncertainty_seconds": uncertainty,
+            "uncertainty_seconds": round(tracker.uncertainty(name, interval), 3),
             "target_seconds": target,
             "passed": passed,
         }

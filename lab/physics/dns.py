@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 from typing import Any
 
-from dnslib import QTYPE, RCODE, RR, A, AAAA, CNAME, DNSRecord
+from dnslib import AAAA, CNAME, QTYPE, RCODE, RR, A, DNSRecord
 from dnslib.server import BaseResolver, DNSLogger, DNSServer
 
 from drillkit_lab.physics.route53 import Route53Physics

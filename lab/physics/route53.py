@@ -20,8 +20,14 @@ from drillkit_lab.physics.groundtruth import GroundTruth
 
 HEALTHY_SHARE = 0.18
 CHECKER_REGIONS = (
-    "us-east-1", "us-west-1", "us-west-2", "eu-west-1",
-    "ap-southeast-1", "ap-southeast-2", "ap-northeast-1", "sa-east-1",
+    "us-east-1",
+    "us-west-1",
+    "us-west-2",
+    "eu-west-1",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ap-northeast-1",
+    "sa-east-1",
 )
 CHECKER_ADDRESSES = tuple(f"15.177.{i}.{10 + i}" for i in range(len(CHECKER_REGIONS)))
 
@@ -50,13 +56,21 @@ def probe_endpoint(config: Any, timeout: float) -> tuple[bool, str]:
         else:
             connection = http.client.HTTPConnection(address, port, timeout=timeout)
         try:
-            connection.request("GET", config.resource_path or "/", headers={"Host": (config.fqdn or address), "User-Agent": "Amazon-Route53-Health-Check-Service"})
+            connection.request(
+                "GET",
+                config.resource_path or "/",
+                headers={"Host": (config.fqdn or address), "User-Agent": "Amazon-Route53-Health-Check-Service"},
+            )
             response = connection.getresponse()
             body = response.read(5120)
         finally:
             connection.close()
-    except socket.timeout:
-        return False, "Failure: Connection timed out. The endpoint or the internet connection is down, or requests are being blocked by your firewall."
+    except TimeoutError:
+        return (
+            False,
+            "Failure: Connection timed out. The endpoint or the internet connection is down, "
+            "or requests are being blocked by your firewall.",
+        )
     except ConnectionRefusedError:
         return False, "Failure: Connection refused. The endpoint is not listening on the port."
     except (OSError, http.client.HTTPException) as error:
@@ -64,7 +78,10 @@ def probe_endpoint(config: Any, timeout: float) -> tuple[bool, str]:
     if not 200 <= response.status < 400:
         return False, f"Failure: HTTP Status Code {response.status}, {response.reason}. Resolved IP: {address}"
     if kind.endswith("STR_MATCH") and (config.search_string or "").encode() not in body:
-        return False, f"Failure: the search string was not found in the first 5120 bytes of the response body. Resolved IP: {address}"
+        return (
+            False,
+            f"Failure: the search string was not found in the first 5120 bytes of the response body. Resolved IP: {address}",
+        )
     return True, f"Success: HTTP Status Code {response.status}, {response.reason}"
 
 
@@ -74,7 +91,9 @@ class HealthCheckFleet:
     def __init__(self, backend: Any, health_check_id: str, stop: threading.Event):
         self.backend = backend
         self.id = health_check_id
-        self.checkers = [CheckerState(region, address) for region, address in zip(CHECKER_REGIONS, CHECKER_ADDRESSES)]
+        self.checkers = [
+            CheckerState(region, address) for region, address in zip(CHECKER_REGIONS, CHECKER_ADDRESSES, strict=True)
+        ]
         self._stop = stop
         self._threads = [
             threading.Thread(target=self._run, args=(i,), name=f"hc-{health_check_id[:8]}-{i}", daemon=True)
@@ -178,7 +197,11 @@ class Route53Physics:
 
     def zone_for(self, name: str) -> Any | None:
         candidates = [z for z in list(self.backend.zones.values()) if not z.private_zone]
-        matching = [z for z in candidates if _same_name(name, z.name) or name.rstrip(".").lower().endswith("." + z.name.rstrip(".").lower())]
+        matching = [
+            z
+            for z in candidates
+            if _same_name(name, z.name) or name.rstrip(".").lower().endswith("." + z.name.rstrip(".").lower())
+        ]
         return max(matching, key=lambda z: len(z.name), default=None)
 
     def answer(self, name: str, record_type: str, zone: Any | None = None) -> tuple[str, list[str], int]:
@@ -197,7 +220,9 @@ class Route53Physics:
             primary, secondary = failover.get("PRIMARY"), failover.get("SECONDARY")
 
             def usable(record: Any) -> bool:
-                return record is not None and (record.health_check_id is None or self.healthy(record.health_check_id) is not False)
+                return record is not None and (
+                    record.health_check_id is None or self.healthy(record.health_check_id) is not False
+                )
 
             if usable(primary):
                 chosen = primary

@@ -69,27 +69,44 @@ def build(
     if injection:
         events.append(event(injection.t_before, "inject_requested", fault=injection.fault, resource_id=injection.resource_id))
         events.append(event(injection.t_inject, "fault_injected", fault=injection.fault, resource_id=injection.resource_id))
-        tracker = MilestoneTracker(t_inject=injection.t_inject, hold_samples=sampling.hold_samples)
+        tracker = MilestoneTracker(
+            t_inject=injection.t_inject, t_before_inject=injection.t_before, hold_samples=sampling.hold_samples
+        )
         for sample in samples:
             if sample["t"] <= (restore_state.get("started_at") or ended_at):
                 tracker.feed(sample)
-        measured = measurements(tracker, scenario.objectives, sampling.interval_seconds, injection.latency)
+        measured = measurements(tracker, scenario.objectives, sampling.interval_seconds)
         for name in MILESTONES:
             reached = getattr(tracker, name)
             if reached is not None:
                 events.append(event(reached, name, seconds=measured[name]["seconds"]))
             elif not errors["error"]:
-                findings.append({"severity": "high", "code": f"{name.upper()}_NOT_REACHED", "message": NOT_REACHED[name]
-                                 + f" within {sampling.observe_timeout_seconds:g}s of injection"})
+                findings.append(
+                    {
+                        "severity": "high",
+                        "code": f"{name.upper()}_NOT_REACHED",
+                        "message": NOT_REACHED[name] + f" within {sampling.observe_timeout_seconds:g}s of injection",
+                    }
+                )
             if measured[name]["passed"] is False and reached is not None:
-                findings.append({
-                    "severity": "high",
-                    "code": "OBJECTIVE_MISSED",
-                    "message": f"{LABELS[name]} took {measured[name]['seconds']:.1f}s, target {measured[name]['target_seconds']:g}s",
-                })
+                findings.append(
+                    {
+                        "severity": "high",
+                        "code": "OBJECTIVE_MISSED",
+                        "message": f"{LABELS[name]} took {measured[name]['seconds']:.1f}s, "
+                        f"target {measured[name]['target_seconds']:g}s",
+                    }
+                )
 
     for record in restore_state.get("records", []):
-        events.append(event(record.get("t", restore_state.get("ended_at")), "restore", resource_id=record["resource_id"], status=record["status"]))
+        events.append(
+            event(
+                record.get("t", restore_state.get("ended_at")),
+                "restore",
+                resource_id=record["resource_id"],
+                status=record["status"],
+            )
+        )
     restore_verified = bool(verification.get("verified"))
     if verification:
         events.append(event(verification.get("t"), "restore_verified" if restore_verified else "restore_not_verified"))
@@ -131,8 +148,14 @@ def build(
         "findings": findings,
         "restore": {
             "records": [
-                {"seq": r["seq"], "fault": r["fault"], "resource_id": r["resource_id"], "prior": r["prior"],
-                 "status": r["status"], "restored_at": clock.iso(r.get("restored_at"))}
+                {
+                    "seq": r["seq"],
+                    "fault": r["fault"],
+                    "resource_id": r["resource_id"],
+                    "prior": r["prior"],
+                    "status": r["status"],
+                    "restored_at": clock.iso(r.get("restored_at")),
+                }
                 for r in undo_records
             ],
             "verification": verification,
@@ -176,6 +199,7 @@ def notify(topic_arn: str, document: dict[str, Any], keys: dict[str, str]) -> No
     lines.append(f"report: {keys['report.json']}")
     with aws.aws_call("Publish", topic_arn):
         aws.client("sns").publish(
-            TopicArn=topic_arn, Subject=f"drillkit {document['verdict']}: {document['scenario']['name']}"[:100],
+            TopicArn=topic_arn,
+            Subject=f"drillkit {document['verdict']}: {document['scenario']['name']}"[:100],
             Message="\n".join(lines),
         )

@@ -7,10 +7,10 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from drillkit import drill
-from drillkit.config import evidence_config
+from drillkit.config import evidence_config, ledger_config
 from drillkit.observability import logger
 
-evidence_config()  # fail the cold start, not the drill, when the environment is wrong
+evidence_config(), ledger_config()  # fail the cold start, not the drill, when the environment is wrong
 
 
 @logger.inject_lambda_context(correlation_id_path="drill.drill_id")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from drillkit import aws, clock
+from drillkit.errors import DrillError
 from drillkit.model import DrillContext
 
 NAME = "dns"
@@ -18,7 +19,7 @@ def read(context: DrillContext) -> dict[str, Any]:
             answer = aws.client("route53").test_dns_answer(
                 HostedZoneId=target.hosted_zone_id, RecordName=target.record_name, RecordType=target.record_type
             )
-    except Exception as error:
+    except DrillError as error:
         return {"t": t, "probe": NAME, "answer": [], "side": None, "error": str(error)}
     values = list(answer.get("RecordData", []))
     return {

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from drillkit import aws, clock
-from drillkit.errors import ProbeFailed
+from drillkit.errors import DrillError, ProbeFailed
 from drillkit.model import DrillContext
 
 NAME = "health_check"
@@ -36,7 +36,7 @@ def read_health_check(health_check_id: str) -> dict[str, Any]:
             config = route53.get_health_check(HealthCheckId=health_check_id)["HealthCheck"]["HealthCheckConfig"]
         with aws.aws_call("GetHealthCheckStatus", health_check_id):
             observations = route53.get_health_check_status(HealthCheckId=health_check_id)["HealthCheckObservations"]
-    except Exception as error:  # a probe reports what it could not read; the sample says so
+    except DrillError as error:  # a probe reports what it could not read; the sample says so
         return {"t": t, "probe": NAME, "health_check_id": health_check_id, "healthy": None, "error": str(error)}
     inverted = bool(config.get("Inverted", False))
     healthy, share = evaluate(observations, inverted, bool(config.get("Disabled", False)))

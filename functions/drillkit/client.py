@@ -1,0 +1,159 @@
+"""Start and follow drills from a workstation: the CLI's side of the state machine.
+
+A Deployment says where drillkit runs: the local lab (lab.json) or a deployed stack
+(its CloudFormation outputs). Nothing here changes the target environment; it only
+starts executions, reads the ledger and downloads reports.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from drillkit.errors import DrillError
+
+
+class DeploymentNotFound(DrillError):
+    """Neither a lab nor a stack could be found to run the drill in."""
+
+
+@dataclass(frozen=True)
+class Deployment:
+    state_machine_arn: str
+    ledger_table: str
+    evidence_bucket: str
+    region: str
+    endpoint_url: str | None = None
+    network: dict[str, Any] = field(default_factory=dict)
+    label: str = ""
+
+    def session(self) -> boto3.session.Session:
+        if self.endpoint_url:
+            return boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=self.region)
+        return boto3.session.Session(region_name=self.region)
+
+    def client(self, service: str) -> Any:
+        return self.session().client(
+            service, endpoint_url=self.endpoint_url, config=Config(retries={"mode": "adaptive", "max_attempts": 5})
+        )
+
+
+def from_lab_file(path: Path, endpoint_url: str | None = None) -> Deployment:
+    if not path.exists():
+        raise DeploymentNotFound(f"no lab is running: {path} does not exist (start one with `drillkit lab up`)")
+    lab = json.loads(path.read_text())
+    if endpoint_url and endpoint_url.rstrip("/") != lab["endpoint_url"].rstrip("/"):
+        raise DeploymentNotFound(f"--endpoint {endpoint_url} is not the lab described in {path} ({lab['endpoint_url']})")
+    return Deployment(
+        state_machine_arn=lab["state_machines"]["drill"],
+        ledger_table=lab["ledger_table"],
+        evidence_bucket=lab["evidence_bucket"],
+        region=lab["region"],
+        endpoint_url=lab["endpoint_url"],
+        network={"resolver": lab["dns"], "http_port": lab["http_port"]},
+        label=f"local lab at {lab['endpoint_url']}",
+    )
+
+
+def from_stack(stack_name: str, region: str | None = None) -> Deployment:
+    session = boto3.session.Session(region_name=region)
+    try:
+        stacks = session.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"]
+    except (ClientError, BotoCoreError) as error:
+        raise DeploymentNotFound(f"stack {stack_name}: {error}") from None
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
+    missing = [k for k in ("DrillStateMachineArn", "LedgerTableName", "EvidenceBucketName") if k not in outputs]
+    if missing:
+        raise DeploymentNotFound(f"stack {stack_name} is not a drillkit stack: outputs {', '.join(missing)} are missing")
+    return Deployment(
+        state_machine_arn=outputs["DrillStateMachineArn"],
+        ledger_table=outputs["LedgerTableName"],
+        evidence_bucket=outputs["EvidenceBucketName"],
+        region=session.region_name or "us-east-1",
+        label=f"stack {stack_name} in {session.region_name}",
+    )
+
+
+def new_drill_id(scenario_name: str) -> str:
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    return f"{scenario_name[:36]}-{stamp}"
+
+
+def start(deployment: Deployment, request: dict[str, Any]) -> str:
+    sfn = deployment.client("stepfunctions")
+    return sfn.start_execution(stateMachineArn=deployment.state_machine_arn, name=request["drill_id"], input=json.dumps(request))[
+        "executionArn"
+    ]
+
+
+@dataclass
+class Progress:
+    phase: str | None = None
+    injected_at: float | None = None
+    milestones: dict[str, float] = field(default_factory=dict)
+
+
+def follow(
+    deployment: Deployment,
+    drill_id: str,
+    execution_arn: str,
+    on_change: Callable[[str, Any], None],
+    poll_seconds: float = 0.25,
+    timeout_seconds: float = 3600,
+) -> dict[str, Any]:
+    """Poll the drill record and the execution; report phases and milestones as they appear."""
+    sfn = deployment.client("stepfunctions")
+    table = deployment.session().resource("dynamodb", endpoint_url=deployment.endpoint_url).Table(deployment.ledger_table)
+    seen = Progress()
+    deadline = time.monotonic() + timeout_seconds
+    while True:
+        item = table.get_item(Key={"pk": f"DRILL#{drill_id}", "sk": "RECORD"}, ConsistentRead=True).get("Item") or {}
+        if item.get("phase") and item["phase"] != seen.phase:
+            seen.phase = str(item["phase"])
+            on_change("phase", seen.phase)
+        if item.get("injected_at") is not None and seen.injected_at is None:
+            seen.injected_at = float(item["injected_at"])
+            on_change("injected", seen.injected_at)
+        for name, t in sorted((item.get("milestones") or {}).items(), key=lambda kv: float(kv[1])):
+            if name not in seen.milestones:
+                seen.milestones[name] = float(t)
+                on_change("milestone", (name, float(t) - (seen.injected_at or float(t))))
+        execution = sfn.describe_execution(executionArn=execution_arn)
+        if execution["status"] != "RUNNING":
+            return execution
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"drill {drill_id} still running after {timeout_seconds:g}s")
+        time.sleep(poll_seconds)
+
+
+def download_report(deployment: Deployment, drill_id: str, destination: Path) -> Path:
+    s3 = deployment.client("s3")
+    prefix = f"drills/{drill_id}/"
+    target = destination / drill_id
+    target.mkdir(parents=True, exist_ok=True)
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=deployment.evidence_bucket, Prefix=prefix):
+        for obj in page.get("Contents", []):
+            relative = obj["Key"][len(prefix) :]
+            if relative.startswith("samples/"):
+                continue  # the per-batch parts are merged into samples.jsonl
+            (target / relative).write_bytes(s3.get_object(Bucket=deployment.evidence_bucket, Key=obj["Key"])["Body"].read())
+    return target
+
+
+def execution_error(execution: dict[str, Any]) -> tuple[str, str]:
+    cause = execution.get("cause") or ""
+    try:
+        parsed = json.loads(cause)
+        if isinstance(parsed, dict):
+            cause = parsed.get("errorMessage", cause)
+    except ValueError:
+        pass
+    return execution.get("error") or execution["status"], str(cause)
