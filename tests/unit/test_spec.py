@@ -1,0 +1,78 @@
+"""Scenario and request validation: every problem is reported with the field that has it."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from drillkit.errors import ScenarioInvalid
+from drillkit.spec import parse_request, parse_scenario
+
+
+def test_shipped_demo_scenario_is_valid(scenario_dict):
+    scenario = parse_scenario(scenario_dict)
+    assert scenario.fault.type == "health-check-inversion"
+    assert scenario.target.record_name == "app.drillkit.lab."
+    assert scenario.sampling.interval_seconds == 1.0
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "field", "says"),
+    [
+        (("sampling", "interval_seconds"), 0, "sampling.interval_seconds", "greater than or equal to 0.1"),
+        (("fault", "record"), "left", "fault.record", "'primary' or 'standby'"),
+        (("fault", "type"), "unplug-the-datacenter", "fault", "does not match any of the expected tags"),
+        (("target", "record_name"), "app.example.org", "target", "not inside hosted_zone"),
+        (("objectives", "recovery_seconds"), -5, "objectives.recovery_seconds", "greater than 0"),
+        (("target", "url_path"), "health", "target.url_path", "must start with '/'"),
+        (("name",), "Bad Name!", "name", "should match pattern"),
+    ],
+)
+def test_invalid_field_is_named(scenario_dict, path, value, field, says):
+    # Given a valid scenario with one bad field
+    broken = copy.deepcopy(scenario_dict)
+    node = broken
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    # When it is parsed, Then the error names that field and the problem
+    with pytest.raises(ScenarioInvalid) as caught:
+        parse_scenario(broken)
+    fields = dict(caught.value.problems)
+    assert field in fields, caught.value.problems
+    assert says in fields[field]
+    assert field in str(caught.value)
+
+
+def test_unknown_field_is_reported_not_ignored(scenario_dict):
+    scenario_dict["sampling"]["intervall_seconds"] = 2
+    with pytest.raises(ScenarioInvalid) as caught:
+        parse_scenario(scenario_dict)
+    assert ("sampling.intervall_seconds", "unknown field") in caught.value.problems
+
+
+def test_request_errors_are_prefixed_with_scenario(scenario_dict):
+    scenario_dict["sampling"]["hold_samples"] = 0
+    with pytest.raises(ScenarioInvalid) as caught:
+        parse_request({"scenario": scenario_dict, "drill_id": "x"})
+    fields = [field for field, _ in caught.value.problems]
+    assert "scenario.sampling.hold_samples" in fields
+    assert "drill_id" in fields
+
+
+def test_request_that_is_not_an_object_is_rejected():
+    with pytest.raises(ScenarioInvalid, match="must be a JSON object"):
+        parse_request(["not", "a", "request"])
+
+
+def test_names_are_normalised_to_fully_qualified(scenario_dict):
+    scenario_dict["target"].update(hosted_zone="example.com", record_name="app.example.com")
+    scenario = parse_scenario(scenario_dict)
+    assert (scenario.target.hosted_zone, scenario.target.record_name) == ("example.com.", "app.example.com.")
+
+
+def test_content_hash_changes_with_content(scenario_dict):
+    first = parse_scenario(scenario_dict).content_hash()
+    scenario_dict["objectives"]["recovery_seconds"] = 31
+    assert parse_scenario(scenario_dict).content_hash() != first
