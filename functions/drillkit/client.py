@@ -8,6 +8,7 @@ starts executions, reads the ledger and downloads reports.
 from __future__ import annotations
 
 import json
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -83,8 +84,9 @@ def from_stack(stack_name: str, region: str | None = None) -> Deployment:
 
 
 def new_drill_id(scenario_name: str) -> str:
+    # Also the execution name, which must be unique: two drills started in one second differ by the suffix.
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    return f"{scenario_name[:36]}-{stamp}"
+    return f"{scenario_name[:36]}-{stamp}-{secrets.token_hex(2)}"
 
 
 def start(deployment: Deployment, request: dict[str, Any]) -> str:

@@ -103,23 +103,30 @@ def _sample_until(
         clock.sleep_until(next_tick)
 
 
-# -- 2. steady state -----------------------------------------------------------
-def steady_state(state: dict[str, Any]) -> dict[str, Any]:
-    context = _context(state)
-    sampling = context.scenario.sampling
-    _ledger().update_drill(context.drill_id, phase="steady_state")
+def _wait_for_steady(context: DrillContext, timeout_seconds: float) -> tuple[bool, list[dict[str, Any]], list[str]]:
+    """Sample until the probes read steady for ``steady_state_samples`` readings in a row."""
+    needed = context.scenario.sampling.steady_state_samples
     streak = {"count": 0, "problems": []}
 
     def enough(readings: list[dict[str, Any]]) -> bool:
         ok, problems = probes.steady(readings)
         streak["count"] = streak["count"] + 1 if ok else 0
         streak["problems"] = problems
-        return streak["count"] >= sampling.steady_state_samples
+        return streak["count"] >= needed
 
-    reached, samples = _sample_until(context, clock.now() + sampling.steady_state_timeout_seconds, enough)
+    reached, samples = _sample_until(context, clock.now() + timeout_seconds, enough)
+    return reached, samples, [] if reached else streak["problems"]
+
+
+# -- 2. steady state -----------------------------------------------------------
+def steady_state(state: dict[str, Any]) -> dict[str, Any]:
+    context = _context(state)
+    sampling = context.scenario.sampling
+    _ledger().update_drill(context.drill_id, phase="steady_state")
+    reached, samples, problems = _wait_for_steady(context, sampling.steady_state_timeout_seconds)
     _store().put_samples(context.drill_id, "0-steady", samples)
     if not reached:
-        raise NotSteady(f"not in steady state after {sampling.steady_state_timeout_seconds:g}s: " + "; ".join(streak["problems"]))
+        raise NotSteady(f"not in steady state after {sampling.steady_state_timeout_seconds:g}s: " + "; ".join(problems))
     return {"reached_at": clock.now(), "samples": len(samples)}
 
 
@@ -224,24 +231,10 @@ def verify_restore(state: dict[str, Any]) -> dict[str, Any]:
     resources = {r["resource_id"]: faults.fault_module(r["fault"]).is_restored(r["prior"]) for r in records}
     if not records:
         return {"verified": True, "t": clock.now(), "resources": {}, "note": "nothing was injected"}
-    streak = {"count": 0, "problems": []}
-
-    def enough(readings: list[dict[str, Any]]) -> bool:
-        ok, problems = probes.steady(readings)
-        streak["count"] = streak["count"] + 1 if ok else 0
-        streak["problems"] = problems
-        return streak["count"] >= sampling.steady_state_samples
-
-    steady, samples = _sample_until(context, clock.now() + sampling.restore_timeout_seconds, enough)
+    steady, samples, problems = _wait_for_steady(context, sampling.restore_timeout_seconds)
     _store().put_samples(context.drill_id, "2-verify", samples)
     verified = steady and all(resources.values())
-    return {
-        "verified": verified,
-        "t": clock.now(),
-        "resources": resources,
-        "steady": steady,
-        "problems": [] if steady else streak["problems"],
-    }
+    return {"verified": verified, "t": clock.now(), "resources": resources, "steady": steady, "problems": problems}
 
 
 # -- 7. report -------------------------------------------------------------------

@@ -76,7 +76,8 @@ def test_tracker_survives_serialisation_between_observe_batches():
 
 def test_measurements_are_judged_against_targets():
     tracker = MilestoneTracker(t_inject=T0, hold_samples=1)
-    feed_all(tracker, readings(T0 + 1) + readings(T0 + 2, healthy=False, dns="standby") + readings(T0 + 40, healthy=False, dns="standby", http="standby"))
+    samples = readings(T0 + 1) + readings(T0 + 2, healthy=False, dns="standby")
+    feed_all(tracker, samples + readings(T0 + 40, healthy=False, dns="standby", http="standby"))
     measured = measurements(tracker, Objectives(detection_seconds=5, dns_cutover_seconds=1, recovery_seconds=30), 1.0)
     assert measured["detection"] == {"seconds": 2.0, "uncertainty_seconds": 1.0, "target_seconds": 5, "passed": True}
     assert measured["dns_cutover"]["passed"] is False

@@ -1,0 +1,125 @@
+"""The drill state machine and the template that deploys it, checked statically."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from drillkit_lab import template as cfn
+
+from ..conftest import ROOT
+
+ASL = json.loads((ROOT / "statemachines" / "drill.asl.json").read_text())
+TEMPLATE = cfn.load(ROOT / "template.yaml")
+RESOURCES = TEMPLATE["Resources"]
+MACHINE = RESOURCES["DrillStateMachine"]["Properties"]
+STATES = ASL["States"]
+# States that run once the fault may be in place: each must end in Restore on any error.
+AFTER_INJECTION = ["Inject", "Observe"]
+LAMBDA_SERVICE_ERRORS = {
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+}
+
+
+def successors(state: dict) -> set[str]:
+    found = {state[key] for key in ("Next", "Default") if key in state}
+    found |= {choice["Next"] for choice in state.get("Choices", [])}
+    found |= {catch["Next"] for catch in state.get("Catch", [])}
+    return found
+
+
+def test_every_arn_placeholder_is_substituted_by_the_template_and_every_substitution_is_used():
+    placeholders = set(re.findall(r"\$\{(\w+)\}", json.dumps(ASL)))
+    substitutions = set(MACHINE["DefinitionSubstitutions"])
+    assert placeholders == substitutions
+    assert MACHINE["DefinitionUri"] == "statemachines/drill.asl.json"
+
+
+def test_every_task_invokes_a_function_declared_in_the_template():
+    for name, state in STATES.items():
+        if state["Type"] != "Task":
+            continue
+        placeholder = re.fullmatch(r"\$\{(\w+)\}", state["Resource"])
+        assert placeholder, f"{name} must take its ARN from DefinitionSubstitutions"
+        value = MACHINE["DefinitionSubstitutions"][placeholder.group(1)]
+        function = value["Fn::GetAtt"][0] if isinstance(value["Fn::GetAtt"], list) else value["Fn::GetAtt"].split(".")[0]
+        assert RESOURCES[function]["Type"] == "AWS::Serverless::Function"
+
+
+def test_every_state_is_reachable_and_every_path_ends():
+    seen, frontier = set(), [ASL["StartAt"]]
+    while frontier:
+        name = frontier.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        frontier.extend(successors(STATES[name]))
+    assert seen == set(STATES)
+    assert any(state["Type"] == "Succeed" for state in STATES.values())
+
+
+@pytest.mark.parametrize("name", [*AFTER_INJECTION, "SteadyState"])
+def test_states_that_may_follow_an_injection_catch_everything_into_restore(name):
+    catches = STATES[name]["Catch"]
+    assert any(c["ErrorEquals"] == ["States.ALL"] and c["Next"] == "Restore" for c in catches)
+
+
+def test_restore_failure_still_reaches_verification_and_the_report():
+    assert STATES["Restore"]["Next"] == "VerifyRestore"
+    assert {c["Next"] for c in STATES["Restore"]["Catch"]} == {"VerifyRestore"}
+    assert {c["Next"] for c in STATES["VerifyRestore"]["Catch"]} == {"Report"}
+    assert STATES["VerifyRestore"]["Next"] == "Report"
+
+
+def test_retries_only_name_transient_or_lambda_service_errors():
+    for name, state in STATES.items():
+        for retry in state.get("Retry", []):
+            errors = set(retry["ErrorEquals"])
+            assert "States.ALL" not in errors, name
+            assert "States.TaskFailed" not in errors, name
+            assert errors <= LAMBDA_SERVICE_ERRORS | {"TransientError", "RestoreFailed"}, name
+
+
+def test_functions_differ_only_by_handler_and_their_own_environment():
+    functions = {k: v["Properties"] for k, v in RESOURCES.items() if v["Type"] == "AWS::Serverless::Function"}
+    assert len(functions) == len([s for s in STATES.values() if s["Type"] == "Task"])
+    glob = TEMPLATE["Globals"]["Function"]
+    assert glob["CodeUri"] == "functions/" and glob["Runtime"] == "python3.13"
+    for name, props in functions.items():
+        assert set(props) <= {"Handler", "Environment", "Policies", "Timeout", "Description", "MemorySize"}, name
+        module, _, func = props["Handler"].rpartition(".")
+        assert (ROOT / "functions" / (module.replace(".", "/") + ".py")).exists(), name
+
+
+def statements(node):
+    if isinstance(node, dict):
+        if "Effect" in node and "Action" in node:
+            yield node
+        for value in node.values():
+            yield from statements(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from statements(value)
+
+
+def test_no_policy_allows_a_wildcard_action():
+    allowed = [s for s in statements(RESOURCES) if s["Effect"] == "Allow"]
+    assert allowed, "expected inline policy statements"
+    for statement in allowed:
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        assert not [a for a in actions if "*" in a], statement
+
+
+def test_evidence_bucket_is_private_versioned_encrypted_and_tls_only():
+    bucket = RESOURCES["EvidenceBucket"]["Properties"]
+    assert bucket["VersioningConfiguration"]["Status"] == "Enabled"
+    assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert all(bucket["PublicAccessBlockConfiguration"].values())
+    policies = [r["Properties"] for r in RESOURCES.values() if r["Type"] == "AWS::S3::BucketPolicy"]
+    statements = [s for p in policies for s in p["PolicyDocument"]["Statement"]]
+    assert any(s["Effect"] == "Deny" and s["Condition"]["Bool"]["aws:SecureTransport"] in (False, "false") for s in statements)

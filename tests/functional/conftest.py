@@ -1,0 +1,117 @@
+"""An in-process moto account with a failover record pair, a ledger table and a bucket."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from drillkit import aws, config
+
+TABLE = "drillkit-ledger-test"
+BUCKET = "drillkit-evidence-test"
+ZONE = "example.test."
+RECORD = "app.example.test."
+
+
+@dataclass
+class Account:
+    zone_id: str
+    primary_check_id: str
+    route53: object
+    table: object
+
+
+def _clear_caches() -> None:
+    aws.client.cache_clear()
+    aws.resource_table.cache_clear()
+    config.ledger_config.cache_clear()
+    config.evidence_config.cache_clear()
+    config.observe_config.cache_clear()
+
+
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "LEDGER_TABLE": TABLE,
+        "EVIDENCE_BUCKET": BUCKET,
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    _clear_caches()
+    with mock_aws():
+        yield
+    _clear_caches()
+
+
+def _failover_record(set_id: str, role: str, ip: str, health_check_id: str | None) -> dict:
+    record = {
+        "Name": RECORD,
+        "Type": "A",
+        "SetIdentifier": set_id,
+        "Failover": role,
+        "TTL": 60,
+        "ResourceRecords": [{"Value": ip}],
+    }
+    if health_check_id:
+        record["HealthCheckId"] = health_check_id
+    return record
+
+
+@pytest.fixture
+def account(aws_env: None) -> Account:
+    """A zone with PRIMARY (health-checked) and SECONDARY records, plus ledger and bucket."""
+    route53 = boto3.client("route53")
+    zone_id = route53.create_hosted_zone(Name=ZONE, CallerReference="drillkit-test")["HostedZone"]["Id"].split("/")[-1]
+    check_id = route53.create_health_check(
+        CallerReference="primary-check",
+        HealthCheckConfig={
+            "IPAddress": "192.0.2.10",
+            "Port": 80,
+            "Type": "HTTP",
+            "ResourcePath": "/health",
+            "RequestInterval": 10,
+            "FailureThreshold": 3,
+        },
+    )["HealthCheck"]["Id"]
+    changes = [
+        {"Action": "CREATE", "ResourceRecordSet": _failover_record("primary", "PRIMARY", "192.0.2.10", check_id)},
+        {"Action": "CREATE", "ResourceRecordSet": _failover_record("standby", "SECONDARY", "198.51.100.20", None)},
+    ]
+    route53.change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch={"Changes": changes})
+    dynamodb = boto3.client("dynamodb")
+    dynamodb.create_table(
+        TableName=TABLE,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+    )
+    boto3.client("s3").create_bucket(Bucket=BUCKET)
+    return Account(zone_id=zone_id, primary_check_id=check_id, route53=route53, table=boto3.resource("dynamodb").Table(TABLE))
+
+
+@pytest.fixture
+def request_for(scenario_dict: dict):
+    """A drill request for the test account's record, built from the shipped demo scenario."""
+
+    def build(**scenario_changes) -> dict:
+        scenario = copy.deepcopy(scenario_dict)
+        scenario["target"].update(hosted_zone=ZONE, record_name=RECORD)
+        for dotted, value in scenario_changes.items():
+            node = scenario
+            *parents, leaf = dotted.split("__")
+            for parent in parents:
+                node = node[parent]
+            node[leaf] = value
+        return {"requested_by": "pytest", "scenario": scenario}
+
+    return build

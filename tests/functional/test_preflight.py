@@ -1,0 +1,74 @@
+"""Preflight against a mocked account: it resolves, locks and records, and touches nothing."""
+
+from __future__ import annotations
+
+import pytest
+
+from drillkit import drill
+from drillkit.errors import EnvironmentLocked, ScenarioInvalid, TargetNotFound
+
+from .conftest import RECORD
+
+
+def inverted(account) -> bool:
+    config = account.route53.get_health_check(HealthCheckId=account.primary_check_id)["HealthCheck"]["HealthCheckConfig"]
+    return bool(config.get("Inverted", False))
+
+
+def ledger_items(account) -> list[dict]:
+    return account.table.scan()["Items"]
+
+
+def test_preflight_resolves_both_failover_records_and_takes_the_lock(account, request_for):
+    context = drill.preflight(request_for(), execution_id="arn:exec", execution_name="drill-one-0001")
+
+    assert context["drill_id"] == "drill-one-0001"
+    assert context["target"]["primary"]["health_check_id"] == account.primary_check_id
+    assert context["target"]["primary"]["values"] == ["192.0.2.10"]
+    assert context["target"]["standby"]["values"] == ["198.51.100.20"]
+    keys = {(item["pk"], item["sk"]) for item in ledger_items(account)}
+    assert (f"ENV#{context['environment_key']}", "LOCK") in keys
+    assert ("DRILL#drill-one-0001", "RECORD") in keys
+    record = account.table.get_item(Key={"pk": "DRILL#drill-one-0001", "sk": "RECORD"})["Item"]
+    assert f"Inverted=True on Route 53 health check {account.primary_check_id}" in record["plan"]
+    assert inverted(account) is False  # preflight never changes anything
+
+
+def test_a_second_drill_on_the_same_environment_is_refused_naming_the_running_one(account, request_for):
+    drill.preflight(request_for(), execution_id=None, execution_name="drill-one-0001")
+
+    with pytest.raises(EnvironmentLocked, match="locked by drill drill-one-0001"):
+        drill.preflight(request_for(), execution_id=None, execution_name="drill-two-0002")
+
+    assert account.table.get_item(Key={"pk": "DRILL#drill-two-0002", "sk": "RECORD"}).get("Item") is None
+
+
+def test_invalid_field_is_rejected_by_name_before_anything_is_read_or_written(account, request_for):
+    with pytest.raises(ScenarioInvalid) as raised:
+        drill.preflight(request_for(sampling__interval_seconds=0), execution_id=None, execution_name="drill-bad-0001")
+
+    assert [field for field, _ in raised.value.problems] == ["scenario.sampling.interval_seconds"]
+    assert "scenario.sampling.interval_seconds" in str(raised.value)
+    assert ledger_items(account) == []
+    assert inverted(account) is False
+
+
+def test_a_stack_without_secondary_record_is_refused_because_there_is_nothing_to_fail_over_to(account, request_for):
+    standby = account.route53.list_resource_record_sets(HostedZoneId=account.zone_id)["ResourceRecordSets"]
+    secondary = next(r for r in standby if r.get("Failover") == "SECONDARY")
+    account.route53.change_resource_record_sets(
+        HostedZoneId=account.zone_id, ChangeBatch={"Changes": [{"Action": "DELETE", "ResourceRecordSet": secondary}]}
+    )
+
+    with pytest.raises(TargetNotFound, match=f"no SECONDARY failover record for {RECORD}"):
+        drill.preflight(request_for(), execution_id=None, execution_name="drill-one-0001")
+
+    assert ledger_items(account) == []
+
+
+def test_an_unknown_zone_is_named(account, request_for):
+    request = request_for()
+    request["scenario"]["target"].update(hosted_zone="nowhere.test.", record_name="app.nowhere.test.")
+
+    with pytest.raises(TargetNotFound, match="target.hosted_zone: no public hosted zone named nowhere.test."):
+        drill.preflight(request, execution_id=None, execution_name="drill-one-0001")

@@ -1,0 +1,146 @@
+"""A real drill in the lab: the CLI's verdict, the report, the ground truth and the restore."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from drillkit import client
+from drillkit.cli import app
+
+from ..conftest import DEMO_SCENARIO
+
+pytestmark = pytest.mark.lab
+CONTRACT_MEASUREMENT_KEYS = {"seconds", "uncertainty_seconds", "target_seconds", "passed"}
+
+
+@dataclass
+class FinishedDrill:
+    exit_code: int
+    output: str
+    report: dict
+    report_dir: Path
+    original_inverted: bool
+
+    def epoch(self, event: str) -> float:
+        return next(e["t"] for e in self.report["timeline"] if e["event"] == event)
+
+
+@pytest.fixture(scope="module")
+def drill(lab, tmp_path_factory) -> FinishedDrill:
+    reports = tmp_path_factory.mktemp("reports")
+    original_inverted = lab.primary_inverted()
+    result = CliRunner().invoke(
+        app,
+        ["run", str(DEMO_SCENARIO), "--wait", "--lab-file", str(lab.work_dir / "lab.json"), "--reports-dir", str(reports)],
+    )
+    report_dirs = list(reports.iterdir())
+    assert len(report_dirs) == 1, result.output
+    report = json.loads((report_dirs[0] / "report.json").read_text())
+    return FinishedDrill(result.exit_code, result.output, report, report_dirs[0], original_inverted)
+
+
+def first_change_after(events: list[dict], since: float, event: str, **match) -> dict:
+    return next(e for e in events if e["event"] == event and e["t"] >= since and all(e.get(k) == v for k, v in match.items()))
+
+
+def test_the_drill_passes_and_the_cli_prints_verdict_and_report_path(drill):
+    assert drill.exit_code == 0, drill.output
+    assert "Verdict: PASS" in drill.output
+    assert str(drill.report_dir / "report.html") in re.sub(r"\s*\n\s*", "", drill.output)
+    assert drill.report["verdict"] == "PASS"
+    assert drill.report["restore_verified"] is True
+
+
+def test_report_json_holds_the_contract_fields(drill):
+    report = drill.report
+    for key in ("drill_id", "verdict", "restore_verified", "started_at", "injected_at", "ended_at", "findings", "timeline"):
+        assert key in report, key
+    assert report["scenario"]["name"] == "region-failover-health-check"
+    assert report["scenario"]["version"] == "1"
+    for stamp in ("started_at", "injected_at", "ended_at"):
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", report[stamp]), stamp
+    assert {"detection", "dns_cutover", "recovery"} <= set(report["measurements"])
+    for name, measurement in report["measurements"].items():
+        assert set(measurement) >= CONTRACT_MEASUREMENT_KEYS, name
+        assert measurement["passed"] is True, name
+    assert all({"t", "event"} <= set(entry) for entry in report["timeline"])
+    html = (drill.report_dir / "report.html").read_text()
+    assert "PASS" in html and "DNS cutover" in html
+
+
+def test_detection_and_dns_cutover_agree_with_the_ground_truth(lab, drill):
+    interval = drill.report["sampling"]["interval_seconds"]
+    injected = drill.epoch("fault_injected")
+    check_id = lab.info["regions"]["primary"]["health_check_id"]
+    truth = lab.ground_truth
+    went_unhealthy = first_change_after(truth, injected - 0.5, "health_check", id=check_id, healthy=False)["t"]
+    standby = lab.info["regions"]["standby"]["dns_answer"]
+    dns_moved = first_change_after(truth, injected - 0.5, "dns_answer", value=standby)["t"]
+
+    measured_detection = injected + drill.report["measurements"]["detection"]["seconds"]
+    measured_cutover = injected + drill.report["measurements"]["dns_cutover"]["seconds"]
+
+    # A probe can only see a change after it happened, and sees it within one sampling interval.
+    assert went_unhealthy - 0.05 <= measured_detection <= went_unhealthy + interval + 0.2
+    assert dns_moved - 0.05 <= measured_cutover <= dns_moved + interval + 0.2
+    # The reported uncertainty window covers the true moment.
+    measurements = drill.report["measurements"]
+    assert measured_detection - went_unhealthy <= measurements["detection"]["uncertainty_seconds"] + 0.05
+    assert measured_cutover - dns_moved <= measurements["dns_cutover"]["uncertainty_seconds"] + 0.05
+
+
+def test_after_the_drill_the_health_check_is_restored_and_dns_answers_the_primary(lab, drill):
+    assert lab.primary_inverted() is drill.original_inverted
+    assert lab.dns_answer() == [lab.info["regions"]["primary"]["dns_answer"]]
+    last_answer = [e for e in lab.ground_truth if e["event"] == "dns_answer"][-1]
+    assert last_answer["value"] == lab.info["regions"]["primary"]["dns_answer"]
+    undo = drill.report["restore"]["records"]
+    assert [r["status"] for r in undo] == ["restored"]
+
+
+def test_the_environment_lock_is_released_so_the_next_drill_may_start(lab, drill):
+    locks = [i for i in lab.ledger_items() if i["sk"] == "LOCK"]
+    assert locks == []
+
+
+def test_an_invalid_request_fails_the_execution_naming_the_field_and_injects_nothing(lab, drill):
+    scenario = yaml.safe_load(DEMO_SCENARIO.read_text())
+    scenario["sampling"]["interval_seconds"] = -1
+    network = lab.deployment.network
+    request = {"drill_id": "invalid-request-0001", "requested_by": "pytest", "scenario": scenario, "network": network}
+    health_events_before = [e for e in lab.ground_truth if e["event"] == "health_check"]
+
+    execution_arn = client.start(lab.deployment, request)
+    execution = client.follow(lab.deployment, "invalid-request-0001", execution_arn, lambda *_: None, timeout_seconds=60)
+
+    assert execution["status"] == "FAILED"
+    error, cause = client.execution_error(execution)
+    assert error == "ScenarioInvalid"
+    assert "scenario.sampling.interval_seconds" in cause
+    assert [i for i in lab.ledger_items() if i["pk"] == "DRILL#invalid-request-0001"] == []
+    assert lab.primary_inverted() is drill.original_inverted
+    assert [e for e in lab.ground_truth if e["event"] == "health_check"] == health_events_before
+
+
+def test_the_cli_rejects_an_invalid_scenario_by_field_before_starting_anything(lab, tmp_path):
+    scenario = yaml.safe_load(DEMO_SCENARIO.read_text())
+    scenario["objectives"]["detection_seconds"] = "soon"
+    scenario["fault"]["recrod"] = "primary"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(scenario))
+    executions_before = len(lab.executions())
+
+    result = CliRunner().invoke(app, ["run", str(bad), "--wait", "--lab-file", str(lab.work_dir / "lab.json")])
+
+    assert result.exit_code == 2
+    assert "objectives.detection_seconds" in result.output
+    assert "fault.recrod: unknown field" in result.output
+    assert "nothing was started" in result.output
+    assert len(lab.executions()) == executions_before
