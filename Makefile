@@ -5,7 +5,7 @@ SAM_VENV ?= .venv-sam
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test test-fast lint validate build bench clean
+.PHONY: setup demo test test-fast lint validate build clean
 
 setup: $(STAMP)
 

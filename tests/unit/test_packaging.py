@@ -1,0 +1,54 @@
+"""What ships to Lambda stays small, and the shipped inputs stay valid."""
+
+from __future__ import annotations
+
+import ast
+import json
+import sys
+
+import pytest
+import yaml
+
+from drillkit.spec import parse_request
+
+from ..conftest import ROOT
+
+PACKAGE = ROOT / "functions" / "drillkit"
+# The CLI side runs on a workstation and may use more; everything else is loaded by the functions.
+WORKSTATION_ONLY = {"cli.py", "client.py"}
+RUNTIME_PROVIDED = {"boto3", "botocore"}
+DISTRIBUTION_OF = {"aws_lambda_powertools": "aws-lambda-powertools", "dns": "dnspython"}
+
+
+def runtime_requirements() -> set[str]:
+    lines = (ROOT / "functions" / "requirements.txt").read_text().splitlines()
+    return {line.split(">")[0].split("=")[0].strip() for line in lines if line.strip() and not line.startswith("#")}
+
+
+def imported_top_level(path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_function_code_imports_only_the_stdlib_the_runtime_and_functions_requirements():
+    allowed = set(sys.stdlib_module_names) | RUNTIME_PROVIDED | {"drillkit"}
+    required = runtime_requirements()
+    for path in PACKAGE.rglob("*.py"):
+        if path.name in WORKSTATION_ONLY:
+            continue
+        for name in imported_top_level(path) - allowed:
+            assert DISTRIBUTION_OF.get(name, name) in required, f"{path.relative_to(ROOT)} imports {name}"
+
+
+@pytest.mark.parametrize("event", sorted((ROOT / "events").glob("*.json")), ids=lambda p: p.name)
+def test_shipped_drill_requests_are_valid_and_match_their_scenario(event):
+    request = parse_request(json.loads(event.read_text()))
+    scenario_file = ROOT / "scenarios" / (event.stem + ".yaml")
+    assert scenario_file.exists(), f"{event.name} has no scenario of the same name"
+    shipped = parse_request({"scenario": yaml.safe_load(scenario_file.read_text())}).scenario
+    assert request.scenario.model_dump() == shipped.model_dump()
