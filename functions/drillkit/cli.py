@@ -96,7 +96,7 @@ def _summary(report: dict[str, Any], report_dir: Path) -> None:
         f"Verdict: [bold {colour}]{report['verdict']}[/]   "
         f"restore verified: {'yes' if report['restore_verified'] else '[red]NO[/]'}"
     )
-    console.print(f"Report: {report_dir / 'report.html'}  (and report.json)")
+    console.print(f"Report: {report_dir / 'report.html'}  (and report.json)", soft_wrap=True)
 
 
 def run_drill(deployment: client.Deployment, scenario: Scenario, requested_by: str, wait: bool, reports_dir: Path) -> int:
@@ -108,9 +108,9 @@ def run_drill(deployment: client.Deployment, scenario: Scenario, requested_by: s
         "network": deployment.network,
     }
     execution_arn = client.start(deployment, request)
-    console.print(f"Drill [bold]{drill_id}[/]: {scenario.name} v{scenario.version} on {deployment.label}")
+    console.print(f"Drill [bold]{drill_id}[/]: {scenario.name} v{scenario.version} on {deployment.label}", soft_wrap=True)
     if not wait:
-        console.print(f"Started {execution_arn}")
+        console.print(f"Started {execution_arn}", soft_wrap=True)
         return EXIT_PASS
     execution = client.follow(deployment, drill_id, execution_arn, _print_event)
     if execution["status"] != "SUCCEEDED":
