@@ -5,7 +5,7 @@ SAM_VENV ?= .venv-sam
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test test-fast lint validate build clean
+.PHONY: setup demo test test-fast lint validate build bench clean
 
 setup: $(STAMP)
 
@@ -28,6 +28,10 @@ test-fast: setup
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# Speed and memory targets, as numbers (not timed tests): lab ready time and RSS, with a drill.
+bench: setup
+	$(BIN)/python benchmarks/lab.py --runs 3 --drill
 
 # SAM CLI pins boto3, click and pydantic: it lives in its own virtualenv.
 $(SAM_VENV)/bin/sam:

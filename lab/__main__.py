@@ -9,17 +9,24 @@ import threading
 from pathlib import Path
 
 from drillkit_lab.lab import Lab
+from drillkit_lab.stackspec import StackInvalid, load_stack
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m drillkit_lab", description="Run the drillkit local lab.")
     parser.add_argument("--work-dir", type=Path, default=Path(".drillkit"), help="where lab.json, logs and the ground truth go")
     parser.add_argument("--observe-batch-seconds", type=int, default=60)
+    parser.add_argument("--stack", type=Path, default=None, help="lab stack spec (default: lab/stacks/default.yaml)")
     args = parser.parse_args()
+    try:
+        stack = load_stack(args.stack)
+    except StackInvalid as error:
+        print(f"lab: {error}", file=sys.stderr, flush=True)
+        return 2
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    lab = Lab(work_dir=args.work_dir, observe_batch_seconds=args.observe_batch_seconds)
+    lab = Lab(work_dir=args.work_dir, observe_batch_seconds=args.observe_batch_seconds, stack=stack)
     try:
         info = lab.start(progress=lambda message: print(f"lab: {message}", file=sys.stderr, flush=True))
         print(f"lab: ready in {info['ready_seconds']:.1f}s; {lab.lab_file}", file=sys.stderr, flush=True)

@@ -16,10 +16,13 @@ from werkzeug.serving import make_server
 from drillkit_lab import template
 from drillkit_lab.extensions import LabExtensions
 from drillkit_lab.lambda_runtime import LambdaRuntime
+from drillkit_lab.physics.alb import Backends
 from drillkit_lab.physics.dns import LabDNSServer
 from drillkit_lab.physics.groundtruth import GroundTruth
 from drillkit_lab.physics.route53 import Route53Physics
-from drillkit_lab.stack import TwoRegionStack, wait_until
+from drillkit_lab.ports import PortMap
+from drillkit_lab.stack import StackBuilder, all_addresses, wait_until
+from drillkit_lab.stackspec import StackSpec, load_stack
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 HOME_REGION = "us-east-1"
@@ -33,7 +36,14 @@ def _enable_step_functions_execution() -> None:
 
 
 class Lab:
-    def __init__(self, work_dir: Path | None = None, project_root: Path = PROJECT_ROOT, observe_batch_seconds: int = 60):
+    def __init__(
+        self,
+        work_dir: Path | None = None,
+        project_root: Path = PROJECT_ROOT,
+        observe_batch_seconds: int = 60,
+        stack: StackSpec | None = None,
+    ):
+        self.stack = stack or load_stack()
         self.project_root = project_root
         self.work_dir = (work_dir or Path.cwd() / ".drillkit").resolve()
         self.observe_batch_seconds = observe_batch_seconds
@@ -58,7 +68,8 @@ class Lab:
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
         from moto.route53.models import route53_backends
 
-        physics = Route53Physics(route53_backends[template.ACCOUNT_ID]["aws"], ground_truth)
+        ports = PortMap(all_addresses(self.stack))
+        physics = Route53Physics(route53_backends[template.ACCOUNT_ID]["aws"], ground_truth, ports)
         from moto.moto_server.werkzeug_app import MotoRequestHandler
 
         class QuietRequestHandler(MotoRequestHandler):
@@ -88,16 +99,18 @@ class Lab:
 
         physics.start()
         self._stoppers.append(physics.stop)
-        two_regions = TwoRegionStack(client_session)
-        stack_info = two_regions.create()
-        self._stoppers.append(two_regions.stop)
+        builder = StackBuilder(self.stack, client_session, physics, ground_truth, ports)
+        self._stoppers.append(builder.stop)
+        stack_info = builder.create(_backends)
         dns_server = LabDNSServer(physics)
         dns_server.start()
         self._stoppers.append(dns_server.stop)
         primary = stack_info["regions"]["primary"]
-        wait_until(lambda: physics.healthy(primary["health_check_id"]) is True, 15, "primary health check healthy")
+        checks = [r["health_check_id"] for r in stack_info["regions"].values() if r["health_check_id"]]
+        # Ready once every health check has a status (healthy or not: a stack may be broken on purpose).
+        wait_until(lambda: all(physics.healthy(c) is not None for c in checks), 15, "health checks reporting")
         say(
-            f"two-region stack: {stack_info['public_name']} -> {primary['dns_answer']} ({primary['region']}), "
+            f"stack {self.stack.name}: {stack_info['public_name']} -> {primary['dns_answer']} ({primary['region']}), "
             f"DNS on 127.0.0.1:{dns_server.port}"
         )
 
@@ -108,7 +121,10 @@ class Lab:
             "public_name": stack_info["public_name"],
             "hosted_zone": stack_info["hosted_zone"],
             "hosted_zone_id": stack_info["hosted_zone_id"],
-            "http_port": stack_info["http_port"],
+            "http_port": ports.real(80),
+            "ports": ports.as_dict(),
+            "stack": stack_info["stack"],
+            "record_type": stack_info["record_type"],
             "ground_truth_log": str(ground_truth_path),
             "state_machines": {"drill": created["state_machines"]["DrillStateMachine"]},
             "ledger_table": created["tables"]["LedgerTable"],
@@ -136,6 +152,13 @@ class Lab:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _backends(region: str) -> Backends:
+    from moto.ec2.models import ec2_backends
+    from moto.elbv2.models import elbv2_backends
+
+    return Backends(ec2=ec2_backends[template.ACCOUNT_ID][region], elbv2=elbv2_backends[template.ACCOUNT_ID][region])
 
 
 class _EndpointSession:

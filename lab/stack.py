@@ -1,132 +1,202 @@
-"""The minimal two-region stack, created through the local cloud's AWS APIs.
+"""Create a lab stack spec through the local cloud's AWS APIs and bring it to life.
 
-A hosted zone with a public name, PRIMARY and SECONDARY failover A records, a health
-check on the primary, and an HTTP app per region on its own loopback address.
+Everything a drill discovers (VPC, subnets, security groups, load balancers, target groups,
+listeners, hosted zone, health checks, failover records) is created with boto3 calls against the
+local cloud, exactly as it would exist in AWS; the physics then reads that state to behave.
 """
 
 from __future__ import annotations
 
-import socket
 import time
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
 from botocore.config import Config
 
+from drillkit_lab.physics.alb import Backends, LoadBalancerPhysics
 from drillkit_lab.physics.apps import RegionApp
+from drillkit_lab.physics.groundtruth import GroundTruth
+from drillkit_lab.physics.route53 import Route53Physics
+from drillkit_lab.ports import PortMap
+from drillkit_lab.stackspec import HealthCheck, Region, StackSpec
 
-ZONE_NAME = "drillkit.lab."
-PUBLIC_NAME = "app.drillkit.lab."
-
-
-@dataclass(frozen=True)
-class RegionSpec:
-    role: str
-    region: str
-    address: str
+# The lab's intervals are shorter than AWS accepts (Route 53: 10 or 30 s, ALB: 5 s and more);
+# only client-side validation stands in the way, so the lab's own clients skip it.
+UNVALIDATED = Config(parameter_validation=False)
 
 
-DEFAULT_REGIONS = (
-    RegionSpec("primary", "us-east-1", "127.10.0.1"),
-    RegionSpec("standby", "us-west-2", "127.20.0.1"),
-)
+def target_addresses(region: Region) -> list[str]:
+    """Targets live next to their ALB: 127.10.0.1's targets are 127.10.1.1, 127.10.1.2, ..."""
+    a, b, c, _ = region.address.split(".")
+    return [f"{a}.{b}.{int(c) + 1}.{i + 1}" for i in range(region.app.targets)]
 
 
-def common_free_port(addresses: list[str]) -> int:
-    """A TCP port free on every address, so both regions listen on the same port."""
-    for _ in range(50):
-        with socket.socket() as first:
-            first.bind((addresses[0], 0))
-            port = first.getsockname()[1]
-            try:
-                for address in addresses[1:]:
-                    with socket.socket() as other:
-                        other.bind((address, port))
-            except OSError:
-                continue
-        return int(port)
-    raise RuntimeError(f"no common free port on {addresses}")
+def all_addresses(spec: StackSpec) -> list[str]:
+    return [a for r in spec.regions().values() for a in [r.address, *target_addresses(r)]]
 
 
-class TwoRegionStack:
-    def __init__(self, session: Any, health_interval: int = 1, failure_threshold: int = 3, ttl: int = 1):
+class StackBuilder:
+    def __init__(self, spec: StackSpec, session: Any, route53_physics: Route53Physics, ground_truth: GroundTruth, ports: PortMap):
+        self.spec = spec
         self.session = session
-        self.health_interval = health_interval
-        self.failure_threshold = failure_threshold
-        self.ttl = ttl
-        self.regions = DEFAULT_REGIONS
+        self.route53_physics = route53_physics
+        self.ground_truth = ground_truth
+        self.ports = ports
         self.apps: list[RegionApp] = []
+        self.load_balancers: list[LoadBalancerPhysics] = []
         self.info: dict[str, Any] = {}
 
-    def create(self) -> dict[str, Any]:
-        port = common_free_port([r.address for r in self.regions])
-        for spec in self.regions:
-            app = RegionApp(spec.region, spec.address, port)
-            app.start()
-            self.apps.append(app)
-        # The lab's intervals are shorter than Route 53 accepts (10 or 30 s); only client-side
-        # validation stands in the way, so the lab's own client skips it.
-        route53 = self.session.client("route53", config=Config(parameter_validation=False))
-        zone = route53.create_hosted_zone(Name=ZONE_NAME, CallerReference=str(uuid.uuid4()))
-        zone_id = zone["HostedZone"]["Id"].split("/")[-1]
-        primary, standby = self.regions
-        check = route53.create_health_check(
-            CallerReference=str(uuid.uuid4()),
-            HealthCheckConfig={
-                "IPAddress": primary.address,
-                "Port": port,
-                "Type": "HTTP",
-                "ResourcePath": "/health",
-                "FullyQualifiedDomainName": PUBLIC_NAME.rstrip("."),
-                "RequestInterval": self.health_interval,
-                "FailureThreshold": self.failure_threshold,
-            },
-        )
-        health_check_id = check["HealthCheck"]["Id"]
-        route53.change_resource_record_sets(
-            HostedZoneId=zone_id,
-            ChangeBatch={
-                "Changes": [
-                    {
-                        "Action": "CREATE",
-                        "ResourceRecordSet": {
-                            "Name": PUBLIC_NAME,
-                            "Type": "A",
-                            "SetIdentifier": f"primary-{primary.region}",
-                            "Failover": "PRIMARY",
-                            "TTL": self.ttl,
-                            "HealthCheckId": health_check_id,
-                            "ResourceRecords": [{"Value": primary.address}],
-                        },
-                    },
-                    {
-                        "Action": "CREATE",
-                        "ResourceRecordSet": {
-                            "Name": PUBLIC_NAME,
-                            "Type": "A",
-                            "SetIdentifier": f"standby-{standby.region}",
-                            "Failover": "SECONDARY",
-                            "TTL": self.ttl,
-                            "ResourceRecords": [{"Value": standby.address}],
-                        },
-                    },
-                ]
-            },
-        )
+    def create(self, backends_for: Any) -> dict[str, Any]:
+        regions = {role: self._region(role, region, backends_for(region.region)) for role, region in self.spec.regions().items()}
+        self.route53_physics.alias_ttl = self.spec.route53.ttl
+        zone_id, checks = self._route53(regions)
+        for role, info in regions.items():
+            info["health_check_id"] = checks.get(role)
         self.info = {
+            "stack": self.spec.name,
             "hosted_zone_id": zone_id,
-            "hosted_zone": ZONE_NAME,
-            "public_name": PUBLIC_NAME,
-            "http_port": port,
-            "regions": {
-                "primary": {"region": primary.region, "dns_answer": primary.address, "health_check_id": health_check_id},
-                "standby": {"region": standby.region, "dns_answer": standby.address, "health_check_id": None},
-            },
+            "hosted_zone": self.spec.route53.zone,
+            "public_name": self.spec.route53.public_name,
+            "record_type": "CNAME" if self.spec.route53.record == "cname" else "A",
+            "regions": regions,
         }
         return self.info
 
+    # -- one region: VPC, subnets, security group, targets, ALB, target group, listener ---------
+    def _region(self, role: str, region: Region, backends: Backends) -> dict[str, Any]:
+        ec2 = self.session.client("ec2", region_name=region.region)
+        elbv2 = self.session.client("elbv2", region_name=region.region, config=UNVALIDATED)
+        name = f"{self.spec.name[:20]}-{role}"
+        vpc_id = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+        subnet_ids = [
+            ec2.create_subnet(VpcId=vpc_id, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=f"{region.region}{'abcdef'[i]}")[
+                "Subnet"
+            ]["SubnetId"]
+            for i in range(region.alb.subnets)
+        ]
+        group_id = ec2.create_security_group(GroupName=f"{name}-alb", Description=f"{role} ALB", VpcId=vpc_id)["GroupId"]
+        if region.alb.ingress:
+            ec2.authorize_security_group_ingress(
+                GroupId=group_id,
+                IpPermissions=[
+                    {"IpProtocol": "tcp", "FromPort": r.port, "ToPort": r.port, "IpRanges": [{"CidrIp": r.cidr}]}
+                    for r in region.alb.ingress
+                ],
+            )
+        for address in target_addresses(region):
+            app = RegionApp(region.region, address, self.ports.real(region.app.port), region.app.health_path, region.app.healthy)
+            app.start()
+            self.apps.append(app)
+        balancer = elbv2.create_load_balancer(
+            Name=f"{name}-alb"[:32], Subnets=subnet_ids, SecurityGroups=[group_id], Scheme="internet-facing", Type="application"
+        )["LoadBalancers"][0]
+        health = region.alb.health_check
+        group = elbv2.create_target_group(
+            Name=f"{name}-tg"[:32],
+            Protocol="HTTP",
+            Port=region.app.port,
+            VpcId=vpc_id,
+            TargetType="ip",
+            HealthCheckPath=health.path,
+            HealthCheckIntervalSeconds=health.interval_seconds,
+            HealthCheckTimeoutSeconds=1,
+            HealthyThresholdCount=health.healthy_threshold,
+            UnhealthyThresholdCount=health.unhealthy_threshold,
+        )["TargetGroups"][0]
+        targets = [{"Id": address, "Port": region.app.port} for address in target_addresses(region)]
+        if targets:
+            elbv2.register_targets(TargetGroupArn=group["TargetGroupArn"], Targets=targets)
+        elbv2.create_listener(
+            LoadBalancerArn=balancer["LoadBalancerArn"],
+            Protocol=region.alb.listener.protocol,
+            Port=region.alb.listener.port,
+            DefaultActions=[{"Type": "forward", "TargetGroupArn": group["TargetGroupArn"]}],
+        )
+        physics = LoadBalancerPhysics(
+            name=balancer["LoadBalancerName"],
+            arn=balancer["LoadBalancerArn"],
+            address=region.address,
+            logical_port=region.alb.listener.port,
+            backends=backends,
+            ports=self.ports,
+            ground_truth=self.ground_truth,
+        )
+        physics.start()
+        self.load_balancers.append(physics)
+        self.route53_physics.hosts[balancer["DNSName"].rstrip(".").lower()] = region.address
+        return {
+            "region": region.region,
+            "address": region.address,
+            "dns_answer": balancer["DNSName"] if self.spec.route53.record == "cname" else region.address,
+            "alb_arn": balancer["LoadBalancerArn"],
+            "alb_dns_name": balancer["DNSName"],
+            "alb_canonical_hosted_zone_id": balancer["CanonicalHostedZoneId"],
+            "alb_security_group_ids": [group_id],
+            "alb_subnet_ids": subnet_ids,
+            "vpc_id": vpc_id,
+            "target_group_arn": group["TargetGroupArn"],
+            "targets": targets,
+            "db_cluster_id": None,
+        }
+
+    # -- Route 53: zone, health checks on the ALBs, failover records ----------------------------
+    def _route53(self, regions: dict[str, dict[str, Any]]) -> tuple[str, dict[str, str]]:
+        spec = self.spec.route53
+        route53 = self.session.client("route53", config=UNVALIDATED)
+        zone = route53.create_hosted_zone(Name=spec.zone, CallerReference=str(uuid.uuid4()))
+        zone_id = zone["HostedZone"]["Id"].split("/")[-1]
+        checks: dict[str, str] = {}
+        for role, check in (("primary", spec.primary_health_check), ("standby", spec.standby_health_check)):
+            if check is not None:
+                checks[role] = self._health_check(route53, check, regions[role]["alb_dns_name"])
+        changes = []
+        for role, failover in (("primary", "PRIMARY"), ("standby", "SECONDARY")):
+            if failover == "SECONDARY" and not spec.secondary:
+                continue
+            region = regions[role]
+            record: dict[str, Any] = {
+                "Name": spec.public_name,
+                "SetIdentifier": f"{role}-{region['region']}",
+                "Failover": failover,
+            }
+            if spec.record == "alias":
+                record.update(
+                    Type="A",
+                    AliasTarget={
+                        "HostedZoneId": region["alb_canonical_hosted_zone_id"],
+                        "DNSName": region["alb_dns_name"],
+                        "EvaluateTargetHealth": False,
+                    },
+                )
+            elif spec.record == "cname":
+                record.update(Type="CNAME", TTL=spec.ttl, ResourceRecords=[{"Value": region["alb_dns_name"]}])
+            else:
+                record.update(Type="A", TTL=spec.ttl, ResourceRecords=[{"Value": region["address"]}])
+            if role in checks:
+                record["HealthCheckId"] = checks[role]
+            changes.append({"Action": "CREATE", "ResourceRecordSet": record})
+        route53.change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch={"Changes": changes})
+        return zone_id, checks
+
+    @staticmethod
+    def _health_check(route53: Any, check: HealthCheck, alb_dns_name: str) -> str:
+        config: dict[str, Any] = {
+            "Type": check.protocol,
+            "FullyQualifiedDomainName": alb_dns_name,
+            "Port": check.port,
+            "RequestInterval": check.interval_seconds,
+            "FailureThreshold": check.failure_threshold,
+            "Inverted": check.inverted,
+        }
+        if check.protocol != "TCP":
+            config["ResourcePath"] = check.path
+        if check.search_string:
+            config["SearchString"] = check.search_string
+        return route53.create_health_check(CallerReference=str(uuid.uuid4()), HealthCheckConfig=config)["HealthCheck"]["Id"]
+
     def stop(self) -> None:
+        for balancer in self.load_balancers:
+            balancer.stop()
         for app in self.apps:
             app.stop()
 
@@ -137,4 +207,4 @@ def wait_until(condition: Any, timeout: float, what: str) -> None:
         if condition():
             return
         time.sleep(0.05)
-    raise TimeoutError(f"lab not ready: {what} within {timeout:g}s")
+    raise TimeoutError(f"lab: {what} not reached after {timeout:g}s")

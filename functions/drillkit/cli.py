@@ -149,18 +149,21 @@ def run(
 class LabProcess:
     """The lab in a child process (drillkit never imports drillkit_lab)."""
 
-    def __init__(self, work_dir: Path):
+    def __init__(self, work_dir: Path, stack: Path | None = None):
         self.work_dir = work_dir
+        self.stack = stack
         self.lab_file = work_dir / "lab.json"
         self.process: subprocess.Popen[str] | None = None
+
+    def command(self) -> list[str]:
+        command = [sys.executable, "-m", "drillkit_lab", "--work-dir", str(self.work_dir)]
+        return command + (["--stack", str(self.stack)] if self.stack else [])
 
     def start(self, timeout: float = 60) -> client.Deployment:
         self.lab_file.unlink(missing_ok=True)
         self.work_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.work_dir / "lab.log", "w")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "drillkit_lab", "--work-dir", str(self.work_dir)], stdout=log, stderr=log, text=True
-        )
+        self.process = subprocess.Popen(self.command(), stdout=log, stderr=log, text=True)
         deadline = time.monotonic() + timeout
         while not self.lab_file.exists():
             if self.process.poll() is not None:
@@ -205,9 +208,14 @@ def demo(
 
 
 @lab_app.command("up")
-def lab_up(work_dir: Path = typer.Option(Path(".drillkit"), help="Where lab.json, logs and the ground truth go.")) -> None:
+def lab_up(
+    work_dir: Path = typer.Option(Path(".drillkit"), help="Where lab.json, logs and the ground truth go."),
+    stack: Path | None = typer.Option(None, help="Lab stack spec, e.g. lab/stacks/ec2-asg.yaml (default: the default stack)."),
+) -> None:
     """Run the lab in the foreground until Ctrl-C or `drillkit lab down`."""
-    raise typer.Exit(subprocess.call([sys.executable, "-m", "drillkit_lab", "--work-dir", str(work_dir)]))
+    if stack is not None and not stack.exists():
+        raise _fail(f"--stack {stack}: no such file")
+    raise typer.Exit(subprocess.call(LabProcess(work_dir, stack).command()))
 
 
 @lab_app.command("down")

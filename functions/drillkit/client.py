@@ -59,7 +59,7 @@ def from_lab_file(path: Path, endpoint_url: str | None = None) -> Deployment:
         evidence_bucket=lab["evidence_bucket"],
         region=lab["region"],
         endpoint_url=lab["endpoint_url"],
-        network={"resolver": lab["dns"], "http_port": lab["http_port"]},
+        network={"resolver": lab["dns"], "ports": {int(k): v for k, v in lab["ports"].items()}},
         label=f"local lab at {lab['endpoint_url']}",
     )
 

@@ -120,7 +120,7 @@ class Network(_Strict):
     """Where probes reach the stack when it is not the public internet (the local lab)."""
 
     resolver: Resolver | None = None
-    http_port: int | None = Field(default=None, ge=1, le=65535)
+    ports: dict[int, int] = Field(default_factory=dict, description="Logical port -> the port it really listens on.")
 
 
 class DrillRequest(_Strict):
@@ -130,16 +130,17 @@ class DrillRequest(_Strict):
     network: Network = Network()
 
 
-def _field_name(location: tuple[Any, ...]) -> str:
+def _field_name(location: tuple[Any, ...], whole: str) -> str:
     # Drop the discriminator tag pydantic inserts ("fault.health-check-inversion.record").
     parts = [str(part) for part in location if part not in ("health-check-inversion",)]
-    return ".".join(parts) or "(request)"
+    return ".".join(parts) or whole
 
 
-def _problems(error: ValidationError, prefix: str = "") -> list[tuple[str, str]]:
+def describe_validation_error(error: ValidationError, prefix: str = "", whole: str = "(request)") -> list[tuple[str, str]]:
+    """(field path, problem) for every error, in the words our users read; ``whole`` names the document."""
     problems = []
     for item in error.errors():
-        field = _field_name(item["loc"])
+        field = _field_name(item["loc"], whole)
         message = item["msg"]
         if item["type"] == "extra_forbidden":
             message = "unknown field"
@@ -156,7 +157,7 @@ def parse_request(payload: Any) -> DrillRequest:
     try:
         return DrillRequest.model_validate(payload)
     except ValidationError as error:
-        raise ScenarioInvalid(_problems(error)) from None
+        raise ScenarioInvalid(describe_validation_error(error)) from None
 
 
 def parse_scenario(payload: Any) -> Scenario:
@@ -165,4 +166,4 @@ def parse_scenario(payload: Any) -> Scenario:
     try:
         return Scenario.model_validate(payload)
     except ValidationError as error:
-        raise ScenarioInvalid(_problems(error)) from None
+        raise ScenarioInvalid(describe_validation_error(error)) from None

@@ -1,4 +1,8 @@
-"""An HTTP application per region on its own loopback address, saying which region it is."""
+"""The application: one HTTP server per target, on its own loopback address, saying which region it is.
+
+It answers 200 on / and on its health path; the `healthy: false` knob makes it answer 500
+everywhere (a standby whose targets never become healthy).
+"""
 
 from __future__ import annotations
 
@@ -11,19 +15,23 @@ REGION_HEADER = "x-drillkit-region"
 
 
 class RegionApp:
-    def __init__(self, region: str, address: str, port: int):
+    def __init__(self, region: str, address: str, port: int, health_path: str = "/health", healthy: bool = True):
         self.region = region
         self.address = address
+        self.health_path = health_path
+        self.healthy = healthy
         app = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
             def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
-                if self.path.split("?")[0] not in ("/", "/health"):
+                if not app.healthy:
+                    self._reply(500, {"error": "not ready", "region": app.region})
+                elif self.path.split("?")[0] not in ("/", app.health_path):
                     self._reply(404, {"error": "not found", "region": app.region})
-                    return
-                self._reply(200, {"region": app.region, "status": "ok"})
+                else:
+                    self._reply(200, {"region": app.region, "status": "ok"})
 
             def _reply(self, status: int, body: dict[str, Any]) -> None:
                 data = json.dumps(body).encode()

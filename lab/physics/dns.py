@@ -30,6 +30,12 @@ class FailoverResolver(BaseResolver):
         reply.header.rcode = getattr(RCODE, rcode)
         for value in values:
             reply.add_answer(RR(qname, getattr(QTYPE, qtype), rdata=RDATA[qtype](value), ttl=ttl))
+        if qtype == "CNAME" and QTYPE[request.q.qtype] == "A":
+            # Chase the CNAME to the load balancer's address, as a recursive resolver would.
+            for target in values:
+                _, addresses, target_ttl = self.physics.answer(target, "A")
+                for address in addresses:
+                    reply.add_answer(RR(target, QTYPE.A, rdata=A(address), ttl=target_ttl))
         return reply
 
 

@@ -43,10 +43,11 @@ class CheckerState:
     last_checked: float = 0.0
 
 
-def probe_endpoint(config: Any, timeout: float) -> tuple[bool, str]:
+def probe_endpoint(config: Any, timeout: float, address: str | None, port: int) -> tuple[bool, str]:
     """One health check request, reported in the words Route 53 checkers use."""
     kind = (config.type_ or "HTTP").upper()
-    address, port = config.ip_address, int(config.port or 80)
+    if address is None:
+        return False, f"Failure: DNS resolution failed for {config.fqdn}"
     try:
         if kind == "TCP":
             with socket.create_connection((address, port), timeout=timeout):
@@ -88,8 +89,9 @@ def probe_endpoint(config: Any, timeout: float) -> tuple[bool, str]:
 class HealthCheckFleet:
     """The checkers of one health check, each on its own phase of the interval."""
 
-    def __init__(self, backend: Any, health_check_id: str, stop: threading.Event):
+    def __init__(self, backend: Any, health_check_id: str, stop: threading.Event, locate: Any):
         self.backend = backend
+        self.locate = locate  # config -> (address or None, real port)
         self.id = health_check_id
         self.checkers = [
             CheckerState(region, address) for region, address in zip(CHECKER_REGIONS, CHECKER_ADDRESSES, strict=True)
@@ -122,7 +124,8 @@ class HealthCheckFleet:
                     return
                 continue
             started = time.time()
-            ok, report = probe_endpoint(config, timeout=min(2.0, interval * 0.8))
+            address, port = self.locate(config)
+            ok, report = probe_endpoint(config, min(2.0, interval * 0.8), address, port)
             self._account(checker, ok, report, int(config.failure_threshold or 3))
             self._stop.wait(max(0.0, interval - (time.time() - started)))
 
@@ -167,8 +170,11 @@ def _same_name(a: str, b: str) -> bool:
 
 
 class Route53Physics:
-    def __init__(self, backend: Any, ground_truth: GroundTruth, tick_seconds: float = 0.05):
+    def __init__(self, backend: Any, ground_truth: GroundTruth, ports: Any, tick_seconds: float = 0.05):
         self.backend = backend
+        self.ports = ports  # logical -> real port
+        self.hosts: dict[str, str] = {}  # names the lab owns outside Route 53 (ALB DNS names) -> address
+        self.alias_ttl = 60  # what an ALB alias answers with in AWS; a lab stack may shorten it
         self.ground_truth = ground_truth
         self.tick_seconds = tick_seconds
         self.fleets: dict[str, HealthCheckFleet] = {}
@@ -183,6 +189,14 @@ class Route53Physics:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=5)
+
+    def host_address(self, name: str) -> str | None:
+        return self.hosts.get(name.rstrip(".").lower())
+
+    def locate(self, config: Any) -> tuple[str | None, int]:
+        """Where a health check's requests go: its IP address, or its domain name resolved."""
+        address = config.ip_address or (self.host_address(config.fqdn) if config.fqdn else None)
+        return address, self.ports.real(int(config.port or 80))
 
     # -- what the DNS server and the API extensions ask ---------------------------
     def healthy(self, health_check_id: str) -> bool | None:
@@ -208,6 +222,9 @@ class Route53Physics:
         """(rcode, values, ttl) the authoritative servers would give right now."""
         zone = zone or self.zone_for(name)
         if zone is None:
+            address = self.host_address(name)
+            if address and record_type == "A":
+                return "NOERROR", [address], 60
             return "REFUSED", [], 0
         named = [r for r in list(zone.rrsets) if _same_name(r.name, name)]
         candidates = [r for r in named if r.type == record_type]
@@ -231,6 +248,10 @@ class Route53Physics:
             else:
                 # Both unhealthy: Route 53 answers as if all were healthy, i.e. the primary.
                 chosen = primary or secondary
+        if chosen.alias_target:
+            # An alias answers with the target's own addresses and the target's TTL.
+            address = self.host_address(chosen.alias_target["DNSName"])
+            return "NOERROR", [address] if address else [], self.alias_ttl
         return "NOERROR", list(chosen.records or []), int(chosen.ttl or 0)
 
     # -- the heartbeat of the physics ------------------------------------------
@@ -248,7 +269,7 @@ class Route53Physics:
     def _sync_fleets(self) -> None:
         for health_check_id, config in list(self.backend.health_checks.items()):
             if health_check_id not in self.fleets and (config.type_ or "").upper() != "CALCULATED":
-                fleet = HealthCheckFleet(self.backend, health_check_id, self._stop)
+                fleet = HealthCheckFleet(self.backend, health_check_id, self._stop, self.locate)
                 self.fleets[health_check_id] = fleet
                 fleet.start()
         for health_check_id in [i for i in self.fleets if i not in self.backend.health_checks]:

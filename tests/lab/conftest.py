@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import json
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import dns.resolver
 import pytest
@@ -43,17 +47,71 @@ class RunningLab:
         dynamodb = self.deployment.session().resource("dynamodb", endpoint_url=self.deployment.endpoint_url)
         return dynamodb.Table(self.deployment.ledger_table).scan()["Items"]
 
+    def client(self, service: str, region: str = "us-east-1") -> Any:
+        return self.deployment.session().client(service, endpoint_url=self.deployment.endpoint_url, region_name=region)
+
+    def region(self, role: str) -> dict:
+        return self.info["regions"][role]
+
+    def health_check_healthy(self, role: str = "primary") -> bool | None:
+        """What GetHealthCheckStatus says, by Route 53's 18% rule (Inverted applied)."""
+        check_id = self.region(role)["health_check_id"]
+        route53 = self.client("route53")
+        observations = route53.get_health_check_status(HealthCheckId=check_id)["HealthCheckObservations"]
+        inverted = route53.get_health_check(HealthCheckId=check_id)["HealthCheck"]["HealthCheckConfig"].get("Inverted", False)
+        if not observations:
+            return None
+        healthy = sum(o["StatusReport"]["Status"].startswith("Success") for o in observations) / len(observations) > 0.18
+        return healthy != inverted
+
+    def get(self, address: str, logical_port: int = 80, path: str = "/", timeout: float = 1.0) -> tuple[int, dict]:
+        """A plain HTTP GET to an address, on the real port behind a logical one."""
+        connection = http.client.HTTPConnection(address, self.info["ports"][str(logical_port)], timeout=timeout)
+        try:
+            connection.request("GET", path)
+            response = connection.getresponse()
+            body = response.read()
+            try:
+                return response.status, json.loads(body or b"{}")
+            except ValueError:
+                return response.status, {"text": body.decode(errors="replace")}
+        finally:
+            connection.close()
+
+    def events_since(self, t: float, event: str, **match: Any) -> list[dict]:
+        found = [e for e in self.ground_truth if e["event"] == event and e["t"] >= t]
+        return [e for e in found if all(e.get(k) == v for k, v in match.items())]
+
+    def observations(self, role: str) -> list[dict]:
+        route53 = self.client("route53")
+        return route53.get_health_check_status(HealthCheckId=self.region(role)["health_check_id"])["HealthCheckObservations"]
+
     def executions(self) -> list[dict]:
         sfn = self.deployment.client("stepfunctions")
         return sfn.list_executions(stateMachineArn=self.deployment.state_machine_arn)["executions"]
 
 
-@pytest.fixture(scope="session")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningLab]:
-    work_dir = tmp_path_factory.mktemp("lab")
-    process = LabProcess(work_dir)
+def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> float:
+    """Poll until the condition holds; returns when (epoch seconds). Fails the test on timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return time.time()
+        time.sleep(0.05)
+    raise AssertionError(f"{what}: not within {timeout:g}s")
+
+
+@contextlib.contextmanager
+def running_lab(work_dir: Path, stack: Path | None = None) -> Iterator[RunningLab]:
+    process = LabProcess(work_dir, stack)
     deployment = process.start()
     try:
         yield RunningLab(work_dir, json.loads(process.lab_file.read_text()), deployment)
     finally:
         process.stop()
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningLab]:
+    with running_lab(tmp_path_factory.mktemp("lab")) as started:
+        yield started

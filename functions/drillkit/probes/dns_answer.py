@@ -7,6 +7,7 @@ from typing import Any
 from drillkit import aws, clock
 from drillkit.errors import DrillError
 from drillkit.model import DrillContext
+from drillkit.probes import sides
 
 NAME = "dns"
 
@@ -27,5 +28,5 @@ def read(context: DrillContext) -> dict[str, Any]:
         "probe": NAME,
         "answer": values,
         "rcode": answer.get("ResponseCode"),
-        "side": target.side_of(values),
+        "side": sides.side_of(context, values),
     }

@@ -15,27 +15,12 @@ import ssl
 from typing import Any
 
 import dns.exception
-import dns.resolver
 
 from drillkit import clock
 from drillkit.model import DrillContext
-from drillkit.spec import Network
+from drillkit.probes import sides
 
 NAME = "http"
-
-
-def resolve(name: str, record_type: str, network: Network, timeout: float) -> list[str]:
-    if network.resolver is None:
-        family = socket.AF_INET6 if record_type == "AAAA" else socket.AF_INET
-        infos = socket.getaddrinfo(name.rstrip("."), None, family, socket.SOCK_STREAM)
-        return sorted({info[4][0] for info in infos})
-    resolver = dns.resolver.Resolver(configure=False)
-    resolver.nameservers = [network.resolver.host]
-    resolver.port = network.resolver.port
-    resolver.cache = None
-    query_type = "AAAA" if record_type == "AAAA" else "A"
-    answer = resolver.resolve(name, query_type, lifetime=timeout)
-    return [rdata.to_text() for rdata in answer]
 
 
 class _PinnedHTTPSConnection(http.client.HTTPSConnection):
@@ -65,11 +50,12 @@ def read(context: DrillContext) -> dict[str, Any]:
     target = context.scenario.target
     timeout = max(0.2, min(5.0, context.scenario.sampling.interval_seconds * 0.8))
     name = context.target.record_name.rstrip(".")
-    port = context.network.http_port or target.url_port or (443 if target.url_scheme == "https" else 80)
+    logical_port = target.url_port or (443 if target.url_scheme == "https" else 80)
+    port = context.network.ports.get(logical_port, logical_port)
     t = clock.now()
     sample: dict[str, Any] = {"t": t, "probe": NAME, "ok": False, "status": None, "side": None, "region": None}
     try:
-        addresses = resolve(name, context.target.record_type, context.network, timeout)
+        addresses = sides.resolve(name, context.target.record_type, context.network, timeout)
     except (dns.exception.DNSException, OSError) as error:
         sample["error"] = f"resolve {name}: {type(error).__name__}: {error}"
         return sample
@@ -78,7 +64,7 @@ def read(context: DrillContext) -> dict[str, Any]:
     if address is None:
         sample["error"] = f"resolve {name}: no address"
         return sample
-    sample["side"] = context.target.side_of(addresses)
+    sample["side"] = sides.side_of(context, addresses, timeout)
     if target.url_scheme == "https":
         connection: http.client.HTTPConnection = _PinnedHTTPSConnection(address, name, port, timeout)
     else:

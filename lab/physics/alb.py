@@ -1,0 +1,294 @@
+"""An Application Load Balancer brought to life on its own loopback address.
+
+It reads its own configuration from the local cloud (security groups, subnets and their network
+ACLs, listener, target group and registered targets) for every decision, so a drill that changes
+them through the AWS API changes what clients see:
+
+- new connections are accepted only while a security-group rule allows the listener port from the
+  internet (0.0.0.0/0) and the subnets' network ACLs allow it; otherwise connections time out, as
+  at a blocked ALB: the lab stops accepting and shrinks the listen queue, so the kernel drops SYNs
+  instead of refusing them;
+- requests go to registered targets that pass the target group's health check; when every
+  registered target is unhealthy the ALB fails open and uses them all; with none registered it
+  answers 503.
+"""
+
+from __future__ import annotations
+
+import http.client
+import itertools
+import select
+import socket
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from drillkit_lab.physics.groundtruth import GroundTruth
+from drillkit_lab.ports import PortMap
+
+INTERNET = ("0.0.0.0/0", "::/0")
+HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-connection"}
+
+
+@dataclass
+class TargetState:
+    healthy: bool | None = None  # None: "initial", not yet judged
+    successes: int = 0
+    failures: int = 0
+
+
+@dataclass
+class Backends:
+    """The local cloud's in-memory state this ALB reads (same process as the lab's moto)."""
+
+    ec2: Any
+    elbv2: Any
+
+
+@dataclass
+class LoadBalancerPhysics:
+    name: str
+    arn: str
+    address: str
+    logical_port: int
+    backends: Backends
+    ports: PortMap
+    ground_truth: GroundTruth
+    targets: dict[str, TargetState] = field(default_factory=dict)
+    _round_robin: Any = field(default_factory=lambda: itertools.count())
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _threads: list[threading.Thread] = field(default_factory=list)
+    _reachable: bool | None = None
+
+    # -- configuration, read from the local cloud on every decision --------------------
+    def _load_balancer(self) -> Any | None:
+        return self.backends.elbv2.load_balancers.get(self.arn)
+
+    def _target_group(self) -> Any | None:
+        load_balancer = self._load_balancer()
+        if load_balancer is None:
+            return None
+        for listener in list(load_balancer.listeners.values()):
+            if int(listener.port) != self.logical_port:
+                continue
+            for action in listener.default_actions:
+                arn = action.data.get("TargetGroupArn") or _forward_group(action.data)
+                if arn:
+                    return self.backends.elbv2.target_groups.get(arn)
+        return None
+
+    def _allowed_by_security_groups(self) -> bool:
+        load_balancer = self._load_balancer()
+        if load_balancer is None:
+            return False
+        for group_id in list(load_balancer.security_groups or []):
+            group = self.backends.ec2.get_security_group_from_id(group_id)
+            if group is None:
+                continue
+            for rule in list(group.ingress_rules):
+                covers_port = rule.ip_protocol == "-1" or (
+                    rule.ip_protocol in ("tcp", "6") and rule.from_port <= self.logical_port <= rule.to_port
+                )
+                from_internet = (rule.ip_range or {}).get("CidrIp") in INTERNET or (rule.ip_range or {}).get(
+                    "CidrIpv6"
+                ) in INTERNET
+                if covers_port and from_internet:
+                    return True
+        return False
+
+    def _allowed_by_network_acls(self) -> bool:
+        """Reachable while at least one of its subnets' network ACLs lets the listener port in."""
+        load_balancer = self._load_balancer()
+        if load_balancer is None:
+            return False
+        subnet_ids = [getattr(s, "id", s) for s in list(load_balancer.subnets)]
+        acls = list(self.backends.ec2.network_acls.values())
+        for subnet_id in subnet_ids:
+            acl = next((a for a in acls if any(x.subnet_id == subnet_id for x in a.associations)), None)
+            if acl is None or _acl_allows(acl, self.logical_port):
+                return True
+        return not subnet_ids
+
+    def reachable(self) -> bool:
+        return self._allowed_by_security_groups() and self._allowed_by_network_acls()
+
+    def registered(self) -> list[tuple[str, int]]:
+        group = self._target_group()
+        if group is None:
+            return []
+        return [(t["Id"], int(t.get("Port") or group.port)) for t in list(group.targets.values())]
+
+    # -- the target group's own health checks ---------------------------------------------
+    def _health_settings(self) -> tuple[str, float, int, int]:
+        group = self._target_group()
+        if group is None:
+            return "/", 5.0, 2, 2
+        return (
+            group.health_check_path or "/",
+            float(group.health_check_interval_seconds or 30),
+            int(group.healthy_threshold_count or 5),
+            int(group.unhealthy_threshold_count or 2),
+        )
+
+    def _check_targets(self) -> None:
+        while not self._stop.is_set():
+            path, interval, healthy_after, unhealthy_after = self._health_settings()
+            current = self.registered()
+            for key in [k for k in self.targets if k not in {f"{a}:{p}" for a, p in current}]:
+                del self.targets[key]
+            for address, port in current:
+                key = f"{address}:{port}"
+                state = self.targets.setdefault(key, TargetState())
+                ok = _get_ok(address, self.ports.real(port), path, timeout=min(2.0, interval * 0.8))
+                state.successes, state.failures = (state.successes + 1, 0) if ok else (0, state.failures + 1)
+                before = state.healthy
+                if state.successes >= healthy_after:
+                    state.healthy = True
+                elif state.failures >= unhealthy_after:
+                    state.healthy = False
+                if state.healthy != before and state.healthy is not None:
+                    self.ground_truth.record("target_health", load_balancer=self.name, target=key, healthy=state.healthy)
+            self._stop.wait(interval)
+
+    def route(self) -> tuple[str, int] | None:
+        """A target for the next request: healthy ones, else all (fail open), else none."""
+        registered = self.registered()
+        if not registered:
+            return None
+        healthy = [t for t in registered if self.targets.get(f"{t[0]}:{t[1]}", TargetState()).healthy]
+        pool = healthy or registered
+        return pool[next(self._round_robin) % len(pool)]
+
+    # -- the listener ----------------------------------------------------------------------
+    def start(self) -> None:
+        physics = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+                physics._forward(self)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+        self.server = ThreadingHTTPServer((self.address, self.ports.real(self.logical_port)), Handler, bind_and_activate=True)
+        self.server.daemon_threads = True
+        for target, name in ((self._accept_loop, "accept"), (self._check_targets, "targets"), (self._watch, "watch")):
+            thread = threading.Thread(target=target, name=f"alb-{self.name}-{name}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=3)
+        self.server.server_close()
+
+    def _watch(self) -> None:
+        while not self._stop.is_set():
+            reachable = self.reachable()
+            if reachable != self._reachable:
+                self._reachable = reachable
+                self.ground_truth.record("alb_reachable", load_balancer=self.name, reachable=reachable)
+            self._stop.wait(0.05)
+
+    def _accept_loop(self) -> None:
+        listening = self.server.socket
+        blocked = False
+        while not self._stop.is_set():
+            allowed = bool(self._reachable)
+            if not allowed and not blocked:
+                listening.listen(0)  # the kernel now drops new SYNs: clients see timeouts, not refusals
+                blocked = True
+            elif allowed and blocked:
+                self._drain(listening)  # whatever queued while blocked has long given up
+                listening.listen(128)
+                blocked = False
+            if blocked:
+                self._stop.wait(0.05)
+                continue
+            ready, _, _ = select.select([listening], [], [], 0.05)
+            if ready and self._reachable:  # re-read: the rules may have changed while waiting
+                try:
+                    request, client = self.server.get_request()
+                except OSError:
+                    continue
+                self.server.process_request(request, client)
+
+    @staticmethod
+    def _drain(listening: socket.socket) -> None:
+        listening.setblocking(False)
+        try:
+            while True:
+                connection, _ = listening.accept()
+                connection.close()
+        except (BlockingIOError, OSError):
+            pass
+        finally:
+            listening.setblocking(True)
+
+    def _forward(self, handler: BaseHTTPRequestHandler) -> None:
+        target = self.route()
+        if target is None:
+            _reply(handler, 503, b"503 Service Temporarily Unavailable", {"Server": "awselb/2.0"})
+            return
+        address, port = target
+        connection = http.client.HTTPConnection(address, self.ports.real(port), timeout=5)
+        try:
+            headers = {k: v for k, v in handler.headers.items() if k.lower() not in HOP_BY_HOP}
+            headers["X-Forwarded-For"] = handler.client_address[0]
+            connection.request("GET", handler.path, headers=headers)
+            response = connection.getresponse()
+            body = response.read()
+        except (OSError, http.client.HTTPException):
+            _reply(handler, 502, b"502 Bad Gateway", {"Server": "awselb/2.0"})
+            return
+        finally:
+            connection.close()
+        passed = {k: v for k, v in response.getheaders() if k.lower() not in HOP_BY_HOP | {"content-length", "server"}}
+        _reply(handler, response.status, body, passed)
+
+
+def _reply(handler: BaseHTTPRequestHandler, status: int, body: bytes, headers: dict[str, str]) -> None:
+    handler.send_response(status)
+    for name, value in headers.items():
+        handler.send_header(name, value)
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
+def _get_ok(address: str, port: int, path: str, timeout: float) -> bool:
+    connection = http.client.HTTPConnection(address, port, timeout=timeout)
+    try:
+        connection.request("GET", path, headers={"User-Agent": "ELB-HealthChecker/2.0"})
+        response = connection.getresponse()
+        response.read()
+        return 200 <= response.status < 300
+    except (OSError, http.client.HTTPException):
+        return False
+    finally:
+        connection.close()
+
+
+def _forward_group(action: dict[str, Any]) -> str | None:
+    groups = (action.get("ForwardConfig") or {}).get("TargetGroups") or []
+    return groups[0].get("TargetGroupArn") if groups else None
+
+
+def _acl_allows(acl: Any, port: int) -> bool:
+    inbound = sorted(
+        (e for e in list(acl.network_acl_entries) if str(e.egress).lower() != "true"), key=lambda e: int(e.rule_number)
+    )
+    for entry in inbound:
+        if entry.cidr_block not in INTERNET and entry.ipv6_cidr_block not in INTERNET:
+            continue
+        if str(entry.protocol) not in ("-1", "6", "tcp"):
+            continue
+        low, high = entry.port_range_from, entry.port_range_to
+        if str(entry.protocol) != "-1" and low is not None and not int(low) <= port <= int(high):
+            continue
+        return entry.rule_action == "allow"
+    return False

@@ -1,0 +1,163 @@
+"""The lab stack spec: what the simulated two-region stack is made of, validated like scenarios.
+
+A stack file describes the parts our users run (an ALB per region in front of an app, Route 53
+failover records and health checks) and the knobs that reproduce the classic DR defects. Every
+port in a spec is the logical port AWS would see (80, 443, 8080); the lab maps each to a free
+local port, so describe calls show what a real stack shows.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from drillkit.errors import DrillError
+from drillkit.spec import describe_validation_error
+
+STACKS_DIR = Path(__file__).resolve().parent / "stacks"
+DEFAULT_STACK = STACKS_DIR / "default.yaml"
+
+
+class StackInvalid(DrillError):
+    def __init__(self, source: str, problems: list[tuple[str, str]]):
+        self.problems = problems
+        listed = "\n".join(f"  {field}: {problem}" for field, problem in problems)
+        super().__init__(f"lab stack {source} is invalid:\n{listed}")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class App(_Strict):
+    """The application behind the load balancer, one copy per target."""
+
+    kind: Literal["ecs", "ec2"] = "ecs"
+    port: int = Field(default=8080, ge=1, le=65535, description="Logical port the targets listen on.")
+    health_path: str = Field(default="/health", description="The path the app answers 200 on.")
+    targets: int = Field(default=2, ge=0, le=8, description="Targets registered in the target group.")
+    healthy: bool = Field(default=True, description="Knob: false makes every target fail its health path (HTTP 500).")
+
+    @field_validator("health_path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError("must start with '/'")
+        return value
+
+
+class Listener(_Strict):
+    protocol: Literal["HTTP"] = "HTTP"
+    port: int = Field(default=80, ge=1, le=65535)
+
+
+class TargetGroupHealthCheck(_Strict):
+    path: str = "/health"
+    interval_seconds: int = Field(default=2, ge=2, le=300, description="The lab's minimum is 2 s (AWS: 5 s); the timeout is 1 s.")
+    healthy_threshold: int = Field(default=2, ge=2, le=10)
+    unhealthy_threshold: int = Field(default=2, ge=2, le=10)
+
+
+class SecurityGroupRule(_Strict):
+    port: int = Field(ge=1, le=65535)
+    cidr: str = "0.0.0.0/0"
+
+
+class LoadBalancer(_Strict):
+    listener: Listener = Listener()
+    ingress: list[SecurityGroupRule] = Field(
+        default_factory=lambda: [SecurityGroupRule(port=80)],
+        description="Ingress rules of the ALB's security group; a listener port not allowed here is unreachable.",
+    )
+    subnets: int = Field(default=2, ge=2, le=6, description="Subnets (one per availability zone) the ALB spans.")
+    health_check: TargetGroupHealthCheck = TargetGroupHealthCheck()
+
+
+class Region(_Strict):
+    region: str = Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")
+    address: str = Field(pattern=r"^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$", description="The ALB's loopback address.")
+    app: App = App()
+    alb: LoadBalancer = LoadBalancer()
+
+
+class HealthCheck(_Strict):
+    """A Route 53 health check on a region's ALB (by its DNS name, as for a real ALB)."""
+
+    protocol: Literal["HTTP", "HTTPS", "HTTP_STR_MATCH", "HTTPS_STR_MATCH", "TCP"] = "HTTP"
+    port: int = Field(default=80, ge=1, le=65535)
+    path: str = "/health"
+    interval_seconds: int = Field(default=1, ge=1, le=30, description="RequestInterval (AWS allows 10 or 30; the lab is faster).")
+    failure_threshold: int = Field(default=3, ge=1, le=10)
+    search_string: str | None = Field(default=None, max_length=255)
+    inverted: bool = False
+
+    @model_validator(mode="after")
+    def _string_match(self) -> HealthCheck:
+        if self.protocol.endswith("STR_MATCH") and not self.search_string:
+            raise ValueError(f"protocol {self.protocol} needs search_string")
+        return self
+
+
+class Route53(_Strict):
+    zone: str = "drillkit.lab."
+    public_name: str = "app.drillkit.lab."
+    record: Literal["alias", "cname", "a"] = Field(
+        default="alias", description="alias: A alias to the ALB; cname: CNAME to the ALB's name; a: A with its address."
+    )
+    ttl: int = Field(default=1, ge=0, le=86400, description="TTL of cname and a records (alias records take the ALB's).")
+    secondary: bool = Field(default=True, description="Knob: false leaves out the SECONDARY record (no cutover possible).")
+    primary_health_check: HealthCheck | None = HealthCheck()
+    standby_health_check: HealthCheck | None = None
+
+    @field_validator("zone", "public_name")
+    @classmethod
+    def _absolute(cls, value: str) -> str:
+        return value if value.endswith(".") else value + "."
+
+    @model_validator(mode="after")
+    def _name_in_zone(self) -> Route53:
+        if not self.public_name.endswith("." + self.zone):
+            raise ValueError(f"public_name {self.public_name} is not inside zone {self.zone}")
+        return self
+
+
+class StackSpec(_Strict):
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")
+    description: str = ""
+    primary: Region
+    standby: Region
+    route53: Route53 = Route53()
+
+    @model_validator(mode="after")
+    def _distinct(self) -> StackSpec:
+        if self.primary.address == self.standby.address:
+            raise ValueError("primary.address and standby.address must differ")
+        if self.primary.region == self.standby.region:
+            raise ValueError("primary.region and standby.region must differ")
+        return self
+
+    def regions(self) -> dict[str, Region]:
+        return {"primary": self.primary, "standby": self.standby}
+
+
+def parse_stack(payload: Any, source: str = "(stack)") -> StackSpec:
+    if not isinstance(payload, dict):
+        raise StackInvalid(source, [("(stack)", "must be a mapping")])
+    try:
+        return StackSpec.model_validate(payload)
+    except ValidationError as error:
+        raise StackInvalid(source, describe_validation_error(error, whole="(stack)")) from None
+
+
+def load_stack(path: Path | None = None) -> StackSpec:
+    path = path or DEFAULT_STACK
+    try:
+        payload = yaml.safe_load(path.read_text())
+    except OSError as error:
+        raise StackInvalid(str(path), [("(file)", error.strerror or str(error))]) from None
+    except yaml.YAMLError as error:
+        raise StackInvalid(str(path), [("(file)", f"not valid YAML: {error}")]) from None
+    return parse_stack(payload, str(path))

@@ -1,0 +1,160 @@
+"""The lab behaves like the AWS stack it stands for.
+
+Driven only with plain boto3 calls against the local cloud and plain DNS/HTTP queries: no drill code.
+Timings come from the ground-truth log; the default stack checks every 1 s with a threshold of 3.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from pathlib import Path
+
+import pytest
+
+from .conftest import running_lab, wait_for
+
+pytestmark = pytest.mark.lab
+STACKS = Path(__file__).parent / "stacks"
+INTERVAL, THRESHOLD = 1.0, 3
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    with running_lab(tmp_path_factory.mktemp("faithful")) as started:
+        yield started
+
+
+def primary_answer(lab) -> bool:
+    return lab.dns_answer() == [lab.region("primary")["dns_answer"]]
+
+
+def standby_answer(lab) -> bool:
+    return lab.dns_answer() == [lab.region("standby")["dns_answer"]]
+
+
+def alb_name(region: dict) -> str:
+    return region["alb_arn"].split("/")[-2]
+
+
+def went_unhealthy(lab, since: float, role: str = "primary") -> list[dict]:
+    return lab.events_since(since, "health_check", id=lab.region(role)["health_check_id"], healthy=False)
+
+
+def steady(lab) -> None:
+    wait_for(lambda: primary_answer(lab) and lab.get(lab.region("primary")["address"])[0] == 200, 15, "primary serving again")
+
+
+def test_revoking_the_alb_ingress_times_out_new_connections_and_fails_over_after_interval_times_threshold(lab):
+    primary = lab.region("primary")
+    ec2 = lab.client("ec2", primary["region"])
+    group_id = primary["alb_security_group_ids"][0]
+    rule = {"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}
+
+    revoked_at = time.time()
+    ec2.revoke_security_group_ingress(GroupId=group_id, IpPermissions=[rule])
+    try:
+        wait_for(lambda: lab.events_since(revoked_at, "alb_reachable", reachable=False), 2, "ALB blocked")
+        # Blocked, not refused: requests hang until the client gives up.
+        for _ in range(3):
+            with pytest.raises((TimeoutError, socket.timeout)):
+                lab.get(primary["address"], timeout=0.5)
+        unhealthy = wait_for(lambda: went_unhealthy(lab, revoked_at), 10, "unhealthy")
+        wait_for(lambda: standby_answer(lab), 2, "DNS answers the standby")
+    finally:
+        authorized_at = time.time()
+        ec2.authorize_security_group_ingress(GroupId=group_id, IpPermissions=[rule])
+
+    took = went_unhealthy(lab, revoked_at)[0]["t"] - revoked_at
+    assert INTERVAL * (THRESHOLD - 1) <= took <= INTERVAL * (THRESHOLD + 1.5), took
+    assert unhealthy >= revoked_at
+    wait_for(lambda: lab.events_since(authorized_at, "health_check", id=primary["health_check_id"], healthy=True), 10, "healthy")
+    steady(lab)
+    back = lab.events_since(authorized_at, "health_check", id=primary["health_check_id"], healthy=True)[0]["t"] - authorized_at
+    assert back <= INTERVAL * (THRESHOLD + 1.5)
+
+
+def test_deregistering_every_primary_target_gives_503_and_the_same_cutover(lab):
+    primary = lab.region("primary")
+    elbv2 = lab.client("elbv2", primary["region"])
+    targets = elbv2.describe_target_health(TargetGroupArn=primary["target_group_arn"])["TargetHealthDescriptions"]
+    registered = [{"Id": t["Target"]["Id"], "Port": t["Target"]["Port"]} for t in targets]
+    assert len(registered) == 2
+
+    started = time.time()
+    elbv2.deregister_targets(TargetGroupArn=primary["target_group_arn"], Targets=registered)
+    try:
+        assert lab.get(primary["address"])[0] == 503
+        wait_for(lambda: went_unhealthy(lab, started), 10, "unhealthy")
+        wait_for(lambda: standby_answer(lab), 2, "DNS answers the standby")
+        status, body = lab.get(lab.region("standby")["address"])
+        assert (status, body["region"]) == (200, "us-west-2")
+    finally:
+        elbv2.register_targets(TargetGroupArn=primary["target_group_arn"], Targets=registered)
+    steady(lab)
+
+
+def test_when_every_target_fails_its_health_check_the_alb_fails_open_and_nothing_fails_over(lab):
+    primary = lab.region("primary")
+    elbv2 = lab.client("elbv2", primary["region"])
+    started = time.time()
+    elbv2.modify_target_group(TargetGroupArn=primary["target_group_arn"], HealthCheckPath="/not-served")
+    try:
+        wait_for(
+            lambda: len(lab.events_since(started, "target_health", load_balancer=alb_name(primary), healthy=False)) == 2,
+            10,
+            "both primary targets unhealthy",
+        )
+        time.sleep(INTERVAL * (THRESHOLD + 1))
+        assert lab.get(primary["address"])[0] == 200  # fail open: requests still reach the targets
+        assert lab.events_since(started, "health_check", id=primary["health_check_id"]) == []
+        assert primary_answer(lab)
+    finally:
+        elbv2.modify_target_group(TargetGroupArn=primary["target_group_arn"], HealthCheckPath="/health")
+    steady(lab)
+
+
+def test_a_network_acl_deny_on_the_alb_subnets_blocks_it_too(lab):
+    primary = lab.region("primary")
+    ec2 = lab.client("ec2", primary["region"])
+    by_subnet = [{"Name": "association.subnet-id", "Values": primary["alb_subnet_ids"]}]
+    acls = ec2.describe_network_acls(Filters=by_subnet)["NetworkAcls"]
+    acl_ids = sorted({a["NetworkAclId"] for a in acls})
+    assert acl_ids, "the ALB's subnets have network ACLs"
+    deny = {"RuleNumber": 10, "Protocol": "6", "RuleAction": "deny", "Egress": False, "CidrBlock": "0.0.0.0/0"}
+    started = time.time()
+    for acl_id in acl_ids:
+        ec2.create_network_acl_entry(NetworkAclId=acl_id, PortRange={"From": 80, "To": 80}, **deny)
+    try:
+        wait_for(lambda: lab.events_since(started, "alb_reachable", reachable=False), 2, "ALB blocked by the NACL")
+        with pytest.raises((TimeoutError, socket.timeout)):
+            lab.get(primary["address"], timeout=0.5)
+        wait_for(lambda: standby_answer(lab), 10, "DNS answers the standby")
+    finally:
+        for acl_id in acl_ids:
+            ec2.delete_network_acl_entry(NetworkAclId=acl_id, RuleNumber=10, Egress=False)
+    steady(lab)
+
+
+def test_knobs_health_check_on_a_port_the_alb_does_not_serve_no_secondary_and_a_standby_that_never_gets_healthy(tmp_path):
+    with running_lab(tmp_path / "lab", STACKS / "defects-port-no-secondary.yaml") as lab:
+        standby = lab.region("standby")
+        wait_for(lambda: lab.health_check_healthy() is False, 5, "HTTPS:443 check against an HTTP:80 ALB fails")
+        assert all(o["StatusReport"]["Status"].startswith("Failure") for o in lab.observations("primary"))
+        # Without a SECONDARY record Route 53 can only answer the primary, healthy or not.
+        records = lab.client("route53").list_resource_record_sets(HostedZoneId=lab.info["hosted_zone_id"])["ResourceRecordSets"]
+        assert [r.get("Failover") for r in records if r["Name"] == lab.info["public_name"]] == ["PRIMARY"]
+        assert primary_answer(lab)
+        # The standby's targets answer 500 on their health path: never healthy, and the ALB fails open to them.
+        assert wait_for(lambda: lab.events_since(0, "target_health", healthy=False), 10, "standby targets unhealthy")
+        assert not lab.events_since(0, "target_health", load_balancer=alb_name(standby), healthy=True)
+        assert lab.get(standby["address"])[0] == 500
+
+
+def test_knobs_string_match_and_path_not_served_fail_and_with_both_unhealthy_dns_answers_the_primary(tmp_path):
+    with running_lab(tmp_path / "lab", STACKS / "defects-path-string.yaml") as lab:
+        wait_for(lambda: lab.health_check_healthy("primary") is False, 5, "string match fails")
+        wait_for(lambda: lab.health_check_healthy("standby") is False, 5, "path not served fails")
+        assert "404" in lab.observations("standby")[0]["StatusReport"]["Status"]
+        assert primary_answer(lab)
+        assert lab.get(lab.region("primary")["address"])[0] == 200  # the app itself is fine

@@ -1,0 +1,55 @@
+"""Lab stack specs: shipped stacks are valid; bad ones are refused naming the field."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from drillkit_lab.stack import target_addresses
+from drillkit_lab.stackspec import DEFAULT_STACK, STACKS_DIR, StackInvalid, load_stack, parse_stack
+
+
+@pytest.mark.parametrize("path", sorted(STACKS_DIR.glob("*.yaml")), ids=lambda p: p.name)
+def test_every_shipped_stack_is_valid(path):
+    stack = load_stack(path)
+    assert stack.primary.address != stack.standby.address
+
+
+def base() -> dict:
+    return yaml.safe_load(DEFAULT_STACK.read_text())
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "words"),
+    [
+        (lambda s: s["primary"]["alb"]["listener"].update(port=0), "primary.alb.listener.port", "greater than or equal to 1"),
+        (lambda s: s["route53"].update(recrod="alias"), "route53.recrod", "unknown field"),
+        (
+            lambda s: s["route53"]["primary_health_check"].update(protocol="HTTP_STR_MATCH"),
+            "route53.primary_health_check",
+            "search_string",
+        ),
+        (lambda s: s["standby"].update(address="10.0.0.1"), "standby.address", "pattern"),
+        (lambda s: s["route53"].update(public_name="app.elsewhere."), "route53", "not inside zone"),
+        (lambda s: s["standby"].update(address=s["primary"]["address"]), "(stack)", "must differ"),
+    ],
+)
+def test_a_bad_field_is_named(change, field, words):
+    spec = base()
+    change(spec)
+    with pytest.raises(StackInvalid) as raised:
+        parse_stack(spec, "test.yaml")
+    fields = dict(raised.value.problems)
+    assert field in fields, raised.value.problems
+    assert words in fields[field]
+    assert "lab stack test.yaml is invalid" in str(raised.value)
+
+
+def test_an_unreadable_file_is_named(tmp_path):
+    with pytest.raises(StackInvalid, match="missing.yaml"):
+        load_stack(tmp_path / "missing.yaml")
+
+
+def test_targets_sit_next_to_their_load_balancer():
+    stack = load_stack(DEFAULT_STACK)
+    assert target_addresses(stack.primary) == ["127.10.1.1", "127.10.1.2"]
