@@ -4,11 +4,14 @@ A WSGI layer in front of moto's server:
   Route 53 GetHealthCheckStatus  GET /2013-04-01/healthcheck/{id}/status
   Route 53 TestDNSAnswer         GET /2013-04-01/testdnsanswer
   Lambda Invoke                  POST /2015-03-31/functions/{name}/invocations
+  RDS FailoverGlobalCluster, SwitchoverGlobalCluster   POST / (Query protocol)
+  RDS Data API ExecuteStatement  POST /Execute
 Everything else goes to moto unchanged.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import threading
@@ -20,12 +23,15 @@ from urllib.parse import parse_qs, unquote
 from xml.sax.saxutils import escape
 
 from drillkit_lab.lambda_runtime import LambdaRuntime
+from drillkit_lab.physics.database import DatabaseUnavailable, GlobalDatabase, ReadOnly
 from drillkit_lab.physics.route53 import Route53Physics
 
 ROUTE53_NS = "https://route53.amazonaws.com/doc/2013-04-01/"
 HEALTH_STATUS = re.compile(r"^/2013-04-01/healthcheck/([^/]+)/status$")
 TEST_DNS_ANSWER = re.compile(r"^/2013-04-01/testdnsanswer$")
 LAMBDA_INVOKE = re.compile(r"^/2015-03-31/functions/([^/]+)/invocations$")
+RDS_NS = "http://rds.amazonaws.com/doc/2014-10-31/"
+RDS_GLOBAL_ACTIONS = {"FailoverGlobalCluster", "SwitchoverGlobalCluster"}
 
 StartResponse = Callable[..., Any]
 
@@ -55,6 +61,7 @@ class LabExtensions:
         self.moto_app = moto_app
         self.physics = physics
         self.runtime = runtime
+        self.database: GlobalDatabase | None = None  # set once the lab stack has one
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -65,7 +72,71 @@ class LabExtensions:
             return self.test_dns_answer(parse_qs(environ.get("QUERY_STRING", "")), start_response)
         if method == "POST" and (match := LAMBDA_INVOKE.match(path)):
             return self.invoke(unquote(match.group(1)), environ, start_response)
+        if method == "POST" and path == "/Execute" and self.database is not None:
+            return self.execute_statement(_body(environ), start_response)
+        if method == "POST" and path == "/" and "/rds/aws4_request" in environ.get("HTTP_AUTHORIZATION", ""):
+            raw = _body(environ)
+            environ["wsgi.input"] = io.BytesIO(raw)  # moto reads it again when the action is not ours
+            form = {k: v[0] for k, v in parse_qs(raw.decode()).items()}
+            if form.get("Action") in RDS_GLOBAL_ACTIONS and self.database is not None:
+                return self.global_cluster_action(form, start_response)
         return self.moto_app(environ, start_response)
+
+    # -- RDS: global cluster failover and switchover, and the Data API -----------------------
+    def global_cluster_action(self, form: dict[str, str], start_response: StartResponse) -> list[bytes]:
+        assert self.database is not None
+        action = form["Action"]
+        global_id = form.get("GlobalClusterIdentifier", "")
+        target = form.get("TargetDbClusterIdentifier", "")
+        if global_id.lower() != (self.database.global_cluster_id or "").lower():
+            return _rds_error(start_response, "GlobalClusterNotFoundFault", f"Global cluster {global_id} not found.")
+        cluster = self.database.cluster(target)
+        if cluster is None:
+            return _rds_error(start_response, "DBClusterNotFoundFault", f"DBCluster {target} not found.")
+        if action == "FailoverGlobalCluster" and form.get("AllowDataLoss", "false").lower() == "true":
+            self.database.failover(target)
+        else:
+            self.database.switchover(target)  # FailoverGlobalCluster without AllowDataLoss is a switchover too
+        from moto.rds.models import rds_backends
+
+        moto_global = None
+        for backend in rds_backends[_account()].values():
+            moto_global = backend.global_clusters.get(global_id) or moto_global
+        if moto_global is not None:
+            for member in moto_global.members:
+                member.is_writer = member.db_cluster_arn == cluster.arn
+        members = "".join(
+            f"<GlobalClusterMember><DBClusterArn>{escape(c.arn)}</DBClusterArn>"
+            f"<IsWriter>{str(c.role == 'writer').lower()}</IsWriter></GlobalClusterMember>"
+            for c in self.database.clusters.values()
+        )
+        body = (
+            f'<{action}Response xmlns="{RDS_NS}"><{action}Result><GlobalCluster>'
+            f"<GlobalClusterIdentifier>{escape(global_id)}</GlobalClusterIdentifier><Status>available</Status>"
+            f"<GlobalClusterMembers>{members}</GlobalClusterMembers></GlobalCluster></{action}Result>"
+            f"<ResponseMetadata><RequestId>{uuid.uuid4()}</RequestId></ResponseMetadata></{action}Response>"
+        )
+        return _xml(start_response, "200 OK", body)
+
+    def execute_statement(self, raw: bytes, start_response: StartResponse) -> list[bytes]:
+        assert self.database is not None
+        request = json.loads(raw or b"{}")
+        arn, sql = request.get("resourceArn", ""), request.get("sql", "")
+        params = {p["name"]: _data_api_value(p.get("value", {})) for p in request.get("parameters", [])}
+        try:
+            columns, rows, updated = self.database.execute(arn, sql, params)
+        except KeyError:
+            return _json(start_response, "404 Not Found", {"message": f"Database cluster {arn} not found"}, "NotFoundException")
+        except DatabaseUnavailable as error:
+            return _json(
+                start_response, "400 Bad Request", {"message": f"Communications link failure: {error}"}, "BadRequestException"
+            )
+        except (ReadOnly, Exception) as error:  # noqa: BLE001 SQL errors come back as the Data API's 400
+            return _json(start_response, "400 Bad Request", {"message": str(error)}, "BadRequestException")
+        body: dict[str, Any] = {"numberOfRecordsUpdated": updated, "records": [[_data_api_field(v) for v in row] for row in rows]}
+        if request.get("includeResultMetadata"):
+            body["columnMetadata"] = [{"name": c, "label": c} for c in columns]
+        return _json(start_response, "200 OK", body)
 
     # -- Route 53 -------------------------------------------------------------
     def health_check_status(self, health_check_id: str, start_response: StartResponse) -> list[bytes]:
@@ -131,3 +202,52 @@ class LabExtensions:
         data = json.dumps(result.payload).encode()
         start_response("200 OK", headers + [("Content-Length", str(len(data)))])
         return [data]
+
+
+def _body(environ: dict[str, Any]) -> bytes:
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    return environ["wsgi.input"].read(length) if length else b""
+
+
+def _account() -> str:
+    from drillkit_lab.template import ACCOUNT_ID
+
+    return ACCOUNT_ID
+
+
+def _rds_error(start_response: StartResponse, code: str, message: str) -> list[bytes]:
+    body = (
+        f'<ErrorResponse xmlns="{RDS_NS}"><Error><Type>Sender</Type><Code>{code}</Code>'
+        f"<Message>{escape(message)}</Message></Error><RequestId>{uuid.uuid4()}</RequestId></ErrorResponse>"
+    )
+    return _xml(start_response, "404 Not Found", body)
+
+
+def _json(start_response: StartResponse, status: str, body: dict[str, Any], error_type: str | None = None) -> list[bytes]:
+    data = json.dumps(body).encode()
+    headers = [("Content-Type", "application/json"), ("Content-Length", str(len(data))), ("x-amzn-RequestId", str(uuid.uuid4()))]
+    if error_type:
+        headers.append(("x-amzn-ErrorType", error_type))
+    start_response(status, headers)
+    return [data]
+
+
+def _data_api_value(value: dict[str, Any]) -> Any:
+    if value.get("isNull"):
+        return None
+    for key in ("longValue", "doubleValue", "stringValue", "booleanValue"):
+        if key in value:
+            return value[key]
+    return None
+
+
+def _data_api_field(value: Any) -> dict[str, Any]:
+    if value is None:
+        return {"isNull": True}
+    if isinstance(value, bool):
+        return {"booleanValue": value}
+    if isinstance(value, int):
+        return {"longValue": value}
+    if isinstance(value, float):
+        return {"doubleValue": value}
+    return {"stringValue": str(value)}

@@ -80,7 +80,8 @@ class Lab:
         port = self._server.server_address[1]
         endpoint = f"http://127.0.0.1:{port}"
         runtime = LambdaRuntime(endpoint, self.work_dir / "logs")
-        self._server.app = LabExtensions(DomainDispatcherApplication(create_backend_app), physics, runtime)
+        extensions = LabExtensions(DomainDispatcherApplication(create_backend_app), physics, runtime)
+        self._server.app = extensions
         os.environ["MOTO_PORT"] = str(port)  # moto's Step Functions interpreter calls Lambda here
         threading.Thread(target=self._server.serve_forever, name="local-cloud", daemon=True).start()
         self._stoppers.append(runtime.close)
@@ -101,7 +102,8 @@ class Lab:
         self._stoppers.append(physics.stop)
         builder = StackBuilder(self.stack, client_session, physics, ground_truth, ports)
         self._stoppers.append(builder.stop)
-        stack_info = builder.create(_backends)
+        stack_info = builder.create(_backends, _rds_backends())
+        extensions.database = builder.database
         dns_server = LabDNSServer(physics)
         dns_server.start()
         self._stoppers.append(dns_server.stop)
@@ -124,6 +126,7 @@ class Lab:
             "http_port": ports.real(80),
             "ports": ports.as_dict(),
             "stack": stack_info["stack"],
+            "global_cluster_id": stack_info["global_cluster_id"],
             "record_type": stack_info["record_type"],
             "ground_truth_log": str(ground_truth_path),
             "state_machines": {"drill": created["state_machines"]["DrillStateMachine"]},
@@ -159,6 +162,12 @@ def _backends(region: str) -> Backends:
     from moto.elbv2.models import elbv2_backends
 
     return Backends(ec2=ec2_backends[template.ACCOUNT_ID][region], elbv2=elbv2_backends[template.ACCOUNT_ID][region])
+
+
+def _rds_backends() -> Any:
+    from moto.rds.models import rds_backends
+
+    return rds_backends[template.ACCOUNT_ID]
 
 
 class _EndpointSession:

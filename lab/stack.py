@@ -15,6 +15,7 @@ from botocore.config import Config
 
 from drillkit_lab.physics.alb import Backends, LoadBalancerPhysics
 from drillkit_lab.physics.apps import RegionApp
+from drillkit_lab.physics.database import Cluster, GlobalDatabase
 from drillkit_lab.physics.groundtruth import GroundTruth
 from drillkit_lab.physics.route53 import Route53Physics
 from drillkit_lab.ports import PortMap
@@ -44,10 +45,18 @@ class StackBuilder:
         self.ports = ports
         self.apps: list[RegionApp] = []
         self.load_balancers: list[LoadBalancerPhysics] = []
+        self.database: GlobalDatabase | None = None
         self.info: dict[str, Any] = {}
 
-    def create(self, backends_for: Any) -> dict[str, Any]:
+    def create(self, backends_for: Any, rds_backends: Any = None) -> dict[str, Any]:
+        database = self.spec.database
+        if database is not None:
+            global_id = f"{self.spec.name[:40]}-global" if database.global_cluster else None
+            self.database = GlobalDatabase(rds_backends, self.ground_truth, database.replication_lag_seconds, global_id)
         regions = {role: self._region(role, region, backends_for(region.region)) for role, region in self.spec.regions().items()}
+        if self.database is not None:
+            self._database(regions)
+            self.database.start()
         self.route53_physics.alias_ttl = self.spec.route53.ttl
         zone_id, checks = self._route53(regions)
         for role, info in regions.items():
@@ -58,6 +67,7 @@ class StackBuilder:
             "hosted_zone": self.spec.route53.zone,
             "public_name": self.spec.route53.public_name,
             "record_type": "CNAME" if self.spec.route53.record == "cname" else "A",
+            "global_cluster_id": self.database.global_cluster_id if self.database else None,
             "regions": regions,
         }
         return self.info
@@ -84,7 +94,10 @@ class StackBuilder:
                 ],
             )
         for address in target_addresses(region):
-            app = RegionApp(region.region, address, self.ports.real(region.app.port), region.app.health_path, region.app.healthy)
+            deep = self._deep_health(role) if region.app.health == "deep" else None
+            app = RegionApp(
+                region.region, address, self.ports.real(region.app.port), region.app.health_path, region.app.healthy, deep
+            )
             app.start()
             self.apps.append(app)
         balancer = elbv2.create_load_balancer(
@@ -138,6 +151,35 @@ class StackBuilder:
             "targets": targets,
             "db_cluster_id": None,
         }
+
+    # -- the database: a global cluster with a writer in the primary region, a reader in the standby --
+    def _deep_health(self, role: str) -> Any:
+        return lambda: self.database is not None and self.database.healthy(role)
+
+    def _database(self, regions: dict[str, dict[str, Any]]) -> None:
+        assert self.database is not None and self.spec.database is not None
+        engine = self.spec.database.engine
+        global_id = self.database.global_cluster_id
+        if global_id:
+            self.session.client("rds", region_name=regions["primary"]["region"]).create_global_cluster(
+                GlobalClusterIdentifier=global_id, Engine=engine
+            )
+        for role, info in regions.items():
+            rds = self.session.client("rds", region_name=info["region"])
+            request: dict[str, Any] = {"DBClusterIdentifier": f"{self.spec.name[:40]}-{role}-db", "Engine": engine}
+            if global_id:
+                request["GlobalClusterIdentifier"] = global_id
+            if role == "primary" or not global_id:
+                request.update(MasterUsername="app", MasterUserPassword="lab-only-password")  # noqa: S105 a local fake
+            request["EnableHttpEndpoint"] = True
+            created = rds.create_db_cluster(**request)["DBCluster"]
+            writer = role == "primary"
+            cluster = Cluster(
+                role, info["region"], created["DBClusterIdentifier"], created["DBClusterArn"], "writer" if writer else "reader"
+            )
+            self.database.add(cluster)
+            info["db_cluster_id"] = cluster.identifier
+            info["db_cluster_arn"] = cluster.arn
 
     # -- Route 53: zone, health checks on the ALBs, failover records ----------------------------
     def _route53(self, regions: dict[str, dict[str, Any]]) -> tuple[str, dict[str, str]]:
@@ -195,6 +237,8 @@ class StackBuilder:
         return route53.create_health_check(CallerReference=str(uuid.uuid4()), HealthCheckConfig=config)["HealthCheck"]["Id"]
 
     def stop(self) -> None:
+        if self.database is not None:
+            self.database.stop()
         for balancer in self.load_balancers:
             balancer.stop()
         for app in self.apps:

@@ -40,6 +40,9 @@ class App(_Strict):
     health_path: str = Field(default="/health", description="The path the app answers 200 on.")
     targets: int = Field(default=2, ge=0, le=8, description="Targets registered in the target group.")
     healthy: bool = Field(default=True, description="Knob: false makes every target fail its health path (HTTP 500).")
+    health: Literal["shallow", "deep"] = Field(
+        default="shallow", description="deep: the health path queries the region's database cluster and fails without it."
+    )
 
     @field_validator("health_path")
     @classmethod
@@ -124,12 +127,23 @@ class Route53(_Strict):
         return self
 
 
+class Database(_Strict):
+    """An Aurora-like database: a writer cluster in the primary region, a reader in the standby."""
+
+    engine: Literal["aurora-postgresql", "aurora-mysql"] = "aurora-postgresql"
+    global_cluster: bool = Field(
+        default=True, description="Knob: false leaves the reader outside any global cluster (it receives nothing)."
+    )
+    replication_lag_seconds: float = Field(default=0.5, ge=0, le=60)
+
+
 class StackSpec(_Strict):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")
     description: str = ""
     primary: Region
     standby: Region
     route53: Route53 = Route53()
+    database: Database | None = None
 
     @model_validator(mode="after")
     def _distinct(self) -> StackSpec:
@@ -137,6 +151,13 @@ class StackSpec(_Strict):
             raise ValueError("primary.address and standby.address must differ")
         if self.primary.region == self.standby.region:
             raise ValueError("primary.region and standby.region must differ")
+        return self
+
+    @model_validator(mode="after")
+    def _deep_health_needs_a_database(self) -> StackSpec:
+        for role, region in (("primary", self.primary), ("standby", self.standby)):
+            if region.app.health == "deep" and self.database is None:
+                raise ValueError(f"{role}.app.health is deep but the stack has no database")
         return self
 
     def regions(self) -> dict[str, Region]:

@@ -15,8 +15,17 @@ REGION_HEADER = "x-drillkit-region"
 
 
 class RegionApp:
-    def __init__(self, region: str, address: str, port: int, health_path: str = "/health", healthy: bool = True):
+    def __init__(
+        self,
+        region: str,
+        address: str,
+        port: int,
+        health_path: str = "/health",
+        healthy: bool = True,
+        database_ok: Any = None,
+    ):
         self.region = region
+        self.database_ok = database_ok  # deep health: a callable that queries the region's database
         self.address = address
         self.health_path = health_path
         self.healthy = healthy
@@ -30,6 +39,8 @@ class RegionApp:
                     self._reply(500, {"error": "not ready", "region": app.region})
                 elif self.path.split("?")[0] not in ("/", app.health_path):
                     self._reply(404, {"error": "not found", "region": app.region})
+                elif self.path.split("?")[0] == app.health_path and app.database_ok and not app.database_ok():
+                    self._reply(503, {"error": "database unavailable", "region": app.region})
                 else:
                     self._reply(200, {"region": app.region, "status": "ok"})
 

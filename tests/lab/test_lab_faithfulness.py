@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from botocore.exceptions import ClientError
 
 from .conftest import running_lab, wait_for
 
@@ -158,3 +159,71 @@ def test_knobs_string_match_and_path_not_served_fail_and_with_both_unhealthy_dns
         assert "404" in lab.observations("standby")[0]["StatusReport"]["Status"]
         assert primary_answer(lab)
         assert lab.get(lab.region("primary")["address"])[0] == 200  # the app itself is fine
+
+
+def data_api(lab, role: str, sql: str, **params) -> dict:
+    rds_data = lab.client("rds-data", lab.region(role)["region"])
+    parameters = [{"name": k, "value": {"longValue": v} if isinstance(v, int) else {"doubleValue": v}} for k, v in params.items()]
+    return rds_data.execute_statement(
+        resourceArn=lab.region(role)["db_cluster_arn"],
+        secretArn="arn:aws:secretsmanager:us-east-1:123456789012:secret:lab",
+        sql=sql,
+        parameters=parameters,
+    )
+
+
+def test_stopping_the_writer_cluster_fails_the_deep_health_check_and_dns_fails_over(lab):
+    primary = lab.region("primary")
+    rds = lab.client("rds", primary["region"])
+    stopped_at = time.time()
+    rds.stop_db_cluster(DBClusterIdentifier=primary["db_cluster_id"])
+    try:
+        wait_for(
+            lambda: lab.events_since(stopped_at, "db_available", cluster=primary["db_cluster_id"], available=False), 2, "stopped"
+        )
+        assert lab.get(primary["address"], path="/health")[0] == 503  # the app is up, its database is not
+        wait_for(lambda: went_unhealthy(lab, stopped_at), 10, "deep health fails")
+        wait_for(lambda: standby_answer(lab), 2, "DNS answers the standby")
+    finally:
+        rds.start_db_cluster(DBClusterIdentifier=primary["db_cluster_id"])
+    steady(lab)
+
+
+def test_unplanned_global_failover_loses_exactly_the_heartbeats_not_yet_replicated(lab):
+    primary, standby = lab.region("primary"), lab.region("standby")
+    data_api(lab, "primary", "create table if not exists heartbeat (seq integer primary key, t real)")
+    time.sleep(1.0)  # let the table reach the reader
+    written = []
+    for seq in range(1, 31):
+        data_api(lab, "primary", "insert into heartbeat (seq, t) values (:seq, :t)", seq=seq, t=time.time())
+        written.append(seq)
+        time.sleep(0.05)
+    failed_over_at = time.time()
+    rds = lab.client("rds", primary["region"])
+    rds.failover_global_cluster(
+        GlobalClusterIdentifier=lab.info["global_cluster_id"],
+        TargetDbClusterIdentifier=standby["db_cluster_arn"],
+        AllowDataLoss=True,
+    )
+    try:
+        readable = [r[0]["longValue"] for r in data_api(lab, "standby", "select seq from heartbeat order by seq")["records"]]
+        lost_events = lab.events_since(failed_over_at - 0.1, "db_writes_lost")
+        assert len(lost_events) == 1
+        reported_lost = [w["params"]["seq"] for w in lost_events[0]["writes"]]
+        # Exactly the tail written within the replication lag is gone, and the log says which.
+        assert reported_lost == written[len(readable) :]
+        assert readable == written[: len(readable)]
+        assert 0 < len(reported_lost) < len(written)
+        members = rds.describe_global_clusters(GlobalClusterIdentifier=lab.info["global_cluster_id"])["GlobalClusters"][0]
+        writer = [m["DBClusterArn"] for m in members["GlobalClusterMembers"] if m["IsWriter"]]
+        assert writer == [standby["db_cluster_arn"]]
+        with pytest.raises(ClientError, match="is a reader"):
+            data_api(lab, "primary", "insert into heartbeat (seq, t) values (:seq, :t)", seq=999, t=1.0)
+    finally:
+        # A planned switchover back loses nothing: writes made meanwhile reach the old primary first.
+        data_api(lab, "standby", "insert into heartbeat (seq, t) values (:seq, :t)", seq=1000, t=time.time())
+        rds.switchover_global_cluster(
+            GlobalClusterIdentifier=lab.info["global_cluster_id"], TargetDbClusterIdentifier=primary["db_cluster_arn"]
+        )
+    assert 1000 in [r[0]["longValue"] for r in data_api(lab, "primary", "select seq from heartbeat")["records"]]
+    steady(lab)
