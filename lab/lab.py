@@ -16,6 +16,7 @@ from werkzeug.serving import make_server
 from drillkit_lab import template
 from drillkit_lab.extensions import LabExtensions
 from drillkit_lab.lambda_runtime import LambdaRuntime
+from drillkit_lab.physics.alarms import AlarmEvaluator, MetricSource, install_describe_alarm_history
 from drillkit_lab.physics.alb import Backends
 from drillkit_lab.physics.dns import LabDNSServer
 from drillkit_lab.physics.groundtruth import GroundTruth
@@ -65,6 +66,7 @@ class Lab:
         self._stoppers.append(ground_truth.close)
 
         _enable_step_functions_execution()
+        install_describe_alarm_history()
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
         from moto.route53.models import route53_backends
 
@@ -104,6 +106,19 @@ class Lab:
         self._stoppers.append(builder.stop)
         stack_info = builder.create(_backends, _rds_backends())
         extensions.database = builder.database
+        alarm_regions = sorted({a["region"] for a in stack_info["alarms"]})
+        if alarm_regions:
+            evaluator = AlarmEvaluator(
+                _cloudwatch_backends(),
+                MetricSource(physics, builder.load_balancers),
+                lambda region, topic, subject, message: client_session.client("sns", region_name=region).publish(
+                    TopicArn=topic, Subject=subject, Message=message
+                ),
+                ground_truth,
+                alarm_regions,
+            )
+            evaluator.start()
+            self._stoppers.append(evaluator.stop)
         dns_server = LabDNSServer(physics)
         dns_server.start()
         self._stoppers.append(dns_server.stop)
@@ -127,6 +142,8 @@ class Lab:
             "ports": ports.as_dict(),
             "stack": stack_info["stack"],
             "global_cluster_id": stack_info["global_cluster_id"],
+            "alarms": stack_info["alarms"],
+            "alerts": stack_info["alerts"],
             "record_type": stack_info["record_type"],
             "ground_truth_log": str(ground_truth_path),
             "state_machines": {"drill": created["state_machines"]["DrillStateMachine"]},
@@ -162,6 +179,12 @@ def _backends(region: str) -> Backends:
     from moto.elbv2.models import elbv2_backends
 
     return Backends(ec2=ec2_backends[template.ACCOUNT_ID][region], elbv2=elbv2_backends[template.ACCOUNT_ID][region])
+
+
+def _cloudwatch_backends() -> Any:
+    from moto.cloudwatch.models import cloudwatch_backends
+
+    return cloudwatch_backends[template.ACCOUNT_ID]
 
 
 def _rds_backends() -> Any:

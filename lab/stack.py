@@ -61,6 +61,7 @@ class StackBuilder:
         zone_id, checks = self._route53(regions)
         for role, info in regions.items():
             info["health_check_id"] = checks.get(role)
+        alarms, alerts = self._alarms(regions)
         self.info = {
             "stack": self.spec.name,
             "hosted_zone_id": zone_id,
@@ -69,6 +70,8 @@ class StackBuilder:
             "record_type": "CNAME" if self.spec.route53.record == "cname" else "A",
             "global_cluster_id": self.database.global_cluster_id if self.database else None,
             "regions": regions,
+            "alarms": alarms,
+            "alerts": alerts,
         }
         return self.info
 
@@ -180,6 +183,58 @@ class StackBuilder:
             self.database.add(cluster)
             info["db_cluster_id"] = cluster.identifier
             info["db_cluster_arn"] = cluster.arn
+
+    # -- alarms: created in the local cloud, with an SNS topic (and an inbox queue) per region ----
+    def _alarms(self, regions: dict[str, dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, dict[str, str]]]:
+        alerts: dict[str, dict[str, str]] = {}
+        created: list[dict[str, Any]] = []
+        for alarm in self.spec.alarms:
+            target = regions[alarm.region]
+            if alarm.metric == "HealthCheckStatus":
+                region, namespace = "us-east-1", "AWS/Route53"  # Route 53 metrics exist only in us-east-1
+                dimensions = [{"Name": "HealthCheckId", "Value": target["health_check_id"]}]
+            else:
+                region, namespace = target["region"], "AWS/ApplicationELB"
+                balancer = (
+                    target["alb_arn"] if alarm.load_balancer_dimension == "arn" else target["alb_arn"].split(":loadbalancer/")[1]
+                )
+                dimensions = [
+                    {"Name": "LoadBalancer", "Value": balancer},
+                    {"Name": "TargetGroup", "Value": target["target_group_arn"].split(":")[-1]},
+                ]
+            if region not in alerts:
+                alerts[region] = self._alert_topic(region)
+            actions = [alerts[region]["topic_arn"]] if alarm.actions else []
+            cloudwatch = self.session.client("cloudwatch", region_name=region, config=UNVALIDATED)
+            cloudwatch.put_metric_alarm(
+                AlarmName=alarm.name,
+                Namespace=namespace,
+                MetricName=alarm.metric,
+                Dimensions=dimensions,
+                Statistic="Minimum" if alarm.comparison.startswith("Less") else "Maximum",
+                Period=alarm.period_seconds,
+                EvaluationPeriods=alarm.evaluation_periods,
+                Threshold=alarm.threshold,
+                ComparisonOperator=alarm.comparison,
+                AlarmActions=actions,
+                OKActions=actions,
+            )
+            # A new alarm starts without data, as in CloudWatch (moto starts it at OK).
+            cloudwatch.set_alarm_state(
+                AlarmName=alarm.name, StateValue="INSUFFICIENT_DATA", StateReason="Unchecked: Initial alarm creation"
+            )
+            arn = cloudwatch.describe_alarms(AlarmNames=[alarm.name])["MetricAlarms"][0]["AlarmArn"]
+            created.append({"name": alarm.name, "region": region, "arn": arn, "actions": actions})
+        return created, alerts
+
+    def _alert_topic(self, region: str) -> dict[str, str]:
+        sns = self.session.client("sns", region_name=region)
+        sqs = self.session.client("sqs", region_name=region)
+        topic_arn = sns.create_topic(Name=f"{self.spec.name[:40]}-alerts")["TopicArn"]
+        queue_url = sqs.create_queue(QueueName=f"{self.spec.name[:40]}-alerts-inbox")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
+        return {"topic_arn": topic_arn, "inbox_queue_url": queue_url}
 
     # -- Route 53: zone, health checks on the ALBs, failover records ----------------------------
     def _route53(self, regions: dict[str, dict[str, Any]]) -> tuple[str, dict[str, str]]:

@@ -137,6 +137,27 @@ class Database(_Strict):
     replication_lag_seconds: float = Field(default=0.5, ge=0, le=60)
 
 
+class Alarm(_Strict):
+    """A CloudWatch alarm on a metric the lab produces."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$")
+    metric: Literal["HealthCheckStatus", "UnHealthyHostCount", "HealthyHostCount"]
+    region: Literal["primary", "standby"] = Field(
+        default="primary",
+        description="Whose health check or load balancer; HealthCheckStatus alarms live in us-east-1, as in AWS.",
+    )
+    comparison: Literal[
+        "GreaterThanThreshold", "GreaterThanOrEqualToThreshold", "LessThanThreshold", "LessThanOrEqualToThreshold"
+    ]
+    threshold: float
+    evaluation_periods: int = Field(default=1, ge=1, le=10)
+    period_seconds: int = Field(default=1, ge=1, le=3600, description="The lab evaluates every period (AWS: 10 s and up).")
+    actions: bool = Field(default=True, description="Knob: false creates the alarm without actions: it notifies nobody.")
+    load_balancer_dimension: Literal["id", "arn"] = Field(
+        default="id", description="Knob: arn puts the ALB's ARN where CloudWatch expects app/name/id; the alarm never sees data."
+    )
+
+
 class StackSpec(_Strict):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")
     description: str = ""
@@ -144,6 +165,7 @@ class StackSpec(_Strict):
     standby: Region
     route53: Route53 = Route53()
     database: Database | None = None
+    alarms: list[Alarm] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _distinct(self) -> StackSpec:
@@ -158,6 +180,17 @@ class StackSpec(_Strict):
         for role, region in (("primary", self.primary), ("standby", self.standby)):
             if region.app.health == "deep" and self.database is None:
                 raise ValueError(f"{role}.app.health is deep but the stack has no database")
+        return self
+
+    @model_validator(mode="after")
+    def _alarms_have_their_resources(self) -> StackSpec:
+        names = [a.name for a in self.alarms]
+        if len(set(names)) != len(names):
+            raise ValueError("alarm names must be unique")
+        for alarm in self.alarms:
+            check = self.route53.primary_health_check if alarm.region == "primary" else self.route53.standby_health_check
+            if alarm.metric == "HealthCheckStatus" and check is None:
+                raise ValueError(f"alarm {alarm.name} watches the {alarm.region} health check, which the stack does not have")
         return self
 
     def regions(self) -> dict[str, Region]:

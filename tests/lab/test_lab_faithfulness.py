@@ -6,6 +6,7 @@ Timings come from the ground-truth log; the default stack checks every 1 s with 
 
 from __future__ import annotations
 
+import json
 import socket
 import time
 from pathlib import Path
@@ -66,6 +67,14 @@ def test_revoking_the_alb_ingress_times_out_new_connections_and_fails_over_after
         authorized_at = time.time()
         ec2.authorize_security_group_ingress(GroupId=group_id, IpPermissions=[rule])
 
+    # The health-check alarm fired and told its topic; the history says so.
+    alarm = wait_for(lambda: lab.events_since(revoked_at, "alarm", name="primary-health-check-failed", state="ALARM"), 5, "alarm")
+    assert alarm >= unhealthy
+    inbox = lab.client("sqs").receive_message(QueueUrl=lab.info["alerts"]["us-east-1"]["inbox_queue_url"], MaxNumberOfMessages=10)
+    messages = [json.loads(m["Body"]) for m in inbox.get("Messages", [])]
+    assert {"AlarmName": "primary-health-check-failed", "NewStateValue": "ALARM"}.items() <= messages[-1].items()
+    history = lab.client("cloudwatch").describe_alarm_history(AlarmName="primary-health-check-failed")["AlarmHistoryItems"]
+    assert {"StateUpdate", "Action"} <= {item["HistoryItemType"] for item in history}
     took = went_unhealthy(lab, revoked_at)[0]["t"] - revoked_at
     assert INTERVAL * (THRESHOLD - 1) <= took <= INTERVAL * (THRESHOLD + 1.5), took
     assert unhealthy >= revoked_at
@@ -150,6 +159,17 @@ def test_knobs_health_check_on_a_port_the_alb_does_not_serve_no_secondary_and_a_
         assert wait_for(lambda: lab.events_since(0, "target_health", healthy=False), 10, "standby targets unhealthy")
         assert not lab.events_since(0, "target_health", load_balancer=alb_name(standby), healthy=True)
         assert lab.get(standby["address"])[0] == 500
+        # Alarms: one fires without telling anyone, one names its ALB by ARN and never sees data, one works.
+        wait_for(
+            lambda: lab.events_since(0, "alarm", name="primary-check-no-actions", state="ALARM"), 5, "no-actions alarm fires"
+        )
+        wait_for(lambda: lab.events_since(0, "alarm", name="standby-hosts", state="ALARM"), 10, "the well-made alarm fires")
+        assert lab.events_since(0, "notification", alarm="primary-check-no-actions") == []
+        assert lab.events_since(0, "notification", alarm="standby-hosts")
+        cloudwatch = lab.client("cloudwatch", "us-west-2")
+        by_arn = cloudwatch.describe_alarms(AlarmNames=["standby-hosts-by-arn"])["MetricAlarms"][0]
+        assert by_arn["StateValue"] == "INSUFFICIENT_DATA"
+        assert lab.events_since(0, "alarm", name="standby-hosts-by-arn", state="ALARM") == []
 
 
 def test_knobs_string_match_and_path_not_served_fail_and_with_both_unhealthy_dns_answers_the_primary(tmp_path):

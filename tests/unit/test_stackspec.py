@@ -32,6 +32,9 @@ def base() -> dict:
         (lambda s: s["standby"].update(address="10.0.0.1"), "standby.address", "pattern"),
         (lambda s: s["route53"].update(public_name="app.elsewhere."), "route53", "not inside zone"),
         (lambda s: s["standby"].update(address=s["primary"]["address"]), "(stack)", "must differ"),
+        (lambda s: s["alarms"][0].update(region="standby"), "(stack)", "which the stack does not have"),
+        (lambda s: s["alarms"][1].update(comparison="Bigger"), "alarms.1.comparison", "Input should be"),
+        (lambda s: s["primary"]["app"].update(health="deep") or s.pop("database"), "(stack)", "no database"),
     ],
 )
 def test_a_bad_field_is_named(change, field, words):
