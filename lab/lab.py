@@ -17,7 +17,7 @@ from drillkit_lab import template
 from drillkit_lab.extensions import LabExtensions
 from drillkit_lab.lambda_runtime import LambdaRuntime
 from drillkit_lab.physics.alarms import AlarmEvaluator, MetricSource, install_describe_alarm_history
-from drillkit_lab.physics.alb import Backends
+from drillkit_lab.physics.alb import Backends, install_describe_target_health
 from drillkit_lab.physics.dns import LabDNSServer
 from drillkit_lab.physics.groundtruth import GroundTruth
 from drillkit_lab.physics.route53 import Route53Physics
@@ -67,6 +67,7 @@ class Lab:
 
         _enable_step_functions_execution()
         install_describe_alarm_history()
+        install_describe_target_health()
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
         from moto.route53.models import route53_backends
 
@@ -175,10 +176,14 @@ class Lab:
 
 
 def _backends(region: str) -> Backends:
+    from moto.awslambda.models import lambda_backends
     from moto.ec2.models import ec2_backends
     from moto.elbv2.models import elbv2_backends
 
-    return Backends(ec2=ec2_backends[template.ACCOUNT_ID][region], elbv2=elbv2_backends[template.ACCOUNT_ID][region])
+    account = template.ACCOUNT_ID
+    return Backends(
+        ec2=ec2_backends[account][region], elbv2=elbv2_backends[account][region], awslambda=lambda_backends[account][region]
+    )
 
 
 def _cloudwatch_backends() -> Any:

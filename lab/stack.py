@@ -7,6 +7,7 @@ local cloud, exactly as it would exist in AWS; the physics then reads that state
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from typing import Any
@@ -20,6 +21,7 @@ from drillkit_lab.physics.groundtruth import GroundTruth
 from drillkit_lab.physics.route53 import Route53Physics
 from drillkit_lab.ports import PortMap
 from drillkit_lab.stackspec import HealthCheck, Region, StackSpec
+from drillkit_lab.template import placeholder_zip
 
 # The lab's intervals are shorter than AWS accepts (Route 53: 10 or 30 s, ALB: 5 s and more);
 # only client-side validation stands in the way, so the lab's own clients skip it.
@@ -96,7 +98,7 @@ class StackBuilder:
                     for r in region.alb.ingress
                 ],
             )
-        for address in target_addresses(region):
+        for address in target_addresses(region) if region.app.kind != "lambda" else []:
             deep = self._deep_health(role) if region.app.health == "deep" else None
             app = RegionApp(
                 region.region, address, self.ports.real(region.app.port), region.app.health_path, region.app.healthy, deep
@@ -107,19 +109,23 @@ class StackBuilder:
             Name=f"{name}-alb"[:32], Subnets=subnet_ids, SecurityGroups=[group_id], Scheme="internet-facing", Type="application"
         )["LoadBalancers"][0]
         health = region.alb.health_check
-        group = elbv2.create_target_group(
-            Name=f"{name}-tg"[:32],
-            Protocol="HTTP",
-            Port=region.app.port,
-            VpcId=vpc_id,
-            TargetType="ip",
-            HealthCheckPath=health.path,
-            HealthCheckIntervalSeconds=health.interval_seconds,
-            HealthCheckTimeoutSeconds=1,
-            HealthyThresholdCount=health.healthy_threshold,
-            UnhealthyThresholdCount=health.unhealthy_threshold,
-        )["TargetGroups"][0]
-        targets = [{"Id": address, "Port": region.app.port} for address in target_addresses(region)]
+        if region.app.kind == "lambda":
+            group = elbv2.create_target_group(Name=f"{name}-tg"[:32], TargetType="lambda")["TargetGroups"][0]
+            targets = [{"Id": self._app_function(name, region)}]
+        else:
+            group = elbv2.create_target_group(
+                Name=f"{name}-tg"[:32],
+                Protocol="HTTP",
+                Port=region.app.port,
+                VpcId=vpc_id,
+                TargetType="ip",
+                HealthCheckPath=health.path,
+                HealthCheckIntervalSeconds=health.interval_seconds,
+                HealthCheckTimeoutSeconds=1,
+                HealthyThresholdCount=health.healthy_threshold,
+                UnhealthyThresholdCount=health.unhealthy_threshold,
+            )["TargetGroups"][0]
+            targets = [{"Id": address, "Port": region.app.port} for address in target_addresses(region)]
         if targets:
             elbv2.register_targets(TargetGroupArn=group["TargetGroupArn"], Targets=targets)
         elbv2.create_listener(
@@ -154,6 +160,25 @@ class StackBuilder:
             "targets": targets,
             "db_cluster_id": None,
         }
+
+    def _app_function(self, name: str, region: Region) -> str:
+        """The application as one Lambda function (its code is the lab's: the ALB answers for it)."""
+        iam = self.session.client("iam")
+        role_name = f"{self.spec.name[:40]}-app"
+        try:
+            role_arn = iam.get_role(RoleName=role_name)["Role"]["Arn"]
+        except iam.exceptions.NoSuchEntityException:
+            statement = {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+            trust = json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+            role_arn = iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=trust)["Role"]["Arn"]
+        function = self.session.client("lambda", region_name=region.region).create_function(
+            FunctionName=f"{name}-app",
+            Runtime="python3.13",
+            Role=role_arn,
+            Handler="app.handler",
+            Code={"ZipFile": placeholder_zip()},
+        )
+        return function["FunctionArn"]
 
     # -- the database: a global cluster with a writer in the primary region, a reader in the standby --
     def _deep_health(self, role: str) -> Any:

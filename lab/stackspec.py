@@ -35,7 +35,9 @@ class _Strict(BaseModel):
 class App(_Strict):
     """The application behind the load balancer, one copy per target."""
 
-    kind: Literal["ecs", "ec2"] = "ecs"
+    kind: Literal["ecs", "ec2", "lambda"] = Field(
+        default="ecs", description="lambda: one function registered as the target group's target (targets is ignored)."
+    )
     port: int = Field(default=8080, ge=1, le=65535, description="Logical port the targets listen on.")
     health_path: str = Field(default="/health", description="The path the app answers 200 on.")
     targets: int = Field(default=2, ge=0, le=8, description="Targets registered in the target group.")

@@ -141,7 +141,7 @@ class LabStack:
         return configs
 
 
-def _placeholder_zip() -> bytes:
+def placeholder_zip() -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("README.txt", "The lab runs handlers from the functions/ directory, not from this archive.\n")
@@ -201,7 +201,7 @@ def provision(stack: LabStack, session: Any, project_root: Path) -> dict[str, An
     )
     role_arn = iam.create_role(RoleName=f"{stack.stack_name}-execution", AssumeRolePolicyDocument=trust)["Role"]["Arn"]
     lambda_client = session.client("lambda")
-    code = _placeholder_zip()
+    code = placeholder_zip()
     configs = stack.function_configs()
     for config in configs:
         lambda_client.create_function(

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import http.client
 import itertools
+import json
 import select
 import socket
 import threading
@@ -24,10 +25,13 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from drillkit_lab.physics.apps import REGION_HEADER
 from drillkit_lab.physics.groundtruth import GroundTruth
 from drillkit_lab.ports import PortMap
 
 INTERNET = ("0.0.0.0/0", "::/0")
+# Target group ARN -> the ALB physics that checks its targets, for DescribeTargetHealth.
+BY_TARGET_GROUP: dict[str, LoadBalancerPhysics] = {}
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-connection"}
 
 
@@ -44,6 +48,11 @@ class Backends:
 
     ec2: Any
     elbv2: Any
+    awslambda: Any = None
+
+
+def is_lambda(target_id: str) -> bool:
+    return target_id.startswith("arn:aws:lambda:")
 
 
 @dataclass
@@ -117,7 +126,7 @@ class LoadBalancerPhysics:
         group = self._target_group()
         if group is None:
             return []
-        return [(t["Id"], int(t.get("Port") or group.port)) for t in list(group.targets.values())]
+        return [(t["Id"], 0 if is_lambda(t["Id"]) else int(t.get("Port") or group.port)) for t in list(group.targets.values())]
 
     # -- the target group's own health checks ---------------------------------------------
     def _health_settings(self) -> tuple[str, float, int, int]:
@@ -140,6 +149,8 @@ class LoadBalancerPhysics:
             for address, port in current:
                 key = f"{address}:{port}"
                 state = self.targets.setdefault(key, TargetState())
+                if is_lambda(address):
+                    continue  # Lambda target groups have health checks off by default: the target stays unjudged
                 ok = _get_ok(address, self.ports.real(port), path, timeout=min(2.0, interval * 0.8))
                 state.successes, state.failures = (state.successes + 1, 0) if ok else (0, state.failures + 1)
                 before = state.healthy
@@ -163,6 +174,9 @@ class LoadBalancerPhysics:
     # -- the listener ----------------------------------------------------------------------
     def start(self) -> None:
         physics = self
+        group = self._target_group()
+        if group is not None:
+            BY_TARGET_GROUP[group.arn] = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
@@ -235,6 +249,9 @@ class LoadBalancerPhysics:
             _reply(handler, 503, b"503 Service Temporarily Unavailable", {"Server": "awselb/2.0"})
             return
         address, port = target
+        if is_lambda(address):
+            self._invoke(address, handler)
+            return
         connection = http.client.HTTPConnection(address, self.ports.real(port), timeout=5)
         try:
             headers = {k: v for k, v in handler.headers.items() if k.lower() not in HOP_BY_HOP}
@@ -249,6 +266,22 @@ class LoadBalancerPhysics:
             connection.close()
         passed = {k: v for k, v in response.getheaders() if k.lower() not in HOP_BY_HOP | {"content-length", "server"}}
         _reply(handler, response.status, body, passed)
+
+    def _invoke(self, function_arn: str, handler: BaseHTTPRequestHandler) -> None:
+        """The ALB invokes the function directly; reserved concurrency 0 throttles every invocation."""
+        name, region = function_arn.split(":")[6], function_arn.split(":")[3]
+        try:
+            function = self.backends.awslambda.get_function(name)
+        except Exception:  # noqa: BLE001 moto raises its own not-found error
+            function = None
+        if function is None:
+            _reply(handler, 502, b"502 Bad Gateway", {"Server": "awselb/2.0"})
+            return
+        if str(function.reserved_concurrency) == "0":
+            _reply(handler, 503, b"503 Service Temporarily Unavailable", {"Server": "awselb/2.0"})
+            return
+        body = json.dumps({"region": region, "status": "ok", "function": name}).encode()
+        _reply(handler, 200, body, {"Content-Type": "application/json", REGION_HEADER: region})
 
 
 def _reply(handler: BaseHTTPRequestHandler, status: int, body: bytes, headers: dict[str, str]) -> None:
@@ -292,3 +325,46 @@ def _acl_allows(acl: Any, port: int) -> bool:
             continue
         return entry.rule_action == "allow"
     return False
+
+
+def install_describe_target_health() -> None:
+    """DescribeTargetHealth answers from the ALB's own health checks instead of moto's constant 'healthy'."""
+    from moto.elbv2.models import FakeHealthStatus, FakeTargetGroup
+
+    original = FakeTargetGroup.health_for
+    if getattr(original, "_lab", False):
+        return
+
+    def health_for(self: Any, target: dict[str, Any], ec2_backend: Any) -> Any:
+        status = original(self, target, ec2_backend)
+        physics = BY_TARGET_GROUP.get(self.arn)
+        if physics is None or status.status != "healthy":
+            return status
+        port = 0 if is_lambda(status.instance_id) else int(status.port)
+        state = physics.targets.get(f"{status.instance_id}:{port}")
+        if state is None or state.healthy is None:
+            if is_lambda(status.instance_id):
+                return FakeHealthStatus(
+                    status.instance_id, status.port, None, "unavailable", "Target.HealthCheckDisabled", "Health checks disabled"
+                )
+            return FakeHealthStatus(
+                status.instance_id,
+                status.port,
+                status.health_check_port,
+                "initial",
+                "Elb.InitialHealthChecking",
+                "Initial health checks in progress",
+            )
+        if state.healthy:
+            return status
+        return FakeHealthStatus(
+            status.instance_id,
+            status.port,
+            status.health_check_port,
+            "unhealthy",
+            "Target.FailedHealthChecks",
+            "Health checks failed",
+        )
+
+    health_for._lab = True  # type: ignore[attr-defined]
+    FakeTargetGroup.health_for = health_for

@@ -115,6 +115,8 @@ def test_when_every_target_fails_its_health_check_the_alb_fails_open_and_nothing
             10,
             "both primary targets unhealthy",
         )
+        described = elbv2.describe_target_health(TargetGroupArn=primary["target_group_arn"])["TargetHealthDescriptions"]
+        assert {d["TargetHealth"]["State"] for d in described} == {"unhealthy"}
         time.sleep(INTERVAL * (THRESHOLD + 1))
         assert lab.get(primary["address"])[0] == 200  # fail open: requests still reach the targets
         assert lab.events_since(started, "health_check", id=primary["health_check_id"]) == []
@@ -247,3 +249,19 @@ def test_unplanned_global_failover_loses_exactly_the_heartbeats_not_yet_replicat
         )
     assert 1000 in [r[0]["longValue"] for r in data_api(lab, "primary", "select seq from heartbeat")["records"]]
     steady(lab)
+
+
+def test_alb_with_lambda_targets_fails_over_when_the_function_is_throttled(tmp_path):
+    with running_lab(tmp_path / "lab", Path(__file__).parents[2] / "lab" / "stacks" / "alb-lambda.yaml") as lab:
+        primary = lab.region("primary")
+        function_arn = primary["targets"][0]["Id"]
+        status, body = lab.get(primary["address"])
+        assert (status, body["region"]) == (200, "us-east-1")
+        lambda_client = lab.client("lambda", primary["region"])
+        throttled_at = time.time()
+        lambda_client.put_function_concurrency(FunctionName=function_arn, ReservedConcurrentExecutions=0)
+        assert lab.get(primary["address"])[0] == 503
+        wait_for(lambda: went_unhealthy(lab, throttled_at), 10, "health check fails on the throttled function")
+        wait_for(lambda: standby_answer(lab), 2, "DNS answers the standby")
+        lambda_client.delete_function_concurrency(FunctionName=function_arn)
+        steady(lab)
