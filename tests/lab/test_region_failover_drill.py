@@ -15,6 +15,7 @@ from drillkit import client
 from drillkit.cli import app
 
 from ..conftest import DEMO_SCENARIO
+from ..reports import assert_valid_report
 
 pytestmark = pytest.mark.lab
 CONTRACT_MEASUREMENT_KEYS = {"seconds", "uncertainty_seconds", "target_seconds", "passed"}
@@ -73,6 +74,13 @@ def test_report_json_holds_the_contract_fields(drill):
     assert all({"t", "event"} <= set(entry) for entry in report["timeline"])
     html = (drill.report_dir / "report.html").read_text()
     assert "PASS" in html and "DNS cutover" in html
+
+
+def test_report_json_matches_the_published_schema_and_every_artifact_was_downloaded(drill):
+    assert_valid_report(drill.report)
+    names = {p.name for p in drill.report_dir.iterdir()}
+    assert {"report.json", "report.html", "junit.xml", "summary.md", "samples.jsonl", "manifest.json"} <= names
+    assert drill.report["people"]["requested_by"] and drill.report["execution"]["steps"]
 
 
 def test_detection_and_dns_cutover_agree_with_the_ground_truth(lab, drill):

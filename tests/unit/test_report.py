@@ -1,0 +1,245 @@
+"""report.build for every outcome: the fields an auditor needs, valid against the published schema."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+from junitparser import Error, Failure, JUnitXml, Skipped
+
+from drillkit.evidence import junit, report, summary
+from drillkit.model import DrillContext, FailoverEndpoint, Injection, ResolvedTarget
+from drillkit.spec import parse_scenario
+
+from ..reports import assert_valid_report, schema_errors
+
+T0 = 1_795_000_000.0  # 2026-11-17T...Z
+T_INJECT = T0 + 5.0
+
+
+@pytest.fixture
+def context(scenario_dict) -> DrillContext:
+    target = ResolvedTarget(
+        hosted_zone_id="Z123",
+        record_name="app.drillkit.lab.",
+        record_type="A",
+        primary=FailoverEndpoint(side="primary", set_identifier="primary", values=("127.10.0.1",), health_check_id="hc-1"),
+        standby=FailoverEndpoint(side="standby", set_identifier="standby", values=("127.20.0.1",)),
+    )
+    return DrillContext(
+        drill_id="region-failover-health-check-20261117T000000Z-ab12",
+        environment_key="route53/Z123/app.drillkit.lab.",
+        requested_by="alice",
+        scenario=parse_scenario(scenario_dict),
+        network={},
+        target=target,
+        started_at=T0,
+        execution_id="arn:aws:states:us-east-1:123456789012:execution:drill:x",
+    )
+
+
+def samples_after_injection(detection: float, dns: float, recovery: float) -> list[dict]:
+    """Readings once a second; each milestone shows from its offset on."""
+    readings = []
+    for i in range(0, 40):
+        t = T_INJECT + i * 1.0
+        offset = t - T_INJECT
+        readings.append({"t": t, "probe": "health_check", "healthy": offset < detection})
+        readings.append({"t": t, "probe": "dns", "side": "standby" if offset >= dns else "primary"})
+        readings.append({"t": t, "probe": "http", "ok": True, "side": "standby" if offset >= recovery else "primary"})
+    return readings
+
+
+def finished_state(context: DrillContext, verified: bool = True) -> dict:
+    injection = Injection(
+        fault="health-check-inversion", resource_id="hc-1", undo_seq=1, t_before=T_INJECT - 0.1, t_inject=T_INJECT
+    )
+    return {
+        "drill": context.model_dump(mode="json"),
+        "steady": {"reached_at": T0 + 3, "samples": 9},
+        "injection": injection.model_dump(mode="json"),
+        "observation": {"batch": 1, "done": True, "reason": "complete"},
+        "restore": {
+            "started_at": T0 + 50,
+            "ended_at": T0 + 51,
+            "records": [{"seq": 1, "resource_id": "hc-1", "status": "restored", "t": T0 + 51}],
+        },
+        "verification": {
+            "verified": verified,
+            "t": T0 + 55,
+            "resources": {"hc-1": verified},
+            "problems": [] if verified else ["primary not serving"],
+        },
+    }
+
+
+UNDO = [
+    {
+        "seq": 1,
+        "fault": "health-check-inversion",
+        "resource_id": "hc-1",
+        "prior": {"inverted": False},
+        "status": "restored",
+        "restored_at": T0 + 51,
+    }
+]
+
+
+def build(context, state, samples, **kwargs):
+    return report.build(context, state, samples, UNDO if state.get("injection") else [], ended_at=T0 + 60, **kwargs)
+
+
+def test_a_passing_drill_has_every_section_and_matches_the_schema(context):
+    document = build(
+        context,
+        finished_state(context),
+        samples_after_injection(2, 3, 4),
+        previous=None,
+        notify_targets=["arn:aws:sns:us-east-1:123456789012:t"],
+    )
+
+    assert_valid_report(document)
+    assert document["verdict"] == "PASS"
+    assert document["results"]["objectives"] == {"detection": "PASS", "dns_cutover": "PASS", "recovery": "PASS"}
+    assert document["measurements"]["detection"]["seconds"] == 2.0
+    assert all(m["kind"] == "measured" for m in document["measurements"].values())
+    assert document["results"]["estimates"] == {}
+    assert document["identity"]["previous_drill"] is None
+    assert document["identity"]["exercise_type"] == "switchover"
+    assert document["identity"]["scope"]["accounts"] == ["123456789012"]
+    assert document["people"] == {
+        "requested_by": "alice",
+        "approved_by": None,
+        "notified": [{"channel": "sns", "target": "arn:aws:sns:us-east-1:123456789012:t", "when": "after the report is sealed"}],
+    }
+    assert [s["actor"] for s in document["execution"]["steps"]] == [
+        "drillkit:Preflight",
+        "drillkit:SteadyState",
+        "drillkit:Inject",
+        "drillkit:Observe",
+        "drillkit:Restore",
+        "drillkit:VerifyRestore",
+        "drillkit:Report",
+    ]
+    assert document["execution"]["restore_started_at"].endswith("Z")
+    assert document["findings"] == []
+    clauses = {(f["framework"], f["clause"]) for f in document["identity"]["frameworks"]}
+    assert ("nist", "CP-4(4)") in clauses and ("dora", "Art. 12, RTS 2024/1774 Art. 25") in clauses
+
+
+def test_a_missed_objective_fails_with_a_finding_that_names_it_and_suggests_a_remedy(context):
+    document = build(context, finished_state(context), samples_after_injection(2, 3, 35))  # recovery target is 30 s
+
+    assert_valid_report(document)
+    assert document["verdict"] == "FAIL"
+    assert document["results"]["objectives"]["recovery"] == "FAIL"
+    missed = [f for f in document["findings"] if f["code"] == "OBJECTIVE_MISSED"]
+    assert len(missed) == 1 and "Recovery" in missed[0]["message"] and missed[0]["remedy"]
+    assert missed[0]["evidence"] == "measurements.recovery"
+
+
+def test_an_unverified_restore_fails_the_drill_even_when_every_objective_passed(context):
+    document = build(context, finished_state(context, verified=False), samples_after_injection(1, 1, 1))
+
+    assert_valid_report(document)
+    assert document["verdict"] == "FAIL"
+    assert document["results"]["restore"] == "FAIL"
+    assert [f["code"] for f in document["findings"]] == ["RESTORE_NOT_VERIFIED"]
+
+
+def test_a_drill_that_never_injected_is_an_error_with_no_measurements(context):
+    state = {
+        "drill": context.model_dump(mode="json"),
+        "error": {"Error": "NotSteady", "Cause": json.dumps({"errorMessage": "not in steady state after 60s"})},
+        "restore": {"started_at": T0 + 61, "ended_at": T0 + 61, "records": []},
+        "verification": {"verified": True, "t": T0 + 62, "resources": {}, "note": "nothing was injected"},
+    }
+    document = build(context, state, [])
+
+    assert_valid_report(document)
+    assert document["verdict"] == "ERROR"
+    assert document["injected_at"] is None and document["measurements"] == {}
+    assert document["findings"][0]["code"] == "NotSteady"
+    assert document["execution"]["deviations"] == ["the drill stage failed with NotSteady: not in steady state after 60s"]
+
+
+def test_the_previous_drill_of_the_scenario_is_recorded(context):
+    previous = {
+        "drill_id": "region-failover-1",
+        "started_at": "2026-11-01T00:00:00.000Z",
+        "ended_at": "2026-11-01T00:01:00.000Z",
+        "verdict": "FAIL",
+        "report_key": "drills/region-failover-1/report.json",
+    }
+    document = build(context, finished_state(context), samples_after_injection(1, 1, 1), previous=previous)
+
+    assert_valid_report(document)
+    assert document["identity"]["previous_drill"] == previous
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "named"),
+    [
+        (("verdict",), "MAYBE", "verdict"),
+        (("measurements", "detection", "kind"), "estimated", "measurements/detection/kind"),
+        (("measurements", "guess"), {"seconds": 1}, "measurements"),
+        (("started_at",), "2026-11-17 10:00", "started_at"),
+        (("findings",), [{"severity": "bad", "code": "X", "message": "m"}], "findings/0/severity"),
+        (("restore_verified",), False, "restore_verified"),  # PASS requires a verified restore
+    ],
+)
+def test_the_schema_rejects_a_broken_report_naming_the_field(context, path, value, named):
+    document = copy.deepcopy(build(context, finished_state(context), samples_after_injection(1, 1, 1)))
+    node = document
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+
+    problems = schema_errors(document)
+    assert problems and any(p.startswith(named) for p in problems), problems
+
+
+def test_junit_has_one_case_per_objective_and_one_for_the_restore_and_fails_missed_ones(context, tmp_path):
+    document = build(context, finished_state(context, verified=False), samples_after_injection(2, 3, 35))
+    path = tmp_path / "junit.xml"
+    path.write_bytes(junit.render(document))
+
+    suites = JUnitXml.fromfile(str(path))
+    cases = {case.name: case for suite in suites for case in suite}
+    assert set(cases) == {
+        "objective: Detection",
+        "objective: DNS cutover (authoritative)",
+        "objective: Recovery (achieved RTO)",
+        "restore verified",
+    }
+    assert cases["objective: Detection"].is_passed
+    assert isinstance(cases["objective: Recovery (achieved RTO)"].result[0], Failure)
+    assert "target 30 s" in cases["objective: Recovery (achieved RTO)"].result[0].message
+    assert isinstance(cases["restore verified"].result[0], Failure)
+    suite = next(iter(suites))
+    assert (suite.tests, suite.failures, suite.errors) == (4, 2, 0)
+
+
+def test_junit_reports_an_error_case_when_the_drill_did_not_finish_and_skips_unjudged_objectives(
+    context, scenario_dict, tmp_path
+):
+    state = finished_state(context)
+    state["error"] = {"Error": "AwsCallFailed", "Cause": "UpdateHealthCheck on hc-1 failed"}
+    unjudged = context.model_copy(update={"scenario": parse_scenario({**scenario_dict, "objectives": {"detection_seconds": 10}})})
+    path = tmp_path / "junit.xml"
+    path.write_bytes(junit.render(build(unjudged, state, samples_after_injection(1, 1, 1))))
+
+    cases = {case.name: case for suite in JUnitXml.fromfile(str(path)) for case in suite}
+    assert isinstance(cases["drill completed"].result[0], Error)
+    assert cases["drill completed"].result[0].type == "AwsCallFailed"
+    assert isinstance(cases["objective: Recovery (achieved RTO)"].result[0], Skipped)
+
+
+def test_summary_md_is_a_ticket_ready_table_with_findings(context):
+    document = build(context, finished_state(context), samples_after_injection(2, 3, 35))
+    text = summary.render(document).decode()
+
+    assert text.startswith("## DR drill FAIL: region-failover-health-check v1")
+    assert "| Recovery (achieved RTO) | 35.00 s | ± 1.00 s | 30 s | **missed** |" in text
+    assert "`OBJECTIVE_MISSED`" in text and "Remedy:" in text
