@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import xml.etree.ElementTree as ET
 
 import pytest
 from junitparser import Error, Failure, JUnitXml, Skipped
@@ -243,3 +244,29 @@ def test_summary_md_is_a_ticket_ready_table_with_findings(context):
     assert text.startswith("## DR drill FAIL: region-failover-health-check v1")
     assert "| Recovery (achieved RTO) | 35.00 s | ± 1.00 s | 30 s | **missed** |" in text
     assert "`OBJECTIVE_MISSED`" in text and "Remedy:" in text
+
+
+def test_report_html_is_self_contained_and_escapes_what_it_shows(context):
+    state = finished_state(context)
+    state["error"] = {"Error": "AwsCallFailed", "Cause": "<script>alert(1)</script>"}
+    samples = samples_after_injection(2, 3, 4)
+    html = report.render_html(build(context, state, samples), samples)
+
+    assert "<script>alert(1)</script>" not in html and "&lt;script&gt;" in html
+    assert "<svg" in html and "http://" not in html.replace("http://www.w3.org/2000/svg", "")
+    ET.fromstring(html[html.index("<svg") : html.index("</svg>") + 6])  # the timeline is well-formed SVG
+
+
+def test_the_html_timeline_draws_every_reading_each_milestone_and_each_target(context):
+    samples = samples_after_injection(2, 3, 4)
+    document = build(context, finished_state(context), samples)
+    html = report.render_html(document, samples)
+    svg = ET.fromstring(html[html.index("<svg") : html.index("</svg>") + 6])
+    ns = "{http://www.w3.org/2000/svg}"
+
+    texts = [t.text for t in svg.iter(ns + "text")]
+    assert len([c for c in svg.iter(ns + "circle") if c.find(ns + "title") is not None]) == len(samples)
+    for label in ("fault injected", "detection", "DNS cutover", "recovery", "restored", "restore verified"):
+        assert label in texts, label
+    assert "target Recovery (achieved RTO) 30 s" in texts
+    assert html.index("Restore verified") < html.index("<svg") < html.index("Measurements against targets")

@@ -8,7 +8,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from drillkit import aws, clock
-from drillkit.evidence import frameworks, junit, summary
+from drillkit.evidence import chart, frameworks, junit, summary
 from drillkit.evidence.manifest import ChainMoved, Sealer
 from drillkit.evidence.store import EvidenceStore
 from drillkit.measure import MILESTONES, MilestoneTracker, measurements, verdict
@@ -376,16 +376,19 @@ _templates = Environment(
 )
 
 
-def render_html(document: dict[str, Any]) -> str:
-    injected = document["timeline"] and next((e["t"] for e in document["timeline"] if e["event"] == "fault_injected"), None)
-    return _templates.get_template("report.html.j2").render(report=document, labels=LABELS, t_inject=injected)
+def render_html(document: dict[str, Any], samples: list[dict[str, Any]] | None = None) -> str:
+    """The report for a non-engineer: verdict first, a timeline chart, then the detail."""
+    injected = next((e["t"] for e in document["timeline"] if e["event"] == "fault_injected"), None)
+    return _templates.get_template("report.html.j2").render(
+        report=document, labels=LABELS, t_inject=injected, chart=chart.timeline(document, samples or [])
+    )
 
 
 def render_artifacts(document: dict[str, Any], samples: list[dict[str, Any]]) -> dict[str, bytes]:
     """Every artifact of a drill, in the order of ARTIFACTS."""
     rendered = {
         "report.json": json.dumps(document, indent=2, sort_keys=False).encode(),
-        "report.html": render_html(document).encode(),
+        "report.html": render_html(document, samples).encode(),
         "junit.xml": junit.render(document),
         "summary.md": summary.render(document),
         "samples.jsonl": "".join(json.dumps(s, separators=(",", ":")) + "\n" for s in samples).encode(),

@@ -1,0 +1,84 @@
+"""The report's timeline chart: sample readings per probe, milestones and targets, as plain shapes.
+
+Geometry only (no I/O, no markup): the HTML template draws these as inline SVG, so the
+report stays one self-contained file that any browser opens offline.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+WIDTH, LEFT, RIGHT = 900, 120, 20
+LANES = (("health_check", "Health check"), ("dns", "DNS answer"), ("http", "Clients (HTTP)"))
+LANE_TOP, LANE_GAP = 50, 38
+MILESTONE_EVENTS = {
+    "fault_injected": "fault injected",
+    "detection": "detection",
+    "dns_cutover": "DNS cutover",
+    "recovery": "recovery",
+    "restore": "restored",
+    "restore_verified": "restore verified",
+}
+
+
+def _state(sample: dict[str, Any]) -> str:
+    probe = sample.get("probe")
+    if probe == "health_check":
+        return {True: "primary", False: "failed"}.get(sample.get("healthy"), "unknown")
+    if probe == "http" and not sample.get("ok"):
+        return "failed"
+    side = sample.get("side")
+    return side if side in ("primary", "standby") else "unknown"
+
+
+def timeline(document: dict[str, Any], samples: list[dict[str, Any]]) -> dict[str, Any] | None:
+    if not samples:
+        return None
+    t_inject = next((e["t"] for e in document["timeline"] if e["event"] == "fault_injected"), None)
+    times = [s["t"] for s in samples] + [e["t"] for e in document["timeline"] if e["event"] in MILESTONE_EVENTS]
+    targets = []
+    if t_inject is not None:
+        for name, m in document.get("measurements", {}).items():
+            if m.get("target_seconds") is not None:
+                targets.append({"name": name, "t": t_inject + m["target_seconds"], "seconds": m["target_seconds"]})
+    times += [target["t"] for target in targets]
+    t0, t1 = min(times), max(times)
+    span = max(t1 - t0, 1e-3)
+    plot = WIDTH - LEFT - RIGHT
+
+    def x(t: float) -> float:
+        return round(LEFT + (t - t0) / span * plot, 1)
+
+    lane_y = {probe: LANE_TOP + i * LANE_GAP for i, (probe, _) in enumerate(LANES)}
+    axis_y = LANE_TOP + len(LANES) * LANE_GAP
+    dots = [
+        {"x": x(s["t"]), "y": lane_y[s["probe"]], "state": _state(s), "probe": s["probe"], "offset": s["t"] - (t_inject or t0)}
+        for s in samples
+        if s.get("probe") in lane_y
+    ]
+    shown = [e for e in document["timeline"] if e["event"] in MILESTONE_EVENTS]
+    # Labels take turns on three rows so that milestones close together stay readable.
+    markers = [
+        {"x": x(e["t"]), "label": MILESTONE_EVENTS[e["event"]], "event": e["event"], "label_y": 10 + (i % 3) * 10}
+        for i, e in enumerate(shown)
+    ]
+    ticks = []
+    origin = t_inject if t_inject is not None else t0
+    step = next(s for s in (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 1800, 3600) if span / s <= 12)
+    k = int((t0 - origin) // step)
+    while origin + k * step <= t1:
+        if origin + k * step >= t0:
+            ticks.append({"x": x(origin + k * step), "label": f"{k * step:+g} s" if t_inject is not None else f"{k * step:g} s"})
+        k += 1
+    return {
+        "width": WIDTH,
+        "height": axis_y + 60,
+        "left": LEFT,
+        "right": WIDTH - RIGHT,
+        "axis_y": axis_y,
+        "lanes": [{"y": lane_y[probe], "label": label} for probe, label in LANES],
+        "dots": dots,
+        "markers": markers,
+        "targets": [{**target, "x": x(target["t"])} for target in targets],
+        "ticks": ticks,
+    }
