@@ -66,7 +66,8 @@ class Signer:
             if algorithm is None or algorithm not in answer.get("SigningAlgorithms", []):
                 raise EvidenceSealFailed(f"signing key {self.key_arn}: key spec {spec} is not a supported signing key")
             self.public_key_der = answer["PublicKey"]
-            arn = answer["KeyId"]
+            # AWS answers the key's ARN; some emulators (moto) answer the bare key id.
+            arn = answer["KeyId"] if answer["KeyId"].startswith("arn:") else self.key_arn
             self._info = {
                 "key_id": arn.rsplit("/", 1)[-1],
                 "key_arn": arn,
