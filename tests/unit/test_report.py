@@ -10,81 +10,14 @@ import pytest
 from junitparser import Error, Failure, JUnitXml, Skipped
 
 from drillkit.evidence import junit, report, summary
-from drillkit.model import DrillContext, FailoverEndpoint, Injection, ResolvedTarget
 from drillkit.spec import parse_scenario
 
-from ..reports import assert_valid_report, schema_errors
-
-T0 = 1_795_000_000.0  # 2026-11-17T...Z
-T_INJECT = T0 + 5.0
+from ..reports import T0, UNDO, assert_valid_report, drill_context, finished_state, samples_after_injection, schema_errors
 
 
 @pytest.fixture
-def context(scenario_dict) -> DrillContext:
-    target = ResolvedTarget(
-        hosted_zone_id="Z123",
-        record_name="app.drillkit.lab.",
-        record_type="A",
-        primary=FailoverEndpoint(side="primary", set_identifier="primary", values=("127.10.0.1",), health_check_id="hc-1"),
-        standby=FailoverEndpoint(side="standby", set_identifier="standby", values=("127.20.0.1",)),
-    )
-    return DrillContext(
-        drill_id="region-failover-health-check-20261117T000000Z-ab12",
-        environment_key="route53/Z123/app.drillkit.lab.",
-        requested_by="alice",
-        scenario=parse_scenario(scenario_dict),
-        network={},
-        target=target,
-        started_at=T0,
-        execution_id="arn:aws:states:us-east-1:123456789012:execution:drill:x",
-    )
-
-
-def samples_after_injection(detection: float, dns: float, recovery: float) -> list[dict]:
-    """Readings once a second; each milestone shows from its offset on."""
-    readings = []
-    for i in range(0, 40):
-        t = T_INJECT + i * 1.0
-        offset = t - T_INJECT
-        readings.append({"t": t, "probe": "health_check", "healthy": offset < detection})
-        readings.append({"t": t, "probe": "dns", "side": "standby" if offset >= dns else "primary"})
-        readings.append({"t": t, "probe": "http", "ok": True, "side": "standby" if offset >= recovery else "primary"})
-    return readings
-
-
-def finished_state(context: DrillContext, verified: bool = True) -> dict:
-    injection = Injection(
-        fault="health-check-inversion", resource_id="hc-1", undo_seq=1, t_before=T_INJECT - 0.1, t_inject=T_INJECT
-    )
-    return {
-        "drill": context.model_dump(mode="json"),
-        "steady": {"reached_at": T0 + 3, "samples": 9},
-        "injection": injection.model_dump(mode="json"),
-        "observation": {"batch": 1, "done": True, "reason": "complete"},
-        "restore": {
-            "started_at": T0 + 50,
-            "ended_at": T0 + 51,
-            "records": [{"seq": 1, "resource_id": "hc-1", "status": "restored", "t": T0 + 51}],
-        },
-        "verification": {
-            "verified": verified,
-            "t": T0 + 55,
-            "resources": {"hc-1": verified},
-            "problems": [] if verified else ["primary not serving"],
-        },
-    }
-
-
-UNDO = [
-    {
-        "seq": 1,
-        "fault": "health-check-inversion",
-        "resource_id": "hc-1",
-        "prior": {"inverted": False},
-        "status": "restored",
-        "restored_at": T0 + 51,
-    }
-]
+def context(scenario_dict):
+    return drill_context(scenario_dict)
 
 
 def build(context, state, samples, **kwargs):
