@@ -129,3 +129,16 @@ def test_removing_a_report_from_the_chain_fails_verify_naming_it(exported, tmp_p
     result = verify.verify_directory(copy)
     assert not result.ok and result.first.path == f"drills/{middle}/manifest.json"
     assert "missing from the chain" in result.first.message
+
+
+def test_drillkit_report_prints_one_drill_and_names_an_unknown_one(lab, exported, tmp_path):
+    lab_file = str(lab.work_dir / "lab.json")
+    drill_id = exported.drill_ids[0]
+
+    shown = CliRunner().invoke(app, ["report", drill_id, "--lab-file", lab_file, "--reports-dir", str(tmp_path)])
+    unknown = CliRunner().invoke(app, ["report", "no-such-drill-0000", "--lab-file", lab_file, "--reports-dir", str(tmp_path)])
+
+    assert shown.exit_code == 0, shown.output
+    assert f"Drill {drill_id}" in shown.output and "Verdict: PASS" in shown.output
+    assert (tmp_path / drill_id / "manifest.sig").exists()
+    assert unknown.exit_code == 2 and "no report for drill no-such-drill-0000" in unknown.output
