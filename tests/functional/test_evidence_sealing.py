@@ -170,3 +170,37 @@ def test_export_refuses_a_bad_period_or_framework_naming_the_option(tmp_path):
         export.Period.parse("2026-01-01", "2025-01-01")
     with pytest.raises(export.ExportFailed, match="--framework 'sox'"):
         export.export(None, None, "b", export.Period.parse("2026-01-01", "2026-12-31"), "sox", tmp_path / "x.tar.gz")
+
+
+def test_a_retried_report_step_does_not_seal_the_drill_twice(evidence, scenario_dict):
+    store, key_arn = evidence
+    first = seal_drill(store, key_arn, scenario_dict, 1)
+    manifest_before = store.get(first["manifest.json"])
+
+    again = seal_drill(store, key_arn, scenario_dict, 1)  # same drill id: the Report step ran again
+
+    assert again == first
+    assert store.get(first["manifest.json"]) == manifest_before
+    assert json.loads(store.get(manifest.HEAD_KEY))["sequence"] == 1
+
+
+class CrashesBeforeTheHeadMoves(EvidenceStore):
+    def put_if(self, key, body, etag):
+        raise RuntimeError("function timed out")
+
+
+def test_a_manifest_left_behind_before_the_head_moved_is_sealed_again_into_the_chain(evidence, scenario_dict):
+    store, key_arn = evidence
+    seal_drill(store, key_arn, scenario_dict, 1)
+    context = drill_context(scenario_dict, drill_id="region-failover-drill-crash")
+    document = report.build(context, finished_state(context), [], UNDO, ended_at=T0 + 60)
+    crashed = manifest.Sealer(CrashesBeforeTheHeadMoves(store.bucket), manifest.Signer(key_arn))
+    document["integrity"] = crashed.integrity(report.ARTIFACTS)
+    with pytest.raises(RuntimeError, match="function timed out"):
+        crashed.seal(document, report.render_artifacts(document, []))
+
+    keys = report.publish(store, document, [], manifest.Sealer(store, manifest.Signer(key_arn)))
+
+    head = json.loads(store.get(manifest.HEAD_KEY))
+    assert head["drill_id"] == "region-failover-drill-crash" and head["sequence"] == 2
+    assert head["manifest_sha256"] == hashlib.sha256(store.get(keys["manifest.json"])).hexdigest()

@@ -35,6 +35,11 @@ ALGORITHM_OF_SPEC = {
 }
 
 
+def sealed_marker(drill_id: str) -> str:
+    """Written once the chain's head moved to the drill: its position and manifest SHA-256."""
+    return f"chain/sealed/{drill_id}.json"
+
+
 class EvidenceSealFailed(DrillError):
     """The report's manifest could not be signed or the chain could not be advanced."""
 
@@ -124,6 +129,29 @@ class Sealer:
             self._head = json.loads(body)
         return self._head
 
+    def already_sealed(self, drill_id: str) -> dict[str, str] | None:
+        """The keys of a drill's artifacts when its manifest is in the chain already, else None.
+
+        A manifest counts as sealed when its drill's marker (written once the head moved to it) or
+        the head itself names its SHA-256; a manifest left behind by a lost race or a crash before the
+        head moved is not in the chain, and the drill is sealed again over it.
+        """
+        prefix = drill_prefix(drill_id)
+        found = self.store.get_with_etag(prefix + "manifest.json")
+        if found is None:
+            return None
+        body = found[0]
+        digest = sha256(body)
+        marker = self.store.get_json(sealed_marker(drill_id)) or {}
+        head = self.read_head() or {}
+        if marker.get("manifest_sha256") != digest and not (
+            head.get("drill_id") == drill_id and head.get("manifest_sha256") == digest
+        ):
+            return None
+        sealed = json.loads(body)
+        names = [a["name"] for a in sealed["artifacts"]] + ["manifest.json"] + (["manifest.sig"] if sealed.get("signing") else [])
+        return {name: prefix + name for name in names}
+
     def integrity(self, artifacts: tuple[str, ...]) -> dict[str, Any]:
         """What report.json says about its own sealing (known before the artifacts are hashed)."""
         head = self.read_head()
@@ -196,6 +224,7 @@ class Sealer:
         }
         if not self.store.put_if(HEAD_KEY, dumps(head), etag=self._etag):
             raise ChainMoved(f"{HEAD_KEY} changed while drill {document['drill_id']} was being sealed")
+        self.store.put(sealed_marker(document["drill_id"]), dumps(head))
         return keys
 
 

@@ -402,9 +402,14 @@ def publish(
     """Write the artifacts and seal them: manifest.json, manifest.sig and the next link of the chain.
 
     When another report advanced the chain meanwhile, the integrity section is planned again
-    on top of the new head and everything is written again (new object versions).
+    on top of the new head and everything is written again (new object versions). A drill that is
+    sealed already (a retried Report step) is not sealed again: the keys of its sealed artifacts come back.
     """
     sealer = sealer or Sealer(store, None)
+    sealed = sealer.already_sealed(document["drill_id"])
+    if sealed is not None:
+        # A retried Report step: the drill holds its place in the chain already; sealing again would fork it.
+        return sealed
     for attempt in range(1, attempts + 1):
         document["integrity"] = sealer.integrity(ARTIFACTS)
         document["identity"]["frameworks"] = frameworks.served_by(document)
