@@ -9,7 +9,7 @@ import xml.etree.ElementTree as ET
 import pytest
 from junitparser import Error, Failure, JUnitXml, Skipped
 
-from drillkit.evidence import junit, report, summary
+from drillkit.evidence import chart, junit, report, summary
 from drillkit.spec import parse_scenario
 
 from ..reports import T0, UNDO, assert_valid_report, drill_context, finished_state, samples_after_injection, schema_errors
@@ -198,8 +198,22 @@ def test_the_html_timeline_draws_every_reading_each_milestone_and_each_target(co
     ns = "{http://www.w3.org/2000/svg}"
 
     texts = [t.text for t in svg.iter(ns + "text")]
+    texts += [part for t in texts if t and ", " in t for part in t.split(", ")]
     assert len([c for c in svg.iter(ns + "circle") if c.find(ns + "title") is not None]) == len(samples)
     for label in ("fault injected", "detection", "DNS cutover", "recovery", "restored", "restore verified"):
         assert label in texts, label
     assert "target Recovery (achieved RTO) 30 s" in texts
     assert html.index("Restore verified") < html.index("<svg") < html.index("Measurements against targets")
+
+
+def test_milestones_at_the_same_moment_share_one_label_and_labels_stay_inside_the_chart(context):
+    samples = samples_after_injection(0, 0, 0)
+    document = build(context, finished_state(context), samples)
+    drawn = chart.timeline(document, samples)
+
+    first = drawn["labels"][0]["text"]
+    assert first == "fault injected, detection, DNS cutover, recovery"
+    for label in drawn["labels"] + drawn["targets"]:
+        assert 0 <= label["x"] <= drawn["width"]
+        if label["x"] > drawn["width"] - 220:
+            assert label["anchor"] == "end"

@@ -57,11 +57,19 @@ def timeline(document: dict[str, Any], samples: list[dict[str, Any]]) -> dict[st
         if s.get("probe") in lane_y
     ]
     shown = [e for e in document["timeline"] if e["event"] in MILESTONE_EVENTS]
-    # Labels take turns on three rows so that milestones close together stay readable.
-    markers = [
-        {"x": x(e["t"]), "label": MILESTONE_EVENTS[e["event"]], "event": e["event"], "label_y": 10 + (i % 3) * 10}
-        for i, e in enumerate(shown)
-    ]
+    markers = [{"x": x(e["t"]), "label": MILESTONE_EVENTS[e["event"]], "event": e["event"]} for e in shown]
+    # Milestones closer than a label's width share one label; labels take turns on three rows.
+    labels: list[dict[str, Any]] = []
+    for marker in markers:
+        if labels and marker["x"] - labels[-1]["x"] < 90:
+            labels[-1]["text"] += ", " + marker["label"]
+        else:
+            labels.append({"x": marker["x"], "text": marker["label"]})
+    for i, label in enumerate(labels):
+        label["y"] = 10 + (i % 3) * 10
+        label["anchor"] = "end" if label["x"] > WIDTH - 6 * len(label["text"]) else "start"
+    for marker in markers:
+        marker["top"] = next(label["y"] for label in reversed(labels) if label["x"] <= marker["x"]) + 2
     ticks = []
     origin = t_inject if t_inject is not None else t0
     step = next(s for s in (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 1800, 3600) if span / s <= 12)
@@ -79,6 +87,15 @@ def timeline(document: dict[str, Any], samples: list[dict[str, Any]]) -> dict[st
         "lanes": [{"y": lane_y[probe], "label": label} for probe, label in LANES],
         "dots": dots,
         "markers": markers,
-        "targets": [{**target, "x": x(target["t"])} for target in targets],
+        "labels": labels,
+        "targets": [
+            {
+                **target,
+                "x": x(target["t"]),
+                "y": axis_y - 4 - (i % 2) * 12,
+                "anchor": "end" if x(target["t"]) > WIDTH - 220 else "start",
+            }
+            for i, target in enumerate(targets)
+        ],
         "ticks": ticks,
     }
