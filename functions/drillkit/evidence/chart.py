@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from drillkit.evidence.junit import OBJECTIVE_LABELS
+
 WIDTH, LEFT, RIGHT = 900, 120, 20
+CHAR_WIDTH = 6.5
 LANES = (("health_check", "Health check"), ("dns", "DNS answer"), ("http", "Clients (HTTP)"))
 LANE_TOP, LANE_GAP = 50, 38
 MILESTONE_EVENTS = {
@@ -61,13 +64,13 @@ def timeline(document: dict[str, Any], samples: list[dict[str, Any]]) -> dict[st
     # Milestones closer than a label's width share one label; labels take turns on three rows.
     labels: list[dict[str, Any]] = []
     for marker in markers:
-        if labels and marker["x"] - labels[-1]["x"] < 90:
+        if labels and marker["x"] - labels[-1]["x"] < 40:
             labels[-1]["text"] += ", " + marker["label"]
         else:
             labels.append({"x": marker["x"], "text": marker["label"]})
     for i, label in enumerate(labels):
         label["y"] = 10 + (i % 3) * 10
-        label["anchor"] = "end" if label["x"] > WIDTH - 6 * len(label["text"]) else "start"
+        label["anchor"] = _anchor(label["x"], label["text"])
     for marker in markers:
         marker["top"] = next(label["y"] for label in reversed(labels) if label["x"] <= marker["x"]) + 2
     ticks = []
@@ -88,14 +91,16 @@ def timeline(document: dict[str, Any], samples: list[dict[str, Any]]) -> dict[st
         "dots": dots,
         "markers": markers,
         "labels": labels,
-        "targets": [
-            {
-                **target,
-                "x": x(target["t"]),
-                "y": axis_y - 4 - (i % 2) * 12,
-                "anchor": "end" if x(target["t"]) > WIDTH - 220 else "start",
-            }
-            for i, target in enumerate(targets)
-        ],
+        "targets": [_target(target, x(target["t"]), axis_y - 4 - (i % 2) * 12) for i, target in enumerate(targets)],
         "ticks": ticks,
     }
+
+
+def _anchor(x: float, text: str) -> str:
+    """Right-align a label that would run past the chart's right edge (about 6 px per character)."""
+    return "end" if x + CHAR_WIDTH * len(text) > WIDTH else "start"
+
+
+def _target(target: dict[str, Any], x: float, y: float) -> dict[str, Any]:
+    text = f"target {OBJECTIVE_LABELS.get(target['name'], target['name'])} {target['seconds']:g} s"
+    return {**target, "x": x, "y": y, "text": text, "anchor": _anchor(x, text)}
