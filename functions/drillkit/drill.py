@@ -277,4 +277,11 @@ def report(state: dict[str, Any]) -> dict[str, Any]:
         report_module.notify(config.topic_arn, document, keys)
     ledger.update_drill(context.drill_id, phase="done", verdict=document["verdict"], report_key=keys["report.json"])
     ledger.release_lock(context.environment_key, context.drill_id)
-    return {"verdict": document["verdict"], "restore_verified": document["restore_verified"], "artifacts": keys}
+    return {
+        "drill_id": context.drill_id,
+        "scenario": context.scenario.name,
+        "verdict": document["verdict"],
+        "restore_verified": document["restore_verified"],
+        "measurements": {name: m["seconds"] for name, m in document["measurements"].items()},
+        "artifacts": keys,
+    }

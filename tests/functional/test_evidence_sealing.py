@@ -204,3 +204,24 @@ def test_a_manifest_left_behind_before_the_head_moved_is_sealed_again_into_the_c
     head = json.loads(store.get(manifest.HEAD_KEY))
     assert head["drill_id"] == "region-failover-drill-crash" and head["sequence"] == 2
     assert head["manifest_sha256"] == hashlib.sha256(store.get(keys["manifest.json"])).hexdigest()
+
+
+def test_the_topic_gets_the_ticket_ready_summary_and_where_the_evidence_is(evidence, scenario_dict):
+    store, key_arn = evidence
+    sns, sqs = boto3.client("sns"), boto3.client("sqs")
+    topic = sns.create_topic(Name="drillkit-results")["TopicArn"]
+    queue = sqs.create_queue(QueueName="drillkit-results")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+    context = drill_context(scenario_dict)
+    document = report.build(context, finished_state(context), samples_after_injection(2, 3, 35), UNDO, ended_at=T0 + 60)
+    keys = report.publish(store, document, [], manifest.Sealer(store, manifest.Signer(key_arn)))
+
+    report.notify(topic, document, keys)
+
+    body = json.loads(sqs.receive_message(QueueUrl=queue)["Messages"][0]["Body"])
+    assert body["Subject"] == "drillkit FAIL: region-failover-health-check"
+    assert body["Message"].startswith("## DR drill FAIL: region-failover-health-check v1")
+    assert "| Recovery (achieved RTO) | 35.00 s |" in body["Message"]
+    assert keys["manifest.sig"] in body["Message"]
+    assert body["MessageAttributes"]["verdict"]["Value"] == "FAIL"

@@ -152,3 +152,13 @@ def test_the_cli_rejects_an_invalid_scenario_by_field_before_starting_anything(l
     assert "fault.recrod: unknown field" in result.output
     assert "nothing was started" in result.output
     assert len(lab.executions()) == executions_before
+
+
+def test_the_report_function_emits_the_drill_metrics_as_emf(lab, drill):
+    log = (lab.work_dir / "logs" / "lambda-drillkit-lab-ReportFunction.log").read_text()
+    emf = [json.loads(line) for line in log.splitlines() if line.startswith("{") and '"_aws"' in line]
+    mine = [e for e in emf if e.get("drill_id") == drill.report["drill_id"]]
+    assert len(mine) == 1, emf
+    assert mine[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "drillkit"
+    assert mine[0]["RecoverySeconds"] == [drill.report["measurements"]["recovery"]["seconds"]]
+    assert mine[0]["DrillPassed"] == [1.0]

@@ -7,9 +7,11 @@ import json
 import xml.etree.ElementTree as ET
 
 import pytest
+from aws_lambda_powertools import Metrics
 from junitparser import Error, Failure, JUnitXml, Skipped
 
 from drillkit.evidence import chart, junit, report, summary
+from drillkit.evidence import metrics as drill_metrics
 from drillkit.spec import parse_scenario
 
 from ..reports import T0, UNDO, assert_valid_report, drill_context, finished_state, samples_after_injection, schema_errors
@@ -217,3 +219,29 @@ def test_milestones_at_the_same_moment_share_one_label_and_labels_stay_inside_th
         width = chart.CHAR_WIDTH * len(label["text"])
         left, right = (label["x"], label["x"] + width) if label["anchor"] == "start" else (label["x"] - width, label["x"])
         assert 0 <= left and right <= drawn["width"], label
+
+
+def test_drill_metrics_are_emf_in_the_drillkit_namespace_with_only_reached_measurements():
+    metrics = Metrics(namespace="drillkit", service="drillkit")
+    try:
+        drill_metrics.record(
+            metrics,
+            {
+                "drill_id": "d-0001",
+                "scenario": "region-failover-health-check",
+                "verdict": "FAIL",
+                "restore_verified": True,
+                "measurements": {"detection": 1.25, "dns_cutover": 2.5, "recovery": None},
+            },
+        )
+        emf = metrics.serialize_metric_set()
+    finally:
+        metrics.clear_metrics()
+
+    definition = emf["_aws"]["CloudWatchMetrics"][0]
+    assert definition["Namespace"] == "drillkit"
+    assert ["scenario", "service"] in definition["Dimensions"]
+    names = {m["Name"] for m in definition["Metrics"]}
+    assert names == {"Drills", "DrillPassed", "RestoreVerified", "DetectionSeconds", "DnsCutoverSeconds"}
+    assert (emf["DetectionSeconds"], emf["DrillPassed"], emf["RestoreVerified"]) == ([1.25], [0.0], [1.0])
+    assert emf["drill_id"] == "d-0001" and emf["scenario"] == "region-failover-health-check"

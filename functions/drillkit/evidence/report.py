@@ -422,13 +422,16 @@ def publish(
 
 
 def notify(topic_arn: str, document: dict[str, Any], keys: dict[str, str]) -> None:
-    lines = [f"drillkit {document['drill_id']}: {document['verdict']} (restore verified: {document['restore_verified']})"]
-    for name, m in document["measurements"].items():
-        lines.append(f"  {name}: {m['seconds']}s (target {m['target_seconds']})")
-    lines.append(f"report: {keys['report.json']}")
+    """The drill's summary.md, plus where its sealed artifacts are, to the drill topic."""
+    lines = [summary.render(document).decode(), "Artifacts in the evidence bucket:"]
+    lines += [f"  {key}" for key in keys.values()]
     with aws.aws_call("Publish", topic_arn):
         aws.client("sns").publish(
             TopicArn=topic_arn,
             Subject=f"drillkit {document['verdict']}: {document['scenario']['name']}"[:100],
             Message="\n".join(lines),
+            MessageAttributes={
+                "verdict": {"DataType": "String", "StringValue": document["verdict"]},
+                "scenario": {"DataType": "String", "StringValue": document["scenario"]["name"]},
+            },
         )
