@@ -7,6 +7,7 @@ the machine stores under its ResultPath. Handlers only parse, log and call these
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from typing import Any
 
@@ -263,6 +264,8 @@ def report(state: dict[str, Any]) -> dict[str, Any]:
     )
     signer = manifest.Signer(config.signing_key_arn) if config.signing_key_arn else None
     keys = report_module.publish(store, document, samples, manifest.Sealer(store, signer))
+    # What was sealed is what counts (a retried Report step keeps the first sealed report).
+    document = json.loads(store.get(keys["report.json"]))
     store.set_latest_of_scenario(
         context.scenario.name,
         {

@@ -10,10 +10,13 @@ import boto3
 import pytest
 from cryptography.hazmat.primitives.serialization import load_der_public_key
 
+from drillkit import config, drill
 from drillkit.evidence import export, manifest, report, verify
 from drillkit.evidence.store import EvidenceStore
+from drillkit.model import DrillContext
 
 from ..reports import T0, UNDO, assert_valid_report, drill_context, finished_state, samples_after_injection
+from .conftest import BUCKET
 
 LOCKED_BUCKET = "drillkit-evidence-locked"
 
@@ -225,3 +228,33 @@ def test_the_topic_gets_the_ticket_ready_summary_and_where_the_evidence_is(evide
     assert "| Recovery (achieved RTO) | 35.00 s |" in body["Message"]
     assert keys["manifest.sig"] in body["Message"]
     assert body["MessageAttributes"]["verdict"]["Value"] == "FAIL"
+
+
+def report_step_state(context_dict: dict) -> dict:
+    """What the state machine hands the Report step after a complete drill of this context."""
+    return {**finished_state(DrillContext.model_validate(context_dict)), "drill": context_dict}
+
+
+def test_the_report_step_seals_signs_chains_and_names_the_previous_drill(account, request_for, monkeypatch):
+    key_arn = boto3.client("kms").create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["Arn"]
+    monkeypatch.setenv("SIGNING_KEY_ARN", key_arn)
+    config.evidence_config.cache_clear()
+    store = EvidenceStore(BUCKET)
+    outcomes = []
+    for n in (1, 2):
+        context = drill.preflight(request_for(), execution_id=None, execution_name=f"drill-report-{n:04d}")
+        store.put_samples(context["drill_id"], "1-observe-0001", samples_after_injection(2, 3, 4))
+        outcomes.append(drill.report(report_step_state(context)))
+    retried = drill.report(report_step_state(context))  # the Report step of drill 2 runs again
+
+    first, second = outcomes
+    assert (first["verdict"], second["verdict"]) == ("PASS", "PASS")
+    assert retried["artifacts"] == second["artifacts"]
+    assert second["measurements"] == {"detection": 2.0, "dns_cutover": 3.0, "recovery": 4.0}
+    sealed = json.loads(store.get(second["artifacts"]["report.json"]))
+    assert_valid_report(sealed)
+    assert sealed["identity"]["previous_drill"]["drill_id"] == "drill-report-0001"
+    assert sealed["integrity"]["chain"]["sequence"] == 2 and sealed["integrity"]["signing"]["key_arn"] == key_arn
+    assert sealed["integrity"]["retention"]["mode"] is None  # this bucket has no Object Lock, and the report says so
+    assert json.loads(store.get(manifest.HEAD_KEY))["sequence"] == 2
+    assert [i for i in account.table.scan()["Items"] if i["sk"] == "LOCK"] == []
