@@ -125,7 +125,7 @@ def summarise(reports: list[dict[str, Any]], framework: str | None, period: Peri
     ]
     in_period = [r for r in reports if period.holds(r["started_at"])]
     return {
-        "period": {"from": period.start.isoformat(), "to": period.end.isoformat()},
+        "period": {"from": period.start.isoformat(timespec="seconds"), "to": period.end.isoformat(timespec="seconds")},
         "framework": framework,
         "generated_at": generated_at,
         "drills": drills,
@@ -156,7 +156,9 @@ def render_summary(summary: dict[str, Any]) -> bytes:
         lines.append("| (no drill in the period) | | | | | |")
     lines += ["", "## Clauses", "", "| Framework | Clause | Status | Evidence | Missing |", "|---|---|---|---|---|"]
     for c in summary["clauses"]:
-        evidence = "; ".join(c["evidence"][:3]) + (f" (+{len(c['evidence']) - 3} more)" if len(c["evidence"]) > 3 else "")
+        latest = c["drills"][-1] if c["drills"] else None
+        shown = [e.split(": ", 1)[1] for e in c["evidence"] if latest and e.startswith(latest + ": ")]
+        evidence = f"{len(c['drills'])} drill(s); latest `{latest}`: " + "; ".join(shown) if latest else ""
         lines.append(
             f"| {c['framework']} | {cell(c['clause'])}: {cell(c['title'])} | **{c['status']}** | {cell(evidence) or '-'} "
             f"| {cell('; '.join(c['missing'])) or '-'} |"
