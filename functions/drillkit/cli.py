@@ -20,6 +20,7 @@ from rich.table import Table
 
 from drillkit import client
 from drillkit.errors import DrillError, ScenarioInvalid
+from drillkit.evidence.frameworks import FRAMEWORKS
 from drillkit.spec import Scenario, parse_scenario
 
 EXIT_PASS, EXIT_MISSED, EXIT_ERROR = 0, 1, 2
@@ -46,7 +47,7 @@ errors = Console(stderr=True, highlight=False)
 
 
 def _fail(message: str, code: int = EXIT_ERROR) -> typer.Exit:
-    errors.print(f"[bold red]error:[/] {message}")
+    errors.print(f"[bold red]error:[/] {message}", soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -254,6 +255,8 @@ def evidence_export(
     from drillkit.evidence import export
 
     started = time.monotonic()
+    if framework is not None and framework not in FRAMEWORKS:
+        raise _fail(f"--framework {framework!r} is not one of {', '.join(FRAMEWORKS)}")
     try:
         period = export.Period.parse(from_date, to_date)
         deployment = _deployment(stack_name, region, lab_file)
