@@ -98,6 +98,11 @@ def test_a_drill_that_never_injected_is_an_error_with_no_measurements(context):
     assert document["injected_at"] is None and document["measurements"] == {}
     assert document["findings"][0]["code"] == "NotSteady"
     assert document["execution"]["deviations"] == ["the drill stage failed with NotSteady: not in steady state after 60s"]
+    html = report.render_html(document, [])
+    assert "Nothing in the environment was changed." in html and "put back" not in html
+    assert "No probe readings were taken" in html and "No measurement: the fault was not injected" in html
+    assert "(nothing measured: the fault was not injected)" in summary.render(document).decode()
+    assert b'type="NotSteady"' in junit.render(document)
 
 
 def test_the_previous_drill_of_the_scenario_is_recorded(context):

@@ -322,7 +322,7 @@ def build(
             "restore_ended_at": clock.iso(restore_state.get("ended_at")),
             "restore_verified_at": clock.iso(verification.get("t")),
             "ended_at": clock.iso(ended_at),
-            "steps": sorted(steps, key=lambda s: s["t"]),
+            "steps": sorted(steps, key=lambda s: s["t"] if s["t"] is not None else ended_at),
             "deviations": deviations,
         },
         "target": context.target.model_dump(mode="json"),
