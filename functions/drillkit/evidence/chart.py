@@ -14,6 +14,8 @@ WIDTH, LEFT, RIGHT = 900, 120, 20
 CHAR_WIDTH = 6.5
 LANES = (("health_check", "Health check"), ("dns", "DNS answer"), ("http", "Clients (HTTP)"))
 LANE_TOP, LANE_GAP = 50, 38
+# Fill colours as attributes, not CSS, so that PDF converters and SVG viewers draw them too.
+STATE_COLOURS = {"primary": "#1f7a3d", "standby": "#1d5fbf", "failed": "#b42318", "unknown": "#9aa3af"}
 MILESTONE_EVENTS = {
     "fault_injected": "fault injected",
     "detection": "detection",
@@ -55,7 +57,14 @@ def timeline(document: dict[str, Any], samples: list[dict[str, Any]]) -> dict[st
     lane_y = {probe: LANE_TOP + i * LANE_GAP for i, (probe, _) in enumerate(LANES)}
     axis_y = LANE_TOP + len(LANES) * LANE_GAP
     dots = [
-        {"x": x(s["t"]), "y": lane_y[s["probe"]], "state": _state(s), "probe": s["probe"], "offset": s["t"] - (t_inject or t0)}
+        {
+            "x": x(s["t"]),
+            "y": lane_y[s["probe"]],
+            "state": _state(s),
+            "colour": STATE_COLOURS[_state(s)],
+            "probe": s["probe"],
+            "offset": s["t"] - (t_inject or t0),
+        }
         for s in samples
         if s.get("probe") in lane_y
     ]
