@@ -236,7 +236,8 @@ def report(
     document = json.loads((report_dir / "report.json").read_text())
     console.print(f"Drill [bold]{drill_id}[/]: {document['scenario']['name']} v{document['scenario']['version']}", soft_wrap=True)
     console.print(
-        f"  started {document['started_at']}, injected {document['injected_at'] or 'never'}, ended {document['ended_at']}"
+        f"  started {document['started_at']}, injected {document['injected_at'] or 'never'}, ended {document['ended_at']}",
+        soft_wrap=True,
     )
     _summary(document, report_dir)
 

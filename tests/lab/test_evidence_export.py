@@ -140,5 +140,7 @@ def test_drillkit_report_prints_one_drill_and_names_an_unknown_one(lab, exported
 
     assert shown.exit_code == 0, shown.output
     assert f"Drill {drill_id}" in shown.output and "Verdict: PASS" in shown.output
+    report = json.loads((tmp_path / drill_id / "report.json").read_text())
+    assert f"ended {report['ended_at']}" in shown.output
     assert (tmp_path / drill_id / "manifest.sig").exists()
     assert unknown.exit_code == 2 and "no report for drill no-such-drill-0000" in unknown.output
