@@ -56,11 +56,15 @@ class LabStack:
         self.region = region
         self.resources: dict[str, dict[str, Any]] = template.get("Resources", {})
         self.parameters = {k: str(v.get("Default", "")) for k, v in template.get("Parameters", {}).items()}
+        # Resources whose physical id the local cloud chooses (KMS keys): logical id -> {"Ref": ..., "Arn": ...}
+        self.assigned: dict[str, dict[str, str]] = {}
 
     def physical_name(self, logical_id: str) -> str:
         return f"{self.stack_name}-{logical_id}"
 
     def arn(self, logical_id: str) -> str:
+        if logical_id in self.assigned:
+            return self.assigned[logical_id]["Arn"]
         kind = self.resources[logical_id]["Type"]
         name = self.physical_name(logical_id)
         return {
@@ -82,6 +86,8 @@ class LabStack:
             return pseudo[logical_id]
         if logical_id in self.parameters:
             return self.parameters[logical_id]
+        if logical_id in self.assigned:
+            return self.assigned[logical_id]["Ref"]
         kind = self.resources[logical_id]["Type"]
         if kind in ("AWS::SNS::Topic", "AWS::Serverless::StateMachine"):
             return self.arn(logical_id)
@@ -149,7 +155,7 @@ def placeholder_zip() -> bytes:
 
 
 def provision(stack: LabStack, session: Any, project_root: Path) -> dict[str, Any]:
-    """Create the template's table, bucket, topic, functions and state machines; return their names."""
+    """Create the template's table, bucket, KMS keys, topic, functions and state machines; return their names."""
     created: dict[str, Any] = {"functions": {}, "state_machines": {}}
     dynamodb = session.client("dynamodb")
     for logical_id, resource in stack.of_type("AWS::DynamoDB::Table").items():
@@ -164,10 +170,12 @@ def provision(stack: LabStack, session: Any, project_root: Path) -> dict[str, An
     s3 = session.client("s3")
     for logical_id, resource in stack.of_type("AWS::S3::Bucket").items():
         bucket = stack.ref(logical_id)
-        s3.create_bucket(Bucket=bucket)
-        props = resource.get("Properties", {})
+        props = stack.resolve(resource.get("Properties", {}))
+        s3.create_bucket(Bucket=bucket, ObjectLockEnabledForBucket=bool(props.get("ObjectLockEnabled", False)))
         if "VersioningConfiguration" in props:
             s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration=props["VersioningConfiguration"])
+        if "ObjectLockConfiguration" in props:
+            s3.put_object_lock_configuration(Bucket=bucket, ObjectLockConfiguration=props["ObjectLockConfiguration"])
         if "BucketEncryption" in props:
             # CloudFormation says ServerSideEncryptionByDefault where the S3 API says ApplyServerSideEncryptionByDefault.
             rules = [
@@ -181,6 +189,18 @@ def provision(stack: LabStack, session: Any, project_root: Path) -> dict[str, An
         if "PublicAccessBlockConfiguration" in props:
             s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=props["PublicAccessBlockConfiguration"])
         created.setdefault("buckets", {})[logical_id] = bucket
+    kms = session.client("kms")
+    for logical_id, resource in stack.of_type("AWS::KMS::Key").items():
+        props = stack.resolve(resource.get("Properties", {}))
+        policy = {"Policy": json.dumps(props["KeyPolicy"])} if "KeyPolicy" in props else {}
+        metadata = kms.create_key(
+            Description=props.get("Description", logical_id),
+            KeySpec=props.get("KeySpec", "SYMMETRIC_DEFAULT"),
+            KeyUsage=props.get("KeyUsage", "ENCRYPT_DECRYPT"),
+            **policy,
+        )["KeyMetadata"]
+        stack.assigned[logical_id] = {"Ref": metadata["KeyId"], "Arn": metadata["Arn"]}
+        created.setdefault("keys", {})[logical_id] = metadata["Arn"]
     sns = session.client("sns")
     for logical_id in stack.of_type("AWS::SNS::Topic"):
         sns.create_topic(Name=stack.physical_name(logical_id))

@@ -7,7 +7,9 @@ import os
 import signal
 import subprocess
 import sys
+import tarfile
 import time
+import webbrowser
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,7 @@ from rich.table import Table
 
 from drillkit import client
 from drillkit.errors import DrillError, ScenarioInvalid
+from drillkit.evidence.frameworks import FRAMEWORKS
 from drillkit.spec import Scenario, parse_scenario
 
 EXIT_PASS, EXIT_MISSED, EXIT_ERROR = 0, 1, 2
@@ -37,12 +40,14 @@ PHASES = {
 app = typer.Typer(help="DR drills for multi-region AWS stacks.", no_args_is_help=True, add_completion=False)
 lab_app = typer.Typer(help="The local lab: a local cloud and a simulated two-region stack.", no_args_is_help=True)
 app.add_typer(lab_app, name="lab")
+evidence_app = typer.Typer(help="Signed drill evidence: export a period for an auditor, verify an export.", no_args_is_help=True)
+app.add_typer(evidence_app, name="evidence")
 console = Console(highlight=False)
 errors = Console(stderr=True, highlight=False)
 
 
 def _fail(message: str, code: int = EXIT_ERROR) -> typer.Exit:
-    errors.print(f"[bold red]error:[/] {message}")
+    errors.print(f"[bold red]error:[/] {message}", soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -205,6 +210,100 @@ def demo(
         lab.stop()
     console.print(f"[dim]demo finished in {time.monotonic() - started:.1f}s[/]")
     raise typer.Exit(code)
+
+
+def _deployment(stack_name: str | None, region: str | None, lab_file: Path) -> client.Deployment:
+    return client.from_stack(stack_name, region) if stack_name else client.from_lab_file(lab_file)
+
+
+@app.command()
+def report(
+    drill_id: str = typer.Argument(..., help="The drill id (drillkit run prints it)."),
+    stack_name: str | None = typer.Option(None, help="Deployed drillkit stack (AWS)."),
+    region: str | None = typer.Option(None, help="AWS region of the stack."),
+    lab_file: Path = typer.Option(Path(".drillkit/lab.json"), help="The lab description `drillkit lab up` writes."),
+    reports_dir: Path = typer.Option(Path("drillkit-reports"), help="Where the report is copied."),
+    open_report: bool = typer.Option(False, "--open", help="Open report.html in the browser instead of printing."),
+) -> None:
+    """Download one drill's report and print its summary (or open report.html)."""
+    try:
+        report_dir = client.download_report(_deployment(stack_name, region, lab_file), drill_id, reports_dir)
+    except DrillError as error:
+        raise _fail(str(error)) from None
+    if not (report_dir / "report.json").exists():
+        raise _fail(f"no report for drill {drill_id} in the evidence bucket")
+    if open_report:
+        webbrowser.open((report_dir / "report.html").resolve().as_uri())
+        console.print(f"opened {report_dir / 'report.html'}", soft_wrap=True)
+        return
+    document = json.loads((report_dir / "report.json").read_text())
+    console.print(f"Drill [bold]{drill_id}[/]: {document['scenario']['name']} v{document['scenario']['version']}", soft_wrap=True)
+    console.print(
+        f"  started {document['started_at']}, injected {document['injected_at'] or 'never'}, ended {document['ended_at']}",
+        soft_wrap=True,
+    )
+    _summary(document, report_dir)
+
+
+@evidence_app.command("export")
+def evidence_export(
+    from_date: str = typer.Option(..., "--from", help="First day (YYYY-MM-DD, UTC) or ISO 8601 time."),
+    to_date: str = typer.Option(..., "--to", help="Last day, inclusive (YYYY-MM-DD, UTC) or ISO 8601 time."),
+    framework: str | None = typer.Option(None, help="hipaa, pci-dss, soc2, iso27001, dora or nist (default: all)."),
+    out: Path = typer.Option(..., help="The archive to write: .tar.gz, .tgz or .zip."),
+    stack_name: str | None = typer.Option(None, help="Deployed drillkit stack (AWS)."),
+    region: str | None = typer.Option(None, help="AWS region of the stack."),
+    lab_file: Path = typer.Option(Path(".drillkit/lab.json"), help="The lab description `drillkit lab up` writes."),
+) -> None:
+    """Write one archive with every sealed drill of the period, the public key and a clause summary."""
+    from drillkit.evidence import export
+
+    started = time.monotonic()
+    if framework is not None and framework not in FRAMEWORKS:
+        raise _fail(f"--framework {framework!r} is not one of {', '.join(FRAMEWORKS)}")
+    try:
+        period = export.Period.parse(from_date, to_date)
+        deployment = _deployment(stack_name, region, lab_file)
+        result = export.export(
+            deployment.client("s3"), deployment.client("kms"), deployment.evidence_bucket, period, framework, out
+        )
+    except DrillError as error:
+        raise _fail(str(error)) from None
+    console.print(
+        f"Exported {result.drills} drill(s), {result.files} files, {result.bytes} bytes in {time.monotonic() - started:.1f}s: "
+        f"{result.path}",
+        soft_wrap=True,
+    )
+
+
+@evidence_app.command("verify")
+def evidence_verify(
+    archive: Path = typer.Argument(..., help="An export (.tar.gz, .zip) or the directory it was extracted to."),
+) -> None:
+    """Check every hash, signature and chain link offline. Exit 0 when all match, 1 naming the first that does not."""
+    from drillkit.evidence import verify
+
+    if not archive.exists():
+        raise _fail(f"{archive} does not exist")
+    try:
+        result = verify.verify(archive)
+    except (ValueError, OSError, tarfile.TarError) as error:
+        raise _fail(f"{archive}: cannot read the export: {error}", EXIT_MISSED) from None
+    if result.ok:
+        start = result.chain_start or {}
+        anchor = (start.get("previous") or {}).get("manifest_sha256")
+        console.print(
+            f"OK: {result.drills} drill(s), {result.files} files hashed, {result.signatures} signatures and "
+            f"{result.links} chain links verified"
+            + (f"; the chain starts at position {start.get('sequence')}" if start else "")
+            + (f" after manifest {anchor}" if anchor else ""),
+            soft_wrap=True,
+        )
+        return
+    errors.print(f"[bold red]MISMATCH:[/] {result.first}", soft_wrap=True)
+    for problem in result.problems[1:]:
+        errors.print(f"  also: {problem}", soft_wrap=True)
+    raise typer.Exit(EXIT_MISSED)
 
 
 @lab_app.command("up")

@@ -24,6 +24,7 @@ class EvidenceConfig(BaseModel):
     model_config = ConfigDict(frozen=True)
     evidence_bucket: str = Field(min_length=3)
     topic_arn: str | None = None
+    signing_key_arn: str | None = None
 
 
 class ObserveConfig(BaseModel):
@@ -47,7 +48,9 @@ def ledger_config() -> LedgerConfig:
 
 @lru_cache(maxsize=1)
 def evidence_config() -> EvidenceConfig:
-    return _load(EvidenceConfig, {"evidence_bucket": "EVIDENCE_BUCKET", "topic_arn": "TOPIC_ARN"})  # type: ignore[return-value]
+    return _load(
+        EvidenceConfig, {"evidence_bucket": "EVIDENCE_BUCKET", "topic_arn": "TOPIC_ARN", "signing_key_arn": "SIGNING_KEY_ARN"}
+    )  # type: ignore[return-value]
 
 
 @lru_cache(maxsize=1)

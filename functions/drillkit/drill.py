@@ -7,6 +7,7 @@ the machine stores under its ResultPath. Handlers only parse, log and call these
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from typing import Any
 
@@ -240,18 +241,50 @@ def verify_restore(state: dict[str, Any]) -> dict[str, Any]:
 # -- 7. report -------------------------------------------------------------------
 def report(state: dict[str, Any]) -> dict[str, Any]:
     """Measure from every stored sample, write the artifacts, notify, release the lock."""
+    from drillkit.evidence import manifest
     from drillkit.evidence import report as report_module
 
     context = _context(state)
     store = _store()
     ledger = _ledger()
+    config = evidence_config()
     samples = store.samples(context.drill_id)
     undo_records = ledger.list_undo(context.drill_id)
-    document = report_module.build(context, state, samples, undo_records, ended_at=clock.now())
-    keys = report_module.publish(store, document, samples)
-    topic = evidence_config().topic_arn
-    if topic:
-        report_module.notify(topic, document, keys)
+    record = ledger.get_drill(context.drill_id) or {}
+    previous = store.latest_of_scenario(context.scenario.name)
+    document = report_module.build(
+        context,
+        state,
+        samples,
+        undo_records,
+        ended_at=clock.now(),
+        previous=previous,
+        notify_targets=[config.topic_arn] if config.topic_arn else [],
+        fault_plan=record.get("plan"),
+    )
+    signer = manifest.Signer(config.signing_key_arn) if config.signing_key_arn else None
+    keys = report_module.publish(store, document, samples, manifest.Sealer(store, signer))
+    # What was sealed is what counts (a retried Report step keeps the first sealed report).
+    document = json.loads(store.get(keys["report.json"]))
+    store.set_latest_of_scenario(
+        context.scenario.name,
+        {
+            "drill_id": context.drill_id,
+            "started_at": document["started_at"],
+            "ended_at": document["ended_at"],
+            "verdict": document["verdict"],
+            "report_key": keys["report.json"],
+        },
+    )
+    if config.topic_arn:
+        report_module.notify(config.topic_arn, document, keys)
     ledger.update_drill(context.drill_id, phase="done", verdict=document["verdict"], report_key=keys["report.json"])
     ledger.release_lock(context.environment_key, context.drill_id)
-    return {"verdict": document["verdict"], "restore_verified": document["restore_verified"], "artifacts": keys}
+    return {
+        "drill_id": context.drill_id,
+        "scenario": context.scenario.name,
+        "verdict": document["verdict"],
+        "restore_verified": document["restore_verified"],
+        "measurements": {name: m["seconds"] for name, m in document["measurements"].items()},
+        "artifacts": keys,
+    }

@@ -123,3 +123,36 @@ def test_evidence_bucket_is_private_versioned_encrypted_and_tls_only():
     policies = [r["Properties"] for r in RESOURCES.values() if r["Type"] == "AWS::S3::BucketPolicy"]
     statements = [s for p in policies for s in p["PolicyDocument"]["Statement"]]
     assert any(s["Effect"] == "Deny" and s["Condition"]["Bool"]["aws:SecureTransport"] in (False, "false") for s in statements)
+
+
+def test_evidence_bucket_locks_objects_for_six_years_in_the_mode_the_parameter_chooses():
+    bucket = RESOURCES["EvidenceBucket"]["Properties"]
+    assert bucket["ObjectLockEnabled"] is True
+    rule = bucket["ObjectLockConfiguration"]["Rule"]["DefaultRetention"]
+    assert rule == {"Mode": {"Ref": "EvidenceRetentionMode"}, "Days": 2190}
+    assert TEMPLATE["Parameters"]["EvidenceRetentionMode"]["Default"] == "GOVERNANCE"
+    prod = (ROOT / "samconfig.toml").read_text().split("[prod.deploy.parameters]")[1]
+    assert "EvidenceRetentionMode=COMPLIANCE" in prod
+
+
+def test_only_the_report_function_may_sign_and_only_with_the_evidence_key():
+    key = RESOURCES["EvidenceSigningKey"]["Properties"]
+    assert (key["KeySpec"], key["KeyUsage"]) == ("ECC_NIST_P256", "SIGN_VERIFY")
+    for logical_id, resource in RESOURCES.items():
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        kms = [s for s in statements({logical_id: resource}) if any(str(a).startswith("kms:") for a in s["Action"])]
+        if logical_id == "ReportFunction":
+            assert kms == [
+                {
+                    "Sid": "SignEvidenceManifests",
+                    "Effect": "Allow",
+                    "Action": ["kms:Sign", "kms:GetPublicKey"],
+                    "Resource": {"Fn::GetAtt": ["EvidenceSigningKey", "Arn"]},
+                }
+            ]
+            assert resource["Properties"]["Environment"]["Variables"]["SIGNING_KEY_ARN"] == {
+                "Fn::GetAtt": ["EvidenceSigningKey", "Arn"]
+            }
+        else:
+            assert kms == [], logical_id

@@ -15,6 +15,7 @@ from drillkit import client
 from drillkit.cli import app
 
 from ..conftest import DEMO_SCENARIO
+from ..reports import assert_valid_report
 
 pytestmark = pytest.mark.lab
 CONTRACT_MEASUREMENT_KEYS = {"seconds", "uncertainty_seconds", "target_seconds", "passed"}
@@ -73,6 +74,13 @@ def test_report_json_holds_the_contract_fields(drill):
     assert all({"t", "event"} <= set(entry) for entry in report["timeline"])
     html = (drill.report_dir / "report.html").read_text()
     assert "PASS" in html and "DNS cutover" in html
+
+
+def test_report_json_matches_the_published_schema_and_every_artifact_was_downloaded(drill):
+    assert_valid_report(drill.report)
+    names = {p.name for p in drill.report_dir.iterdir()}
+    assert {"report.json", "report.html", "junit.xml", "summary.md", "samples.jsonl", "manifest.json"} <= names
+    assert drill.report["people"]["requested_by"] and drill.report["execution"]["steps"]
 
 
 def test_detection_and_dns_cutover_agree_with_the_ground_truth(lab, drill):
@@ -144,3 +152,13 @@ def test_the_cli_rejects_an_invalid_scenario_by_field_before_starting_anything(l
     assert "fault.recrod: unknown field" in result.output
     assert "nothing was started" in result.output
     assert len(lab.executions()) == executions_before
+
+
+def test_the_report_function_emits_the_drill_metrics_as_emf(lab, drill):
+    log = (lab.work_dir / "logs" / "lambda-drillkit-lab-ReportFunction.log").read_text()
+    emf = [json.loads(line) for line in log.splitlines() if line.startswith("{") and '"_aws"' in line]
+    mine = [e for e in emf if e.get("drill_id") == drill.report["drill_id"]]
+    assert len(mine) == 1, emf
+    assert mine[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "drillkit"
+    assert mine[0]["RecoverySeconds"] == [drill.report["measurements"]["recovery"]["seconds"]]
+    assert mine[0]["DrillPassed"] == [1.0]

@@ -15,7 +15,7 @@ from ..conftest import ROOT
 
 PACKAGE = ROOT / "functions" / "drillkit"
 # The CLI side runs on a workstation and may use more; everything else is loaded by the functions.
-WORKSTATION_ONLY = {"cli.py", "client.py"}
+WORKSTATION_ONLY = {"cli.py", "client.py", "evidence/export.py", "evidence/verify.py"}
 RUNTIME_PROVIDED = {"boto3", "botocore"}
 DISTRIBUTION_OF = {"aws_lambda_powertools": "aws-lambda-powertools", "dns": "dnspython"}
 
@@ -39,7 +39,7 @@ def test_function_code_imports_only_the_stdlib_the_runtime_and_functions_require
     allowed = set(sys.stdlib_module_names) | RUNTIME_PROVIDED | {"drillkit"}
     required = runtime_requirements()
     for path in PACKAGE.rglob("*.py"):
-        if path.name in WORKSTATION_ONLY:
+        if path.relative_to(PACKAGE).as_posix() in WORKSTATION_ONLY:
             continue
         for name in imported_top_level(path) - allowed:
             assert DISTRIBUTION_OF.get(name, name) in required, f"{path.relative_to(ROOT)} imports {name}"
@@ -52,3 +52,17 @@ def test_shipped_drill_requests_are_valid_and_match_their_scenario(event):
     assert scenario_file.exists(), f"{event.name} has no scenario of the same name"
     shipped = parse_request({"scenario": yaml.safe_load(scenario_file.read_text())}).scenario
     assert request.scenario.model_dump() == shipped.model_dump()
+
+
+def test_function_code_never_imports_the_workstation_modules():
+    workstation = {"drillkit." + name.removesuffix(".py").replace("/", ".") for name in WORKSTATION_ONLY}
+    for path in PACKAGE.rglob("*.py"):
+        if path.relative_to(PACKAGE).as_posix() in WORKSTATION_ONLY:
+            continue
+        tree = ast.parse(path.read_text())
+        imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+        imported |= {
+            f"{n.module}.{a.name}" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module for a in n.names
+        }
+        imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        assert not imported & workstation, f"{path.relative_to(ROOT)} imports {imported & workstation}"

@@ -8,12 +8,16 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from drillkit import aws, clock
-from drillkit.evidence.store import EvidenceStore, drill_prefix
+from drillkit.evidence import chart, frameworks, junit, summary
+from drillkit.evidence.manifest import ChainMoved, Sealer
+from drillkit.evidence.store import EvidenceStore
 from drillkit.measure import MILESTONES, MilestoneTracker, measurements, verdict
 from drillkit.model import DrillContext, Injection
 from drillkit.timeline import event, ordered
 
-REPORT_SCHEMA_VERSION = "1"
+REPORT_SCHEMA_VERSION = "1.1"
+SCHEMA_ID = "https://drillkit.dev/schemas/report/1.1/report.schema.json"
+ARTIFACTS = ("report.json", "report.html", "junit.xml", "summary.md", "samples.jsonl")
 LABELS = {
     "detection": "Detection",
     "dns_cutover": "DNS cutover (authoritative)",
@@ -40,35 +44,167 @@ def _error_of(caught: dict[str, Any] | None) -> tuple[str, str] | None:
     return name, str(cause)
 
 
+EXERCISE_TYPES = {
+    # DNS failover moves live traffic from the primary to the standby region: a switchover exercise.
+    "health-check-inversion": "switchover",
+}
+FAULT_API_CALLS = {"health-check-inversion": "route53:UpdateHealthCheck"}
+REMEDIES = {
+    "DETECTION_NOT_REACHED": "Check that the health check monitors the primary endpoint and that its interval and "
+    "failure threshold allow detection within the observe timeout.",
+    "DNS_CUTOVER_NOT_REACHED": "Check that the record's PRIMARY carries the health check and that a SECONDARY record "
+    "exists with the standby's value.",
+    "RECOVERY_NOT_REACHED": "Check that the standby serves the public name (listener, certificate, capacity) "
+    "and that clients honour the record's TTL.",
+    "OBJECTIVE_MISSED": "Shorten the health check's interval or failure threshold, lower the record's TTL, "
+    "or revise the target with the service owner.",
+    "RESTORE_NOT_VERIFIED": "Inspect the resources named in restore.verification, put the prior state back "
+    "(restore.records holds it) and run the drill again.",
+}
+ERROR_REMEDY = "Read the step log and the execution's error, fix the cause and run the drill again."
+
+
+def _finding(severity: str, code: str, message: str, evidence: str | None, remedy: str | None) -> dict[str, Any]:
+    finding = {"severity": severity, "code": code, "message": message}
+    if evidence:
+        finding["evidence"] = evidence
+    if remedy:
+        finding["remedy"] = remedy
+    return finding
+
+
+def _scope(context: DrillContext) -> dict[str, Any]:
+    """Accounts and resources the drill touched or read; regions only where known."""
+    accounts, regions = [], []
+    if context.execution_id and context.execution_id.startswith("arn:"):
+        parts = context.execution_id.split(":")
+        if len(parts) > 4 and parts[4]:
+            accounts.append(parts[4])
+    target = context.target
+    resources = [
+        {"type": "AWS::Route53::HostedZone", "id": target.hosted_zone_id, "role": "target zone"},
+        {"type": "AWS::Route53::RecordSet", "id": target.record_name, "role": "failover record"},
+    ]
+    for endpoint in (target.primary, target.standby):
+        if endpoint.health_check_id:
+            resources.append(
+                {"type": "AWS::Route53::HealthCheck", "id": endpoint.health_check_id, "role": f"{endpoint.side} health check"}
+            )
+    return {"accounts": accounts, "regions": regions, "resources": resources}
+
+
+def _plan(context: DrillContext, fault_plan: str | None) -> dict[str, Any]:
+    scenario = context.scenario
+    targets = {
+        "detection": scenario.objectives.detection_seconds,
+        "dns_cutover": scenario.objectives.dns_cutover_seconds,
+        "recovery": scenario.objectives.recovery_seconds,
+    }
+    objectives = [
+        {
+            "name": name,
+            "label": LABELS[name],
+            "target_seconds": target,
+            "success_criterion": (
+                f"{LABELS[name]} within {target:g} s of the acknowledged injection" if target is not None else None
+            ),
+        }
+        for name, target in targets.items()
+    ]
+    return {
+        "scenario": scenario.name,
+        "description": scenario.description or None,
+        "rationale": None,  # scenarios carry no "why chosen" field yet
+        "fault": fault_plan,
+        "objectives": objectives,
+        "success_criteria": [
+            "every objective with a target is met",
+            "the restore is verified: the fault's resources read their prior state and the primary serves again",
+        ],
+        "targets_source": f"scenario {scenario.name} v{scenario.version} ({scenario.content_hash()}), field objectives",
+    }
+
+
+def _integrity_placeholder() -> dict[str, Any]:
+    return {
+        "hash_algorithm": "SHA-256",
+        "manifest": "manifest.json",
+        "signature": None,
+        "artifacts": list(ARTIFACTS),
+        "signing": None,
+        "chain": None,
+        "retention": None,
+    }
+
+
 def build(
     context: DrillContext,
     state: dict[str, Any],
     samples: list[dict[str, Any]],
     undo_records: list[dict[str, Any]],
     ended_at: float,
+    *,
+    previous: dict[str, Any] | None = None,
+    integrity: dict[str, Any] | None = None,
+    notify_targets: list[str] | None = None,
+    fault_plan: str | None = None,
 ) -> dict[str, Any]:
     scenario = context.scenario
     sampling = scenario.sampling
     injection = Injection.model_validate(state["injection"]) if state.get("injection") else None
     verification = state.get("verification") or {}
     restore_state = state.get("restore") or {}
-    findings: list[dict[str, str]] = []
+    observation = state.get("observation") or {}
+    fault_api = FAULT_API_CALLS.get(scenario.fault.type, scenario.fault.type)
+    findings: list[dict[str, Any]] = []
+    deviations: list[str] = []
     events = [event(context.started_at, "drill_started", requested_by=context.requested_by)]
+    steps = [
+        _step(
+            context.started_at,
+            "Preflight",
+            "validate the request, resolve the failover records, take the environment lock",
+            "route53:ListResourceRecordSets, route53:GetHealthCheck, dynamodb:PutItem",
+            "ok",
+        )
+    ]
 
     errors = {key: _error_of(state.get(key)) for key in ("error", "restore_error", "verify_error")}
+    stage_of = {"error": "drill", "restore_error": "restore", "verify_error": "restore verification"}
     for key, error in errors.items():
         if error:
             severity = "critical" if key != "error" else "high"
-            findings.append({"severity": severity, "code": error[0], "message": error[1]})
+            findings.append(
+                _finding(severity, error[0], error[1], f"execution error {error[0]} in the {stage_of[key]} stage", ERROR_REMEDY)
+            )
             events.append(event(ended_at, "error", stage=key, error=error[0], message=error[1]))
+            deviations.append(f"the {stage_of[key]} stage failed with {error[0]}: {error[1]}")
 
     if state.get("steady"):
         events.append(event(state["steady"]["reached_at"], "steady_state_reached"))
+        steps.append(
+            _step(
+                state["steady"]["reached_at"],
+                "SteadyState",
+                f"sample every probe until {sampling.steady_state_samples} healthy readings in a row",
+                "route53:GetHealthCheckStatus, route53:TestDNSAnswer, HTTP GET",
+                "steady",
+            )
+        )
 
     measured: dict[str, dict[str, Any]] = {}
     if injection:
         events.append(event(injection.t_before, "inject_requested", fault=injection.fault, resource_id=injection.resource_id))
         events.append(event(injection.t_inject, "fault_injected", fault=injection.fault, resource_id=injection.resource_id))
+        steps.append(
+            _step(
+                injection.t_inject,
+                "Inject",
+                fault_plan or f"{injection.fault} on {injection.resource_id}",
+                fault_api,
+                "acknowledged",
+            )
+        )
         tracker = MilestoneTracker(
             t_inject=injection.t_inject, t_before_inject=injection.t_before, hold_samples=sampling.hold_samples
         )
@@ -77,49 +213,78 @@ def build(
                 tracker.feed(sample)
         measured = measurements(tracker, scenario.objectives, sampling.interval_seconds)
         for name in MILESTONES:
+            measured[name]["kind"] = "measured"
             reached = getattr(tracker, name)
             if reached is not None:
                 events.append(event(reached, name, seconds=measured[name]["seconds"]))
             elif not errors["error"]:
-                findings.append(
-                    {
-                        "severity": "high",
-                        "code": f"{name.upper()}_NOT_REACHED",
-                        "message": NOT_REACHED[name] + f" within {sampling.observe_timeout_seconds:g}s of injection",
-                    }
-                )
+                code = f"{name.upper()}_NOT_REACHED"
+                message = NOT_REACHED[name] + f" within {sampling.observe_timeout_seconds:g}s of injection"
+                findings.append(_finding("high", code, message, "samples.jsonl (observation readings)", REMEDIES[code]))
+                deviations.append(message)
             if measured[name]["passed"] is False and reached is not None:
                 findings.append(
-                    {
-                        "severity": "high",
-                        "code": "OBJECTIVE_MISSED",
-                        "message": f"{LABELS[name]} took {measured[name]['seconds']:.1f}s, "
-                        f"target {measured[name]['target_seconds']:g}s",
-                    }
+                    _finding(
+                        "high",
+                        "OBJECTIVE_MISSED",
+                        f"{LABELS[name]} took {measured[name]['seconds']:.1f}s, target {measured[name]['target_seconds']:g}s",
+                        f"measurements.{name}",
+                        REMEDIES["OBJECTIVE_MISSED"],
+                    )
                 )
+        if observation:
+            steps.append(
+                _step(
+                    injection.t_inject,
+                    "Observe",
+                    f"sample every probe each {sampling.interval_seconds:g} s in {observation.get('batch', 0)} batch(es)",
+                    "route53:GetHealthCheckStatus, route53:TestDNSAnswer, HTTP GET, s3:PutObject",
+                    str(observation.get("reason", "")),
+                )
+            )
 
     for record in restore_state.get("records", []):
-        events.append(
-            event(
-                record.get("t", restore_state.get("ended_at")),
-                "restore",
-                resource_id=record["resource_id"],
-                status=record["status"],
-            )
+        t = record.get("t", restore_state.get("ended_at"))
+        events.append(event(t, "restore", resource_id=record["resource_id"], status=record["status"]))
+        steps.append(
+            _step(t, "Restore", f"replay undo record {record['seq']} on {record['resource_id']}", fault_api, record["status"])
         )
     restore_verified = bool(verification.get("verified"))
     if verification:
         events.append(event(verification.get("t"), "restore_verified" if restore_verified else "restore_not_verified"))
+        steps.append(
+            _step(
+                verification.get("t"),
+                "VerifyRestore",
+                "read every changed resource back and wait for steady state on the primary",
+                "route53:GetHealthCheck, route53:GetHealthCheckStatus, route53:TestDNSAnswer, HTTP GET",
+                "verified" if restore_verified else "not verified",
+            )
+        )
     if not restore_verified:
         problems = "; ".join(verification.get("problems", [])) or "the restore could not be verified"
-        findings.append({"severity": "critical", "code": "RESTORE_NOT_VERIFIED", "message": problems})
+        findings.append(
+            _finding("critical", "RESTORE_NOT_VERIFIED", problems, "restore.verification", REMEDIES["RESTORE_NOT_VERIFIED"])
+        )
     events.append(event(ended_at, "drill_ended"))
+    steps.append(
+        _step(
+            ended_at,
+            "Report",
+            "measure, write and seal the report artifacts, notify",
+            "s3:PutObject, kms:Sign, sns:Publish",
+            "ok",
+        )
+    )
 
     result = verdict(measured, restore_verified, error=any(errors.values()))
     if result == "ERROR" and not injection:
         # Nothing was injected; verification trivially holds but there is nothing to judge.
         measured = {}
-    return {
+    objective_verdicts = {
+        name: "NOT_JUDGED" if m["passed"] is None else ("PASS" if m["passed"] else "FAIL") for name, m in measured.items()
+    }
+    document = {
         "schema_version": REPORT_SCHEMA_VERSION,
         "drill_id": context.drill_id,
         "scenario": {
@@ -137,6 +302,29 @@ def build(
         "started_at": clock.iso(context.started_at),
         "injected_at": clock.iso(injection.t_inject) if injection else None,
         "ended_at": clock.iso(ended_at),
+        "identity": {
+            "previous_drill": previous,
+            "frameworks": [],
+            "scope": _scope(context),
+            "exercise_type": EXERCISE_TYPES.get(scenario.fault.type, "functional"),
+            "automated": True,
+        },
+        "plan": _plan(context, fault_plan),
+        "people": {
+            "requested_by": context.requested_by,
+            "approved_by": None,  # no approval step yet
+            "notified": [{"channel": "sns", "target": t, "when": "after the report is sealed"} for t in notify_targets or []],
+        },
+        "execution": {
+            "started_at": clock.iso(context.started_at),
+            "injected_at": clock.iso(injection.t_inject) if injection else None,
+            "restore_started_at": clock.iso(restore_state.get("started_at")),
+            "restore_ended_at": clock.iso(restore_state.get("ended_at")),
+            "restore_verified_at": clock.iso(verification.get("t")),
+            "ended_at": clock.iso(ended_at),
+            "steps": sorted(steps, key=lambda s: s["t"] if s["t"] is not None else ended_at),
+            "deviations": deviations,
+        },
         "target": context.target.model_dump(mode="json"),
         "fault": {
             "type": scenario.fault.type,
@@ -145,7 +333,15 @@ def build(
         },
         "sampling": sampling.model_dump(mode="json"),
         "measurements": measured,
+        "results": {
+            "objectives": objective_verdicts,
+            "restore": "PASS" if restore_verified else "FAIL",
+            "overall": result,
+            "estimates": {},  # estimated figures would go here, never into measurements
+            "data_integrity": None,  # no data canary yet
+        },
         "findings": findings,
+        "lessons_learned": [],
         "restore": {
             "records": [
                 {
@@ -162,7 +358,14 @@ def build(
         },
         "timeline": [{**e, "at": clock.iso(e["t"])} for e in ordered(events)],
         "samples": {"count": len(samples), "artifact": "samples.jsonl"},
+        "integrity": integrity or _integrity_placeholder(),
     }
+    document["identity"]["frameworks"] = frameworks.served_by(document)
+    return document
+
+
+def _step(t: float | None, actor: str, action: str, api_call: str, result: str) -> dict[str, Any]:
+    return {"t": t, "at": clock.iso(t), "actor": f"drillkit:{actor}", "action": action, "api_call": api_call, "result": result}
 
 
 _templates = Environment(
@@ -173,33 +376,62 @@ _templates = Environment(
 )
 
 
-def render_html(document: dict[str, Any]) -> str:
-    injected = document["timeline"] and next((e["t"] for e in document["timeline"] if e["event"] == "fault_injected"), None)
-    return _templates.get_template("report.html.j2").render(report=document, labels=LABELS, t_inject=injected)
+def render_html(document: dict[str, Any], samples: list[dict[str, Any]] | None = None) -> str:
+    """The report for a non-engineer: verdict first, a timeline chart, then the detail."""
+    injected = next((e["t"] for e in document["timeline"] if e["event"] == "fault_injected"), None)
+    return _templates.get_template("report.html.j2").render(
+        report=document, labels=LABELS, t_inject=injected, chart=chart.timeline(document, samples or [])
+    )
 
 
-def publish(store: EvidenceStore, document: dict[str, Any], samples: list[dict[str, Any]]) -> dict[str, str]:
-    prefix = drill_prefix(document["drill_id"])
-    artifacts = {
+def render_artifacts(document: dict[str, Any], samples: list[dict[str, Any]]) -> dict[str, bytes]:
+    """Every artifact of a drill, in the order of ARTIFACTS."""
+    rendered = {
         "report.json": json.dumps(document, indent=2, sort_keys=False).encode(),
-        "report.html": render_html(document).encode(),
+        "report.html": render_html(document, samples).encode(),
+        "junit.xml": junit.render(document),
+        "summary.md": summary.render(document),
         "samples.jsonl": "".join(json.dumps(s, separators=(",", ":")) + "\n" for s in samples).encode(),
     }
-    keys = {}
-    for name, body in artifacts.items():
-        store.put(prefix + name, body)
-        keys[name] = prefix + name
-    return keys
+    return {name: rendered[name] for name in ARTIFACTS}
+
+
+def publish(
+    store: EvidenceStore, document: dict[str, Any], samples: list[dict[str, Any]], sealer: Sealer | None = None, attempts: int = 5
+) -> dict[str, str]:
+    """Write the artifacts and seal them: manifest.json, manifest.sig and the next link of the chain.
+
+    When another report advanced the chain meanwhile, the integrity section is planned again
+    on top of the new head and everything is written again (new object versions). A drill that is
+    sealed already (a retried Report step) is not sealed again: the keys of its sealed artifacts come back.
+    """
+    sealer = sealer or Sealer(store, None)
+    sealed = sealer.already_sealed(document["drill_id"])
+    if sealed is not None:
+        # A retried Report step: the drill holds its place in the chain already; sealing again would fork it.
+        return sealed
+    for attempt in range(1, attempts + 1):
+        document["integrity"] = sealer.integrity(ARTIFACTS)
+        document["identity"]["frameworks"] = frameworks.served_by(document)
+        try:
+            return sealer.seal(document, render_artifacts(document, samples))
+        except ChainMoved:
+            if attempt == attempts:
+                raise
+    raise AssertionError("unreachable")
 
 
 def notify(topic_arn: str, document: dict[str, Any], keys: dict[str, str]) -> None:
-    lines = [f"drillkit {document['drill_id']}: {document['verdict']} (restore verified: {document['restore_verified']})"]
-    for name, m in document["measurements"].items():
-        lines.append(f"  {name}: {m['seconds']}s (target {m['target_seconds']})")
-    lines.append(f"report: {keys['report.json']}")
+    """The drill's summary.md, plus where its sealed artifacts are, to the drill topic."""
+    lines = [summary.render(document).decode(), "Artifacts in the evidence bucket:"]
+    lines += [f"  {key}" for key in keys.values()]
     with aws.aws_call("Publish", topic_arn):
         aws.client("sns").publish(
             TopicArn=topic_arn,
             Subject=f"drillkit {document['verdict']}: {document['scenario']['name']}"[:100],
             Message="\n".join(lines),
+            MessageAttributes={
+                "verdict": {"DataType": "String", "StringValue": document["verdict"]},
+                "scenario": {"DataType": "String", "StringValue": document["scenario"]["name"]},
+            },
         )

@@ -1,0 +1,277 @@
+"""Verify an evidence export offline: every hash, every signature, every chain link.
+
+Workstation side (uses the `cryptography` library, not shipped to Lambda). Checks run in a
+fixed order and each problem names the file that does not match, so the first problem
+is "the first thing that does not match":
+
+1. index.json parses and matches its own digest (it lists every other file's SHA-256);
+2. every top-level file (summaries, public keys) matches index.json, and none is unlisted;
+3. per drill, in chain order: manifest.json matches index.json; every artifact matches the
+   manifest; no file is unlisted; manifest.sig verifies with the bundled public key the
+   manifest names; the manifest's previous link is the SHA-256 of the drill before it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import tarfile
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+
+INDEX = "index.json"
+INDEX_FORMAT = "drillkit-evidence-export/1"
+SIGNATURE = "manifest.sig"
+MANIFEST = "manifest.json"
+HASHES = {"ECDSA_SHA_256": hashes.SHA256, "ECDSA_SHA_384": hashes.SHA384, "RSASSA_PKCS1_V1_5_SHA_256": hashes.SHA256}
+
+
+def sha256_file(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def index_digest(index: dict[str, Any]) -> str:
+    """SHA-256 of index.json's canonical content without its own digest field."""
+    content = {k: v for k, v in index.items() if k != "index_sha256"}
+    return hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def write_index(root: Path, index: dict[str, Any]) -> None:
+    index = {**index, "index_sha256": index_digest(index)}
+    (root / INDEX).write_text(json.dumps(index, indent=2, sort_keys=True) + "\n")
+
+
+def verify_signature(public_key: Any, algorithm: str, signature: bytes, message: bytes) -> bool:
+    try:
+        if isinstance(public_key, ec.EllipticCurvePublicKey) and algorithm.startswith("ECDSA_"):
+            public_key.verify(signature, message, ec.ECDSA(HASHES[algorithm]()))
+        elif isinstance(public_key, rsa.RSAPublicKey) and algorithm.startswith("RSASSA_PKCS1_V1_5_"):
+            public_key.verify(signature, message, padding.PKCS1v15(), HASHES[algorithm]())
+        else:
+            return False
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
+@dataclass
+class Problem:
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+
+@dataclass
+class Verification:
+    root: Path
+    problems: list[Problem] = field(default_factory=list)
+    drills: int = 0
+    files: int = 0
+    signatures: int = 0
+    links: int = 0
+    chain_start: dict[str, Any] | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    @property
+    def first(self) -> Problem | None:
+        return self.problems[0] if self.problems else None
+
+    def fail(self, path: str, message: str) -> None:
+        self.problems.append(Problem(path, message))
+
+
+def _load_json(result: Verification, relative: str) -> dict[str, Any] | None:
+    path = result.root / relative
+    if not path.is_file():
+        result.fail(relative, "missing")
+        return None
+    try:
+        value = json.loads(path.read_bytes())
+    except (UnicodeDecodeError, ValueError) as error:
+        result.fail(relative, f"not valid JSON ({error})")
+        return None
+    if not isinstance(value, dict):
+        result.fail(relative, "not a JSON object")
+        return None
+    return value
+
+
+def _relative_files(root: Path, under: Path) -> set[str]:
+    return {p.relative_to(root).as_posix() for p in under.rglob("*") if p.is_file()}
+
+
+def verify_directory(root: Path) -> Verification:
+    result = Verification(root)
+    index = _load_json(result, INDEX)
+    if index is None:
+        return result
+    if index.get("format") != INDEX_FORMAT or index.get("index_sha256") != index_digest(index):
+        result.fail(INDEX, "does not match its own digest (changed after export)")
+        return result
+
+    # 2. top-level files: summaries and public keys
+    listed = dict(index.get("files", {}))
+    for relative, expected in sorted(listed.items()):
+        path = root / relative
+        if not path.is_file():
+            result.fail(relative, "missing (listed in index.json)")
+        elif sha256_file(path) != expected:
+            result.fail(relative, "SHA-256 does not match index.json")
+        result.files += 1
+    drill_ids = [d["drill_id"] for d in index.get("drills", [])]
+    for relative in sorted(_relative_files(root, root) - set(listed) - {INDEX}):
+        parts = PurePosixPath(relative).parts
+        if len(parts) < 2 or parts[0] != "drills" or parts[1] not in drill_ids:
+            result.fail(relative, "not listed in index.json")
+    keys: dict[str, Any] = {}
+    for relative in sorted(r for r in listed if r.startswith("keys/") and (root / r).is_file()):
+        try:
+            key = serialization.load_pem_public_key((root / relative).read_bytes())
+        except ValueError as error:
+            result.fail(relative, f"not a PEM public key ({error})")
+            continue
+        der = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+        keys[hashlib.sha256(der).hexdigest()] = key
+
+    # 3. drills in chain order
+    previous: tuple[str, dict[str, Any], str] | None = None  # (drill id, manifest, manifest sha256)
+    for entry in index.get("drills", []):
+        drill_id = entry["drill_id"]
+        folder = f"drills/{drill_id}"
+        manifest_path = f"{folder}/{MANIFEST}"
+        result.drills += 1
+        if not (root / manifest_path).is_file():
+            result.fail(manifest_path, f"missing: drill {drill_id} (chain position {entry.get('sequence')}) was removed")
+            previous = None
+            continue
+        manifest_sha = sha256_file(root / manifest_path)
+        if manifest_sha != entry.get("manifest_sha256"):
+            result.fail(manifest_path, "SHA-256 does not match index.json")
+        manifest = _load_json(result, manifest_path)
+        if manifest is None:
+            previous = None
+            continue
+        covered = {SIGNATURE, MANIFEST}
+        for artifact in manifest.get("artifacts", []):
+            relative = f"{folder}/{artifact['name']}"
+            covered.add(artifact["name"])
+            result.files += 1
+            if not (root / relative).is_file():
+                result.fail(relative, "missing (listed in manifest.json)")
+            elif sha256_file(root / relative) != artifact["sha256"]:
+                result.fail(relative, "SHA-256 does not match manifest.json")
+        for relative in sorted(_relative_files(root, root / folder)):
+            if PurePosixPath(relative).name not in covered:
+                result.fail(relative, "not listed in manifest.json")
+        _check_signature(result, folder, manifest, keys)
+        _check_link(result, folder, manifest, entry, previous)
+        previous = (drill_id, manifest, manifest_sha)
+    return result
+
+
+def _check_signature(result: Verification, folder: str, manifest: dict[str, Any], keys: dict[str, Any]) -> None:
+    signing = manifest.get("signing")
+    if not signing:
+        result.fail(f"{folder}/{MANIFEST}", "not signed")
+        return
+    signature_path = result.root / folder / SIGNATURE
+    if not signature_path.is_file():
+        result.fail(f"{folder}/{SIGNATURE}", "missing")
+        return
+    key = keys.get(signing.get("public_key_sha256", ""))
+    if key is None:
+        result.fail(f"keys/{signing.get('key_id')}.pem", f"no bundled public key with SHA-256 {signing.get('public_key_sha256')}")
+        return
+    message = (result.root / folder / MANIFEST).read_bytes()
+    if not verify_signature(key, signing.get("algorithm", ""), signature_path.read_bytes(), message):
+        result.fail(f"{folder}/{SIGNATURE}", f"signature does not verify over manifest.json with key {signing.get('key_id')}")
+        return
+    result.signatures += 1
+
+
+def _check_link(
+    result: Verification,
+    folder: str,
+    manifest: dict[str, Any],
+    entry: dict[str, Any],
+    previous: tuple[str, dict[str, Any], str] | None,
+) -> None:
+    chain = manifest.get("chain") or {}
+    sequence = chain.get("sequence")
+    link = chain.get("previous")
+    path = f"{folder}/{MANIFEST}"
+    if sequence != entry.get("sequence"):
+        result.fail(path, f"chain position {sequence} differs from index.json ({entry.get('sequence')})")
+    if previous is None:
+        if result.drills == 1:
+            result.chain_start = {"sequence": sequence, "previous": link}
+        return
+    previous_id, previous_manifest, previous_sha = previous
+    previous_sequence = (previous_manifest.get("chain") or {}).get("sequence")
+    if not link:
+        result.fail(path, f"has no previous link, but follows drill {previous_id} in the chain")
+    elif link.get("drill_id") != previous_id or previous_sequence != sequence - 1:
+        result.fail(
+            f"drills/{link.get('drill_id')}/{MANIFEST}",
+            f"missing from the chain: drill {folder.split('/', 1)[1]} (position {sequence}) links to it, "
+            f"but the export has drill {previous_id} (position {previous_sequence}) before it",
+        )
+    elif link.get("manifest_sha256") != previous_sha:
+        result.fail(f"drills/{previous_id}/{MANIFEST}", f"SHA-256 differs from the link in {path}")
+    else:
+        result.links += 1
+
+
+def _safe_members(names: list[str]) -> None:
+    for name in names:
+        pure = PurePosixPath(name)
+        if pure.is_absolute() or ".." in pure.parts:
+            raise ValueError(f"archive member {name} would extract outside the target directory")
+
+
+def extract(archive: Path, destination: Path) -> Path:
+    """Unpack a .tar.gz or .zip export; return the directory that holds index.json."""
+    if zipfile.is_zipfile(archive):
+        with zipfile.ZipFile(archive) as bundle:
+            _safe_members(bundle.namelist())
+            bundle.extractall(destination)  # noqa: S202 (members checked above)
+    else:
+        with tarfile.open(archive, "r:*") as bundle:
+            members = bundle.getmembers()
+            _safe_members([m.name for m in members])
+            if any(not (m.isfile() or m.isdir()) for m in members):
+                raise ValueError(f"{archive} holds links or devices; an evidence export holds only files")
+            if hasattr(tarfile, "data_filter"):
+                bundle.extractall(destination, filter="data")
+            else:  # pragma: no cover (Python < 3.11.4)
+                bundle.extractall(destination)  # noqa: S202 (members checked above)
+    found = sorted(destination.rglob(INDEX), key=lambda p: len(p.parts))
+    if not found:
+        raise ValueError(f"{archive} holds no {INDEX}: not a drillkit evidence export")
+    return found[0].parent
+
+
+def verify(path: Path) -> Verification:
+    """Verify an export given as its archive or as the directory it was extracted to."""
+    if path.is_dir():
+        return verify_directory(path)
+    work = Path(tempfile.mkdtemp(prefix="drillkit-verify-"))
+    try:
+        result = verify_directory(extract(path, work))
+        result.root = path
+        return result
+    finally:
+        shutil.rmtree(work, ignore_errors=True)

@@ -1,0 +1,106 @@
+"""Test helpers for drill reports: schema validation and report building without AWS."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from typing import Any
+
+from jsonschema import Draft202012Validator, FormatChecker
+
+from drillkit.model import DrillContext, FailoverEndpoint, Injection, ResolvedTarget
+from drillkit.spec import parse_scenario
+
+from .conftest import ROOT
+
+SCHEMA_PATH = ROOT / "docs" / "report.schema.json"
+
+
+@cache
+def validator() -> Draft202012Validator:
+    schema = json.loads(SCHEMA_PATH.read_text())
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema, format_checker=FormatChecker())
+
+
+def schema_errors(document: dict[str, Any]) -> list[str]:
+    errors = sorted(validator().iter_errors(document), key=lambda e: list(e.absolute_path))
+    return [f"{'/'.join(str(p) for p in e.absolute_path) or '(root)'}: {e.message}" for e in errors]
+
+
+def assert_valid_report(document: dict[str, Any]) -> None:
+    """Fail naming every field of report.json that does not match docs/report.schema.json."""
+    problems = schema_errors(document)
+    assert not problems, "report.json does not match docs/report.schema.json:\n  " + "\n  ".join(problems)
+
+
+# -- building reports without AWS -----------------------------------------------------
+T0 = 1_795_000_000.0  # 2026-11-17T...Z
+T_INJECT = T0 + 5.0
+
+
+def drill_context(scenario_dict: dict, drill_id: str = "region-failover-health-check-20261117T000000Z-ab12") -> DrillContext:
+    target = ResolvedTarget(
+        hosted_zone_id="Z123",
+        record_name="app.drillkit.lab.",
+        record_type="A",
+        primary=FailoverEndpoint(side="primary", set_identifier="primary", values=("127.10.0.1",), health_check_id="hc-1"),
+        standby=FailoverEndpoint(side="standby", set_identifier="standby", values=("127.20.0.1",)),
+    )
+    return DrillContext(
+        drill_id=drill_id,
+        environment_key="route53/Z123/app.drillkit.lab.",
+        requested_by="alice",
+        scenario=parse_scenario(scenario_dict),
+        network={},
+        target=target,
+        started_at=T0,
+        execution_id="arn:aws:states:us-east-1:123456789012:execution:drill:x",
+    )
+
+
+def samples_after_injection(detection: float, dns: float, recovery: float) -> list[dict]:
+    """Readings once a second; each milestone shows from its offset on."""
+    readings = []
+    for i in range(0, 40):
+        t = T_INJECT + i * 1.0
+        offset = t - T_INJECT
+        readings.append({"t": t, "probe": "health_check", "healthy": offset < detection})
+        readings.append({"t": t, "probe": "dns", "side": "standby" if offset >= dns else "primary"})
+        readings.append({"t": t, "probe": "http", "ok": True, "side": "standby" if offset >= recovery else "primary"})
+    return readings
+
+
+def finished_state(context: DrillContext, verified: bool = True) -> dict:
+    injection = Injection(
+        fault="health-check-inversion", resource_id="hc-1", undo_seq=1, t_before=T_INJECT - 0.1, t_inject=T_INJECT
+    )
+    return {
+        "drill": context.model_dump(mode="json"),
+        "steady": {"reached_at": T0 + 3, "samples": 9},
+        "injection": injection.model_dump(mode="json"),
+        "observation": {"batch": 1, "done": True, "reason": "complete"},
+        "restore": {
+            "started_at": T0 + 50,
+            "ended_at": T0 + 51,
+            "records": [{"seq": 1, "resource_id": "hc-1", "status": "restored", "t": T0 + 51}],
+        },
+        "verification": {
+            "verified": verified,
+            "t": T0 + 55,
+            "resources": {"hc-1": verified},
+            "problems": [] if verified else ["primary not serving"],
+        },
+    }
+
+
+UNDO = [
+    {
+        "seq": 1,
+        "fault": "health-check-inversion",
+        "resource_id": "hc-1",
+        "prior": {"inverted": False},
+        "status": "restored",
+        "restored_at": T0 + 51,
+    }
+]
