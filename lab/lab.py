@@ -65,6 +65,8 @@ class Lab:
         ground_truth = GroundTruth(ground_truth_path)
         self._stoppers.append(ground_truth.close)
 
+        # The lab registers the images it launches; loading moto's catalogue of public AMIs costs seconds and memory.
+        os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
         _enable_step_functions_execution()
         install_describe_alarm_history()
         install_describe_target_health()
@@ -105,7 +107,7 @@ class Lab:
         self._stoppers.append(physics.stop)
         builder = StackBuilder(self.stack, client_session, physics, ground_truth, ports)
         self._stoppers.append(builder.stop)
-        stack_info = builder.create(_backends, _rds_backends())
+        stack_info = builder.create(_backends, _rds_backends(), self.work_dir)
         extensions.database = builder.database
         alarm_regions = sorted({a["region"] for a in stack_info["alarms"]})
         if alarm_regions:
@@ -144,6 +146,7 @@ class Lab:
             "stack": stack_info["stack"],
             "global_cluster_id": stack_info["global_cluster_id"],
             "alarms": stack_info["alarms"],
+            "tls_ca_pem": stack_info["tls_ca_pem"],
             "alerts": stack_info["alerts"],
             "record_type": stack_info["record_type"],
             "ground_truth_log": str(ground_truth_path),

@@ -14,7 +14,8 @@ from typing import Any
 
 from botocore.config import Config
 
-from drillkit_lab.physics.alb import Backends, LoadBalancerPhysics
+from drillkit_lab.physics.alb import INSTANCE_ADDRESSES, Backends, LoadBalancerPhysics
+from drillkit_lab.physics.api import ApiPhysics
 from drillkit_lab.physics.apps import RegionApp
 from drillkit_lab.physics.database import Cluster, GlobalDatabase
 from drillkit_lab.physics.groundtruth import GroundTruth
@@ -22,6 +23,7 @@ from drillkit_lab.physics.route53 import Route53Physics
 from drillkit_lab.ports import PortMap
 from drillkit_lab.stackspec import HealthCheck, Region, StackSpec
 from drillkit_lab.template import placeholder_zip
+from drillkit_lab.tls import LabCertificates
 
 # The lab's intervals are shorter than AWS accepts (Route 53: 10 or 30 s, ALB: 5 s and more);
 # only client-side validation stands in the way, so the lab's own clients skip it.
@@ -48,9 +50,14 @@ class StackBuilder:
         self.apps: list[RegionApp] = []
         self.load_balancers: list[LoadBalancerPhysics] = []
         self.database: GlobalDatabase | None = None
+        self.apis: list[ApiPhysics] = []
+        self.tls: LabCertificates | None = None
         self.info: dict[str, Any] = {}
 
-    def create(self, backends_for: Any, rds_backends: Any = None) -> dict[str, Any]:
+    def create(self, backends_for: Any, rds_backends: Any = None, work_dir: Any = None) -> dict[str, Any]:
+        if any(r.front == "apigw" for r in self.spec.regions().values()):
+            api_names = [f"*.execute-api.{r.region}.amazonaws.com" for r in self.spec.regions().values()]
+            self.tls = LabCertificates([self.spec.route53.public_name, *api_names], work_dir)
         database = self.spec.database
         if database is not None:
             global_id = f"{self.spec.name[:40]}-global" if database.global_cluster else None
@@ -74,11 +81,14 @@ class StackBuilder:
             "regions": regions,
             "alarms": alarms,
             "alerts": alerts,
+            "tls_ca_pem": self.tls.ca_pem if self.tls else None,
         }
         return self.info
 
     # -- one region: VPC, subnets, security group, targets, ALB, target group, listener ---------
     def _region(self, role: str, region: Region, backends: Backends) -> dict[str, Any]:
+        if region.front == "apigw":
+            return self._api_region(role, region, backends)
         ec2 = self.session.client("ec2", region_name=region.region)
         elbv2 = self.session.client("elbv2", region_name=region.region, config=UNVALIDATED)
         name = f"{self.spec.name[:20]}-{role}"
@@ -118,14 +128,14 @@ class StackBuilder:
                 Protocol="HTTP",
                 Port=region.app.port,
                 VpcId=vpc_id,
-                TargetType="ip",
+                TargetType="instance" if region.app.kind == "ec2" else "ip",
                 HealthCheckPath=health.path,
                 HealthCheckIntervalSeconds=health.interval_seconds,
                 HealthCheckTimeoutSeconds=1,
                 HealthyThresholdCount=health.healthy_threshold,
                 UnhealthyThresholdCount=health.unhealthy_threshold,
             )["TargetGroups"][0]
-            targets = [{"Id": address, "Port": region.app.port} for address in target_addresses(region)]
+            targets = [{"Id": target, "Port": region.app.port} for target in self._target_ids(ec2, region, subnet_ids)]
         if targets:
             elbv2.register_targets(TargetGroupArn=group["TargetGroupArn"], Targets=targets)
         elbv2.create_listener(
@@ -158,6 +168,70 @@ class StackBuilder:
             "vpc_id": vpc_id,
             "target_group_arn": group["TargetGroupArn"],
             "targets": targets,
+            "db_cluster_id": None,
+        }
+
+    @staticmethod
+    def _target_ids(ec2: Any, region: Region, subnet_ids: list[str]) -> list[str]:
+        """ECS tasks are ip targets; EC2 instances are launched and registered by instance id."""
+        addresses = target_addresses(region)
+        if region.app.kind != "ec2" or not addresses:
+            return addresses
+        image = ec2.register_image(Name=f"{region.region}-app-{uuid.uuid4().hex[:8]}")["ImageId"]
+        ids = []
+        for index, address in enumerate(addresses):
+            instance = ec2.run_instances(
+                ImageId=image, InstanceType="t3.micro", MinCount=1, MaxCount=1, SubnetId=subnet_ids[index % len(subnet_ids)]
+            )["Instances"][0]
+            INSTANCE_ADDRESSES[instance["InstanceId"]] = address
+            ids.append(instance["InstanceId"])
+        return ids
+
+    def _api_region(self, role: str, region: Region, backends: Backends) -> dict[str, Any]:
+        """API Gateway (REST, regional) with a Lambda proxy integration and a regional custom domain."""
+        name = f"{self.spec.name[:20]}-{role}"
+        function_arn = self._app_function(name, region)
+        api_gateway = self.session.client("apigateway", region_name=region.region)
+        api_id = api_gateway.create_rest_api(name=f"{name}-api", endpointConfiguration={"types": ["REGIONAL"]})["id"]
+        certificate = self.session.client("acm", region_name=region.region).request_certificate(
+            DomainName=self.spec.route53.public_name.rstrip(".")
+        )["CertificateArn"]
+        domain = api_gateway.create_domain_name(
+            domainName=self.spec.route53.public_name.rstrip("."),
+            regionalCertificateArn=certificate,
+            endpointConfiguration={"types": ["REGIONAL"]},
+        )
+        api_gateway.create_base_path_mapping(domainName=domain["domainName"], restApiId=api_id)
+        regional_name = domain["regionalDomainName"]
+        assert self.tls is not None
+        physics = ApiPhysics(
+            name=name,
+            address=region.address,
+            region=region.region,
+            function_name=function_arn.split(":")[6],
+            health_path=region.app.health_path,
+            awslambda=backends.awslambda,
+            ports=self.ports,
+            tls=self.tls.server_context(),
+        )
+        physics.start()
+        self.apis.append(physics)
+        self.route53_physics.hosts[regional_name.lower()] = region.address
+        return {
+            "region": region.region,
+            "address": region.address,
+            "front": "apigw",
+            "dns_answer": regional_name,
+            "api_id": api_id,
+            "api_regional_domain_name": regional_name,
+            "api_regional_hosted_zone_id": domain["regionalHostedZoneId"],
+            "function_arn": function_arn,
+            "alb_arn": None,
+            "alb_dns_name": regional_name,  # what Route 53 records and health checks point at
+            "alb_security_group_ids": [],
+            "alb_subnet_ids": [],
+            "target_group_arn": None,
+            "targets": [],
             "db_cluster_id": None,
         }
 
@@ -285,7 +359,7 @@ class StackBuilder:
                 record.update(
                     Type="A",
                     AliasTarget={
-                        "HostedZoneId": region["alb_canonical_hosted_zone_id"],
+                        "HostedZoneId": region.get("alb_canonical_hosted_zone_id") or region["api_regional_hosted_zone_id"],
                         "DNSName": region["alb_dns_name"],
                         "EvaluateTargetHealth": False,
                     },
@@ -319,6 +393,8 @@ class StackBuilder:
     def stop(self) -> None:
         if self.database is not None:
             self.database.stop()
+        for api in self.apis:
+            api.stop()
         for balancer in self.load_balancers:
             balancer.stop()
         for app in self.apps:

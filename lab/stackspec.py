@@ -83,9 +83,18 @@ class LoadBalancer(_Strict):
 
 class Region(_Strict):
     region: str = Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")
-    address: str = Field(pattern=r"^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$", description="The ALB's loopback address.")
+    address: str = Field(pattern=r"^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$", description="The front door's loopback address.")
+    front: Literal["alb", "apigw"] = Field(
+        default="alb", description="apigw: an API Gateway regional custom domain over HTTPS:443 with a Lambda integration."
+    )
     app: App = App()
     alb: LoadBalancer = LoadBalancer()
+
+    @model_validator(mode="after")
+    def _api_runs_lambda(self) -> Region:
+        if self.front == "apigw" and self.app.kind != "lambda":
+            raise ValueError("front apigw needs app.kind lambda")
+        return self
 
 
 class HealthCheck(_Strict):

@@ -59,7 +59,11 @@ def from_lab_file(path: Path, endpoint_url: str | None = None) -> Deployment:
         evidence_bucket=lab["evidence_bucket"],
         region=lab["region"],
         endpoint_url=lab["endpoint_url"],
-        network={"resolver": lab["dns"], "ports": {int(k): v for k, v in lab["ports"].items()}},
+        network={
+            "resolver": lab["dns"],
+            "ports": {int(k): v for k, v in lab["ports"].items()},
+            **({"ca_pem": lab["tls_ca_pem"]} if lab.get("tls_ca_pem") else {}),
+        },
         label=f"local lab at {lab['endpoint_url']}",
     )
 

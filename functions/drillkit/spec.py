@@ -121,6 +121,7 @@ class Network(_Strict):
 
     resolver: Resolver | None = None
     ports: dict[int, int] = Field(default_factory=dict, description="Logical port -> the port it really listens on.")
+    ca_pem: str | None = Field(default=None, max_length=20000, description="An extra CA to trust for HTTPS (the lab's own).")
 
 
 class DrillRequest(_Strict):

@@ -32,6 +32,8 @@ from drillkit_lab.ports import PortMap
 INTERNET = ("0.0.0.0/0", "::/0")
 # Target group ARN -> the ALB physics that checks its targets, for DescribeTargetHealth.
 BY_TARGET_GROUP: dict[str, LoadBalancerPhysics] = {}
+# EC2 instance id -> the loopback address its app listens on (instance targets are registered by id).
+INSTANCE_ADDRESSES: dict[str, str] = {}
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-connection"}
 
 
@@ -151,7 +153,9 @@ class LoadBalancerPhysics:
                 state = self.targets.setdefault(key, TargetState())
                 if is_lambda(address):
                     continue  # Lambda target groups have health checks off by default: the target stays unjudged
-                ok = _get_ok(address, self.ports.real(port), path, timeout=min(2.0, interval * 0.8))
+                ok = _get_ok(
+                    INSTANCE_ADDRESSES.get(address, address), self.ports.real(port), path, timeout=min(2.0, interval * 0.8)
+                )
                 state.successes, state.failures = (state.successes + 1, 0) if ok else (0, state.failures + 1)
                 before = state.healthy
                 if state.successes >= healthy_after:
@@ -252,7 +256,7 @@ class LoadBalancerPhysics:
         if is_lambda(address):
             self._invoke(address, handler)
             return
-        connection = http.client.HTTPConnection(address, self.ports.real(port), timeout=5)
+        connection = http.client.HTTPConnection(INSTANCE_ADDRESSES.get(address, address), self.ports.real(port), timeout=5)
         try:
             headers = {k: v for k, v in handler.headers.items() if k.lower() not in HOP_BY_HOP}
             headers["X-Forwarded-For"] = handler.client_address[0]

@@ -6,8 +6,10 @@ Timings come from the ground-truth log; the default stack checks every 1 s with 
 
 from __future__ import annotations
 
+import http.client
 import json
 import socket
+import ssl
 import time
 from pathlib import Path
 
@@ -265,3 +267,36 @@ def test_alb_with_lambda_targets_fails_over_when_the_function_is_throttled(tmp_p
         wait_for(lambda: standby_answer(lab), 2, "DNS answers the standby")
         lambda_client.delete_function_concurrency(FunctionName=function_arn)
         steady(lab)
+
+
+def https_get(lab, role: str, path: str) -> int:
+    context = ssl.create_default_context(cadata=lab.info["tls_ca_pem"])
+    address, port = lab.region(role)["address"], lab.info["ports"]["443"]
+    connection = http.client.HTTPSConnection(address, port, timeout=2, context=context)
+    # Connect to the region's address while TLS checks the certificate against the public name.
+    connection.sock = context.wrap_socket(socket.create_connection((address, port), 2), server_hostname="app.drillkit.lab")
+    try:
+        connection.request("GET", path, headers={"Host": "app.drillkit.lab"})
+        return connection.getresponse().status
+    finally:
+        connection.close()
+
+
+def test_api_gateway_stack_serves_https_and_fails_over_by_cname_when_the_function_is_throttled(tmp_path):
+    with running_lab(tmp_path / "lab", Path(__file__).parents[2] / "lab" / "stacks" / "apigw.yaml") as lab:
+        primary, standby = lab.region("primary"), lab.region("standby")
+        records = lab.client("route53").list_resource_record_sets(HostedZoneId=lab.info["hosted_zone_id"])["ResourceRecordSets"]
+        cnames = {r["Failover"]: r["ResourceRecords"][0]["Value"] for r in records if r.get("Failover")}
+        assert cnames == {"PRIMARY": primary["api_regional_domain_name"], "SECONDARY": standby["api_regional_domain_name"]}
+        assert lab.dns_answer() == [primary["address"]]  # the CNAME, followed to the primary API
+        assert https_get(lab, "primary", "/health") == 200  # the lab's certificate verifies for the public name
+        assert https_get(lab, "primary", "/not-a-route") == 403  # API Gateway's answer for an undefined path
+        throttled_at = time.time()
+        lab.client("lambda", primary["region"]).put_function_concurrency(
+            FunctionName=primary["function_arn"], ReservedConcurrentExecutions=0
+        )
+        assert https_get(lab, "primary", "/health") == 500
+        wait_for(lambda: went_unhealthy(lab, throttled_at), 10, "HTTPS health check fails")
+        wait_for(lambda: lab.dns_answer() == [standby["address"]], 2, "DNS answers the standby's API")
+        answers = lab.events_since(throttled_at, "dns_answer")
+        assert answers[-1]["value"] == standby["api_regional_domain_name"]

@@ -26,8 +26,11 @@ NAME = "http"
 class _PinnedHTTPSConnection(http.client.HTTPSConnection):
     """HTTPS to a resolved address while SNI and certificate checks use the public name."""
 
-    def __init__(self, address: str, server_name: str, port: int, timeout: float):
-        super().__init__(address, port, timeout=timeout, context=ssl.create_default_context())
+    def __init__(self, address: str, server_name: str, port: int, timeout: float, ca_pem: str | None = None):
+        context = ssl.create_default_context()
+        if ca_pem:
+            context.load_verify_locations(cadata=ca_pem)
+        super().__init__(address, port, timeout=timeout, context=context)
         self._server_name = server_name
 
     def connect(self) -> None:
@@ -66,7 +69,7 @@ def read(context: DrillContext) -> dict[str, Any]:
         return sample
     sample["side"] = sides.side_of(context, addresses, timeout)
     if target.url_scheme == "https":
-        connection: http.client.HTTPConnection = _PinnedHTTPSConnection(address, name, port, timeout)
+        connection: http.client.HTTPConnection = _PinnedHTTPSConnection(address, name, port, timeout, context.network.ca_pem)
     else:
         connection = http.client.HTTPConnection(address, port, timeout=timeout)
     try:
