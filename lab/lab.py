@@ -67,6 +67,7 @@ class Lab:
 
         # The lab registers the images it launches; loading moto's catalogue of public AMIs costs seconds and memory.
         os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
+        _trim_instance_type_offerings({HOME_REGION, *(r.region for r in self.stack.regions().values())})
         _enable_step_functions_execution()
         install_describe_alarm_history()
         install_describe_target_health()
@@ -100,7 +101,6 @@ class Lab:
         created = template.provision(stack, client_session, self.project_root)
         for config in created["functions"].values():
             runtime.register(config)
-        runtime.prewarm()
         say(f"template.yaml: {len(created['functions'])} functions, {len(created['state_machines'])} state machine")
 
         physics.start()
@@ -158,6 +158,8 @@ class Lab:
             "pid": os.getpid(),
             "ready_seconds": round(time.monotonic() - started, 3),
         }
+        # Workers start once the stack is up: started earlier they would only slow the start down.
+        runtime.prewarm()
         self.lab_file.write_text(json.dumps(self.info, indent=2))
         return self.info
 
@@ -187,6 +189,27 @@ def _backends(region: str) -> Backends:
     return Backends(
         ec2=ec2_backends[account][region], elbv2=elbv2_backends[account][region], awslambda=lambda_backends[account][region]
     )
+
+
+def _trim_instance_type_offerings(regions: set[str]) -> None:
+    """Load moto's EC2 instance-type offerings only for the lab's regions (about 40 MB less).
+
+    Must run before moto's EC2 models are imported; describe_instance_type_offerings for other
+    regions then answers empty, which no drill asks for.
+    """
+    import moto.utilities.utils as moto_utils
+
+    if getattr(moto_utils.load_resource, "_lab", False):
+        return
+    original = moto_utils.load_resource
+
+    def load_resource(path: str, *args: Any, **kwargs: Any) -> Any:
+        if "instance_type_offerings" in path and not any(f"/{region}." in path for region in regions):
+            return []
+        return original(path, *args, **kwargs)
+
+    load_resource._lab = True  # type: ignore[attr-defined]
+    moto_utils.load_resource = load_resource
 
 
 def _cloudwatch_backends() -> Any:

@@ -160,10 +160,13 @@ class LambdaRuntime:
                 self._idle[worker.config.name].append(worker)
 
     def prewarm(self) -> None:
-        """Start one worker per function in the background so drills skip cold starts."""
+        """Start one worker per function so drills skip cold starts.
+
+        Each goes straight into its pool while it starts: an invocation that arrives first waits for
+        that worker to be ready instead of starting a second one.
+        """
         for name in self.functions:
-            worker = self._take(name)
-            threading.Thread(target=lambda w=worker: (w.wait_ready(60), self._give_back(w)), daemon=True).start()
+            self._give_back(self._take(name))
 
     def invoke(self, name: str, event: Any) -> InvocationResult:
         config = self.functions[name]
