@@ -183,6 +183,14 @@ def test_knobs_string_match_and_path_not_served_fail_and_with_both_unhealthy_dns
         assert "404" in lab.observations("standby")[0]["StatusReport"]["Status"]
         assert primary_answer(lab)
         assert lab.get(lab.region("primary")["address"])[0] == 200  # the app itself is fine
+        # A reader outside any global cluster: writes on the primary never reach it.
+        assert lab.info["global_cluster_id"] is None
+        assert lab.client("rds").describe_global_clusters()["GlobalClusters"] == []
+        data_api(lab, "primary", "create table heartbeat (seq integer primary key)")
+        data_api(lab, "primary", "insert into heartbeat (seq) values (:seq)", seq=1)
+        time.sleep(1.0)  # five times the configured lag
+        with pytest.raises(ClientError, match="no such table"):
+            data_api(lab, "standby", "select seq from heartbeat")
 
 
 def data_api(lab, role: str, sql: str, **params) -> dict:
