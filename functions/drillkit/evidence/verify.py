@@ -267,7 +267,9 @@ def extract(archive: Path, destination: Path) -> Path:
 def verify(path: Path) -> Verification:
     """Verify an export given as its archive or as the directory it was extracted to."""
     if path.is_dir():
-        return verify_directory(path)
+        # Accept the folder an archive was extracted into as well as the export's own folder.
+        inner = [child for child in path.iterdir() if child.is_dir() and (child / INDEX).exists()]
+        return verify_directory(inner[0] if not (path / INDEX).exists() and len(inner) == 1 else path)
     work = Path(tempfile.mkdtemp(prefix="drillkit-verify-"))
     try:
         result = verify_directory(extract(path, work))
