@@ -73,10 +73,8 @@ def describe(memory: dict[str, float]) -> str:
 
 def run_drill(deployment: client.Deployment) -> str:
     scenario = parse_scenario(yaml.safe_load((ROOT / "scenarios" / "region-failover-health-check.yaml").read_text()))
-    drill_id = client.new_drill_id(scenario.name)
-    scenario_json = scenario.model_dump(mode="json")
-    request = {"drill_id": drill_id, "requested_by": "bench", "scenario": scenario_json, "network": deployment.network}
-    execution = client.follow(deployment, drill_id, client.start(deployment, request), lambda *_: None)
+    request = client.drill_request(deployment, scenario, "bench")
+    execution = client.follow(deployment, request["drill_id"], client.start(deployment, request), lambda *_: None)
     return execution["status"]
 
 

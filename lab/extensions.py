@@ -23,7 +23,7 @@ from urllib.parse import parse_qs, unquote
 from xml.sax.saxutils import escape
 
 from drillkit_lab.lambda_runtime import LambdaRuntime
-from drillkit_lab.physics.database import DatabaseUnavailable, GlobalDatabase, ReadOnly
+from drillkit_lab.physics.database import DatabaseUnavailable, GlobalDatabase
 from drillkit_lab.physics.route53 import Route53Physics
 
 ROUTE53_NS = "https://route53.amazonaws.com/doc/2013-04-01/"
@@ -131,7 +131,7 @@ class LabExtensions:
             return _json(
                 start_response, "400 Bad Request", {"message": f"Communications link failure: {error}"}, "BadRequestException"
             )
-        except (ReadOnly, Exception) as error:  # noqa: BLE001 SQL errors come back as the Data API's 400
+        except Exception as error:  # noqa: BLE001 read-only and SQL errors come back as the Data API's 400
             return _json(start_response, "400 Bad Request", {"message": str(error)}, "BadRequestException")
         body: dict[str, Any] = {"numberOfRecordsUpdated": updated, "records": [[_data_api_field(v) for v in row] for row in rows]}
         if request.get("includeResultMetadata"):

@@ -22,7 +22,7 @@ from drillkit_lab.physics.groundtruth import GroundTruth
 from drillkit_lab.physics.route53 import Route53Physics
 from drillkit_lab.ports import PortMap
 from drillkit_lab.stackspec import HealthCheck, Region, StackSpec
-from drillkit_lab.template import placeholder_zip
+from drillkit_lab.template import stand_in_code_zip
 from drillkit_lab.tls import LabCertificates
 
 # The lab's intervals are shorter than AWS accepts (Route 53: 10 or 30 s, ALB: 5 s and more);
@@ -250,7 +250,7 @@ class StackBuilder:
             Runtime="python3.13",
             Role=role_arn,
             Handler="app.handler",
-            Code={"ZipFile": placeholder_zip()},
+            Code={"ZipFile": stand_in_code_zip()},
         )
         return function["FunctionArn"]
 

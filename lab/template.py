@@ -147,7 +147,8 @@ class LabStack:
         return configs
 
 
-def placeholder_zip() -> bytes:
+def stand_in_code_zip() -> bytes:
+    """The code archive moto stores for a function; invocations run the real code from functions/ instead."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("README.txt", "The lab runs handlers from the functions/ directory, not from this archive.\n")
@@ -221,7 +222,7 @@ def provision(stack: LabStack, session: Any, project_root: Path) -> dict[str, An
     )
     role_arn = iam.create_role(RoleName=f"{stack.stack_name}-execution", AssumeRolePolicyDocument=trust)["Role"]["Arn"]
     lambda_client = session.client("lambda")
-    code = placeholder_zip()
+    code = stand_in_code_zip()
     configs = stack.function_configs()
     for config in configs:
         lambda_client.create_function(

@@ -105,13 +105,8 @@ def _summary(report: dict[str, Any], report_dir: Path) -> None:
 
 
 def run_drill(deployment: client.Deployment, scenario: Scenario, requested_by: str, wait: bool, reports_dir: Path) -> int:
-    drill_id = client.new_drill_id(scenario.name)
-    request = {
-        "drill_id": drill_id,
-        "requested_by": requested_by,
-        "scenario": scenario.model_dump(mode="json"),
-        "network": deployment.network,
-    }
+    request = client.drill_request(deployment, scenario, requested_by)
+    drill_id = request["drill_id"]
     execution_arn = client.start(deployment, request)
     console.print(f"Drill [bold]{drill_id}[/]: {scenario.name} v{scenario.version} on {deployment.label}", soft_wrap=True)
     if not wait:

@@ -20,6 +20,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from drillkit.errors import DrillError
+from drillkit.spec import Scenario
 
 
 class DeploymentNotFound(DrillError):
@@ -91,6 +92,16 @@ def new_drill_id(scenario_name: str) -> str:
     # Also the execution name, which must be unique: two drills started in one second differ by the suffix.
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     return f"{scenario_name[:36]}-{stamp}-{secrets.token_hex(2)}"
+
+
+def drill_request(deployment: Deployment, scenario: Scenario, requested_by: str) -> dict[str, Any]:
+    """The state machine's input for a validated scenario, with a fresh drill id and the deployment's network."""
+    return {
+        "drill_id": new_drill_id(scenario.name),
+        "requested_by": requested_by,
+        "scenario": scenario.model_dump(mode="json"),
+        "network": deployment.network,
+    }
 
 
 def start(deployment: Deployment, request: dict[str, Any]) -> str:

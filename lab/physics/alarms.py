@@ -58,7 +58,7 @@ class MetricSource:
 def _names_group(balancer: Any, target_group: str | None) -> bool:
     if target_group is None:
         return True
-    group = balancer._target_group()
+    group = balancer.target_group()
     return group is not None and group.arn.endswith(":" + target_group)
 
 

@@ -76,7 +76,7 @@ class LoadBalancerPhysics:
     def _load_balancer(self) -> Any | None:
         return self.backends.elbv2.load_balancers.get(self.arn)
 
-    def _target_group(self) -> Any | None:
+    def target_group(self) -> Any | None:
         load_balancer = self._load_balancer()
         if load_balancer is None:
             return None
@@ -125,14 +125,14 @@ class LoadBalancerPhysics:
         return self._allowed_by_security_groups() and self._allowed_by_network_acls()
 
     def registered(self) -> list[tuple[str, int]]:
-        group = self._target_group()
+        group = self.target_group()
         if group is None:
             return []
         return [(t["Id"], 0 if is_lambda(t["Id"]) else int(t.get("Port") or group.port)) for t in list(group.targets.values())]
 
     # -- the target group's own health checks ---------------------------------------------
     def _health_settings(self) -> tuple[str, float, int, int]:
-        group = self._target_group()
+        group = self.target_group()
         if group is None:
             return "/", 5.0, 2, 2
         return (
@@ -178,7 +178,7 @@ class LoadBalancerPhysics:
     # -- the listener ----------------------------------------------------------------------
     def start(self) -> None:
         physics = self
-        group = self._target_group()
+        group = self.target_group()
         if group is not None:
             BY_TARGET_GROUP[group.arn] = self
 

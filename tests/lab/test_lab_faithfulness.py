@@ -221,10 +221,18 @@ def test_stopping_the_writer_cluster_fails_the_deep_health_check_and_dns_fails_o
     steady(lab)
 
 
+def table_on_reader(lab) -> bool:
+    try:
+        data_api(lab, "standby", "select count(*) from heartbeat")
+    except ClientError:
+        return False
+    return True
+
+
 def test_unplanned_global_failover_loses_exactly_the_heartbeats_not_yet_replicated(lab):
     primary, standby = lab.region("primary"), lab.region("standby")
     data_api(lab, "primary", "create table if not exists heartbeat (seq integer primary key, t real)")
-    time.sleep(1.0)  # let the table reach the reader
+    wait_for(lambda: table_on_reader(lab), 5, "the table reaches the reader")
     written = []
     for seq in range(1, 31):
         data_api(lab, "primary", "insert into heartbeat (seq, t) values (:seq, :t)", seq=seq, t=time.time())

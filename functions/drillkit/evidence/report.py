@@ -125,7 +125,8 @@ def _plan(context: DrillContext, fault_plan: str | None) -> dict[str, Any]:
     }
 
 
-def _integrity_placeholder() -> dict[str, Any]:
+def _unsealed_integrity() -> dict[str, Any]:
+    """The integrity section of a report not sealed yet: ``publish`` replaces it with the manifest's."""
     return {
         "hash_algorithm": "SHA-256",
         "manifest": "manifest.json",
@@ -145,7 +146,6 @@ def build(
     ended_at: float,
     *,
     previous: dict[str, Any] | None = None,
-    integrity: dict[str, Any] | None = None,
     notify_targets: list[str] | None = None,
     fault_plan: str | None = None,
 ) -> dict[str, Any]:
@@ -358,7 +358,7 @@ def build(
         },
         "timeline": [{**e, "at": clock.iso(e["t"])} for e in ordered(events)],
         "samples": {"count": len(samples), "artifact": "samples.jsonl"},
-        "integrity": integrity or _integrity_placeholder(),
+        "integrity": _unsealed_integrity(),
     }
     document["identity"]["frameworks"] = frameworks.served_by(document)
     return document
