@@ -67,6 +67,7 @@ def samples_after_injection(detection: float, dns: float, recovery: float) -> li
         offset = t - T_INJECT
         readings.append({"t": t, "probe": "health_check", "healthy": offset < detection})
         readings.append({"t": t, "probe": "dns", "side": "standby" if offset >= dns else "primary"})
+        readings.append({"t": t, "probe": "dns_client", "side": "standby" if offset >= dns else "primary"})
         readings.append({"t": t, "probe": "http", "ok": True, "side": "standby" if offset >= recovery else "primary"})
     return readings
 
@@ -99,7 +100,7 @@ UNDO = [
         "seq": 1,
         "fault": "health-check-inversion",
         "resource_id": "hc-1",
-        "prior": {"inverted": False},
+        "prior": {"resource_id": "hc-1", "method": "default", "inverted": False},
         "status": "restored",
         "restored_at": T0 + 51,
     }

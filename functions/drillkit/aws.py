@@ -40,11 +40,20 @@ _CONFIG = Config(
 
 
 @cache
-def client(service: str, region: str | None = None) -> Any:
-    """A cached client; Route 53 is global and always signed for us-east-1."""
+def client(service: str, region: str | None = None, read_timeout: float | None = None) -> Any:
+    """A cached client; Route 53 is global and always signed for us-east-1.
+
+    ``read_timeout`` shortens the wait for calls made once per sample, so that one stuck call
+    cannot stretch a sample past its interval.
+    """
     if service == "route53":
         region = "us-east-1"
-    return boto3.session.Session().client(service, region_name=region, config=_CONFIG)
+    config = (
+        _CONFIG
+        if read_timeout is None
+        else _CONFIG.merge(Config(read_timeout=read_timeout, retries={"mode": "adaptive", "max_attempts": 1}))
+    )
+    return boto3.session.Session().client(service, region_name=region, config=config)
 
 
 @cache

@@ -11,13 +11,13 @@ import json
 import time
 from typing import Any
 
-from drillkit import clock, faults, probes
+from drillkit import canary, clock, faults, probes, readiness
 from drillkit.config import evidence_config, ledger_config, observe_config
 from drillkit.discovery import resolve_target
 from drillkit.errors import NotSteady, RestoreFailed
 from drillkit.evidence.store import EvidenceStore
 from drillkit.ledger import UNDO_APPLIED, UNDO_RESTORED, Ledger
-from drillkit.measure import MilestoneTracker
+from drillkit.measure import MilestoneTracker, expected_milestones
 from drillkit.model import DrillContext, Injection
 from drillkit.spec import parse_request
 
@@ -43,13 +43,15 @@ def new_drill_id(execution_name: str | None, scenario_name: str) -> str:
 
 # -- 1. preflight ------------------------------------------------------------
 def preflight(request: dict[str, Any], execution_id: str | None, execution_name: str | None) -> dict[str, Any]:
-    """Validate, resolve targets, take the lock, create the record. Touches nothing."""
+    """Validate, resolve targets, run readiness checks, take the lock, create the record. Touches nothing."""
     started_at = clock.now()
     parsed = parse_request(request)
     scenario = parsed.scenario
     target = resolve_target(scenario.target)
     fault = faults.fault_module(scenario.fault.type)
     prior = fault.capture(scenario.fault, target)  # proves the fault's resource exists and is readable
+    findings = readiness.check(scenario, target)
+    blocked = any(f["blocking"] for f in findings)
     drill_id = parsed.drill_id or new_drill_id(execution_name, scenario.name)
     context = DrillContext(
         drill_id=drill_id,
@@ -60,6 +62,8 @@ def preflight(request: dict[str, Any], execution_id: str | None, execution_name:
         target=target,
         started_at=started_at,
         execution_id=execution_id,
+        readiness=findings,
+        blocked=blocked,
     )
     ledger = _ledger()
     ledger.acquire_lock(context.environment_key, drill_id, ledger_config().lock_ttl_seconds)
@@ -74,6 +78,7 @@ def preflight(request: dict[str, Any], execution_id: str | None, execution_name:
             "execution_id": execution_id,
             "milestones": {},
             "plan": fault.describe_plan(scenario.fault, target, prior),
+            "blocked": blocked,
         },
     )
     return context.model_dump(mode="json")
@@ -124,6 +129,8 @@ def steady_state(state: dict[str, Any]) -> dict[str, Any]:
     context = _context(state)
     sampling = context.scenario.sampling
     _ledger().update_drill(context.drill_id, phase="steady_state")
+    if context.scenario.data.heartbeat is not None:
+        canary.ensure_table(context.scenario.data.heartbeat)
     reached, samples, problems = _wait_for_steady(context, sampling.steady_state_timeout_seconds)
     _store().put_samples(context.drill_id, "0-steady", samples)
     if not reached:
@@ -141,7 +148,11 @@ def inject(state: dict[str, Any]) -> dict[str, Any]:
     probes.warm()
     captured = fault.capture(spec, context.target)
     # Write-ahead: the undo record exists before the change; a retry reuses the first capture.
-    record = ledger.put_undo(context.drill_id, 1, {"fault": spec.type, "resource_id": captured["resource_id"], "prior": captured})
+    record = ledger.put_undo(
+        context.drill_id,
+        1,
+        {"fault": spec.type, "method": captured.get("method"), "resource_id": captured["resource_id"], "prior": captured},
+    )
     t_before = clock.now()
     fault.apply(spec, context.target, record["prior"])
     t_inject = clock.now()
@@ -151,7 +162,12 @@ def inject(state: dict[str, Any]) -> dict[str, Any]:
     ledger.update_drill(context.drill_id, phase="observe", injected_at=t_inject)
     _store().put_samples(context.drill_id, "1-observe-0000", first_readings)
     return Injection(
-        fault=spec.type, resource_id=captured["resource_id"], undo_seq=1, t_before=t_before, t_inject=t_inject
+        fault=spec.type,
+        method=record["prior"].get("method"),
+        resource_id=record["resource_id"],
+        undo_seq=1,
+        t_before=t_before,
+        t_inject=t_inject,
     ).model_dump(mode="json")
 
 
@@ -161,11 +177,7 @@ def observe(state: dict[str, Any]) -> dict[str, Any]:
     injection = Injection.model_validate(state["injection"])
     sampling = context.scenario.sampling
     previous = state.get("observation") or {}
-    tracker = (
-        MilestoneTracker.model_validate(previous["tracker"])
-        if previous.get("tracker")
-        else MilestoneTracker(t_inject=injection.t_inject, t_before_inject=injection.t_before, hold_samples=sampling.hold_samples)
-    )
+    tracker = MilestoneTracker.model_validate(previous["tracker"]) if previous.get("tracker") else new_tracker(context, injection)
     ledger = _ledger()
     store = _store()
 
@@ -185,12 +197,24 @@ def observe(state: dict[str, Any]) -> dict[str, Any]:
         _, samples = _sample_until(context, batch_end, lambda _: tracker.complete, account)
     store.put_samples(context.drill_id, f"1-observe-{batch:04d}", samples)
     timed_out = not tracker.complete and clock.now() >= deadline - 1e-3
+    done = tracker.complete or timed_out
     return {
         "batch": batch,
         "tracker": tracker.model_dump(mode="json"),
-        "done": tracker.complete or timed_out,
+        "done": done,
         "reason": "complete" if tracker.complete else ("deadline" if timed_out else "continuing"),
+        # Read once the failover has played out, before restore puts the primary back.
+        "surviving_heartbeat": canary.newest_surviving(context) if done else None,
     }
+
+
+def new_tracker(context: DrillContext, injection: Injection) -> MilestoneTracker:
+    return MilestoneTracker(
+        t_inject=injection.t_inject,
+        t_before_inject=injection.t_before,
+        hold_samples=context.scenario.sampling.hold_samples,
+        expected=expected_milestones(bool(context.scenario.alarms)),
+    )
 
 
 # -- 5. restore ----------------------------------------------------------------

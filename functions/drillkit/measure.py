@@ -8,14 +8,66 @@ sampling interval, more when a reading came late.
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from drillkit.spec import Objectives
 
-MILESTONES = ("detection", "dns_cutover", "recovery")
+# In the order they normally happen; "rpo" is a measurement but not a milestone.
+MILESTONES = ("detection", "alerting", "dns_cutover", "client_cutover", "recovery")
+ALWAYS_EXPECTED = ("detection", "dns_cutover", "client_cutover", "recovery")
+HEALTHY_SHARE = 0.18
 Verdict = Literal["PASS", "FAIL", "ERROR", "ABORTED"]
+
+
+class CheckerVerdict(BaseModel):
+    """One Route 53 checker, replayed from its raw observations."""
+
+    healthy: bool
+    run_ok: bool
+    run_start: float
+    last: float
+
+
+class HealthRule(BaseModel):
+    """Route 53's rule over GetHealthCheckStatus readings taken one after another.
+
+    A checker changes its verdict only after FailureThreshold observations in a row disagree
+    with it; the endpoint is healthy while more than 18% of the verdicts are healthy; Disabled
+    counts as healthy and Inverted flips the result. Observations are periodic, so a run's length
+    is counted from its first and last checked times, which also covers readings that a sample
+    missed. A checker seen for the first time is taken at its word (its history is unknown).
+    """
+
+    checkers: dict[str, CheckerVerdict] = Field(default_factory=dict)
+
+    def feed(self, sample: dict[str, Any]) -> bool | None:
+        if sample.get("healthy") is None or "observations" not in sample:
+            return sample.get("healthy")
+        interval = float(sample.get("interval") or 30)
+        threshold = int(sample.get("failure_threshold") or 3)
+        for checker, checked, ok in sorted(sample["observations"], key=lambda o: o[1] or 0):
+            if checked is None:
+                continue
+            state = self.checkers.get(checker)
+            if state is None:
+                self.checkers[checker] = CheckerVerdict(healthy=ok, run_ok=ok, run_start=checked, last=checked)
+                continue
+            if checked <= state.last:
+                continue
+            if ok != state.run_ok:
+                state.run_ok, state.run_start = ok, checked
+            state.last = checked
+            in_a_row = 1 + math.floor((state.last - state.run_start) / interval + 0.25)
+            if state.run_ok != state.healthy and in_a_row >= threshold:
+                state.healthy = state.run_ok
+        if not self.checkers:
+            return None
+        share = sum(1 for c in self.checkers.values() if c.healthy) / len(self.checkers)
+        raw = True if sample.get("disabled") else share > HEALTHY_SHARE
+        return raw != bool(sample.get("inverted"))
 
 
 class Streak(BaseModel):
@@ -37,10 +89,16 @@ class MilestoneTracker(BaseModel):
 
     t_inject: float
     hold_samples: int
+    expected: tuple[str, ...] = ALWAYS_EXPECTED
     detection: float | None = None
+    alerting: float | None = None
+    alerting_alarm: str | None = None
     dns_cutover: float | None = None
+    client_cutover: float | None = None
     recovery: float | None = None
+    health_rule: HealthRule = HealthRule()
     dns_streak: Streak = Streak()
+    client_streak: Streak = Streak()
     http_streak: Streak = Streak()
     last_reading: dict[str, float] = {}
     # For each milestone, the last reading before it that did not show it yet: the true
@@ -53,6 +111,8 @@ class MilestoneTracker(BaseModel):
         """Account one probe reading; return the milestones it completed."""
         t = sample["t"]
         probe = sample["probe"]
+        # The rule needs every reading, before the injection too: a checker's run starts there.
+        healthy = self.health_rule.feed(sample) if probe == "health_check" else None
         if t < self.t_inject:
             self.last_reading[probe] = max(t, self.last_reading.get(probe, t))
             return []
@@ -60,23 +120,34 @@ class MilestoneTracker(BaseModel):
         self.last_reading[probe] = t
         self.samples_seen += 1
         reached: list[str] = []
-        if probe == "health_check" and self.detection is None and sample.get("healthy") is False:
+        if probe == "health_check" and self.detection is None and healthy is False:
             self.detection = t
             self._bound("detection", previous)
             reached.append("detection")
+        elif probe == "alarms" and self.alerting is None and sample.get("in_alarm"):
+            self.alerting, self.alerting_alarm = t, sample["in_alarm"][0]
+            self._bound("alerting", previous)
+            reached.append("alerting")
         elif probe == "dns" and self.dns_cutover is None:
-            self.dns_streak.feed(t, sample.get("side") == "standby", previous)
-            if self.dns_streak.count >= self.hold_samples:
-                self.dns_cutover = self.dns_streak.start
-                self._bound("dns_cutover", self.dns_streak.before_start)
+            if self._held(self.dns_streak, t, sample.get("side") == "standby", previous, "dns_cutover"):
                 reached.append("dns_cutover")
+        elif probe == "dns_client" and self.client_cutover is None:
+            if self._held(self.client_streak, t, sample.get("side") == "standby", previous, "client_cutover"):
+                reached.append("client_cutover")
         elif probe == "http" and self.recovery is None:
-            self.http_streak.feed(t, bool(sample.get("ok")) and sample.get("side") == "standby", previous)
-            if self.http_streak.count >= self.hold_samples:
-                self.recovery = self.http_streak.start
-                self._bound("recovery", self.http_streak.before_start)
+            served = bool(sample.get("ok")) and sample.get("side") == "standby"
+            if self._held(self.http_streak, t, served, previous, "recovery"):
                 reached.append("recovery")
         return reached
+
+    def _held(self, streak: Streak, t: float, hit: bool, previous: float | None, name: str) -> bool:
+        """A cutover counts from its first reading once it has held for ``hold_samples`` readings."""
+        streak.feed(t, hit, previous)
+        if streak.count < self.hold_samples:
+            return False
+        setattr(self, name, streak.start)
+        self._bound(name, streak.before_start)
+        return True
 
     def _bound(self, name: str, previous: float | None) -> None:
         # Nothing the fault caused can predate the injection request.
@@ -90,22 +161,54 @@ class MilestoneTracker(BaseModel):
         return max(0.0, reached - self.not_before.get(name, reached - interval))
 
     def milestones(self) -> dict[str, float | None]:
-        return {name: getattr(self, name) for name in MILESTONES}
+        return {name: getattr(self, name) for name in self.expected}
 
     @property
     def complete(self) -> bool:
-        return all(getattr(self, name) is not None for name in MILESTONES)
+        return all(getattr(self, name) is not None for name in self.expected)
+
+
+def expected_milestones(has_alarms: bool) -> tuple[str, ...]:
+    return tuple(name for name in MILESTONES if name in ALWAYS_EXPECTED or (name == "alerting" and has_alarms))
+
+
+def rpo(heartbeats: list[dict[str, Any]], surviving: dict[str, Any] | None, t_inject: float) -> dict[str, Any]:
+    """The data-loss window from the heartbeat canary.
+
+    The last heartbeat the primary acknowledged before the failure (the first failed write after
+    the injection; without one, the last before the surviving store was read) against the newest
+    heartbeat readable in the store that serves after failover. Heartbeats are compared by the
+    instant they were written, which both sides carry.
+    """
+    ordered = sorted(heartbeats, key=lambda h: h["t"])
+    failed = [h["t"] for h in ordered if not h.get("ok") and h["t"] >= t_inject]
+    cutoff = failed[0] if failed else (surviving or {}).get("t", math.inf)
+    acked = [h for h in ordered if h.get("ok") and h["t"] < cutoff]
+    result: dict[str, Any] = {
+        "last_acknowledged_at": acked[-1]["t"] if acked else None,
+        "first_failed_write_at": failed[0] if failed else None,
+        "newest_surviving_at": (surviving or {}).get("written_at"),
+        "serving_store": (surviving or {}).get("cluster_arn"),
+        "serving_store_reason": (surviving or {}).get("why"),
+        "heartbeats_acknowledged": len(acked),
+        "seconds": None,
+    }
+    if not acked or surviving is None or surviving.get("error"):
+        return result
+    newest = surviving.get("written_at")
+    if newest is None:
+        result["seconds"] = round(acked[-1]["t"] - acked[0]["t"], 3)  # nothing of this drill survived
+        result["nothing_survived"] = True
+        return result
+    result["seconds"] = round(max(0.0, acked[-1]["t"] - newest), 3)
+    return result
 
 
 def measurements(tracker: MilestoneTracker, objectives: Objectives, interval: float) -> dict[str, dict[str, Any]]:
     """Seconds from the acknowledged injection to each milestone, with its uncertainty window."""
-    targets = {
-        "detection": objectives.detection_seconds,
-        "dns_cutover": objectives.dns_cutover_seconds,
-        "recovery": objectives.recovery_seconds,
-    }
+    targets = objective_targets(objectives)
     result = {}
-    for name in MILESTONES:
+    for name in tracker.expected:
         reached = getattr(tracker, name)
         seconds = None if reached is None else round(reached - tracker.t_inject, 3)
         target = targets[name]
@@ -120,6 +223,29 @@ def measurements(tracker: MilestoneTracker, objectives: Objectives, interval: fl
             "passed": passed,
         }
     return result
+
+
+def objective_targets(objectives: Objectives) -> dict[str, float | None]:
+    return {
+        "detection": objectives.detection_seconds,
+        "alerting": objectives.alerting_seconds,
+        "dns_cutover": objectives.dns_cutover_seconds,
+        "client_cutover": objectives.client_cutover_seconds,
+        "recovery": objectives.recovery_seconds,
+        "rpo": objectives.rpo_seconds,
+    }
+
+
+def rpo_measurement(measured_rpo: dict[str, Any], target: float | None, interval: float) -> dict[str, Any]:
+    seconds = measured_rpo.get("seconds")
+    return {
+        "seconds": seconds,
+        # One heartbeat per interval: the true window can be up to one interval wider or narrower.
+        "uncertainty_seconds": round(interval, 3),
+        "target_seconds": target,
+        "passed": None if target is None else (seconds is not None and seconds <= target),
+        "detail": measured_rpo,
+    }
 
 
 def verdict(measured: dict[str, dict[str, Any]], restore_verified: bool, error: bool, aborted: bool = False) -> Verdict:

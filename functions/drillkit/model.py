@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -28,14 +28,20 @@ class ResolvedTarget(BaseModel):
     record_name: str
     record_type: str
     primary: FailoverEndpoint
-    standby: FailoverEndpoint
+    standby: FailoverEndpoint | None = None  # None only in a drill that readiness refused
 
     def endpoint(self, side: Side) -> FailoverEndpoint:
-        return self.primary if side == "primary" else self.standby
+        endpoint = self.primary if side == "primary" else self.standby
+        if endpoint is None:
+            raise ValueError(f"the target has no {side} failover record")
+        return endpoint
+
+    def endpoints(self) -> list[FailoverEndpoint]:
+        return [e for e in (self.primary, self.standby) if e is not None]
 
     def side_of(self, values: list[str] | tuple[str, ...]) -> Side | None:
         answer = {v.rstrip(".").lower() for v in values}
-        for endpoint in (self.primary, self.standby):
+        for endpoint in self.endpoints():
             if answer and answer == {v.rstrip(".").lower() for v in endpoint.values}:
                 return endpoint.side
         return None
@@ -52,12 +58,16 @@ class DrillContext(BaseModel):
     target: ResolvedTarget
     started_at: float
     execution_id: str | None = None
+    # Readiness findings from preflight; any blocking one ends the drill FAIL before injection.
+    readiness: list[dict[str, Any]] = []
+    blocked: bool = False
 
 
 class Injection(BaseModel):
     fault: str
     resource_id: str
     undo_seq: int
+    method: str | None = None
     t_before: float
     t_inject: float
 

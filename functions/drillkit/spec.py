@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from drillkit.errors import ScenarioInvalid
 
 DRILL_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9-]{5,62}$"
+REGION_PATTERN = r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$"
 HOSTNAME_PATTERN = re.compile(r"^(?=.{1,253}\.?$)([A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9_-]{1,63}\.?$")
 
 
@@ -71,16 +72,151 @@ class HealthCheckInversion(_Strict):
     record: Literal["primary", "standby"] = "primary"
 
 
+def _is_arn(value: str | None, service: str) -> bool:
+    return bool(value) and bool(re.match(rf"^arn:aws[a-z-]*:{service}:", value or ""))
+
+
+class _PrimaryLoadBalancer(_Strict):
+    """Which ALB is the primary's: by default the one the PRIMARY record's alias or CNAME points at."""
+
+    load_balancer: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=2048,
+        description="Name or ARN of the primary ALB, when the record names an address.",
+    )
+    region: str | None = Field(default=None, pattern=REGION_PATTERN, description="Region of a load balancer given by name.")
+
+    @model_validator(mode="after")
+    def _region_for_name(self) -> _PrimaryLoadBalancer:
+        if self.load_balancer and not _is_arn(self.load_balancer, "elasticloadbalancing") and not self.region:
+            raise ValueError("region is required when load_balancer is a name, not an ARN")
+        return self
+
+
+class FailTargets(_PrimaryLoadBalancer):
+    """Take the primary's targets out of service.
+
+    deregister: deregister every target of the primary target group (restore registers exactly
+    what describe returned, ports and availability zones included); ecs-scale-to-zero: set the ECS
+    service behind the target group to desiredCount 0 (restore: the original count);
+    lambda-throttle: set the target function's reserved concurrency to 0 (restore: the original
+    setting, or none).
+    """
+
+    type: Literal["fail-targets"]
+    method: Literal["deregister", "ecs-scale-to-zero", "lambda-throttle"] = "deregister"
+    target_group: str | None = Field(default=None, description="ARN; default: the target group the ALB's listeners forward to.")
+    ecs_cluster: str | None = Field(default=None, min_length=1, description="ecs-scale-to-zero: cluster; default: found.")
+    ecs_service: str | None = Field(default=None, min_length=1, description="ecs-scale-to-zero: service; default: found.")
+    function: str | None = Field(
+        default=None, min_length=1, description="lambda-throttle: function name or ARN; default: the target group's Lambda."
+    )
+
+    @model_validator(mode="after")
+    def _method_fields(self) -> FailTargets:
+        if self.target_group and not _is_arn(self.target_group, "elasticloadbalancing"):
+            raise ValueError("target_group must be a target group ARN")
+        if (self.ecs_cluster or self.ecs_service) and self.method != "ecs-scale-to-zero":
+            raise ValueError("ecs_cluster and ecs_service apply to method ecs-scale-to-zero only")
+        if self.function and self.method != "lambda-throttle":
+            raise ValueError("function applies to method lambda-throttle only")
+        if bool(self.ecs_cluster) != bool(self.ecs_service):
+            raise ValueError("ecs_cluster and ecs_service go together")
+        if self.function and not _is_arn(self.function, "lambda") and not self.region:
+            raise ValueError("region is required when function is a name, not an ARN")
+        return self
+
+
+class BlockPrimaryAlb(_PrimaryLoadBalancer):
+    """Cut the primary ALB off from the internet.
+
+    security-group: swap the ALB's security groups for an isolation group with no ingress (restore:
+    the exact original set; the isolation group is deleted); network-acl: associate the ALB's
+    subnets with an isolation network ACL that denies everything (restore: the original
+    associations; the isolation ACL is deleted).
+    """
+
+    type: Literal["block-primary-alb"]
+    method: Literal["security-group", "network-acl"] = "security-group"
+
+
+class StopCluster(_Strict):
+    """Take the primary database away.
+
+    stop: stop_db_cluster on the primary cluster (restore: start it, wait until available);
+    global-failover: unplanned failover_global_cluster to the standby with AllowDataLoss (restore:
+    switch back to the original writer); global-switchover: planned switchover_global_cluster
+    (restore: switch back).
+    """
+
+    type: Literal["stop-cluster"]
+    method: Literal["stop", "global-failover", "global-switchover"] = "stop"
+    cluster: str = Field(min_length=1, max_length=2048, description="Identifier or ARN of the primary (writer) cluster.")
+    region: str | None = Field(default=None, pattern=REGION_PATTERN, description="Region of a cluster given by identifier.")
+    failover_to: str | None = Field(
+        default=None, description="ARN of the cluster to promote; default: the global cluster's other member."
+    )
+
+    @model_validator(mode="after")
+    def _where(self) -> StopCluster:
+        if not _is_arn(self.cluster, "rds") and not self.region:
+            raise ValueError("region is required when cluster is an identifier, not an ARN")
+        if self.failover_to and not _is_arn(self.failover_to, "rds"):
+            raise ValueError("failover_to must be a DB cluster ARN")
+        if self.failover_to and self.method == "stop":
+            raise ValueError("failover_to applies to the global methods only")
+        return self
+
+
 # New faults join this union; the ``type`` field selects the model.
-FaultSpec = Annotated[HealthCheckInversion, Field(discriminator="type")]
+FaultSpec = Annotated[HealthCheckInversion | FailTargets | BlockPrimaryAlb | StopCluster, Field(discriminator="type")]
+FAULT_TYPES = ("health-check-inversion", "fail-targets", "block-primary-alb", "stop-cluster")
+
+
+class AlarmRef(_Strict):
+    """A CloudWatch alarm that should fire when the primary fails (alerting)."""
+
+    name: str = Field(min_length=1, max_length=255)
+    region: str = Field(default="us-east-1", pattern=REGION_PATTERN)
+
+    @field_validator("name")
+    @classmethod
+    def _not_an_arn(cls, value: str) -> str:
+        if value.startswith("arn:"):
+            raise ValueError("give the alarm's name, not its ARN")
+        return value
+
+
+class Heartbeat(_Strict):
+    """The data canary: one row per interval written to the primary cluster through the RDS Data API."""
+
+    primary_cluster_arn: str = Field(pattern=r"^arn:aws[a-z-]*:rds:[a-z0-9-]+:\d{12}:cluster:[A-Za-z][A-Za-z0-9-]{0,62}$")
+    standby_cluster_arn: str = Field(pattern=r"^arn:aws[a-z-]*:rds:[a-z0-9-]+:\d{12}:cluster:[A-Za-z][A-Za-z0-9-]{0,62}$")
+    secret_arn: str = Field(pattern=r"^arn:aws[a-z-]*:secretsmanager:", description="Credentials the Data API uses.")
+    database: str | None = Field(default=None, min_length=1, max_length=64)
+    table: str = Field(default="drillkit_heartbeat", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+
+    @model_validator(mode="after")
+    def _two_clusters(self) -> Heartbeat:
+        if self.primary_cluster_arn == self.standby_cluster_arn:
+            raise ValueError("standby_cluster_arn must differ from primary_cluster_arn")
+        return self
+
+
+class Data(_Strict):
+    heartbeat: Heartbeat | None = None
 
 
 class Objectives(_Strict):
     """Targets in seconds after injection; a missing target is measured but not judged."""
 
     detection_seconds: float | None = Field(default=None, gt=0)
+    alerting_seconds: float | None = Field(default=None, gt=0, description="First ALARM of the scenario's alarms.")
     dns_cutover_seconds: float | None = Field(default=None, gt=0)
+    client_cutover_seconds: float | None = Field(default=None, gt=0, description="What a caching resolver returns.")
     recovery_seconds: float | None = Field(default=None, gt=0, description="The RTO target.")
+    rpo_seconds: float | None = Field(default=None, ge=0, description="The RPO target; needs data.heartbeat.")
 
 
 class Sampling(_Strict):
@@ -100,11 +236,21 @@ class Scenario(_Strict):
     fault: FaultSpec
     objectives: Objectives = Objectives()
     sampling: Sampling = Sampling()
+    alarms: list[AlarmRef] = Field(default_factory=list, max_length=20, description="Alarms that should fire (alerting).")
+    data: Data = Data()
 
     @field_validator("version", mode="before")
     @classmethod
     def _version_as_text(cls, value: Any) -> Any:
         return str(value) if isinstance(value, int | float) else value
+
+    @model_validator(mode="after")
+    def _measurable(self) -> Scenario:
+        if self.objectives.alerting_seconds is not None and not self.alarms:
+            raise ValueError("objectives.alerting_seconds needs alarms to watch")
+        if self.objectives.rpo_seconds is not None and self.data.heartbeat is None:
+            raise ValueError("objectives.rpo_seconds needs data.heartbeat")
+        return self
 
     def content_hash(self) -> str:
         canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
@@ -133,7 +279,7 @@ class DrillRequest(_Strict):
 
 def _field_name(location: tuple[Any, ...], whole: str) -> str:
     # Drop the discriminator tag pydantic inserts ("fault.health-check-inversion.record").
-    parts = [str(part) for part in location if part not in ("health-check-inversion",)]
+    parts = [str(part) for part in location if part not in FAULT_TYPES]
     return ".".join(parts) or whole
 
 

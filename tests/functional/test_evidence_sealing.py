@@ -250,7 +250,7 @@ def test_the_report_step_seals_signs_chains_and_names_the_previous_drill(account
     first, second = outcomes
     assert (first["verdict"], second["verdict"]) == ("PASS", "PASS")
     assert retried["artifacts"] == second["artifacts"]
-    assert second["measurements"] == {"detection": 2.0, "dns_cutover": 3.0, "recovery": 4.0}
+    assert second["measurements"] == {"detection": 2.0, "dns_cutover": 3.0, "client_cutover": 3.0, "recovery": 4.0}
     sealed = json.loads(store.get(second["artifacts"]["report.json"]))
     assert_valid_report(sealed)
     assert sealed["identity"]["previous_drill"]["drill_id"] == "drill-report-0001"

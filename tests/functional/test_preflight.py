@@ -53,17 +53,23 @@ def test_invalid_field_is_rejected_by_name_before_anything_is_read_or_written(ac
     assert inverted(account) is False
 
 
-def test_a_stack_without_secondary_record_is_refused_because_there_is_nothing_to_fail_over_to(account, request_for):
+def test_a_stack_without_secondary_record_is_blocked_by_readiness_because_there_is_nothing_to_fail_over_to(
+    account, request_for
+):
     standby = account.route53.list_resource_record_sets(HostedZoneId=account.zone_id)["ResourceRecordSets"]
     secondary = next(r for r in standby if r.get("Failover") == "SECONDARY")
     account.route53.change_resource_record_sets(
         HostedZoneId=account.zone_id, ChangeBatch={"Changes": [{"Action": "DELETE", "ResourceRecordSet": secondary}]}
     )
 
-    with pytest.raises(TargetNotFound, match=f"no SECONDARY failover record for {RECORD}"):
-        drill.preflight(request_for(), execution_id=None, execution_name="drill-one-0001")
+    context = drill.preflight(request_for(), execution_id=None, execution_name="drill-one-0001")
 
-    assert ledger_items(account) == []
+    # The drill goes on to its report (FAIL) without injecting: the machine's Ready choice skips to Report.
+    assert context["blocked"] is True
+    [finding] = [f for f in context["readiness"] if f["blocking"]]
+    assert finding["code"] == "NO_SECONDARY_RECORD"
+    assert f"no SECONDARY failover record for {RECORD}" in finding["message"]
+    assert not [i for i in ledger_items(account) if i["sk"].startswith("UNDO#")]
 
 
 def test_an_unknown_zone_is_named(account, request_for):

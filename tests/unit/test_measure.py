@@ -10,10 +10,11 @@ from drillkit.spec import Objectives
 T0 = 1000.0
 
 
-def readings(t, healthy=True, dns="primary", http="primary", ok=True):
+def readings(t, healthy=True, dns="primary", http="primary", ok=True, client=None):
     return [
         {"t": t, "probe": "health_check", "healthy": healthy},
         {"t": t + 0.001, "probe": "dns", "side": dns},
+        {"t": t + 0.0015, "probe": "dns_client", "side": client or dns},
         {"t": t + 0.002, "probe": "http", "side": http, "ok": ok},
     ]
 
@@ -34,7 +35,7 @@ def test_milestones_are_the_first_readings_that_show_them_after_injection():
     # When they are fed in order
     reached = feed_all(tracker, samples)
     # Then each milestone is the start of its held streak
-    assert reached == ["detection", "dns_cutover", "recovery"]
+    assert reached == ["detection", "dns_cutover", "client_cutover", "recovery"]
     assert tracker.detection == T0 + 1
     assert tracker.dns_cutover == pytest.approx(T0 + 2.001)
     assert tracker.recovery == pytest.approx(T0 + 3.002)
@@ -52,7 +53,7 @@ def test_a_cutover_that_flaps_back_is_not_counted_until_it_holds():
 def test_readings_before_injection_never_count():
     tracker = MilestoneTracker(t_inject=T0, hold_samples=1)
     feed_all(tracker, readings(T0 - 0.5, healthy=False, dns="standby", http="standby"))
-    assert tracker.milestones() == {"detection": None, "dns_cutover": None, "recovery": None}
+    assert tracker.milestones() == {"detection": None, "dns_cutover": None, "client_cutover": None, "recovery": None}
 
 
 def test_uncertainty_is_the_gap_to_the_previous_reading_but_not_before_the_injection_request():

@@ -37,7 +37,12 @@ def test_a_passing_drill_has_every_section_and_matches_the_schema(context):
 
     assert_valid_report(document)
     assert document["verdict"] == "PASS"
-    assert document["results"]["objectives"] == {"detection": "PASS", "dns_cutover": "PASS", "recovery": "PASS"}
+    assert document["results"]["objectives"] == {
+        "detection": "PASS",
+        "dns_cutover": "PASS",
+        "client_cutover": "NOT_JUDGED",
+        "recovery": "PASS",
+    }
     assert document["measurements"]["detection"]["seconds"] == 2.0
     assert all(m["kind"] == "measured" for m in document["measurements"].values())
     assert document["results"]["estimates"] == {}
@@ -151,6 +156,7 @@ def test_junit_has_one_case_per_objective_and_one_for_the_restore_and_fails_miss
     assert set(cases) == {
         "objective: Detection",
         "objective: DNS cutover (authoritative)",
+        "objective: DNS cutover (client-observed)",
         "objective: Recovery (achieved RTO)",
         "restore verified",
     }
@@ -159,7 +165,7 @@ def test_junit_has_one_case_per_objective_and_one_for_the_restore_and_fails_miss
     assert "target 30 s" in cases["objective: Recovery (achieved RTO)"].result[0].message
     assert isinstance(cases["restore verified"].result[0], Failure)
     suite = next(iter(suites))
-    assert (suite.tests, suite.failures, suite.errors) == (4, 2, 0)
+    assert (suite.tests, suite.failures, suite.errors) == (5, 2, 0)
 
 
 def test_junit_reports_an_error_case_when_the_drill_did_not_finish_and_skips_unjudged_objectives(
@@ -219,7 +225,7 @@ def test_milestones_at_the_same_moment_share_one_label_and_labels_stay_inside_th
     drawn = chart.timeline(document, samples)
 
     first = drawn["labels"][0]["text"]
-    assert first == "fault injected, detection, DNS cutover, recovery"
+    assert first == "fault injected, detection, DNS cutover, client cutover, recovery"
     for label in drawn["labels"] + drawn["targets"]:
         width = chart.CHAR_WIDTH * len(label["text"])
         left, right = (label["x"], label["x"] + width) if label["anchor"] == "start" else (label["x"] - width, label["x"])

@@ -12,14 +12,23 @@ from drillkit.evidence.junit import OBJECTIVE_LABELS
 
 WIDTH, LEFT, RIGHT = 900, 120, 20
 CHAR_WIDTH = 6.5
-LANES = (("health_check", "Health check"), ("dns", "DNS answer"), ("http", "Clients (HTTP)"))
+LANES = (
+    ("health_check", "Health check"),
+    ("alarms", "Alarms"),
+    ("dns", "DNS answer"),
+    ("dns_client", "DNS (cached)"),
+    ("http", "Clients (HTTP)"),
+    ("heartbeat", "Heartbeat"),
+)
 LANE_TOP, LANE_GAP = 50, 38
 # Fill colours as attributes, not CSS, so that PDF converters and SVG viewers draw them too.
 STATE_COLOURS = {"primary": "#1f7a3d", "standby": "#1d5fbf", "failed": "#b42318", "unknown": "#9aa3af"}
 MILESTONE_EVENTS = {
     "fault_injected": "fault injected",
     "detection": "detection",
+    "alerting": "alerting",
     "dns_cutover": "DNS cutover",
+    "client_cutover": "client cutover",
     "recovery": "recovery",
     "restore": "restored",
     "restore_verified": "restore verified",
@@ -30,8 +39,12 @@ def _state(sample: dict[str, Any]) -> str:
     probe = sample.get("probe")
     if probe == "health_check":
         return {True: "primary", False: "failed"}.get(sample.get("healthy"), "unknown")
-    if probe == "http" and not sample.get("ok"):
+    if probe == "alarms":
+        return "failed" if sample.get("in_alarm") else ("unknown" if sample.get("error") else "primary")
+    if probe in ("http", "heartbeat") and not sample.get("ok"):
         return "failed"
+    if probe == "heartbeat":
+        return "primary"
     side = sample.get("side")
     return side if side in ("primary", "standby") else "unknown"
 
@@ -54,8 +67,10 @@ def timeline(document: dict[str, Any], samples: list[dict[str, Any]]) -> dict[st
     def x(t: float) -> float:
         return round(LEFT + (t - t0) / span * plot, 1)
 
-    lane_y = {probe: LANE_TOP + i * LANE_GAP for i, (probe, _) in enumerate(LANES)}
-    axis_y = LANE_TOP + len(LANES) * LANE_GAP
+    present = {s.get("probe") for s in samples}
+    lanes = [(probe, label) for probe, label in LANES if probe in present]
+    lane_y = {probe: LANE_TOP + i * LANE_GAP for i, (probe, _) in enumerate(lanes)}
+    axis_y = LANE_TOP + len(lanes) * LANE_GAP
     dots = [
         {
             "x": x(s["t"]),
@@ -96,7 +111,7 @@ def timeline(document: dict[str, Any], samples: list[dict[str, Any]]) -> dict[st
         "left": LEFT,
         "right": WIDTH - RIGHT,
         "axis_y": axis_y,
-        "lanes": [{"y": lane_y[probe], "label": label} for probe, label in LANES],
+        "lanes": [{"y": lane_y[probe], "label": label} for probe, label in lanes],
         "dots": dots,
         "markers": markers,
         "labels": labels,

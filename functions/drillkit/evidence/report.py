@@ -7,25 +7,24 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from drillkit import aws, clock
+from drillkit import aws, clock, faults
 from drillkit.evidence import chart, frameworks, junit, summary
+from drillkit.evidence.junit import OBJECTIVE_LABELS
 from drillkit.evidence.manifest import ChainMoved, Sealer
 from drillkit.evidence.store import EvidenceStore
-from drillkit.measure import MILESTONES, MilestoneTracker, measurements, verdict
+from drillkit.measure import MilestoneTracker, expected_milestones, measurements, objective_targets, rpo, rpo_measurement, verdict
 from drillkit.model import DrillContext, Injection
 from drillkit.timeline import event, ordered
 
 REPORT_SCHEMA_VERSION = "1.1"
 SCHEMA_ID = "https://drillkit.dev/schemas/report/1.1/report.schema.json"
 ARTIFACTS = ("report.json", "report.html", "junit.xml", "summary.md", "samples.jsonl")
-LABELS = {
-    "detection": "Detection",
-    "dns_cutover": "DNS cutover (authoritative)",
-    "recovery": "Recovery (achieved RTO)",
-}
+LABELS = OBJECTIVE_LABELS
 NOT_REACHED = {
-    "detection": "the primary health check never read unhealthy",
+    "detection": "the primary health check never read unhealthy by Route 53's rule",
+    "alerting": "none of the scenario's alarms went into ALARM",
     "dns_cutover": "the authoritative DNS answer never moved to the standby",
+    "client_cutover": "a caching resolver never answered with the standby",
     "recovery": "clients were never served by the standby through the public name",
 }
 
@@ -44,14 +43,15 @@ def _error_of(caught: dict[str, Any] | None) -> tuple[str, str] | None:
     return name, str(cause)
 
 
-EXERCISE_TYPES = {
-    # DNS failover moves live traffic from the primary to the standby region: a switchover exercise.
-    "health-check-inversion": "switchover",
-}
-FAULT_API_CALLS = {"health-check-inversion": "route53:UpdateHealthCheck"}
 REMEDIES = {
     "DETECTION_NOT_REACHED": "Check that the health check monitors the primary endpoint and that its interval and "
     "failure threshold allow detection within the observe timeout.",
+    "ALERTING_NOT_REACHED": "Check that each alarm watches a metric that has data when the primary fails (dimensions "
+    "spelled as CloudWatch publishes them) and that its threshold and evaluation periods fit the outage.",
+    "CLIENT_CUTOVER_NOT_REACHED": "Check the record's TTL: clients keep the old answer until it expires in their "
+    "resolver's cache.",
+    "DATA_LOST_ENTIRELY": "Check that the standby cluster replicates from the primary (a member of the same global "
+    "database) and that replication is healthy.",
     "DNS_CUTOVER_NOT_REACHED": "Check that the record's PRIMARY carries the health check and that a SECONDARY record "
     "exists with the standby's value.",
     "RECOVERY_NOT_REACHED": "Check that the standby serves the public name (listener, certificate, capacity) "
@@ -73,7 +73,7 @@ def _finding(severity: str, code: str, message: str, evidence: str | None, remed
     return finding
 
 
-def _scope(context: DrillContext) -> dict[str, Any]:
+def _scope(context: DrillContext, undo_records: list[dict[str, Any]]) -> dict[str, Any]:
     """Accounts and resources the drill touched or read; regions only where known."""
     accounts, regions = [], []
     if context.execution_id and context.execution_id.startswith("arn:"):
@@ -85,20 +85,27 @@ def _scope(context: DrillContext) -> dict[str, Any]:
         {"type": "AWS::Route53::HostedZone", "id": target.hosted_zone_id, "role": "target zone"},
         {"type": "AWS::Route53::RecordSet", "id": target.record_name, "role": "failover record"},
     ]
-    for endpoint in (target.primary, target.standby):
+    for endpoint in target.endpoints():
         if endpoint.health_check_id:
             resources.append(
                 {"type": "AWS::Route53::HealthCheck", "id": endpoint.health_check_id, "role": f"{endpoint.side} health check"}
             )
+    for record in undo_records:
+        for touched in faults.fault_module(record["fault"]).resources(record["prior"]):
+            if touched not in resources:
+                resources.append(touched)
+                region = touched["id"].split(":")[3] if touched["id"].startswith("arn:") else None
+                if region and region not in regions:
+                    regions.append(region)
     return {"accounts": accounts, "regions": regions, "resources": resources}
 
 
 def _plan(context: DrillContext, fault_plan: str | None) -> dict[str, Any]:
     scenario = context.scenario
     targets = {
-        "detection": scenario.objectives.detection_seconds,
-        "dns_cutover": scenario.objectives.dns_cutover_seconds,
-        "recovery": scenario.objectives.recovery_seconds,
+        name: target
+        for name, target in objective_targets(scenario.objectives).items()
+        if name in expected_milestones(bool(scenario.alarms)) or (name == "rpo" and scenario.data.heartbeat is not None)
     }
     objectives = [
         {
@@ -155,8 +162,10 @@ def build(
     verification = state.get("verification") or {}
     restore_state = state.get("restore") or {}
     observation = state.get("observation") or {}
-    fault_api = FAULT_API_CALLS.get(scenario.fault.type, scenario.fault.type)
-    findings: list[dict[str, Any]] = []
+    fault_api = faults.api_calls(scenario.fault.type, injection.method if injection else getattr(scenario.fault, "method", None))
+    findings: list[dict[str, Any]] = [
+        _finding(f["severity"], f["code"], f["message"], f.get("evidence"), f.get("remedy")) for f in context.readiness
+    ]
     deviations: list[str] = []
     events = [event(context.started_at, "drill_started", requested_by=context.requested_by)]
     steps = [
@@ -193,6 +202,7 @@ def build(
         )
 
     measured: dict[str, dict[str, Any]] = {}
+    data_integrity: dict[str, Any] | None = None
     if injection:
         events.append(event(injection.t_before, "inject_requested", fault=injection.fault, resource_id=injection.resource_id))
         events.append(event(injection.t_inject, "fault_injected", fault=injection.fault, resource_id=injection.resource_id))
@@ -206,13 +216,18 @@ def build(
             )
         )
         tracker = MilestoneTracker(
-            t_inject=injection.t_inject, t_before_inject=injection.t_before, hold_samples=sampling.hold_samples
+            t_inject=injection.t_inject,
+            t_before_inject=injection.t_before,
+            hold_samples=sampling.hold_samples,
+            expected=expected_milestones(bool(scenario.alarms)),
         )
         for sample in samples:
             if sample["t"] <= (restore_state.get("started_at") or ended_at):
                 tracker.feed(sample)
         measured = measurements(tracker, scenario.objectives, sampling.interval_seconds)
-        for name in MILESTONES:
+        if tracker.alerting_alarm:
+            events.append(event(tracker.alerting, "alarm", alarm=tracker.alerting_alarm))
+        for name in tracker.expected:
             measured[name]["kind"] = "measured"
             reached = getattr(tracker, name)
             if reached is not None:
@@ -232,6 +247,8 @@ def build(
                         REMEDIES["OBJECTIVE_MISSED"],
                     )
                 )
+        if scenario.data.heartbeat is not None:
+            data_integrity = _measure_rpo(scenario, injection, samples, observation, measured, findings, events, deviations)
         if observation:
             steps.append(
                 _step(
@@ -248,6 +265,17 @@ def build(
         events.append(event(t, "restore", resource_id=record["resource_id"], status=record["status"]))
         steps.append(
             _step(t, "Restore", f"replay undo record {record['seq']} on {record['resource_id']}", fault_api, record["status"])
+        )
+    if context.blocked and not injection:
+        verification = {
+            "verified": True,
+            "t": ended_at,
+            "resources": {},
+            "note": "readiness refused the drill: nothing was injected",
+        }
+        deviations.append(
+            "readiness refused the drill before injection: "
+            + "; ".join(f["code"] for f in context.readiness if f.get("blocking"))
         )
     restore_verified = bool(verification.get("verified"))
     if verification:
@@ -278,6 +306,8 @@ def build(
     )
 
     result = verdict(measured, restore_verified, error=any(errors.values()))
+    if context.blocked and result == "PASS":
+        result = "FAIL"  # a blocking readiness finding: the stack cannot fail over, whatever else holds
     if result == "ERROR" and not injection:
         # Nothing was injected; verification trivially holds but there is nothing to judge.
         measured = {}
@@ -305,8 +335,8 @@ def build(
         "identity": {
             "previous_drill": previous,
             "frameworks": [],
-            "scope": _scope(context),
-            "exercise_type": EXERCISE_TYPES.get(scenario.fault.type, "functional"),
+            "scope": _scope(context, undo_records),
+            "exercise_type": faults.fault_module(scenario.fault.type).EXERCISE_TYPE,
             "automated": True,
         },
         "plan": _plan(context, fault_plan),
@@ -338,7 +368,7 @@ def build(
             "restore": "PASS" if restore_verified else "FAIL",
             "overall": result,
             "estimates": {},  # estimated figures would go here, never into measurements
-            "data_integrity": None,  # no data canary yet
+            "data_integrity": data_integrity,
         },
         "findings": findings,
         "lessons_learned": [],
@@ -362,6 +392,52 @@ def build(
     }
     document["identity"]["frameworks"] = frameworks.served_by(document)
     return document
+
+
+def _measure_rpo(
+    scenario: Any,
+    injection: Injection,
+    samples: list[dict[str, Any]],
+    observation: dict[str, Any],
+    measured: dict[str, dict[str, Any]],
+    findings: list[dict[str, Any]],
+    events: list[dict[str, Any]],
+    deviations: list[str],
+) -> dict[str, Any]:
+    """RPO from the heartbeat canary; returns the data-integrity detail for results."""
+    heartbeats = [s for s in samples if s["probe"] == "heartbeat"]
+    surviving = observation.get("surviving_heartbeat")
+    window = rpo(heartbeats, surviving, injection.t_inject)
+    measured["rpo"] = {
+        **rpo_measurement(window, scenario.objectives.rpo_seconds, scenario.sampling.interval_seconds),
+        "kind": "measured",
+    }
+    if window["seconds"] is None:
+        reason = (surviving or {}).get("error") or "the newest surviving heartbeat was not read (observation did not finish)"
+        message = f"RPO not measured: {reason}"
+        findings.append(_finding("high", "RPO_NOT_MEASURED", message, "samples.jsonl (heartbeat readings)", ERROR_REMEDY))
+        deviations.append(message)
+    elif window.get("nothing_survived"):
+        message = (
+            f"no heartbeat of this drill is readable in {window['serving_store']}: everything written during the drill "
+            f"({window['heartbeats_acknowledged']} acknowledged heartbeats) is missing from the store that serves after failover"
+        )
+        findings.append(
+            _finding("critical", "DATA_LOST_ENTIRELY", message, "measurements.rpo.detail", REMEDIES["DATA_LOST_ENTIRELY"])
+        )
+    else:
+        events.append(event(surviving["t"], "rpo_read", store=window["serving_store"], seconds=window["seconds"]))
+    if measured["rpo"]["passed"] is False and window["seconds"] is not None:
+        findings.append(
+            _finding(
+                "high",
+                "OBJECTIVE_MISSED",
+                f"{LABELS['rpo']} was {window['seconds']:.1f}s, target {measured['rpo']['target_seconds']:g}s",
+                "measurements.rpo",
+                "Check replication lag and the failover method (an unplanned failover loses what has not replicated).",
+            )
+        )
+    return {"method": "heartbeat canary", **window}
 
 
 def _step(t: float | None, actor: str, action: str, api_call: str, result: str) -> dict[str, Any]:

@@ -15,6 +15,9 @@ from drillkit.model import ResolvedTarget
 from drillkit.spec import HealthCheckInversion
 
 TYPE = "health-check-inversion"
+# DNS failover moves live traffic from the primary to the standby region: a switchover exercise.
+EXERCISE_TYPE = "switchover"
+API_CALLS = {"default": "route53:UpdateHealthCheck (Inverted)"}
 
 
 def _health_check_id(spec: HealthCheckInversion, target: ResolvedTarget) -> str:
@@ -40,7 +43,7 @@ def _set_inverted(health_check_id: str, inverted: bool) -> None:
 
 def capture(spec: HealthCheckInversion, target: ResolvedTarget) -> dict[str, Any]:
     health_check_id = _health_check_id(spec, target)
-    return {"resource_id": health_check_id, "inverted": _inverted(health_check_id)}
+    return {"resource_id": health_check_id, "method": "default", "inverted": _inverted(health_check_id)}
 
 
 def apply(spec: HealthCheckInversion, target: ResolvedTarget, prior: dict[str, Any]) -> None:
@@ -61,3 +64,7 @@ def describe_plan(spec: HealthCheckInversion, target: ResolvedTarget, prior: dic
         f"set Inverted={not prior['inverted']} on Route 53 health check {prior['resource_id']} "
         f"({spec.record} record of {target.record_name}); restore sets Inverted={prior['inverted']}"
     )
+
+
+def resources(prior: dict[str, Any]) -> list[dict[str, str]]:
+    return [{"type": "AWS::Route53::HealthCheck", "id": prior["resource_id"], "role": "inverted health check"}]

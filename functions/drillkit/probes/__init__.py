@@ -9,16 +9,21 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from drillkit import aws
+from drillkit import aws, canary
 from drillkit.model import DrillContext
-from drillkit.probes import dns_answer, health_check, http_endpoint
+from drillkit.probes import alarms, dns_answer, dns_client, health_check, http_endpoint
 
-Probe = Callable[[DrillContext], dict[str, Any]]
+# A probe returns None when the scenario gives it nothing to read (no alarms, no heartbeat).
+Probe = Callable[[DrillContext], dict[str, Any] | None]
 
 PROBES: dict[str, Probe] = {
     health_check.NAME: health_check.read,
     dns_answer.NAME: dns_answer.read,
+    dns_client.NAME: dns_client.read,
     http_endpoint.NAME: http_endpoint.read,
+    alarms.NAME: alarms.read,
+    # Not a probe (it writes a canary row), but sampled with them so its instants line up.
+    canary.NAME: canary.write,
 }
 
 _pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="probe")
@@ -32,7 +37,7 @@ def warm() -> None:
 def sample_all(context: DrillContext) -> list[dict[str, Any]]:
     """Run every probe concurrently so one sample's readings share an instant."""
     futures = [_pool.submit(probe, context) for probe in PROBES.values()]
-    return [future.result() for future in futures]
+    return [reading for reading in (future.result() for future in futures) if reading is not None]
 
 
 def steady(samples: list[dict[str, Any]]) -> tuple[bool, list[str]]:
@@ -44,6 +49,12 @@ def steady(samples: list[dict[str, Any]]) -> tuple[bool, list[str]]:
             problems.append(f"primary health check {sample.get('health_check_id')} is not healthy")
         elif probe == dns_answer.NAME and sample.get("side") != "primary":
             problems.append(f"DNS answers {sample.get('answer')} instead of the primary")
+        elif probe == dns_client.NAME and sample.get("side") != "primary":
+            problems.append(f"a caching resolver answers {sample.get('answer') or sample.get('error')} instead of the primary")
+        elif probe == alarms.NAME and (sample.get("in_alarm") or sample.get("error")):
+            problems.append(f"alarms in ALARM before the fault: {', '.join(sample.get('in_alarm') or [sample.get('error', '')])}")
+        elif probe == canary.NAME and not sample.get("ok"):
+            problems.append(f"the heartbeat canary cannot write to the primary: {sample.get('error')}")
         elif probe == http_endpoint.NAME and not (sample.get("ok") and sample.get("side") == "primary"):
             problems.append(
                 f"HTTP through the public name: {sample.get('error') or sample.get('status')} "

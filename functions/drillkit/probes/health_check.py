@@ -1,8 +1,11 @@
-"""Probe: the primary's Route 53 health check status by Route 53's own rule.
+"""Probe: the primary's Route 53 health check, as GetHealthCheckStatus reports it.
 
-Route 53 considers an endpoint healthy while more than 18% of its checkers report it
-healthy. GetHealthCheckStatus returns each checker's last observation; Inverted (and
-Disabled) are applied on top, as Route 53 does when it evaluates the record.
+GetHealthCheckStatus returns each checker's last raw observation. A checker only changes its
+verdict after FailureThreshold observations in a row, and Route 53 considers the endpoint healthy
+while more than 18% of the checkers' verdicts are healthy. This probe returns the raw
+observations with the check's interval and threshold; measure.HealthRule replays the rule over
+consecutive samples. ``healthy`` here is the naive reading of the last observations (used for
+steady state, where nothing is changing).
 """
 
 from __future__ import annotations
@@ -39,7 +42,8 @@ def read_health_check(health_check_id: str) -> dict[str, Any]:
     except DrillError as error:  # a probe reports what it could not read; the sample says so
         return {"t": t, "probe": NAME, "health_check_id": health_check_id, "healthy": None, "error": str(error)}
     inverted = bool(config.get("Inverted", False))
-    healthy, share = evaluate(observations, inverted, bool(config.get("Disabled", False)))
+    disabled = bool(config.get("Disabled", False))
+    healthy, share = evaluate(observations, inverted, disabled)
     return {
         "t": t,
         "probe": NAME,
@@ -48,7 +52,22 @@ def read_health_check(health_check_id: str) -> dict[str, Any]:
         "healthy_share": round(share, 3),
         "checkers": len(observations),
         "inverted": inverted,
+        "disabled": disabled,
+        "interval": int(config.get("RequestInterval", 30)),
+        "failure_threshold": int(config.get("FailureThreshold", 3)),
+        "observations": [_observation(o) for o in observations],
     }
+
+
+def _observation(observation: dict[str, Any]) -> list[Any]:
+    """[checker, checked at (epoch seconds), success]: compact, there are 8 to 16 per sample."""
+    report = observation.get("StatusReport", {})
+    checked = report.get("CheckedTime")
+    return [
+        f"{observation.get('Region', '?')}/{observation.get('IPAddress', '?')}",
+        round(checked.timestamp(), 3) if checked is not None else None,
+        str(report.get("Status", "")).startswith("Success"),
+    ]
 
 
 def read(context: DrillContext) -> dict[str, Any]:

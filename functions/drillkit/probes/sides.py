@@ -69,7 +69,7 @@ def side_of(context: DrillContext, values: list[str], timeout: float = 1.0) -> S
     answer = {v.rstrip(".").lower() for v in values}
     if not all(_is_address(v) for v in answer):
         return None
-    for endpoint in (context.target.primary, context.target.standby):
+    for endpoint in context.target.endpoints():
         addresses: set[str] = set()
         for value in endpoint.values:
             addresses |= {value} if _is_address(value) else set(_addresses_of(value, context.network, timeout))

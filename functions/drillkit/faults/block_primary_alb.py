@@ -1,0 +1,208 @@
+"""Fault: cut the primary ALB off from its clients, as a network outage in the region would.
+
+- security-group: swap the ALB's security groups for an isolation group with no ingress rule.
+  The original groups and their rules are never modified (they may be shared); restore sets the
+  exact original set back and deletes the isolation group.
+- network-acl: associate every subnet of the ALB with an isolation network ACL, which has only
+  the implicit deny-all rules. Restore associates each subnet with its original ACL again and
+  deletes the isolation ACL. Everything else in those subnets is cut off too.
+
+The isolation resources carry a name derived from the ALB, so a retried injection (or a restore
+after a crash) finds the one it created instead of creating another.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from drillkit import aws
+from drillkit.discovery import primary_load_balancer
+from drillkit.errors import AwsCallFailed, TargetNotFound
+from drillkit.model import ResolvedTarget
+from drillkit.spec import BlockPrimaryAlb
+
+TYPE = "block-primary-alb"
+EXERCISE_TYPE = "full-scale"
+API_CALLS = {
+    "security-group": "elasticloadbalancing:SetSecurityGroups, ec2:CreateSecurityGroup / DeleteSecurityGroup",
+    "network-acl": "ec2:CreateNetworkAcl, ec2:ReplaceNetworkAclAssociation, ec2:DeleteNetworkAcl",
+}
+ISOLATION_TAG = "drillkit:isolation"
+
+
+def _isolation_name(balancer_name: str) -> str:
+    return f"drillkit-isolation-{balancer_name}"[:255]
+
+
+def _security_groups_of(region: str, balancer_arn: str) -> list[str]:
+    with aws.aws_call("DescribeLoadBalancers", balancer_arn):
+        found = aws.client("elbv2", region).describe_load_balancers(LoadBalancerArns=[balancer_arn])["LoadBalancers"]
+    return list(found[0].get("SecurityGroups", []))
+
+
+def _find_group(region: str, vpc_id: str, name: str) -> str | None:
+    with aws.aws_call("DescribeSecurityGroups", name):
+        groups = aws.client("ec2", region).describe_security_groups(
+            Filters=[{"Name": "vpc-id", "Values": [vpc_id]}, {"Name": "group-name", "Values": [name]}]
+        )["SecurityGroups"]
+    return groups[0]["GroupId"] if groups else None
+
+
+def _acl_of_subnet(region: str, subnet_id: str) -> tuple[str, str]:
+    """(network ACL id, association id) of a subnet; every subnet is associated with exactly one ACL."""
+    with aws.aws_call("DescribeNetworkAcls", subnet_id):
+        acls = aws.client("ec2", region).describe_network_acls(
+            Filters=[{"Name": "association.subnet-id", "Values": [subnet_id]}]
+        )["NetworkAcls"]
+    for acl in acls:
+        for association in acl.get("Associations", []):
+            if association.get("SubnetId") == subnet_id:
+                return acl["NetworkAclId"], association["NetworkAclAssociationId"]
+    raise TargetNotFound(f"fault.load_balancer: subnet {subnet_id} has no network ACL association")
+
+
+def _find_acl(region: str, vpc_id: str, name: str) -> str | None:
+    with aws.aws_call("DescribeNetworkAcls", name):
+        acls = aws.client("ec2", region).describe_network_acls(
+            Filters=[{"Name": "vpc-id", "Values": [vpc_id]}, {"Name": "tag:Name", "Values": [name]}]
+        )["NetworkAcls"]
+    return acls[0]["NetworkAclId"] if acls else None
+
+
+def capture(spec: BlockPrimaryAlb, target: ResolvedTarget) -> dict[str, Any]:
+    balancer = primary_load_balancer(spec.load_balancer, spec.region, target)
+    prior: dict[str, Any] = {
+        "resource_id": balancer.arn,
+        "method": spec.method,
+        "region": balancer.region,
+        "load_balancer_arn": balancer.arn,
+        "load_balancer_name": balancer.name,
+        "vpc_id": balancer.vpc_id,
+        "isolation_name": _isolation_name(balancer.name),
+    }
+    if spec.method == "security-group":
+        if not balancer.security_groups:
+            raise TargetNotFound(f"fault.load_balancer: {balancer.name} has no security groups to swap")
+        prior["security_groups"] = list(balancer.security_groups)
+    else:
+        if not balancer.subnets:
+            raise TargetNotFound(f"fault.load_balancer: {balancer.name} has no subnets")
+        prior["subnet_acls"] = {subnet: _acl_of_subnet(balancer.region, subnet)[0] for subnet in balancer.subnets}
+    return prior
+
+
+def apply(spec: BlockPrimaryAlb, target: ResolvedTarget, prior: dict[str, Any]) -> None:
+    region, name = prior["region"], prior["isolation_name"]
+    ec2 = aws.client("ec2", region)
+    tags = [{"Key": "Name", "Value": name}, {"Key": ISOLATION_TAG, "Value": prior["load_balancer_arn"][-200:]}]
+    if prior["method"] == "security-group":
+        group_id = _find_group(region, prior["vpc_id"], name)
+        if group_id is None:
+            with aws.aws_call("CreateSecurityGroup", name):
+                group_id = ec2.create_security_group(
+                    GroupName=name,
+                    Description="drillkit isolation: no ingress (a drill blocks the primary ALB)",
+                    VpcId=prior["vpc_id"],
+                    TagSpecifications=[{"ResourceType": "security-group", "Tags": tags}],
+                )["GroupId"]
+        with aws.aws_call("SetSecurityGroups", prior["load_balancer_arn"]):
+            aws.client("elbv2", region).set_security_groups(LoadBalancerArn=prior["load_balancer_arn"], SecurityGroups=[group_id])
+        return
+    acl_id = _find_acl(region, prior["vpc_id"], name)
+    if acl_id is None:
+        with aws.aws_call("CreateNetworkAcl", name):
+            acl_id = ec2.create_network_acl(
+                VpcId=prior["vpc_id"], TagSpecifications=[{"ResourceType": "network-acl", "Tags": tags}]
+            )["NetworkAcl"]["NetworkAclId"]
+    for subnet in prior["subnet_acls"]:
+        current, association = _acl_of_subnet(region, subnet)
+        if current != acl_id:
+            with aws.aws_call("ReplaceNetworkAclAssociation", subnet):
+                ec2.replace_network_acl_association(AssociationId=association, NetworkAclId=acl_id)
+
+
+def _delete_with_patience(operation: str, resource_id: str, call: Any, gone_codes: set[str], busy_codes: set[str]) -> None:
+    """EC2 refuses to delete a group or ACL for a few seconds after it was detached: wait that out."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with aws.aws_call(operation, resource_id):
+                call()
+            return
+        except AwsCallFailed as error:
+            if error.code in gone_codes:
+                return
+            if error.code not in busy_codes or time.monotonic() > deadline:
+                raise
+        time.sleep(2)
+
+
+def restore(prior: dict[str, Any]) -> None:
+    region, name = prior["region"], prior["isolation_name"]
+    ec2 = aws.client("ec2", region)
+    if prior["method"] == "security-group":
+        if sorted(_security_groups_of(region, prior["load_balancer_arn"])) != sorted(prior["security_groups"]):
+            with aws.aws_call("SetSecurityGroups", prior["load_balancer_arn"]):
+                aws.client("elbv2", region).set_security_groups(
+                    LoadBalancerArn=prior["load_balancer_arn"], SecurityGroups=prior["security_groups"]
+                )
+        group_id = _find_group(region, prior["vpc_id"], name)
+        if group_id is not None:
+            _delete_with_patience(
+                "DeleteSecurityGroup",
+                group_id,
+                lambda: ec2.delete_security_group(GroupId=group_id),
+                {"InvalidGroup.NotFound"},
+                {"DependencyViolation"},
+            )
+        return
+    for subnet, original in prior["subnet_acls"].items():
+        current, association = _acl_of_subnet(region, subnet)
+        if current != original:
+            with aws.aws_call("ReplaceNetworkAclAssociation", subnet):
+                ec2.replace_network_acl_association(AssociationId=association, NetworkAclId=original)
+    acl_id = _find_acl(region, prior["vpc_id"], name)
+    if acl_id is not None:
+        _delete_with_patience(
+            "DeleteNetworkAcl",
+            acl_id,
+            lambda: ec2.delete_network_acl(NetworkAclId=acl_id),
+            {"InvalidNetworkAclID.NotFound"},
+            {"DependencyViolation", "InUse"},
+        )
+
+
+def is_restored(prior: dict[str, Any]) -> bool:
+    region, name = prior["region"], prior["isolation_name"]
+    if prior["method"] == "security-group":
+        same = sorted(_security_groups_of(region, prior["load_balancer_arn"])) == sorted(prior["security_groups"])
+        return same and _find_group(region, prior["vpc_id"], name) is None
+    same = all(_acl_of_subnet(region, subnet)[0] == acl for subnet, acl in prior["subnet_acls"].items())
+    return same and _find_acl(region, prior["vpc_id"], name) is None
+
+
+def describe_plan(spec: BlockPrimaryAlb, target: ResolvedTarget, prior: dict[str, Any]) -> str:
+    if prior["method"] == "security-group":
+        return (
+            f"swap the security groups of ALB {prior['load_balancer_name']} ({', '.join(prior['security_groups'])}) "
+            f"for isolation group {prior['isolation_name']} with no ingress; restore sets "
+            f"{', '.join(prior['security_groups'])} back and deletes the isolation group"
+        )
+    subnets = ", ".join(f"{s} ({a})" for s, a in prior["subnet_acls"].items())
+    return (
+        f"associate the subnets of ALB {prior['load_balancer_name']} ({subnets}) with isolation network ACL "
+        f"{prior['isolation_name']} (deny all); restore associates each subnet with its original ACL "
+        "and deletes the isolation ACL"
+    )
+
+
+def resources(prior: dict[str, Any]) -> list[dict[str, str]]:
+    found = [{"type": "AWS::ElasticLoadBalancingV2::LoadBalancer", "id": prior["load_balancer_arn"], "role": "primary ALB"}]
+    if prior["method"] == "security-group":
+        found += [
+            {"type": "AWS::EC2::SecurityGroup", "id": g, "role": "primary ALB security group"} for g in prior["security_groups"]
+        ]
+    else:
+        found += [{"type": "AWS::EC2::Subnet", "id": s, "role": "primary ALB subnet"} for s in prior["subnet_acls"]]
+    return found

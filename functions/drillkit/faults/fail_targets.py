@@ -1,0 +1,220 @@
+"""Fault: take the primary's targets out of service, three ways.
+
+- deregister: deregister every target of the primary target group. Restore registers exactly
+  what DescribeTargetHealth returned (id, port, availability zone): a deregister or register call
+  without the port acts on the target group's default port, which silently misses targets that
+  were registered on another one.
+- ecs-scale-to-zero: set the ECS service behind the target group to desiredCount 0; ECS drains
+  and stops the tasks. Restore sets the original count.
+- lambda-throttle: set the target function's reserved concurrency to 0, so every invocation is
+  throttled. Restore puts the original reserved concurrency back, or deletes it when there was none.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drillkit import aws
+from drillkit.discovery import forwarded_target_groups, primary_load_balancer
+from drillkit.errors import TargetNotFound
+from drillkit.model import ResolvedTarget
+from drillkit.spec import FailTargets
+
+TYPE = "fail-targets"
+EXERCISE_TYPE = "full-scale"
+API_CALLS = {
+    "deregister": "elasticloadbalancing:DeregisterTargets / RegisterTargets",
+    "ecs-scale-to-zero": "ecs:UpdateService (desiredCount)",
+    "lambda-throttle": "lambda:PutFunctionConcurrency / DeleteFunctionConcurrency",
+}
+
+
+# -- probes of the resources (read-only) -----------------------------------------------------
+def _registered(region: str, target_group_arn: str) -> list[dict[str, Any]]:
+    """Targets as DescribeTargetHealth names them: Id, Port and AvailabilityZone when present."""
+    with aws.aws_call("DescribeTargetHealth", target_group_arn):
+        described = aws.client("elbv2", region).describe_target_health(TargetGroupArn=target_group_arn)
+    return [
+        {key: item["Target"][key] for key in ("Id", "Port", "AvailabilityZone") if item["Target"].get(key) is not None}
+        for item in described["TargetHealthDescriptions"]
+    ]
+
+
+def _key(target: dict[str, Any]) -> tuple[str, int | None]:
+    return (target["Id"], target.get("Port"))
+
+
+def _service(region: str, cluster: str, service: str) -> dict[str, Any]:
+    with aws.aws_call("DescribeServices", service):
+        found = aws.client("ecs", region).describe_services(cluster=cluster, services=[service])
+    services = [s for s in found.get("services", []) if s.get("status") != "INACTIVE"]
+    if not services:
+        raise TargetNotFound(f"fault.ecs_service: no active ECS service {service} in cluster {cluster} ({region})")
+    return services[0]
+
+
+def _service_behind(region: str, target_group_arn: str) -> dict[str, Any]:
+    ecs = aws.client("ecs", region)
+    with aws.aws_call("ListClusters", region):
+        clusters = [arn for page in ecs.get_paginator("list_clusters").paginate() for arn in page["clusterArns"]]
+    for cluster in clusters:
+        with aws.aws_call("ListServices", cluster):
+            arns = [arn for page in ecs.get_paginator("list_services").paginate(cluster=cluster) for arn in page["serviceArns"]]
+        for start in range(0, len(arns), 10):
+            with aws.aws_call("DescribeServices", cluster):
+                services = ecs.describe_services(cluster=cluster, services=arns[start : start + 10])["services"]
+            for service in services:
+                if any(lb.get("targetGroupArn") == target_group_arn for lb in service.get("loadBalancers", [])):
+                    return service
+    raise TargetNotFound(
+        f"fault.ecs_service: no ECS service in {region} is attached to target group {target_group_arn}; "
+        "name it in fault.ecs_cluster and fault.ecs_service"
+    )
+
+
+def _reserved_concurrency(region: str, function: str) -> int | None:
+    with aws.aws_call("GetFunctionConcurrency", function):
+        found = aws.client("lambda", region).get_function_concurrency(FunctionName=function)
+    value = found.get("ReservedConcurrentExecutions")
+    return None if value is None else int(value)
+
+
+def _target_group(spec: FailTargets, target: ResolvedTarget) -> tuple[str, str]:
+    """(region, target group ARN) of the primary's targets."""
+    if spec.target_group:
+        return spec.target_group.split(":")[3], spec.target_group
+    balancer = primary_load_balancer(spec.load_balancer, spec.region, target)
+    groups = forwarded_target_groups(balancer)
+    if not groups:
+        raise TargetNotFound(f"fault.target_group: load balancer {balancer.name} forwards to no target group")
+    return balancer.region, groups[0]
+
+
+# -- the fault ---------------------------------------------------------------------------------
+def capture(spec: FailTargets, target: ResolvedTarget) -> dict[str, Any]:
+    if spec.method == "lambda-throttle":
+        return _capture_function(spec, target)
+    region, group = _target_group(spec, target)
+    if spec.method == "ecs-scale-to-zero":
+        if spec.ecs_cluster and spec.ecs_service:
+            service = _service(region, spec.ecs_cluster, spec.ecs_service)
+        else:
+            service = _service_behind(region, group)
+        return {
+            "resource_id": service["serviceArn"],
+            "method": spec.method,
+            "region": region,
+            "cluster": service["clusterArn"],
+            "service": service["serviceArn"],
+            "desired_count": int(service["desiredCount"]),
+            "target_group_arn": group,
+        }
+    targets = _registered(region, group)
+    if not targets:
+        raise TargetNotFound(f"fault.target_group: target group {group} has no registered targets to fail")
+    return {"resource_id": group, "method": spec.method, "region": region, "target_group_arn": group, "targets": targets}
+
+
+def _capture_function(spec: FailTargets, target: ResolvedTarget) -> dict[str, Any]:
+    if spec.function:
+        function = spec.function
+        region = spec.function.split(":")[3] if spec.function.startswith("arn:") else str(spec.region)
+    else:
+        try:
+            region, group = _target_group(spec, target)
+        except TargetNotFound as error:
+            raise TargetNotFound(f"{error}; or name the function in fault.function") from None
+        lambdas = [t["Id"] for t in _registered(region, group) if t["Id"].startswith("arn:") and ":lambda:" in t["Id"]]
+        if not lambdas:
+            raise TargetNotFound(
+                f"fault.function: target group {group} has no Lambda target; name the function in fault.function"
+            )
+        function = lambdas[0]
+    with aws.aws_call("GetFunction", function):
+        arn = aws.client("lambda", region).get_function(FunctionName=function)["Configuration"]["FunctionArn"]
+    return {
+        "resource_id": arn,
+        "method": spec.method,
+        "region": region,
+        "function": arn,
+        "reserved_concurrency": _reserved_concurrency(region, arn),
+    }
+
+
+def apply(spec: FailTargets, target: ResolvedTarget, prior: dict[str, Any]) -> None:
+    region = prior["region"]
+    method = prior["method"]
+    if method == "deregister":
+        # Only what is still registered: a retried injection must not fail on what it already did.
+        current = {_key(t) for t in _registered(region, prior["target_group_arn"])}
+        remaining = [t for t in prior["targets"] if _key(t) in current]
+        if remaining:
+            with aws.aws_call("DeregisterTargets", prior["target_group_arn"]):
+                aws.client("elbv2", region).deregister_targets(TargetGroupArn=prior["target_group_arn"], Targets=remaining)
+    elif method == "ecs-scale-to-zero":
+        with aws.aws_call("UpdateService", prior["service"]):
+            aws.client("ecs", region).update_service(cluster=prior["cluster"], service=prior["service"], desiredCount=0)
+    else:
+        with aws.aws_call("PutFunctionConcurrency", prior["function"]):
+            aws.client("lambda", region).put_function_concurrency(FunctionName=prior["function"], ReservedConcurrentExecutions=0)
+
+
+def restore(prior: dict[str, Any]) -> None:
+    region = prior["region"]
+    method = prior["method"]
+    if method == "deregister":
+        current = {_key(t) for t in _registered(region, prior["target_group_arn"])}
+        missing = [t for t in prior["targets"] if _key(t) not in current]
+        if missing:
+            with aws.aws_call("RegisterTargets", prior["target_group_arn"]):
+                aws.client("elbv2", region).register_targets(TargetGroupArn=prior["target_group_arn"], Targets=missing)
+    elif method == "ecs-scale-to-zero":
+        with aws.aws_call("UpdateService", prior["service"]):
+            aws.client("ecs", region).update_service(
+                cluster=prior["cluster"], service=prior["service"], desiredCount=prior["desired_count"]
+            )
+    elif prior["reserved_concurrency"] is None:
+        with aws.aws_call("DeleteFunctionConcurrency", prior["function"]):
+            aws.client("lambda", region).delete_function_concurrency(FunctionName=prior["function"])
+    else:
+        with aws.aws_call("PutFunctionConcurrency", prior["function"]):
+            aws.client("lambda", region).put_function_concurrency(
+                FunctionName=prior["function"], ReservedConcurrentExecutions=prior["reserved_concurrency"]
+            )
+
+
+def is_restored(prior: dict[str, Any]) -> bool:
+    region = prior["region"]
+    method = prior["method"]
+    if method == "deregister":
+        return {_key(t) for t in _registered(region, prior["target_group_arn"])} == {_key(t) for t in prior["targets"]}
+    if method == "ecs-scale-to-zero":
+        return int(_service(region, prior["cluster"], prior["service"])["desiredCount"]) == prior["desired_count"]
+    return _reserved_concurrency(region, prior["function"]) == prior["reserved_concurrency"]
+
+
+def describe_plan(spec: FailTargets, target: ResolvedTarget, prior: dict[str, Any]) -> str:
+    method = prior["method"]
+    if method == "deregister":
+        listed = ", ".join(f"{t['Id']}:{t.get('Port', '-')}" for t in prior["targets"])
+        return (
+            f"deregister {len(prior['targets'])} target(s) ({listed}) from target group {prior['target_group_arn']}; "
+            "restore registers exactly those again, with their ports and availability zones"
+        )
+    if method == "ecs-scale-to-zero":
+        return (
+            f"set desiredCount 0 on ECS service {prior['service']} (now {prior['desired_count']}); "
+            f"restore sets desiredCount {prior['desired_count']}"
+        )
+    before = prior["reserved_concurrency"]
+    undo = "removes the reserved concurrency again" if before is None else f"sets it back to {before}"
+    return f"set reserved concurrency 0 on Lambda function {prior['function']}; restore {undo}"
+
+
+def resources(prior: dict[str, Any]) -> list[dict[str, str]]:
+    method = prior["method"]
+    if method == "deregister":
+        return [{"type": "AWS::ElasticLoadBalancingV2::TargetGroup", "id": prior["target_group_arn"], "role": "primary targets"}]
+    if method == "ecs-scale-to-zero":
+        return [{"type": "AWS::ECS::Service", "id": prior["service"], "role": "primary service"}]
+    return [{"type": "AWS::Lambda::Function", "id": prior["function"], "role": "primary function"}]

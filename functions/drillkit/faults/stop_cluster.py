@@ -1,0 +1,199 @@
+"""Fault: take the primary database away.
+
+- stop: stop_db_cluster on a regional cluster. Aurora refuses to stop a member of a global
+  database, so preflight refuses that too and points at the global methods. Restore starts the
+  cluster (after it has finished stopping) and waits until it is available.
+- global-failover: an unplanned failover_global_cluster to the standby with AllowDataLoss, as in
+  a regional outage: whatever had not replicated yet is lost, which the heartbeat canary measures.
+- global-switchover: a planned switchover_global_cluster; nothing may be lost.
+
+Restore of both global methods switches the writer back to the original cluster (a planned
+switchover, so the restore itself loses nothing) and waits until that is done.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from drillkit import aws, clock
+from drillkit.errors import AwsCallFailed, RestoreFailed, TargetNotFound
+from drillkit.model import ResolvedTarget
+from drillkit.spec import StopCluster
+
+TYPE = "stop-cluster"
+EXERCISE_TYPE = "full-scale"
+API_CALLS = {
+    "stop": "rds:StopDBCluster / StartDBCluster",
+    "global-failover": "rds:FailoverGlobalCluster (AllowDataLoss) / SwitchoverGlobalCluster",
+    "global-switchover": "rds:SwitchoverGlobalCluster",
+}
+RESTORE_WAIT_SECONDS = 600.0
+POLL_SECONDS = 2.0
+_BUSY = {"InvalidDBClusterStateFault", "InvalidGlobalClusterStateFault"}
+
+
+def _cluster(region: str, cluster: str) -> dict[str, Any]:
+    try:
+        with aws.aws_call("DescribeDBClusters", cluster):
+            return aws.client("rds", region).describe_db_clusters(DBClusterIdentifier=cluster)["DBClusters"][0]
+    except AwsCallFailed as error:
+        if error.code == "DBClusterNotFoundFault":
+            raise TargetNotFound(f"fault.cluster: no DB cluster {cluster} in {region}") from None
+        raise
+
+
+def _global_of(region: str, cluster_arn: str) -> dict[str, Any] | None:
+    rds = aws.client("rds", region)
+    with aws.aws_call("DescribeGlobalClusters", cluster_arn):
+        for page in rds.get_paginator("describe_global_clusters").paginate():
+            for found in page["GlobalClusters"]:
+                if any(m["DBClusterArn"] == cluster_arn for m in found.get("GlobalClusterMembers", [])):
+                    return found
+    return None
+
+
+def _writer_arn(global_cluster: dict[str, Any]) -> str | None:
+    return next((m["DBClusterArn"] for m in global_cluster.get("GlobalClusterMembers", []) if m.get("IsWriter")), None)
+
+
+def _region_of(arn: str) -> str:
+    return arn.split(":")[3]
+
+
+def capture(spec: StopCluster, target: ResolvedTarget) -> dict[str, Any]:
+    region = _region_of(spec.cluster) if spec.cluster.startswith("arn:") else str(spec.region)
+    described = _cluster(region, spec.cluster)
+    arn = described["DBClusterArn"]
+    member_of = _global_of(region, arn)
+    prior: dict[str, Any] = {
+        "resource_id": arn,
+        "method": spec.method,
+        "region": region,
+        "cluster": described["DBClusterIdentifier"],
+        "cluster_arn": arn,
+        "status": described.get("Status"),
+    }
+    if spec.method == "stop":
+        if member_of is not None:
+            raise TargetNotFound(
+                f"fault.method: Aurora does not stop cluster {prior['cluster']}, a member of global database "
+                f"{member_of['GlobalClusterIdentifier']}; use method global-failover or global-switchover"
+            )
+        if described.get("Status") != "available":
+            raise TargetNotFound(f"fault.cluster: cluster {prior['cluster']} is {described.get('Status')}, not available")
+        return prior
+    if member_of is None:
+        raise TargetNotFound(f"fault.cluster: cluster {prior['cluster']} is not a member of a global database")
+    writer = _writer_arn(member_of)
+    if writer != arn:
+        raise TargetNotFound(
+            f"fault.cluster: cluster {prior['cluster']} is not the writer of {member_of['GlobalClusterIdentifier']}"
+        )
+    others = [m["DBClusterArn"] for m in member_of["GlobalClusterMembers"] if m["DBClusterArn"] != arn]
+    failover_to = spec.failover_to or (others[0] if others else None)
+    if failover_to is None or failover_to not in others:
+        global_id = member_of["GlobalClusterIdentifier"]
+        raise TargetNotFound(f"fault.failover_to: {failover_to or 'no secondary cluster'} is not a secondary of {global_id}")
+    prior.update(global_cluster=member_of["GlobalClusterIdentifier"], writer_arn=arn, failover_to=failover_to)
+    return prior
+
+
+def apply(spec: StopCluster, target: ResolvedTarget, prior: dict[str, Any]) -> None:
+    rds = aws.client("rds", prior["region"])
+    if prior["method"] == "stop":
+        if _cluster(prior["region"], prior["cluster"]).get("Status") in ("stopping", "stopped"):
+            return  # a retried injection: already done
+        with aws.aws_call("StopDBCluster", prior["cluster"]):
+            rds.stop_db_cluster(DBClusterIdentifier=prior["cluster"])
+        return
+    current = _global_of(prior["region"], prior["cluster_arn"]) or {}
+    if _writer_arn(current) == prior["failover_to"]:
+        return
+    # Called in the standby's region: in a real outage the primary's endpoint may not answer.
+    standby = aws.client("rds", _region_of(prior["failover_to"]))
+    if prior["method"] == "global-failover":
+        with aws.aws_call("FailoverGlobalCluster", prior["global_cluster"]):
+            standby.failover_global_cluster(
+                GlobalClusterIdentifier=prior["global_cluster"],
+                TargetDbClusterIdentifier=prior["failover_to"],
+                AllowDataLoss=True,
+            )
+    else:
+        with aws.aws_call("SwitchoverGlobalCluster", prior["global_cluster"]):
+            standby.switchover_global_cluster(
+                GlobalClusterIdentifier=prior["global_cluster"], TargetDbClusterIdentifier=prior["failover_to"]
+            )
+
+
+def _wait(what: str, done: Any, act: Any = None) -> None:
+    """Poll until ``done()``; ``act()`` is tried on each round and may be refused while the cluster is busy."""
+    deadline = clock.now() + RESTORE_WAIT_SECONDS
+    while not done():
+        if act is not None:
+            try:
+                act()
+            except AwsCallFailed as error:
+                if error.code not in _BUSY:
+                    raise
+        if clock.now() > deadline:
+            raise RestoreFailed(f"{what} not reached after {RESTORE_WAIT_SECONDS:g}s")
+        time.sleep(POLL_SECONDS)
+
+
+def restore(prior: dict[str, Any]) -> None:
+    region, cluster = prior["region"], prior["cluster"]
+    rds = aws.client("rds", region)
+    if prior["method"] == "stop":
+
+        def start() -> None:
+            # A cluster still stopping cannot be started yet; the wait retries.
+            if _cluster(region, cluster).get("Status") == "stopped":
+                with aws.aws_call("StartDBCluster", cluster):
+                    rds.start_db_cluster(DBClusterIdentifier=cluster)
+
+        _wait(f"cluster {cluster} available", lambda: _cluster(region, cluster).get("Status") == "available", start)
+        return
+
+    def switch_back() -> None:
+        with aws.aws_call("SwitchoverGlobalCluster", prior["global_cluster"]):
+            rds.switchover_global_cluster(
+                GlobalClusterIdentifier=prior["global_cluster"], TargetDbClusterIdentifier=prior["writer_arn"]
+            )
+
+    def back() -> bool:
+        return _writer_arn(_global_of(region, prior["cluster_arn"]) or {}) == prior["writer_arn"]
+
+    if not back():
+        switch_back()
+    _wait(f"{cluster} writer of {prior['global_cluster']} again", lambda: back() and _available(region, cluster), None)
+
+
+def _available(region: str, cluster: str) -> bool:
+    return _cluster(region, cluster).get("Status") == "available"
+
+
+def is_restored(prior: dict[str, Any]) -> bool:
+    available = _available(prior["region"], prior["cluster"])
+    if prior["method"] == "stop":
+        return available
+    return available and _writer_arn(_global_of(prior["region"], prior["cluster_arn"]) or {}) == prior["writer_arn"]
+
+
+def describe_plan(spec: StopCluster, target: ResolvedTarget, prior: dict[str, Any]) -> str:
+    if prior["method"] == "stop":
+        return f"stop DB cluster {prior['cluster']} ({prior['region']}); restore starts it and waits until it is available"
+    verb = (
+        "fail over (unplanned, AllowDataLoss)" if prior["method"] == "global-failover" else "switch over (planned, no data loss)"
+    )
+    return (
+        f"{verb} global database {prior['global_cluster']} from {prior['cluster_arn']} to {prior['failover_to']}; "
+        f"restore switches the writer back to {prior['cluster']} and waits until it is available"
+    )
+
+
+def resources(prior: dict[str, Any]) -> list[dict[str, str]]:
+    found = [{"type": "AWS::RDS::DBCluster", "id": prior["cluster_arn"], "role": "primary database"}]
+    if prior.get("global_cluster"):
+        found.append({"type": "AWS::RDS::GlobalCluster", "id": prior["global_cluster"], "role": "global database"})
+    return found

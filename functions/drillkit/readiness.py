@@ -1,0 +1,122 @@
+"""Readiness: static checks of the target stack, read-only, before anything is touched.
+
+A blocking finding means the drill cannot prove anything (there is nothing to fail over to, or
+the primary's health check can never pass): the drill ends FAIL with that finding and injects
+nothing. Other findings are reported with the drill's results.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drillkit import aws
+from drillkit.discovery import listeners, load_balancer_at
+from drillkit.errors import AwsCallFailed, TargetNotFound
+from drillkit.model import ResolvedTarget
+from drillkit.spec import Scenario
+
+# Route 53 health check types and the listener protocol each one needs.
+CHECK_PROTOCOL = {"HTTP": "HTTP", "HTTP_STR_MATCH": "HTTP", "HTTPS": "HTTPS", "HTTPS_STR_MATCH": "HTTPS", "TCP": None}
+
+
+def _finding(severity: str, code: str, message: str, evidence: str, remedy: str, blocking: bool) -> dict[str, Any]:
+    return {"severity": severity, "code": code, "message": message, "evidence": evidence, "remedy": remedy, "blocking": blocking}
+
+
+def check(scenario: Scenario, target: ResolvedTarget) -> list[dict[str, Any]]:
+    findings: list[dict[str, Any]] = []
+    where = f"{target.record_name} {target.record_type}"
+    if target.standby is None:
+        findings.append(
+            _finding(
+                "critical",
+                "NO_SECONDARY_RECORD",
+                f"no SECONDARY failover record for {where}: when the primary fails, Route 53 has nothing to fail over to",
+                f"route53:ListResourceRecordSets on zone {target.hosted_zone_id}",
+                "Create a SECONDARY failover record with the same name and type that points at the standby region.",
+                True,
+            )
+        )
+    if not target.primary.health_check_id:
+        findings.append(
+            _finding(
+                "critical",
+                "PRIMARY_WITHOUT_HEALTH_CHECK",
+                f"the PRIMARY failover record {target.primary.set_identifier} of {where} has no health check: "
+                "Route 53 never sees the primary fail",
+                f"route53:ListResourceRecordSets on zone {target.hosted_zone_id}",
+                "Associate a health check that monitors the primary endpoint with the PRIMARY record.",
+                True,
+            )
+        )
+    else:
+        findings += _health_check_matches_listener(target.primary.health_check_id)
+    findings += _alarms(scenario)
+    return findings
+
+
+def _health_check_matches_listener(health_check_id: str) -> list[dict[str, Any]]:
+    with aws.aws_call("GetHealthCheck", health_check_id):
+        config = aws.client("route53").get_health_check(HealthCheckId=health_check_id)["HealthCheck"]["HealthCheckConfig"]
+    name = config.get("FullyQualifiedDomainName") or ""
+    balancer = load_balancer_at(name)
+    if balancer is None:
+        return []  # not aimed at a load balancer by name: nothing to compare with
+    check_type = str(config.get("Type", "HTTP"))
+    protocol = CHECK_PROTOCOL.get(check_type)
+    port = int(config.get("Port") or (443 if protocol == "HTTPS" else 80))
+    listening = listeners(balancer)
+    if any(p == port and (protocol is None or p_protocol == protocol) for p_protocol, p in listening):
+        return []
+    said = ", ".join(f"{p_protocol}:{p}" for p_protocol, p in listening) or "nothing"
+    return [
+        _finding(
+            "critical",
+            "HEALTH_CHECK_LISTENER_MISMATCH",
+            f"Route 53 health check {health_check_id} probes {protocol or 'TCP'}:{port} on {name}, but load balancer "
+            f"{balancer.name} listens on {said}: the check can never pass, so Route 53 already treats the primary as failed",
+            f"route53:GetHealthCheck {health_check_id}; elasticloadbalancing:DescribeListeners {balancer.arn}",
+            "Make the health check's protocol and port match a listener of the load balancer (or add that listener).",
+            True,
+        )
+    ]
+
+
+def _alarms(scenario: Scenario) -> list[dict[str, Any]]:
+    findings: list[dict[str, Any]] = []
+    for index, alarm in enumerate(scenario.alarms):
+        try:
+            with aws.aws_call("DescribeAlarms", alarm.name):
+                found = aws.client("cloudwatch", alarm.region).describe_alarms(AlarmNames=[alarm.name])["MetricAlarms"]
+        except AwsCallFailed as error:
+            raise TargetNotFound(f"alarms.{index}.name: cannot read alarm {alarm.name} in {alarm.region}: {error}") from None
+        if not found:
+            raise TargetNotFound(f"alarms.{index}.name: no alarm {alarm.name} in {alarm.region}")
+        described = found[0]
+        if not described.get("AlarmActions"):
+            findings.append(
+                _finding(
+                    "medium",
+                    "ALARM_WITHOUT_ACTIONS",
+                    f"alarm {alarm.name} ({alarm.region}) has no alarm actions: when it fires, nobody is notified",
+                    f"cloudwatch:DescribeAlarms {alarm.name}",
+                    "Add an SNS topic (or another action) that pages the on-call team to the alarm's AlarmActions.",
+                    False,
+                )
+            )
+        for dimension in described.get("Dimensions", []):
+            if dimension.get("Name") in ("LoadBalancer", "TargetGroup") and str(dimension.get("Value", "")).startswith("arn:"):
+                findings.append(
+                    _finding(
+                        "high",
+                        "ALARM_DIMENSION_IS_ARN",
+                        f"alarm {alarm.name} ({alarm.region}) has dimension {dimension['Name']}={dimension['Value']}: "
+                        "CloudWatch publishes this dimension as the ARN's final part (app/name/id), so the alarm never "
+                        "has data and never fires",
+                        f"cloudwatch:DescribeAlarms {alarm.name}",
+                        f"Set the {dimension['Name']} dimension to the part of the ARN after ':loadbalancer/' "
+                        "(or ':' for target groups).",
+                        False,
+                    )
+                )
+    return findings
