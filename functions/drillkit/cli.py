@@ -26,7 +26,14 @@ from drillkit.spec import Scenario, parse_scenario
 EXIT_PASS, EXIT_MISSED, EXIT_ERROR = 0, 1, 2
 VERDICT_EXIT = {"PASS": EXIT_PASS, "FAIL": EXIT_MISSED, "ERROR": EXIT_ERROR, "ABORTED": EXIT_ERROR}
 DEMO_SCENARIO = "region-failover-health-check.yaml"
-LABELS = {"detection": "Detection", "dns_cutover": "DNS cutover", "recovery": "Recovery (RTO)"}
+LABELS = {
+    "detection": "Detection",
+    "alerting": "Alerting",
+    "dns_cutover": "DNS cutover",
+    "client_cutover": "Client DNS cutover",
+    "recovery": "Recovery (RTO)",
+    "rpo": "Data loss (RPO)",
+}
 PHASES = {
     "preflight": "preflight: request valid, targets resolved, lock taken",
     "steady_state": "checking steady state",

@@ -19,6 +19,7 @@ from drillkit.evidence.store import EvidenceStore
 from drillkit.ledger import UNDO_APPLIED, UNDO_RESTORED, Ledger
 from drillkit.measure import MilestoneTracker, expected_milestones
 from drillkit.model import DrillContext, Injection
+from drillkit.probes import dns_client
 from drillkit.spec import parse_request
 
 
@@ -146,6 +147,7 @@ def inject(state: dict[str, Any]) -> dict[str, Any]:
     ledger = _ledger()
     ledger.update_drill(context.drill_id, phase="inject")
     probes.warm()
+    dns_client.seed(context, _store().samples(context.drill_id))
     captured = fault.capture(spec, context.target)
     # Write-ahead: the undo record exists before the change; a retry reuses the first capture.
     record = ledger.put_undo(
@@ -186,8 +188,10 @@ def observe(state: dict[str, Any]) -> dict[str, Any]:
             for name in tracker.feed(reading):
                 ledger.record_milestone(context.drill_id, name, getattr(tracker, name))
 
+    so_far = store.samples(context.drill_id)
+    dns_client.seed(context, so_far)
     if not previous.get("tracker"):
-        account(store.samples(context.drill_id))  # steady-state and post-injection readings so far
+        account(so_far)  # steady-state and post-injection readings so far
     batch = int(previous.get("batch", 0)) + 1
     deadline = injection.t_inject + sampling.observe_timeout_seconds
     batch_end = min(deadline, clock.now() + observe_config().observe_batch_seconds)
@@ -256,6 +260,7 @@ def verify_restore(state: dict[str, Any]) -> dict[str, Any]:
     resources = {r["resource_id"]: faults.fault_module(r["fault"]).is_restored(r["prior"]) for r in records}
     if not records:
         return {"verified": True, "t": clock.now(), "resources": {}, "note": "nothing was injected"}
+    dns_client.seed(context, _store().samples(context.drill_id))
     steady, samples, problems = _wait_for_steady(context, sampling.restore_timeout_seconds)
     _store().put_samples(context.drill_id, "2-verify", samples)
     verified = steady and all(resources.values())

@@ -53,9 +53,7 @@ def test_invalid_field_is_rejected_by_name_before_anything_is_read_or_written(ac
     assert inverted(account) is False
 
 
-def test_a_stack_without_secondary_record_is_blocked_by_readiness_because_there_is_nothing_to_fail_over_to(
-    account, request_for
-):
+def test_a_stack_without_secondary_record_is_blocked_by_readiness_because_there_is_nothing_to_fail_over_to(account, request_for):
     standby = account.route53.list_resource_record_sets(HostedZoneId=account.zone_id)["ResourceRecordSets"]
     secondary = next(r for r in standby if r.get("Failover") == "SECONDARY")
     account.route53.change_resource_record_sets(

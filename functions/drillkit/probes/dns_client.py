@@ -1,9 +1,11 @@
 """Probe: the answer a client gets through a caching resolver (client-observed cutover).
 
 Route 53 changes its authoritative answer at once; clients keep the old one until its TTL runs
-out in their resolver's cache. In AWS the system resolver (the VPC resolver) is such a cache. In
-the lab, where the request names the lab's authoritative server, this probe keeps its own cache
-that honours each answer's TTL, as a resolver would.
+out in their resolver's cache. In AWS the system resolver (the VPC resolver) is such a cache and
+this probe asks it. In the lab, where the request names the lab's authoritative server, the probe
+is the cache: it keeps each answer until its TTL runs out. The drill's states run in separate
+Lambda invocations, so each sample carries the cached answer's expiry and the next state seeds
+the cache from the last sample (``seed``): the cache outlives the invocation, as a resolver's does.
 """
 
 from __future__ import annotations
@@ -19,37 +21,58 @@ from drillkit.model import DrillContext
 from drillkit.probes import sides
 
 NAME = "dns_client"
-_caches: dict[str, dns.resolver.Cache] = {}
+# drill id -> (answer values, expires at)
+_cache: dict[str, tuple[list[str], float]] = {}
 _lock = threading.Lock()
 
 
-def _resolver(context: DrillContext) -> dns.resolver.Resolver:
+def seed(context: DrillContext, samples: list[dict[str, Any]]) -> None:
+    """Carry the cache over from an earlier invocation: the newest unexpired answer stays cached."""
+    if context.network.resolver is None:
+        return
+    readings = [s for s in samples if s.get("probe") == NAME and s.get("expires_at")]
+    if readings:
+        newest = max(readings, key=lambda s: s["t"])
+        with _lock:
+            if context.drill_id not in _cache:
+                _cache[context.drill_id] = (list(newest["answer"]), float(newest["expires_at"]))
+
+
+def _ask(context: DrillContext, record_type: str, timeout: float) -> tuple[list[str], float, bool]:
+    """(values, expires at, answered from the cache)."""
     network = context.network
     if network.resolver is None:
-        return dns.resolver.Resolver()  # the system's resolver caches, honouring TTL
+        answer = dns.resolver.Resolver().resolve(context.target.record_name, record_type, lifetime=timeout)
+        return sorted(r.to_text() for r in answer), float(answer.expiration), False
+    now = clock.now()
+    with _lock:
+        cached = _cache.get(context.drill_id)
+    if cached and now < cached[1]:
+        return cached[0], cached[1], True
     resolver = dns.resolver.Resolver(configure=False)
     resolver.nameservers = [network.resolver.host]
     resolver.port = network.resolver.port
+    answer = resolver.resolve(context.target.record_name, record_type, lifetime=timeout)
+    values = sorted(r.to_text() for r in answer)
+    expires_at = now + (answer.rrset.ttl if answer.rrset is not None else 0)
     with _lock:
-        resolver.cache = _caches.setdefault(context.drill_id, dns.resolver.Cache(cleaning_interval=60))
-    return resolver
+        _cache[context.drill_id] = (values, expires_at)
+    return values, expires_at, False
 
 
 def read(context: DrillContext) -> dict[str, Any]:
-    target = context.target
-    record_type = "AAAA" if target.record_type == "AAAA" else "A"
+    record_type = "AAAA" if context.target.record_type == "AAAA" else "A"
     timeout = max(0.2, min(5.0, context.scenario.sampling.interval_seconds * 0.8))
     t = clock.now()
     try:
-        answer = _resolver(context).resolve(target.record_name, record_type, lifetime=timeout)
+        values, expires_at, cached = _ask(context, record_type, timeout)
     except (dns.exception.DNSException, OSError) as error:
         return {"t": t, "probe": NAME, "answer": [], "side": None, "error": f"{type(error).__name__}: {error}"}
-    values = sorted(rdata.to_text() for rdata in answer)
-    expires = getattr(answer, "expiration", None)
     return {
         "t": t,
         "probe": NAME,
         "answer": values,
-        "ttl_left": round(max(0.0, expires - clock.now()), 3) if expires else None,
+        "cached": cached,
+        "expires_at": round(expires_at, 3),
         "side": sides.side_of(context, values, timeout),
     }

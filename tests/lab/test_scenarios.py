@@ -1,0 +1,182 @@
+"""Every shipped scenario, run in the lab against the stack it targets, checked against the ground truth.
+
+scenarios/*.yaml target the default lab stack; scenarios/<stack>/*.yaml target lab/stacks/<stack>.yaml.
+For each drill: the verdict; detection, DNS cutover and recovery each within one sampling interval
++ 0.2 s of the moment the lab's ground truth shows it; the measured RPO within one heartbeat
+interval of the data-loss window the ground truth shows; and every resource the drill touched
+describes the same after the drill as before it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from botocore.exceptions import ClientError
+
+from drillkit import client
+from drillkit.spec import parse_scenario
+
+from ..conftest import ROOT
+from ..reports import assert_valid_report
+from .conftest import RunningLab, running_lab
+
+pytestmark = pytest.mark.lab
+SCENARIOS = ROOT / "scenarios"
+STACKS = ROOT / "lab" / "stacks"
+TOLERANCE = 0.2
+
+
+def shipped() -> list[tuple[str, Path]]:
+    found = [("default", path) for path in sorted(SCENARIOS.glob("*.yaml"))]
+    for folder in sorted(p for p in SCENARIOS.iterdir() if p.is_dir()):
+        found += [(folder.name, path) for path in sorted(folder.glob("*.yaml"))]
+    return found
+
+
+def test_every_scenario_folder_names_a_shipped_lab_stack():
+    for folder in (p for p in SCENARIOS.iterdir() if p.is_dir()):
+        assert (STACKS / f"{folder.name}.yaml").exists(), f"scenarios/{folder.name}/ has no lab/stacks/{folder.name}.yaml"
+
+
+@pytest.fixture(scope="module")
+def labs(lab: RunningLab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The default stack's lab is the session's; the others start on first use and stay for the module."""
+    stack = contextlib.ExitStack()
+    started: dict[str, RunningLab] = {"default": lab}
+
+    def get(name: str) -> RunningLab:
+        if name not in started:
+            started[name] = stack.enter_context(running_lab(tmp_path_factory.mktemp(f"lab-{name}"), STACKS / f"{name}.yaml"))
+        return started[name]
+
+    with stack:
+        yield get
+
+
+# -- what the drill may touch, described through the AWS APIs ----------------------------------
+def _quietly(call: Any, default: Any = None) -> Any:
+    try:
+        return call()
+    except ClientError:
+        return default
+
+
+def snapshot(lab: RunningLab) -> dict[str, Any]:
+    described: dict[str, Any] = {}
+    route53 = lab.client("route53")
+    for role in ("primary", "standby"):
+        region = lab.region(role)
+        name = region["region"]
+        if region.get("health_check_id"):
+            described[f"{role}.health_check"] = route53.get_health_check(HealthCheckId=region["health_check_id"])["HealthCheck"][
+                "HealthCheckConfig"
+            ]
+        if region.get("alb_arn"):
+            elbv2, ec2 = lab.client("elbv2", name), lab.client("ec2", name)
+            balancer = elbv2.describe_load_balancers(LoadBalancerArns=[region["alb_arn"]])["LoadBalancers"][0]
+            described[f"{role}.alb.security_groups"] = sorted(balancer["SecurityGroups"])
+            described[f"{role}.targets"] = sorted(
+                (t["Target"]["Id"], t["Target"].get("Port"), t["Target"].get("AvailabilityZone"))
+                for t in elbv2.describe_target_health(TargetGroupArn=region["target_group_arn"])["TargetHealthDescriptions"]
+            )
+            vpc = [{"Name": "vpc-id", "Values": [region["vpc_id"]]}]
+            groups = ec2.describe_security_groups(Filters=vpc)["SecurityGroups"]
+            described[f"{role}.security_groups"] = sorted((g["GroupId"], g["GroupName"]) for g in groups)
+            described[f"{role}.alb.ingress"] = sorted(
+                json.dumps(g["IpPermissions"], sort_keys=True) for g in groups if g["GroupId"] in balancer["SecurityGroups"]
+            )
+            acls = ec2.describe_network_acls(Filters=vpc)["NetworkAcls"]
+            described[f"{role}.network_acls"] = sorted(
+                (acl["NetworkAclId"], tuple(sorted(a["SubnetId"] for a in acl.get("Associations", [])))) for acl in acls
+            )
+        for target in region.get("targets") or []:
+            if str(target["Id"]).startswith("arn:aws:lambda:"):
+                concurrency = lab.client("lambda", name).get_function_concurrency(FunctionName=target["Id"])
+                described[f"{role}.lambda_concurrency"] = concurrency.get("ReservedConcurrentExecutions")
+        if region.get("function_arn"):
+            concurrency = lab.client("lambda", name).get_function_concurrency(FunctionName=region["function_arn"])
+            described[f"{role}.lambda_concurrency"] = concurrency.get("ReservedConcurrentExecutions")
+        if region.get("ecs_service"):
+            service = lab.client("ecs", name).describe_services(cluster=region["ecs_cluster"], services=[region["ecs_service"]])
+            described[f"{role}.ecs_desired"] = service["services"][0]["desiredCount"]
+        if region.get("db_cluster_id"):
+            cluster = lab.client("rds", name).describe_db_clusters(DBClusterIdentifier=region["db_cluster_id"])["DBClusters"][0]
+            described[f"{role}.db_status"] = cluster["Status"]
+    if lab.info.get("global_cluster_id"):
+        rds = lab.client("rds", lab.region("primary")["region"])
+        members = rds.describe_global_clusters(GlobalClusterIdentifier=lab.info["global_cluster_id"])["GlobalClusters"][0]
+        described["global.writer"] = [m["DBClusterArn"] for m in members["GlobalClusterMembers"] if m["IsWriter"]]
+    return described
+
+
+# -- the ground truth -----------------------------------------------------------------------------
+def truth_detection(lab: RunningLab, since: float) -> float:
+    check = lab.region("primary")["health_check_id"]
+    return next(e["t"] for e in lab.events_since(since, "health_check", id=check, healthy=False))
+
+
+def truth_dns_cutover(lab: RunningLab, since: float) -> float:
+    standby = lab.region("standby")["dns_answer"]
+    values = {standby, standby.rstrip(".")}
+    return next(e["t"] for e in lab.events_since(since, "dns_answer") if e["value"] in values)
+
+
+def truth_rpo(lab: RunningLab, drill_id: str, since: float) -> float:
+    """The data-loss window: newest lost heartbeat minus newest heartbeat that survived before it."""
+    lost = [
+        w["params"]["written_at"]
+        for e in lab.events_since(since, "db_writes_lost")
+        for w in e["writes"]
+        if w["params"].get("drill_id") == drill_id
+    ]
+    if not lost:
+        return 0.0
+    written = [
+        e["params"]["written_at"]
+        for e in lab.ground_truth
+        if e["event"] == "db_write" and (e.get("params") or {}).get("drill_id") == drill_id and "written_at" in e["params"]
+    ]
+    survived = [t for t in written if t < min(lost)]
+    return max(lost) - max(survived)
+
+
+def run(lab: RunningLab, path: Path, reports: Path) -> dict[str, Any]:
+    request = client.drill_request(lab.deployment, parse_scenario(yaml.safe_load(path.read_text())), requested_by="test")
+    execution_arn = client.start(lab.deployment, request)
+    execution = client.follow(lab.deployment, request["drill_id"], execution_arn, lambda *_: None, timeout_seconds=300)
+    assert execution["status"] == "SUCCEEDED", client.execution_error(execution)
+    folder = client.download_report(lab.deployment, request["drill_id"], reports)
+    return json.loads((folder / "report.json").read_text())
+
+
+@pytest.mark.parametrize(("stack", "path"), shipped(), ids=[f"{s}/{p.stem}" for s, p in shipped()])
+def test_shipped_scenario_measures_what_really_happened_and_leaves_nothing_behind(labs, stack, path, tmp_path):
+    lab: RunningLab = labs(stack)
+    scenario = yaml.safe_load(path.read_text())
+    interval = scenario["sampling"]["interval_seconds"]
+    before = snapshot(lab)
+
+    report = run(lab, path, tmp_path)
+
+    assert_valid_report(report)
+    assert report["verdict"] == "PASS", json.dumps(report["findings"], indent=1)
+    t_inject = next(e["t"] for e in report["timeline"] if e["event"] == "fault_injected")
+    t_before = next(e["t"] for e in report["timeline"] if e["event"] == "inject_requested")
+    measured = {name: t_inject + m["seconds"] for name, m in report["measurements"].items() if m["seconds"] is not None}
+    truths = {
+        "detection": truth_detection(lab, t_before),
+        "dns_cutover": truth_dns_cutover(lab, t_before),
+        "recovery": truth_dns_cutover(lab, t_before),  # new clients land on the standby once DNS answers it
+    }
+    for name, truth in truths.items():
+        assert abs(measured[name] - truth) <= interval + TOLERANCE, (name, measured[name] - truth)
+    if scenario.get("data", {}).get("heartbeat"):
+        expected = truth_rpo(lab, report["drill_id"], t_before)
+        assert report["measurements"]["rpo"]["seconds"] == pytest.approx(expected, abs=interval), report["measurements"]["rpo"]
+    assert snapshot(lab) == before
