@@ -39,11 +39,17 @@ class HealthRule(BaseModel):
     counts as healthy and Inverted flips the result. Observations are periodic, so a run's length
     is counted from its first and last checked times, which also covers readings that a sample
     missed. A checker seen for the first time is taken at its word (its history is unknown).
+
+    Between two drill states (separate Lambda invocations) the readings pause for a moment and
+    a checker may make observations nobody read. When a checker is next seen failing after such
+    a gap, the observations it made unseen after the fault was requested (``fault_since``) are
+    counted as failures like the one seen: the fault is in place from then on. Without that, a
+    run would look one or two observations shorter than Route 53 counts it.
     """
 
     checkers: dict[str, CheckerVerdict] = Field(default_factory=dict)
 
-    def feed(self, sample: dict[str, Any]) -> bool | None:
+    def feed(self, sample: dict[str, Any], fault_since: float | None = None) -> bool | None:
         if sample.get("healthy") is None or "observations" not in sample:
             return sample.get("healthy")
         interval = float(sample.get("interval") or 30)
@@ -59,6 +65,12 @@ class HealthRule(BaseModel):
                 continue
             if ok != state.run_ok:
                 state.run_ok, state.run_start = ok, checked
+                unseen = round((checked - state.last) / interval) - 1
+                if not ok and fault_since is not None and unseen > 0:
+                    since_fault = [
+                        state.last + k * interval for k in range(1, unseen + 1) if state.last + k * interval >= fault_since
+                    ]
+                    state.run_start = since_fault[0] if since_fault else checked
             state.last = checked
             in_a_row = 1 + math.floor((state.last - state.run_start) / interval + 0.25)
             if state.run_ok != state.healthy and in_a_row >= threshold:
@@ -112,7 +124,8 @@ class MilestoneTracker(BaseModel):
         t = sample["t"]
         probe = sample["probe"]
         # The rule needs every reading, before the injection too: a checker's run starts there.
-        healthy = self.health_rule.feed(sample) if probe == "health_check" else None
+        fault_since = self.t_before_inject if self.t_before_inject is not None else self.t_inject
+        healthy = self.health_rule.feed(sample, fault_since) if probe == "health_check" else None
         if t < self.t_inject:
             self.last_reading[probe] = max(t, self.last_reading.get(probe, t))
             return []

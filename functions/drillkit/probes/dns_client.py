@@ -54,7 +54,8 @@ def _ask(context: DrillContext, record_type: str, timeout: float) -> tuple[list[
     resolver.port = network.resolver.port
     answer = resolver.resolve(context.target.record_name, record_type, lifetime=timeout)
     values = sorted(r.to_text() for r in answer)
-    expires_at = now + (answer.rrset.ttl if answer.rrset is not None else 0)
+    # The shortest TTL along the CNAME chain: a resolver asks again once the first link expires.
+    expires_at = float(answer.expiration)
     with _lock:
         _cache[context.drill_id] = (values, expires_at)
     return values, expires_at, False
