@@ -120,9 +120,16 @@ class GlobalDatabase:
             return columns, rows, cursor.rowcount if changes else 0
 
     def healthy(self, role_name: str) -> bool:
-        """What a deep health check sees: its region's cluster answers a query."""
+        """What a deep health check sees: its region's cluster answers, as the app there needs it.
+
+        The primary region's app writes, so it needs its cluster to be the writer: after a global
+        failover or switchover its health fails and Route 53 moves traffic after the database.
+        The standby region's app is a warm standby that reads, so a reader is enough there.
+        """
         cluster = self.of(role_name)
         if cluster is None or not self.available(cluster):
+            return False
+        if role_name == "primary" and cluster.role != "writer":
             return False
         with self._lock:
             cluster.db.execute("select 1").fetchall()
