@@ -183,11 +183,15 @@ class Lab:
 def _backends(region: str) -> Backends:
     from moto.awslambda.models import lambda_backends
     from moto.ec2.models import ec2_backends
+    from moto.ecs.models import ecs_backends
     from moto.elbv2.models import elbv2_backends
 
     account = template.ACCOUNT_ID
     return Backends(
-        ec2=ec2_backends[account][region], elbv2=elbv2_backends[account][region], awslambda=lambda_backends[account][region]
+        ec2=ec2_backends[account][region],
+        elbv2=elbv2_backends[account][region],
+        awslambda=lambda_backends[account][region],
+        ecs=ecs_backends[account][region],
     )
 
 

@@ -18,6 +18,7 @@ from drillkit_lab.physics.alb import INSTANCE_ADDRESSES, Backends, LoadBalancerP
 from drillkit_lab.physics.api import ApiPhysics
 from drillkit_lab.physics.apps import RegionApp
 from drillkit_lab.physics.database import Cluster, GlobalDatabase
+from drillkit_lab.physics.ecs import EcsServicePhysics
 from drillkit_lab.physics.groundtruth import GroundTruth
 from drillkit_lab.physics.route53 import Route53Physics
 from drillkit_lab.ports import PortMap
@@ -51,6 +52,7 @@ class StackBuilder:
         self.load_balancers: list[LoadBalancerPhysics] = []
         self.database: GlobalDatabase | None = None
         self.apis: list[ApiPhysics] = []
+        self.services: list[EcsServicePhysics] = []
         self.tls: LabCertificates | None = None
         self.info: dict[str, Any] = {}
 
@@ -108,6 +110,7 @@ class StackBuilder:
                     for r in region.alb.ingress
                 ],
             )
+        region_apps = []
         for address in target_addresses(region) if region.app.kind != "lambda" else []:
             deep = self._deep_health(role) if region.app.health == "deep" else None
             app = RegionApp(
@@ -115,6 +118,7 @@ class StackBuilder:
             )
             app.start()
             self.apps.append(app)
+            region_apps.append(app)
         balancer = elbv2.create_load_balancer(
             Name=f"{name}-alb"[:32], Subnets=subnet_ids, SecurityGroups=[group_id], Scheme="internet-facing", Type="application"
         )["LoadBalancers"][0]
@@ -144,6 +148,7 @@ class StackBuilder:
             Port=region.alb.listener.port,
             DefaultActions=[{"Type": "forward", "TargetGroupArn": group["TargetGroupArn"]}],
         )
+        ecs = self._ecs_service(name, region, group["TargetGroupArn"], subnet_ids, group_id, region_apps, targets, backends)
         physics = LoadBalancerPhysics(
             name=balancer["LoadBalancerName"],
             arn=balancer["LoadBalancerArn"],
@@ -169,7 +174,56 @@ class StackBuilder:
             "target_group_arn": group["TargetGroupArn"],
             "targets": targets,
             "db_cluster_id": None,
+            **ecs,
         }
+
+    def _ecs_service(
+        self,
+        name: str,
+        region: Region,
+        target_group_arn: str,
+        subnet_ids: list[str],
+        group_id: str,
+        apps: list[RegionApp],
+        targets: list[dict[str, Any]],
+        backends: Backends,
+    ) -> dict[str, Any]:
+        """For an ECS app: a cluster, a task definition and a service whose tasks are the region's app servers."""
+        if region.app.kind != "ecs":
+            return {"ecs_cluster": None, "ecs_service": None, "ecs_service_arn": None}
+        ecs = self.session.client("ecs", region_name=region.region)
+        cluster = ecs.create_cluster(clusterName=name)["cluster"]["clusterName"]
+        task = ecs.register_task_definition(
+            family=f"{name}-app",
+            networkMode="awsvpc",
+            requiresCompatibilities=["FARGATE"],
+            cpu="256",
+            memory="512",
+            containerDefinitions=[
+                {"name": "app", "image": "drillkit-lab/app", "portMappings": [{"containerPort": region.app.port}]}
+            ],
+        )["taskDefinition"]["taskDefinitionArn"]
+        service = ecs.create_service(
+            cluster=cluster,
+            serviceName=f"{name}-app",
+            taskDefinition=task,
+            desiredCount=len(apps),
+            launchType="FARGATE",
+            loadBalancers=[{"targetGroupArn": target_group_arn, "containerName": "app", "containerPort": region.app.port}],
+            networkConfiguration={"awsvpcConfiguration": {"subnets": subnet_ids, "securityGroups": [group_id]}},
+        )["service"]
+        physics = EcsServicePhysics(
+            backends.ecs,
+            backends.elbv2,
+            cluster,
+            service["serviceName"],
+            target_group_arn,
+            list(zip(apps, targets, strict=True)),
+            self.ground_truth,
+        )
+        physics.start()
+        self.services.append(physics)
+        return {"ecs_cluster": cluster, "ecs_service": service["serviceName"], "ecs_service_arn": service["serviceArn"]}
 
     @staticmethod
     def _target_ids(ec2: Any, region: Region, subnet_ids: list[str]) -> list[str]:
@@ -233,6 +287,9 @@ class StackBuilder:
             "target_group_arn": None,
             "targets": [],
             "db_cluster_id": None,
+            "ecs_cluster": None,
+            "ecs_service": None,
+            "ecs_service_arn": None,
         }
 
     def _app_function(self, name: str, region: Region) -> str:
@@ -391,6 +448,8 @@ class StackBuilder:
         return route53.create_health_check(CallerReference=str(uuid.uuid4()), HealthCheckConfig=config)["HealthCheck"]["Id"]
 
     def stop(self) -> None:
+        for service in self.services:
+            service.stop()
         if self.database is not None:
             self.database.stop()
         for api in self.apis:

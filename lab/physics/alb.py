@@ -51,6 +51,7 @@ class Backends:
     ec2: Any
     elbv2: Any
     awslambda: Any = None
+    ecs: Any = None
 
 
 def is_lambda(target_id: str) -> bool:

@@ -56,14 +56,26 @@ class RegionApp:
             def log_message(self, format: str, *args: Any) -> None:  # quiet: the lab logs its own events
                 return
 
-        self.server = ThreadingHTTPServer((address, port), Handler)
+        self._handler = Handler
+        self.server: ThreadingHTTPServer | None = None
+        self.port = port
+        self._bind()
+
+    def _bind(self) -> None:
+        self.server = ThreadingHTTPServer((self.address, self.port), self._handler)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
-        self._thread = threading.Thread(target=self.server.serve_forever, name=f"app-{region}", daemon=True)
 
     def start(self) -> None:
-        self._thread.start()
+        """Serve; after a stop (an ECS task stopped) a start serves again on the same address and port."""
+        if self.server is None:
+            self._bind()
+        assert self.server is not None
+        threading.Thread(target=self.server.serve_forever, name=f"app-{self.region}", daemon=True).start()
 
     def stop(self) -> None:
+        if self.server is None:
+            return
         self.server.shutdown()
         self.server.server_close()
+        self.server = None
