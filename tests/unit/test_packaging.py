@@ -45,13 +45,22 @@ def test_function_code_imports_only_the_stdlib_the_runtime_and_functions_require
             assert DISTRIBUTION_OF.get(name, name) in required, f"{path.relative_to(ROOT)} imports {name}"
 
 
-@pytest.mark.parametrize("event", sorted((ROOT / "events").glob("*.json")), ids=lambda p: p.name)
+EVENTS = sorted((ROOT / "events").rglob("*.json"))
+
+
+@pytest.mark.parametrize("event", EVENTS, ids=lambda p: p.relative_to(ROOT / "events").as_posix())
 def test_shipped_drill_requests_are_valid_and_match_their_scenario(event):
     request = parse_request(json.loads(event.read_text()))
-    scenario_file = ROOT / "scenarios" / (event.stem + ".yaml")
+    scenario_file = ROOT / "scenarios" / event.relative_to(ROOT / "events").with_suffix(".yaml")
     assert scenario_file.exists(), f"{event.name} has no scenario of the same name"
     shipped = parse_request({"scenario": yaml.safe_load(scenario_file.read_text())}).scenario
     assert request.scenario.model_dump() == shipped.model_dump()
+
+
+def test_every_shipped_scenario_has_a_console_drill_request_in_events():
+    scenarios = {p.relative_to(ROOT / "scenarios").with_suffix("") for p in (ROOT / "scenarios").rglob("*.yaml")}
+    events = {p.relative_to(ROOT / "events").with_suffix("") for p in EVENTS}
+    assert scenarios == events
 
 
 def test_function_code_never_imports_the_workstation_modules():
