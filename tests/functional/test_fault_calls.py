@@ -1,0 +1,356 @@
+"""Each fault's AWS calls, pinned with botocore's Stubber: exact parameters, in order.
+
+These are the calls that change a customer's stack, so their parameters are the contract: the
+ports on deregister, AllowDataLoss on an unplanned failover, and restore calls that put back
+exactly what capture read.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from drillkit import aws
+from drillkit.errors import TargetNotFound
+from drillkit.faults import block_primary_alb, fail_targets, stop_cluster
+from drillkit.model import FailoverEndpoint, ResolvedTarget
+from drillkit.spec import BlockPrimaryAlb, FailTargets, StopCluster
+
+ACCOUNT = "123456789012"
+TG = f"arn:aws:elasticloadbalancing:us-east-1:{ACCOUNT}:targetgroup/app-tg/0123456789abcdef"
+LB = f"arn:aws:elasticloadbalancing:us-east-1:{ACCOUNT}:loadbalancer/app/app-alb/0123456789abcdef"
+FUNCTION = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:app"
+PRIMARY_DB = f"arn:aws:rds:us-east-1:{ACCOUNT}:cluster:app-primary"
+STANDBY_DB = f"arn:aws:rds:us-west-2:{ACCOUNT}:cluster:app-standby"
+TARGET = ResolvedTarget(
+    hosted_zone_id="Z1",
+    record_name="app.example.com.",
+    record_type="A",
+    primary=FailoverEndpoint(side="primary", set_identifier="p", values=("app-alb-1.us-east-1.elb.amazonaws.com",)),
+    standby=FailoverEndpoint(side="standby", set_identifier="s", values=("app-alb-2.us-west-2.elb.amazonaws.com",)),
+)
+
+
+class StubbedAws:
+    """Stands in for drillkit.aws.client: one stubbed client per (service, region)."""
+
+    def __init__(self) -> None:
+        self.stubbers: dict[tuple[str, str], Stubber] = {}
+        self.clients: dict[tuple[str, str], Any] = {}
+
+    def __call__(self, service: str, region: str | None = None, read_timeout: float | None = None) -> Any:
+        key = (service, region or "us-east-1")
+        if key not in self.clients:
+            self.clients[key] = boto3.session.Session(
+                aws_access_key_id="testing", aws_secret_access_key="testing", region_name=key[1]
+            ).client(service)
+            self.stubbers[key] = Stubber(self.clients[key])
+            self.stubbers[key].activate()
+        return self.clients[key]
+
+    def expect(
+        self,
+        service: str,
+        operation: str,
+        params: dict[str, Any],
+        response: dict[str, Any] | None = None,
+        region: str = "us-east-1",
+    ) -> None:
+        self(service, region)
+        self.stubbers[(service, region)].add_response(operation, response or {}, params)
+
+    def done(self) -> None:
+        for stubber in self.stubbers.values():
+            stubber.assert_no_pending_responses()
+
+
+@pytest.fixture
+def stubbed(monkeypatch: pytest.MonkeyPatch) -> StubbedAws:
+    fake = StubbedAws()
+    monkeypatch.setattr(aws, "client", fake)
+    monkeypatch.setattr(stop_cluster, "POLL_SECONDS", 0)
+    return fake
+
+
+def health(*targets: dict[str, Any]) -> dict[str, Any]:
+    return {"TargetHealthDescriptions": [{"Target": t, "TargetHealth": {"State": "healthy"}} for t in targets]}
+
+
+# -- fail-targets ------------------------------------------------------------------------------
+TARGETS = [
+    {"Id": "10.0.1.10", "Port": 8080, "AvailabilityZone": "us-east-1a"},
+    {"Id": "10.0.1.10", "Port": 8081, "AvailabilityZone": "us-east-1a"},
+    {"Id": "10.0.2.20", "Port": 8080, "AvailabilityZone": "all"},
+]
+
+
+def test_deregister_passes_ports_and_zones_exactly_as_described_and_restore_registers_them_back(stubbed):
+    spec = FailTargets(type="fail-targets", method="deregister", target_group=TG)
+    stubbed.expect("elbv2", "describe_target_health", {"TargetGroupArn": TG}, health(*TARGETS))
+    prior = fail_targets.capture(spec, TARGET)
+
+    stubbed.expect("elbv2", "describe_target_health", {"TargetGroupArn": TG}, health(*TARGETS))
+    stubbed.expect("elbv2", "deregister_targets", {"TargetGroupArn": TG, "Targets": TARGETS})
+    fail_targets.apply(spec, TARGET, prior)
+
+    stubbed.expect("elbv2", "describe_target_health", {"TargetGroupArn": TG}, health())
+    stubbed.expect("elbv2", "register_targets", {"TargetGroupArn": TG, "Targets": TARGETS})
+    fail_targets.restore(prior)
+    stubbed.done()
+
+
+def test_a_retried_deregister_only_touches_what_is_still_registered(stubbed):
+    spec = FailTargets(type="fail-targets", method="deregister", target_group=TG)
+    prior = {"resource_id": TG, "method": "deregister", "region": "us-east-1", "target_group_arn": TG, "targets": TARGETS}
+    stubbed.expect("elbv2", "describe_target_health", {"TargetGroupArn": TG}, health(TARGETS[2]))
+    stubbed.expect("elbv2", "deregister_targets", {"TargetGroupArn": TG, "Targets": [TARGETS[2]]})
+    fail_targets.apply(spec, TARGET, prior)
+
+    stubbed.expect("elbv2", "describe_target_health", {"TargetGroupArn": TG}, health())
+    fail_targets.apply(spec, TARGET, prior)  # everything is out already: no call that could fail
+    stubbed.done()
+
+
+def test_ecs_scale_to_zero_sets_desired_count_zero_and_restore_sets_the_original(stubbed):
+    spec = FailTargets(type="fail-targets", method="ecs-scale-to-zero", ecs_cluster="c", ecs_service="svc", region="us-east-1")
+    service = {
+        "serviceArn": f"arn:aws:ecs:us-east-1:{ACCOUNT}:service/c/svc",
+        "clusterArn": f"arn:aws:ecs:us-east-1:{ACCOUNT}:cluster/c",
+        "desiredCount": 3,
+        "status": "ACTIVE",
+    }
+    spec = FailTargets(type="fail-targets", method="ecs-scale-to-zero", target_group=TG, ecs_cluster="c", ecs_service="svc")
+    stubbed.expect("ecs", "describe_services", {"cluster": "c", "services": ["svc"]}, {"services": [service]})
+    prior = fail_targets.capture(spec, TARGET)
+    assert prior["desired_count"] == 3
+
+    stubbed.expect(
+        "ecs", "update_service", {"cluster": service["clusterArn"], "service": service["serviceArn"], "desiredCount": 0}
+    )
+    fail_targets.apply(spec, TARGET, prior)
+    stubbed.expect(
+        "ecs", "update_service", {"cluster": service["clusterArn"], "service": service["serviceArn"], "desiredCount": 3}
+    )
+    fail_targets.restore(prior)
+    stubbed.done()
+
+
+@pytest.mark.parametrize(
+    ("before", "restore_call", "restore_params"),
+    [
+        (None, "delete_function_concurrency", {"FunctionName": FUNCTION}),
+        (5, "put_function_concurrency", {"FunctionName": FUNCTION, "ReservedConcurrentExecutions": 5}),
+    ],
+)
+def test_lambda_throttle_sets_zero_and_restore_puts_back_the_setting_or_its_absence(
+    stubbed, before, restore_call, restore_params
+):
+    spec = FailTargets(type="fail-targets", method="lambda-throttle", function=FUNCTION)
+    stubbed.expect("lambda", "get_function", {"FunctionName": FUNCTION}, {"Configuration": {"FunctionArn": FUNCTION}})
+    stubbed.expect(
+        "lambda",
+        "get_function_concurrency",
+        {"FunctionName": FUNCTION},
+        {} if before is None else {"ReservedConcurrentExecutions": before},
+    )
+    prior = fail_targets.capture(spec, TARGET)
+
+    stubbed.expect("lambda", "put_function_concurrency", {"FunctionName": FUNCTION, "ReservedConcurrentExecutions": 0})
+    fail_targets.apply(spec, TARGET, prior)
+    stubbed.expect("lambda", restore_call, restore_params)
+    fail_targets.restore(prior)
+    stubbed.done()
+
+
+# -- block-primary-alb ---------------------------------------------------------------------------
+BALANCER = {
+    "LoadBalancerArn": LB,
+    "LoadBalancerName": "app-alb",
+    "DNSName": "app-alb-1.us-east-1.elb.amazonaws.com",
+    "Type": "application",
+    "VpcId": "vpc-1",
+    "SecurityGroups": ["sg-web", "sg-ops"],
+    "AvailabilityZones": [{"ZoneName": "us-east-1a", "SubnetId": "subnet-a"}, {"ZoneName": "us-east-1b", "SubnetId": "subnet-b"}],
+}
+ISOLATION = "drillkit-isolation-app-alb"
+
+
+def test_security_group_isolation_swaps_the_groups_and_restore_sets_the_exact_original_set(stubbed):
+    spec = BlockPrimaryAlb(type="block-primary-alb", method="security-group", load_balancer=LB)
+    stubbed.expect("elbv2", "describe_load_balancers", {"LoadBalancerArns": [LB]}, {"LoadBalancers": [BALANCER]})
+    prior = block_primary_alb.capture(spec, TARGET)
+
+    by_name = {"Filters": [{"Name": "vpc-id", "Values": ["vpc-1"]}, {"Name": "group-name", "Values": [ISOLATION]}]}
+    stubbed.expect("ec2", "describe_security_groups", by_name, {"SecurityGroups": []})
+    stubbed.expect(
+        "ec2",
+        "create_security_group",
+        {
+            "GroupName": ISOLATION,
+            "Description": "drillkit isolation: no ingress (a drill blocks the primary ALB)",
+            "VpcId": "vpc-1",
+            "TagSpecifications": [
+                {
+                    "ResourceType": "security-group",
+                    "Tags": [{"Key": "Name", "Value": ISOLATION}, {"Key": "drillkit:isolation", "Value": LB}],
+                }
+            ],
+        },
+        {"GroupId": "sg-iso"},
+    )
+    stubbed.expect("elbv2", "set_security_groups", {"LoadBalancerArn": LB, "SecurityGroups": ["sg-iso"]})
+    block_primary_alb.apply(spec, TARGET, prior)
+
+    stubbed.expect(
+        "elbv2",
+        "describe_load_balancers",
+        {"LoadBalancerArns": [LB]},
+        {"LoadBalancers": [{**BALANCER, "SecurityGroups": ["sg-iso"]}]},
+    )
+    stubbed.expect("elbv2", "set_security_groups", {"LoadBalancerArn": LB, "SecurityGroups": ["sg-web", "sg-ops"]})
+    stubbed.expect("ec2", "describe_security_groups", by_name, {"SecurityGroups": [{"GroupId": "sg-iso"}]})
+    stubbed.expect("ec2", "delete_security_group", {"GroupId": "sg-iso"})
+    block_primary_alb.restore(prior)
+    stubbed.done()
+
+
+def _acl_of(subnet: str, acl: str, association: str) -> dict[str, Any]:
+    return {
+        "NetworkAcls": [{"NetworkAclId": acl, "Associations": [{"SubnetId": subnet, "NetworkAclAssociationId": association}]}]
+    }
+
+
+def test_network_acl_isolation_reassociates_every_subnet_and_restore_puts_the_original_acls_back(stubbed):
+    spec = BlockPrimaryAlb(type="block-primary-alb", method="network-acl", load_balancer=LB)
+    of_subnet = {s: {"Filters": [{"Name": "association.subnet-id", "Values": [s]}]} for s in ("subnet-a", "subnet-b")}
+    stubbed.expect("elbv2", "describe_load_balancers", {"LoadBalancerArns": [LB]}, {"LoadBalancers": [BALANCER]})
+    stubbed.expect("ec2", "describe_network_acls", of_subnet["subnet-a"], _acl_of("subnet-a", "acl-default", "assoc-1"))
+    stubbed.expect("ec2", "describe_network_acls", of_subnet["subnet-b"], _acl_of("subnet-b", "acl-web", "assoc-2"))
+    prior = block_primary_alb.capture(spec, TARGET)
+    assert prior["subnet_acls"] == {"subnet-a": "acl-default", "subnet-b": "acl-web"}
+
+    by_name = {"Filters": [{"Name": "vpc-id", "Values": ["vpc-1"]}, {"Name": "tag:Name", "Values": [ISOLATION]}]}
+    stubbed.expect("ec2", "describe_network_acls", by_name, {"NetworkAcls": []})
+    stubbed.expect(
+        "ec2",
+        "create_network_acl",
+        {
+            "VpcId": "vpc-1",
+            "TagSpecifications": [
+                {
+                    "ResourceType": "network-acl",
+                    "Tags": [{"Key": "Name", "Value": ISOLATION}, {"Key": "drillkit:isolation", "Value": LB}],
+                }
+            ],
+        },
+        {"NetworkAcl": {"NetworkAclId": "acl-iso"}},
+    )
+    stubbed.expect("ec2", "describe_network_acls", of_subnet["subnet-a"], _acl_of("subnet-a", "acl-default", "assoc-1"))
+    stubbed.expect(
+        "ec2",
+        "replace_network_acl_association",
+        {"AssociationId": "assoc-1", "NetworkAclId": "acl-iso"},
+        {"NewAssociationId": "assoc-3"},
+    )
+    stubbed.expect("ec2", "describe_network_acls", of_subnet["subnet-b"], _acl_of("subnet-b", "acl-web", "assoc-2"))
+    stubbed.expect(
+        "ec2",
+        "replace_network_acl_association",
+        {"AssociationId": "assoc-2", "NetworkAclId": "acl-iso"},
+        {"NewAssociationId": "assoc-4"},
+    )
+    block_primary_alb.apply(spec, TARGET, prior)
+
+    stubbed.expect("ec2", "describe_network_acls", of_subnet["subnet-a"], _acl_of("subnet-a", "acl-iso", "assoc-3"))
+    stubbed.expect(
+        "ec2",
+        "replace_network_acl_association",
+        {"AssociationId": "assoc-3", "NetworkAclId": "acl-default"},
+        {"NewAssociationId": "assoc-5"},
+    )
+    stubbed.expect("ec2", "describe_network_acls", of_subnet["subnet-b"], _acl_of("subnet-b", "acl-iso", "assoc-4"))
+    stubbed.expect(
+        "ec2",
+        "replace_network_acl_association",
+        {"AssociationId": "assoc-4", "NetworkAclId": "acl-web"},
+        {"NewAssociationId": "assoc-6"},
+    )
+    stubbed.expect("ec2", "describe_network_acls", by_name, {"NetworkAcls": [{"NetworkAclId": "acl-iso"}]})
+    stubbed.expect("ec2", "delete_network_acl", {"NetworkAclId": "acl-iso"})
+    block_primary_alb.restore(prior)
+    stubbed.done()
+
+
+# -- stop-cluster ----------------------------------------------------------------------------------
+def cluster(arn: str, status: str = "available") -> dict[str, Any]:
+    return {"DBClusters": [{"DBClusterArn": arn, "DBClusterIdentifier": arn.split(":")[-1], "Status": status}]}
+
+
+def global_db(writer: str) -> dict[str, Any]:
+    members = [{"DBClusterArn": arn, "IsWriter": arn == writer} for arn in (PRIMARY_DB, STANDBY_DB)]
+    return {"GlobalClusters": [{"GlobalClusterIdentifier": "app-global", "GlobalClusterMembers": members}]}
+
+
+def test_stop_stops_a_regional_cluster_and_restore_starts_it_and_waits_until_available(stubbed):
+    spec = StopCluster(type="stop-cluster", method="stop", cluster="app-primary", region="us-east-1")
+    stubbed.expect("rds", "describe_db_clusters", {"DBClusterIdentifier": "app-primary"}, cluster(PRIMARY_DB))
+    stubbed.expect("rds", "describe_global_clusters", {}, {"GlobalClusters": []})
+    prior = stop_cluster.capture(spec, TARGET)
+
+    stubbed.expect("rds", "describe_db_clusters", {"DBClusterIdentifier": "app-primary"}, cluster(PRIMARY_DB))
+    stubbed.expect("rds", "stop_db_cluster", {"DBClusterIdentifier": "app-primary"})
+    stop_cluster.apply(spec, TARGET, prior)
+
+    for status in ("stopping", "stopping", "stopped", "stopped"):  # still stopping: start is not tried yet
+        stubbed.expect("rds", "describe_db_clusters", {"DBClusterIdentifier": "app-primary"}, cluster(PRIMARY_DB, status))
+    stubbed.expect("rds", "start_db_cluster", {"DBClusterIdentifier": "app-primary"})
+    stubbed.expect("rds", "describe_db_clusters", {"DBClusterIdentifier": "app-primary"}, cluster(PRIMARY_DB, "available"))
+    stop_cluster.restore(prior)
+    stubbed.done()
+
+
+def test_stop_refuses_a_member_of_a_global_database_before_anything_is_touched(stubbed):
+    spec = StopCluster(type="stop-cluster", method="stop", cluster=PRIMARY_DB)
+    stubbed.expect("rds", "describe_db_clusters", {"DBClusterIdentifier": PRIMARY_DB}, cluster(PRIMARY_DB))
+    stubbed.expect("rds", "describe_global_clusters", {}, global_db(PRIMARY_DB))
+    with pytest.raises(
+        TargetNotFound, match="fault.method: Aurora does not stop cluster app-primary, a member of global database app-global"
+    ):
+        stop_cluster.capture(spec, TARGET)
+    stubbed.done()
+
+
+@pytest.mark.parametrize(
+    ("method", "operation", "extra"),
+    [
+        ("global-failover", "failover_global_cluster", {"AllowDataLoss": True}),
+        ("global-switchover", "switchover_global_cluster", {}),
+    ],
+)
+def test_global_methods_promote_the_standby_and_restore_switches_the_writer_back(stubbed, method, operation, extra):
+    spec = StopCluster(type="stop-cluster", method=method, cluster=PRIMARY_DB)
+    stubbed.expect("rds", "describe_db_clusters", {"DBClusterIdentifier": PRIMARY_DB}, cluster(PRIMARY_DB))
+    stubbed.expect("rds", "describe_global_clusters", {}, global_db(PRIMARY_DB))
+    prior = stop_cluster.capture(spec, TARGET)
+    assert prior["failover_to"] == STANDBY_DB
+
+    stubbed.expect("rds", "describe_global_clusters", {}, global_db(PRIMARY_DB))
+    stubbed.expect(
+        "rds",
+        operation,
+        {"GlobalClusterIdentifier": "app-global", "TargetDbClusterIdentifier": STANDBY_DB, **extra},
+        region="us-west-2",  # called where the standby is: the primary's region may be the one that is down
+    )
+    stop_cluster.apply(spec, TARGET, prior)
+
+    stubbed.expect("rds", "describe_global_clusters", {}, global_db(STANDBY_DB))
+    stubbed.expect(
+        "rds", "switchover_global_cluster", {"GlobalClusterIdentifier": "app-global", "TargetDbClusterIdentifier": PRIMARY_DB}
+    )
+    stubbed.expect("rds", "describe_global_clusters", {}, global_db(PRIMARY_DB))
+    stubbed.expect("rds", "describe_db_clusters", {"DBClusterIdentifier": "app-primary"}, cluster(PRIMARY_DB))
+    stop_cluster.restore(prior)
+    stubbed.done()
