@@ -91,6 +91,18 @@ class RunningLab:
         return sfn.list_executions(stateMachineArn=self.deployment.state_machine_arn)["executions"]
 
 
+def run_drill(lab: RunningLab, scenario: dict, reports: Path) -> dict:
+    """Start a drill as the CLI does, follow it to the end, return its report.json."""
+    from drillkit.spec import parse_scenario
+
+    request = client.drill_request(lab.deployment, parse_scenario(scenario), requested_by="test")
+    execution_arn = client.start(lab.deployment, request)
+    execution = client.follow(lab.deployment, request["drill_id"], execution_arn, lambda *_: None, timeout_seconds=300)
+    assert execution["status"] == "SUCCEEDED", client.execution_error(execution)
+    folder = client.download_report(lab.deployment, request["drill_id"], reports)
+    return json.loads((folder / "report.json").read_text())
+
+
 def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> float:
     """Poll until the condition holds; returns when (epoch seconds). Fails the test on timeout."""
     deadline = time.monotonic() + timeout

@@ -19,12 +19,9 @@ import pytest
 import yaml
 from botocore.exceptions import ClientError
 
-from drillkit import client
-from drillkit.spec import parse_scenario
-
 from ..conftest import ROOT
 from ..reports import assert_valid_report
-from .conftest import RunningLab, running_lab
+from .conftest import RunningLab, run_drill, running_lab
 
 pytestmark = pytest.mark.lab
 SCENARIOS = ROOT / "scenarios"
@@ -146,15 +143,6 @@ def truth_rpo(lab: RunningLab, drill_id: str, since: float) -> float:
     return max(lost) - max(survived)
 
 
-def run(lab: RunningLab, path: Path, reports: Path) -> dict[str, Any]:
-    request = client.drill_request(lab.deployment, parse_scenario(yaml.safe_load(path.read_text())), requested_by="test")
-    execution_arn = client.start(lab.deployment, request)
-    execution = client.follow(lab.deployment, request["drill_id"], execution_arn, lambda *_: None, timeout_seconds=300)
-    assert execution["status"] == "SUCCEEDED", client.execution_error(execution)
-    folder = client.download_report(lab.deployment, request["drill_id"], reports)
-    return json.loads((folder / "report.json").read_text())
-
-
 @pytest.mark.parametrize(("stack", "path"), shipped(), ids=[f"{s}/{p.stem}" for s, p in shipped()])
 def test_shipped_scenario_measures_what_really_happened_and_leaves_nothing_behind(labs, stack, path, tmp_path):
     lab: RunningLab = labs(stack)
@@ -162,7 +150,7 @@ def test_shipped_scenario_measures_what_really_happened_and_leaves_nothing_behin
     interval = scenario["sampling"]["interval_seconds"]
     before = snapshot(lab)
 
-    report = run(lab, path, tmp_path)
+    report = run_drill(lab, scenario, tmp_path)
 
     assert_valid_report(report)
     assert report["verdict"] == "PASS", json.dumps(report["findings"], indent=1)

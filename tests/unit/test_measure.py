@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from drillkit.measure import MilestoneTracker, measurements, verdict
+from drillkit.measure import HealthRule, MilestoneTracker, measurements, rpo, verdict
 from drillkit.spec import Objectives
 
 T0 = 1000.0
@@ -100,3 +100,87 @@ def test_unreached_milestone_without_target_is_not_judged():
 def test_verdict(passed, restored, error, expected):
     measured = {"recovery": {"passed": passed}}
     assert verdict(measured, restore_verified=restored, error=error) == expected
+
+
+# -- Route 53's rule, replayed from GetHealthCheckStatus readings -----------------------------
+def check_reading(t, results, interval=1, threshold=3, inverted=False):
+    """One health-check sample: checker i observed results[i] at t - i * 0.01."""
+    observations = [[f"c{i}", t - i * 0.01, ok] for i, ok in enumerate(results)]
+    return {
+        "t": t,
+        "probe": "health_check",
+        "healthy": True,
+        "interval": interval,
+        "failure_threshold": threshold,
+        "inverted": inverted,
+        "disabled": False,
+        "observations": observations,
+    }
+
+
+def test_a_checker_turns_unhealthy_only_after_threshold_failures_in_a_row():
+    rule = HealthRule()
+    assert rule.feed(check_reading(0, [True] * 8)) is True
+    assert rule.feed(check_reading(1, [False] * 8)) is True  # one failure: every checker still says healthy
+    assert rule.feed(check_reading(2, [False] * 8)) is True
+    assert rule.feed(check_reading(3, [False] * 8)) is False  # third in a row
+
+
+def test_the_endpoint_stays_healthy_while_more_than_18_percent_of_checkers_do():
+    rule = HealthRule()
+    rule.feed(check_reading(0, [True] * 8))
+    for t in (1, 2, 3):
+        healthy = rule.feed(check_reading(t, [False] * 6 + [True] * 2))
+    assert healthy is True  # 2 of 8 = 25% > 18%
+    for t in (4, 5, 6):
+        healthy = rule.feed(check_reading(t, [False] * 7 + [True]))
+    assert healthy is False  # 1 of 8 = 12.5%
+
+
+def test_inverted_flips_the_verdict_at_once():
+    rule = HealthRule()
+    assert rule.feed(check_reading(0, [True] * 8, inverted=True)) is False
+
+
+def test_observations_missed_after_the_fault_count_as_failures_but_not_those_before_it():
+    # Readings at 0 (all ok), then a pause until 3.0 (a state transition); the fault came at 1.5.
+    rule = HealthRule()
+    rule.feed(check_reading(0, [True] * 8), fault_since=1.5)
+    # Seen at 3.0: failing. Unseen observations at ~1, ~2: only ~2 is after the fault -> 2 in a row.
+    assert rule.feed(check_reading(3, [False] * 8), fault_since=1.5) is True
+    assert rule.feed(check_reading(4, [False] * 8), fault_since=1.5) is False
+
+
+def test_repeated_readings_of_the_same_observation_count_once():
+    rule = HealthRule()
+    rule.feed(check_reading(0, [True] * 8))
+    for _ in range(5):
+        healthy = rule.feed(check_reading(1, [False] * 8))
+    assert healthy is True
+
+
+# -- RPO from the heartbeat canary ------------------------------------------------------------
+def beats(times, ok=True):
+    return [{"t": t, "probe": "heartbeat", "ok": ok} for t in times]
+
+
+def test_rpo_is_the_gap_between_the_last_acknowledged_heartbeat_and_the_newest_surviving_one():
+    heartbeats = beats([1, 2, 3, 4]) + beats([5, 6], ok=False)
+    window = rpo(heartbeats, {"t": 20, "written_at": 2, "cluster_arn": "standby", "why": "writer"}, t_inject=4.5)
+    assert window["seconds"] == 2  # 4 acknowledged, 2 is the newest that survived
+    assert window["last_acknowledged_at"] == 4 and window["first_failed_write_at"] == 5
+
+
+def test_rpo_is_zero_when_everything_acknowledged_survived():
+    window = rpo(beats([1, 2, 3]), {"t": 3.5, "written_at": 3, "cluster_arn": "primary", "why": "writer"}, t_inject=2.5)
+    assert window["seconds"] == 0
+
+
+def test_rpo_when_nothing_survived_spans_everything_written_and_says_so():
+    window = rpo(beats([1, 2, 3]), {"t": 9, "written_at": None, "cluster_arn": "standby", "why": "standby"}, t_inject=2.5)
+    assert window["seconds"] == 2 and window["nothing_survived"] is True
+
+
+def test_rpo_is_not_measured_when_the_surviving_store_could_not_be_read():
+    window = rpo(beats([1, 2]), {"t": 9, "error": "AccessDenied", "written_at": None}, t_inject=1.5)
+    assert window["seconds"] is None
