@@ -5,16 +5,45 @@ from __future__ import annotations
 import copy
 
 import pytest
+import yaml
 
 from drillkit.errors import ScenarioInvalid
 from drillkit.spec import parse_request, parse_scenario
 
+from ..conftest import DEMO_SCENARIO
 
-def test_shipped_demo_scenario_is_valid(scenario_dict):
-    scenario = parse_scenario(scenario_dict)
+
+def test_shipped_demo_scenario_is_valid():
+    scenario = parse_scenario(yaml.safe_load(DEMO_SCENARIO.read_text()))
     assert scenario.fault.type == "health-check-inversion"
     assert scenario.target.record_name == "app.drillkit.lab."
-    assert scenario.sampling.interval_seconds == 1.0
+    assert scenario.sampling.interval_seconds == 0.5  # twice per lab health-check interval
+    assert scenario.alarms and scenario.data.heartbeat is not None
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "problem"),
+    [
+        ({"objectives": {"rpo_seconds": 1}}, "(request)", "objectives.rpo_seconds needs data.heartbeat"),
+        ({"objectives": {"alerting_seconds": 1}}, "(request)", "objectives.alerting_seconds needs alarms"),
+        ({"alarms": [{"name": "arn:aws:cloudwatch:us-east-1:1:alarm:x"}]}, "alarms.0.name", "not its ARN"),
+        ({"fault": {"type": "fail-targets", "load_balancer": "my-alb"}}, "fault", "region is required"),
+        ({"fault": {"type": "fail-targets", "method": "deregister", "function": "f"}}, "fault", "lambda-throttle only"),
+        ({"fault": {"type": "stop-cluster", "cluster": "db"}}, "fault", "region is required"),
+        (
+            {"fault": {"type": "stop-cluster", "cluster": "db", "region": "us-east-1", "failover_to": "x"}},
+            "fault",
+            "DB cluster ARN",
+        ),
+        ({"fault": {"type": "block-primary-alb", "method": "unplug"}}, "fault.method", "'security-group' or 'network-acl'"),
+    ],
+)
+def test_fault_and_measurement_fields_are_checked_naming_the_field(scenario_dict, change, field, problem):
+    for key, value in change.items():
+        scenario_dict[key] = {**scenario_dict.get(key, {}), **value} if key == "objectives" else value
+    with pytest.raises(ScenarioInvalid) as raised:
+        parse_scenario(scenario_dict)
+    assert any(f == field and problem in p for f, p in raised.value.problems), raised.value.problems
 
 
 @pytest.mark.parametrize(
