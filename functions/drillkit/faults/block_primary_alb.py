@@ -41,12 +41,21 @@ def _security_groups_of(region: str, balancer_arn: str) -> list[str]:
     return list(found[0].get("SecurityGroups", []))
 
 
-def _find_group(region: str, vpc_id: str, name: str) -> str | None:
-    with aws.aws_call("DescribeSecurityGroups", name):
-        groups = aws.client("ec2", region).describe_security_groups(
-            Filters=[{"Name": "vpc-id", "Values": [vpc_id]}, {"Name": "group-name", "Values": [name]}]
-        )["SecurityGroups"]
-    return groups[0]["GroupId"] if groups else None
+# method -> how its isolation resource is looked up by name: (operation, call, name filter, list key, id key)
+_ISOLATION_LOOKUP = {
+    "security-group": ("DescribeSecurityGroups", "describe_security_groups", "group-name", "SecurityGroups", "GroupId"),
+    "network-acl": ("DescribeNetworkAcls", "describe_network_acls", "tag:Name", "NetworkAcls", "NetworkAclId"),
+}
+
+
+def _find_isolation(method: str, region: str, vpc_id: str, name: str) -> str | None:
+    """The isolation group or ACL a drill created in this VPC (by name), if it exists."""
+    operation, call, name_filter, listed, id_key = _ISOLATION_LOOKUP[method]
+    with aws.aws_call(operation, name):
+        found = getattr(aws.client("ec2", region), call)(
+            Filters=[{"Name": "vpc-id", "Values": [vpc_id]}, {"Name": name_filter, "Values": [name]}]
+        )[listed]
+    return found[0][id_key] if found else None
 
 
 def _acl_of_subnet(region: str, subnet_id: str) -> tuple[str, str]:
@@ -60,14 +69,6 @@ def _acl_of_subnet(region: str, subnet_id: str) -> tuple[str, str]:
             if association.get("SubnetId") == subnet_id:
                 return acl["NetworkAclId"], association["NetworkAclAssociationId"]
     raise TargetNotFound(f"fault.load_balancer: subnet {subnet_id} has no network ACL association")
-
-
-def _find_acl(region: str, vpc_id: str, name: str) -> str | None:
-    with aws.aws_call("DescribeNetworkAcls", name):
-        acls = aws.client("ec2", region).describe_network_acls(
-            Filters=[{"Name": "vpc-id", "Values": [vpc_id]}, {"Name": "tag:Name", "Values": [name]}]
-        )["NetworkAcls"]
-    return acls[0]["NetworkAclId"] if acls else None
 
 
 def capture(spec: BlockPrimaryAlb, target: ResolvedTarget) -> dict[str, Any]:
@@ -97,7 +98,7 @@ def apply(spec: BlockPrimaryAlb, target: ResolvedTarget, prior: dict[str, Any]) 
     ec2 = aws.client("ec2", region)
     tags = [{"Key": "Name", "Value": name}, {"Key": ISOLATION_TAG, "Value": prior["load_balancer_arn"][-200:]}]
     if prior["method"] == "security-group":
-        group_id = _find_group(region, prior["vpc_id"], name)
+        group_id = _find_isolation("security-group", region, prior["vpc_id"], name)
         if group_id is None:
             with aws.aws_call("CreateSecurityGroup", name):
                 group_id = ec2.create_security_group(
@@ -109,7 +110,7 @@ def apply(spec: BlockPrimaryAlb, target: ResolvedTarget, prior: dict[str, Any]) 
         with aws.aws_call("SetSecurityGroups", prior["load_balancer_arn"]):
             aws.client("elbv2", region).set_security_groups(LoadBalancerArn=prior["load_balancer_arn"], SecurityGroups=[group_id])
         return
-    acl_id = _find_acl(region, prior["vpc_id"], name)
+    acl_id = _find_isolation("network-acl", region, prior["vpc_id"], name)
     if acl_id is None:
         with aws.aws_call("CreateNetworkAcl", name):
             acl_id = ec2.create_network_acl(
@@ -147,7 +148,7 @@ def restore(prior: dict[str, Any]) -> None:
                 aws.client("elbv2", region).set_security_groups(
                     LoadBalancerArn=prior["load_balancer_arn"], SecurityGroups=prior["security_groups"]
                 )
-        group_id = _find_group(region, prior["vpc_id"], name)
+        group_id = _find_isolation("security-group", region, prior["vpc_id"], name)
         if group_id is not None:
             _delete_with_patience(
                 "DeleteSecurityGroup",
@@ -162,7 +163,7 @@ def restore(prior: dict[str, Any]) -> None:
         if current != original:
             with aws.aws_call("ReplaceNetworkAclAssociation", subnet):
                 ec2.replace_network_acl_association(AssociationId=association, NetworkAclId=original)
-    acl_id = _find_acl(region, prior["vpc_id"], name)
+    acl_id = _find_isolation("network-acl", region, prior["vpc_id"], name)
     if acl_id is not None:
         _delete_with_patience(
             "DeleteNetworkAcl",
@@ -177,9 +178,9 @@ def is_restored(prior: dict[str, Any]) -> bool:
     region, name = prior["region"], prior["isolation_name"]
     if prior["method"] == "security-group":
         same = sorted(_security_groups_of(region, prior["load_balancer_arn"])) == sorted(prior["security_groups"])
-        return same and _find_group(region, prior["vpc_id"], name) is None
+        return same and _find_isolation("security-group", region, prior["vpc_id"], name) is None
     same = all(_acl_of_subnet(region, subnet)[0] == acl for subnet, acl in prior["subnet_acls"].items())
-    return same and _find_acl(region, prior["vpc_id"], name) is None
+    return same and _find_isolation("network-acl", region, prior["vpc_id"], name) is None
 
 
 def describe_plan(spec: BlockPrimaryAlb, target: ResolvedTarget, prior: dict[str, Any]) -> str:
