@@ -65,7 +65,8 @@ class HealthRule(BaseModel):
                 continue
             if ok != state.run_ok:
                 state.run_ok, state.run_start = ok, checked
-                unseen = round((checked - state.last) / interval) - 1
+                # A failing check can complete late (a timeout), so a gap under two intervals hides nothing.
+                unseen = math.floor((checked - state.last) / interval + 0.1) - 1
                 if not ok and fault_since is not None and unseen > 0:
                     since_fault = [
                         state.last + k * interval for k in range(1, unseen + 1) if state.last + k * interval >= fault_since

@@ -184,3 +184,12 @@ def test_rpo_when_nothing_survived_spans_everything_written_and_says_so():
 def test_rpo_is_not_measured_when_the_surviving_store_could_not_be_read():
     window = rpo(beats([1, 2]), {"t": 9, "error": "AccessDenied", "written_at": None}, t_inject=1.5)
     assert window["seconds"] is None
+
+
+def test_a_failure_that_completes_late_by_a_timeout_is_not_mistaken_for_a_missed_observation():
+    rule = HealthRule()
+    rule.feed(check_reading(2.0, [True] * 8), fault_since=2.5)
+    # The next check starts at 3.0 and times out at 3.8: a gap of 1.8 intervals, nothing unseen.
+    assert rule.feed(check_reading(3.8, [False] * 8), fault_since=2.5) is True
+    assert rule.feed(check_reading(4.8, [False] * 8), fault_since=2.5) is True
+    assert rule.feed(check_reading(5.8, [False] * 8), fault_since=2.5) is False  # the third failure in a row
