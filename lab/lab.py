@@ -14,6 +14,7 @@ import boto3
 from werkzeug.serving import make_server
 
 from drillkit_lab import template
+from drillkit_lab.events import ExecutionEvents, rules_from_template
 from drillkit_lab.extensions import LabExtensions
 from drillkit_lab.lambda_runtime import LambdaRuntime
 from drillkit_lab.physics.alarms import AlarmEvaluator, MetricSource, install_describe_alarm_history
@@ -102,6 +103,12 @@ class Lab:
         for config in created["functions"].values():
             runtime.register(config)
         say(f"template.yaml: {len(created['functions'])} functions, {len(created['state_machines'])} state machine")
+        # What EventBridge does in AWS: execution status changes reach the functions subscribed to them (the safety net).
+        execution_events = ExecutionEvents(
+            client_session, rules_from_template(stack, created["state_machines"]), lambda name, event: runtime.invoke(name, event)
+        )
+        execution_events.start()
+        self._stoppers.append(execution_events.stop)
 
         physics.start()
         self._stoppers.append(physics.stop)

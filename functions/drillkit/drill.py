@@ -80,6 +80,8 @@ def preflight(request: dict[str, Any], execution_id: str | None, execution_name:
             "milestones": {},
             "plan": fault.describe_plan(scenario.fault, target, prior),
             "blocked": blocked,
+            # What the safety net needs to restore and report when the machine itself cannot.
+            "context": context.model_dump(mode="json"),
         },
     )
     return context.model_dump(mode="json")
@@ -134,6 +136,8 @@ def steady_state(state: dict[str, Any]) -> dict[str, Any]:
         canary.ensure_table(context.scenario.data.heartbeat)
     reached, samples, problems = _wait_for_steady(context, sampling.steady_state_timeout_seconds)
     _store().put_samples(context.drill_id, "0-steady", samples)
+    if reached:
+        _ledger().update_drill(context.drill_id, steady_reached_at=clock.now())
     if not reached:
         raise NotSteady(f"not in steady state after {sampling.steady_state_timeout_seconds:g}s: " + "; ".join(problems))
     return {"reached_at": clock.now(), "samples": len(samples)}
@@ -160,10 +164,7 @@ def inject(state: dict[str, Any]) -> dict[str, Any]:
     t_inject = clock.now()
     # The first reading right after the change: observation must not wait for the next state.
     first_readings = probes.sample_all(context)
-    ledger.mark_undo(context.drill_id, 1, UNDO_APPLIED, applied_at=t_inject)
-    ledger.update_drill(context.drill_id, phase="observe", injected_at=t_inject)
-    _store().put_samples(context.drill_id, "1-observe-0000", first_readings)
-    return Injection(
+    injection = Injection(
         fault=spec.type,
         method=record["prior"].get("method"),
         resource_id=record["resource_id"],
@@ -171,6 +172,10 @@ def inject(state: dict[str, Any]) -> dict[str, Any]:
         t_before=t_before,
         t_inject=t_inject,
     ).model_dump(mode="json")
+    ledger.mark_undo(context.drill_id, 1, UNDO_APPLIED, applied_at=t_inject)
+    ledger.update_drill(context.drill_id, phase="observe", injected_at=t_inject, injection=injection)
+    _store().put_samples(context.drill_id, "1-observe-0000", first_readings)
+    return injection
 
 
 # -- 4. observe ----------------------------------------------------------------
@@ -317,3 +322,52 @@ def report(state: dict[str, Any]) -> dict[str, Any]:
         "measurements": {name: m["seconds"] for name, m in document["measurements"].items()},
         "artifacts": keys,
     }
+
+
+# -- 8. safety net (outside the machine) -----------------------------------------------------------
+ENDED_BADLY = ("ABORTED", "TIMED_OUT", "FAILED")
+
+
+def safety_net(event: dict[str, Any]) -> dict[str, Any]:
+    """An execution ended ABORTED, TIMED_OUT or FAILED: restore, verify, report and free the environment.
+
+    Everything here is idempotent: restore skips records already restored, a sealed report is not
+    sealed again, and the lock is only released by the drill that holds it.
+    """
+    detail = event.get("detail") or {}
+    status = str(detail.get("status", ""))
+    drill_id = str(detail.get("name", ""))
+    if status not in ENDED_BADLY or not drill_id:
+        return {"drill_id": drill_id or None, "action": "ignored", "status": status}
+    ledger = _ledger()
+    record = ledger.get_drill(drill_id)
+    if not record or not record.get("context"):
+        return {"drill_id": drill_id, "action": "nothing to do: the drill never got past preflight", "status": status}
+    context = DrillContext.model_validate(record["context"])
+    if record.get("phase") == "done":
+        released = ledger.release_lock(context.environment_key, drill_id)
+        return {"drill_id": drill_id, "action": "already reported", "lock_released": released, "status": status}
+    state: dict[str, Any] = {
+        "drill": record["context"],
+        "ended": {
+            "status": status,
+            "execution_arn": detail.get("executionArn"),
+            "error": detail.get("error"),
+            "cause": detail.get("cause"),
+            "phase": record.get("phase"),
+        },
+    }
+    if record.get("injection"):
+        state["injection"] = record["injection"]
+    if record.get("steady_reached_at"):
+        state["steady"] = {"reached_at": record["steady_reached_at"]}
+    try:
+        state["restore"] = restore(state)
+    except Exception as error:  # noqa: BLE001 the report must still say what happened
+        state["restore_error"] = {"Error": type(error).__name__, "Cause": str(error)}
+    try:
+        state["verification"] = verify_restore(state)
+    except Exception as error:  # noqa: BLE001
+        state["verify_error"] = {"Error": type(error).__name__, "Cause": str(error)}
+    outcome = report(state)
+    return {"drill_id": drill_id, "action": "restored and reported", "status": status, "verdict": outcome["verdict"]}

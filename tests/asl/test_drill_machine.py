@@ -87,11 +87,12 @@ def test_retries_only_name_transient_or_lambda_service_errors():
 
 def test_functions_differ_only_by_handler_and_their_own_environment():
     functions = {k: v["Properties"] for k, v in RESOURCES.items() if v["Type"] == "AWS::Serverless::Function"}
-    assert len(functions) == len([s for s in STATES.values() if s["Type"] == "Task"])
+    # One function per task state, plus the safety net that EventBridge calls from outside the machine.
+    assert len(functions) == len([s for s in STATES.values() if s["Type"] == "Task"]) + 1
     glob = TEMPLATE["Globals"]["Function"]
     assert glob["CodeUri"] == "functions/" and glob["Runtime"] == "python3.13"
     for name, props in functions.items():
-        assert set(props) <= {"Handler", "Environment", "Policies", "Timeout", "Description", "MemorySize"}, name
+        assert set(props) <= {"Handler", "Environment", "Policies", "Timeout", "Description", "MemorySize", "Events"}, name
         module, _, func = props["Handler"].rpartition(".")
         assert (ROOT / "functions" / (module.replace(".", "/") + ".py")).exists(), name
 
@@ -142,7 +143,7 @@ def test_only_the_report_function_may_sign_and_only_with_the_evidence_key():
         if resource["Type"] != "AWS::Serverless::Function":
             continue
         kms = [s for s in statements({logical_id: resource}) if any(str(a).startswith("kms:") for a in s["Action"])]
-        if logical_id == "ReportFunction":
+        if logical_id in ("ReportFunction", "SafetyNetFunction"):
             assert kms == [
                 {
                     "Sid": "SignEvidenceManifests",
@@ -156,3 +157,18 @@ def test_only_the_report_function_may_sign_and_only_with_the_evidence_key():
             }
         else:
             assert kms == [], logical_id
+
+
+def test_the_safety_net_runs_on_every_execution_of_the_drill_machine_that_ends_aborted_timed_out_or_failed():
+    net = RESOURCES["SafetyNetFunction"]["Properties"]
+    assert net["Handler"] == "drillkit.handlers.safety_net.lambda_handler"
+    [rule] = net["Events"].values()
+    assert rule["Type"] == "EventBridgeRule"
+    pattern = rule["Properties"]["Pattern"]
+    assert pattern["source"] == ["aws.states"]
+    assert pattern["detail-type"] == ["Step Functions Execution Status Change"]
+    assert sorted(pattern["detail"]["status"]) == ["ABORTED", "FAILED", "TIMED_OUT"]
+    assert pattern["detail"]["stateMachineArn"] == [{"Ref": "DrillStateMachine"}]
+    # It restores what any fault changed, so it may make every change a fault makes.
+    sids = {s.get("Sid") for s in statements({"SafetyNetFunction": RESOURCES["SafetyNetFunction"]})}
+    assert {"DescribeFaultTargets", "ChangeFaultTargets"} <= sids

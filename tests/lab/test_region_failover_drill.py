@@ -95,9 +95,11 @@ def test_detection_and_dns_cutover_agree_with_the_ground_truth(lab, drill):
     measured_detection = injected + drill.report["measurements"]["detection"]["seconds"]
     measured_cutover = injected + drill.report["measurements"]["dns_cutover"]["seconds"]
 
-    # A probe can only see a change after it happened, and sees it within one sampling interval.
-    assert went_unhealthy - 0.05 <= measured_detection <= went_unhealthy + interval + 0.2
-    assert dns_moved - 0.05 <= measured_cutover <= dns_moved + interval + 0.2
+    # A probe can only see a change after it happened, and sees it within one sampling interval. The lab's
+    # physics notices a changed setting (Inverted) on its next 50 ms tick, so its log may lag by a tick.
+    tick = 0.1
+    assert went_unhealthy - tick <= measured_detection <= went_unhealthy + interval + 0.2
+    assert dns_moved - tick <= measured_cutover <= dns_moved + interval + 0.2
     # The reported uncertainty window covers the true moment.
     measurements = drill.report["measurements"]
     assert measured_detection - went_unhealthy <= measurements["detection"]["uncertainty_seconds"] + 0.05

@@ -178,6 +178,34 @@ def build(
         )
     ]
 
+    ended = state.get("ended")  # set by the safety net: the execution itself ended ABORTED, TIMED_OUT or FAILED
+    if ended:
+        cause = ": ".join(str(part) for part in (ended.get("error"), ended.get("cause")) if part)
+        message = (
+            f"the drill's execution ended {ended['status']} during {ended.get('phase') or 'an unknown phase'}"
+            + (f" ({cause})" if cause else "")
+            + "; the safety net replayed the undo records, verified the restore and wrote this report"
+        )
+        findings.append(
+            _finding(
+                "high",
+                f"EXECUTION_{ended['status']}",
+                message,
+                f"Step Functions execution {ended.get('execution_arn')}",
+                "Read the execution's history to see why it ended; the environment was restored as recorded below.",
+            )
+        )
+        deviations.append(message)
+        events.append(event(ended_at, "execution_ended", status=ended["status"], phase=ended.get("phase")))
+        steps.append(
+            _step(
+                ended_at,
+                "SafetyNet",
+                f"the execution ended {ended['status']}: replay pending undo records, verify, report, release the lock",
+                "events:Step Functions Execution Status Change",
+                "ran",
+            )
+        )
     errors = {key: _error_of(state.get(key)) for key in ("error", "restore_error", "verify_error")}
     stage_of = {"error": "drill", "restore_error": "restore", "verify_error": "restore verification"}
     for key, error in errors.items():
@@ -232,7 +260,7 @@ def build(
             reached = getattr(tracker, name)
             if reached is not None:
                 events.append(event(reached, name, seconds=measured[name]["seconds"]))
-            elif not errors["error"]:
+            elif not errors["error"] and not ended:
                 code = f"{name.upper()}_NOT_REACHED"
                 message = NOT_REACHED[name] + f" within {sampling.observe_timeout_seconds:g}s of injection"
                 findings.append(_finding("high", code, message, "samples.jsonl (observation readings)", REMEDIES[code]))
@@ -305,10 +333,13 @@ def build(
         )
     )
 
-    result = verdict(measured, restore_verified, error=any(errors.values()))
+    status = (ended or {}).get("status")
+    result = verdict(
+        measured, restore_verified, error=any(errors.values()) or status == "FAILED", aborted=status in ("ABORTED", "TIMED_OUT")
+    )
     if context.blocked and result == "PASS":
         result = "FAIL"  # a blocking readiness finding: the stack cannot fail over, whatever else holds
-    if result == "ERROR" and not injection:
+    if result in ("ERROR", "ABORTED") and not injection:
         # Nothing was injected; verification trivially holds but there is nothing to judge.
         measured = {}
     objective_verdicts = {

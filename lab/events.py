@@ -1,0 +1,106 @@
+"""Step Functions execution status changes, delivered to the functions that template.yaml subscribes to them.
+
+In AWS, Step Functions sends "Step Functions Execution Status Change" events to EventBridge and a rule
+invokes the safety net. moto has neither the events nor the routing, so the lab watches the state
+machines' executions through the API and invokes every function whose EventBridgeRule (in the template)
+matches the new status, with the event AWS would send.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+DETAIL_TYPE = "Step Functions Execution Status Change"
+
+
+@dataclass(frozen=True)
+class ExecutionRule:
+    function_name: str
+    state_machine_arns: frozenset[str]
+    statuses: frozenset[str]
+
+
+def rules_from_template(stack: Any, state_machines: dict[str, str]) -> list[ExecutionRule]:
+    """Every function's EventBridgeRule on Step Functions status changes, with its state machines resolved."""
+    rules = []
+    for logical_id, resource in stack.of_type("AWS::Serverless::Function").items():
+        for event in resource.get("Properties", {}).get("Events", {}).values():
+            pattern = event.get("Properties", {}).get("Pattern", {})
+            if event.get("Type") != "EventBridgeRule" or "aws.states" not in pattern.get("source", []):
+                continue
+            if DETAIL_TYPE not in pattern.get("detail-type", [DETAIL_TYPE]):
+                continue
+            detail = pattern.get("detail", {})
+            machines = [state_machines[m["Ref"]] if isinstance(m, dict) else m for m in detail.get("stateMachineArn", [])]
+            rules.append(ExecutionRule(stack.physical_name(logical_id), frozenset(machines), frozenset(detail.get("status", []))))
+    return rules
+
+
+class ExecutionEvents:
+    def __init__(self, session: Any, rules: list[ExecutionRule], invoke: Any, poll_seconds: float = 0.25):
+        self.sfn = session.client("stepfunctions")
+        self.rules = rules
+        self.invoke = invoke  # (function name, event) -> None
+        self.poll_seconds = poll_seconds
+        self._seen: dict[str, str] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="execution-events", daemon=True)
+
+    def start(self) -> None:
+        if self.rules:
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _run(self) -> None:
+        machines = sorted({arn for rule in self.rules for arn in rule.state_machine_arns})
+        while not self._stop.wait(self.poll_seconds):
+            for machine in machines:
+                try:
+                    executions = self.sfn.list_executions(stateMachineArn=machine)["executions"]
+                except Exception:  # noqa: BLE001, S112 the local cloud is stopping; try again or stop
+                    continue
+                for execution in executions:
+                    arn, status = execution["executionArn"], execution["status"]
+                    before = self._seen.get(arn)
+                    self._seen[arn] = status
+                    if before is not None and before != status:
+                        self._deliver(machine, arn, status)
+
+    def _deliver(self, machine: str, execution_arn: str, status: str) -> None:
+        described = self.sfn.describe_execution(executionArn=execution_arn)
+        detail = {
+            "executionArn": execution_arn,
+            "stateMachineArn": machine,
+            "name": described["name"],
+            "status": status,
+            "startDate": int(described["startDate"].timestamp() * 1000),
+            "stopDate": int(described["stopDate"].timestamp() * 1000) if described.get("stopDate") else None,
+            "input": described.get("input"),
+            "output": described.get("output"),
+            "error": described.get("error"),
+            "cause": described.get("cause"),
+        }
+        event = {
+            "version": "0",
+            "id": str(uuid.uuid4()),
+            "detail-type": DETAIL_TYPE,
+            "source": "aws.states",
+            "account": execution_arn.split(":")[4],
+            "time": datetime.now(tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "region": execution_arn.split(":")[3],
+            "resources": [execution_arn],
+            "detail": detail,
+        }
+        for rule in self.rules:
+            if machine in rule.state_machine_arns and status in rule.statuses:
+                # Asynchronous, as EventBridge invokes its targets.
+                threading.Thread(
+                    target=self.invoke, args=(rule.function_name, json.loads(json.dumps(event))), daemon=True
+                ).start()

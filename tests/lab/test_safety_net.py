@@ -1,0 +1,55 @@
+"""Stop a drill from outside after injection: the safety net restores, verifies, reports ABORTED and frees the lock."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+import yaml
+
+from drillkit import client
+from drillkit.spec import parse_scenario
+
+from ..conftest import DEMO_SCENARIO
+from ..reports import assert_valid_report
+from .conftest import RunningLab, wait_for
+
+pytestmark = pytest.mark.lab
+RESTORED_WITHIN = 30.0
+
+
+def drill_record(lab: RunningLab, drill_id: str) -> dict:
+    return next((i for i in lab.ledger_items() if i["pk"] == f"DRILL#{drill_id}" and i["sk"] == "RECORD"), {})
+
+
+@pytest.mark.parametrize("phase", ["observe", "restore", "verify"])
+def test_stopping_the_execution_in_any_state_after_injection_restores_the_primary_and_reports_aborted(lab, phase, tmp_path):
+    original_inverted = lab.primary_inverted()
+    request = client.drill_request(lab.deployment, parse_scenario(yaml.safe_load(DEMO_SCENARIO.read_text())), "test")
+    drill_id = request["drill_id"]
+    execution_arn = client.start(lab.deployment, request)
+    wait_for(lambda: drill_record(lab, drill_id).get("phase") == phase, 60, f"drill in phase {phase}")
+
+    lab.deployment.client("stepfunctions").stop_execution(
+        executionArn=execution_arn, error="Stopped", cause="stopped by an operator"
+    )
+    stopped_at = time.time()
+
+    wait_for(lambda: drill_record(lab, drill_id).get("phase") == "done", RESTORED_WITHIN, "the safety net's report")
+    restored_at = time.time()
+    assert lab.primary_inverted() is original_inverted
+    assert not [i for i in lab.ledger_items() if i["sk"] == "LOCK"]
+    assert restored_at - stopped_at <= RESTORED_WITHIN
+    status = lab.deployment.client("stepfunctions").describe_execution(executionArn=execution_arn)["status"]
+    assert status == "ABORTED"
+
+    folder = client.download_report(lab.deployment, drill_id, tmp_path)
+    report = json.loads((folder / "report.json").read_text())
+    assert_valid_report(report)
+    assert report["verdict"] == "ABORTED"
+    assert report["restore_verified"] is True
+    assert [r["status"] for r in report["restore"]["records"]] == ["restored"]
+    [ended] = [f for f in report["findings"] if f["code"] == "EXECUTION_ABORTED"]
+    assert "ended ABORTED during" in ended["message"]
+    wait_for(lambda: lab.dns_answer() == [lab.region("primary")["dns_answer"]], 10, "DNS back on the primary")
