@@ -130,6 +130,32 @@ def run_drill(deployment: client.Deployment, scenario: Scenario, requested_by: s
     return VERDICT_EXIT[report["verdict"]]
 
 
+def print_plan(deployment: client.Deployment, scenario: Scenario, requested_by: str) -> int:
+    """The dry run, with this workstation's credentials: reads the stack as Preflight would, changes nothing."""
+    from drillkit import drill
+
+    planned = client.with_aws_of(deployment, lambda: drill.plan(client.drill_request(deployment, scenario, requested_by)))
+    console.print(
+        f"Dry run of [bold]{scenario.name}[/] v{scenario.version} on {deployment.label}: nothing is changed", soft_wrap=True
+    )
+    target = planned["target"]
+    standby = target["standby"]["values"] if target.get("standby") else ["(none)"]
+    console.print(f"  target: {target['record_name']} {target['record_type']} in zone {target['hosted_zone_id']}", soft_wrap=True)
+    console.print(f"    PRIMARY {', '.join(target['primary']['values'])}  SECONDARY {', '.join(standby)}", soft_wrap=True)
+    console.print(f"  would change: {planned['change']}", soft_wrap=True)
+    for resource in planned["resources"]:
+        console.print(f"    {resource['type']} {resource['id']} ({resource['role']})", soft_wrap=True)
+    console.print(f"  would measure: {', '.join(LABELS.get(m, m) for m in planned['measures'])}", soft_wrap=True)
+    for finding in planned["readiness"]:
+        mark = "[bold red]blocks the drill[/]" if finding["blocking"] else finding["severity"]
+        console.print(f"  readiness {finding['code']} ({mark}): {finding['message']}", soft_wrap=True)
+    if planned["blocked"]:
+        console.print("Plan: the drill would end FAIL before injecting (see readiness above).")
+        return EXIT_MISSED
+    console.print("Plan: ready to drill.")
+    return EXIT_PASS
+
+
 @app.command()
 def run(
     scenario_file: Path = typer.Argument(..., help="Scenario YAML, e.g. scenarios/region-failover-health-check.yaml"),
@@ -140,6 +166,9 @@ def run(
     lab_file: Path = typer.Option(Path(".drillkit/lab.json"), help="The lab description `drillkit lab up` writes."),
     requested_by: str = typer.Option(os.environ.get("USER", "unknown"), help="Recorded in the report."),
     reports_dir: Path = typer.Option(Path("drillkit-reports"), help="Where reports are copied."),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Resolve the targets, run the readiness checks and print the plan; change nothing."
+    ),
 ) -> None:
     """Run a drill. Exit 0 when it passed, 1 when objectives were missed, 2 on error."""
     if endpoint and stack_name:
@@ -147,6 +176,8 @@ def run(
     scenario = load_scenario(scenario_file)
     try:
         deployment = client.from_stack(stack_name, region) if stack_name else client.from_lab_file(lab_file, endpoint)
+        if dry_run:
+            raise typer.Exit(print_plan(deployment, scenario, requested_by))
         code = run_drill(deployment, scenario, requested_by, wait, reports_dir)
     except DrillError as error:
         raise _fail(str(error)) from None

@@ -174,3 +174,28 @@ def execution_error(execution: dict[str, Any]) -> tuple[str, str]:
     except ValueError:
         pass
     return execution.get("error") or execution["status"], str(cause)
+
+
+def with_aws_of(deployment: Deployment, work: Callable[[], Any]) -> Any:
+    """Run drill code (which makes its clients through drillkit.aws) against the deployment's cloud."""
+    import os
+
+    from drillkit import aws
+
+    saved = {
+        name: os.environ.get(name)
+        for name in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")
+    }
+    os.environ["AWS_DEFAULT_REGION"] = deployment.region
+    if deployment.endpoint_url:
+        os.environ.update(AWS_ENDPOINT_URL=deployment.endpoint_url, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
+    aws.client.cache_clear()
+    try:
+        return work()
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        aws.client.cache_clear()

@@ -43,15 +43,36 @@ def new_drill_id(execution_name: str | None, scenario_name: str) -> str:
 
 
 # -- 1. preflight ------------------------------------------------------------
+def _survey(scenario: Any) -> tuple[Any, Any, dict[str, Any], list[dict[str, Any]]]:
+    """Read-only: the failover target, the fault's module and prior state, the readiness findings."""
+    target = resolve_target(scenario.target)
+    fault = faults.fault_module(scenario.fault.type)
+    prior = fault.capture(scenario.fault, target)  # proves the fault's resource exists and is readable
+    return target, fault, prior, readiness.check(scenario, target)
+
+
+def plan(request: dict[str, Any]) -> dict[str, Any]:
+    """A dry run: what a drill would change and how it would be restored. Reads only; takes no lock."""
+    scenario = parse_request(request).scenario
+    target, fault, prior, findings = _survey(scenario)
+    return {
+        "scenario": scenario.name,
+        "target": target.model_dump(mode="json"),
+        "change": fault.describe_plan(scenario.fault, target, prior),
+        "resources": fault.resources(prior),
+        "prior_state": prior,
+        "readiness": findings,
+        "blocked": any(f["blocking"] for f in findings),
+        "measures": [*expected_milestones(bool(scenario.alarms)), *(["rpo"] if scenario.data.heartbeat else [])],
+    }
+
+
 def preflight(request: dict[str, Any], execution_id: str | None, execution_name: str | None) -> dict[str, Any]:
     """Validate, resolve targets, run readiness checks, take the lock, create the record. Touches nothing."""
     started_at = clock.now()
     parsed = parse_request(request)
     scenario = parsed.scenario
-    target = resolve_target(scenario.target)
-    fault = faults.fault_module(scenario.fault.type)
-    prior = fault.capture(scenario.fault, target)  # proves the fault's resource exists and is readable
-    findings = readiness.check(scenario, target)
+    target, fault, prior, findings = _survey(scenario)
     blocked = any(f["blocking"] for f in findings)
     drill_id = parsed.drill_id or new_drill_id(execution_name, scenario.name)
     context = DrillContext(
