@@ -209,10 +209,14 @@ def observe(state: dict[str, Any]) -> dict[str, Any]:
     ledger = _ledger()
     store = _store()
 
+    stopped_by: list[str] = []
+
     def account(readings: list[dict[str, Any]]) -> None:
         for reading in sorted(readings, key=lambda r: r["t"]):
             for name in tracker.feed(reading):
                 ledger.record_milestone(context.drill_id, name, getattr(tracker, name))
+            if reading["probe"] == "alarms" and reading["t"] >= injection.t_inject and reading.get("stop_in_alarm"):
+                stopped_by.extend(a for a in reading["stop_in_alarm"] if a not in stopped_by)
 
     so_far = store.samples(context.drill_id)
     dns_client.seed(context, so_far)
@@ -221,18 +225,23 @@ def observe(state: dict[str, Any]) -> dict[str, Any]:
     batch = int(previous.get("batch", 0)) + 1
     deadline = injection.t_inject + sampling.observe_timeout_seconds
     batch_end = min(deadline, clock.now() + observe_config().observe_batch_seconds)
-    done = tracker.complete
     samples: list[dict[str, Any]] = []
-    if not done:
-        _, samples = _sample_until(context, batch_end, lambda _: tracker.complete, account)
+    if not (tracker.complete or stopped_by):
+        # A firing stop condition ends observation at once: restore comes next.
+        _, samples = _sample_until(context, batch_end, lambda _: tracker.complete or bool(stopped_by), account)
     store.put_samples(context.drill_id, f"1-observe-{batch:04d}", samples)
     timed_out = not tracker.complete and clock.now() >= deadline - 1e-3
-    done = tracker.complete or timed_out
+    done = tracker.complete or timed_out or bool(stopped_by)
+    if stopped_by:
+        reason = "stop condition"
+    else:
+        reason = "complete" if tracker.complete else ("deadline" if timed_out else "continuing")
     return {
         "batch": batch,
         "tracker": tracker.model_dump(mode="json"),
         "done": done,
-        "reason": "complete" if tracker.complete else ("deadline" if timed_out else "continuing"),
+        "reason": reason,
+        "stopped_by": stopped_by,
         # Read once the failover has played out, before restore puts the primary back.
         "surviving_heartbeat": canary.newest_surviving(context) if done else None,
     }

@@ -29,6 +29,10 @@ class EnvironmentLocked(DrillError):
     """Another drill holds the environment lock."""
 
 
+class StopConditionActive(DrillError):
+    """A stop-condition alarm is in ALARM before the drill: it does not start."""
+
+
 class NotSteady(DrillError):
     """The environment was not in steady state before injection."""
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from drillkit import aws
 from drillkit.discovery import listeners, load_balancer_at
-from drillkit.errors import AwsCallFailed, TargetNotFound
+from drillkit.errors import AwsCallFailed, StopConditionActive, TargetNotFound
 from drillkit.model import ResolvedTarget
 from drillkit.spec import Scenario
 
@@ -52,7 +52,22 @@ def check(scenario: Scenario, target: ResolvedTarget) -> list[dict[str, Any]]:
     else:
         findings += _health_check_matches_listener(target.primary.health_check_id)
     findings += _alarms(scenario)
+    _stop_conditions_quiet(scenario)
     return findings
+
+
+def _stop_conditions_quiet(scenario: Scenario) -> None:
+    """A stop condition already in ALARM (or missing) refuses the drill before anything is touched."""
+    for index, alarm in enumerate(scenario.stop_conditions):
+        with aws.aws_call("DescribeAlarms", alarm.name):
+            found = aws.client("cloudwatch", alarm.region).describe_alarms(AlarmNames=[alarm.name])["MetricAlarms"]
+        if not found:
+            raise TargetNotFound(f"stop_conditions.{index}.name: no alarm {alarm.name} in {alarm.region}")
+        if found[0].get("StateValue") == "ALARM":
+            raise StopConditionActive(
+                f"stop_conditions.{index}.name: alarm {alarm.name} ({alarm.region}) is in ALARM: "
+                f"the drill does not start while a stop condition fires ({found[0].get('StateReason', '')})"
+            )
 
 
 def _health_check_matches_listener(health_check_id: str) -> list[dict[str, Any]]:

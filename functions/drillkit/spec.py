@@ -237,6 +237,11 @@ class Scenario(_Strict):
     objectives: Objectives = Objectives()
     sampling: Sampling = Sampling()
     alarms: list[AlarmRef] = Field(default_factory=list, max_length=20, description="Alarms that should fire (alerting).")
+    stop_conditions: list[AlarmRef] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Alarms that must not fire: in ALARM before the drill it does not start; during it, it restores at once.",
+    )
     data: Data = Data()
 
     @field_validator("version", mode="before")

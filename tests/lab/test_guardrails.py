@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from drillkit.cli import app
 
-from ..conftest import ROOT
-from .conftest import RunningLab
+from ..conftest import DEMO_SCENARIO, ROOT
+from ..reports import assert_valid_report
+from .conftest import RunningLab, run_drill, wait_for
 
 pytestmark = pytest.mark.lab
 
@@ -33,3 +35,58 @@ def test_a_dry_run_prints_what_would_change_and_how_it_is_restored_and_changes_n
     assert "restore associates each subnet with its original ACL" in result.output
     assert "Plan: ready to drill." in result.output
     assert (acls(lab), len(lab.executions()), len(lab.ledger_items())) == before
+
+
+def test_a_stop_condition_that_fires_during_the_drill_ends_observation_restores_and_reports_aborted(lab, tmp_path):
+    scenario = yaml.safe_load((ROOT / "scenarios" / "fail-targets-deregister.yaml").read_text())
+    scenario["stop_conditions"] = [{"name": "primary-health-check-failed", "region": "us-east-1"}]
+    group = lab.region("primary")["target_group_arn"]
+    elbv2 = lab.client("elbv2")
+    targets_before = sorted(
+        t["Target"]["Id"] for t in elbv2.describe_target_health(TargetGroupArn=group)["TargetHealthDescriptions"]
+    )
+
+    report = run_drill(lab, scenario, tmp_path)
+
+    assert_valid_report(report)
+    assert report["verdict"] == "ABORTED"
+    [stopped] = [f for f in report["findings"] if f["code"] == "STOP_CONDITION"]
+    assert "us-east-1/primary-health-check-failed went into ALARM" in stopped["message"]
+    assert report["restore_verified"] is True
+    targets_after = sorted(
+        t["Target"]["Id"] for t in elbv2.describe_target_health(TargetGroupArn=group)["TargetHealthDescriptions"]
+    )
+    assert targets_after == targets_before
+    assert not [i for i in lab.ledger_items() if i["sk"] == "LOCK"]
+
+
+def test_a_stop_condition_already_in_alarm_refuses_the_drill_before_anything_is_touched(lab, tmp_path):
+    cloudwatch = lab.client("cloudwatch")
+    cloudwatch.put_metric_alarm(
+        AlarmName="test-stop-condition",
+        Namespace="Test",
+        MetricName="Nothing",
+        Statistic="Maximum",
+        Period=3600,
+        EvaluationPeriods=1,
+        Threshold=1,
+        ComparisonOperator="GreaterThanThreshold",
+    )
+    try:
+        # The lab evaluates a new alarm once (no data), then not again for an hour: ALARM stays.
+        wait_for(lambda: lab.events_since(0, "alarm", name="test-stop-condition"), 10, "the first evaluation")
+        cloudwatch.set_alarm_state(AlarmName="test-stop-condition", StateValue="ALARM", StateReason="a test says so")
+        scenario = yaml.safe_load(DEMO_SCENARIO.read_text())
+        scenario["stop_conditions"] = [{"name": "test-stop-condition", "region": "us-east-1"}]
+        path = tmp_path / "stopped.yaml"
+        path.write_text(yaml.safe_dump(scenario))
+        inverted = lab.primary_inverted()
+
+        result = CliRunner().invoke(app, ["run", str(path), "--wait", "--lab-file", str(lab.work_dir / "lab.json")])
+
+        assert result.exit_code == 2, result.output
+        assert "stop_conditions.0.name: alarm test-stop-condition (us-east-1) is in ALARM" in " ".join(result.output.split())
+        assert lab.primary_inverted() is inverted
+        assert not [i for i in lab.ledger_items() if i["sk"] == "LOCK"]
+    finally:
+        cloudwatch.delete_alarms(AlarmNames=["test-stop-condition"])

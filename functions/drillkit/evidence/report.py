@@ -178,6 +178,16 @@ def build(
         )
     ]
 
+    stopped_by = (state.get("observation") or {}).get("stopped_by") or []
+    if stopped_by:
+        message = (
+            f"stop condition {', '.join(stopped_by)} went into ALARM during observation: the drill stopped observing "
+            "and restored at once"
+        )
+        findings.append(
+            _finding("high", "STOP_CONDITION", message, "samples.jsonl (alarms readings)", "Find out why the alarm fired.")
+        )
+        deviations.append(message)
     ended = state.get("ended")  # set by the safety net: the execution itself ended ABORTED, TIMED_OUT or FAILED
     if ended:
         cause = ": ".join(str(part) for part in (ended.get("error"), ended.get("cause")) if part)
@@ -260,7 +270,7 @@ def build(
             reached = getattr(tracker, name)
             if reached is not None:
                 events.append(event(reached, name, seconds=measured[name]["seconds"]))
-            elif not errors["error"] and not ended:
+            elif not errors["error"] and not ended and not stopped_by:
                 code = f"{name.upper()}_NOT_REACHED"
                 message = NOT_REACHED[name] + f" within {sampling.observe_timeout_seconds:g}s of injection"
                 findings.append(_finding("high", code, message, "samples.jsonl (observation readings)", REMEDIES[code]))
@@ -335,7 +345,10 @@ def build(
 
     status = (ended or {}).get("status")
     result = verdict(
-        measured, restore_verified, error=any(errors.values()) or status == "FAILED", aborted=status in ("ABORTED", "TIMED_OUT")
+        measured,
+        restore_verified,
+        error=any(errors.values()) or status == "FAILED",
+        aborted=status in ("ABORTED", "TIMED_OUT") or bool(stopped_by),
     )
     if context.blocked and result == "PASS":
         result = "FAIL"  # a blocking readiness finding: the stack cannot fail over, whatever else holds

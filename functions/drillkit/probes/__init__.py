@@ -51,8 +51,9 @@ def steady(samples: list[dict[str, Any]]) -> tuple[bool, list[str]]:
             problems.append(f"DNS answers {sample.get('answer')} instead of the primary")
         elif probe == dns_client.NAME and sample.get("side") != "primary":
             problems.append(f"a caching resolver answers {sample.get('answer') or sample.get('error')} instead of the primary")
-        elif probe == alarms.NAME and (sample.get("in_alarm") or sample.get("error")):
-            problems.append(f"alarms in ALARM before the fault: {', '.join(sample.get('in_alarm') or [sample.get('error', '')])}")
+        elif probe == alarms.NAME and (sample.get("in_alarm") or sample.get("stop_in_alarm") or sample.get("error")):
+            firing = [*sample.get("in_alarm", []), *sample.get("stop_in_alarm", [])] or [sample.get("error", "")]
+            problems.append(f"alarms in ALARM before the fault: {', '.join(firing)}")
         elif probe == canary.NAME and not sample.get("ok"):
             problems.append(f"the heartbeat canary cannot write to the primary: {sample.get('error')}")
         elif probe == http_endpoint.NAME and not (sample.get("ok") and sample.get("side") == "primary"):

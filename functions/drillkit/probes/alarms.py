@@ -1,4 +1,4 @@
-"""Probe: the state of the CloudWatch alarms the scenario names (alerting)."""
+"""Probe: the state of the CloudWatch alarms the scenario names: alerting alarms and stop conditions."""
 
 from __future__ import annotations
 
@@ -13,11 +13,13 @@ NAME = "alarms"
 
 
 def read(context: DrillContext) -> dict[str, Any] | None:
-    if not context.scenario.alarms:
+    watched = [*context.scenario.alarms, *context.scenario.stop_conditions]
+    if not watched:
         return None
     by_region: dict[str, list[str]] = defaultdict(list)
-    for alarm in context.scenario.alarms:
-        by_region[alarm.region].append(alarm.name)
+    for alarm in watched:
+        if alarm.name not in by_region[alarm.region]:
+            by_region[alarm.region].append(alarm.name)
     t = clock.now()
     states: dict[str, str | None] = {}
     try:
@@ -27,5 +29,15 @@ def read(context: DrillContext) -> dict[str, Any] | None:
             seen = {a["AlarmName"]: a["StateValue"] for a in found.get("MetricAlarms", [])}
             states.update({f"{region}/{name}": seen.get(name) for name in names})
     except DrillError as error:
-        return {"t": t, "probe": NAME, "states": states, "in_alarm": [], "error": str(error)}
-    return {"t": t, "probe": NAME, "states": states, "in_alarm": sorted(k for k, v in states.items() if v == "ALARM")}
+        return {"t": t, "probe": NAME, "states": states, "in_alarm": [], "stop_in_alarm": [], "error": str(error)}
+
+    def firing(alarms: list[Any]) -> list[str]:
+        return sorted({f"{a.region}/{a.name}" for a in alarms if states.get(f"{a.region}/{a.name}") == "ALARM"})
+
+    return {
+        "t": t,
+        "probe": NAME,
+        "states": states,
+        "in_alarm": firing(context.scenario.alarms),
+        "stop_in_alarm": firing(context.scenario.stop_conditions),
+    }
