@@ -14,6 +14,7 @@ from typing import Any
 
 from botocore.config import Config
 
+from drillkit.allow import tag_list
 from drillkit_lab.physics.alb import INSTANCE_ADDRESSES, Backends, LoadBalancerPhysics
 from drillkit_lab.physics.api import ApiPhysics
 from drillkit_lab.physics.apps import RegionApp
@@ -25,6 +26,9 @@ from drillkit_lab.ports import PortMap
 from drillkit_lab.stackspec import HealthCheck, Region, StackSpec
 from drillkit_lab.template import stand_in_code_zip
 from drillkit_lab.tls import LabCertificates
+
+# The lab's owners allow drills on every resource they create (the tag drillkit's preflight requires).
+DRILLS_ALLOWED = tag_list()
 
 # The lab's intervals are shorter than AWS accepts (Route 53: 10 or 30 s, ALB: 5 s and more);
 # only client-side validation stands in the way, so the lab's own clients skip it.
@@ -120,11 +124,16 @@ class StackBuilder:
             self.apps.append(app)
             region_apps.append(app)
         balancer = elbv2.create_load_balancer(
-            Name=f"{name}-alb"[:32], Subnets=subnet_ids, SecurityGroups=[group_id], Scheme="internet-facing", Type="application"
+            Name=f"{name}-alb"[:32],
+            Subnets=subnet_ids,
+            SecurityGroups=[group_id],
+            Scheme="internet-facing",
+            Type="application",
+            Tags=DRILLS_ALLOWED,
         )["LoadBalancers"][0]
         health = region.alb.health_check
         if region.app.kind == "lambda":
-            group = elbv2.create_target_group(Name=f"{name}-tg"[:32], TargetType="lambda")["TargetGroups"][0]
+            group = elbv2.create_target_group(Name=f"{name}-tg"[:32], TargetType="lambda", Tags=DRILLS_ALLOWED)["TargetGroups"][0]
             targets = [{"Id": self._app_function(name, region)}]
         else:
             group = elbv2.create_target_group(
@@ -138,6 +147,7 @@ class StackBuilder:
                 HealthCheckTimeoutSeconds=1,
                 HealthyThresholdCount=health.healthy_threshold,
                 UnhealthyThresholdCount=health.unhealthy_threshold,
+                Tags=DRILLS_ALLOWED,
             )["TargetGroups"][0]
             targets = [{"Id": target, "Port": region.app.port} for target in self._target_ids(ec2, region, subnet_ids)]
         if targets:
@@ -211,6 +221,7 @@ class StackBuilder:
             launchType="FARGATE",
             loadBalancers=[{"targetGroupArn": target_group_arn, "containerName": "app", "containerPort": region.app.port}],
             networkConfiguration={"awsvpcConfiguration": {"subnets": subnet_ids, "securityGroups": [group_id]}},
+            tags=[{"key": t["Key"], "value": t["Value"]} for t in DRILLS_ALLOWED],
         )["service"]
         physics = EcsServicePhysics(
             backends.ecs,
@@ -308,6 +319,7 @@ class StackBuilder:
             Role=role_arn,
             Handler="app.handler",
             Code={"ZipFile": stand_in_code_zip()},
+            Tags={t["Key"]: t["Value"] for t in DRILLS_ALLOWED},
         )
         return function["FunctionArn"]
 
@@ -331,6 +343,7 @@ class StackBuilder:
             if role == "primary" or not global_id:
                 request.update(MasterUsername="app", MasterUserPassword="lab-only-password")  # noqa: S105 a local fake
             request["EnableHttpEndpoint"] = True
+            request["Tags"] = DRILLS_ALLOWED
             created = rds.create_db_cluster(**request)["DBCluster"]
             writer = role == "primary"
             cluster = Cluster(
@@ -445,7 +458,9 @@ class StackBuilder:
             config["ResourcePath"] = check.path
         if check.search_string:
             config["SearchString"] = check.search_string
-        return route53.create_health_check(CallerReference=str(uuid.uuid4()), HealthCheckConfig=config)["HealthCheck"]["Id"]
+        check_id = route53.create_health_check(CallerReference=str(uuid.uuid4()), HealthCheckConfig=config)["HealthCheck"]["Id"]
+        route53.change_tags_for_resource(ResourceType="healthcheck", ResourceId=check_id, AddTags=DRILLS_ALLOWED)
+        return check_id
 
     def stop(self) -> None:
         for service in self.services:

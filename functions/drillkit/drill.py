@@ -11,7 +11,7 @@ import json
 import time
 from typing import Any
 
-from drillkit import canary, clock, faults, probes, readiness
+from drillkit import allow, canary, clock, faults, probes, readiness
 from drillkit.config import evidence_config, ledger_config, observe_config
 from drillkit.discovery import resolve_target
 from drillkit.errors import NotSteady, RestoreFailed
@@ -48,6 +48,7 @@ def _survey(scenario: Any) -> tuple[Any, Any, dict[str, Any], list[dict[str, Any
     target = resolve_target(scenario.target)
     fault = faults.fault_module(scenario.fault.type)
     prior = fault.capture(scenario.fault, target)  # proves the fault's resource exists and is readable
+    allow.require(fault.resources(prior))
     return target, fault, prior, readiness.check(scenario, target)
 
 

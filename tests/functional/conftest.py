@@ -11,6 +11,7 @@ import pytest
 from moto import mock_aws
 
 from drillkit import aws, config
+from drillkit.allow import tag_list
 
 TABLE = "drillkit-ledger-test"
 BUCKET = "drillkit-evidence-test"
@@ -83,6 +84,7 @@ def account(aws_env: None) -> Account:
             "FailureThreshold": 3,
         },
     )["HealthCheck"]["Id"]
+    route53.change_tags_for_resource(ResourceType="healthcheck", ResourceId=check_id, AddTags=tag_list())
     changes = [
         {"Action": "CREATE", "ResourceRecordSet": _failover_record("primary", "PRIMARY", "192.0.2.10", check_id)},
         {"Action": "CREATE", "ResourceRecordSet": _failover_record("standby", "SECONDARY", "198.51.100.20", None)},

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from drillkit import drill
+from drillkit.allow import TargetNotAllowed
 from drillkit.errors import EnvironmentLocked, ScenarioInvalid, TargetNotFound
 
 from .conftest import RECORD
@@ -76,3 +77,14 @@ def test_an_unknown_zone_is_named(account, request_for):
 
     with pytest.raises(TargetNotFound, match="target.hosted_zone: no public hosted zone named nowhere.test."):
         drill.preflight(request, execution_id=None, execution_name="drill-one-0001")
+
+
+def test_a_health_check_without_the_allow_tag_is_refused_before_anything_is_written(account, request_for):
+    account.route53.change_tags_for_resource(
+        ResourceType="healthcheck", ResourceId=account.primary_check_id, RemoveTagKeys=["drillkit:allow"]
+    )
+
+    with pytest.raises(TargetNotAllowed, match=f"{account.primary_check_id}.*does not carry the tag drillkit:allow=true"):
+        drill.preflight(request_for(), execution_id=None, execution_name="drill-untagged-0001")
+
+    assert ledger_items(account) == []

@@ -90,3 +90,23 @@ def test_a_stop_condition_already_in_alarm_refuses_the_drill_before_anything_is_
         assert not [i for i in lab.ledger_items() if i["sk"] == "LOCK"]
     finally:
         cloudwatch.delete_alarms(AlarmNames=["test-stop-condition"])
+
+
+def test_a_target_without_the_allow_tag_is_refused_before_anything_is_touched(lab):
+    group = lab.region("primary")["target_group_arn"]
+    elbv2 = lab.client("elbv2")
+    elbv2.remove_tags(ResourceArns=[group], TagKeys=["drillkit:allow"])
+    try:
+        before = elbv2.describe_target_health(TargetGroupArn=group)["TargetHealthDescriptions"]
+        scenario = ROOT / "scenarios" / "fail-targets-deregister.yaml"
+
+        result = CliRunner().invoke(app, ["run", str(scenario), "--wait", "--lab-file", str(lab.work_dir / "lab.json")])
+
+        assert result.exit_code == 2, result.output
+        assert "does not carry the tag drillkit:allow=true" in " ".join(result.output.split())
+        assert f"{group}(primarytargets)" in "".join(result.output.split())  # named, however the terminal wraps it
+        after = elbv2.describe_target_health(TargetGroupArn=group)["TargetHealthDescriptions"]
+        assert [t["Target"] for t in after] == [t["Target"] for t in before]
+        assert not [i for i in lab.ledger_items() if i["sk"] == "LOCK"]
+    finally:
+        elbv2.add_tags(ResourceArns=[group], Tags=[{"Key": "drillkit:allow", "Value": "true"}])
