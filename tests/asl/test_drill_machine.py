@@ -172,3 +172,14 @@ def test_the_safety_net_runs_on_every_execution_of_the_drill_machine_that_ends_a
     # It restores what any fault changed, so it may make every change a fault makes.
     sids = {s.get("Sid") for s in statements({"SafetyNetFunction": RESOURCES["SafetyNetFunction"]})}
     assert {"DescribeFaultTargets", "ChangeFaultTargets"} <= sids
+
+
+def test_a_drill_has_a_maximum_duration_after_which_the_safety_net_takes_over():
+    # TIMED_OUT is one of the statuses the safety net's rule listens to (see the test above).
+    assert ASL["TimeoutSeconds"] == 7200
+    longest_function = max(
+        int(r["Properties"].get("Timeout", TEMPLATE["Globals"]["Function"]["Timeout"]))
+        for r in RESOURCES.values()
+        if r["Type"] == "AWS::Serverless::Function"
+    )
+    assert ASL["TimeoutSeconds"] > 4 * longest_function
