@@ -14,6 +14,7 @@ after a crash) finds the one it created instead of creating another.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from drillkit import aws
@@ -41,21 +42,64 @@ def _security_groups_of(region: str, balancer_arn: str) -> list[str]:
     return list(found[0].get("SecurityGroups", []))
 
 
-# method -> how its isolation resource is looked up by name: (operation, call, name filter, list key, id key)
-_ISOLATION_LOOKUP = {
-    "security-group": ("DescribeSecurityGroups", "describe_security_groups", "group-name", "SecurityGroups", "GroupId"),
-    "network-acl": ("DescribeNetworkAcls", "describe_network_acls", "tag:Name", "NetworkAcls", "NetworkAclId"),
-}
+@dataclass(frozen=True)
+class _Isolation:
+    """How one method's isolation resource is found by name and deleted."""
+
+    describe: str  # operation, for error messages
+    describe_call: str
+    name_filter: str
+    listed: str
+    id_key: str
+    delete: str
+    delete_call: str
+    id_param: str
+    gone_codes: frozenset[str]
+    busy_codes: frozenset[str]
+
+
+_ISOLATION = {
+    "security-group": _Isolation(
+        "DescribeSecurityGroups", "describe_security_groups", "group-name", "SecurityGroups", "GroupId",
+        "DeleteSecurityGroup", "delete_security_group", "GroupId", frozenset({"InvalidGroup.NotFound"}),
+        frozenset({"DependencyViolation"}),
+    ),
+    "network-acl": _Isolation(
+        "DescribeNetworkAcls", "describe_network_acls", "tag:Name", "NetworkAcls", "NetworkAclId",
+        "DeleteNetworkAcl", "delete_network_acl", "NetworkAclId", frozenset({"InvalidNetworkAclID.NotFound"}),
+        frozenset({"DependencyViolation", "InUse"}),
+    ),
+}  # fmt: skip
 
 
 def _find_isolation(method: str, region: str, vpc_id: str, name: str) -> str | None:
     """The isolation group or ACL a drill created in this VPC (by name), if it exists."""
-    operation, call, name_filter, listed, id_key = _ISOLATION_LOOKUP[method]
-    with aws.aws_call(operation, name):
-        found = getattr(aws.client("ec2", region), call)(
-            Filters=[{"Name": "vpc-id", "Values": [vpc_id]}, {"Name": name_filter, "Values": [name]}]
-        )[listed]
-    return found[0][id_key] if found else None
+    kind = _ISOLATION[method]
+    with aws.aws_call(kind.describe, name):
+        found = getattr(aws.client("ec2", region), kind.describe_call)(
+            Filters=[{"Name": "vpc-id", "Values": [vpc_id]}, {"Name": kind.name_filter, "Values": [name]}]
+        )[kind.listed]
+    return found[0][kind.id_key] if found else None
+
+
+def _delete_isolation(method: str, region: str, vpc_id: str, name: str) -> None:
+    """Delete it; EC2 refuses for a few seconds after it was detached, so that is waited out."""
+    kind = _ISOLATION[method]
+    resource_id = _find_isolation(method, region, vpc_id, name)
+    if resource_id is None:
+        return
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with aws.aws_call(kind.delete, resource_id):
+                getattr(aws.client("ec2", region), kind.delete_call)(**{kind.id_param: resource_id})
+            return
+        except AwsCallFailed as error:
+            if error.code in kind.gone_codes:
+                return
+            if error.code not in kind.busy_codes or time.monotonic() > deadline:
+                raise
+        time.sleep(2)
 
 
 def _acl_of_subnet(region: str, subnet_id: str) -> tuple[str, str]:
@@ -123,22 +167,6 @@ def apply(spec: BlockPrimaryAlb, target: ResolvedTarget, prior: dict[str, Any]) 
                 ec2.replace_network_acl_association(AssociationId=association, NetworkAclId=acl_id)
 
 
-def _delete_with_patience(operation: str, resource_id: str, call: Any, gone_codes: set[str], busy_codes: set[str]) -> None:
-    """EC2 refuses to delete a group or ACL for a few seconds after it was detached: wait that out."""
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with aws.aws_call(operation, resource_id):
-                call()
-            return
-        except AwsCallFailed as error:
-            if error.code in gone_codes:
-                return
-            if error.code not in busy_codes or time.monotonic() > deadline:
-                raise
-        time.sleep(2)
-
-
 def restore(prior: dict[str, Any]) -> None:
     region, name = prior["region"], prior["isolation_name"]
     ec2 = aws.client("ec2", region)
@@ -148,30 +176,14 @@ def restore(prior: dict[str, Any]) -> None:
                 aws.client("elbv2", region).set_security_groups(
                     LoadBalancerArn=prior["load_balancer_arn"], SecurityGroups=prior["security_groups"]
                 )
-        group_id = _find_isolation("security-group", region, prior["vpc_id"], name)
-        if group_id is not None:
-            _delete_with_patience(
-                "DeleteSecurityGroup",
-                group_id,
-                lambda: ec2.delete_security_group(GroupId=group_id),
-                {"InvalidGroup.NotFound"},
-                {"DependencyViolation"},
-            )
+        _delete_isolation("security-group", region, prior["vpc_id"], name)
         return
     for subnet, original in prior["subnet_acls"].items():
         current, association = _acl_of_subnet(region, subnet)
         if current != original:
             with aws.aws_call("ReplaceNetworkAclAssociation", subnet):
                 ec2.replace_network_acl_association(AssociationId=association, NetworkAclId=original)
-    acl_id = _find_isolation("network-acl", region, prior["vpc_id"], name)
-    if acl_id is not None:
-        _delete_with_patience(
-            "DeleteNetworkAcl",
-            acl_id,
-            lambda: ec2.delete_network_acl(NetworkAclId=acl_id),
-            {"InvalidNetworkAclID.NotFound"},
-            {"DependencyViolation", "InUse"},
-        )
+    _delete_isolation("network-acl", region, prior["vpc_id"], name)
 
 
 def is_restored(prior: dict[str, Any]) -> bool:
