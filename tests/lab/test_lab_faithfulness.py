@@ -334,6 +334,36 @@ def test_unplanned_global_failover_loses_exactly_the_heartbeats_not_yet_replicat
     steady(lab)
 
 
+def test_a_global_failover_fails_the_primary_deep_health_so_traffic_follows_the_writer_and_a_switchover_brings_it_back(lab):
+    primary, standby = lab.region("primary"), lab.region("standby")
+    rds = lab.client("rds", primary["region"])
+    assert lab.get(primary["address"], path="/health")[0] == 200
+
+    failed_over_at = time.time()
+    rds.failover_global_cluster(
+        GlobalClusterIdentifier=lab.info["global_cluster_id"],
+        TargetDbClusterIdentifier=standby["db_cluster_arn"],
+        AllowDataLoss=True,
+    )
+    try:
+        # The primary's app needs the writer; the standby's warm app only reads, and now holds the writer.
+        status, body = lab.get(primary["address"], path="/health")
+        assert (status, body["region"]) == (503, "us-east-1")
+        assert lab.get(standby["address"], path="/health")[0] == 200
+        assert lab.get(primary["address"])[0] == 200  # the app is up: only its deep health fails
+        wait_for(lambda: went_unhealthy(lab, failed_over_at), 10, "primary deep health fails")
+        wait_for(lambda: standby_answer(lab), 2, "DNS answers the standby")
+    finally:
+        switched_at = time.time()
+        rds.switchover_global_cluster(
+            GlobalClusterIdentifier=lab.info["global_cluster_id"], TargetDbClusterIdentifier=primary["db_cluster_arn"]
+        )
+    assert lab.get(primary["address"], path="/health")[0] == 200
+    wait_for(lambda: lab.events_since(switched_at, "health_check", id=primary["health_check_id"], healthy=True), 10, "healthy")
+    wait_for(lambda: primary_answer(lab), 2, "DNS answers the primary again")
+    steady(lab)
+
+
 def test_alb_with_lambda_targets_fails_over_when_the_function_is_throttled(tmp_path):
     with running_lab(tmp_path / "lab", Path(__file__).parents[2] / "lab" / "stacks" / "alb-lambda.yaml") as lab:
         primary = lab.region("primary")
