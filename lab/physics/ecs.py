@@ -2,10 +2,12 @@
 
 The physics reads the service's desiredCount from the local cloud every 100 ms. When it drops,
 ECS stops the extra tasks: each is deregistered from the target group first (as ECS does before
-stopping a task behind a load balancer), then its server stops, so its address refuses
-connections. When it rises, new tasks start after a provisioning delay and register with the
-target group again on the same address and port, so a describe after the drill equals the one
-before it. Every change goes to the ground truth.
+stopping a task behind a load balancer; the lab drains instantly), then its server stops, so its
+address refuses connections. When it rises, the missing tasks start after a provisioning delay
+and register with the target group again with the same Id and Port, so a describe after the drill
+equals the one before it. The service can run at most the spec's `targets` tasks: those are the
+addresses the lab has. moto's runningCount and pendingCount are kept to what really runs. Every
+change goes to the ground truth.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from typing import Any
 from drillkit_lab.physics.apps import RegionApp
 from drillkit_lab.physics.groundtruth import GroundTruth
 
-# What ECS takes to pull, start and register a task; a Fargate task takes tens of seconds.
+# Stands in for what ECS takes to place, pull, start and register a task (a Fargate task takes
+# tens of seconds); short so that a drill's restore takes seconds.
 TASK_START_SECONDS = 1.0
 POLL_SECONDS = 0.1
 
@@ -38,61 +41,94 @@ class EcsServicePhysics:
         self.cluster = cluster
         self.service = service
         self.target_group_arn = target_group_arn
-        self.tasks = tasks  # (app, the target it registers as), in task order
+        self.tasks = tasks  # (app, the target it registers as), in task order; the first `running` run
         self.running = len(tasks)
         self.ground_truth = ground_truth
+        self._provisioning_since: float | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"ecs-{service}", daemon=True)
 
     def start(self) -> None:
+        self.reconcile(time.monotonic())  # moto creates the service with every task pending; they already run
         self._thread.start()
 
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=3)
 
-    def desired(self) -> int | None:
-        found = self.ecs_backend.services.get(f"{self.cluster}:{self.service}")
-        return None if found is None else int(found.desired_count)
+    def _service(self) -> Any | None:
+        return self.ecs_backend.services.get(f"{self.cluster}:{self.service}")
 
     def _group(self) -> Any | None:
         return self.elbv2_backend.target_groups.get(self.target_group_arn)
 
     def _run(self) -> None:
-        starting_since: float | None = None
         while not self._stop.wait(POLL_SECONDS):
-            desired = self.desired()
-            if desired is None:
-                continue
-            wanted = max(0, min(desired, len(self.tasks)))
-            if wanted < self.running:
-                starting_since = None
-                while self.running > wanted:
-                    self.running -= 1
-                    self._stop_task(*self.tasks[self.running])
+            self.reconcile(time.monotonic())
+
+    def reconcile(self, now: float) -> None:
+        """One look at desiredCount: extra tasks stop at once, missing ones start once provisioned."""
+        service = self._service()
+        if service is None:  # deleted: nothing left to follow
+            return
+        desired = int(service.desired_count)
+        wanted = max(0, min(desired, len(self.tasks)))
+        if wanted < self.running:
+            self._provisioning_since = None
+            self._stop_tasks(self.tasks[wanted : self.running])
+            self.running = wanted
+            self._record(desired)
+        elif wanted > self.running:
+            if self._provisioning_since is None:
+                self._provisioning_since = now
+            if now - self._provisioning_since >= TASK_START_SECONDS:
+                self._provisioning_since = None
+                self._start_tasks(self.tasks[self.running : wanted])
                 self._record(desired)
-            elif wanted > self.running:
-                starting_since = starting_since or time.monotonic()
-                if time.monotonic() - starting_since >= TASK_START_SECONDS:
-                    while self.running < wanted:
-                        self._start_task(*self.tasks[self.running])
-                        self.running += 1
-                    starting_since = None
-                    self._record(desired)
+        else:
+            self._provisioning_since = None
+        self._sync_counts(service, wanted)
 
-    def _stop_task(self, app: RegionApp, target: dict[str, Any]) -> None:
+    def _stop_tasks(self, tasks: list[tuple[RegionApp, dict[str, Any]]]) -> None:
+        # Every stopping task leaves the target group before any server goes away, so the ALB never
+        # forwards to a closed socket.
         group = self._group()
-        if group is not None and target["Id"] in group.targets:
-            group.deregister([target])
-            self.ground_truth.record("target_registration", target_group=self.target_group_arn, target=target, registered=False)
-        app.stop()
+        for _, target in tasks:
+            if group is not None and target["Id"] in group.targets:
+                group.deregister([target])
+                self._record_registration(target, registered=False)
+        for app, _ in tasks:
+            app.stop()
 
-    def _start_task(self, app: RegionApp, target: dict[str, Any]) -> None:
-        app.start()
-        group = self._group()
-        if group is not None:
-            group.register([target])
-            self.ground_truth.record("target_registration", target_group=self.target_group_arn, target=target, registered=True)
+    def _start_tasks(self, tasks: list[tuple[RegionApp, dict[str, Any]]]) -> None:
+        for app, target in tasks:
+            try:
+                app.start()
+            except OSError as error:  # its address is taken: like ECS, try again with a fresh start (after the delay)
+                self.ground_truth.record("ecs_task_failed", service=self.service, target=target, error=str(error))
+                return
+            self.running += 1
+            group = self._group()
+            if group is not None:
+                group.register([target])
+                self._record_registration(target, registered=True)
+
+    def _sync_counts(self, service: Any, wanted: int) -> None:
+        """What describe_services and describe_clusters show: tasks that run, and those still starting."""
+        pending = max(0, wanted - self.running)
+        if (service.running_count, service.pending_count) != (self.running, pending):
+            service.running_count, service.pending_count = self.running, pending
+            for deployment in service.deployments[:1]:
+                deployment.update(desiredCount=service.desired_count, runningCount=self.running, pendingCount=pending)
+        cluster = self.ecs_backend.clusters.get(self.cluster)
+        if cluster is not None:
+            # Recounted rather than adjusted: update_service adjusts these from another thread.
+            members = [s for s in list(self.ecs_backend.services.values()) if s.cluster_name == self.cluster]
+            cluster.running_tasks_count = sum(s.running_count for s in members)
+            cluster.pending_tasks_count = sum(s.pending_count for s in members)
+
+    def _record_registration(self, target: dict[str, Any], registered: bool) -> None:
+        self.ground_truth.record("target_registration", target_group=self.target_group_arn, target=target, registered=registered)
 
     def _record(self, desired: int) -> None:
         self.ground_truth.record("ecs_tasks", service=self.service, desired=desired, running=self.running)

@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
+from drillkit_lab.physics.ecs import TASK_START_SECONDS
+
 from .conftest import running_lab, wait_for
 
 pytestmark = pytest.mark.lab
@@ -103,6 +105,69 @@ def test_deregistering_every_primary_target_gives_503_and_the_same_cutover(lab):
         assert (status, body["region"]) == (200, "us-west-2")
     finally:
         elbv2.register_targets(TargetGroupArn=primary["target_group_arn"], Targets=registered)
+    steady(lab)
+
+
+def registered_targets(lab, role: str) -> list[tuple]:
+    elbv2 = lab.client("elbv2", lab.region(role)["region"])
+    described = elbv2.describe_target_health(TargetGroupArn=lab.region(role)["target_group_arn"])["TargetHealthDescriptions"]
+    return sorted((d["Target"]["Id"], d["Target"].get("Port"), d["Target"].get("AvailabilityZone")) for d in described)
+
+
+def target_states(lab, role: str) -> set[str]:
+    elbv2 = lab.client("elbv2", lab.region(role)["region"])
+    described = elbv2.describe_target_health(TargetGroupArn=lab.region(role)["target_group_arn"])["TargetHealthDescriptions"]
+    return {d["TargetHealth"]["State"] for d in described}
+
+
+def test_scaling_the_primary_ecs_service_to_zero_stops_its_tasks_and_fails_over_and_the_original_count_brings_them_back(lab):
+    primary = lab.region("primary")
+    ecs = lab.client("ecs", primary["region"])
+
+    def service() -> dict:
+        return ecs.describe_services(cluster=primary["ecs_cluster"], services=[primary["ecs_service"]])["services"][0]
+
+    original = service()
+    assert original["serviceArn"] == primary["ecs_service_arn"]
+    assert original["loadBalancers"] == [
+        {"targetGroupArn": primary["target_group_arn"], "containerName": "app", "containerPort": 8080}
+    ]
+    assert (original["desiredCount"], original["runningCount"], original["pendingCount"]) == (2, 2, 0)
+    before = registered_targets(lab, "primary")
+    assert [(address, port) for address, port, _ in before] == [(t["Id"], t["Port"]) for t in primary["targets"]]
+    task_address = primary["targets"][0]["Id"]
+
+    scaled_at = time.time()
+    ecs.update_service(cluster=primary["ecs_cluster"], service=primary["ecs_service"], desiredCount=0)
+    try:
+        wait_for(lambda: lab.events_since(scaled_at, "ecs_tasks", service=primary["ecs_service"], running=0), 3, "tasks stopped")
+        assert registered_targets(lab, "primary") == []
+        assert lab.get(primary["address"])[0] == 503
+        with pytest.raises(ConnectionRefusedError):  # the stopped task's server is gone
+            lab.get(task_address, logical_port=8080, path="/health")
+        assert service()["runningCount"] == 0
+        # ECS takes each task out of the target group before it stops it.
+        stopped = lab.events_since(scaled_at, "ecs_tasks", service=primary["ecs_service"])[0]
+        deregistered = lab.events_since(scaled_at, "target_registration", target_group=primary["target_group_arn"])
+        assert sorted((e["target"]["Id"], e["registered"]) for e in deregistered) == [(a, False) for a, _, _ in before]
+        assert all(e["t"] <= stopped["t"] for e in deregistered)
+        assert (stopped["desired"], stopped["running"]) == (0, 0)
+        wait_for(lambda: went_unhealthy(lab, scaled_at), 10, "unhealthy")
+        wait_for(lambda: standby_answer(lab), 2, "DNS answers the standby")
+    finally:
+        restored_at = time.time()
+        ecs.update_service(cluster=primary["ecs_cluster"], service=primary["ecs_service"], desiredCount=original["desiredCount"])
+
+    # The tasks take a while to start (ECS provisioning), then register exactly as before.
+    running = wait_for(
+        lambda: lab.events_since(restored_at, "ecs_tasks", service=primary["ecs_service"], running=2), 5, "tasks running again"
+    )
+    assert running - restored_at >= TASK_START_SECONDS - 0.2
+    assert registered_targets(lab, "primary") == before
+    assert lab.get(task_address, logical_port=8080, path="/health")[0] == 200
+    assert (service()["runningCount"], service()["pendingCount"]) == (2, 0)
+    wait_for(lambda: target_states(lab, "primary") == {"healthy"}, 10, "targets healthy again")
+    wait_for(lambda: lab.events_since(restored_at, "health_check", id=primary["health_check_id"], healthy=True), 10, "healthy")
     steady(lab)
 
 
@@ -266,6 +331,36 @@ def test_unplanned_global_failover_loses_exactly_the_heartbeats_not_yet_replicat
             GlobalClusterIdentifier=lab.info["global_cluster_id"], TargetDbClusterIdentifier=primary["db_cluster_arn"]
         )
     assert 1000 in [r[0]["longValue"] for r in data_api(lab, "primary", "select seq from heartbeat")["records"]]
+    steady(lab)
+
+
+def test_a_global_failover_fails_the_primary_deep_health_so_traffic_follows_the_writer_and_a_switchover_brings_it_back(lab):
+    primary, standby = lab.region("primary"), lab.region("standby")
+    rds = lab.client("rds", primary["region"])
+    assert lab.get(primary["address"], path="/health")[0] == 200
+
+    failed_over_at = time.time()
+    rds.failover_global_cluster(
+        GlobalClusterIdentifier=lab.info["global_cluster_id"],
+        TargetDbClusterIdentifier=standby["db_cluster_arn"],
+        AllowDataLoss=True,
+    )
+    try:
+        # The primary's app needs the writer; the standby's warm app only reads, and now holds the writer.
+        status, body = lab.get(primary["address"], path="/health")
+        assert (status, body["region"]) == (503, "us-east-1")
+        assert lab.get(standby["address"], path="/health")[0] == 200
+        assert lab.get(primary["address"])[0] == 200  # the app is up: only its deep health fails
+        wait_for(lambda: went_unhealthy(lab, failed_over_at), 10, "primary deep health fails")
+        wait_for(lambda: standby_answer(lab), 2, "DNS answers the standby")
+    finally:
+        switched_at = time.time()
+        rds.switchover_global_cluster(
+            GlobalClusterIdentifier=lab.info["global_cluster_id"], TargetDbClusterIdentifier=primary["db_cluster_arn"]
+        )
+    assert lab.get(primary["address"], path="/health")[0] == 200
+    wait_for(lambda: lab.events_since(switched_at, "health_check", id=primary["health_check_id"], healthy=True), 10, "healthy")
+    wait_for(lambda: primary_answer(lab), 2, "DNS answers the primary again")
     steady(lab)
 
 

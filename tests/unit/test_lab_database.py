@@ -99,3 +99,16 @@ def test_switchover_waits_for_the_reader_and_loses_nothing(truth):
         assert db.writer().arn == STANDBY_ARN
     finally:
         db.stop()
+
+
+def test_deep_health_in_the_primary_region_needs_the_writer_and_in_the_standby_only_an_available_cluster(truth):
+    db = database(truth, lag=0.0)
+    assert (db.healthy("primary"), db.healthy("standby")) == (True, True)  # the standby reads from its reader
+
+    db.failover(STANDBY_ARN)
+    assert (db.healthy("primary"), db.healthy("standby")) == (False, True)  # the primary's app lost its writer
+
+    db.switchover(PRIMARY_ARN)
+    assert (db.healthy("primary"), db.healthy("standby")) == (True, True)
+    db.rds_backends["us-west-2"].clusters["s"].status = "stopped"
+    assert db.healthy("standby") is False
