@@ -8,7 +8,6 @@ matches the new status, with the event AWS would send.
 
 from __future__ import annotations
 
-import json
 import threading
 import uuid
 from dataclasses import dataclass
@@ -101,6 +100,4 @@ class ExecutionEvents:
         for rule in self.rules:
             if machine in rule.state_machine_arns and status in rule.statuses:
                 # Asynchronous, as EventBridge invokes its targets.
-                threading.Thread(
-                    target=self.invoke, args=(rule.function_name, json.loads(json.dumps(event))), daemon=True
-                ).start()
+                threading.Thread(target=self.invoke, args=(rule.function_name, event), daemon=True).start()

@@ -173,7 +173,8 @@ def inject(state: dict[str, Any]) -> dict[str, Any]:
     ledger = _ledger()
     ledger.update_drill(context.drill_id, phase="inject")
     probes.warm()
-    dns_client.seed(context, _store().samples(context.drill_id))
+    if dns_client.needs_seed(context):
+        dns_client.seed(context, _store().samples(context.drill_id))
     captured = fault.capture(spec, context.target)
     # Write-ahead: the undo record exists before the change; a retry reuses the first capture.
     record = ledger.put_undo(
@@ -219,9 +220,11 @@ def observe(state: dict[str, Any]) -> dict[str, Any]:
             if reading["probe"] == "alarms" and reading["t"] >= injection.t_inject and reading.get("stop_in_alarm"):
                 stopped_by.extend(a for a in reading["stop_in_alarm"] if a not in stopped_by)
 
-    so_far = store.samples(context.drill_id)
+    first_batch = not previous.get("tracker")
+    # Stored readings are read once per drill here, unless a fresh invocation must seed the client cache.
+    so_far = store.samples(context.drill_id) if first_batch or dns_client.needs_seed(context) else []
     dns_client.seed(context, so_far)
-    if not previous.get("tracker"):
+    if first_batch:
         account(so_far)  # steady-state and post-injection readings so far
     batch = int(previous.get("batch", 0)) + 1
     deadline = injection.t_inject + sampling.observe_timeout_seconds
@@ -296,7 +299,8 @@ def verify_restore(state: dict[str, Any]) -> dict[str, Any]:
     resources = {r["resource_id"]: faults.fault_module(r["fault"]).is_restored(r["prior"]) for r in records}
     if not records:
         return {"verified": True, "t": clock.now(), "resources": {}, "note": "nothing was injected"}
-    dns_client.seed(context, _store().samples(context.drill_id))
+    if dns_client.needs_seed(context):
+        dns_client.seed(context, _store().samples(context.drill_id))
     steady, samples, problems = _wait_for_steady(context, sampling.restore_timeout_seconds)
     _store().put_samples(context.drill_id, "2-verify", samples)
     verified = steady and all(resources.values())

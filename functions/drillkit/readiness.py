@@ -13,7 +13,7 @@ from drillkit import aws
 from drillkit.discovery import listeners, load_balancer_at
 from drillkit.errors import AwsCallFailed, StopConditionActive, TargetNotFound
 from drillkit.model import ResolvedTarget
-from drillkit.spec import Scenario
+from drillkit.spec import AlarmRef, Scenario
 
 # Route 53 health check types and the listener protocol each one needs.
 CHECK_PROTOCOL = {"HTTP": "HTTP", "HTTP_STR_MATCH": "HTTP", "HTTPS": "HTTPS", "HTTPS_STR_MATCH": "HTTPS", "TCP": None}
@@ -56,17 +56,26 @@ def check(scenario: Scenario, target: ResolvedTarget) -> list[dict[str, Any]]:
     return findings
 
 
+def _described_alarm(field: str, alarm: AlarmRef) -> dict[str, Any]:
+    """The alarm as CloudWatch describes it; one the scenario names but that cannot be read is an input error."""
+    try:
+        with aws.aws_call("DescribeAlarms", alarm.name):
+            found = aws.client("cloudwatch", alarm.region).describe_alarms(AlarmNames=[alarm.name])["MetricAlarms"]
+    except AwsCallFailed as error:
+        raise TargetNotFound(f"{field}: cannot read alarm {alarm.name} in {alarm.region}: {error}") from None
+    if not found:
+        raise TargetNotFound(f"{field}: no alarm {alarm.name} in {alarm.region}")
+    return dict(found[0])
+
+
 def _stop_conditions_quiet(scenario: Scenario) -> None:
     """A stop condition already in ALARM (or missing) refuses the drill before anything is touched."""
     for index, alarm in enumerate(scenario.stop_conditions):
-        with aws.aws_call("DescribeAlarms", alarm.name):
-            found = aws.client("cloudwatch", alarm.region).describe_alarms(AlarmNames=[alarm.name])["MetricAlarms"]
-        if not found:
-            raise TargetNotFound(f"stop_conditions.{index}.name: no alarm {alarm.name} in {alarm.region}")
-        if found[0].get("StateValue") == "ALARM":
+        described = _described_alarm(f"stop_conditions.{index}.name", alarm)
+        if described.get("StateValue") == "ALARM":
             raise StopConditionActive(
                 f"stop_conditions.{index}.name: alarm {alarm.name} ({alarm.region}) is in ALARM: "
-                f"the drill does not start while a stop condition fires ({found[0].get('StateReason', '')})"
+                f"the drill does not start while a stop condition fires ({described.get('StateReason', '')})"
             )
 
 
@@ -100,14 +109,7 @@ def _health_check_matches_listener(health_check_id: str) -> list[dict[str, Any]]
 def _alarms(scenario: Scenario) -> list[dict[str, Any]]:
     findings: list[dict[str, Any]] = []
     for index, alarm in enumerate(scenario.alarms):
-        try:
-            with aws.aws_call("DescribeAlarms", alarm.name):
-                found = aws.client("cloudwatch", alarm.region).describe_alarms(AlarmNames=[alarm.name])["MetricAlarms"]
-        except AwsCallFailed as error:
-            raise TargetNotFound(f"alarms.{index}.name: cannot read alarm {alarm.name} in {alarm.region}: {error}") from None
-        if not found:
-            raise TargetNotFound(f"alarms.{index}.name: no alarm {alarm.name} in {alarm.region}")
-        described = found[0]
+        described = _described_alarm(f"alarms.{index}.name", alarm)
         if not described.get("AlarmActions"):
             findings.append(
                 _finding(

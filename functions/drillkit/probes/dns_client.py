@@ -26,6 +26,12 @@ _cache: dict[str, tuple[list[str], float]] = {}
 _lock = threading.Lock()
 
 
+def needs_seed(context: DrillContext) -> bool:
+    """True in a fresh invocation of the lab's cache: only then are the stored samples worth reading."""
+    with _lock:
+        return context.network.resolver is not None and context.drill_id not in _cache
+
+
 def seed(context: DrillContext, samples: list[dict[str, Any]]) -> None:
     """Carry the cache over from an earlier invocation: the newest unexpired answer stays cached."""
     if context.network.resolver is None:

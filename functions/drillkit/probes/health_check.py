@@ -14,10 +14,10 @@ from typing import Any
 
 from drillkit import aws, clock
 from drillkit.errors import DrillError, ProbeFailed
+from drillkit.measure import HEALTHY_SHARE
 from drillkit.model import DrillContext
 
 NAME = "health_check"
-HEALTHY_SHARE = 0.18
 
 
 def evaluate(observations: list[dict[str, Any]], inverted: bool, disabled: bool) -> tuple[bool, float]:
