@@ -101,3 +101,45 @@ class ExecutionEvents:
             if machine in rule.state_machine_arns and status in rule.statuses:
                 # Asynchronous, as EventBridge invokes its targets.
                 threading.Thread(target=self.invoke, args=(rule.function_name, event), daemon=True).start()
+
+
+STOPPED_EXECUTIONS: set[str] = set()
+
+
+def install_stop_at_once() -> None:
+    """StopExecution as AWS does it: ABORTED at once, and no state of the execution runs after it.
+
+    moto's interpreter only notices a stop once the task in flight returns, and may then carry on into
+    the Catch path; in AWS the execution is ABORTED at the stop and invokes nothing more (a Lambda
+    already running finishes on its own, its result unused). The lab marks it ABORTED at the stop,
+    keeps it so, and refuses the stopped execution's later invocations (see LabExtensions.invoke).
+    """
+    from moto.stepfunctions.parser.api import ExecutionStatus
+    from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication, Execution
+
+    if getattr(Execution.stop, "_lab", False):
+        return
+    original_stop, original_reflect = Execution.stop, BaseExecutionWorkerCommunication._reflect_execution_status
+
+    def stop(self: Any, stop_date: Any, error: str | None, cause: str | None) -> None:
+        original_stop(self, stop_date, error, cause)
+        if self.exec_status == ExecutionStatus.RUNNING:
+            STOPPED_EXECUTIONS.add(self.exec_arn)
+            self.exec_status, self.stop_date, self.error, self.cause = ExecutionStatus.ABORTED, stop_date, error, cause
+
+    def reflect(self: Any) -> None:
+        if self.execution.exec_arn not in STOPPED_EXECUTIONS:
+            original_reflect(self)
+
+    stop._lab = True  # type: ignore[attr-defined]
+    Execution.stop = stop  # type: ignore[method-assign]
+    BaseExecutionWorkerCommunication._reflect_execution_status = reflect  # type: ignore[method-assign]
+
+
+def stopped_execution_of(event: Any) -> str | None:
+    """The execution an invocation belongs to, when that execution was stopped (drill states carry its id)."""
+    if not isinstance(event, dict):
+        return None
+    drill = event.get("drill") if isinstance(event.get("drill"), dict) else {}
+    execution = drill.get("execution_id") or event.get("execution_id")
+    return execution if execution in STOPPED_EXECUTIONS else None

@@ -6,6 +6,7 @@ A WSGI layer in front of moto's server:
   Lambda Invoke                  POST /2015-03-31/functions/{name}/invocations
   RDS FailoverGlobalCluster, SwitchoverGlobalCluster   POST / (Query protocol)
   RDS Data API ExecuteStatement  POST /Execute
+  Test harness (lab only)        POST /_lab/sabotage   break a drillkit function: crash, timeout, throttle
 Everything else goes to moto unchanged.
 """
 
@@ -22,7 +23,8 @@ from typing import Any
 from urllib.parse import parse_qs, unquote
 from xml.sax.saxutils import escape
 
-from drillkit_lab.lambda_runtime import LambdaRuntime
+from drillkit_lab.events import stopped_execution_of
+from drillkit_lab.lambda_runtime import InvocationResult, LambdaRuntime, Sabotage
 from drillkit_lab.physics.database import DatabaseUnavailable, GlobalDatabase
 from drillkit_lab.physics.route53 import Route53Physics
 
@@ -32,6 +34,7 @@ TEST_DNS_ANSWER = re.compile(r"^/2013-04-01/testdnsanswer$")
 LAMBDA_INVOKE = re.compile(r"^/2015-03-31/functions/([^/]+)/invocations$")
 RDS_NS = "http://rds.amazonaws.com/doc/2014-10-31/"
 RDS_GLOBAL_ACTIONS = {"FailoverGlobalCluster", "SwitchoverGlobalCluster"}
+LAB_SABOTAGE = "/_lab/sabotage"  # the test harness (tests/lab/test_harness.py); nothing in AWS answers here
 
 StartResponse = Callable[..., Any]
 
@@ -70,6 +73,8 @@ class LabExtensions:
             return self.health_check_status(unquote(match.group(1)), start_response)
         if method == "GET" and TEST_DNS_ANSWER.match(path):
             return self.test_dns_answer(parse_qs(environ.get("QUERY_STRING", "")), start_response)
+        if method == "POST" and path == LAB_SABOTAGE:
+            return self.sabotage(_body(environ), start_response)
         if method == "POST" and (match := LAMBDA_INVOKE.match(path)):
             return self.invoke(unquote(match.group(1)), environ, start_response)
         if method == "POST" and path == "/Execute" and self.database is not None:
@@ -179,6 +184,17 @@ class LabExtensions:
         )
 
     # -- Lambda ---------------------------------------------------------------
+    # -- the test harness: break a drillkit function on purpose ------------------------------
+    def sabotage(self, raw: bytes, start_response: StartResponse) -> list[bytes]:
+        try:
+            request = json.loads(raw or b"{}")
+            name = self.runtime.function_named(str(request.pop("function", "")))
+            sabotage = None if request.pop("mend", False) else Sabotage(**request)
+        except (ValueError, TypeError, KeyError) as error:
+            return _json(start_response, "400 Bad Request", {"message": str(error)}, "InvalidParameterValueException")
+        self.runtime.sabotage(name, sabotage)
+        return _json(start_response, "200 OK", {"function": name, "sabotage": None if sabotage is None else vars(sabotage)})
+
     def invoke(self, function: str, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
         name = function.split(":")[6] if function.startswith("arn:") else function
         if name not in self.runtime.functions:
@@ -196,7 +212,11 @@ class LabExtensions:
             threading.Thread(target=self.runtime.invoke, args=(name, event), daemon=True).start()
             start_response("202 Accepted", headers + [("Content-Length", "0")])
             return [b""]
-        result = self.runtime.invoke(name, event)
+        if stopped := stopped_execution_of(event):
+            # Step Functions invokes nothing for an execution once it is stopped.
+            result = InvocationResult(False, {"errorType": "States.Runtime", "errorMessage": f"execution {stopped} was stopped"})
+        else:
+            result = self.runtime.invoke(name, event)
         if not result.ok:
             headers.append(("X-Amz-Function-Error", "Unhandled"))
         data = json.dumps(result.payload).encode()

@@ -14,7 +14,7 @@ import boto3
 from werkzeug.serving import make_server
 
 from drillkit_lab import template
-from drillkit_lab.events import ExecutionEvents, rules_from_template
+from drillkit_lab.events import ExecutionEvents, install_stop_at_once, rules_from_template
 from drillkit_lab.extensions import LabExtensions
 from drillkit_lab.lambda_runtime import LambdaRuntime
 from drillkit_lab.physics.alarms import AlarmEvaluator, MetricSource, install_describe_alarm_history
@@ -70,6 +70,7 @@ class Lab:
         os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
         _trim_instance_type_offerings({HOME_REGION, *(r.region for r in self.stack.regions().values())})
         _enable_step_functions_execution()
+        install_stop_at_once()
         install_describe_alarm_history()
         install_describe_target_health()
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app

@@ -52,6 +52,26 @@ class FunctionConfig:
         return {**runtime, **{k: str(v) for k, v in self.variables.items()}}
 
 
+@dataclass
+class Sabotage:
+    """The test harness's break of one function (see lambda_worker.Sabotage): crash, timeout or throttle.
+
+    ``invocations`` None breaks every invocation until cleared; a timeout ends the invocation after
+    ``timeout_seconds`` (shorter than the function's own, so that a test does not wait 900 s).
+    """
+
+    kind: str
+    after_calls: int = 0
+    invocations: int | None = None
+    timeout_seconds: float = 3.0
+
+    KINDS = ("crash", "timeout", "throttle")
+
+    def __post_init__(self) -> None:
+        if self.kind not in self.KINDS:
+            raise ValueError(f"kind must be one of {', '.join(self.KINDS)}")
+
+
 class InvocationResult:
     def __init__(self, ok: bool, payload: Any):
         self.ok = ok
@@ -82,17 +102,20 @@ class Worker:
             self.ready.set()
         return True
 
-    def invoke(self, event: Any, timeout: float) -> InvocationResult:
+    def invoke(self, event: Any, timeout: float, sabotage: Sabotage | None = None) -> InvocationResult:
         request_id = str(uuid.uuid4())
         deadline_ms = int((time.time() + timeout) * 1000)
         assert self.process.stdin is not None
-        self.process.stdin.write(
-            json.dumps({"handler": self.config.handler, "event": event, "request_id": request_id, "deadline_ms": deadline_ms})
-            + "\n"
-        )
+        request = {"handler": self.config.handler, "event": event, "request_id": request_id, "deadline_ms": deadline_ms}
+        if sabotage is not None:
+            request["sabotage"] = {"kind": sabotage.kind, "after_calls": sabotage.after_calls}
+        self.process.stdin.write(json.dumps(request) + "\n")
         self.process.stdin.flush()
         line = _readline(self.process, timeout)
         self.last_used = time.monotonic()
+        if line is None and self.process.poll() is not None:
+            message = f"RequestId: {request_id} Error: Runtime exited with error: exit status {self.process.returncode}"
+            return InvocationResult(False, {"errorType": "Runtime.ExitError", "errorMessage": message})
         if line is None:
             self.kill()
             return InvocationResult(
@@ -134,6 +157,7 @@ class LambdaRuntime:
         self._lock = threading.Lock()
         self._logs: dict[str, IO[str]] = {}
         self.invocations = 0
+        self._sabotage: dict[str, Sabotage] = {}
 
     def register(self, config: FunctionConfig) -> None:
         self.functions[config.name] = config
@@ -168,6 +192,32 @@ class LambdaRuntime:
         for name in self.functions:
             self._give_back(self._take(name))
 
+    def function_named(self, name: str) -> str:
+        """A function's name as registered, from it or its template logical id."""
+        if name in self.functions:
+            return name
+        matches = [registered for registered in self.functions if registered.endswith("-" + name)]
+        if len(matches) != 1:
+            raise KeyError(f"no function {name!r}; known: {', '.join(sorted(self.functions))}")
+        return matches[0]
+
+    def sabotage(self, name: str, sabotage: Sabotage | None) -> None:
+        """Break (or, with None, mend) a function's invocations from now on."""
+        with self._lock:
+            if sabotage is None:
+                self._sabotage.pop(name, None)
+            else:
+                self._sabotage[name] = sabotage
+
+    def _sabotage_for(self, name: str) -> Sabotage | None:
+        with self._lock:
+            sabotage = self._sabotage.get(name)
+            if sabotage is not None and sabotage.invocations is not None:
+                sabotage.invocations -= 1
+                if sabotage.invocations <= 0:
+                    del self._sabotage[name]
+            return sabotage
+
     def invoke(self, name: str, event: Any) -> InvocationResult:
         config = self.functions[name]
         self.invocations += 1
@@ -177,8 +227,14 @@ class LambdaRuntime:
             worker.kill()
             return InvocationResult(False, {"errorType": "Runtime.ExitError", "errorMessage": f"{name}: worker failed to start"})
         remaining = config.timeout - (time.monotonic() - started) if worker.ready.is_set() else config.timeout
-        result = worker.invoke(event, max(1.0, remaining))
-        self._give_back(worker)
+        sabotage = self._sabotage_for(name)
+        if sabotage is not None and sabotage.kind == "timeout":
+            remaining = min(remaining, sabotage.timeout_seconds)
+        result = worker.invoke(event, max(1.0, remaining), sabotage)
+        if sabotage is None:
+            self._give_back(worker)
+        else:
+            worker.kill()  # its clients' retry state saw the sabotage; the next invocation starts clean
         return result
 
     def close(self) -> None:

@@ -11,6 +11,7 @@ import importlib
 import json
 import os
 import sys
+import threading
 import time
 import traceback
 from typing import Any
@@ -33,6 +34,99 @@ class LocalContext:
         return max(0, self._deadline_ms - int(time.time() * 1000))
 
 
+class Sabotage:
+    """The test harness breaking the toolkit itself, for one invocation (lab only; see docs/lab.md).
+
+    Counts the invocation's AWS API calls; from call ``after_calls`` + 1 on, ``crash`` ends the
+    process, ``timeout`` hangs until the runtime's deadline kills it, ``throttle`` answers every call
+    with the service's throttling error (boto3's retries see it; their waits are shortened).
+    """
+
+    def __init__(self, spec: dict[str, Any]):
+        self.kind = spec["kind"]
+        self.after_calls = int(spec.get("after_calls", 0))
+        self.calls = 0
+        self._lock = threading.Lock()
+        self._throttled = threading.local()
+        self._undo: list[tuple[Any, str, Any]] = []
+
+    def arm(self) -> None:
+        from botocore import endpoint
+        from botocore.retries import bucket, standard
+
+        sabotage = self
+        do_get_response, send = endpoint.Endpoint._do_get_response, endpoint.Endpoint._send
+        delay_amount = standard.ExponentialBackoff.delay_amount
+
+        def sabotaged_get_response(self: Any, request: Any, operation_model: Any, context: Any) -> Any:
+            with sabotage._lock:
+                sabotage.calls += 1
+                broken = sabotage.calls > sabotage.after_calls
+            operation = f"{operation_model.service_model.service_name}.{operation_model.name}"
+            outcome = sabotage.kind if broken else "passes"
+            print(f"lab sabotage: AWS call {sabotage.calls} {operation}: {outcome}", file=sys.stderr)
+            if broken and sabotage.kind == "crash":
+                os._exit(70)
+            if broken and sabotage.kind == "timeout":
+                while True:
+                    time.sleep(60)
+            sabotage._throttled.response = _throttling_response(request, operation_model) if broken else None
+            return do_get_response(self, request, operation_model, context)
+
+        def sabotaged_send(self: Any, request: Any) -> Any:
+            response = getattr(sabotage._throttled, "response", None)
+            return response if response is not None else send(self, request)
+
+        for owner, name, replacement in (
+            (endpoint.Endpoint, "_do_get_response", sabotaged_get_response),
+            (endpoint.Endpoint, "_send", sabotaged_send),
+            (standard.ExponentialBackoff, "delay_amount", lambda self, ctx: min(delay_amount(self, ctx), 0.05)),
+            (bucket.TokenBucket, "acquire", lambda self, amount=1, block=True: True),
+        ):
+            self._undo.append((owner, name, getattr(owner, name)))
+            setattr(owner, name, replacement)
+
+    def disarm(self) -> None:
+        for owner, name, original in reversed(self._undo):
+            setattr(owner, name, original)
+        self._undo.clear()
+
+
+def _throttling_response(request: Any, operation_model: Any) -> Any:
+    """What the service answers when it throttles, in its own protocol."""
+    from botocore.awsrequest import AWSResponse, HeadersDict
+
+    protocol = operation_model.metadata["protocol"]
+    service = operation_model.service_model.service_name
+    if protocol in ("json", "rest-json"):
+        status, headers = 400, {"x-amzn-ErrorType": "ThrottlingException", "Content-Type": "application/x-amz-json-1.1"}
+        body = json.dumps({"__type": "ThrottlingException", "message": "Rate exceeded"})
+    elif protocol == "ec2":
+        status, headers = 503, {}
+        body = (
+            "<Response><Errors><Error><Code>RequestLimitExceeded</Code><Message>Request limit exceeded.</Message>"
+            "</Error></Errors><RequestID>lab</RequestID></Response>"
+        )
+    elif service == "s3":
+        status, headers = 503, {}
+        body = "<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>"
+    else:
+        status, headers = 400, {}
+        body = (
+            "<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error>"
+            "<RequestId>lab</RequestId></ErrorResponse>"
+        )
+    return AWSResponse(request.url, status, HeadersDict(headers), _Raw(body.encode()))
+
+
+class _Raw:
+    def __init__(self, body: bytes):
+        self.body = body
+
+    def stream(self, **_: Any) -> Any:
+        yield self.body
+
+
 def main() -> None:
     protocol = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)
@@ -46,7 +140,14 @@ def main() -> None:
             if name not in handlers:
                 module_name, function_name = name.rsplit(".", 1)
                 handlers[name] = getattr(importlib.import_module(module_name), function_name)
-            result = handlers[name](request["event"], LocalContext(request["request_id"], request["deadline_ms"]))
+            sabotage = Sabotage(request["sabotage"]) if request.get("sabotage") else None
+            if sabotage is not None:
+                sabotage.arm()
+            try:
+                result = handlers[name](request["event"], LocalContext(request["request_id"], request["deadline_ms"]))
+            finally:
+                if sabotage is not None:
+                    sabotage.disarm()
             reply = {"ok": True, "result": result}
         except Exception as error:  # noqa: BLE001 reported to the caller exactly as the Lambda runtime would
             reply = {

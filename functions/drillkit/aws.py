@@ -21,6 +21,7 @@ TRANSIENT_CODES = frozenset(
     {
         "Throttling",
         "ThrottlingException",
+        "SlowDown",
         "TooManyRequestsException",
         "PriorRequestNotComplete",
         "RequestLimitExceeded",

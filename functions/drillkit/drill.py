@@ -240,7 +240,7 @@ def observe(state: dict[str, Any]) -> dict[str, Any]:
         reason = "stop condition"
     else:
         reason = "complete" if tracker.complete else ("deadline" if timed_out else "continuing")
-    return {
+    observation = {
         "batch": batch,
         "tracker": tracker.model_dump(mode="json"),
         "done": done,
@@ -249,6 +249,10 @@ def observe(state: dict[str, Any]) -> dict[str, Any]:
         # Read once the failover has played out, before restore puts the primary back.
         "surviving_heartbeat": canary.newest_surviving(context) if done else None,
     }
+    if done:
+        # The safety net reports from the record when the machine cannot carry this to Report.
+        ledger.update_drill(context.drill_id, observation=observation)
+    return observation
 
 
 def new_tracker(context: DrillContext, injection: Injection) -> MilestoneTracker:
@@ -299,6 +303,10 @@ def verify_restore(state: dict[str, Any]) -> dict[str, Any]:
     resources = {r["resource_id"]: faults.fault_module(r["fault"]).is_restored(r["prior"]) for r in records}
     if not records:
         return {"verified": True, "t": clock.now(), "resources": {}, "note": "nothing was injected"}
+    if not all(resources.values()):
+        # A change is still in place: waiting for the probes cannot help, and the safety net should start now.
+        stuck = [f"{resource} is not back to its prior state" for resource, back in resources.items() if not back]
+        return {"verified": False, "t": clock.now(), "resources": resources, "steady": None, "problems": stuck}
     if dns_client.needs_seed(context):
         dns_client.seed(context, _store().samples(context.drill_id))
     steady, samples, problems = _wait_for_steady(context, sampling.restore_timeout_seconds)
@@ -317,20 +325,28 @@ def report(state: dict[str, Any]) -> dict[str, Any]:
     store = _store()
     ledger = _ledger()
     config = evidence_config()
+    ledger.update_drill(context.drill_id, phase="report")
     samples = store.samples(context.drill_id)
     undo_records = ledger.list_undo(context.drill_id)
     record = ledger.get_drill(context.drill_id) or {}
     previous = store.latest_of_scenario(context.scenario.name)
-    document = report_module.build(
-        context,
-        state,
-        samples,
-        undo_records,
-        ended_at=clock.now(),
-        previous=previous,
-        notify_targets=[config.topic_arn] if config.topic_arn else [],
-        fault_plan=record.get("plan"),
-    )
+
+    def build(state: dict[str, Any]) -> dict[str, Any]:
+        return report_module.build(
+            context,
+            state,
+            samples,
+            undo_records,
+            ended_at=clock.now(),
+            previous=previous,
+            notify_targets=[config.topic_arn] if config.topic_arn else [],
+            fault_plan=record.get("plan"),
+        )
+
+    document = build(state)
+    if not state.get("ended") and (ended := (ledger.get_drill(context.drill_id) or {}).get("ended")):
+        # The execution was stopped under this step: the safety net wrote so first thing, and the report says so.
+        document = build({**state, "ended": ended})
     signer = manifest.Signer(config.signing_key_arn) if config.signing_key_arn else None
     keys = report_module.publish(store, document, samples, manifest.Sealer(store, signer))
     # What was sealed is what counts (a retried Report step keeps the first sealed report).
@@ -382,18 +398,20 @@ def safety_net(event: dict[str, Any]) -> dict[str, Any]:
     if record.get("phase") == "done":
         released = ledger.release_lock(context.environment_key, drill_id)
         return {"drill_id": drill_id, "action": "already reported", "lock_released": released, "status": status}
-    state: dict[str, Any] = {
-        "drill": record["context"],
-        "ended": {
-            "status": status,
-            "execution_arn": detail.get("executionArn"),
-            "error": detail.get("error"),
-            "cause": detail.get("cause"),
-            "phase": record.get("phase"),
-        },
+    ended = record.get("ended") or {
+        "status": status,
+        "execution_arn": detail.get("executionArn"),
+        "error": detail.get("error"),
+        "cause": detail.get("cause"),
+        "phase": record.get("phase"),
     }
+    # First of all: a Report step still running (the execution was stopped under it) reads this before it seals.
+    ledger.update_drill(drill_id, ended=ended)
+    state: dict[str, Any] = {"drill": record["context"], "ended": ended}
     if record.get("injection"):
         state["injection"] = record["injection"]
+    if record.get("observation"):
+        state["observation"] = record["observation"]
     if record.get("steady_reached_at"):
         state["steady"] = {"reached_at": record["steady_reached_at"]}
     try:

@@ -13,17 +13,10 @@ from drillkit.spec import parse_scenario
 
 from ..conftest import DEMO_SCENARIO
 from ..reports import assert_valid_report
-from .conftest import RunningLab, wait_for
+from .conftest import wait_for
 
 pytestmark = pytest.mark.lab
 RESTORED_WITHIN = 30.0
-
-
-def drill_record(lab: RunningLab, drill_id: str) -> dict:
-    table = (
-        lab.deployment.session().resource("dynamodb", endpoint_url=lab.deployment.endpoint_url).Table(lab.deployment.ledger_table)
-    )
-    return table.get_item(Key={"pk": f"DRILL#{drill_id}", "sk": "RECORD"}, ConsistentRead=True).get("Item") or {}
 
 
 # Restore takes milliseconds in the lab: a stop aimed at it lands in it or right after it, in verification.
@@ -36,14 +29,14 @@ def test_stopping_the_execution_in_any_state_after_injection_restores_the_primar
     request = client.drill_request(lab.deployment, parse_scenario(yaml.safe_load(DEMO_SCENARIO.read_text())), "test")
     drill_id = request["drill_id"]
     execution_arn = client.start(lab.deployment, request)
-    wait_for(lambda: drill_record(lab, drill_id).get("phase") in REACHED[phase], 60, f"drill in phase {phase}")
+    wait_for(lambda: lab.drill_record(drill_id).get("phase") in REACHED[phase], 60, f"drill in phase {phase}")
 
     lab.deployment.client("stepfunctions").stop_execution(
         executionArn=execution_arn, error="Stopped", cause="stopped by an operator"
     )
     stopped_at = time.time()
 
-    wait_for(lambda: drill_record(lab, drill_id).get("phase") == "done", RESTORED_WITHIN, "the safety net's report")
+    wait_for(lambda: lab.drill_record(drill_id).get("phase") == "done", RESTORED_WITHIN, "the safety net's report")
     restored_at = time.time()
     assert lab.primary_inverted() is original_inverted
     assert not [i for i in lab.ledger_items() if i["sk"] == "LOCK"]
@@ -60,3 +53,43 @@ def test_stopping_the_execution_in_any_state_after_injection_restores_the_primar
     [ended] = [f for f in report["findings"] if f["code"] == "EXECUTION_ABORTED"]
     assert "ended ABORTED during" in ended["message"]
     wait_for(lambda: lab.dns_answer() == [lab.region("primary")["dns_answer"]], 10, "DNS back on the primary")
+
+
+# A state that is stuck (the harness hangs its function partway, see test_harness.py) when the operator stops the
+# execution: Inject after its change, before it could mark the undo record applied; Report before it sealed anything.
+STUCK = {"inject": ("InjectFunction", 7), "report": ("ReportFunction", 1)}
+
+
+@pytest.mark.parametrize("phase", list(STUCK))
+def test_stopping_the_execution_while_inject_or_report_is_stuck_restores_and_reports_aborted(lab, phase, tmp_path):
+    function, after_calls = STUCK[phase]
+    original_inverted = lab.primary_inverted()
+    request = client.drill_request(lab.deployment, parse_scenario(yaml.safe_load(DEMO_SCENARIO.read_text())), "test")
+    drill_id = request["drill_id"]
+    lab.sabotage(function, kind="timeout", after_calls=after_calls, timeout_seconds=60)
+    try:
+        execution_arn = client.start(lab.deployment, request)
+        wait_for(lambda: lab.drill_record(drill_id).get("phase") == phase, 60, f"drill in phase {phase}")
+        if phase == "inject":
+            wait_for(lambda: lab.primary_inverted() is not original_inverted, 10, "the fault in place")
+        lab.deployment.client("stepfunctions").stop_execution(
+            executionArn=execution_arn, error="Stopped", cause="stopped by an operator"
+        )
+        stopped_at = time.time()
+        wait_for(lambda: lab.drill_record(drill_id).get("phase") == "done", RESTORED_WITHIN, "the safety net's report")
+        assert time.time() - stopped_at <= RESTORED_WITHIN
+    finally:
+        lab.sabotage(function, mend=True)
+
+    assert lab.primary_inverted() is original_inverted
+    assert not [i for i in lab.ledger_items() if i["sk"] == "LOCK"]
+    assert [i["status"] for i in lab.ledger_items() if i["pk"] == f"DRILL#{drill_id}" and i["sk"].startswith("UNDO#")] == [
+        "restored"
+    ]
+    folder = client.download_report(lab.deployment, drill_id, tmp_path)
+    report = json.loads((folder / "report.json").read_text())
+    assert_valid_report(report)
+    assert report["verdict"] == "ABORTED"
+    assert report["restore_verified"] is True
+    [ended] = [f for f in report["findings"] if f["code"] == "EXECUTION_ABORTED"]
+    assert f"ended ABORTED during {phase}" in ended["message"]

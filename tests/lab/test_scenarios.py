@@ -17,11 +17,10 @@ from typing import Any
 
 import pytest
 import yaml
-from botocore.exceptions import ClientError
 
 from ..conftest import ROOT
 from ..reports import assert_valid_report
-from .conftest import RunningLab, run_drill, running_lab
+from .conftest import RunningLab, run_drill, running_lab, snapshot
 
 pytestmark = pytest.mark.lab
 SCENARIOS = ROOT / "scenarios"
@@ -54,62 +53,6 @@ def labs(lab: RunningLab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 
     with stack:
         yield get
-
-
-# -- what the drill may touch, described through the AWS APIs ----------------------------------
-def _quietly(call: Any, default: Any = None) -> Any:
-    try:
-        return call()
-    except ClientError:
-        return default
-
-
-def snapshot(lab: RunningLab) -> dict[str, Any]:
-    described: dict[str, Any] = {}
-    route53 = lab.client("route53")
-    for role in ("primary", "standby"):
-        region = lab.region(role)
-        name = region["region"]
-        if region.get("health_check_id"):
-            described[f"{role}.health_check"] = route53.get_health_check(HealthCheckId=region["health_check_id"])["HealthCheck"][
-                "HealthCheckConfig"
-            ]
-        if region.get("alb_arn"):
-            elbv2, ec2 = lab.client("elbv2", name), lab.client("ec2", name)
-            balancer = elbv2.describe_load_balancers(LoadBalancerArns=[region["alb_arn"]])["LoadBalancers"][0]
-            described[f"{role}.alb.security_groups"] = sorted(balancer["SecurityGroups"])
-            described[f"{role}.targets"] = sorted(
-                (t["Target"]["Id"], t["Target"].get("Port"), t["Target"].get("AvailabilityZone"))
-                for t in elbv2.describe_target_health(TargetGroupArn=region["target_group_arn"])["TargetHealthDescriptions"]
-            )
-            vpc = [{"Name": "vpc-id", "Values": [region["vpc_id"]]}]
-            groups = ec2.describe_security_groups(Filters=vpc)["SecurityGroups"]
-            described[f"{role}.security_groups"] = sorted((g["GroupId"], g["GroupName"]) for g in groups)
-            described[f"{role}.alb.ingress"] = sorted(
-                json.dumps(g["IpPermissions"], sort_keys=True) for g in groups if g["GroupId"] in balancer["SecurityGroups"]
-            )
-            acls = ec2.describe_network_acls(Filters=vpc)["NetworkAcls"]
-            described[f"{role}.network_acls"] = sorted(
-                (acl["NetworkAclId"], tuple(sorted(a["SubnetId"] for a in acl.get("Associations", [])))) for acl in acls
-            )
-        for target in region.get("targets") or []:
-            if str(target["Id"]).startswith("arn:aws:lambda:"):
-                concurrency = lab.client("lambda", name).get_function_concurrency(FunctionName=target["Id"])
-                described[f"{role}.lambda_concurrency"] = concurrency.get("ReservedConcurrentExecutions")
-        if region.get("function_arn"):
-            concurrency = lab.client("lambda", name).get_function_concurrency(FunctionName=region["function_arn"])
-            described[f"{role}.lambda_concurrency"] = concurrency.get("ReservedConcurrentExecutions")
-        if region.get("ecs_service"):
-            service = lab.client("ecs", name).describe_services(cluster=region["ecs_cluster"], services=[region["ecs_service"]])
-            described[f"{role}.ecs_desired"] = service["services"][0]["desiredCount"]
-        if region.get("db_cluster_id"):
-            cluster = lab.client("rds", name).describe_db_clusters(DBClusterIdentifier=region["db_cluster_id"])["DBClusters"][0]
-            described[f"{role}.db_status"] = cluster["Status"]
-    if lab.info.get("global_cluster_id"):
-        rds = lab.client("rds", lab.region("primary")["region"])
-        members = rds.describe_global_clusters(GlobalClusterIdentifier=lab.info["global_cluster_id"])["GlobalClusters"][0]
-        described["global.writer"] = [m["DBClusterArn"] for m in members["GlobalClusterMembers"] if m["IsWriter"]]
-    return described
 
 
 # -- the ground truth -----------------------------------------------------------------------------
