@@ -69,11 +69,21 @@ def test_states_that_may_follow_an_injection_catch_everything_into_restore(name)
     assert any(c["ErrorEquals"] == ["States.ALL"] and c["Next"] == "Restore" for c in catches)
 
 
-def test_restore_failure_still_reaches_verification_and_the_report():
+def test_restore_failure_still_reaches_verification_and_only_a_verified_restore_reaches_the_report():
     assert STATES["Restore"]["Next"] == "VerifyRestore"
     assert {c["Next"] for c in STATES["Restore"]["Catch"]} == {"VerifyRestore"}
-    assert {c["Next"] for c in STATES["VerifyRestore"]["Catch"]} == {"Report"}
-    assert STATES["VerifyRestore"]["Next"] == "Report"
+    assert {c["Next"] for c in STATES["VerifyRestore"]["Catch"]} == {"RestoreVerified"}
+    assert STATES["VerifyRestore"]["Next"] == "RestoreVerified"
+    choice = STATES["RestoreVerified"]
+    [rule] = choice["Choices"]
+    assert rule["Next"] == "Report"
+    assert {"Variable": "$.verification.verified", "BooleanEquals": True} in rule["And"]
+    # Anything else fails the execution: EventBridge then hands the drill to the safety net.
+    assert STATES[choice["Default"]] == {
+        "Type": "Fail",
+        "Error": "RestoreNotVerified",
+        "Cause": STATES[choice["Default"]]["Cause"],
+    }
 
 
 def test_retries_only_name_transient_or_lambda_service_errors():
