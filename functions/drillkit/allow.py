@@ -2,7 +2,8 @@
 
 The resource a fault changes must carry the tag ``drillkit:allow`` with the value ``true``, or the
 drill is refused in preflight, before anything is touched. The tag is read through each service's
-own tagging API.
+own tagging API. ``drillkit:protected=true`` on the same resource makes its environment protected:
+a drill there waits for a person's approval (``drillkit approve``) before it touches anything.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from drillkit.errors import DrillError
 
 ALLOW_TAG = "drillkit:allow"
 ALLOW_VALUE = "true"
+PROTECTED_TAG = "drillkit:protected"
 
 
 class TargetNotAllowed(DrillError):
@@ -44,16 +46,22 @@ def _tags(resource_type: str, resource_id: str) -> dict[str, str]:
     raise TargetNotAllowed(f"drillkit cannot read the tags of {resource_type} {resource_id}")
 
 
-def require(resources: list[dict[str, str]]) -> None:
-    """The first resource a fault lists is the one it changes; it must carry the allow tag."""
+def require(resources: list[dict[str, str]]) -> dict[str, str]:
+    """The first resource a fault lists is the one it changes; it must carry the allow tag. Returns its tags."""
     changed = resources[0]
-    value = _tags(changed["type"], changed["id"]).get(ALLOW_TAG)
+    tags = _tags(changed["type"], changed["id"])
+    value = tags.get(ALLOW_TAG)
     if value != ALLOW_VALUE:
         found = "no such tag" if value is None else f"{ALLOW_TAG}={value}"
         raise TargetNotAllowed(
             f"fault: {changed['type']} {changed['id']} ({changed['role']}) does not carry the tag "
             f"{ALLOW_TAG}={ALLOW_VALUE} ({found}); drillkit changes only resources their owners tagged for drills"
         )
+    return tags
+
+
+def is_protected(tags: dict[str, str]) -> bool:
+    return tags.get(PROTECTED_TAG, "").lower() == "true"
 
 
 def tag_list(tags: dict[str, Any] | None = None) -> list[dict[str, str]]:

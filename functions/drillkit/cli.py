@@ -36,11 +36,13 @@ LABELS = {
 }
 PHASES = {
     "preflight": "preflight: request valid, targets resolved, lock taken",
+    "awaiting_approval": "protected environment: waiting for `drillkit approve DRILL_ID` (or reject DRILL_ID --reason)",
     "steady_state": "checking steady state",
     "inject": "injecting the fault",
     "observe": "observing",
     "restore": "restoring",
     "verify": "verifying the restore",
+    "report": "writing the report",
     "done": "report written",
 }
 
@@ -152,6 +154,9 @@ def print_plan(deployment: client.Deployment, scenario: Scenario, requested_by: 
     if planned["blocked"]:
         console.print("Plan: the drill would end FAIL before injecting (see readiness above).")
         return EXIT_MISSED
+    if planned["approval_required"]:
+        console.print("Plan: ready to drill; the environment is protected, so the drill waits for `drillkit approve` first.")
+        return EXIT_PASS
     console.print("Plan: ready to drill.")
     return EXIT_PASS
 
@@ -276,6 +281,44 @@ def report(
         soft_wrap=True,
     )
     _summary(document, report_dir)
+
+
+def _answer(
+    drill_id: str, approve: bool, by: str | None, reason: str, stack_name: str | None, region: str | None, lab_file: Path
+) -> None:
+    try:
+        deployment = _deployment(stack_name, region, lab_file)
+        who = by or client.caller(deployment) or os.environ.get("USER", "unknown")
+        answered = client.answer_approval(deployment, drill_id, approve, who, reason)
+    except DrillError as error:
+        raise _fail(str(error)) from None
+    verb = "approved: the drill goes on" if approve else "rejected: the drill ends ABORTED, nothing injected"
+    console.print(f"Drill [bold]{drill_id}[/] {verb} (by {answered['by']})", soft_wrap=True)
+
+
+@app.command()
+def approve(
+    drill_id: str = typer.Argument(..., help="The drill waiting on a protected environment (drillkit run prints it)."),
+    by: str | None = typer.Option(None, help="Who approves, for the record (default: your AWS identity's ARN)."),
+    stack_name: str | None = typer.Option(None, help="Deployed drillkit stack (AWS)."),
+    region: str | None = typer.Option(None, help="AWS region of the stack."),
+    lab_file: Path = typer.Option(Path(".drillkit/lab.json"), help="The lab description `drillkit lab up` writes."),
+) -> None:
+    """Approve a drill on a protected environment: it goes on to steady state and injection."""
+    _answer(drill_id, True, by, "", stack_name, region, lab_file)
+
+
+@app.command()
+def reject(
+    drill_id: str = typer.Argument(..., help="The drill waiting on a protected environment."),
+    reason: str = typer.Option(..., help="Why, for the report."),
+    by: str | None = typer.Option(None, help="Who rejects, for the record (default: your AWS identity's ARN)."),
+    stack_name: str | None = typer.Option(None, help="Deployed drillkit stack (AWS)."),
+    region: str | None = typer.Option(None, help="AWS region of the stack."),
+    lab_file: Path = typer.Option(Path(".drillkit/lab.json"), help="The lab description `drillkit lab up` writes."),
+) -> None:
+    """Reject a drill on a protected environment: it ends ABORTED with nothing injected, and the report says why."""
+    _answer(drill_id, False, by, reason, stack_name, region, lab_file)
 
 
 @evidence_app.command("export")

@@ -12,6 +12,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -199,3 +200,66 @@ def with_aws_of(deployment: Deployment, work: Callable[[], Any]) -> Any:
             else:
                 os.environ[name] = value
         aws.client.cache_clear()
+
+
+class NotAwaitingApproval(DrillError):
+    """approve/reject named a drill that is not waiting for a decision."""
+
+
+def answer_approval(deployment: Deployment, drill_id: str, approve: bool, by: str, reason: str = "") -> dict[str, Any]:
+    """Approve or reject a drill waiting on a protected environment: answer the machine's task token.
+
+    The decision is recorded first with a conditional write, so that two people answering at once
+    cannot both win; the token is then handed back to Step Functions.
+    """
+    table = deployment.session().resource("dynamodb", endpoint_url=deployment.endpoint_url).Table(deployment.ledger_table)
+    key = {"pk": f"DRILL#{drill_id}", "sk": "RECORD"}
+    record = table.get_item(Key=key, ConsistentRead=True).get("Item")
+    if not record:
+        raise NotAwaitingApproval(f"DRILL_ID: no drill {drill_id} in this deployment")
+    approval = record.get("approval") or {}
+    if approval.get("status") != "pending":
+        state = approval.get("status") or f"it never asked for one (phase {record.get('phase')})"
+        raise NotAwaitingApproval(f"DRILL_ID: drill {drill_id} is not waiting for approval: {state}")
+    if float(approval.get("expires_at", 0)) < time.time():
+        raise NotAwaitingApproval(f"DRILL_ID: the approval window of drill {drill_id} has closed; the drill ends ABORTED")
+    requested_by = (record.get("context") or {}).get("requested_by")
+    if approve and requested_by and by == requested_by:
+        raise NotAwaitingApproval(f"--by: {by} requested drill {drill_id} and cannot also approve it")
+    decided_at = time.time()
+    decision = "approved" if approve else "rejected"
+    try:
+        table.update_item(
+            Key=key,
+            UpdateExpression="SET approval.#s = :decision, approval.decided_by = :by, approval.decided_at = :at, "
+            "approval.reason = :reason",
+            ConditionExpression="approval.#s = :pending",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={
+                ":decision": decision,
+                ":by": by,
+                ":at": Decimal(str(decided_at)),
+                ":reason": reason,
+                ":pending": "pending",
+            },
+        )
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            raise NotAwaitingApproval(f"DRILL_ID: drill {drill_id} was answered by someone else meanwhile") from None
+        raise
+    sfn = deployment.client("stepfunctions")
+    token = str(approval["task_token"])
+    if approve:
+        sfn.send_task_success(taskToken=token, output=json.dumps({"approved_by": by, "approved_at": decided_at}))
+    else:
+        cause = f"rejected by {by}" + (f": {reason}" if reason else "")
+        sfn.send_task_failure(taskToken=token, error="DrillRejected", cause=cause[:32768])
+    return {"drill_id": drill_id, "decision": decision, "by": by, "at": decided_at}
+
+
+def caller(deployment: Deployment) -> str | None:
+    """Who is answering, as AWS knows them (the caller's ARN), for the record."""
+    try:
+        return str(deployment.client("sts").get_caller_identity()["Arn"])
+    except (BotoCoreError, ClientError):
+        return None

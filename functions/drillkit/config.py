@@ -20,6 +20,16 @@ class LedgerConfig(BaseModel):
     lock_ttl_seconds: int = Field(default=3600, ge=60)
 
 
+class ApprovalConfig(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    approval_timeout_seconds: int = Field(default=3600, ge=60, le=86400 * 7)
+
+
+class NotifyConfig(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    topic_arn: str | None = None
+
+
 class EvidenceConfig(BaseModel):
     model_config = ConfigDict(frozen=True)
     evidence_bucket: str = Field(min_length=3)
@@ -56,3 +66,13 @@ def evidence_config() -> EvidenceConfig:
 @lru_cache(maxsize=1)
 def observe_config() -> ObserveConfig:
     return _load(ObserveConfig, {"observe_batch_seconds": "OBSERVE_BATCH_SECONDS"})  # type: ignore[return-value]
+
+
+@lru_cache(maxsize=1)
+def approval_config() -> ApprovalConfig:
+    return _load(ApprovalConfig, {"approval_timeout_seconds": "APPROVAL_TIMEOUT_SECONDS"})  # type: ignore[return-value]
+
+
+@lru_cache(maxsize=1)
+def notify_config() -> NotifyConfig:
+    return _load(NotifyConfig, {"topic_arn": "TOPIC_ARN"})  # type: ignore[return-value]

@@ -11,8 +11,8 @@ import json
 import time
 from typing import Any
 
-from drillkit import allow, canary, clock, faults, probes, readiness
-from drillkit.config import evidence_config, ledger_config, observe_config
+from drillkit import allow, aws, canary, clock, faults, probes, readiness
+from drillkit.config import approval_config, evidence_config, ledger_config, notify_config, observe_config
 from drillkit.discovery import resolve_target
 from drillkit.errors import NotSteady, RestoreFailed
 from drillkit.evidence.store import EvidenceStore
@@ -43,19 +43,19 @@ def new_drill_id(execution_name: str | None, scenario_name: str) -> str:
 
 
 # -- 1. preflight ------------------------------------------------------------
-def _survey(scenario: Any) -> tuple[Any, Any, dict[str, Any], list[dict[str, Any]]]:
-    """Read-only: the failover target, the fault's module and prior state, the readiness findings."""
+def _survey(scenario: Any) -> tuple[Any, Any, dict[str, Any], list[dict[str, Any]], bool]:
+    """Read-only: the failover target, the fault's module and prior state, the readiness findings, protection."""
     target = resolve_target(scenario.target)
     fault = faults.fault_module(scenario.fault.type)
     prior = fault.capture(scenario.fault, target)  # proves the fault's resource exists and is readable
-    allow.require(fault.resources(prior))
-    return target, fault, prior, readiness.check(scenario, target)
+    tags = allow.require(fault.resources(prior))
+    return target, fault, prior, readiness.check(scenario, target), allow.is_protected(tags)
 
 
 def plan(request: dict[str, Any]) -> dict[str, Any]:
     """A dry run: what a drill would change and how it would be restored. Reads only; takes no lock."""
     scenario = parse_request(request).scenario
-    target, fault, prior, findings = _survey(scenario)
+    target, fault, prior, findings, protected = _survey(scenario)
     return {
         "scenario": scenario.name,
         "target": target.model_dump(mode="json"),
@@ -64,6 +64,7 @@ def plan(request: dict[str, Any]) -> dict[str, Any]:
         "prior_state": prior,
         "readiness": findings,
         "blocked": any(f["blocking"] for f in findings),
+        "approval_required": protected,
         "measures": [*expected_milestones(bool(scenario.alarms)), *(["rpo"] if scenario.data.heartbeat else [])],
     }
 
@@ -73,7 +74,7 @@ def preflight(request: dict[str, Any], execution_id: str | None, execution_name:
     started_at = clock.now()
     parsed = parse_request(request)
     scenario = parsed.scenario
-    target, fault, prior, findings = _survey(scenario)
+    target, fault, prior, findings, protected = _survey(scenario)
     blocked = any(f["blocking"] for f in findings)
     drill_id = parsed.drill_id or new_drill_id(execution_name, scenario.name)
     context = DrillContext(
@@ -87,6 +88,8 @@ def preflight(request: dict[str, Any], execution_id: str | None, execution_name:
         execution_id=execution_id,
         readiness=findings,
         blocked=blocked,
+        approval_required=protected and not blocked,
+        approval_timeout_seconds=approval_config().approval_timeout_seconds,
     )
     ledger = _ledger()
     ledger.acquire_lock(context.environment_key, drill_id, ledger_config().lock_ttl_seconds)
@@ -149,11 +152,43 @@ def _wait_for_steady(context: DrillContext, timeout_seconds: float) -> tuple[boo
     return reached, samples, [] if reached else streak["problems"]
 
 
+# -- 1b. approval (protected environments) ------------------------------------------
+def request_approval(drill_state: dict[str, Any], task_token: str) -> dict[str, Any]:
+    """Park the machine's task token in the drill record and ask for a decision; nothing is touched until then."""
+    context = DrillContext.model_validate(drill_state)
+    requested_at = clock.now()
+    approval = {
+        "status": "pending",
+        "task_token": task_token,
+        "requested_at": requested_at,
+        "expires_at": requested_at + context.approval_timeout_seconds,
+    }
+    _ledger().update_drill(context.drill_id, phase="awaiting_approval", approval=approval)
+    topic = notify_config().topic_arn
+    if topic:
+        with aws.aws_call("Publish", topic):
+            aws.client("sns").publish(
+                TopicArn=topic,
+                Subject=f"drillkit: approval needed for {context.scenario.name}"[:100],
+                Message=(
+                    f"Drill {context.drill_id} ({context.scenario.name}) on {context.environment_key}, requested by "
+                    f"{context.requested_by}, waits for approval until {clock.iso(approval['expires_at'])}.\n"
+                    f"Plan: {json.dumps((_ledger().get_drill(context.drill_id) or {}).get('plan'))}\n\n"
+                    f"  drillkit approve {context.drill_id}\n  drillkit reject {context.drill_id} --reason '...'"
+                ),
+            )
+    return {"requested_at": requested_at, "expires_at": approval["expires_at"]}
+
+
 # -- 2. steady state -----------------------------------------------------------
 def steady_state(state: dict[str, Any]) -> dict[str, Any]:
     context = _context(state)
     sampling = context.scenario.sampling
-    _ledger().update_drill(context.drill_id, phase="steady_state")
+    ledger = _ledger()
+    if context.approval_required:
+        # The wait for approval used up part of the lock's lifetime: the drill itself gets a whole one.
+        ledger.acquire_lock(context.environment_key, context.drill_id, ledger_config().lock_ttl_seconds)
+    ledger.update_drill(context.drill_id, phase="steady_state")
     if context.scenario.data.heartbeat is not None:
         canary.ensure_table(context.scenario.data.heartbeat)
     reached, samples, problems = _wait_for_steady(context, sampling.steady_state_timeout_seconds)
@@ -329,6 +364,11 @@ def report(state: dict[str, Any]) -> dict[str, Any]:
     samples = store.samples(context.drill_id)
     undo_records = ledger.list_undo(context.drill_id)
     record = ledger.get_drill(context.drill_id) or {}
+    decided = record.get("approval") or {}
+    if state.get("approval_error") and decided.get("status") == "rejected":
+        # Who rejected and why, from the decision recorded before the task token was answered.
+        reason = f"rejected by {decided.get('decided_by')}" + (f": {decided['reason']}" if decided.get("reason") else "")
+        state = {**state, "approval_error": {"Error": "DrillRejected", "Cause": reason}}
     previous = store.latest_of_scenario(context.scenario.name)
 
     def build(state: dict[str, Any]) -> dict[str, Any]:

@@ -61,6 +61,9 @@ class DrillContext(BaseModel):
     # Readiness findings from preflight; any blocking one ends the drill FAIL before injection.
     readiness: list[dict[str, Any]] = []
     blocked: bool = False
+    # A protected environment (drillkit:protected=true): the machine waits for approval before steady state.
+    approval_required: bool = False
+    approval_timeout_seconds: int = 3600
 
 
 class Injection(BaseModel):

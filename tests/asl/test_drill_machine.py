@@ -44,7 +44,9 @@ def test_every_task_invokes_a_function_declared_in_the_template():
     for name, state in STATES.items():
         if state["Type"] != "Task":
             continue
-        placeholder = re.fullmatch(r"\$\{(\w+)\}", state["Resource"])
+        # A callback task (waitForTaskToken) names its function in Parameters.FunctionName instead.
+        arn = state["Parameters"]["FunctionName"] if state["Resource"].endswith(".waitForTaskToken") else state["Resource"]
+        placeholder = re.fullmatch(r"\$\{(\w+)\}", arn)
         assert placeholder, f"{name} must take its ARN from DefinitionSubstitutions"
         value = MACHINE["DefinitionSubstitutions"][placeholder.group(1)]
         function = value["Fn::GetAtt"][0] if isinstance(value["Fn::GetAtt"], list) else value["Fn::GetAtt"].split(".")[0]
@@ -193,3 +195,17 @@ def test_a_drill_has_a_maximum_duration_after_which_the_safety_net_takes_over():
         if r["Type"] == "AWS::Serverless::Function"
     )
     assert ASL["TimeoutSeconds"] > 4 * longest_function
+
+
+def test_a_protected_environment_waits_for_a_person_before_anything_is_touched():
+    assert STATES["Ready"]["Default"] == "NeedsApproval"
+    [rule] = STATES["NeedsApproval"]["Choices"]
+    assert rule == {"Variable": "$.drill.approval_required", "BooleanEquals": True, "Next": "AwaitApproval"}
+    assert STATES["NeedsApproval"]["Default"] == "SteadyState"
+    waiting = STATES["AwaitApproval"]
+    assert waiting["Resource"] == "arn:aws:states:::lambda:invoke.waitForTaskToken"
+    assert waiting["Parameters"]["Payload"]["task_token.$"] == "$$.Task.Token"
+    assert waiting["TimeoutSecondsPath"] == "$.drill.approval_timeout_seconds"
+    assert waiting["Next"] == "SteadyState"
+    # Rejected or unanswered: straight to the report, past every state that changes anything.
+    assert [c["Next"] for c in waiting["Catch"]] == ["Report"]

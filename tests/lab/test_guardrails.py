@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import time
+from typing import Any
+
 import pytest
 import yaml
 from typer.testing import CliRunner
@@ -10,7 +14,7 @@ from drillkit.cli import app
 
 from ..conftest import DEMO_SCENARIO, ROOT
 from ..reports import assert_valid_report
-from .conftest import RunningLab, run_drill, wait_for
+from .conftest import RunningLab, run_drill, snapshot, wait_for
 
 pytestmark = pytest.mark.lab
 
@@ -110,3 +114,77 @@ def test_a_target_without_the_allow_tag_is_refused_before_anything_is_touched(la
         assert not [i for i in lab.ledger_items() if i["sk"] == "LOCK"]
     finally:
         elbv2.add_tags(ResourceArns=[group], Tags=[{"Key": "drillkit:allow", "Value": "true"}])
+
+
+@pytest.fixture
+def protected_primary(lab: RunningLab):
+    """The primary health check (what the demo drill changes) tagged drillkit:protected=true, for one test."""
+    route53 = lab.client("route53")
+    check_id = lab.region("primary")["health_check_id"]
+    route53.change_tags_for_resource(
+        ResourceType="healthcheck", ResourceId=check_id, AddTags=[{"Key": "drillkit:protected", "Value": "true"}]
+    )
+    yield check_id
+    route53.change_tags_for_resource(ResourceType="healthcheck", ResourceId=check_id, RemoveTagKeys=["drillkit:protected"])
+
+
+def _start_protected_drill(lab: RunningLab) -> tuple[str, str]:
+    from drillkit import client
+    from drillkit.spec import parse_scenario
+
+    request = client.drill_request(lab.deployment, parse_scenario(yaml.safe_load(DEMO_SCENARIO.read_text())), "requester")
+    execution_arn = client.start(lab.deployment, request)
+    wait_for(lambda: lab.drill_record(request["drill_id"]).get("phase") == "awaiting_approval", 30, "the drill awaiting approval")
+    return request["drill_id"], execution_arn
+
+
+def _answer(lab: RunningLab, *args: str) -> Any:
+    return CliRunner().invoke(app, [*args, "--lab-file", str(lab.work_dir / "lab.json")])
+
+
+def _finish(lab: RunningLab, drill_id: str, execution_arn: str, reports: Any) -> dict:
+    from drillkit import client
+
+    execution = client.follow(lab.deployment, drill_id, execution_arn, lambda *_: None, timeout_seconds=120)
+    assert execution["status"] == "SUCCEEDED", client.execution_error(execution)
+    folder = client.download_report(lab.deployment, drill_id, reports)
+    return json.loads((folder / "report.json").read_text())
+
+
+def test_a_protected_environment_waits_for_approval_and_a_rejection_ends_aborted_with_nothing_touched(
+    lab, protected_primary, tmp_path
+):
+    before = snapshot(lab)
+    drill_id, execution_arn = _start_protected_drill(lab)
+    time.sleep(1.0)  # waiting is all it does
+    assert snapshot(lab) == before
+
+    result = _answer(lab, "reject", drill_id, "--reason", "change freeze until Monday", "--by", "the-owner")
+
+    assert result.exit_code == 0, result.output
+    assert "rejected" in result.output
+    report = _finish(lab, drill_id, execution_arn, tmp_path)
+    assert_valid_report(report)
+    assert report["verdict"] == "ABORTED"
+    assert report["injected_at"] is None
+    [declined] = [f for f in report["findings"] if f["code"] == "APPROVAL_REJECTED"]
+    assert "rejected by the-owner: change freeze until Monday" in declined["message"]
+    assert snapshot(lab) == before
+    assert not [i for i in lab.ledger_items() if i["sk"] == "LOCK"]
+    assert _answer(lab, "approve", drill_id).exit_code == 2  # answered already: the record says so
+
+
+def test_an_approved_drill_goes_on_and_the_report_names_the_approver(lab, protected_primary, tmp_path):
+    drill_id, execution_arn = _start_protected_drill(lab)
+
+    own = _answer(lab, "approve", drill_id, "--by", "requester")
+    assert own.exit_code == 2 and "cannot also approve it" in own.output  # no approving one's own drill
+    result = _answer(lab, "approve", drill_id, "--by", "the-owner")
+
+    assert result.exit_code == 0, result.output
+    report = _finish(lab, drill_id, execution_arn, tmp_path)
+    assert_valid_report(report)
+    assert report["verdict"] == "PASS", report["findings"]
+    assert report["people"]["approved_by"] == "the-owner"
+    assert any(e["event"] == "approval_granted" for e in report["timeline"])
+    assert not [i for i in lab.ledger_items() if i["sk"] == "LOCK"]

@@ -216,6 +216,35 @@ def build(
                 "ran",
             )
         )
+    granted = state.get("approval") or {}
+    if granted.get("approved_by"):
+        events.append(event(granted.get("approved_at"), "approval_granted", by=granted["approved_by"]))
+        steps.append(
+            _step(
+                granted.get("approved_at"),
+                "AwaitApproval",
+                f"protected environment: wait for a person's approval; approved by {granted['approved_by']}",
+                "states:SendTaskSuccess",
+                "approved",
+            )
+        )
+    declined = _error_of(state.get("approval_error"))  # rejected by a person, or nobody answered in time
+    if declined:
+        code = "APPROVAL_TIMED_OUT" if declined[0] == "States.Timeout" else "APPROVAL_REJECTED"
+        message = (
+            f"the environment is protected and the drill was not approved: {declined[1] or declined[0]}; nothing was injected"
+        )
+        findings.append(
+            _finding(
+                "medium",
+                code,
+                message,
+                "drill record approval (ledger)",
+                "Agree the drill window with the environment's owner, then run the drill again.",
+            )
+        )
+        deviations.append(message)
+        events.append(event(ended_at, "approval_declined", reason=declined[1] or declined[0]))
     errors = {key: _error_of(state.get(key)) for key in ("error", "restore_error", "verify_error")}
     stage_of = {"error": "drill", "restore_error": "restore", "verify_error": "restore verification"}
     for key, error in errors.items():
@@ -304,6 +333,8 @@ def build(
         steps.append(
             _step(t, "Restore", f"replay undo record {record['seq']} on {record['resource_id']}", fault_api, record["status"])
         )
+    if declined and not injection:
+        verification = {"verified": True, "t": ended_at, "resources": {}, "note": "not approved: nothing was injected"}
     if context.blocked and not injection:
         verification = {
             "verified": True,
@@ -348,7 +379,7 @@ def build(
         measured,
         restore_verified,
         error=any(errors.values()) or status == "FAILED",
-        aborted=status in ("ABORTED", "TIMED_OUT") or bool(stopped_by),
+        aborted=status in ("ABORTED", "TIMED_OUT") or bool(stopped_by) or bool(declined),
     )
     if context.blocked and result == "PASS":
         result = "FAIL"  # a blocking readiness finding: the stack cannot fail over, whatever else holds
@@ -386,7 +417,7 @@ def build(
         "plan": _plan(context, fault_plan),
         "people": {
             "requested_by": context.requested_by,
-            "approved_by": None,  # no approval step yet
+            "approved_by": (state.get("approval") or {}).get("approved_by"),  # None: not a protected environment
             "notified": [{"channel": "sns", "target": t, "when": "after the report is sealed"} for t in notify_targets or []],
         },
         "execution": {
