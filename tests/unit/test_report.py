@@ -110,6 +110,40 @@ def test_a_drill_that_never_injected_is_an_error_with_no_measurements(context):
     assert b'type="NotSteady"' in junit.render(document)
 
 
+@pytest.mark.parametrize(
+    ("caught", "code", "said"),
+    [
+        ({"Error": "DrillRejected", "Cause": "rejected by bob: change freeze"}, "APPROVAL_REJECTED", "rejected by bob"),
+        ({"Error": "States.Timeout", "Cause": ""}, "APPROVAL_TIMED_OUT", "States.Timeout"),
+    ],
+)
+def test_a_protected_drill_not_approved_is_aborted_with_nothing_injected_and_says_why(context, caught, code, said):
+    protected = context.model_copy(update={"approval_required": True})
+    state = {"drill": protected.model_dump(mode="json"), "approval_error": caught}
+
+    document = build(protected, state, [])
+
+    assert_valid_report(document)
+    assert document["verdict"] == "ABORTED"
+    assert document["restore_verified"] is True  # nothing to put back
+    assert document["injected_at"] is None and document["measurements"] == {}
+    assert [f["code"] for f in document["findings"]] == [code]
+    assert said in document["findings"][0]["message"] and "nothing was injected" in document["findings"][0]["message"]
+    assert document["people"]["approved_by"] is None
+
+
+def test_an_approved_drill_names_its_approver_and_the_approval_step(context):
+    protected = context.model_copy(update={"approval_required": True})
+    state = {**finished_state(protected), "approval": {"approved_by": "bob", "approved_at": T0 - 30}}
+
+    document = build(protected, state, samples_after_injection(2, 3, 4))
+
+    assert_valid_report(document)
+    assert document["verdict"] == "PASS"
+    assert document["people"]["approved_by"] == "bob"
+    assert "drillkit:AwaitApproval" in [s["actor"] for s in document["execution"]["steps"]]
+
+
 def test_the_previous_drill_of_the_scenario_is_recorded(context):
     previous = {
         "drill_id": "region-failover-1",
