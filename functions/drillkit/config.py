@@ -22,7 +22,7 @@ class LedgerConfig(BaseModel):
 
 class ApprovalConfig(BaseModel):
     model_config = ConfigDict(frozen=True)
-    approval_timeout_seconds: int = Field(default=3600, ge=60, le=86400 * 7)
+    approval_timeout_seconds: int = Field(default=1800, ge=60, le=3600)
 
 
 class NotifyConfig(BaseModel):

@@ -63,7 +63,7 @@ class DrillContext(BaseModel):
     blocked: bool = False
     # A protected environment (drillkit:protected=true): the machine waits for approval before steady state.
     approval_required: bool = False
-    approval_timeout_seconds: int = 3600
+    approval_timeout_seconds: int = 1800
 
 
 class Injection(BaseModel):
