@@ -132,6 +132,17 @@ def test_a_protected_drill_not_approved_is_aborted_with_nothing_injected_and_say
     assert document["people"]["approved_by"] is None
 
 
+def test_an_approval_step_that_broke_is_an_error_not_a_rejection(context):
+    protected = context.model_copy(update={"approval_required": True})
+    caught = {"Error": "ResourceNotFoundException", "Cause": json.dumps({"errorMessage": "ledger table not found"})}
+
+    document = build(protected, {"drill": protected.model_dump(mode="json"), "approval_error": caught}, [])
+
+    assert_valid_report(document)
+    assert document["verdict"] == "ERROR"
+    assert [f["code"] for f in document["findings"]] == ["ResourceNotFoundException"]
+
+
 def test_an_approved_drill_names_its_approver_and_the_approval_step(context):
     protected = context.model_copy(update={"approval_required": True})
     state = {**finished_state(protected), "approval": {"approved_by": "bob", "approved_at": T0 - 30}}

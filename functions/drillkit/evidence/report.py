@@ -228,7 +228,8 @@ def build(
                 "approved",
             )
         )
-    declined = _error_of(state.get("approval_error"))  # rejected by a person, or nobody answered in time
+    caught = _error_of(state.get("approval_error"))
+    declined = caught if caught and caught[0] in ("DrillRejected", "States.Timeout") else None  # a person said no, or nobody
     if declined:
         code = "APPROVAL_TIMED_OUT" if declined[0] == "States.Timeout" else "APPROVAL_REJECTED"
         message = (
@@ -246,6 +247,7 @@ def build(
         deviations.append(message)
         events.append(event(ended_at, "approval_declined", reason=declined[1] or declined[0]))
     errors = {key: _error_of(state.get(key)) for key in ("error", "restore_error", "verify_error")}
+    errors["error"] = errors["error"] or (caught if caught and not declined else None)  # the approval step itself broke
     stage_of = {"error": "drill", "restore_error": "restore", "verify_error": "restore verification"}
     for key, error in errors.items():
         if error:
@@ -333,7 +335,7 @@ def build(
         steps.append(
             _step(t, "Restore", f"replay undo record {record['seq']} on {record['resource_id']}", fault_api, record["status"])
         )
-    if declined and not injection:
+    if caught and not injection:
         verification = {"verified": True, "t": ended_at, "resources": {}, "note": "not approved: nothing was injected"}
     if context.blocked and not injection:
         verification = {
