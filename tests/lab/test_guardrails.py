@@ -188,3 +188,37 @@ def test_an_approved_drill_goes_on_and_the_report_names_the_approver(lab, protec
     assert report["people"]["approved_by"] == "the-owner"
     assert any(e["event"] == "approval_granted" for e in report["timeline"])
     assert not [i for i in lab.ledger_items() if i["sk"] == "LOCK"]
+
+
+def test_a_second_drill_on_the_same_environment_is_refused_naming_the_drill_that_holds_it(lab, protected_primary, tmp_path):
+    holder, execution_arn = _start_protected_drill(lab)  # waits for approval, holding the environment's lock
+    before = snapshot(lab)
+
+    second = CliRunner().invoke(
+        app, ["run", str(DEMO_SCENARIO), "--wait", "--lab-file", str(lab.work_dir / "lab.json"), "--reports-dir", str(tmp_path)]
+    )
+
+    assert second.exit_code == 2, second.output
+    assert f"locked by drill {holder}" in " ".join(second.output.split())
+    assert snapshot(lab) == before
+    assert _answer(lab, "reject", holder, "--reason", "test over", "--by", "the-owner").exit_code == 0
+    assert _finish(lab, holder, execution_arn, tmp_path)["verdict"] == "ABORTED"
+    assert not [i for i in lab.ledger_items() if i["sk"] == "LOCK"]
+
+
+def test_observation_ends_at_its_deadline_restores_and_fails_when_the_failover_has_not_come_by_then(lab, tmp_path):
+    scenario = yaml.safe_load((ROOT / "scenarios" / "fail-targets-deregister.yaml").read_text())
+    # Route 53 needs about 3 s (1 s interval, threshold 3) to see the primary's targets gone: 1.5 s is too short.
+    scenario["sampling"]["observe_timeout_seconds"] = 1.5
+    before = snapshot(lab)
+
+    report = run_drill(lab, scenario, tmp_path)
+
+    assert_valid_report(report)
+    assert report["verdict"] == "FAIL"
+    [missed] = [f for f in report["findings"] if f["code"] == "DETECTION_NOT_REACHED"]
+    assert "within 1.5s of injection" in missed["message"]
+    assert report["measurements"]["detection"]["seconds"] is None
+    assert report["restore_verified"] is True
+    assert snapshot(lab) == before
+    assert not [i for i in lab.ledger_items() if i["sk"] == "LOCK"]
