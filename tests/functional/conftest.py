@@ -33,6 +33,8 @@ def _clear_caches() -> None:
     config.ledger_config.cache_clear()
     config.evidence_config.cache_clear()
     config.observe_config.cache_clear()
+    config.approval_config.cache_clear()
+    config.notify_config.cache_clear()
 
 
 @pytest.fixture
