@@ -7,6 +7,7 @@ A WSGI layer in front of moto's server:
   RDS FailoverGlobalCluster, SwitchoverGlobalCluster   POST / (Query protocol)
   RDS Data API ExecuteStatement  POST /Execute
   Test harness (lab only)        POST /_lab/sabotage   break a drillkit function: crash, timeout, throttle
+  Ground truth (lab only)        GET /_lab/assumed-roles   every role STS let anyone assume
 Everything else goes to moto unchanged.
 """
 
@@ -35,6 +36,7 @@ LAMBDA_INVOKE = re.compile(r"^/2015-03-31/functions/([^/]+)/invocations$")
 RDS_NS = "http://rds.amazonaws.com/doc/2014-10-31/"
 RDS_GLOBAL_ACTIONS = {"FailoverGlobalCluster", "SwitchoverGlobalCluster"}
 LAB_SABOTAGE = "/_lab/sabotage"  # the test harness (tests/lab/test_harness.py); nothing in AWS answers here
+LAB_ASSUMED_ROLES = "/_lab/assumed-roles"  # ground truth: every AssumeRole STS granted (CloudTrail's record, in AWS)
 
 StartResponse = Callable[..., Any]
 
@@ -73,6 +75,8 @@ class LabExtensions:
             return self.health_check_status(unquote(match.group(1)), start_response)
         if method == "GET" and TEST_DNS_ANSWER.match(path):
             return self.test_dns_answer(parse_qs(environ.get("QUERY_STRING", "")), start_response)
+        if method == "GET" and path == LAB_ASSUMED_ROLES:
+            return self.assumed_roles(start_response)
         if method == "POST" and path == LAB_SABOTAGE:
             return self.sabotage(_body(environ), start_response)
         if method == "POST" and (match := LAMBDA_INVOKE.match(path)):
@@ -184,6 +188,17 @@ class LabExtensions:
         )
 
     # -- Lambda ---------------------------------------------------------------
+    def assumed_roles(self, start_response: StartResponse) -> list[bytes]:
+        from moto.sts.models import sts_backends
+
+        granted = [
+            {"role_arn": r.role_arn, "session_name": r.session_name, "external_id": r.external_id, "account": account}
+            for account in list(sts_backends.keys())
+            for backend in sts_backends[account].values()
+            for r in list(backend.assumed_roles)
+        ]
+        return _json(start_response, "200 OK", {"assumed_roles": granted})
+
     # -- the test harness: break a drillkit function on purpose ------------------------------
     def sabotage(self, raw: bytes, start_response: StartResponse) -> list[bytes]:
         try:

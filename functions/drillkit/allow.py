@@ -26,22 +26,22 @@ def _tags(resource_type: str, resource_id: str) -> dict[str, str]:
     region = resource_id.split(":")[3] if resource_id.startswith("arn:") else None
     if resource_type == "AWS::Route53::HealthCheck":
         with aws.aws_call("ListTagsForResource", resource_id):
-            found = aws.client("route53").list_tags_for_resource(ResourceType="healthcheck", ResourceId=resource_id)
+            found = aws.target_client("route53").list_tags_for_resource(ResourceType="healthcheck", ResourceId=resource_id)
         return {t["Key"]: t["Value"] for t in found["ResourceTagSet"].get("Tags", [])}
     if resource_type.startswith("AWS::ElasticLoadBalancingV2::"):
         with aws.aws_call("DescribeTags", resource_id):
-            found = aws.client("elbv2", region).describe_tags(ResourceArns=[resource_id])["TagDescriptions"]
+            found = aws.target_client("elbv2", region).describe_tags(ResourceArns=[resource_id])["TagDescriptions"]
         return {t["Key"]: t["Value"] for d in found for t in d.get("Tags", [])}
     if resource_type == "AWS::ECS::Service":
         with aws.aws_call("ListTagsForResource", resource_id):
-            found = aws.client("ecs", region).list_tags_for_resource(resourceArn=resource_id)
+            found = aws.target_client("ecs", region).list_tags_for_resource(resourceArn=resource_id)
         return {t["key"]: t["value"] for t in found.get("tags", [])}
     if resource_type == "AWS::Lambda::Function":
         with aws.aws_call("ListTags", resource_id):
-            return dict(aws.client("lambda", region).list_tags(Resource=resource_id).get("Tags", {}))
+            return dict(aws.target_client("lambda", region).list_tags(Resource=resource_id).get("Tags", {}))
     if resource_type == "AWS::RDS::DBCluster":
         with aws.aws_call("ListTagsForResource", resource_id):
-            found = aws.client("rds", region).list_tags_for_resource(ResourceName=resource_id)
+            found = aws.target_client("rds", region).list_tags_for_resource(ResourceName=resource_id)
         return {t["Key"]: t["Value"] for t in found.get("TagList", [])}
     raise TargetNotAllowed(f"drillkit cannot read the tags of {resource_type} {resource_id}")
 

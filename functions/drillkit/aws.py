@@ -6,16 +6,20 @@ on its own; that is how the same code talks to AWS or to the local lab.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 import boto3
+import botocore.session
 from botocore.config import Config
+from botocore.credentials import AssumeRoleCredentialFetcher, DeferredRefreshableCredentials
 from botocore.exceptions import BotoCoreError, ClientError
 
-from drillkit.errors import AwsCallFailed, TransientError
+from drillkit.errors import AwsCallFailed, TargetRoleRefused, TransientError
 
 TRANSIENT_CODES = frozenset(
     {
@@ -55,6 +59,87 @@ def client(service: str, region: str | None = None, read_timeout: float | None =
         else _CONFIG.merge(Config(read_timeout=read_timeout, retries={"mode": "adaptive", "max_attempts": 1}))
     )
     return boto3.session.Session().client(service, region_name=region, config=config)
+
+
+# -- the target's account: an IAM role per environment ------------------------------------------------
+@dataclass(frozen=True)
+class TargetRole:
+    role_arn: str
+    external_id: str | None
+    session_name: str
+
+
+_acting: TargetRole | None = None  # one invocation per process in Lambda; probe threads must see it too
+
+
+def session_name_for(drill_id: str | None) -> str:
+    """drillkit-<drill id>, within STS's 64 characters and alphabet, so the target's CloudTrail names the drill."""
+    cleaned = re.sub(r"[^\w+=,.@-]", "-", drill_id or "dry-run")
+    return f"drillkit-{cleaned}"[:64]
+
+
+@contextmanager
+def acting_for(role_arn: str | None, external_id: str | None, drill_id: str | None) -> Iterator[None]:
+    """Calls to the stack under test go through the environment's role (when it has one) for a step's duration."""
+    global _acting
+    previous = _acting
+    _acting = TargetRole(role_arn, external_id, session_name_for(drill_id)) if role_arn else None
+    try:
+        yield
+    finally:
+        _acting = previous
+
+
+def target_client(service: str, region: str | None = None, read_timeout: float | None = None) -> Any:
+    """A client for the stack under test: the function's own credentials, or the environment's role when it has one."""
+    if _acting is None:
+        return client(service, region, read_timeout)
+    return _role_client(_acting, service, region, read_timeout)
+
+
+@cache
+def _role_session(role: TargetRole) -> boto3.session.Session:
+    """A session on the role's credentials, assumed on first use and refreshed by botocore before they expire."""
+    source = botocore.session.get_session()
+    extra = {"RoleSessionName": role.session_name, **({"ExternalId": role.external_id} if role.external_id else {})}
+    fetcher = AssumeRoleCredentialFetcher(
+        client_creator=source.create_client,
+        source_credentials=source.get_credentials(),
+        role_arn=role.role_arn,
+        extra_args=extra,
+    )
+    assumed = botocore.session.get_session()
+    assumed._credentials = DeferredRefreshableCredentials(refresh_using=fetcher.fetch_credentials, method="assume-role")
+    return boto3.session.Session(botocore_session=assumed)
+
+
+@cache
+def _role_client(role: TargetRole, service: str, region: str | None, read_timeout: float | None) -> Any:
+    if service == "route53":
+        region = "us-east-1"
+    config = (
+        _CONFIG
+        if read_timeout is None
+        else _CONFIG.merge(Config(read_timeout=read_timeout, retries={"mode": "adaptive", "max_attempts": 1}))
+    )
+    return _role_session(role).client(service, region_name=region, config=config)
+
+
+def check_target_role() -> str | None:
+    """Assume the environment's role now, so that a role drillkit may not use is refused by name before anything else."""
+    if _acting is None:
+        return None
+    try:
+        return str(target_client("sts").get_caller_identity()["Arn"])
+    except (ClientError, BotoCoreError) as error:
+        code = error_code(error) if isinstance(error, ClientError) else type(error).__name__
+        raise TargetRoleRefused(f"target.role_arn: cannot assume {_acting.role_arn}: {code}: {error}") from None
+
+
+def forget_roles() -> None:
+    """Drop cached role sessions (tests, and the CLI between deployments)."""
+    _role_session.cache_clear()
+    _role_client.cache_clear()
 
 
 @cache

@@ -22,7 +22,7 @@ NAME = "heartbeat"
 
 
 def _data_api(cluster_arn: str, timeout: float) -> Any:
-    return aws.client("rds-data", cluster_arn.split(":")[3], read_timeout=timeout)
+    return aws.target_client("rds-data", cluster_arn.split(":")[3], read_timeout=timeout)
 
 
 def _execute(
@@ -85,7 +85,7 @@ def serving_store(heartbeat: Heartbeat) -> tuple[str, str]:
     """(cluster ARN, why): the global database's writer when it is available, else the standby."""
     standby_region = heartbeat.standby_cluster_arn.split(":")[3]
     try:
-        rds = aws.client("rds", standby_region)
+        rds = aws.target_client("rds", standby_region)
         with aws.aws_call("DescribeGlobalClusters", heartbeat.standby_cluster_arn):
             pages = list(rds.get_paginator("describe_global_clusters").paginate())
         for page in pages:
@@ -104,7 +104,7 @@ def serving_store(heartbeat: Heartbeat) -> tuple[str, str]:
 def _available(cluster_arn: str) -> bool:
     try:
         with aws.aws_call("DescribeDBClusters", cluster_arn):
-            found = aws.client("rds", cluster_arn.split(":")[3]).describe_db_clusters(DBClusterIdentifier=cluster_arn)
+            found = aws.target_client("rds", cluster_arn.split(":")[3]).describe_db_clusters(DBClusterIdentifier=cluster_arn)
     except DrillError:
         return False
     return bool(found["DBClusters"]) and found["DBClusters"][0].get("Status") == "available"

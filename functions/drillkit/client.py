@@ -191,6 +191,7 @@ def with_aws_of(deployment: Deployment, work: Callable[[], Any]) -> Any:
     if deployment.endpoint_url:
         os.environ.update(AWS_ENDPOINT_URL=deployment.endpoint_url, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
     aws.client.cache_clear()
+    aws.forget_roles()
     try:
         return work()
     finally:
@@ -200,6 +201,7 @@ def with_aws_of(deployment: Deployment, work: Callable[[], Any]) -> Any:
             else:
                 os.environ[name] = value
         aws.client.cache_clear()
+        aws.forget_roles()
 
 
 class NotAwaitingApproval(DrillError):

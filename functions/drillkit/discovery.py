@@ -13,7 +13,7 @@ from drillkit.spec import Target
 
 
 def find_hosted_zone(zone_name: str) -> str:
-    route53 = aws.client("route53")
+    route53 = aws.target_client("route53")
     with aws.aws_call("ListHostedZonesByName", zone_name):
         zones = route53.list_hosted_zones_by_name(DNSName=zone_name, MaxItems="10")["HostedZones"]
     public = [z for z in zones if z["Name"] == zone_name and not z.get("Config", {}).get("PrivateZone")]
@@ -23,7 +23,7 @@ def find_hosted_zone(zone_name: str) -> str:
 
 
 def failover_records(zone_id: str, name: str, record_type: str) -> list[dict[str, Any]]:
-    route53 = aws.client("route53")
+    route53 = aws.target_client("route53")
     records: list[dict[str, Any]] = []
     request = {"HostedZoneId": zone_id, "StartRecordName": name, "StartRecordType": record_type}
     with aws.aws_call("ListResourceRecordSets", zone_id):
@@ -94,7 +94,7 @@ def _region_of_arn(arn: str) -> str:
 
 
 def _describe_load_balancer(region: str, **selector: Any) -> dict[str, Any] | None:
-    elbv2 = aws.client("elbv2", region)
+    elbv2 = aws.target_client("elbv2", region)
     what = next(iter(selector.values()))[0]
     try:
         with aws.aws_call("DescribeLoadBalancers", what):
@@ -107,7 +107,7 @@ def _describe_load_balancer(region: str, **selector: Any) -> dict[str, Any] | No
 
 
 def _by_dns_name(region: str, dns_name: str) -> dict[str, Any] | None:
-    elbv2 = aws.client("elbv2", region)
+    elbv2 = aws.target_client("elbv2", region)
     wanted = dns_name.rstrip(".").lower().removeprefix("dualstack.")
     with aws.aws_call("DescribeLoadBalancers", dns_name):
         for page in elbv2.get_paginator("describe_load_balancers").paginate():
@@ -166,7 +166,7 @@ def _application(found: dict[str, Any]) -> LoadBalancer:
 
 def forwarded_target_groups(balancer: LoadBalancer) -> list[str]:
     """Target groups the ALB's listeners forward to by default, in listener order."""
-    elbv2 = aws.client("elbv2", balancer.region)
+    elbv2 = aws.target_client("elbv2", balancer.region)
     groups: list[str] = []
     with aws.aws_call("DescribeListeners", balancer.arn):
         listeners = elbv2.describe_listeners(LoadBalancerArn=balancer.arn)["Listeners"]
@@ -180,7 +180,7 @@ def forwarded_target_groups(balancer: LoadBalancer) -> list[str]:
 
 def listeners(balancer: LoadBalancer) -> list[tuple[str, int]]:
     """(protocol, port) of every listener of the ALB."""
-    elbv2 = aws.client("elbv2", balancer.region)
+    elbv2 = aws.target_client("elbv2", balancer.region)
     with aws.aws_call("DescribeListeners", balancer.arn):
         found = elbv2.describe_listeners(LoadBalancerArn=balancer.arn)["Listeners"]
     return [(str(item.get("Protocol", "")), int(item.get("Port", 0))) for item in found]

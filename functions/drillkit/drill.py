@@ -6,9 +6,11 @@ the machine stores under its ResultPath. Handlers only parse, log and call these
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 from drillkit import allow, aws, canary, clock, faults, probes, readiness
@@ -43,8 +45,22 @@ def new_drill_id(execution_name: str | None, scenario_name: str) -> str:
 
 
 # -- 1. preflight ------------------------------------------------------------
+def _on_target(step: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+    """Run a step with the stack under test reached through its environment's role (target.role_arn), if any."""
+
+    @functools.wraps(step)
+    def run(state: dict[str, Any], *args: Any, **kwargs: Any) -> dict[str, Any]:
+        drill_state = state.get("drill") or {}
+        target = (drill_state.get("scenario") or {}).get("target") or {}
+        with aws.acting_for(target.get("role_arn"), target.get("external_id"), drill_state.get("drill_id")):
+            return step(state, *args, **kwargs)
+
+    return run
+
+
 def _survey(scenario: Any) -> tuple[Any, Any, dict[str, Any], list[dict[str, Any]], bool]:
     """Read-only: the failover target, the fault's module and prior state, the readiness findings, protection."""
+    aws.check_target_role()  # a role drillkit may not assume is named before anything else is read
     target = resolve_target(scenario.target)
     fault = faults.fault_module(scenario.fault.type)
     prior = fault.capture(scenario.fault, target)  # proves the fault's resource exists and is readable
@@ -54,8 +70,10 @@ def _survey(scenario: Any) -> tuple[Any, Any, dict[str, Any], list[dict[str, Any
 
 def plan(request: dict[str, Any]) -> dict[str, Any]:
     """A dry run: what a drill would change and how it would be restored. Reads only; takes no lock."""
-    scenario = parse_request(request).scenario
-    target, fault, prior, findings, protected = _survey(scenario)
+    parsed = parse_request(request)
+    scenario = parsed.scenario
+    with aws.acting_for(scenario.target.role_arn, scenario.target.external_id, parsed.drill_id):
+        target, fault, prior, findings, protected = _survey(scenario)
     return {
         "scenario": scenario.name,
         "target": target.model_dump(mode="json"),
@@ -74,9 +92,10 @@ def preflight(request: dict[str, Any], execution_id: str | None, execution_name:
     started_at = clock.now()
     parsed = parse_request(request)
     scenario = parsed.scenario
-    target, fault, prior, findings, protected = _survey(scenario)
-    blocked = any(f["blocking"] for f in findings)
     drill_id = parsed.drill_id or new_drill_id(execution_name, scenario.name)
+    with aws.acting_for(scenario.target.role_arn, scenario.target.external_id, drill_id):
+        target, fault, prior, findings, protected = _survey(scenario)
+    blocked = any(f["blocking"] for f in findings)
     context = DrillContext(
         drill_id=drill_id,
         environment_key=environment_key(target.hosted_zone_id, target.record_name),
@@ -181,6 +200,7 @@ def request_approval(drill_state: dict[str, Any], task_token: str) -> dict[str, 
 
 
 # -- 2. steady state -----------------------------------------------------------
+@_on_target
 def steady_state(state: dict[str, Any]) -> dict[str, Any]:
     context = _context(state)
     sampling = context.scenario.sampling
@@ -201,6 +221,7 @@ def steady_state(state: dict[str, Any]) -> dict[str, Any]:
 
 
 # -- 3. inject -----------------------------------------------------------------
+@_on_target
 def inject(state: dict[str, Any]) -> dict[str, Any]:
     context = _context(state)
     spec = context.scenario.fault
@@ -237,6 +258,7 @@ def inject(state: dict[str, Any]) -> dict[str, Any]:
 
 
 # -- 4. observe ----------------------------------------------------------------
+@_on_target
 def observe(state: dict[str, Any]) -> dict[str, Any]:
     context = _context(state)
     injection = Injection.model_validate(state["injection"])
@@ -300,6 +322,7 @@ def new_tracker(context: DrillContext, injection: Injection) -> MilestoneTracker
 
 
 # -- 5. restore ----------------------------------------------------------------
+@_on_target
 def restore(state: dict[str, Any]) -> dict[str, Any]:
     """Replay every undo record not yet restored, newest first. Safe to run twice."""
     context = _context(state)
@@ -328,6 +351,7 @@ def restore(state: dict[str, Any]) -> dict[str, Any]:
 
 
 # -- 6. verify restore -----------------------------------------------------------
+@_on_target
 def verify_restore(state: dict[str, Any]) -> dict[str, Any]:
     """The environment is back when every fault reads restored and the probes are steady again."""
     context = _context(state)

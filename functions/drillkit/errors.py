@@ -25,6 +25,10 @@ class TargetNotFound(DrillError):
     """A resource the scenario names does not exist or is not usable."""
 
 
+class TargetRoleRefused(DrillError):
+    """The environment's IAM role (target.role_arn) could not be assumed."""
+
+
 class EnvironmentLocked(DrillError):
     """Another drill holds the environment lock."""
 

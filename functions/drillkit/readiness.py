@@ -60,7 +60,7 @@ def _described_alarm(field: str, alarm: AlarmRef) -> dict[str, Any]:
     """The alarm as CloudWatch describes it; one the scenario names but that cannot be read is an input error."""
     try:
         with aws.aws_call("DescribeAlarms", alarm.name):
-            found = aws.client("cloudwatch", alarm.region).describe_alarms(AlarmNames=[alarm.name])["MetricAlarms"]
+            found = aws.target_client("cloudwatch", alarm.region).describe_alarms(AlarmNames=[alarm.name])["MetricAlarms"]
     except AwsCallFailed as error:
         raise TargetNotFound(f"{field}: cannot read alarm {alarm.name} in {alarm.region}: {error}") from None
     if not found:
@@ -81,7 +81,7 @@ def _stop_conditions_quiet(scenario: Scenario) -> None:
 
 def _health_check_matches_listener(health_check_id: str) -> list[dict[str, Any]]:
     with aws.aws_call("GetHealthCheck", health_check_id):
-        config = aws.client("route53").get_health_check(HealthCheckId=health_check_id)["HealthCheck"]["HealthCheckConfig"]
+        config = aws.target_client("route53").get_health_check(HealthCheckId=health_check_id)["HealthCheck"]["HealthCheckConfig"]
     name = config.get("FullyQualifiedDomainName") or ""
     balancer = load_balancer_at(name)
     if balancer is None:

@@ -45,6 +45,19 @@ class Target(_Strict):
         default="x-drillkit-region",
         description="Response header (or JSON body key 'region') naming the region that served a request.",
     )
+    role_arn: str | None = Field(
+        default=None,
+        max_length=2048,
+        pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$",
+        description="IAM role in the stack's account that drillkit assumes for every call to the stack (cross-account).",
+    )
+    external_id: str | None = Field(
+        default=None,
+        min_length=2,
+        max_length=1224,
+        pattern=r"^[\w+=,.@:/-]+$",
+        description="ExternalId the role's trust policy asks for.",
+    )
 
     @field_validator("hosted_zone", "record_name")
     @classmethod
@@ -62,6 +75,8 @@ class Target(_Strict):
     def _record_in_zone(self) -> Target:
         if not (self.record_name == self.hosted_zone or self.record_name.endswith("." + self.hosted_zone)):
             raise ValueError(f"record_name {self.record_name} is not inside hosted_zone {self.hosted_zone}")
+        if self.external_id and not self.role_arn:
+            raise ValueError("external_id applies only with role_arn")
         return self
 
 

@@ -209,3 +209,26 @@ def test_a_protected_environment_waits_for_a_person_before_anything_is_touched()
     assert waiting["Next"] == "SteadyState"
     # Rejected or unanswered: straight to the report, past every state that changes anything.
     assert [c["Next"] for c in waiting["Catch"]] == ["Report"]
+
+
+ON_THE_STACK = ("DescribeFaultTargets", "ChangeFaultTargets", "ReadProbes", "HeartbeatCanary", "HeartbeatSecret")
+
+
+def test_the_target_account_role_grants_every_action_drillkit_takes_on_the_stack_and_nothing_else():
+    role = cfn.load(ROOT / "docs" / "target-account-role.yaml")["Resources"]["DrillkitTargetRole"]["Properties"]
+    granted = {a for s in statements(role["Policies"]) for a in s["Action"]}
+    on_the_stack = {a for s in statements(RESOURCES) if s.get("Sid") in ON_THE_STACK for a in s["Action"]}
+    assert granted == on_the_stack
+    trust = role["AssumeRolePolicyDocument"]["Statement"][0]
+    assert set(trust["Condition"]) == {"StringEquals", "ArnLike"}  # ExternalId and only drillkit's own function roles
+
+
+def test_every_function_that_reaches_the_stack_may_assume_the_environment_role_and_only_its_pattern():
+    for name, resource in RESOURCES.items():
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        sids = {s.get("Sid") for s in statements(resource["Properties"].get("Policies", []))}
+        if sids & {"DescribeFaultTargets", "ReadProbes"}:
+            assert "AssumeTargetRole" in sids, name
+    [assume] = {json.dumps(s, sort_keys=True) for s in statements(RESOURCES) if s.get("Sid") == "AssumeTargetRole"}
+    assert json.loads(assume)["Resource"] == {"Ref": "TargetRoleArnPattern"}

@@ -29,6 +29,7 @@ class Account:
 
 def _clear_caches() -> None:
     aws.client.cache_clear()
+    aws.forget_roles()
     aws.resource_table.cache_clear()
     config.ledger_config.cache_clear()
     config.evidence_config.cache_clear()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.request
 from typing import Any
 
 import pytest
@@ -222,3 +223,37 @@ def test_observation_ends_at_its_deadline_restores_and_fails_when_the_failover_h
     assert report["restore_verified"] is True
     assert snapshot(lab) == before
     assert not [i for i in lab.ledger_items() if i["sk"] == "LOCK"]
+
+
+LAB_ACCOUNT_ROLE = "arn:aws:iam::123456789012:role/drillkit-target-lab"
+
+
+def test_a_drill_reaches_its_stack_through_the_environment_role_and_passes(lab, tmp_path):
+    scenario = yaml.safe_load(DEMO_SCENARIO.read_text())
+    scenario["target"].update(role_arn=LAB_ACCOUNT_ROLE, external_id="lab-external-id")
+    before = snapshot(lab)
+
+    report = run_drill(lab, scenario, tmp_path)
+
+    assert_valid_report(report)
+    assert report["verdict"] == "PASS", report["findings"]
+    assert snapshot(lab) == before
+    # drillkit reached the stack as the role, in a session named after the drill, with the ExternalId (STS's own record).
+    with urllib.request.urlopen(lab.deployment.endpoint_url + "/_lab/assumed-roles", timeout=10) as response:
+        assumed = json.loads(response.read())["assumed_roles"]
+    sessions = {(a["role_arn"], a["session_name"], a["external_id"]) for a in assumed}
+    assert (LAB_ACCOUNT_ROLE, f"drillkit-{report['drill_id']}", "lab-external-id") in sessions
+
+
+def test_a_role_in_another_account_sees_another_account_and_the_dry_run_says_what_is_missing(lab, tmp_path):
+    scenario = yaml.safe_load(DEMO_SCENARIO.read_text())
+    scenario["target"]["role_arn"] = "arn:aws:iam::111122223333:role/drillkit-target-elsewhere"
+    path = tmp_path / "elsewhere.yaml"
+    path.write_text(yaml.safe_dump(scenario))
+    before = (snapshot(lab), len(lab.ledger_items()))
+
+    result = CliRunner().invoke(app, ["run", str(path), "--dry-run", "--lab-file", str(lab.work_dir / "lab.json")])
+
+    assert result.exit_code == 2, result.output
+    assert "target.hosted_zone" in result.output  # the zone is in the lab's account, not in 111122223333
+    assert (snapshot(lab), len(lab.ledger_items())) == before

@@ -38,7 +38,7 @@ def _isolation_name(balancer_name: str) -> str:
 
 def _security_groups_of(region: str, balancer_arn: str) -> list[str]:
     with aws.aws_call("DescribeLoadBalancers", balancer_arn):
-        found = aws.client("elbv2", region).describe_load_balancers(LoadBalancerArns=[balancer_arn])["LoadBalancers"]
+        found = aws.target_client("elbv2", region).describe_load_balancers(LoadBalancerArns=[balancer_arn])["LoadBalancers"]
     return list(found[0].get("SecurityGroups", []))
 
 
@@ -76,7 +76,7 @@ def _find_isolation(method: str, region: str, vpc_id: str, name: str) -> str | N
     """The isolation group or ACL a drill created in this VPC (by name), if it exists."""
     kind = _ISOLATION[method]
     with aws.aws_call(kind.describe, name):
-        found = getattr(aws.client("ec2", region), kind.describe_call)(
+        found = getattr(aws.target_client("ec2", region), kind.describe_call)(
             Filters=[{"Name": "vpc-id", "Values": [vpc_id]}, {"Name": kind.name_filter, "Values": [name]}]
         )[kind.listed]
     return found[0][kind.id_key] if found else None
@@ -92,7 +92,7 @@ def _delete_isolation(method: str, region: str, vpc_id: str, name: str) -> None:
     while True:
         try:
             with aws.aws_call(kind.delete, resource_id):
-                getattr(aws.client("ec2", region), kind.delete_call)(**{kind.id_param: resource_id})
+                getattr(aws.target_client("ec2", region), kind.delete_call)(**{kind.id_param: resource_id})
             return
         except AwsCallFailed as error:
             if error.code in kind.gone_codes:
@@ -105,7 +105,7 @@ def _delete_isolation(method: str, region: str, vpc_id: str, name: str) -> None:
 def _acl_of_subnet(region: str, subnet_id: str) -> tuple[str, str]:
     """(network ACL id, association id) of a subnet; every subnet is associated with exactly one ACL."""
     with aws.aws_call("DescribeNetworkAcls", subnet_id):
-        acls = aws.client("ec2", region).describe_network_acls(
+        acls = aws.target_client("ec2", region).describe_network_acls(
             Filters=[{"Name": "association.subnet-id", "Values": [subnet_id]}]
         )["NetworkAcls"]
     for acl in acls:
@@ -139,7 +139,7 @@ def capture(spec: BlockPrimaryAlb, target: ResolvedTarget) -> dict[str, Any]:
 
 def apply(spec: BlockPrimaryAlb, target: ResolvedTarget, prior: dict[str, Any]) -> None:
     region, name = prior["region"], prior["isolation_name"]
-    ec2 = aws.client("ec2", region)
+    ec2 = aws.target_client("ec2", region)
     tags = [{"Key": "Name", "Value": name}, {"Key": ISOLATION_TAG, "Value": prior["load_balancer_arn"][-200:]}]
     if prior["method"] == "security-group":
         group_id = _find_isolation("security-group", region, prior["vpc_id"], name)
@@ -152,7 +152,9 @@ def apply(spec: BlockPrimaryAlb, target: ResolvedTarget, prior: dict[str, Any]) 
                     TagSpecifications=[{"ResourceType": "security-group", "Tags": tags}],
                 )["GroupId"]
         with aws.aws_call("SetSecurityGroups", prior["load_balancer_arn"]):
-            aws.client("elbv2", region).set_security_groups(LoadBalancerArn=prior["load_balancer_arn"], SecurityGroups=[group_id])
+            aws.target_client("elbv2", region).set_security_groups(
+                LoadBalancerArn=prior["load_balancer_arn"], SecurityGroups=[group_id]
+            )
         return
     acl_id = _find_isolation("network-acl", region, prior["vpc_id"], name)
     if acl_id is None:
@@ -169,11 +171,11 @@ def apply(spec: BlockPrimaryAlb, target: ResolvedTarget, prior: dict[str, Any]) 
 
 def restore(prior: dict[str, Any]) -> None:
     region, name = prior["region"], prior["isolation_name"]
-    ec2 = aws.client("ec2", region)
+    ec2 = aws.target_client("ec2", region)
     if prior["method"] == "security-group":
         if sorted(_security_groups_of(region, prior["load_balancer_arn"])) != sorted(prior["security_groups"]):
             with aws.aws_call("SetSecurityGroups", prior["load_balancer_arn"]):
-                aws.client("elbv2", region).set_security_groups(
+                aws.target_client("elbv2", region).set_security_groups(
                     LoadBalancerArn=prior["load_balancer_arn"], SecurityGroups=prior["security_groups"]
                 )
         _delete_isolation("security-group", region, prior["vpc_id"], name)

@@ -33,7 +33,7 @@ API_CALLS = {
 def _registered(region: str, target_group_arn: str) -> list[dict[str, Any]]:
     """Targets as DescribeTargetHealth names them: Id, Port and AvailabilityZone when present."""
     with aws.aws_call("DescribeTargetHealth", target_group_arn):
-        described = aws.client("elbv2", region).describe_target_health(TargetGroupArn=target_group_arn)
+        described = aws.target_client("elbv2", region).describe_target_health(TargetGroupArn=target_group_arn)
     return [
         {key: item["Target"][key] for key in ("Id", "Port", "AvailabilityZone") if item["Target"].get(key) is not None}
         for item in described["TargetHealthDescriptions"]
@@ -46,7 +46,7 @@ def _key(target: dict[str, Any]) -> tuple[str, int | None]:
 
 def _service(region: str, cluster: str, service: str) -> dict[str, Any]:
     with aws.aws_call("DescribeServices", service):
-        found = aws.client("ecs", region).describe_services(cluster=cluster, services=[service])
+        found = aws.target_client("ecs", region).describe_services(cluster=cluster, services=[service])
     services = [s for s in found.get("services", []) if s.get("status") != "INACTIVE"]
     if not services:
         raise TargetNotFound(f"fault.ecs_service: no active ECS service {service} in cluster {cluster} ({region})")
@@ -54,7 +54,7 @@ def _service(region: str, cluster: str, service: str) -> dict[str, Any]:
 
 
 def _service_behind(region: str, target_group_arn: str) -> dict[str, Any]:
-    ecs = aws.client("ecs", region)
+    ecs = aws.target_client("ecs", region)
     with aws.aws_call("ListClusters", region):
         clusters = [arn for page in ecs.get_paginator("list_clusters").paginate() for arn in page["clusterArns"]]
     for cluster in clusters:
@@ -74,7 +74,7 @@ def _service_behind(region: str, target_group_arn: str) -> dict[str, Any]:
 
 def _reserved_concurrency(region: str, function: str) -> int | None:
     with aws.aws_call("GetFunctionConcurrency", function):
-        found = aws.client("lambda", region).get_function_concurrency(FunctionName=function)
+        found = aws.target_client("lambda", region).get_function_concurrency(FunctionName=function)
     value = found.get("ReservedConcurrentExecutions")
     return None if value is None else int(value)
 
@@ -131,7 +131,7 @@ def _capture_function(spec: FailTargets, target: ResolvedTarget) -> dict[str, An
             )
         function = lambdas[0]
     with aws.aws_call("GetFunction", function):
-        arn = aws.client("lambda", region).get_function(FunctionName=function)["Configuration"]["FunctionArn"]
+        arn = aws.target_client("lambda", region).get_function(FunctionName=function)["Configuration"]["FunctionArn"]
     return {
         "resource_id": arn,
         "method": spec.method,
@@ -150,13 +150,15 @@ def apply(spec: FailTargets, target: ResolvedTarget, prior: dict[str, Any]) -> N
         remaining = [t for t in prior["targets"] if _key(t) in current]
         if remaining:
             with aws.aws_call("DeregisterTargets", prior["target_group_arn"]):
-                aws.client("elbv2", region).deregister_targets(TargetGroupArn=prior["target_group_arn"], Targets=remaining)
+                aws.target_client("elbv2", region).deregister_targets(TargetGroupArn=prior["target_group_arn"], Targets=remaining)
     elif method == "ecs-scale-to-zero":
         with aws.aws_call("UpdateService", prior["service"]):
-            aws.client("ecs", region).update_service(cluster=prior["cluster"], service=prior["service"], desiredCount=0)
+            aws.target_client("ecs", region).update_service(cluster=prior["cluster"], service=prior["service"], desiredCount=0)
     else:
         with aws.aws_call("PutFunctionConcurrency", prior["function"]):
-            aws.client("lambda", region).put_function_concurrency(FunctionName=prior["function"], ReservedConcurrentExecutions=0)
+            aws.target_client("lambda", region).put_function_concurrency(
+                FunctionName=prior["function"], ReservedConcurrentExecutions=0
+            )
 
 
 def restore(prior: dict[str, Any]) -> None:
@@ -167,18 +169,18 @@ def restore(prior: dict[str, Any]) -> None:
         missing = [t for t in prior["targets"] if _key(t) not in current]
         if missing:
             with aws.aws_call("RegisterTargets", prior["target_group_arn"]):
-                aws.client("elbv2", region).register_targets(TargetGroupArn=prior["target_group_arn"], Targets=missing)
+                aws.target_client("elbv2", region).register_targets(TargetGroupArn=prior["target_group_arn"], Targets=missing)
     elif method == "ecs-scale-to-zero":
         with aws.aws_call("UpdateService", prior["service"]):
-            aws.client("ecs", region).update_service(
+            aws.target_client("ecs", region).update_service(
                 cluster=prior["cluster"], service=prior["service"], desiredCount=prior["desired_count"]
             )
     elif prior["reserved_concurrency"] is None:
         with aws.aws_call("DeleteFunctionConcurrency", prior["function"]):
-            aws.client("lambda", region).delete_function_concurrency(FunctionName=prior["function"])
+            aws.target_client("lambda", region).delete_function_concurrency(FunctionName=prior["function"])
     else:
         with aws.aws_call("PutFunctionConcurrency", prior["function"]):
-            aws.client("lambda", region).put_function_concurrency(
+            aws.target_client("lambda", region).put_function_concurrency(
                 FunctionName=prior["function"], ReservedConcurrentExecutions=prior["reserved_concurrency"]
             )
 

@@ -32,13 +32,13 @@ def _health_check_id(spec: HealthCheckInversion, target: ResolvedTarget) -> str:
 
 def _inverted(health_check_id: str) -> bool:
     with aws.aws_call("GetHealthCheck", health_check_id):
-        check = aws.client("route53").get_health_check(HealthCheckId=health_check_id)["HealthCheck"]
+        check = aws.target_client("route53").get_health_check(HealthCheckId=health_check_id)["HealthCheck"]
     return bool(check["HealthCheckConfig"].get("Inverted", False))
 
 
 def _set_inverted(health_check_id: str, inverted: bool) -> None:
     with aws.aws_call("UpdateHealthCheck", health_check_id):
-        aws.client("route53").update_health_check(HealthCheckId=health_check_id, Inverted=inverted)
+        aws.target_client("route53").update_health_check(HealthCheckId=health_check_id, Inverted=inverted)
 
 
 def capture(spec: HealthCheckInversion, target: ResolvedTarget) -> dict[str, Any]:

@@ -36,7 +36,7 @@ _BUSY = {"InvalidDBClusterStateFault", "InvalidGlobalClusterStateFault"}
 def _cluster(region: str, cluster: str) -> dict[str, Any]:
     try:
         with aws.aws_call("DescribeDBClusters", cluster):
-            return aws.client("rds", region).describe_db_clusters(DBClusterIdentifier=cluster)["DBClusters"][0]
+            return aws.target_client("rds", region).describe_db_clusters(DBClusterIdentifier=cluster)["DBClusters"][0]
     except AwsCallFailed as error:
         if error.code == "DBClusterNotFoundFault":
             raise TargetNotFound(f"fault.cluster: no DB cluster {cluster} in {region}") from None
@@ -44,7 +44,7 @@ def _cluster(region: str, cluster: str) -> dict[str, Any]:
 
 
 def _global_of(region: str, cluster_arn: str) -> dict[str, Any] | None:
-    rds = aws.client("rds", region)
+    rds = aws.target_client("rds", region)
     with aws.aws_call("DescribeGlobalClusters", cluster_arn):
         for page in rds.get_paginator("describe_global_clusters").paginate():
             for found in page["GlobalClusters"]:
@@ -100,7 +100,7 @@ def capture(spec: StopCluster, target: ResolvedTarget) -> dict[str, Any]:
 
 
 def apply(spec: StopCluster, target: ResolvedTarget, prior: dict[str, Any]) -> None:
-    rds = aws.client("rds", prior["region"])
+    rds = aws.target_client("rds", prior["region"])
     if prior["method"] == "stop":
         if _cluster(prior["region"], prior["cluster"]).get("Status") in ("stopping", "stopped"):
             return  # a retried injection: already done
@@ -111,7 +111,7 @@ def apply(spec: StopCluster, target: ResolvedTarget, prior: dict[str, Any]) -> N
     if _writer_arn(current) == prior["failover_to"]:
         return
     # Called in the standby's region: in a real outage the primary's endpoint may not answer.
-    standby = aws.client("rds", _region_of(prior["failover_to"]))
+    standby = aws.target_client("rds", _region_of(prior["failover_to"]))
     if prior["method"] == "global-failover":
         with aws.aws_call("FailoverGlobalCluster", prior["global_cluster"]):
             standby.failover_global_cluster(
@@ -143,7 +143,7 @@ def _wait(what: str, done: Any, act: Any = None) -> None:
 
 def restore(prior: dict[str, Any]) -> None:
     region, cluster = prior["region"], prior["cluster"]
-    rds = aws.client("rds", region)
+    rds = aws.target_client("rds", region)
     if prior["method"] == "stop":
 
         def start() -> None:

@@ -31,7 +31,7 @@ _pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="probe")
 
 def warm() -> None:
     """Create the clients before the first reading so its timestamp is not late by a client's setup."""
-    aws.client("route53")
+    aws.target_client("route53")
 
 
 def sample_all(context: DrillContext) -> list[dict[str, Any]]:

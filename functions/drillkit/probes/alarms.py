@@ -25,7 +25,7 @@ def read(context: DrillContext) -> dict[str, Any] | None:
     try:
         for region, names in by_region.items():
             with aws.aws_call("DescribeAlarms", ",".join(names)):
-                found = aws.client("cloudwatch", region).describe_alarms(AlarmNames=names, AlarmTypes=["MetricAlarm"])
+                found = aws.target_client("cloudwatch", region).describe_alarms(AlarmNames=names, AlarmTypes=["MetricAlarm"])
             seen = {a["AlarmName"]: a["StateValue"] for a in found.get("MetricAlarms", [])}
             states.update({f"{region}/{name}": seen.get(name) for name in names})
     except DrillError as error:

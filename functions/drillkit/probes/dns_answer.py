@@ -17,7 +17,7 @@ def read(context: DrillContext) -> dict[str, Any]:
     t = clock.now()
     try:
         with aws.aws_call("TestDNSAnswer", target.record_name):
-            answer = aws.client("route53").test_dns_answer(
+            answer = aws.target_client("route53").test_dns_answer(
                 HostedZoneId=target.hosted_zone_id, RecordName=target.record_name, RecordType=target.record_type
             )
     except DrillError as error:

@@ -32,7 +32,7 @@ def evaluate(observations: list[dict[str, Any]], inverted: bool, disabled: bool)
 
 
 def read_health_check(health_check_id: str) -> dict[str, Any]:
-    route53 = aws.client("route53")
+    route53 = aws.target_client("route53")
     t = clock.now()
     try:
         with aws.aws_call("GetHealthCheck", health_check_id):
