@@ -51,6 +51,10 @@ def client(service: str, region: str | None = None, read_timeout: float | None =
     ``read_timeout`` shortens the wait for calls made once per sample, so that one stuck call
     cannot stretch a sample past its interval.
     """
+    return _make_client(boto3.session.Session(), service, region, read_timeout)
+
+
+def _make_client(session: boto3.session.Session, service: str, region: str | None, read_timeout: float | None) -> Any:
     if service == "route53":
         region = "us-east-1"
     config = (
@@ -58,7 +62,7 @@ def client(service: str, region: str | None = None, read_timeout: float | None =
         if read_timeout is None
         else _CONFIG.merge(Config(read_timeout=read_timeout, retries={"mode": "adaptive", "max_attempts": 1}))
     )
-    return boto3.session.Session().client(service, region_name=region, config=config)
+    return session.client(service, region_name=region, config=config)
 
 
 # -- the target's account: an IAM role per environment ------------------------------------------------
@@ -115,14 +119,7 @@ def _role_session(role: TargetRole) -> boto3.session.Session:
 
 @cache
 def _role_client(role: TargetRole, service: str, region: str | None, read_timeout: float | None) -> Any:
-    if service == "route53":
-        region = "us-east-1"
-    config = (
-        _CONFIG
-        if read_timeout is None
-        else _CONFIG.merge(Config(read_timeout=read_timeout, retries={"mode": "adaptive", "max_attempts": 1}))
-    )
-    return _role_session(role).client(service, region_name=region, config=config)
+    return _make_client(_role_session(role), service, region, read_timeout)
 
 
 def check_target_role() -> str | None:
