@@ -136,6 +136,26 @@ def install_stop_at_once() -> None:
     BaseExecutionWorkerCommunication._reflect_execution_status = reflect  # type: ignore[method-assign]
 
 
+def time_out(execution_arn: str) -> bool:
+    """End a running execution TIMED_OUT now, as Step Functions does when it reaches its TimeoutSeconds.
+
+    The drill machine's limit is 2 hours; the lab test of that guardrail moves the clock instead of waiting.
+    """
+    from moto.stepfunctions.parser.api import ExecutionStatus
+    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+    account, region = execution_arn.split(":")[4], execution_arn.split(":")[3]
+    backend = stepfunctions_parser_backends[account][region]
+    for machine in backend.state_machines:
+        for execution in machine.executions:
+            if getattr(execution, "exec_arn", None) == execution_arn and execution.exec_status == ExecutionStatus.RUNNING:
+                cause = "The execution reached its TimeoutSeconds (the lab moved its clock)."
+                execution.stop(datetime.now(tz=UTC), "States.Timeout", cause)
+                execution.exec_status = ExecutionStatus.TIMED_OUT
+                return True
+    return False
+
+
 def stopped_execution_of(event: Any) -> str | None:
     """The execution an invocation belongs to, when that execution was stopped (drill states carry its id)."""
     if not isinstance(event, dict):

@@ -8,6 +8,7 @@ A WSGI layer in front of moto's server:
   RDS Data API ExecuteStatement  POST /Execute
   Test harness (lab only)        POST /_lab/sabotage   break a drillkit function: crash, timeout, throttle
   Ground truth (lab only)        GET /_lab/assumed-roles   every role STS let anyone assume
+  Clock (lab only)               POST /_lab/time-out   an execution reaches its TimeoutSeconds now
 Everything else goes to moto unchanged.
 """
 
@@ -24,7 +25,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote
 from xml.sax.saxutils import escape
 
-from drillkit_lab.events import stopped_execution_of
+from drillkit_lab.events import stopped_execution_of, time_out
 from drillkit_lab.lambda_runtime import InvocationResult, LambdaRuntime, Sabotage
 from drillkit_lab.physics.database import DatabaseUnavailable, GlobalDatabase
 from drillkit_lab.physics.route53 import Route53Physics
@@ -36,6 +37,7 @@ LAMBDA_INVOKE = re.compile(r"^/2015-03-31/functions/([^/]+)/invocations$")
 RDS_NS = "http://rds.amazonaws.com/doc/2014-10-31/"
 RDS_GLOBAL_ACTIONS = {"FailoverGlobalCluster", "SwitchoverGlobalCluster"}
 LAB_SABOTAGE = "/_lab/sabotage"  # the test harness (tests/lab/test_harness.py); nothing in AWS answers here
+LAB_TIME_OUT = "/_lab/time-out"  # the drill machine's 2-hour TimeoutSeconds, reached now (tests of that guardrail)
 LAB_ASSUMED_ROLES = "/_lab/assumed-roles"  # ground truth: every AssumeRole STS granted (CloudTrail's record, in AWS)
 
 StartResponse = Callable[..., Any]
@@ -77,6 +79,11 @@ class LabExtensions:
             return self.test_dns_answer(parse_qs(environ.get("QUERY_STRING", "")), start_response)
         if method == "GET" and path == LAB_ASSUMED_ROLES:
             return self.assumed_roles(start_response)
+        if method == "POST" and path == LAB_TIME_OUT:
+            arn = str(json.loads(_body(environ) or b"{}").get("executionArn", ""))
+            if not time_out(arn):
+                return _json(start_response, "404 Not Found", {"message": f"no running execution {arn}"}, "ExecutionDoesNotExist")
+            return _json(start_response, "200 OK", {"executionArn": arn, "status": "TIMED_OUT"})
         if method == "POST" and path == LAB_SABOTAGE:
             return self.sabotage(_body(environ), start_response)
         if method == "POST" and (match := LAMBDA_INVOKE.match(path)):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.request
 
 import pytest
 import yaml
@@ -93,3 +94,29 @@ def test_stopping_the_execution_while_inject_or_report_is_stuck_restores_and_rep
     assert report["restore_verified"] is True
     [ended] = [f for f in report["findings"] if f["code"] == "EXECUTION_ABORTED"]
     assert f"ended ABORTED during {phase}" in ended["message"]
+
+
+def test_an_execution_that_reaches_its_maximum_duration_times_out_and_the_safety_net_restores(lab, tmp_path):
+    """The machine's TimeoutSeconds (2 hours) reached during observation: the lab moves the clock instead of waiting."""
+    original_inverted = lab.primary_inverted()
+    request = client.drill_request(lab.deployment, parse_scenario(yaml.safe_load(DEMO_SCENARIO.read_text())), "test")
+    drill_id = request["drill_id"]
+    execution_arn = client.start(lab.deployment, request)
+    wait_for(lambda: lab.drill_record(drill_id).get("phase") == "observe", 60, "drill in phase observe")
+
+    body = json.dumps({"executionArn": execution_arn}).encode()
+    urllib.request.urlopen(urllib.request.Request(lab.deployment.endpoint_url + "/_lab/time-out", data=body), timeout=5).close()
+    timed_out_at = time.time()
+
+    wait_for(lambda: lab.drill_record(drill_id).get("phase") == "done", RESTORED_WITHIN, "the safety net's report")
+    assert time.time() - timed_out_at <= RESTORED_WITHIN
+    assert lab.deployment.client("stepfunctions").describe_execution(executionArn=execution_arn)["status"] == "TIMED_OUT"
+    assert lab.primary_inverted() is original_inverted
+    assert not [i for i in lab.ledger_items() if i["sk"] == "LOCK"]
+    folder = client.download_report(lab.deployment, drill_id, tmp_path)
+    report = json.loads((folder / "report.json").read_text())
+    assert_valid_report(report)
+    assert report["verdict"] == "ABORTED"
+    assert report["restore_verified"] is True
+    [ended] = [f for f in report["findings"] if f["code"] == "EXECUTION_TIMED_OUT"]
+    assert "ended TIMED_OUT during observe" in ended["message"] and "States.Timeout" in ended["message"]
