@@ -273,7 +273,12 @@ class Scenario(_Strict):
         return self
 
     def content_hash(self) -> str:
-        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        document = self.model_dump(mode="json")
+        for optional in ("role_arn", "external_id"):
+            # Added later: a scenario that names no role keeps the hash its earlier reports recorded.
+            if document["target"].get(optional) is None:
+                document["target"].pop(optional, None)
+        canonical = json.dumps(document, sort_keys=True, separators=(",", ":"))
         return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 
 

@@ -105,3 +105,13 @@ def test_content_hash_changes_with_content(scenario_dict):
     first = parse_scenario(scenario_dict).content_hash()
     scenario_dict["objectives"]["recovery_seconds"] = 31
     assert parse_scenario(scenario_dict).content_hash() != first
+
+
+def test_a_scenario_that_names_no_role_keeps_the_content_hash_its_earlier_reports_recorded():
+    scenario = parse_scenario(yaml.safe_load(DEMO_SCENARIO.read_text()))
+    # The demo scenario's hash before target.role_arn and target.external_id existed.
+    assert scenario.content_hash() == "sha256:afe8b55e051cafa2e4c145959bba6971514d5117e1f5eea72f24964a3c490b4e"
+    with_role = scenario.model_copy(
+        update={"target": scenario.target.model_copy(update={"role_arn": "arn:aws:iam::111122223333:role/drillkit-target-x"})}
+    )
+    assert with_role.content_hash() != scenario.content_hash()
