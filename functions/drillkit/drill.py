@@ -182,9 +182,11 @@ def request_approval(drill_state: dict[str, Any], task_token: str) -> dict[str, 
         "requested_at": requested_at,
         "expires_at": requested_at + context.approval_timeout_seconds,
     }
-    _ledger().update_drill(context.drill_id, phase="awaiting_approval", approval=approval)
+    ledger = _ledger()
+    ledger.update_drill(context.drill_id, phase="awaiting_approval", approval=approval)
     topic = notify_config().topic_arn
     if topic:
+        planned = (ledger.get_drill(context.drill_id) or {}).get("plan")
         with aws.aws_call("Publish", topic):
             aws.client("sns").publish(
                 TopicArn=topic,
@@ -192,7 +194,7 @@ def request_approval(drill_state: dict[str, Any], task_token: str) -> dict[str, 
                 Message=(
                     f"Drill {context.drill_id} ({context.scenario.name}) on {context.environment_key}, requested by "
                     f"{context.requested_by}, waits for approval until {clock.iso(approval['expires_at'])}.\n"
-                    f"Plan: {json.dumps((_ledger().get_drill(context.drill_id) or {}).get('plan'))}\n\n"
+                    f"Plan: {json.dumps(planned)}\n\n"
                     f"  drillkit approve {context.drill_id}\n  drillkit reject {context.drill_id} --reason '...'"
                 ),
             )
@@ -214,7 +216,7 @@ def steady_state(state: dict[str, Any]) -> dict[str, Any]:
     reached, samples, problems = _wait_for_steady(context, sampling.steady_state_timeout_seconds)
     _store().put_samples(context.drill_id, "0-steady", samples)
     if reached:
-        _ledger().update_drill(context.drill_id, steady_reached_at=clock.now())
+        ledger.update_drill(context.drill_id, steady_reached_at=clock.now())
     if not reached:
         raise NotSteady(f"not in steady state after {sampling.steady_state_timeout_seconds:g}s: " + "; ".join(problems))
     return {"reached_at": clock.now(), "samples": len(samples)}

@@ -20,6 +20,21 @@ pytestmark = pytest.mark.lab
 RESTORED_WITHIN = 30.0
 
 
+def assert_restored_unlocked_and_reported_aborted(lab, drill_id: str, original_inverted: bool, tmp_path, ended: str) -> dict:
+    """The safety net's outcome: the primary back, no lock, and a valid ABORTED report whose finding says how it ended."""
+    assert lab.primary_inverted() is original_inverted
+    assert not [i for i in lab.ledger_items() if i["sk"] == "LOCK"]
+    folder = client.download_report(lab.deployment, drill_id, tmp_path)
+    report = json.loads((folder / "report.json").read_text())
+    assert_valid_report(report)
+    assert report["verdict"] == "ABORTED"
+    assert report["restore_verified"] is True
+    status = ended.split()[0]
+    [finding] = [f for f in report["findings"] if f["code"] == f"EXECUTION_{status}"]
+    assert f"ended {ended}" in finding["message"]
+    return report
+
+
 # Restore takes milliseconds in the lab: a stop aimed at it lands in it or right after it, in verification.
 REACHED = {"observe": ("observe",), "restore": ("restore", "verify"), "verify": ("verify",)}
 
@@ -38,21 +53,11 @@ def test_stopping_the_execution_in_any_state_after_injection_restores_the_primar
     stopped_at = time.time()
 
     wait_for(lambda: lab.drill_record(drill_id).get("phase") == "done", RESTORED_WITHIN, "the safety net's report")
-    restored_at = time.time()
-    assert lab.primary_inverted() is original_inverted
-    assert not [i for i in lab.ledger_items() if i["sk"] == "LOCK"]
-    assert restored_at - stopped_at <= RESTORED_WITHIN
+    assert time.time() - stopped_at <= RESTORED_WITHIN
     status = lab.deployment.client("stepfunctions").describe_execution(executionArn=execution_arn)["status"]
     assert status == "ABORTED"
-
-    folder = client.download_report(lab.deployment, drill_id, tmp_path)
-    report = json.loads((folder / "report.json").read_text())
-    assert_valid_report(report)
-    assert report["verdict"] == "ABORTED"
-    assert report["restore_verified"] is True
+    report = assert_restored_unlocked_and_reported_aborted(lab, drill_id, original_inverted, tmp_path, "ABORTED during")
     assert [r["status"] for r in report["restore"]["records"]] == ["restored"]
-    [ended] = [f for f in report["findings"] if f["code"] == "EXECUTION_ABORTED"]
-    assert "ended ABORTED during" in ended["message"]
     wait_for(lambda: lab.dns_answer() == [lab.region("primary")["dns_answer"]], 10, "DNS back on the primary")
 
 
@@ -82,18 +87,10 @@ def test_stopping_the_execution_while_inject_or_report_is_stuck_restores_and_rep
     finally:
         lab.sabotage(function, mend=True)
 
-    assert lab.primary_inverted() is original_inverted
-    assert not [i for i in lab.ledger_items() if i["sk"] == "LOCK"]
+    assert_restored_unlocked_and_reported_aborted(lab, drill_id, original_inverted, tmp_path, f"ABORTED during {phase}")
     assert [i["status"] for i in lab.ledger_items() if i["pk"] == f"DRILL#{drill_id}" and i["sk"].startswith("UNDO#")] == [
         "restored"
     ]
-    folder = client.download_report(lab.deployment, drill_id, tmp_path)
-    report = json.loads((folder / "report.json").read_text())
-    assert_valid_report(report)
-    assert report["verdict"] == "ABORTED"
-    assert report["restore_verified"] is True
-    [ended] = [f for f in report["findings"] if f["code"] == "EXECUTION_ABORTED"]
-    assert f"ended ABORTED during {phase}" in ended["message"]
 
 
 def test_an_execution_that_reaches_its_maximum_duration_times_out_and_the_safety_net_restores(lab, tmp_path):
@@ -111,12 +108,6 @@ def test_an_execution_that_reaches_its_maximum_duration_times_out_and_the_safety
     wait_for(lambda: lab.drill_record(drill_id).get("phase") == "done", RESTORED_WITHIN, "the safety net's report")
     assert time.time() - timed_out_at <= RESTORED_WITHIN
     assert lab.deployment.client("stepfunctions").describe_execution(executionArn=execution_arn)["status"] == "TIMED_OUT"
-    assert lab.primary_inverted() is original_inverted
-    assert not [i for i in lab.ledger_items() if i["sk"] == "LOCK"]
-    folder = client.download_report(lab.deployment, drill_id, tmp_path)
-    report = json.loads((folder / "report.json").read_text())
-    assert_valid_report(report)
-    assert report["verdict"] == "ABORTED"
-    assert report["restore_verified"] is True
+    report = assert_restored_unlocked_and_reported_aborted(lab, drill_id, original_inverted, tmp_path, "TIMED_OUT during observe")
     [ended] = [f for f in report["findings"] if f["code"] == "EXECUTION_TIMED_OUT"]
-    assert "ended TIMED_OUT during observe" in ended["message"] and "States.Timeout" in ended["message"]
+    assert "States.Timeout" in ended["message"]
