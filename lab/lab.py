@@ -84,7 +84,7 @@ class Lab:
             def log_request(self, *args: Any, **kwargs: Any) -> None:
                 return
 
-        self._server = make_server("127.0.0.1", 0, None, threaded=True, request_handler=QuietRequestHandler)  # type: ignore[arg-type]
+        self._server = make_server("127.0.0.1", 0, None, threaded=True, request_handler=QuietRequestHandler)
         port = self._server.server_address[1]
         endpoint = f"http://127.0.0.1:{port}"
         runtime = LambdaRuntime(endpoint, self.work_dir / "logs")

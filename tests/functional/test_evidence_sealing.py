@@ -258,3 +258,28 @@ def test_the_report_step_seals_signs_chains_and_names_the_previous_drill(account
     assert sealed["integrity"]["retention"]["mode"] is None  # this bucket has no Object Lock, and the report says so
     assert json.loads(store.get(manifest.HEAD_KEY))["sequence"] == 2
     assert [i for i in account.table.scan()["Items"] if i["sk"] == "LOCK"] == []
+
+
+def test_a_manifest_whose_chain_has_no_position_fails_verification_naming_it(evidence, scenario_dict, tmp_path):
+    # Given an exported period of two sealed drills
+    store, key_arn = evidence
+    for n in (1, 2):
+        seal_drill(store, key_arn, scenario_dict, n)
+    out = tmp_path / "evidence.tar.gz"
+    export.export(
+        boto3.client("s3"), boto3.client("kms"), LOCKED_BUCKET, export.Period.parse("2026-01-01", "2026-12-31"), "nist", out
+    )
+    extracted = verify.extract(out, tmp_path / "x")
+    # When the second drill's manifest loses its chain position
+    manifest_path = extracted / "drills" / "region-failover-drill-0002" / "manifest.json"
+    tampered = json.loads(manifest_path.read_text())
+    del tampered["chain"]["sequence"]
+    manifest_path.write_text(json.dumps(tampered))
+
+    # Then verification fails and names that manifest, instead of crashing
+    result = verify.verify(extracted)
+
+    assert not result.ok
+    assert any(
+        p.path == "drills/region-failover-drill-0002/manifest.json" and "chain position" in p.message for p in result.problems
+    ), result.problems

@@ -38,7 +38,8 @@ MILESTONE_EVENTS = {
 def _state(sample: dict[str, Any]) -> str:
     probe = sample.get("probe")
     if probe == "health_check":
-        return {True: "primary", False: "failed"}.get(sample.get("healthy"), "unknown")
+        healthy = sample.get("healthy")
+        return "primary" if healthy is True else ("failed" if healthy is False else "unknown")
     if probe == "alarms":
         return "failed" if sample.get("in_alarm") else ("unknown" if sample.get("error") else "primary")
     if probe in ("http", "heartbeat") and not sample.get("ok"):

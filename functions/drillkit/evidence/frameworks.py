@@ -216,7 +216,9 @@ def assess(reports: list[dict[str, Any]], framework: str | None, period_end: dat
     rows = []
     ordered = sorted(reports, key=lambda r: r["started_at"])
     for clause in clauses_of(framework):
-        drills, evidence, gaps = [], [], set()
+        drills: list[str] = []
+        evidence: list[str] = []
+        gaps: set[str] = set()
         for report in ordered:
             shown, missing = _evaluate(clause, report)
             if shown and not missing:

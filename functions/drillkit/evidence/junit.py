@@ -73,7 +73,7 @@ def render(document: dict[str, Any]) -> bytes:
 
     for key, value in counts.items():
         suite.set(key, str(value))
-    suites = ET.Element("testsuites", name="drillkit", **{k: str(v) for k, v in counts.items() if k != "skipped"})
+    suites = ET.Element("testsuites", {"name": "drillkit", **{k: str(v) for k, v in counts.items() if k != "skipped"}})
     suites.append(suite)
     ET.indent(suites)
     return b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode").encode() + b"\n"
