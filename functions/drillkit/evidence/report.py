@@ -8,9 +8,10 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from drillkit import aws, clock, faults
+from drillkit.errors import ChainMoved, DrillRejected
 from drillkit.evidence import chart, frameworks, junit, summary
 from drillkit.evidence.junit import OBJECTIVE_LABELS
-from drillkit.evidence.manifest import ChainMoved, Sealer
+from drillkit.evidence.manifest import Sealer
 from drillkit.evidence.store import EvidenceStore
 from drillkit.measure import MilestoneTracker, expected_milestones, measurements, objective_targets, rpo, rpo_measurement, verdict
 from drillkit.model import DrillContext, Injection
@@ -229,7 +230,8 @@ def build(
             )
         )
     caught = _error_of(state.get("approval_error"))
-    declined = caught if caught and caught[0] in ("DrillRejected", "States.Timeout") else None  # a person said no, or nobody
+    # A person said no, or nobody answered in time.
+    declined = caught if caught and caught[0] in (DrillRejected.__name__, "States.Timeout") else None
     if declined:
         code = "APPROVAL_TIMED_OUT" if declined[0] == "States.Timeout" else "APPROVAL_REJECTED"
         message = (
