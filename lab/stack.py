@@ -150,6 +150,11 @@ class StackBuilder:
                 Tags=DRILLS_ALLOWED,
             )["TargetGroups"][0]
             targets = [{"Id": target, "Port": region.app.port} for target in self._target_ids(ec2, region, subnet_ids)]
+            delay = str(region.alb.deregistration_delay_seconds)
+            elbv2.modify_target_group_attributes(
+                TargetGroupArn=group["TargetGroupArn"],
+                Attributes=[{"Key": "deregistration_delay.timeout_seconds", "Value": delay}],
+            )
         if targets:
             elbv2.register_targets(TargetGroupArn=group["TargetGroupArn"], Targets=targets)
         elbv2.create_listener(

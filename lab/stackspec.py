@@ -79,6 +79,13 @@ class LoadBalancer(_Strict):
     )
     subnets: int = Field(default=2, ge=2, le=6, description="Subnets (one per availability zone) the ALB spans.")
     health_check: TargetGroupHealthCheck = TargetGroupHealthCheck()
+    deregistration_delay_seconds: int = Field(
+        default=3,
+        ge=0,
+        le=3599,
+        description="The target group's deregistration_delay.timeout_seconds: how long a deregistered target drains "
+        "(AWS default 300, 0-3600; moto refuses 3600).",
+    )
 
 
 class Region(_Strict):

@@ -10,7 +10,10 @@ them through the AWS API changes what clients see:
   instead of refusing them;
 - requests go to registered targets that pass the target group's health check; when every
   registered target is unhealthy the ALB fails open and uses them all; with none registered it
-  answers 503.
+  answers 503;
+- a deregistered target drains for the target group's `deregistration_delay.timeout_seconds`:
+  DescribeTargetHealth lists it as `draining` and it gets no new requests; registering it again
+  ends the draining (moto alone forgets it at once, see install_target_draining).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import json
 import select
 import socket
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -56,6 +60,36 @@ class Backends:
 
 def is_lambda(target_id: str) -> bool:
     return target_id.startswith("arn:aws:lambda:")
+
+
+@dataclass
+class Draining:
+    """A deregistered target still listed by DescribeTargetHealth until ``until`` (epoch seconds)."""
+
+    target: dict[str, Any]  # {Id, Port} as it was registered
+    until: float
+
+
+def draining_targets(group: Any) -> dict[str, Draining]:
+    """Target id -> its drain, kept on moto's target group (moto keys targets by id too)."""
+    found: dict[str, Draining] | None = getattr(group, "lab_draining", None)
+    if found is None:
+        found = group.lab_draining = {}
+    return found
+
+
+def deregistration_delay(group: Any) -> float:
+    if getattr(group, "target_type", None) == "lambda":
+        return 0.0  # a Lambda target has no connections to drain
+    return float(group.attributes.get("deregistration_delay.timeout_seconds", 300))
+
+
+def _record_drain(group: Any, target: dict[str, Any], draining: bool, reason: str, **fields: Any) -> None:
+    physics = BY_TARGET_GROUP.get(group.arn)
+    if physics is not None:
+        physics.ground_truth.record(
+            "target_draining", target_group=group.arn, target=target, draining=draining, reason=reason, **fields
+        )
 
 
 @dataclass
@@ -147,7 +181,7 @@ class LoadBalancerPhysics:
         while not self._stop.is_set():
             path, interval, healthy_after, unhealthy_after = self._health_settings()
             current = self.registered()
-            for key in [k for k in self.targets if k not in {f"{a}:{p}" for a, p in current}]:
+            for key in [k for k in list(self.targets) if k not in {f"{a}:{p}" for a, p in current}]:
                 del self.targets[key]
             for address, port in current:
                 key = f"{address}:{port}"
@@ -211,7 +245,20 @@ class LoadBalancerPhysics:
             if reachable != self._reachable:
                 self._reachable = reachable
                 self.ground_truth.record("alb_reachable", load_balancer=self.name, reachable=reachable)
+            self._end_drains()
             self._stop.wait(0.05)
+
+    def _end_drains(self) -> None:
+        """Targets whose deregistration delay has passed leave DescribeTargetHealth."""
+        group = self.target_group()
+        if group is None:
+            return
+        drains = draining_targets(group)
+        now = time.time()
+        for target_id in [i for i, d in list(drains.items()) if d.until <= now]:
+            ended = drains.pop(target_id, None)
+            if ended is not None:
+                _record_drain(group, ended.target, False, "delay elapsed")
 
     def _accept_loop(self) -> None:
         listening = self.server.socket
@@ -341,6 +388,16 @@ def install_describe_target_health() -> None:
         return
 
     def health_for(self: Any, target: dict[str, Any], ec2_backend: Any) -> Any:
+        drain = draining_targets(self).get(target["Id"])
+        if target["Id"] not in self.targets and drain is not None and drain.until > time.time():
+            return FakeHealthStatus(
+                target["Id"],
+                drain.target.get("Port", self.port),
+                self.health_check_port,
+                "draining",
+                "Target.DeregistrationInProgress",
+                "Target deregistration is in progress",
+            )
         status = original(self, target, ec2_backend)
         physics = BY_TARGET_GROUP.get(self.arn)
         if physics is None or status.status != "healthy":
@@ -373,3 +430,60 @@ def install_describe_target_health() -> None:
 
     health_for._lab = True  # type: ignore[attr-defined]
     FakeTargetGroup.health_for = health_for
+
+
+def install_target_draining() -> None:
+    """DeregisterTargets starts a drain instead of forgetting the target; RegisterTargets ends it.
+
+    Only the API path drains: the lab's ECS physics deregisters a stopping task itself and skips the
+    delay (docs/lab.md, ECS). DescribeTargetHealth without a target list lists draining targets too.
+    """
+    from moto.elbv2.models import ELBv2Backend, FakeTargetGroup
+
+    if getattr(ELBv2Backend.deregister_targets, "_lab", False):
+        return
+    original_deregister = ELBv2Backend.deregister_targets
+    original_register = FakeTargetGroup.register
+    original_describe = ELBv2Backend.describe_target_health
+
+    def deregister_targets(self: Any, target_group_arn: str, instances: list[dict[str, Any]]) -> None:
+        group = self.target_groups.get(target_group_arn)
+        drains = draining_targets(group) if group is not None else {}
+        # Deregistering a target that is already draining changes nothing (AWS accepts the call).
+        registered = [t for t in instances if group is None or t["Id"] in group.targets or t["Id"] not in drains]
+        if registered or not instances:
+            original_deregister(self, target_group_arn, registered)
+        delay = deregistration_delay(group) if group is not None else 0.0
+        if delay <= 0:
+            return
+        until = time.time() + delay
+        for target in registered:
+            removed = group.deregistered_targets.get(target["Id"], target)
+            drains[target["Id"]] = Draining({"Id": removed["Id"], "Port": removed.get("Port", group.port)}, until)
+            _record_drain(group, drains[target["Id"]].target, True, "deregistered", seconds=delay)
+
+    def register(self: Any, targets: list[dict[str, Any]]) -> None:
+        original_register(self, targets)
+        drains = draining_targets(self)
+        physics = BY_TARGET_GROUP.get(self.arn)
+        for target in targets:
+            ended = drains.pop(target["Id"], None)
+            if ended is not None:
+                _record_drain(self, ended.target, False, "registered again")
+            if physics is not None:
+                # A target registered (again) starts in `initial`: its earlier health counts for nothing.
+                port = 0 if is_lambda(target["Id"]) else int(target.get("Port") or self.port)
+                physics.targets.pop(f"{target['Id']}:{port}", None)
+
+    def describe_target_health(self: Any, target_group_arn: str, targets: list[dict[str, Any]]) -> list[Any]:
+        group = self.target_groups.get(target_group_arn)
+        if not targets and group is not None:
+            now = time.time()
+            drains = [d.target for i, d in list(draining_targets(group).items()) if d.until > now and i not in group.targets]
+            targets = [*group.targets.values(), *drains]
+        return original_describe(self, target_group_arn, targets)
+
+    deregister_targets._lab = True  # type: ignore[attr-defined]
+    ELBv2Backend.deregister_targets = deregister_targets
+    FakeTargetGroup.register = register
+    ELBv2Backend.describe_target_health = describe_target_health
