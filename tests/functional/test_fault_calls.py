@@ -285,7 +285,36 @@ def test_security_group_isolation_swaps_the_groups_and_restore_sets_the_exact_or
     stubbed.expect("elbv2", "set_security_groups", {"LoadBalancerArn": LB, "SecurityGroups": ["sg-web", "sg-ops"]})
     stubbed.expect("ec2", "describe_security_groups", by_name, {"SecurityGroups": [{"GroupId": "sg-iso"}]})
     stubbed.expect("ec2", "delete_security_group", {"GroupId": "sg-iso"})
-    block_primary_alb.restore(prior)
+    assert block_primary_alb.restore(prior) is True
+    stubbed.done()
+
+
+def test_restore_of_the_security_group_isolation_asks_to_be_called_again_while_ec2_says_the_group_is_in_use(stubbed, monkeypatch):
+    # Given a drill whose original groups are back on the ALB, but EC2 still refuses to delete the isolation group
+    monkeypatch.setattr(block_primary_alb, "BUSY_WAIT_SECONDS", 0)
+    prior = {
+        "resource_id": LB,
+        "method": "security-group",
+        "region": "us-east-1",
+        "load_balancer_arn": LB,
+        "load_balancer_name": "app-alb",
+        "vpc_id": "vpc-1",
+        "isolation_name": ISOLATION,
+        "security_groups": ["sg-web", "sg-ops"],
+    }
+    by_name = {"Filters": [{"Name": "vpc-id", "Values": ["vpc-1"]}, {"Name": "group-name", "Values": [ISOLATION]}]}
+    stubbed.expect("elbv2", "describe_load_balancers", {"LoadBalancerArns": [LB]}, {"LoadBalancers": [BALANCER]})
+    stubbed.expect("ec2", "describe_security_groups", by_name, {"SecurityGroups": [{"GroupId": "sg-iso"}]})
+    stubbed.stubbers[("ec2", "us-east-1")].add_client_error(
+        "delete_security_group", "DependencyViolation", "resource sg-iso has a dependent object", 400, {"GroupId": "sg-iso"}
+    )
+    stubbed.expect("elbv2", "describe_load_balancers", {"LoadBalancerArns": [LB]}, {"LoadBalancers": [BALANCER]})
+    stubbed.expect("ec2", "describe_security_groups", by_name, {"SecurityGroups": [{"GroupId": "sg-iso"}]})
+    stubbed.expect("ec2", "delete_security_group", {"GroupId": "sg-iso"})
+    # When restore runs, then it does not block: it says it must be called again
+    assert block_primary_alb.restore(prior) is False
+    # and the next call deletes the group and is done
+    assert block_primary_alb.restore(prior) is True
     stubbed.done()
 
 
