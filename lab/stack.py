@@ -131,6 +131,10 @@ class StackBuilder:
             Type="application",
             Tags=DRILLS_ALLOWED,
         )["LoadBalancers"][0]
+        elbv2.modify_load_balancer_attributes(
+            LoadBalancerArn=balancer["LoadBalancerArn"],
+            Attributes=[{"Key": "idle_timeout.timeout_seconds", "Value": str(region.alb.idle_timeout_seconds)}],
+        )
         health = region.alb.health_check
         if region.app.kind == "lambda":
             group = elbv2.create_target_group(Name=f"{name}-tg"[:32], TargetType="lambda", Tags=DRILLS_ALLOWED)["TargetGroups"][0]

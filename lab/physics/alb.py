@@ -11,6 +11,10 @@ them through the AWS API changes what clients see:
 - requests go to registered targets that pass the target group's health check; when every
   registered target is unhealthy the ALB fails open and uses them all; with none registered it
   answers 503;
+- connections already established outlive a security-group change, as tracked connections do in
+  AWS; a network ACL applies to every packet, so while one blocks the listener an established
+  connection's requests get no answer (they stall); a connection idle for the load balancer's
+  `idle_timeout.timeout_seconds` (60 s by default) is closed;
 - a deregistered target drains for the target group's `deregistration_delay.timeout_seconds`:
   DescribeTargetHealth lists it as `draining` and it gets no new requests; registering it again
   ends the draining (moto alone forgets it at once, see install_target_draining).
@@ -106,6 +110,7 @@ class LoadBalancerPhysics:
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
     _reachable: bool | None = None
+    _acls_allow: bool = True
 
     # -- configuration, read from the local cloud on every decision --------------------
     def _load_balancer(self) -> Any | None:
@@ -157,7 +162,12 @@ class LoadBalancerPhysics:
         return not subnet_ids
 
     def reachable(self) -> bool:
-        return self._allowed_by_security_groups() and self._allowed_by_network_acls()
+        return self._allowed_by_security_groups() and self._acls_allow
+
+    def idle_timeout(self) -> float:
+        load_balancer = self._load_balancer()
+        attributes = getattr(load_balancer, "attrs", None) or {}
+        return float(attributes.get("idle_timeout.timeout_seconds") or 60)
 
     def registered(self) -> list[tuple[str, int]]:
         group = self.target_group()
@@ -220,8 +230,17 @@ class LoadBalancerPhysics:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
+            def setup(self) -> None:
+                self.timeout = physics.idle_timeout()  # read per connection, as the attribute may change
+                super().setup()
+
             def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
-                physics._forward(self)
+                if physics._held_by_network_acls(self):
+                    return
+                try:
+                    physics._forward(self)
+                except (BrokenPipeError, ConnectionResetError):  # the client gave up on a stalled request
+                    self.close_connection = True
 
             def log_message(self, format: str, *args: Any) -> None:
                 return
@@ -241,6 +260,7 @@ class LoadBalancerPhysics:
 
     def _watch(self) -> None:
         while not self._stop.is_set():
+            self._acls_allow = self._allowed_by_network_acls()
             reachable = self.reachable()
             if reachable != self._reachable:
                 self._reachable = reachable
@@ -259,6 +279,22 @@ class LoadBalancerPhysics:
             ended = drains.pop(target_id, None)
             if ended is not None:
                 _record_drain(group, ended.target, False, "delay elapsed")
+
+    def _held_by_network_acls(self, handler: BaseHTTPRequestHandler) -> bool:
+        """A request on an established connection while a network ACL blocks the listener gets no answer.
+
+        Security groups are not consulted here: the connection was admitted, and a tracked connection
+        outlives a rule change. An ACL drops every packet, so the request waits (as TCP retransmits)
+        until the ACL lets it through, or the connection is closed once idle for the idle timeout.
+        True when the connection was closed instead of served.
+        """
+        deadline = time.monotonic() + self.idle_timeout()
+        while not self._acls_allow:
+            if self._stop.is_set() or time.monotonic() >= deadline:
+                handler.close_connection = True
+                return True
+            self._stop.wait(0.05)
+        return False
 
     def _accept_loop(self) -> None:
         listening = self.server.socket

@@ -6,6 +6,8 @@ group that the lab reads live, so a test sets it through the API and puts it bac
 
 from __future__ import annotations
 
+import http.client
+import json
 import time
 
 import pytest
@@ -106,3 +108,78 @@ def test_deregistered_targets_drain_for_the_delay_get_no_requests_and_registerin
         _set_delay(lab, 3)
         elbv2.register_targets(TargetGroupArn=group, Targets=targets)
     wait_for(lambda: {s for s, _ in _target_states(lab).values()} == {"healthy"}, 10, "every target healthy")
+
+
+def _held_connection(lab: RunningLab) -> http.client.HTTPConnection:
+    """A keep-alive (HTTP/1.1) connection to the primary ALB, served once before anything changes."""
+    connection = http.client.HTTPConnection(lab.region("primary")["address"], lab.info["ports"]["80"], timeout=1.0)
+    assert _served_on(connection) == (200, "us-east-1")
+    return connection
+
+
+def _served_on(connection: http.client.HTTPConnection) -> tuple[int, str | None]:
+    connection.request("GET", "/")
+    response = connection.getresponse()
+    return response.status, json.loads(response.read()).get("region")
+
+
+def _new_connection_times_out(lab: RunningLab) -> bool:
+    try:
+        lab.get(lab.region("primary")["address"], timeout=0.5)
+    except TimeoutError:
+        return True
+    return False
+
+
+def _primary_serving_again(lab: RunningLab) -> None:
+    # Leave the session's lab steady: primary reachable, its health check healthy, DNS on the primary.
+    wait_for(lambda: not _new_connection_times_out(lab), 10, "primary reachable")
+    wait_for(lambda: lab.dns_answer() == [lab.region("primary")["dns_answer"]], 15, "DNS back on the primary")
+
+
+def test_a_security_group_swap_stops_new_connections_but_a_kept_alive_one_is_still_served(lab):
+    primary = lab.region("primary")
+    ec2, elbv2 = lab.client("ec2", primary["region"]), lab.client("elbv2", primary["region"])
+    held = _held_connection(lab)
+    isolation = ec2.create_security_group(GroupName="test-isolation", Description="no ingress", VpcId=primary["vpc_id"])
+    try:
+        # When the ALB's security groups are swapped for one with no ingress
+        elbv2.set_security_groups(LoadBalancerArn=primary["alb_arn"], SecurityGroups=[isolation["GroupId"]])
+        # Then new connections time out
+        wait_for(lambda: _new_connection_times_out(lab), 5, "new connections cut")
+        # but the connection established before is a tracked one: it is still served, request after request
+        assert [_served_on(held) for _ in range(3)] == [(200, "us-east-1")] * 3
+    finally:
+        held.close()
+        elbv2.set_security_groups(LoadBalancerArn=primary["alb_arn"], SecurityGroups=primary["alb_security_group_ids"])
+        ec2.delete_security_group(GroupId=isolation["GroupId"])
+    _primary_serving_again(lab)
+
+
+def test_a_network_acl_that_blocks_the_listener_cuts_a_kept_alive_connection_too(lab):
+    primary = lab.region("primary")
+    ec2 = lab.client("ec2", primary["region"])
+    held = _held_connection(lab)
+    deny_all = ec2.create_network_acl(VpcId=primary["vpc_id"])["NetworkAcl"]["NetworkAclId"]
+    original: dict[str, tuple[str, str]] = {}
+    for subnet in primary["alb_subnet_ids"]:
+        acl = ec2.describe_network_acls(Filters=[{"Name": "association.subnet-id", "Values": [subnet]}])["NetworkAcls"][0]
+        association = next(a for a in acl["Associations"] if a["SubnetId"] == subnet)["NetworkAclAssociationId"]
+        original[subnet] = (acl["NetworkAclId"], association)
+    try:
+        # When every subnet of the ALB is associated with an ACL that has only the implicit deny-all
+        blocked: dict[str, str] = {}
+        for subnet, (_, association) in original.items():
+            blocked[subnet] = ec2.replace_network_acl_association(AssociationId=association, NetworkAclId=deny_all)[
+                "NewAssociationId"
+            ]
+        wait_for(lambda: _new_connection_times_out(lab), 5, "new connections cut")
+        # Then the connection established before gets no answer either
+        with pytest.raises(TimeoutError):
+            _served_on(held)
+    finally:
+        held.close()
+        for subnet, (acl_id, _) in original.items():
+            ec2.replace_network_acl_association(AssociationId=blocked[subnet], NetworkAclId=acl_id)
+        ec2.delete_network_acl(NetworkAclId=deny_all)
+    _primary_serving_again(lab)
