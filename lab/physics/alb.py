@@ -231,8 +231,9 @@ class LoadBalancerPhysics:
             protocol_version = "HTTP/1.1"
 
             def setup(self) -> None:
-                self.timeout = physics.idle_timeout()  # read per connection, as the attribute may change
                 super().setup()
+                # Read per connection: the attribute may change. Idle this long, the connection is closed.
+                self.connection.settimeout(physics.idle_timeout())
 
             def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
                 if physics._held_by_network_acls(self):
