@@ -486,8 +486,10 @@ def install_target_draining() -> None:
     def deregister_targets(self: Any, target_group_arn: str, instances: list[dict[str, Any]]) -> None:
         group = self.target_groups.get(target_group_arn)
         drains = draining_targets(group) if group is not None else {}
-        # Deregistering a target that is already draining changes nothing (AWS accepts the call).
-        registered = [t for t in instances if group is None or t["Id"] in group.targets or t["Id"] not in drains]
+        # Deregistering a target that is already draining changes nothing (AWS accepts the call); the
+        # rest, unknown targets included, are moto's to deregister or refuse.
+        already_draining = {t["Id"] for t in instances if t["Id"] in drains and t["Id"] not in group.targets}
+        registered = [t for t in instances if t["Id"] not in already_draining]
         if registered or not instances:
             original_deregister(self, target_group_arn, registered)
         delay = deregistration_delay(group) if group is not None else 0.0
@@ -500,10 +502,11 @@ def install_target_draining() -> None:
             _record_drain(group, drains[target["Id"]].target, True, "deregistered", seconds=delay)
 
     def register(self: Any, targets: list[dict[str, Any]]) -> None:
+        newly = [t for t in targets if t["Id"] not in self.targets]  # registering a registered target changes nothing
         original_register(self, targets)
         drains = draining_targets(self)
         physics = BY_TARGET_GROUP.get(self.arn)
-        for target in targets:
+        for target in newly:
             ended = drains.pop(target["Id"], None)
             if ended is not None:
                 _record_drain(self, ended.target, False, "registered again")
