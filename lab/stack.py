@@ -131,6 +131,10 @@ class StackBuilder:
             Type="application",
             Tags=DRILLS_ALLOWED,
         )["LoadBalancers"][0]
+        elbv2.modify_load_balancer_attributes(
+            LoadBalancerArn=balancer["LoadBalancerArn"],
+            Attributes=[{"Key": "idle_timeout.timeout_seconds", "Value": str(region.alb.idle_timeout_seconds)}],
+        )
         health = region.alb.health_check
         if region.app.kind == "lambda":
             group = elbv2.create_target_group(Name=f"{name}-tg"[:32], TargetType="lambda", Tags=DRILLS_ALLOWED)["TargetGroups"][0]
@@ -150,6 +154,11 @@ class StackBuilder:
                 Tags=DRILLS_ALLOWED,
             )["TargetGroups"][0]
             targets = [{"Id": target, "Port": region.app.port} for target in self._target_ids(ec2, region, subnet_ids)]
+            delay = str(region.alb.deregistration_delay_seconds)
+            elbv2.modify_target_group_attributes(
+                TargetGroupArn=group["TargetGroupArn"],
+                Attributes=[{"Key": "deregistration_delay.timeout_seconds", "Value": delay}],
+            )
         if targets:
             elbv2.register_targets(TargetGroupArn=group["TargetGroupArn"], Targets=targets)
         elbv2.create_listener(

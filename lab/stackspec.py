@@ -79,6 +79,19 @@ class LoadBalancer(_Strict):
     )
     subnets: int = Field(default=2, ge=2, le=6, description="Subnets (one per availability zone) the ALB spans.")
     health_check: TargetGroupHealthCheck = TargetGroupHealthCheck()
+    idle_timeout_seconds: int = Field(
+        default=60,
+        ge=1,
+        le=4000,
+        description="The load balancer's idle_timeout.timeout_seconds: an established connection idle this long is closed.",
+    )
+    deregistration_delay_seconds: int = Field(
+        default=3,
+        ge=0,
+        le=3599,
+        description="The target group's deregistration_delay.timeout_seconds: how long a deregistered target drains "
+        "(AWS default 300, 0-3600; moto refuses 3600).",
+    )
 
 
 class Region(_Strict):

@@ -21,7 +21,7 @@ from drillkit.evidence.store import EvidenceStore
 from drillkit.ledger import UNDO_APPLIED, UNDO_RESTORED, Ledger
 from drillkit.measure import MilestoneTracker, expected_milestones
 from drillkit.model import DrillContext, Injection
-from drillkit.probes import dns_client
+from drillkit.probes import dns_client, keepalive
 from drillkit.spec import parse_request
 
 
@@ -240,6 +240,8 @@ def inject(state: dict[str, Any]) -> dict[str, Any]:
         1,
         {"fault": spec.type, "method": captured.get("method"), "resource_id": captured["resource_id"], "prior": captured},
     )
+    # A client connected before the fault: only this invocation spans the change, so it holds one.
+    held = keepalive.hold(context)
     t_before = clock.now()
     fault.apply(spec, context.target, record["prior"])
     t_inject = clock.now()
@@ -255,7 +257,8 @@ def inject(state: dict[str, Any]) -> dict[str, Any]:
     ).model_dump(mode="json")
     ledger.mark_undo(context.drill_id, 1, UNDO_APPLIED, applied_at=t_inject)
     ledger.update_drill(context.drill_id, phase="observe", injected_at=t_inject, injection=injection)
-    _store().put_samples(context.drill_id, "1-observe-0000", first_readings)
+    followed = keepalive.follow(context, t_inject, first_readings, lambda: probes.sample_all(context))
+    _store().put_samples(context.drill_id, "1-observe-0000", [*([held] if held else []), *first_readings, *followed])
     return injection
 
 

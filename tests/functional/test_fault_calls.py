@@ -114,6 +114,78 @@ def test_a_retried_deregister_only_touches_what_is_still_registered(stubbed):
     stubbed.done()
 
 
+def described(*targets: tuple[dict[str, Any], str]) -> dict[str, Any]:
+    """DescribeTargetHealth's answer for (target, state) pairs, with AWS's reason for a draining one."""
+    reasons = {
+        "draining": "Target.DeregistrationInProgress",
+        "unused": "Target.NotRegistered",
+        "initial": "Elb.RegistrationInProgress",
+    }
+    return {
+        "TargetHealthDescriptions": [
+            {"Target": t, "TargetHealth": {"State": state, **({"Reason": reasons[state]} if state in reasons else {})}}
+            for t, state in targets
+        ]
+    }
+
+
+def test_capture_leaves_out_draining_and_unused_targets(stubbed):
+    # Given one target in service, one still draining from an earlier deregistration and one unused
+    spec = FailTargets(type="fail-targets", method="deregister", target_group=TG)
+    answer = described((TARGETS[0], "healthy"), (TARGETS[1], "draining"), (TARGETS[2], "unused"))
+    stubbed.expect("elbv2", "describe_target_health", {"TargetGroupArn": TG}, answer)
+    # When the fault captures the group, then only the registered target is one it will take out and put back
+    assert fail_targets.capture(spec, TARGET)["targets"] == [TARGETS[0]]
+    stubbed.done()
+
+
+def test_capture_refuses_a_group_whose_targets_are_all_draining(stubbed):
+    spec = FailTargets(type="fail-targets", method="deregister", target_group=TG)
+    stubbed.expect("elbv2", "describe_target_health", {"TargetGroupArn": TG}, described(*((t, "draining") for t in TARGETS)))
+    with pytest.raises(TargetNotFound, match=r"fault\.target_group: .* no registered targets .*3 still draining"):
+        fail_targets.capture(spec, TARGET)
+
+
+def test_a_retried_deregister_does_not_deregister_draining_targets_again(stubbed):
+    spec = FailTargets(type="fail-targets", method="deregister", target_group=TG)
+    prior = {"resource_id": TG, "method": "deregister", "region": "us-east-1", "target_group_arn": TG, "targets": TARGETS}
+    stubbed.expect("elbv2", "describe_target_health", {"TargetGroupArn": TG}, described(*((t, "draining") for t in TARGETS)))
+    fail_targets.apply(spec, TARGET, prior)  # no DeregisterTargets: the stubber would refuse an unexpected call
+    stubbed.done()
+
+
+def test_restore_registers_draining_targets_again_and_is_done_once_they_read_registered(stubbed):
+    # Given the fault deregistered every target and they are still draining (deregistration delay not over)
+    prior = {"resource_id": TG, "method": "deregister", "region": "us-east-1", "target_group_arn": TG, "targets": TARGETS}
+    draining = described(*((t, "draining") for t in TARGETS))
+    stubbed.expect("elbv2", "describe_target_health", {"TargetGroupArn": TG}, draining)
+    # When restore runs, then it registers them all (draining is not registered) and asks to be called again
+    stubbed.expect("elbv2", "register_targets", {"TargetGroupArn": TG, "Targets": TARGETS})
+    assert fail_targets.restore(prior) is False
+    # And the next call finds them registered: done, with no further call
+    stubbed.expect("elbv2", "describe_target_health", {"TargetGroupArn": TG}, described(*((t, "initial") for t in TARGETS)))
+    assert fail_targets.restore(prior) is True
+    stubbed.done()
+
+
+@pytest.mark.parametrize(
+    ("states", "restored"),
+    [
+        (("draining", "draining", "draining"), False),
+        (("healthy", "initial", "draining"), False),
+        (("healthy", "initial", "unused"), False),
+        (("healthy", "initial", None), False),  # not listed at all
+        (("healthy", "unhealthy", "healthy"), False),
+        (("healthy", "initial", "initial"), True),
+    ],
+)
+def test_is_restored_only_when_every_captured_target_is_initial_or_healthy(stubbed, states, restored):
+    prior = {"resource_id": TG, "method": "deregister", "region": "us-east-1", "target_group_arn": TG, "targets": TARGETS}
+    listed = described(*((t, state) for t, state in zip(TARGETS, states, strict=True) if state is not None))
+    stubbed.expect("elbv2", "describe_target_health", {"TargetGroupArn": TG}, listed)
+    assert fail_targets.is_restored(prior) is restored
+
+
 def test_ecs_scale_to_zero_sets_desired_count_zero_and_restore_sets_the_original(stubbed):
     spec = FailTargets(type="fail-targets", method="ecs-scale-to-zero", ecs_cluster="c", ecs_service="svc", region="us-east-1")
     service = {
@@ -213,7 +285,36 @@ def test_security_group_isolation_swaps_the_groups_and_restore_sets_the_exact_or
     stubbed.expect("elbv2", "set_security_groups", {"LoadBalancerArn": LB, "SecurityGroups": ["sg-web", "sg-ops"]})
     stubbed.expect("ec2", "describe_security_groups", by_name, {"SecurityGroups": [{"GroupId": "sg-iso"}]})
     stubbed.expect("ec2", "delete_security_group", {"GroupId": "sg-iso"})
-    block_primary_alb.restore(prior)
+    assert block_primary_alb.restore(prior) is True
+    stubbed.done()
+
+
+def test_restore_of_the_security_group_isolation_asks_to_be_called_again_while_ec2_says_the_group_is_in_use(stubbed, monkeypatch):
+    # Given a drill whose original groups are back on the ALB, but EC2 still refuses to delete the isolation group
+    monkeypatch.setattr(block_primary_alb, "BUSY_WAIT_SECONDS", 0)
+    prior = {
+        "resource_id": LB,
+        "method": "security-group",
+        "region": "us-east-1",
+        "load_balancer_arn": LB,
+        "load_balancer_name": "app-alb",
+        "vpc_id": "vpc-1",
+        "isolation_name": ISOLATION,
+        "security_groups": ["sg-web", "sg-ops"],
+    }
+    by_name = {"Filters": [{"Name": "vpc-id", "Values": ["vpc-1"]}, {"Name": "group-name", "Values": [ISOLATION]}]}
+    stubbed.expect("elbv2", "describe_load_balancers", {"LoadBalancerArns": [LB]}, {"LoadBalancers": [BALANCER]})
+    stubbed.expect("ec2", "describe_security_groups", by_name, {"SecurityGroups": [{"GroupId": "sg-iso"}]})
+    stubbed.stubbers[("ec2", "us-east-1")].add_client_error(
+        "delete_security_group", "DependencyViolation", "resource sg-iso has a dependent object", 400, {"GroupId": "sg-iso"}
+    )
+    stubbed.expect("elbv2", "describe_load_balancers", {"LoadBalancerArns": [LB]}, {"LoadBalancers": [BALANCER]})
+    stubbed.expect("ec2", "describe_security_groups", by_name, {"SecurityGroups": [{"GroupId": "sg-iso"}]})
+    stubbed.expect("ec2", "delete_security_group", {"GroupId": "sg-iso"})
+    # When restore runs, then it does not block: it says it must be called again
+    assert block_primary_alb.restore(prior) is False
+    # and the next call deletes the group and is done
+    assert block_primary_alb.restore(prior) is True
     stubbed.done()
 
 

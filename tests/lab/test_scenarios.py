@@ -111,6 +111,12 @@ def test_shipped_scenario_measures_what_really_happened_and_leaves_nothing_behin
         window = report["measurements"][name]["uncertainty_seconds"]
         bound = interval + TOLERANCE if window <= 2 * interval else window + TOLERANCE
         assert abs(measured[name] - truth) <= bound, (name, measured[name] - truth, window)
+    if scenario["fault"]["type"] == "block-primary-alb":
+        # A security-group change spares the connection a client opened before it; a network ACL cuts it.
+        existing = report["results"]["existing_clients"]
+        assert existing["served_before_fault"] is True and existing["cut"] is (scenario["fault"]["method"] == "network-acl"), (
+            existing
+        )
     if scenario.get("data", {}).get("heartbeat"):
         expected = truth_rpo(lab, report["drill_id"], t_before)
         assert report["measurements"]["rpo"]["seconds"] == pytest.approx(expected, abs=interval), report["measurements"]["rpo"]

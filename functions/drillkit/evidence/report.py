@@ -15,6 +15,7 @@ from drillkit.evidence.manifest import Sealer
 from drillkit.evidence.store import EvidenceStore
 from drillkit.measure import MilestoneTracker, expected_milestones, measurements, objective_targets, rpo, rpo_measurement, verdict
 from drillkit.model import DrillContext, Injection
+from drillkit.probes import keepalive
 from drillkit.timeline import event, ordered
 
 REPORT_SCHEMA_VERSION = "1.1"
@@ -448,6 +449,7 @@ def build(
             "overall": result,
             "estimates": {},  # estimated figures would go here, never into measurements
             "data_integrity": data_integrity,
+            "existing_clients": keepalive.existing_clients(samples, injection.t_inject if injection else None),
         },
         "findings": findings,
         "lessons_learned": [],

@@ -40,6 +40,9 @@ def render(document: dict[str, Any]) -> bytes:
         )
     if not document.get("measurements"):
         lines.append("| (nothing measured: the fault was not injected) | | | | |")
+    existing = (document.get("results") or {}).get("existing_clients")
+    if existing:
+        lines += ["", f"**Clients connected before the fault:** {cell(existing['summary'])}."]
     lines += ["", "Measured values only; nothing here is an estimate.", "", "### Findings", ""]
     for finding in document.get("findings", []):
         remedy = f" Remedy: {cell(finding['remedy'])}" if finding.get("remedy") else ""

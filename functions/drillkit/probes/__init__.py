@@ -11,7 +11,7 @@ from typing import Any
 
 from drillkit import aws, canary
 from drillkit.model import DrillContext
-from drillkit.probes import alarms, dns_answer, dns_client, health_check, http_endpoint
+from drillkit.probes import alarms, dns_answer, dns_client, health_check, http_endpoint, keepalive
 
 # A probe returns None when the scenario gives it nothing to read (no alarms, no heartbeat).
 Probe = Callable[[DrillContext], dict[str, Any] | None]
@@ -22,6 +22,8 @@ PROBES: dict[str, Probe] = {
     dns_client.NAME: dns_client.read,
     http_endpoint.NAME: http_endpoint.read,
     alarms.NAME: alarms.read,
+    # Reads only in the Inject step, which holds a connection opened before the fault (see keepalive.py).
+    keepalive.NAME: keepalive.read,
     # Not a probe (it writes a canary row), but sampled with them so its instants line up.
     canary.NAME: canary.write,
 }
