@@ -320,6 +320,8 @@ def test_a_protected_environment_waits_for_a_person_before_anything_is_touched()
 
 
 def test_the_target_account_role_grants_every_action_drillkit_takes_on_the_stack_and_nothing_else():
+    text = (ROOT / "docs" / "target-account-role.yaml").read_text()
+    assert not re.search(r": [&*][A-Za-z]", text), "CloudFormation (not SAM) deploys this file: it rejects YAML anchors"
     role = cfn.load(ROOT / "docs" / "target-account-role.yaml")["Resources"]["DrillkitTargetRole"]["Properties"]
     granted = {a for s in statements(role["Policies"]) for a in s["Action"]}
     on_the_stack = {a for s in statements(RESOURCES) if s.get("Sid") in ON_THE_STACK for a in s["Action"]}
