@@ -21,6 +21,7 @@ from drillkit_lab.physics.apps import RegionApp
 from drillkit_lab.physics.database import Cluster, GlobalDatabase
 from drillkit_lab.physics.ecs import EcsServicePhysics
 from drillkit_lab.physics.groundtruth import GroundTruth
+from drillkit_lab.physics.network import NetworkLatency
 from drillkit_lab.physics.route53 import Route53Physics
 from drillkit_lab.ports import PortMap
 from drillkit_lab.stackspec import HealthCheck, Region, StackSpec
@@ -176,6 +177,7 @@ class StackBuilder:
             backends=backends,
             ports=self.ports,
             ground_truth=self.ground_truth,
+            latency=NetworkLatency(rtt_seconds=region.network_latency_ms / 1000),
         )
         physics.start()
         self.load_balancers.append(physics)
@@ -287,6 +289,7 @@ class StackBuilder:
             awslambda=backends.awslambda,
             ports=self.ports,
             tls=self.tls.server_context(),
+            latency=NetworkLatency(rtt_seconds=region.network_latency_ms / 1000, handshake_round_trips=2),
         )
         physics.start()
         self.apis.append(physics)

@@ -102,6 +102,15 @@ class Region(_Strict):
     )
     app: App = App()
     alb: LoadBalancer = LoadBalancer()
+    network_latency_ms: float = Field(
+        default=0,
+        ge=0,
+        le=2000,
+        description=(
+            "Round-trip time between the drill's clients (and Route 53's checkers) and this region's front door (ALB or "
+            "API Gateway): each response waits one round trip, the first on a connection also the handshake's."
+        ),
+    )
 
     @model_validator(mode="after")
     def _api_runs_lambda(self) -> Region:

@@ -58,7 +58,7 @@ def write(context: DrillContext) -> dict[str, Any] | None:
         return None
     t = clock.now()
     seq = int(t * 1000)
-    timeout = max(0.5, min(5.0, context.scenario.sampling.interval_seconds * 0.8))
+    timeout = context.scenario.sampling.probe_timeout_seconds
     sample: dict[str, Any] = {"t": t, "probe": NAME, "seq": seq, "ok": False}
     try:
         _execute(

@@ -138,31 +138,49 @@ def _context(state: dict[str, Any]) -> DrillContext:
 def _sample_until(
     context: DrillContext, deadline: float, enough: Any, on_samples: Any = None
 ) -> tuple[bool, list[dict[str, Any]]]:
-    """Sample every probe once per interval until ``enough(samples)`` or the deadline."""
+    """Sample every probe once per interval until ``enough(samples)`` or the deadline.
+
+    A reading slower than the interval does not delay the next tick (see probes.Sampler); the
+    readings still in flight when the loop ends are waited for and returned too.
+    """
     interval = context.scenario.sampling.interval_seconds
     probes.warm()
+    sampler = probes.Sampler(context)
     collected: list[dict[str, Any]] = []
     next_tick = clock.now()
+    reached = False
     while True:
-        readings = probes.sample_all(context)
+        next_tick += interval
+        readings = sampler.tick(until=min(next_tick, deadline))
         collected.extend(readings)
         if on_samples is not None:
             on_samples(readings)
         if enough(readings):
-            return True, collected
-        next_tick += interval
+            reached = True
+            break
         if next_tick >= deadline:
-            return False, collected
+            break
         clock.sleep_until(next_tick)
+    late = sampler.drain()
+    collected.extend(late)
+    if late and on_samples is not None:
+        on_samples(late)
+    return reached, collected
 
 
 def _wait_for_steady(context: DrillContext, timeout_seconds: float) -> tuple[bool, list[dict[str, Any]], list[str]]:
     """Sample until the probes read steady for ``steady_state_samples`` readings in a row."""
     needed = context.scenario.sampling.steady_state_samples
     streak = {"count": 0, "problems": []}
+    # A slow probe does not answer every tick: its newest reading stands for it until the next.
+    newest: dict[str, dict[str, Any]] = {}
+    expected = probes.expected(context)
 
     def enough(readings: list[dict[str, Any]]) -> bool:
-        ok, problems = probes.steady(readings)
+        newest.update({reading["probe"]: reading for reading in sorted(readings, key=lambda r: r["t"])})
+        ok, problems = probes.steady(list(newest.values()))
+        if not expected <= newest.keys():
+            ok, problems = False, [*problems, f"no reading yet from {', '.join(sorted(expected - newest.keys()))}"]
         streak["count"] = streak["count"] + 1 if ok else 0
         streak["problems"] = problems
         return streak["count"] >= needed

@@ -234,13 +234,33 @@ class Objectives(_Strict):
     rpo_seconds: float | None = Field(default=None, ge=0, description="The RPO target; needs data.heartbeat.")
 
 
+PROBE_TIMEOUT_SECONDS = 5.0
+
+
 class Sampling(_Strict):
     interval_seconds: float = Field(default=1.0, ge=0.1, le=60)
+    probe_timeout_seconds: float = Field(
+        default=PROBE_TIMEOUT_SECONDS,
+        ge=0.5,
+        le=30,
+        description=(
+            "How long one probe reading (HTTP request, DNS query, heartbeat write) may take before it counts as failed; "
+            "independent of the interval: a reading slower than the interval does not delay the next one."
+        ),
+    )
     hold_samples: int = Field(default=2, ge=1, le=20, description="Samples a cutover must hold to count.")
     steady_state_samples: int = Field(default=3, ge=1, le=60)
     steady_state_timeout_seconds: float = Field(default=60, gt=0, le=3600)
     observe_timeout_seconds: float = Field(default=300, gt=0, le=3600)
     restore_timeout_seconds: float = Field(default=300, gt=0, le=3600)
+
+    @model_validator(mode="after")
+    def _probe_timeout_fits(self) -> Sampling:
+        # A wait that ends before one reading could: no reading would ever arrive in time.
+        for name in ("steady_state_timeout_seconds", "observe_timeout_seconds", "restore_timeout_seconds"):
+            if self.probe_timeout_seconds >= getattr(self, name):
+                raise ValueError(f"probe_timeout_seconds ({self.probe_timeout_seconds:g}) must be shorter than {name}")
+        return self
 
 
 class Scenario(_Strict):
@@ -278,6 +298,8 @@ class Scenario(_Strict):
             # Added later: a scenario that names no role keeps the hash its earlier reports recorded.
             if document["target"].get(optional) is None:
                 document["target"].pop(optional, None)
+        if document["sampling"].get("probe_timeout_seconds") == PROBE_TIMEOUT_SECONDS:
+            document["sampling"].pop("probe_timeout_seconds")  # added later, likewise
         canonical = json.dumps(document, sort_keys=True, separators=(",", ":"))
         return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 

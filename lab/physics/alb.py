@@ -35,6 +35,7 @@ from typing import Any
 
 from drillkit_lab.physics.apps import REGION_HEADER
 from drillkit_lab.physics.groundtruth import GroundTruth
+from drillkit_lab.physics.network import NetworkLatency
 from drillkit_lab.ports import PortMap
 
 INTERNET = ("0.0.0.0/0", "::/0")
@@ -105,6 +106,7 @@ class LoadBalancerPhysics:
     backends: Backends
     ports: PortMap
     ground_truth: GroundTruth
+    latency: NetworkLatency = NetworkLatency()  # between the internet's clients and this region
     targets: dict[str, TargetState] = field(default_factory=dict)
     _round_robin: Any = field(default_factory=lambda: itertools.count())
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -333,6 +335,7 @@ class LoadBalancerPhysics:
             listening.setblocking(True)
 
     def _forward(self, handler: BaseHTTPRequestHandler) -> None:
+        self.latency.before_response(handler)
         target = self.route()
         if target is None:
             _reply(handler, 503, b"503 Service Temporarily Unavailable", {"Server": "awselb/2.0"})

@@ -28,15 +28,22 @@ STACKS = ROOT / "lab" / "stacks"
 TOLERANCE = 0.2
 
 
+AWS_EXAMPLES = "aws"  # scenarios/aws/: sized for AWS, not run in the lab (tests/unit/test_aws_scenarios.py)
+
+
+def lab_folders() -> list[Path]:
+    return sorted(p for p in SCENARIOS.iterdir() if p.is_dir() and p.name != AWS_EXAMPLES)
+
+
 def shipped() -> list[tuple[str, Path]]:
     found = [("default", path) for path in sorted(SCENARIOS.glob("*.yaml"))]
-    for folder in sorted(p for p in SCENARIOS.iterdir() if p.is_dir()):
+    for folder in lab_folders():
         found += [(folder.name, path) for path in sorted(folder.glob("*.yaml"))]
     return found
 
 
 def test_every_scenario_folder_names_a_shipped_lab_stack():
-    for folder in (p for p in SCENARIOS.iterdir() if p.is_dir()):
+    for folder in lab_folders():
         assert (STACKS / f"{folder.name}.yaml").exists(), f"scenarios/{folder.name}/ has no lab/stacks/{folder.name}.yaml"
 
 
