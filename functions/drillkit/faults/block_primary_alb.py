@@ -169,7 +169,7 @@ def apply(spec: BlockPrimaryAlb, target: ResolvedTarget, prior: dict[str, Any]) 
                 ec2.replace_network_acl_association(AssociationId=association, NetworkAclId=acl_id)
 
 
-def restore(prior: dict[str, Any]) -> None:
+def restore(prior: dict[str, Any]) -> bool:
     region, name = prior["region"], prior["isolation_name"]
     ec2 = aws.target_client("ec2", region)
     if prior["method"] == "security-group":
@@ -179,13 +179,14 @@ def restore(prior: dict[str, Any]) -> None:
                     LoadBalancerArn=prior["load_balancer_arn"], SecurityGroups=prior["security_groups"]
                 )
         _delete_isolation("security-group", region, prior["vpc_id"], name)
-        return
+        return True  # one call puts it back
     for subnet, original in prior["subnet_acls"].items():
         current, association = _acl_of_subnet(region, subnet)
         if current != original:
             with aws.aws_call("ReplaceNetworkAclAssociation", subnet):
                 ec2.replace_network_acl_association(AssociationId=association, NetworkAclId=original)
     _delete_isolation("network-acl", region, prior["vpc_id"], name)
+    return True
 
 
 def is_restored(prior: dict[str, Any]) -> bool:

@@ -161,7 +161,7 @@ def apply(spec: FailTargets, target: ResolvedTarget, prior: dict[str, Any]) -> N
             )
 
 
-def restore(prior: dict[str, Any]) -> None:
+def restore(prior: dict[str, Any]) -> bool:
     region = prior["region"]
     method = prior["method"]
     if method == "deregister":
@@ -183,6 +183,7 @@ def restore(prior: dict[str, Any]) -> None:
             aws.target_client("lambda", region).put_function_concurrency(
                 FunctionName=prior["function"], ReservedConcurrentExecutions=prior["reserved_concurrency"]
             )
+    return True  # one call puts it back
 
 
 def is_restored(prior: dict[str, Any]) -> bool:
