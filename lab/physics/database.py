@@ -354,7 +354,7 @@ def install_global_cluster_state() -> None:
     """DescribeGlobalClusters shows the physics: FailoverState during an operation, each member's role and sync."""
     from moto.rds.models import GlobalCluster
 
-    original = GlobalCluster.global_cluster_members.fget  # type: ignore[attr-defined]
+    original = GlobalCluster.global_cluster_members.fget
     if getattr(original, "_lab", False):
         return
 
@@ -378,5 +378,5 @@ def install_global_cluster_state() -> None:
         return None if physics is None else physics.failover_state()
 
     global_cluster_members._lab = True  # type: ignore[attr-defined]
-    GlobalCluster.global_cluster_members = property(global_cluster_members)  # type: ignore[assignment,method-assign]
-    GlobalCluster.failover_state = property(failover_state)  # type: ignore[attr-defined]
+    GlobalCluster.global_cluster_members = property(global_cluster_members)
+    GlobalCluster.failover_state = property(failover_state)
