@@ -140,11 +140,12 @@ def apply(spec: StopCluster, target: ResolvedTarget, prior: dict[str, Any]) -> N
 
 @dataclass(frozen=True)
 class _Progress:
-    """Where a restore stands: done, or what it waits for (and whether the switchover back may be asked now)."""
+    """Where a restore stands: done, or what it waits for (and whether its next call may be made now)."""
 
     done: bool
     waiting_for: str
-    may_switch_back: bool = False
+    may_start: bool = False  # stop: the cluster has finished stopping
+    may_switch_back: bool = False  # global: settled, and the old primary a synchronized, available secondary
 
 
 def _global_cluster(prior: dict[str, Any]) -> dict[str, Any]:
@@ -168,7 +169,8 @@ def _progress(prior: dict[str, Any]) -> _Progress:
         status = _cluster(region, cluster).get("Status")
         if status == "available":
             return _Progress(True, "")
-        return _Progress(False, f"cluster {cluster} to be available (it is {status})")
+        # A cluster still stopping cannot be started yet: a later call starts it.
+        return _Progress(False, f"cluster {cluster} to be available (it is {status})", may_start=status == "stopped")
     found = _global_cluster(prior)
     global_id = prior["global_cluster"]
     if operation := found.get("FailoverState"):
@@ -201,11 +203,9 @@ def restore(prior: dict[str, Any]) -> bool:
     if progress.done:
         return True
     try:
-        if prior["method"] == "stop":
-            # A cluster still stopping cannot be started yet: the next call tries again.
-            if _cluster(region, cluster).get("Status") == "stopped":
-                with aws.aws_call("StartDBCluster", cluster):
-                    rds.start_db_cluster(DBClusterIdentifier=cluster)
+        if progress.may_start:
+            with aws.aws_call("StartDBCluster", cluster):
+                rds.start_db_cluster(DBClusterIdentifier=cluster)
         elif progress.may_switch_back:
             with aws.aws_call("SwitchoverGlobalCluster", prior["global_cluster"]):
                 rds.switchover_global_cluster(
