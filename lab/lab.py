@@ -19,6 +19,7 @@ from drillkit_lab.extensions import LabExtensions
 from drillkit_lab.lambda_runtime import LambdaRuntime
 from drillkit_lab.physics.alarms import AlarmEvaluator, MetricSource, install_describe_alarm_history
 from drillkit_lab.physics.alb import Backends, install_describe_target_health, install_target_draining
+from drillkit_lab.physics.database import install_global_cluster_state
 from drillkit_lab.physics.dns import LabDNSServer
 from drillkit_lab.physics.groundtruth import GroundTruth
 from drillkit_lab.physics.route53 import Route53Physics
@@ -74,6 +75,7 @@ class Lab:
         install_describe_alarm_history()
         install_describe_target_health()
         install_target_draining()
+        install_global_cluster_state()
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
         from moto.route53.models import route53_backends
 

@@ -68,7 +68,15 @@ class StackBuilder:
         database = self.spec.database
         if database is not None:
             global_id = f"{self.spec.name[:40]}-global" if database.global_cluster else None
-            self.database = GlobalDatabase(rds_backends, self.ground_truth, database.replication_lag_seconds, global_id)
+            self.database = GlobalDatabase(
+                rds_backends,
+                self.ground_truth,
+                database.replication_lag_seconds,
+                global_id,
+                failover_seconds=database.failover_seconds,
+                switchover_seconds=database.switchover_seconds,
+                rejoin_seconds=database.rejoin_seconds,
+            )
         regions = {role: self._region(role, region, backends_for(region.region)) for role, region in self.spec.regions().items()}
         if self.database is not None:
             self._database(regions)

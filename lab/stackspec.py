@@ -168,6 +168,18 @@ class Database(_Strict):
         default=True, description="Knob: false leaves the reader outside any global cluster (it receives nothing)."
     )
     replication_lag_seconds: float = Field(default=0.5, ge=0, le=60)
+    failover_seconds: float = Field(
+        default=1.0, gt=0, le=3600, description="How long FailoverGlobalCluster (AllowDataLoss) takes (AWS: minutes)."
+    )
+    switchover_seconds: float = Field(
+        default=1.0, gt=0, le=3600, description="How long SwitchoverGlobalCluster takes (AWS: minutes)."
+    )
+    rejoin_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        le=7200,
+        description="After a failover, how long the old writer stays pending-resync before it is a synchronized secondary.",
+    )
 
 
 class Alarm(_Strict):

@@ -20,7 +20,7 @@ from drillkit.errors import NotSteady, RestoreFailed
 from drillkit.evidence.store import EvidenceStore
 from drillkit.ledger import UNDO_APPLIED, UNDO_RESTORED, Ledger
 from drillkit.measure import MilestoneTracker, expected_milestones
-from drillkit.model import DrillContext, Injection
+from drillkit.model import DrillContext, Injection, RestoreProgress
 from drillkit.probes import dns_client, keepalive
 from drillkit.spec import parse_request
 
@@ -345,32 +345,81 @@ def new_tracker(context: DrillContext, injection: Injection) -> MilestoneTracker
 
 
 # -- 5. restore ----------------------------------------------------------------
+# The state machine waits retry_in_seconds between Restore calls: a fixed share of the budget (at most about
+# RESTORE_CALLS_PER_BUDGET calls, whatever the budget), within [1, 15] s. So a restore that takes its whole budget
+# adds at most a few thousand events to the execution's history (limit 25,000) and keeps polling Aurora
+# at a civil rate.
+RESTORE_CALLS_PER_BUDGET = 120
+RESTORE_RETRY_SECONDS = (1, 15)
+
+
+def restore_retry_in_seconds(budget_seconds: float) -> int:
+    low, high = RESTORE_RETRY_SECONDS
+    return int(min(high, max(low, budget_seconds // RESTORE_CALLS_PER_BUDGET)))
+
+
 @_on_target
 def restore(state: dict[str, Any]) -> dict[str, Any]:
-    """Replay every undo record not yet restored, newest first. Safe to run twice."""
+    """Take the next step of every undo record not yet restored, newest first. Safe to call again and again.
+
+    A fault whose restore returns False (an Aurora operation still running) stays pending and the result says
+    done: false; the state machine waits and calls again with this result in $.restore, until done or the budget
+    (from the first call) is spent, which raises RestoreFailed naming each resource and what it waits for.
+    """
     context = _context(state)
     ledger = _ledger()
     ledger.update_drill(context.drill_id, phase="restore")
-    started = clock.now()
-    results = []
-    failures = []
+    now = clock.now()
+    previous = state.get("restore") or {}
+    going_on = previous.get("done") is False and previous.get("started_at") is not None
+    started = float(previous["started_at"]) if going_on else now
+    calls = int(previous.get("calls", 1)) + 1 if going_on else 1
+    budget = context.scenario.sampling.restore_budget
+    results: list[dict[str, Any]] = []
+    failures: list[str] = []
+    waiting: list[str] = []
     for record in reversed(ledger.list_undo(context.drill_id)):
+        entry: dict[str, Any] = {"seq": record["seq"], "resource_id": record["resource_id"]}
         if record["status"] == UNDO_RESTORED:
-            results.append({"seq": record["seq"], "resource_id": record["resource_id"], "status": "already restored"})
+            results.append({**entry, "status": "already restored"})
             continue
         fault = faults.fault_module(record["fault"])
         try:
-            fault.restore(record["prior"])
+            done = fault.restore(record["prior"])
+            what = "" if done else _waiting_for(fault, record["prior"])
         except Exception as error:  # noqa: BLE001 keep going: one stuck record must not strand the others
             failures.append(f"{record['resource_id']}: {error}")
-            results.append({"seq": record["seq"], "resource_id": record["resource_id"], "status": "failed", "error": str(error)})
+            results.append({**entry, "status": "failed", "error": str(error)})
+            continue
+        if not done:
+            waiting.append(f"{record['resource_id']}: waiting for {what}")
+            results.append({**entry, "status": "in progress", "waiting_for": what})
             continue
         t = clock.now()
         ledger.mark_undo(context.drill_id, record["seq"], UNDO_RESTORED, restored_at=t)
-        results.append({"seq": record["seq"], "resource_id": record["resource_id"], "status": "restored", "t": t})
+        results.append({**entry, "status": "restored", "t": t})
     if failures:
         raise RestoreFailed("; ".join(failures))
-    return {"started_at": started, "ended_at": clock.now(), "records": results}
+    ended = clock.now()
+    if waiting and ended - started >= budget:
+        raise RestoreFailed(
+            f"restore not complete after {ended - started:.0f}s (budget {budget:g}s, {calls} calls): " + "; ".join(waiting)
+        )
+    return RestoreProgress(
+        started_at=started,
+        ended_at=ended,
+        records=results,
+        done=not waiting,
+        budget_seconds=budget,
+        retry_in_seconds=restore_retry_in_seconds(budget),
+        waiting_for=waiting,
+        calls=calls,
+    ).model_dump()
+
+
+def _waiting_for(fault: Any, prior: dict[str, Any]) -> str:
+    describe = getattr(fault, "waiting_for", None)
+    return str(describe(prior)) if describe is not None else "its restore to complete"
 
 
 # -- 6. verify restore -----------------------------------------------------------

@@ -235,6 +235,7 @@ class Objectives(_Strict):
 
 
 PROBE_TIMEOUT_SECONDS = 5.0
+DEFAULT_RESTORE_BUDGET_SECONDS = 1800.0  # an Aurora global failover, resync and switchover back take minutes each
 
 
 class Sampling(_Strict):
@@ -253,6 +254,17 @@ class Sampling(_Strict):
     steady_state_timeout_seconds: float = Field(default=60, gt=0, le=3600)
     observe_timeout_seconds: float = Field(default=300, gt=0, le=3600)
     restore_timeout_seconds: float = Field(default=300, gt=0, le=3600)
+    restore_budget_seconds: float | None = Field(
+        default=None,
+        gt=0,
+        le=5400,
+        description="How long the Restore loop may take to put every fault back (an Aurora switchover back takes "
+        "minutes); default 1800. Counted from the first Restore call; past it the restore fails, naming what it waits for.",
+    )
+
+    @property
+    def restore_budget(self) -> float:
+        return self.restore_budget_seconds or DEFAULT_RESTORE_BUDGET_SECONDS
 
     @model_validator(mode="after")
     def _probe_timeout_fits(self) -> Sampling:
@@ -294,10 +306,10 @@ class Scenario(_Strict):
 
     def content_hash(self) -> str:
         document = self.model_dump(mode="json")
-        for optional in ("role_arn", "external_id"):
-            # Added later: a scenario that names no role keeps the hash its earlier reports recorded.
-            if document["target"].get(optional) is None:
-                document["target"].pop(optional, None)
+        for section, optional in (("target", "role_arn"), ("target", "external_id"), ("sampling", "restore_budget_seconds")):
+            # Added later: a scenario that does not set them keeps the hash its earlier reports recorded.
+            if document[section].get(optional) is None:
+                document[section].pop(optional, None)
         if document["sampling"].get("probe_timeout_seconds") == PROBE_TIMEOUT_SECONDS:
             document["sampling"].pop("probe_timeout_seconds")  # added later, likewise
         canonical = json.dumps(document, sort_keys=True, separators=(",", ":"))

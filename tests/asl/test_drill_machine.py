@@ -72,7 +72,7 @@ def test_states_that_may_follow_an_injection_catch_everything_into_restore(name)
 
 
 def test_restore_failure_still_reaches_verification_and_only_a_verified_restore_reaches_the_report():
-    assert STATES["Restore"]["Next"] == "VerifyRestore"
+    assert STATES["RestoreDone"]["Default"] == "VerifyRestore"
     assert {c["Next"] for c in STATES["Restore"]["Catch"]} == {"VerifyRestore"}
     assert {c["Next"] for c in STATES["VerifyRestore"]["Catch"]} == {"RestoreVerified"}
     assert STATES["VerifyRestore"]["Next"] == "RestoreVerified"
@@ -86,6 +86,39 @@ def test_restore_failure_still_reaches_verification_and_only_a_verified_restore_
         "Error": "RestoreNotVerified",
         "Cause": STATES[choice["Default"]]["Cause"],
     }
+
+
+def test_restore_is_called_again_after_a_wait_while_an_undo_is_in_progress_and_then_verified():
+    assert STATES["Restore"]["Next"] == "RestoreDone"
+    choice = STATES["RestoreDone"]
+    [rule] = choice["Choices"]
+    assert rule["And"] == [
+        {"Variable": "$.restore.done", "IsPresent": True},
+        {"Variable": "$.restore.done", "BooleanEquals": False},
+    ]
+    assert rule["Next"] == "RestoreWait" and choice["Default"] == "VerifyRestore"
+    wait = STATES["RestoreWait"]
+    assert wait == {**wait, "Type": "Wait", "SecondsPath": "$.restore.retry_in_seconds", "Next": "Restore"}
+
+
+# Events one round of the loop adds to the execution history: TaskStateEntered, LambdaFunctionScheduled,
+# LambdaFunctionStarted, LambdaFunctionSucceeded, TaskStateExited, ChoiceStateEntered, ChoiceStateExited,
+# WaitStateEntered, WaitStateExited.
+EVENTS_PER_RESTORE_ROUND = 9
+HISTORY_LIMIT = 25_000
+
+
+@pytest.mark.parametrize("budget", [1, 30, 60, 300, 1800, 3600, 5400])
+def test_a_restore_that_spends_its_whole_budget_stays_far_below_the_history_limit_and_the_machine_timeout(budget):
+    from drillkit.drill import restore_retry_in_seconds
+    from drillkit.spec import Sampling
+
+    assert budget <= Sampling.model_fields["restore_budget_seconds"].metadata[1].le  # the largest budget a scenario may set
+    wait = restore_retry_in_seconds(budget)
+    assert isinstance(wait, int) and 1 <= wait <= 15  # moto and AWS take an integer SecondsPath
+    rounds = budget / wait + 1
+    assert rounds * EVENTS_PER_RESTORE_ROUND < HISTORY_LIMIT / 5
+    assert budget < ASL["TimeoutSeconds"]
 
 
 def test_retries_only_name_transient_or_lambda_service_errors():

@@ -58,7 +58,7 @@ def timeline(document: dict[str, Any], samples: list[dict[str, Any]]) -> dict[st
     targets = []
     if t_inject is not None:
         for name, m in document.get("measurements", {}).items():
-            if m.get("target_seconds") is not None:
+            if m.get("target_seconds") is not None and m.get("kind") != "not_applicable":
                 targets.append({"name": name, "t": t_inject + m["target_seconds"], "seconds": m["target_seconds"]})
     times += [target["t"] for target in targets]
     t0, t1 = min(times), max(times)

@@ -45,7 +45,10 @@ def render(document: dict[str, Any]) -> bytes:
         label = OBJECTIVE_LABELS.get(name, name)
         element = case(f"objective: {label}", m["seconds"])
         detail = f"measured {_seconds(m['seconds'])} ± {m['uncertainty_seconds']:.3f} s"
-        if m["passed"] is None:
+        if m.get("kind") == "not_applicable":
+            counts["skipped"] += 1
+            ET.SubElement(element, "skipped", message=f"not applicable: {m.get('reason', '')}")
+        elif m["passed"] is None:
             counts["skipped"] += 1
             ET.SubElement(element, "skipped", message=f"no target set; {detail}")
         elif m["passed"] is False:
