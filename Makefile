@@ -5,7 +5,7 @@ SAM_VENV ?= .venv-sam
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test test-fast lint validate build bench clean
+.PHONY: setup demo test test-fast lint validate build bench bench-aws clean
 
 setup: $(STAMP)
 
@@ -32,6 +32,11 @@ lint: setup
 # Speed and memory targets, as numbers (not timed tests): lab ready time and RSS, with a drill.
 bench: setup
 	$(BIN)/python benchmarks/lab.py --runs 3 --drill
+
+# Every shipped fault on the AWS-timed lab profile (10 s checks, 60 s TTL, 300 s drain, minutes-long
+# Aurora operations): tens of minutes, never in CI.
+bench-aws: setup
+	$(BIN)/python benchmarks/aws_timed.py --parallel 2
 
 # SAM CLI pins boto3, click and pydantic: it lives in its own virtualenv.
 $(SAM_VENV)/bin/sam:
