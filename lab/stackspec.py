@@ -125,6 +125,12 @@ class Route53(_Strict):
     secondary: bool = Field(default=True, description="Knob: false leaves out the SECONDARY record (no cutover possible).")
     primary_health_check: HealthCheck | None = HealthCheck()
     standby_health_check: HealthCheck | None = None
+    api_rate_scale: float = Field(
+        default=1.0,
+        gt=0,
+        le=100,
+        description="Knob: multiplies Route 53's API rate limits (1 = AWS's numbers); for tests of the throttle itself.",
+    )
 
     @field_validator("zone", "public_name")
     @classmethod

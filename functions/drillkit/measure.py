@@ -122,6 +122,8 @@ class MilestoneTracker(BaseModel):
 
     def feed(self, sample: dict[str, Any]) -> list[str]:
         """Account one probe reading; return the milestones it completed."""
+        if sample.get("reused"):
+            return []  # a repeat of an earlier reading (health status is read at most every 2 s): nothing new
         t = sample["t"]
         probe = sample["probe"]
         # The rule needs every reading, before the injection too: a checker's run starts there.

@@ -34,6 +34,17 @@ def warm() -> None:
     aws.target_client("route53")
 
 
+def needs_seed(context: DrillContext) -> bool:
+    """True when a fresh invocation should carry the probes' memory over from the stored samples."""
+    return dns_client.needs_seed(context) or health_check.needs_seed(context)
+
+
+def seed(context: DrillContext, samples: list[dict[str, Any]]) -> None:
+    """The probes that remember across samples (the client's DNS cache, the last health reading) resume from them."""
+    dns_client.seed(context, samples)
+    health_check.seed(samples)
+
+
 def sample_all(context: DrillContext) -> list[dict[str, Any]]:
     """Run every probe concurrently so one sample's readings share an instant."""
     futures = [_pool.submit(probe, context) for probe in PROBES.values()]
