@@ -234,6 +234,22 @@ class Objectives(_Strict):
     rpo_seconds: float | None = Field(default=None, ge=0, description="The RPO target; needs data.heartbeat.")
 
 
+# Route 53's documented request rates ("Throttling for Amazon Route 53 API requests"): the account's
+# sustained rate is shared by every caller, so a drill may spend at most half of it.
+ROUTE53_ACCOUNT_REQUESTS_PER_SECOND = 10.0
+ROUTE53_DRILL_SHARE = 0.5
+# The health-check probe asks for GetHealthCheckStatus and GetHealthCheck at most this often.
+HEALTH_STATUS_MIN_INTERVAL_SECONDS = 2.0
+# Route 53 API calls the probes make on every sample (TestDNSAnswer).
+ROUTE53_CALLS_EVERY_SAMPLE = 1
+
+
+def route53_requests_per_second(interval_seconds: float) -> float:
+    """The Route 53 request rate of one drill's probes at a sampling interval."""
+    health = 2 / max(interval_seconds, HEALTH_STATUS_MIN_INTERVAL_SECONDS)
+    return ROUTE53_CALLS_EVERY_SAMPLE / interval_seconds + health
+
+
 class Sampling(_Strict):
     interval_seconds: float = Field(default=1.0, ge=0.1, le=60)
     hold_samples: int = Field(default=2, ge=1, le=20, description="Samples a cutover must hold to count.")
@@ -241,6 +257,19 @@ class Sampling(_Strict):
     steady_state_timeout_seconds: float = Field(default=60, gt=0, le=3600)
     observe_timeout_seconds: float = Field(default=300, gt=0, le=3600)
     restore_timeout_seconds: float = Field(default=300, gt=0, le=3600)
+
+    @field_validator("interval_seconds")
+    @classmethod
+    def _within_route53_rates(cls, value: float) -> float:
+        budget = ROUTE53_ACCOUNT_REQUESTS_PER_SECOND * ROUTE53_DRILL_SHARE
+        rate = route53_requests_per_second(value)
+        if rate > budget:
+            raise ValueError(
+                f"sampling every {value:g} s makes {rate:.1f} Route 53 API requests a second; Route 53 serves an "
+                f"account {ROUTE53_ACCOUNT_REQUESTS_PER_SECOND:g} a second for all its callers and a drill may take "
+                f"{budget:g}: sample less often"
+            )
+        return value
 
 
 class Scenario(_Strict):

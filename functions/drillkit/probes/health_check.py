@@ -25,10 +25,11 @@ from drillkit import aws, clock
 from drillkit.errors import DrillError, ProbeFailed
 from drillkit.measure import HEALTHY_SHARE
 from drillkit.model import DrillContext
+from drillkit.spec import HEALTH_STATUS_MIN_INTERVAL_SECONDS
 
 NAME = "health_check"
 # Half of GetHealthCheckStatus's sustained rate (1 a second per account): the rest is left to other callers.
-STATUS_MIN_INTERVAL_SECONDS = 2.0
+STATUS_MIN_INTERVAL_SECONDS = HEALTH_STATUS_MIN_INTERVAL_SECONDS
 # health check id -> the last reading (a sample dict, errors included: a throttled call spent the budget too)
 _last_readings: dict[str, dict[str, Any]] = {}
 _lock = threading.Lock()
