@@ -21,6 +21,7 @@ from drillkit.evidence.store import EvidenceStore
 from drillkit.ledger import UNDO_APPLIED, UNDO_RESTORED, Ledger
 from drillkit.measure import MilestoneTracker, expected_milestones
 from drillkit.model import DrillContext, Injection
+from drillkit.probes import health_check
 from drillkit.spec import parse_request
 
 
@@ -242,6 +243,7 @@ def inject(state: dict[str, Any]) -> dict[str, Any]:
     t_before = clock.now()
     fault.apply(spec, context.target, record["prior"])
     t_inject = clock.now()
+    health_check.forget()  # the fault may have changed the check (Inverted): read it afresh, not a kept reading
     # The first reading right after the change: observation must not wait for the next state.
     first_readings = probes.sample_all(context)
     injection = Injection(

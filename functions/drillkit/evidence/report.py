@@ -297,7 +297,6 @@ def build(
         if tracker.alerting_alarm:
             events.append(event(tracker.alerting, "alarm", alarm=tracker.alerting_alarm))
         for name in tracker.expected:
-            measured[name]["kind"] = "measured"
             reached = getattr(tracker, name)
             if reached is not None:
                 events.append(event(reached, name, seconds=measured[name]["seconds"]))
