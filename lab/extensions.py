@@ -171,6 +171,16 @@ class LabExtensions:
 
     # -- Route 53 -------------------------------------------------------------
     def health_check_status(self, health_check_id: str, start_response: StartResponse) -> list[bytes]:
+        config = self.physics.backend.health_checks.get(health_check_id)
+        if config is not None and (config.type_ or "").upper() in ("CALCULATED", "RECOVERY_CONTROL"):
+            # AWS: "You can't use GetHealthCheckStatus to get the status of a calculated health check."
+            # The error code is not documented; InvalidInput is Route 53's error for a request it cannot serve.
+            return _route53_error(
+                start_response,
+                "400 Bad Request",
+                "InvalidInput",
+                f"GetHealthCheckStatus does not report health check {health_check_id} of type {config.type_}",
+            )
         observations = self.physics.observations(health_check_id)
         if observations is None:
             return _route53_error(

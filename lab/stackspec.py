@@ -125,6 +125,10 @@ class Route53(_Strict):
     secondary: bool = Field(default=True, description="Knob: false leaves out the SECONDARY record (no cutover possible).")
     primary_health_check: HealthCheck | None = HealthCheck()
     standby_health_check: HealthCheck | None = None
+    primary_calculated: bool = Field(
+        default=False,
+        description="Knob: the PRIMARY record gets a CALCULATED health check (child: primary_health_check, threshold 1).",
+    )
     api_rate_scale: float = Field(
         default=1.0,
         gt=0,
