@@ -240,8 +240,9 @@ ROUTE53_ACCOUNT_REQUESTS_PER_SECOND = 10.0
 ROUTE53_DRILL_SHARE = 0.5
 # The health-check probe asks for GetHealthCheckStatus and GetHealthCheck at most this often.
 HEALTH_STATUS_MIN_INTERVAL_SECONDS = 2.0
-# Route 53 API calls the probes make on every sample (TestDNSAnswer).
-ROUTE53_CALLS_EVERY_SAMPLE = 1
+# Route 53 API calls the probes make on every sample: none since the DNS probe asks the zone's name servers
+# instead of TestDNSAnswer; a probe that adds one must count it here.
+ROUTE53_CALLS_EVERY_SAMPLE = 0
 
 
 def route53_requests_per_second(interval_seconds: float) -> float:

@@ -21,6 +21,7 @@ from drillkit.model import DrillContext
 from drillkit.probes import sides
 
 NAME = "dns_client"
+SOURCE = "caching-resolver"  # the client's view; the authoritative one is the dns probe's
 # drill id -> (answer values, expires at)
 _cache: dict[str, tuple[list[str], float]] = {}
 _lock = threading.Lock()
@@ -74,10 +75,11 @@ def read(context: DrillContext) -> dict[str, Any]:
     try:
         values, expires_at, cached = _ask(context, record_type, timeout)
     except (dns.exception.DNSException, OSError) as error:
-        return {"t": t, "probe": NAME, "answer": [], "side": None, "error": f"{type(error).__name__}: {error}"}
+        return {"t": t, "probe": NAME, "source": SOURCE, "answer": [], "side": None, "error": f"{type(error).__name__}: {error}"}
     return {
         "t": t,
         "probe": NAME,
+        "source": SOURCE,
         "answer": values,
         "cached": cached,
         "expires_at": round(expires_at, 3),
