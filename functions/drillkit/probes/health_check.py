@@ -32,6 +32,7 @@ NAME = "health_check"
 STATUS_MIN_INTERVAL_SECONDS = HEALTH_STATUS_MIN_INTERVAL_SECONDS
 # health check id -> the last reading (a sample dict, errors included: a throttled call spent the budget too)
 _last_readings: dict[str, dict[str, Any]] = {}
+STATUS_READ_TIMEOUT_SECONDS = 5.0
 _lock = threading.Lock()
 
 
@@ -82,7 +83,9 @@ def forget() -> None:
 
 
 def _ask_route53(health_check_id: str) -> dict[str, Any]:
-    route53 = aws.target_client("route53")
+    # One attempt, no retries: a throttled reading is reported as such and the next one waits its 2 s, so the
+    # probe stays under the rate by its cadence, not by retrying into the bucket.
+    route53 = aws.target_client("route53", read_timeout=STATUS_READ_TIMEOUT_SECONDS)
     t = clock.now()
     try:
         with aws.aws_call("GetHealthCheck", health_check_id):
