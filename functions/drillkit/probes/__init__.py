@@ -32,6 +32,7 @@ _pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="probe")
 def warm() -> None:
     """Create the clients before the first reading so its timestamp is not late by a client's setup."""
     aws.target_client("route53")
+    health_check.route53_client()
 
 
 def needs_seed(context: DrillContext) -> bool:

@@ -82,10 +82,14 @@ def forget() -> None:
         _last_readings.clear()
 
 
+def route53_client() -> Any:
+    """One attempt, no retries: a throttled reading is reported as such and the next one waits its 2 s, so the
+    probe stays under the rate by its cadence, not by retrying into the bucket."""
+    return aws.target_client("route53", read_timeout=STATUS_READ_TIMEOUT_SECONDS)
+
+
 def _ask_route53(health_check_id: str) -> dict[str, Any]:
-    # One attempt, no retries: a throttled reading is reported as such and the next one waits its 2 s, so the
-    # probe stays under the rate by its cadence, not by retrying into the bucket.
-    route53 = aws.target_client("route53", read_timeout=STATUS_READ_TIMEOUT_SECONDS)
+    route53 = route53_client()
     t = clock.now()
     try:
         with aws.aws_call("GetHealthCheck", health_check_id):
