@@ -49,6 +49,11 @@ _OPERATIONS = (
     ("GET", re.compile(r"^hostedzone/[^/]+/rrset$"), "ListResourceRecordSets"),
     ("POST", re.compile(r"^hostedzone/[^/]+/rrset/?$"), "ChangeResourceRecordSets"),
     ("GET", re.compile(r"^testdnsanswer$"), "TestDNSAnswer"),
+    ("GET", re.compile(r"^tags/[^/]+/[^/]+$"), "ListTagsForResource"),
+    ("POST", re.compile(r"^tags/[^/]+/[^/]+$"), "ChangeTagsForResource"),
+    ("POST", re.compile(r"^tags/[^/]+$"), "ListTagsForResources"),
+    ("GET", re.compile(r"^hostedzonesbyname$"), "ListHostedZonesByName"),
+    ("GET", re.compile(r"^change/[^/]+$"), "GetChange"),
 )
 
 
@@ -60,9 +65,9 @@ def operation_of(method: str, path: str) -> str | None:
     for op_method, pattern, name in _OPERATIONS:
         if method == op_method and pattern.match(rest):
             return name
-    # Any other operation has the default bucket of its own, keyed by its shape.
-    shape = "/".join(part if i % 2 == 0 else "{id}" for i, part in enumerate(rest.split("/")))
-    return f"{method} {shape}"
+    # Any other operation has the default bucket, keyed by its resource and depth (ids differ, the operation not).
+    parts = rest.split("/")
+    return f"{method} {parts[0]} ({len(parts)} segments)"
 
 
 @dataclass
