@@ -3,6 +3,7 @@
 A WSGI layer in front of moto's server:
   Route 53 GetHealthCheckStatus  GET /2013-04-01/healthcheck/{id}/status
   Route 53 TestDNSAnswer         GET /2013-04-01/testdnsanswer
+  Route 53 throttling            every /2013-04-01/ request, AWS's token buckets (throttle.py)
   Lambda Invoke                  POST /2015-03-31/functions/{name}/invocations
   RDS FailoverGlobalCluster, SwitchoverGlobalCluster   POST / (Query protocol)
   RDS Data API ExecuteStatement  POST /Execute
@@ -29,6 +30,7 @@ from drillkit_lab.events import stopped_execution_of, time_out
 from drillkit_lab.lambda_runtime import InvocationResult, LambdaRuntime, Sabotage
 from drillkit_lab.physics.database import ClusterNotEligible, DatabaseUnavailable, GlobalClusterBusy, GlobalDatabase
 from drillkit_lab.physics.route53 import Route53Physics
+from drillkit_lab.throttle import Route53Throttle, operation_of
 
 ROUTE53_NS = "https://route53.amazonaws.com/doc/2013-04-01/"
 HEALTH_STATUS = re.compile(r"^/2013-04-01/healthcheck/([^/]+)/status$")
@@ -64,15 +66,28 @@ def _route53_error(start_response: StartResponse, status: str, code: str, messag
 
 
 class LabExtensions:
-    def __init__(self, moto_app: Callable[..., Iterable[bytes]], physics: Route53Physics, runtime: LambdaRuntime):
+    def __init__(
+        self,
+        moto_app: Callable[..., Iterable[bytes]],
+        physics: Route53Physics,
+        runtime: LambdaRuntime,
+        route53_throttle: Route53Throttle | None = None,
+    ):
         self.moto_app = moto_app
         self.physics = physics
         self.runtime = runtime
+        self.route53_throttle = route53_throttle or Route53Throttle()
         self.database: GlobalDatabase | None = None  # set once the lab stack has one
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         method = environ.get("REQUEST_METHOD", "GET")
+        operation = operation_of(method, path)
+        if operation is not None and not self.route53_throttle.admit(operation):
+            # Drillkit's own clients say so in their user agent; the ground truth tells them from the tests' calls.
+            caller = "drillkit" if "drillkit" in environ.get("HTTP_USER_AGENT", "") else "other"
+            self.physics.ground_truth.record("route53_throttled", operation=operation, caller=caller)
+            return _route53_error(start_response, "400 Bad Request", "Throttling", "Rate exceeded")
         if method == "GET" and (match := HEALTH_STATUS.match(path)):
             return self.health_check_status(unquote(match.group(1)), start_response)
         if method == "GET" and TEST_DNS_ANSWER.match(path):
@@ -160,6 +175,16 @@ class LabExtensions:
 
     # -- Route 53 -------------------------------------------------------------
     def health_check_status(self, health_check_id: str, start_response: StartResponse) -> list[bytes]:
+        config = self.physics.backend.health_checks.get(health_check_id)
+        if config is not None and (config.type_ or "").upper() in ("CALCULATED", "RECOVERY_CONTROL"):
+            # AWS: "You can't use GetHealthCheckStatus to get the status of a calculated health check."
+            # The error code is not documented; InvalidInput is Route 53's error for a request it cannot serve.
+            return _route53_error(
+                start_response,
+                "400 Bad Request",
+                "InvalidInput",
+                f"GetHealthCheckStatus does not report health check {health_check_id} of type {config.type_}",
+            )
         observations = self.physics.observations(health_check_id)
         if observations is None:
             return _route53_error(

@@ -26,6 +26,7 @@ from drillkit_lab.physics.route53 import Route53Physics
 from drillkit_lab.ports import PortMap
 from drillkit_lab.stack import StackBuilder, all_addresses, wait_until
 from drillkit_lab.stackspec import StackSpec, load_stack
+from drillkit_lab.throttle import Route53Throttle
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 HOME_REGION = "us-east-1"
@@ -91,7 +92,9 @@ class Lab:
         port = self._server.server_address[1]
         endpoint = f"http://127.0.0.1:{port}"
         runtime = LambdaRuntime(endpoint, self.work_dir / "logs")
-        extensions = LabExtensions(DomainDispatcherApplication(create_backend_app), physics, runtime)
+        extensions = LabExtensions(
+            DomainDispatcherApplication(create_backend_app), physics, runtime, Route53Throttle(self.stack.route53.api_rate_scale)
+        )
         self._server.app = extensions
         os.environ["MOTO_PORT"] = str(port)  # moto's Step Functions interpreter calls Lambda here
         threading.Thread(target=self._server.serve_forever, name="local-cloud", daemon=True).start()

@@ -435,6 +435,8 @@ class StackBuilder:
         for role, check in (("primary", spec.primary_health_check), ("standby", spec.standby_health_check)):
             if check is not None:
                 checks[role] = self._health_check(route53, check, regions[role]["alb_dns_name"])
+        if spec.primary_calculated and "primary" in checks:
+            checks["primary"] = self._calculated_health_check(route53, [checks["primary"]])
         changes = []
         for role, failover in (("primary", "PRIMARY"), ("standby", "SECONDARY")):
             if failover == "SECONDARY" and not spec.secondary:
@@ -478,6 +480,13 @@ class StackBuilder:
             config["ResourcePath"] = check.path
         if check.search_string:
             config["SearchString"] = check.search_string
+        check_id = route53.create_health_check(CallerReference=str(uuid.uuid4()), HealthCheckConfig=config)["HealthCheck"]["Id"]
+        route53.change_tags_for_resource(ResourceType="healthcheck", ResourceId=check_id, AddTags=DRILLS_ALLOWED)
+        return check_id
+
+    @staticmethod
+    def _calculated_health_check(route53: Any, children: list[str]) -> str:
+        config = {"Type": "CALCULATED", "ChildHealthChecks": children, "HealthThreshold": 1}
         check_id = route53.create_health_check(CallerReference=str(uuid.uuid4()), HealthCheckConfig=config)["HealthCheck"]["Id"]
         route53.change_tags_for_resource(ResourceType="healthcheck", ResourceId=check_id, AddTags=DRILLS_ALLOWED)
         return check_id

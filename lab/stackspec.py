@@ -147,6 +147,16 @@ class Route53(_Strict):
     secondary: bool = Field(default=True, description="Knob: false leaves out the SECONDARY record (no cutover possible).")
     primary_health_check: HealthCheck | None = HealthCheck()
     standby_health_check: HealthCheck | None = None
+    primary_calculated: bool = Field(
+        default=False,
+        description="Knob: the PRIMARY record gets a CALCULATED health check (child: primary_health_check, threshold 1).",
+    )
+    api_rate_scale: float = Field(
+        default=1.0,
+        gt=0,
+        le=100,
+        description="Knob: multiplies Route 53's API rate limits (1 = AWS's numbers); for tests of the throttle itself.",
+    )
 
     @field_validator("zone", "public_name")
     @classmethod

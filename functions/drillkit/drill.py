@@ -21,7 +21,7 @@ from drillkit.evidence.store import EvidenceStore
 from drillkit.ledger import UNDO_APPLIED, UNDO_RESTORED, Ledger
 from drillkit.measure import MilestoneTracker, expected_milestones
 from drillkit.model import DrillContext, Injection, RestoreProgress
-from drillkit.probes import dns_client, keepalive
+from drillkit.probes import health_check, keepalive
 from drillkit.spec import parse_request
 
 
@@ -249,8 +249,8 @@ def inject(state: dict[str, Any]) -> dict[str, Any]:
     ledger = _ledger()
     ledger.update_drill(context.drill_id, phase="inject")
     probes.warm()
-    if dns_client.needs_seed(context):
-        dns_client.seed(context, _store().samples(context.drill_id))
+    if probes.needs_seed(context):
+        probes.seed(context, _store().samples(context.drill_id))
     captured = fault.capture(spec, context.target)
     # Write-ahead: the undo record exists before the change; a retry reuses the first capture.
     record = ledger.put_undo(
@@ -263,6 +263,7 @@ def inject(state: dict[str, Any]) -> dict[str, Any]:
     t_before = clock.now()
     fault.apply(spec, context.target, record["prior"])
     t_inject = clock.now()
+    health_check.forget()  # the fault may have changed the check (Inverted): read it afresh, not a kept reading
     # The first reading right after the change: observation must not wait for the next state.
     first_readings = probes.sample_all(context)
     injection = Injection(
@@ -301,9 +302,9 @@ def observe(state: dict[str, Any]) -> dict[str, Any]:
                 stopped_by.extend(a for a in reading["stop_in_alarm"] if a not in stopped_by)
 
     first_batch = not previous.get("tracker")
-    # Stored readings are read once per drill here, unless a fresh invocation must seed the client cache.
-    so_far = store.samples(context.drill_id) if first_batch or dns_client.needs_seed(context) else []
-    dns_client.seed(context, so_far)
+    # Stored readings are read once per drill here, unless a fresh invocation must seed the probes' memory.
+    so_far = store.samples(context.drill_id) if first_batch or probes.needs_seed(context) else []
+    probes.seed(context, so_far)
     if first_batch:
         account(so_far)  # steady-state and post-injection readings so far
     batch = int(previous.get("batch", 0)) + 1
@@ -438,8 +439,8 @@ def verify_restore(state: dict[str, Any]) -> dict[str, Any]:
         # A change is still in place: waiting for the probes cannot help, and the safety net should start now.
         stuck = [f"{resource} is not back to its prior state" for resource, back in resources.items() if not back]
         return {"verified": False, "t": clock.now(), "resources": resources, "steady": None, "problems": stuck}
-    if dns_client.needs_seed(context):
-        dns_client.seed(context, _store().samples(context.drill_id))
+    if probes.needs_seed(context):
+        probes.seed(context, _store().samples(context.drill_id))
     steady, samples, problems = _wait_for_steady(context, sampling.restore_timeout_seconds)
     _store().put_samples(context.drill_id, "2-verify", samples)
     verified = steady and all(resources.values())

@@ -20,6 +20,9 @@ MILESTONES = ("detection", "alerting", "dns_cutover", "client_cutover", "recover
 ALWAYS_EXPECTED = ("detection", "dns_cutover", "client_cutover", "recovery")
 HEALTHY_SHARE = 0.18
 Verdict = Literal["PASS", "FAIL", "ERROR", "ABORTED"]
+# "configuration-applied": the reading shows a setting drillkit changed (an inverted health check), not
+# something Route 53 observed; it dates the change, it does not measure a detection and is not judged.
+MeasurementKind = Literal["measured", "configuration-applied"]
 
 
 class CheckerVerdict(BaseModel):
@@ -104,6 +107,7 @@ class MilestoneTracker(BaseModel):
     hold_samples: int
     expected: tuple[str, ...] = ALWAYS_EXPECTED
     detection: float | None = None
+    detection_kind: MeasurementKind = "measured"
     alerting: float | None = None
     alerting_alarm: str | None = None
     dns_cutover: float | None = None
@@ -122,6 +126,8 @@ class MilestoneTracker(BaseModel):
 
     def feed(self, sample: dict[str, Any]) -> list[str]:
         """Account one probe reading; return the milestones it completed."""
+        if sample.get("reused"):
+            return []  # a repeat of an earlier reading (health status is read at most every 2 s): nothing new
         t = sample["t"]
         probe = sample["probe"]
         # The rule needs every reading, before the injection too: a checker's run starts there.
@@ -136,6 +142,10 @@ class MilestoneTracker(BaseModel):
         reached: list[str] = []
         if probe == "health_check" and self.detection is None and healthy is False:
             self.detection = t
+            # Inverted flips the verdict without any checker seeing a failure: the unhealthy reading is the
+            # configuration drillkit applied, read back (GetHealthCheckStatus reports the checkers' raw results).
+            if sample.get("inverted"):
+                self.detection_kind = "configuration-applied"
             self._bound("detection", previous)
             reached.append("detection")
         elif probe == "alarms" and self.alerting is None and sample.get("in_alarm"):
@@ -264,7 +274,8 @@ def measurements(tracker: MilestoneTracker, objectives: Objectives, interval: fl
         reached = getattr(tracker, name)
         seconds = None if reached is None else round(reached - tracker.t_inject, 3)
         target = targets[name]
-        if target is None:
+        kind: MeasurementKind = tracker.detection_kind if name == "detection" else "measured"
+        if target is None or kind != "measured":
             passed = None
         else:
             passed = seconds is not None and seconds <= target
@@ -273,6 +284,7 @@ def measurements(tracker: MilestoneTracker, objectives: Objectives, interval: fl
             "uncertainty_seconds": round(tracker.uncertainty(name, interval), 3),
             "target_seconds": target,
             "passed": passed,
+            "kind": kind,
         }
     return result
 

@@ -17,6 +17,8 @@ from drillkit.spec import AlarmRef, Scenario
 
 # Route 53 health check types and the listener protocol each one needs.
 CHECK_PROTOCOL = {"HTTP": "HTTP", "HTTP_STR_MATCH": "HTTP", "HTTPS": "HTTPS", "HTTPS_STR_MATCH": "HTTPS", "TCP": None}
+# Types without checkers of their own: GetHealthCheckStatus has no observations to give for them.
+STATUSLESS_TYPES = frozenset({"CALCULATED", "RECOVERY_CONTROL"})
 
 
 def _finding(severity: str, code: str, message: str, evidence: str, remedy: str, blocking: bool) -> dict[str, Any]:
@@ -50,7 +52,12 @@ def check(scenario: Scenario, target: ResolvedTarget) -> list[dict[str, Any]]:
             )
         )
     else:
-        findings += _health_check_matches_listener(target.primary.health_check_id)
+        with aws.aws_call("GetHealthCheck", target.primary.health_check_id):
+            config = aws.target_client("route53").get_health_check(HealthCheckId=target.primary.health_check_id)["HealthCheck"][
+                "HealthCheckConfig"
+            ]
+        findings += _health_check_without_status(target.primary.health_check_id, config)
+        findings += _health_check_matches_listener(target.primary.health_check_id, config)
     findings += _alarms(scenario)
     _stop_conditions_quiet(scenario)
     return findings
@@ -79,9 +86,26 @@ def _stop_conditions_quiet(scenario: Scenario) -> None:
             )
 
 
-def _health_check_matches_listener(health_check_id: str) -> list[dict[str, Any]]:
-    with aws.aws_call("GetHealthCheck", health_check_id):
-        config = aws.target_client("route53").get_health_check(HealthCheckId=health_check_id)["HealthCheck"]["HealthCheckConfig"]
+def _health_check_without_status(health_check_id: str, config: dict[str, Any]) -> list[dict[str, Any]]:
+    """Calculated and recovery-control checks have no checkers: GetHealthCheckStatus cannot read them."""
+    check_type = str(config.get("Type", ""))
+    if check_type not in STATUSLESS_TYPES:
+        return []
+    return [
+        _finding(
+            "critical",
+            "HEALTH_CHECK_STATUS_UNREADABLE",
+            f"the PRIMARY record's health check {health_check_id} is of type {check_type}: Route 53's GetHealthCheckStatus "
+            "does not report it, so the drill cannot see the primary's status (steady state, detection)",
+            f"route53:GetHealthCheck {health_check_id}",
+            "Drill with a health check that monitors the endpoint (HTTP, HTTPS or TCP) on the PRIMARY record; a calculated "
+            "check's status is only in the CloudWatch HealthCheckStatus metric (AWS/Route53, us-east-1).",
+            True,
+        )
+    ]
+
+
+def _health_check_matches_listener(health_check_id: str, config: dict[str, Any]) -> list[dict[str, Any]]:
     name = config.get("FullyQualifiedDomainName") or ""
     balancer = load_balancer_at(name)
     if balancer is None:

@@ -236,6 +236,21 @@ class Objectives(_Strict):
 
 PROBE_TIMEOUT_SECONDS = 5.0
 DEFAULT_RESTORE_BUDGET_SECONDS = 1800.0  # an Aurora global failover, resync and switchover back take minutes each
+# Route 53's documented request rates ("Throttling for Amazon Route 53 API requests"): the account's
+# sustained rate is shared by every caller, so a drill may spend at most half of it.
+ROUTE53_ACCOUNT_REQUESTS_PER_SECOND = 10.0
+ROUTE53_DRILL_SHARE = 0.5
+# The health-check probe asks for GetHealthCheckStatus and GetHealthCheck at most this often.
+HEALTH_STATUS_MIN_INTERVAL_SECONDS = 2.0
+# Route 53 API calls the probes make on every sample: none since the DNS probe asks the zone's name servers
+# instead of TestDNSAnswer; a probe that adds one must count it here.
+ROUTE53_CALLS_EVERY_SAMPLE = 0
+
+
+def route53_requests_per_second(interval_seconds: float) -> float:
+    """The Route 53 request rate of one drill's probes at a sampling interval."""
+    health = 2 / max(interval_seconds, HEALTH_STATUS_MIN_INTERVAL_SECONDS)
+    return ROUTE53_CALLS_EVERY_SAMPLE / interval_seconds + health
 
 
 class Sampling(_Strict):
@@ -273,6 +288,19 @@ class Sampling(_Strict):
             if self.probe_timeout_seconds >= getattr(self, name):
                 raise ValueError(f"probe_timeout_seconds ({self.probe_timeout_seconds:g}) must be shorter than {name}")
         return self
+
+    @field_validator("interval_seconds")
+    @classmethod
+    def _within_route53_rates(cls, value: float) -> float:
+        budget = ROUTE53_ACCOUNT_REQUESTS_PER_SECOND * ROUTE53_DRILL_SHARE
+        rate = route53_requests_per_second(value)
+        if rate > budget:
+            raise ValueError(
+                f"sampling every {value:g} s makes {rate:.1f} Route 53 API requests a second; Route 53 serves an "
+                f"account {ROUTE53_ACCOUNT_REQUESTS_PER_SECOND:g} a second for all its callers and a drill may take "
+                f"{budget:g}: sample less often"
+            )
+        return value
 
 
 class Scenario(_Strict):

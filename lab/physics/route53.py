@@ -172,6 +172,11 @@ class HealthCheckFleet:
         ]
 
 
+def is_calculated(config: Any) -> bool:
+    """Calculated checks have no checkers: their status comes from their children."""
+    return (config.type_ or "").upper() == "CALCULATED"
+
+
 def _same_name(a: str, b: str) -> bool:
     return a.rstrip(".").lower() == b.rstrip(".").lower()
 
@@ -207,8 +212,22 @@ class Route53Physics:
 
     # -- what the DNS server and the API extensions ask ---------------------------
     def healthy(self, health_check_id: str) -> bool | None:
+        config = self.backend.health_checks.get(health_check_id)
+        if config is not None and is_calculated(config):
+            return self._calculated_healthy(config)
         fleet = self.fleets.get(health_check_id)
         return fleet.healthy() if fleet else None
+
+    def _calculated_healthy(self, config: Any) -> bool | None:
+        """Healthy while at least HealthThreshold children are (children without a status yet count unhealthy)."""
+        children = [self.healthy(child) for child in (config.children or []) if child != config.id]
+        if config.disabled:
+            raw = True
+        elif children and all(c is None for c in children):
+            return None
+        else:
+            raw = sum(1 for c in children if c) >= int(config.health_threshold or 0)
+        return raw != bool(config.inverted)
 
     def observations(self, health_check_id: str) -> list[dict[str, Any]] | None:
         fleet = self.fleets.get(health_check_id)
@@ -275,7 +294,7 @@ class Route53Physics:
 
     def _sync_fleets(self) -> None:
         for health_check_id, config in list(self.backend.health_checks.items()):
-            if health_check_id not in self.fleets and (config.type_ or "").upper() != "CALCULATED":
+            if health_check_id not in self.fleets and not is_calculated(config):
                 fleet = HealthCheckFleet(self.backend, health_check_id, self._stop, self.locate)
                 self.fleets[health_check_id] = fleet
                 fleet.start()

@@ -14,6 +14,7 @@ from typing import Any
 
 import dns.resolver
 import pytest
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from drillkit import client
@@ -27,6 +28,7 @@ class RunningLab:
     work_dir: Path
     info: dict
     deployment: client.Deployment
+    _status_read_at: float = 0.0
 
     @property
     def ground_truth(self) -> list[dict]:
@@ -50,7 +52,11 @@ class RunningLab:
         return dynamodb.Table(self.deployment.ledger_table).scan()["Items"]
 
     def client(self, service: str, region: str = "us-east-1") -> Any:
-        return self.deployment.session().client(service, endpoint_url=self.deployment.endpoint_url, region_name=region)
+        # The lab throttles Route 53 as AWS does (GetHealthCheckStatus: 1 a second): the tests' own polls wait their turn.
+        config = Config(retries={"mode": "standard", "max_attempts": 10}) if service == "route53" else None
+        return self.deployment.session().client(
+            service, endpoint_url=self.deployment.endpoint_url, region_name=region, config=config
+        )
 
     def region(self, role: str) -> dict:
         return self.info["regions"][role]
@@ -59,7 +65,7 @@ class RunningLab:
         """What GetHealthCheckStatus says, by Route 53's 18% rule (Inverted applied)."""
         check_id = self.region(role)["health_check_id"]
         route53 = self.client("route53")
-        observations = route53.get_health_check_status(HealthCheckId=check_id)["HealthCheckObservations"]
+        observations = self.health_check_status(check_id)
         inverted = route53.get_health_check(HealthCheckId=check_id)["HealthCheck"]["HealthCheckConfig"].get("Inverted", False)
         if not observations:
             return None
@@ -85,8 +91,15 @@ class RunningLab:
         return [e for e in found if all(e.get(k) == v for k, v in match.items())]
 
     def observations(self, role: str) -> list[dict]:
-        route53 = self.client("route53")
-        return route53.get_health_check_status(HealthCheckId=self.region(role)["health_check_id"])["HealthCheckObservations"]
+        return self.health_check_status(self.region(role)["health_check_id"])
+
+    def health_check_status(self, check_id: str) -> list[dict]:
+        """GetHealthCheckStatus, paced to its sustained rate (1 a second) so that polling tests are not throttled."""
+        wait = self._status_read_at + 1.0 - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+        self._status_read_at = time.monotonic()
+        return self.client("route53").get_health_check_status(HealthCheckId=check_id)["HealthCheckObservations"]
 
     def drill_record(self, drill_id: str) -> dict:
         dynamodb = self.deployment.session().resource("dynamodb", endpoint_url=self.deployment.endpoint_url)

@@ -70,8 +70,12 @@ def test_report_json_holds_the_contract_fields(drill):
     assert {"detection", "dns_cutover", "recovery"} <= set(report["measurements"])
     for name, measurement in report["measurements"].items():
         assert set(measurement) >= CONTRACT_MEASUREMENT_KEYS, name
-        if name != "rpo":  # not applicable to this fault (below)
+        if name not in ("rpo", "detection"):  # rpo: not applicable to this fault; detection: below
             assert measurement["passed"] is True, name
+    # Inversion flips the verdict without a checker seeing a failure: detection is the configuration read back,
+    # labelled so and not judged, never a measured detection of 0.00 s.
+    assert report["measurements"]["detection"]["kind"] == "configuration-applied"
+    assert report["measurements"]["detection"]["passed"] is None
     assert all({"t", "event"} <= set(entry) for entry in report["timeline"])
     html = (drill.report_dir / "report.html").read_text()
     assert "PASS" in html and "DNS cutover" in html

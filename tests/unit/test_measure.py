@@ -88,7 +88,13 @@ def test_measurements_are_judged_against_targets():
     samples = readings(T0 + 1) + readings(T0 + 2, healthy=False, dns="standby")
     feed_all(tracker, samples + readings(T0 + 40, healthy=False, dns="standby", http="standby"))
     measured = measurements(tracker, Objectives(detection_seconds=5, dns_cutover_seconds=1, recovery_seconds=30), 1.0)
-    assert measured["detection"] == {"seconds": 2.0, "uncertainty_seconds": 1.0, "target_seconds": 5, "passed": True}
+    assert measured["detection"] == {
+        "seconds": 2.0,
+        "uncertainty_seconds": 1.0,
+        "target_seconds": 5,
+        "passed": True,
+        "kind": "measured",
+    }
     assert measured["dns_cutover"]["passed"] is False
     assert measured["recovery"]["seconds"] == pytest.approx(40.002)
     assert measured["recovery"]["passed"] is False
@@ -98,7 +104,13 @@ def test_measurements_are_judged_against_targets():
 def test_unreached_milestone_without_target_is_not_judged():
     tracker = MilestoneTracker(t_inject=T0, hold_samples=1)
     measured = measurements(tracker, Objectives(), 1.0)
-    assert measured["recovery"] == {"seconds": None, "uncertainty_seconds": 1.0, "target_seconds": None, "passed": None}
+    assert measured["recovery"] == {
+        "seconds": None,
+        "uncertainty_seconds": 1.0,
+        "target_seconds": None,
+        "passed": None,
+        "kind": "measured",
+    }
 
 
 @pytest.mark.parametrize(

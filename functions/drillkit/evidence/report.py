@@ -32,6 +32,7 @@ REPORT_SCHEMA_VERSION = "1.2"
 SCHEMA_ID = "https://drillkit.dev/schemas/report/1.2/report.schema.json"
 ARTIFACTS = ("report.json", "report.html", "junit.xml", "summary.md", "samples.jsonl")
 LABELS = OBJECTIVE_LABELS
+DNS_READS = "DNS to the zone's name servers (authoritative) and through a caching resolver (client)"
 NOT_REACHED = {
     "detection": "the primary health check never read unhealthy by Route 53's rule",
     "alerting": "none of the scenario's alarms went into ALARM",
@@ -278,7 +279,7 @@ def build(
                 state["steady"]["reached_at"],
                 "SteadyState",
                 f"sample every probe until {sampling.steady_state_samples} healthy readings in a row",
-                "route53:GetHealthCheckStatus, route53:TestDNSAnswer, HTTP GET",
+                f"route53:GetHealthCheckStatus, {DNS_READS}, HTTP GET",
                 "steady",
             )
         )
@@ -310,7 +311,6 @@ def build(
         if tracker.alerting_alarm:
             events.append(event(tracker.alerting, "alarm", alarm=tracker.alerting_alarm))
         for name in tracker.expected:
-            measured[name]["kind"] = "measured"
             reached = getattr(tracker, name)
             if reached is not None:
                 events.append(event(reached, name, seconds=measured[name]["seconds"]))
@@ -337,7 +337,7 @@ def build(
                     injection.t_inject,
                     "Observe",
                     f"sample every probe each {sampling.interval_seconds:g} s in {observation.get('batch', 0)} batch(es)",
-                    "route53:GetHealthCheckStatus, route53:TestDNSAnswer, HTTP GET, s3:PutObject",
+                    f"route53:GetHealthCheckStatus, {DNS_READS}, HTTP GET, s3:PutObject",
                     str(observation.get("reason", "")),
                 )
             )
@@ -369,7 +369,7 @@ def build(
                 verification.get("t"),
                 "VerifyRestore",
                 "read every changed resource back and wait for steady state on the primary",
-                "route53:GetHealthCheck, route53:GetHealthCheckStatus, route53:TestDNSAnswer, HTTP GET",
+                f"route53:GetHealthCheck, route53:GetHealthCheckStatus, {DNS_READS}, HTTP GET",
                 "verified" if restore_verified else "not verified",
             )
         )

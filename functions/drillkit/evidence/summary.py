@@ -15,6 +15,8 @@ def cell(value: Any) -> str:
 def _result(m: dict[str, Any]) -> str:
     if m.get("kind") == "not_applicable":
         return f"not applicable: {cell(m.get('reason', ''))}"
+    if m.get("kind") == "configuration-applied":
+        return "configuration applied, not a measured detection"
     return {None: "not judged", True: "met", False: "**missed**"}[m["passed"]]
 
 

@@ -34,6 +34,18 @@ _pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="probe")
 def warm() -> None:
     """Create the clients before the first reading so its timestamp is not late by a client's setup."""
     aws.target_client("route53")
+    health_check.route53_client()
+
+
+def needs_seed(context: DrillContext) -> bool:
+    """True when a fresh invocation should carry the probes' memory over from the stored samples."""
+    return dns_client.needs_seed(context) or health_check.needs_seed(context)
+
+
+def seed(context: DrillContext, samples: list[dict[str, Any]]) -> None:
+    """The probes that remember across samples (the client's DNS cache, the last health reading) resume from them."""
+    dns_client.seed(context, samples)
+    health_check.seed(samples)
 
 
 def sample_all(context: DrillContext) -> list[dict[str, Any]]:

@@ -1,8 +1,24 @@
-"""Probe: the authoritative answer Route 53 gives for the failover record (TestDNSAnswer)."""
+"""Probe: the authoritative answer for the failover record, asked of the hosted zone's own name servers.
+
+The zone's name servers (GetHostedZone's DelegationSet) answer from Route 53's current view of
+health, with no cache in between: this is the DNS cutover. The client view, through a caching
+resolver, is the dns_client probe. Asking the name servers directly, without recursion, also keeps
+the probe off Route 53's API budget (TestDNSAnswer, which it replaces, spends it every sample).
+In the lab, the request's network.resolver is the zone's authoritative server on loopback.
+"""
 
 from __future__ import annotations
 
+import socket
+import threading
 from typing import Any
+
+import dns.exception
+import dns.flags
+import dns.message
+import dns.query
+import dns.rcode
+import dns.rdatatype
 
 from drillkit import aws, clock
 from drillkit.errors import DrillError
@@ -10,25 +26,80 @@ from drillkit.model import DrillContext
 from drillkit.probes import sides
 
 NAME = "dns"
+SOURCE = "authoritative"
+DNS_PORT = 53
+# A name server that does not answer within this is skipped for the next one (Route 53 gives four).
+QUERY_TIMEOUT_SECONDS = 2.0
+
+
+class NameServer:
+    def __init__(self, name: str, address: str, port: int):
+        self.name, self.address, self.port = name, address, port
+
+
+# hosted zone id -> its name servers, looked up once per process (a delegation set does not change)
+_name_servers: dict[str, list[NameServer]] = {}
+_lock = threading.Lock()
+
+
+def _address_of(name: str) -> str:
+    return socket.gethostbyname(name.rstrip("."))
+
+
+def name_servers(context: DrillContext) -> list[NameServer]:
+    resolver = context.network.resolver
+    if resolver is not None:
+        return [NameServer(f"{resolver.host}:{resolver.port}", resolver.host, resolver.port)]
+    zone_id = context.target.hosted_zone_id
+    with _lock:
+        known = _name_servers.get(zone_id)
+    if known:
+        return known
+    with aws.aws_call("GetHostedZone", zone_id):
+        zone = aws.target_client("route53").get_hosted_zone(Id=zone_id)
+    names = list(zone.get("DelegationSet", {}).get("NameServers", []))
+    servers = [NameServer(name, _address_of(name), DNS_PORT) for name in names]
+    with _lock:
+        _name_servers[zone_id] = servers
+    return servers
+
+
+def _ask(server: NameServer, record_name: str, record_type: str, timeout: float) -> tuple[list[str], str]:
+    query = dns.message.make_query(record_name, dns.rdatatype.from_text(record_type))
+    query.flags &= ~dns.flags.RD  # the zone's own answer: no recursion, no cache
+    response = dns.query.udp(query, server.address, timeout=timeout, port=server.port)
+    wanted = dns.rdatatype.from_text(record_type)
+    values = sorted(
+        rdata.to_text()
+        for rrset in response.answer
+        if rrset.rdtype == wanted and rrset.name == query.question[0].name
+        for rdata in rrset
+    )
+    return values, dns.rcode.to_text(response.rcode())
 
 
 def read(context: DrillContext) -> dict[str, Any]:
     target = context.target
     t = clock.now()
+    # One name server's silence costs at most this much before the next is asked (Route 53 gives four).
+    timeout = min(QUERY_TIMEOUT_SECONDS, context.scenario.sampling.probe_timeout_seconds)
+    sample: dict[str, Any] = {"t": t, "probe": NAME, "source": SOURCE, "answer": [], "side": None}
     try:
-        with aws.aws_call("TestDNSAnswer", target.record_name):
-            answer = aws.target_client("route53").test_dns_answer(
-                HostedZoneId=target.hosted_zone_id, RecordName=target.record_name, RecordType=target.record_type
-            )
-    except DrillError as error:
-        return {"t": t, "probe": NAME, "answer": [], "side": None, "error": str(error), "latency": round(clock.now() - t, 4)}
-    latency = round(clock.now() - t, 4)
-    values = list(answer.get("RecordData", []))
-    return {
-        "t": t,
-        "probe": NAME,
-        "answer": values,
-        "rcode": answer.get("ResponseCode"),
-        "side": sides.side_of(context, values, context.scenario.sampling.probe_timeout_seconds),
-        "latency": latency,
-    }
+        servers = name_servers(context)
+    except (DrillError, OSError) as error:
+        sample["error"] = f"name servers of {target.hosted_zone_id}: {error}"
+        sample["latency"] = round(clock.now() - t, 4)
+        return sample
+    problems = []
+    for server in servers:
+        try:
+            values, rcode = _ask(server, target.record_name, target.record_type, timeout)
+        except (dns.exception.DNSException, OSError) as error:
+            problems.append(f"{server.name}: {type(error).__name__}: {error}")
+            continue
+        sample.update(nameserver=server.name, answer=values, rcode=rcode, side=sides.side_of(context, values, timeout))
+        sample["latency"] = round(clock.now() - t, 4)
+        return sample
+    sample["error"] = "; ".join(problems) or f"no name servers for {target.hosted_zone_id}"
+    sample["latency"] = round(clock.now() - t, 4)
+    return sample

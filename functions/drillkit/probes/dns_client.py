@@ -21,6 +21,7 @@ from drillkit.model import DrillContext
 from drillkit.probes import sides
 
 NAME = "dns_client"
+SOURCE = "caching-resolver"  # the client's view; the authoritative one is the dns probe's
 # drill id -> (answer values, expires at)
 _cache: dict[str, tuple[list[str], float]] = {}
 _lock = threading.Lock()
@@ -77,6 +78,7 @@ def read(context: DrillContext) -> dict[str, Any]:
         return {
             "t": t,
             "probe": NAME,
+            "source": SOURCE,
             "answer": [],
             "side": None,
             "error": f"{type(error).__name__}: {error}",
@@ -86,6 +88,7 @@ def read(context: DrillContext) -> dict[str, Any]:
     return {
         "t": t,
         "probe": NAME,
+        "source": SOURCE,
         "answer": values,
         "cached": cached,
         "expires_at": round(expires_at, 3),

@@ -6,18 +6,34 @@ while more than 18% of the checkers' verdicts are healthy. This probe returns th
 observations with the check's interval and threshold; measure.HealthRule replays the rule over
 consecutive samples. ``healthy`` here is the naive reading of the last observations (used for
 steady state, where nothing is changing).
+
+Route 53 allows an account about one GetHealthCheckStatus a second (a bucket of 4, refilled at 1
+a second, shared with every other caller), so the probe asks at most once per
+STATUS_MIN_INTERVAL_SECONDS per health check, whatever the sampling interval, and reads the
+check's configuration (Inverted, Disabled, interval, threshold) in the same breath. In between,
+a sample reuses the last reading: same ``t`` (when Route 53 was really asked), marked ``reused``.
+The drill's states run in separate invocations, so the last reading is carried over from the
+stored samples (``seed``), as the DNS client cache is.
 """
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from drillkit import aws, clock
 from drillkit.errors import DrillError, ProbeFailed
 from drillkit.measure import HEALTHY_SHARE
 from drillkit.model import DrillContext
+from drillkit.spec import HEALTH_STATUS_MIN_INTERVAL_SECONDS
 
 NAME = "health_check"
+# Half of GetHealthCheckStatus's sustained rate (1 a second per account): the rest is left to other callers.
+STATUS_MIN_INTERVAL_SECONDS = HEALTH_STATUS_MIN_INTERVAL_SECONDS
+# health check id -> the last reading (a sample dict, errors included: a throttled call spent the budget too)
+_last_readings: dict[str, dict[str, Any]] = {}
+STATUS_READ_TIMEOUT_SECONDS = 5.0
+_lock = threading.Lock()
 
 
 def evaluate(observations: list[dict[str, Any]], inverted: bool, disabled: bool) -> tuple[bool, float]:
@@ -32,7 +48,48 @@ def evaluate(observations: list[dict[str, Any]], inverted: bool, disabled: bool)
 
 
 def read_health_check(health_check_id: str) -> dict[str, Any]:
-    route53 = aws.target_client("route53")
+    """The last reading while it is younger than STATUS_MIN_INTERVAL_SECONDS, else a new one from Route 53."""
+    with _lock:
+        last = _last_readings.get(health_check_id)
+    if last is not None and clock.now() - last["t"] < STATUS_MIN_INTERVAL_SECONDS:
+        return {**last, "reused": True}
+    reading = _ask_route53(health_check_id)
+    with _lock:
+        _last_readings[health_check_id] = reading
+    return reading
+
+
+def needs_seed(context: DrillContext) -> bool:
+    """True in a fresh invocation: the last reading of an earlier one is in the stored samples."""
+    health_check_id = context.target.primary.health_check_id
+    with _lock:
+        return bool(health_check_id) and health_check_id not in _last_readings
+
+
+def seed(samples: list[dict[str, Any]]) -> None:
+    """Carry the newest reading of each health check over from an earlier invocation (unless this one has a newer)."""
+    for reading in sorted((s for s in samples if s.get("probe") == NAME and s.get("health_check_id")), key=lambda s: s["t"]):
+        stored = {k: v for k, v in reading.items() if k != "reused"}
+        with _lock:
+            known = _last_readings.get(stored["health_check_id"])
+            if known is None or known["t"] < stored["t"]:
+                _last_readings[stored["health_check_id"]] = stored
+
+
+def forget() -> None:
+    """Drop every kept reading (tests)."""
+    with _lock:
+        _last_readings.clear()
+
+
+def route53_client() -> Any:
+    """One attempt, no retries: a throttled reading is reported as such and the next one waits its 2 s, so the
+    probe stays under the rate by its cadence, not by retrying into the bucket."""
+    return aws.target_client("route53", read_timeout=STATUS_READ_TIMEOUT_SECONDS)
+
+
+def _ask_route53(health_check_id: str) -> dict[str, Any]:
+    route53 = route53_client()
     t = clock.now()
     try:
         with aws.aws_call("GetHealthCheck", health_check_id):
