@@ -15,10 +15,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from drillkit import allow, aws, canary, clock, faults, probes, readiness
+from drillkit import allow, aws, canary, clock, faults, probes, readiness, waits
 from drillkit.config import approval_config, evidence_config, ledger_config, notify_config, observe_config
 from drillkit.discovery import resolve_target
-from drillkit.errors import NotSteady, RestoreFailed
+from drillkit.errors import NotSteady, RestoreFailed, ScenarioInvalid
 from drillkit.evidence.store import EvidenceStore
 from drillkit.ledger import UNDO_APPLIED, UNDO_RESTORED, Ledger
 from drillkit.measure import MilestoneTracker, expected_milestones
@@ -99,6 +99,10 @@ def preflight(request: dict[str, Any], execution_id: str | None, execution_name:
     with aws.acting_for(scenario.target.role_arn, scenario.target.external_id, drill_id):
         target, fault, prior, findings, protected = _survey(scenario)
     blocked = any(f["blocking"] for f in findings)
+    # Each wait continues across invocations, but all of them must fit in the execution's maximum duration.
+    approval_wait = approval_config().approval_timeout_seconds if protected and not blocked else None
+    if too_long := waits.waits_beyond_the_machine(scenario.sampling, approval_wait):
+        raise ScenarioInvalid(too_long)
     context = DrillContext(
         drill_id=drill_id,
         environment_key=environment_key(target.hosted_zone_id, target.record_name),

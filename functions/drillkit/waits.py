@@ -68,3 +68,31 @@ class SteadyWait(BaseModel):
     def batch_end(self, invocation_end: float | None) -> float:
         """This batch samples until the wait's deadline or the invocation's, whichever comes first."""
         return self.deadline if invocation_end is None else min(self.deadline, invocation_end)
+
+
+# The drill machine's TimeoutSeconds (statemachines/drill.asl.json; an ASL test keeps them equal). Every wait
+# continues across invocations, but not past the execution's own limit: the machine would time out mid-drill.
+DRILL_MACHINE_SECONDS = 7200
+
+
+def waits_beyond_the_machine(sampling: Any, approval_timeout_seconds: float | None) -> list[tuple[str, str]]:
+    """The fields whose waits, added up, outlast the drill machine: preflight refuses the drill naming them.
+
+    Steady state, observation and verification may each wait their whole timeout (an approval wait too, on a
+    protected environment); together they must fit in the execution's maximum duration.
+    """
+    waits = {
+        "sampling.steady_state_timeout_seconds": float(sampling.steady_state_timeout_seconds),
+        "sampling.observe_timeout_seconds": float(sampling.observe_timeout_seconds),
+        "sampling.restore_timeout_seconds": float(sampling.restore_timeout_seconds),
+    }
+    if approval_timeout_seconds:
+        waits["ApprovalTimeoutSeconds (protected environment)"] = float(approval_timeout_seconds)
+    total = sum(waits.values())
+    if total <= DRILL_MACHINE_SECONDS:
+        return []
+    problem = (
+        f"the drill's waits add up to {total:g}s ({' + '.join(f'{v:g}' for v in waits.values())}), more than the "
+        f"drill machine's {DRILL_MACHINE_SECONDS}s maximum duration; shorten them"
+    )
+    return [(field, problem) for field in waits if field.startswith("sampling.")]

@@ -114,3 +114,7 @@ def test_the_drill_machines_wait_loops_cost_a_few_hundred_history_events_at_most
         events += (longest(field) / batch_seconds(function) + 1) * (TASK_EVENTS + CHOICE_EVENTS)
     assert events < 500
     assert DRILL_ASL["States"]["SteadyStateDone"]["Type"] == DRILL_ASL["States"]["VerificationDone"]["Type"] == "Choice"
+
+
+def test_preflight_knows_the_drill_machines_maximum_duration():
+    assert DRILL_ASL["TimeoutSeconds"] == waits.DRILL_MACHINE_SECONDS

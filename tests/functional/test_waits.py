@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from drillkit import drill, faults, waits
-from drillkit.errors import NotSteady
+from drillkit.errors import NotSteady, ScenarioInvalid
 from drillkit.evidence.store import EvidenceStore
 from drillkit.ledger import Ledger
 from drillkit.model import DrillContext
@@ -238,3 +238,20 @@ def test_an_invocation_deadline_keeps_a_margin_for_writing_the_samples():
     assert waits.invocation_deadline(None) is None
     assert waits.invocation_deadline(120_000) == pytest.approx(before + 110, abs=0.5)
     assert waits.invocation_deadline(4_000) == pytest.approx(before + 3, abs=0.5)
+
+
+def test_a_drill_whose_waits_outlast_the_machine_is_refused_in_preflight_naming_the_fields(account, request_for):
+    request = request_for(
+        sampling__steady_state_timeout_seconds=3600, sampling__observe_timeout_seconds=3600, sampling__restore_timeout_seconds=600
+    )
+    with pytest.raises(ScenarioInvalid) as refused:
+        drill.preflight(request, execution_id=None, execution_name="drill-long-0001")
+    fields = [field for field, _ in refused.value.problems]
+    assert fields == [
+        "sampling.steady_state_timeout_seconds",
+        "sampling.observe_timeout_seconds",
+        "sampling.restore_timeout_seconds",
+    ]
+    assert "7800s" in str(refused.value) and "7200s" in str(refused.value)
+    # Refused before the lock or the drill record was written.
+    assert account.table.scan()["Items"] == []
