@@ -255,3 +255,21 @@ def test_a_drill_whose_waits_outlast_the_machine_is_refused_in_preflight_naming_
     assert "7800s" in str(refused.value) and "7200s" in str(refused.value)
     # Refused before the lock or the drill record was written.
     assert account.table.scan()["Items"] == []
+
+
+def test_a_wait_that_ends_not_steady_after_several_invocations_reports_no_steady_state(drill_state, probes_read):
+    from ..reports import assert_valid_report
+
+    probes_read["steady"] = False
+    first = drill.steady_state(drill_state, soon(0.15))
+    with pytest.raises(NotSteady) as not_steady:
+        drill.steady_state({**drill_state, "steady": {**first, "deadline": time.time() + 0.1}}, soon(5))
+
+    # The machine catches NotSteady into $.error; $.steady still holds the unfinished wait's progress.
+    error = {"Error": "NotSteady", "Cause": str(not_steady.value)}
+    outcome = drill.report({**drill_state, "steady": first, "error": error})
+
+    document = json.loads(EvidenceStore(BUCKET).get(outcome["artifacts"]["report.json"]))
+    assert_valid_report(document)
+    assert "steady_state_reached" not in [e["event"] for e in document["timeline"]]
+    assert any(f["code"] == "NotSteady" for f in document["findings"])
