@@ -272,4 +272,6 @@ def test_a_wait_that_ends_not_steady_after_several_invocations_reports_no_steady
     document = json.loads(EvidenceStore(BUCKET).get(outcome["artifacts"]["report.json"]))
     assert_valid_report(document)
     assert "steady_state_reached" not in [e["event"] for e in document["timeline"]]
+    # The execution log (an auditor's step list) does not claim a steady state either.
+    assert [s for s in document["execution"]["steps"] if s["actor"] == "drillkit:SteadyState"] == []
     assert any(f["code"] == "NotSteady" for f in document["findings"])
