@@ -41,7 +41,10 @@ $(SAM_VENV)/bin/sam:
 validate: $(SAM_VENV)/bin/sam
 	SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam validate --lint
 
-build: $(SAM_VENV)/bin/sam
+# sam build needs the Lambda runtime's interpreter (python3.13) on PATH: say so in one line before anything else.
+build:
+	@$(PYTHON) scripts/check_build_python.py
+	@$(MAKE) --no-print-directory $(SAM_VENV)/bin/sam
 	SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam build
 
 clean:

@@ -28,7 +28,7 @@ from xml.sax.saxutils import escape
 
 from drillkit_lab.events import stopped_execution_of, time_out
 from drillkit_lab.lambda_runtime import InvocationResult, LambdaRuntime, Sabotage
-from drillkit_lab.physics.database import DatabaseUnavailable, GlobalDatabase
+from drillkit_lab.physics.database import ClusterNotEligible, DatabaseUnavailable, GlobalClusterBusy, GlobalDatabase
 from drillkit_lab.physics.route53 import Route53Physics
 
 ROUTE53_NS = "https://route53.amazonaws.com/doc/2013-04-01/"
@@ -113,27 +113,31 @@ class LabExtensions:
         cluster = self.database.cluster(target)
         if cluster is None:
             return _rds_error(start_response, "DBClusterNotFoundFault", f"DBCluster {target} not found.")
-        if action == "FailoverGlobalCluster" and form.get("AllowDataLoss", "false").lower() == "true":
-            self.database.failover(target)
-        else:
-            self.database.switchover(target)  # FailoverGlobalCluster without AllowDataLoss is a switchover too
-        from moto.rds.models import rds_backends
-
-        moto_global = None
-        for backend in rds_backends[_account()].values():
-            moto_global = backend.global_clusters.get(global_id) or moto_global
-        if moto_global is not None:
-            for member in moto_global.members:
-                member.is_writer = member.db_cluster_arn == cluster.arn
+        # FailoverGlobalCluster without AllowDataLoss is a switchover too.
+        data_loss = action == "FailoverGlobalCluster" and form.get("AllowDataLoss", "false").lower() == "true"
+        try:
+            self.database.begin("failover" if data_loss else "switchover", target)
+        except GlobalClusterBusy as error:
+            return _rds_error(start_response, "InvalidGlobalClusterStateFault", str(error), "400 Bad Request")
+        except ClusterNotEligible as error:
+            return _rds_error(start_response, "InvalidDBClusterStateFault", str(error), "400 Bad Request")
+        # The answer shows the operation just accepted (FailoverState pending), as AWS's does.
         members = "".join(
             f"<GlobalClusterMember><DBClusterArn>{escape(c.arn)}</DBClusterArn>"
-            f"<IsWriter>{str(c.role == 'writer').lower()}</IsWriter></GlobalClusterMember>"
+            f"<IsWriter>{str(c.role == 'writer').lower()}</IsWriter>"
+            f"<SynchronizationStatus>{c.synchronization}</SynchronizationStatus></GlobalClusterMember>"
             for c in self.database.clusters.values()
+        )
+        state = self.database.failover_state() or {}
+        failover_state = "".join(
+            f"<{key}>{escape(str(value).lower() if isinstance(value, bool) else str(value))}</{key}>"
+            for key, value in state.items()
         )
         body = (
             f'<{action}Response xmlns="{RDS_NS}"><{action}Result><GlobalCluster>'
             f"<GlobalClusterIdentifier>{escape(global_id)}</GlobalClusterIdentifier><Status>available</Status>"
-            f"<GlobalClusterMembers>{members}</GlobalClusterMembers></GlobalCluster></{action}Result>"
+            f"<GlobalClusterMembers>{members}</GlobalClusterMembers>"
+            f"<FailoverState>{failover_state}</FailoverState></GlobalCluster></{action}Result>"
             f"<ResponseMetadata><RequestId>{uuid.uuid4()}</RequestId></ResponseMetadata></{action}Response>"
         )
         return _xml(start_response, "200 OK", body)
@@ -268,18 +272,12 @@ def _body(environ: dict[str, Any]) -> bytes:
     return environ["wsgi.input"].read(length) if length else b""
 
 
-def _account() -> str:
-    from drillkit_lab.template import ACCOUNT_ID
-
-    return ACCOUNT_ID
-
-
-def _rds_error(start_response: StartResponse, code: str, message: str) -> list[bytes]:
+def _rds_error(start_response: StartResponse, code: str, message: str, status: str = "404 Not Found") -> list[bytes]:
     body = (
         f'<ErrorResponse xmlns="{RDS_NS}"><Error><Type>Sender</Type><Code>{code}</Code>'
         f"<Message>{escape(message)}</Message></Error><RequestId>{uuid.uuid4()}</RequestId></ErrorResponse>"
     )
-    return _xml(start_response, "404 Not Found", body)
+    return _xml(start_response, status, body)
 
 
 def _json(start_response: StartResponse, status: str, body: dict[str, Any], error_type: str | None = None) -> list[bytes]:

@@ -18,7 +18,8 @@ from drillkit_lab.events import ExecutionEvents, install_stop_at_once, rules_fro
 from drillkit_lab.extensions import LabExtensions
 from drillkit_lab.lambda_runtime import LambdaRuntime
 from drillkit_lab.physics.alarms import AlarmEvaluator, MetricSource, install_describe_alarm_history
-from drillkit_lab.physics.alb import Backends, install_describe_target_health
+from drillkit_lab.physics.alb import Backends, install_describe_target_health, install_target_draining
+from drillkit_lab.physics.database import install_global_cluster_state
 from drillkit_lab.physics.dns import LabDNSServer
 from drillkit_lab.physics.groundtruth import GroundTruth
 from drillkit_lab.physics.route53 import Route53Physics
@@ -73,6 +74,8 @@ class Lab:
         install_stop_at_once()
         install_describe_alarm_history()
         install_describe_target_health()
+        install_target_draining()
+        install_global_cluster_state()
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
         from moto.route53.models import route53_backends
 
@@ -84,7 +87,7 @@ class Lab:
             def log_request(self, *args: Any, **kwargs: Any) -> None:
                 return
 
-        self._server = make_server("127.0.0.1", 0, None, threaded=True, request_handler=QuietRequestHandler)  # type: ignore[arg-type]
+        self._server = make_server("127.0.0.1", 0, None, threaded=True, request_handler=QuietRequestHandler)
         port = self._server.server_address[1]
         endpoint = f"http://127.0.0.1:{port}"
         runtime = LambdaRuntime(endpoint, self.work_dir / "logs")

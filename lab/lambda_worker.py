@@ -55,7 +55,7 @@ class Sabotage:
         from botocore.retries import bucket, standard
 
         sabotage = self
-        do_get_response, send = endpoint.Endpoint._do_get_response, endpoint.Endpoint._send
+        do_get_response, send = endpoint.Endpoint._do_get_response, endpoint.Endpoint._send  # type: ignore[attr-defined]
         delay_amount = standard.ExponentialBackoff.delay_amount
 
         def sabotaged_get_response(self: Any, request: Any, operation_model: Any, context: Any) -> Any:
@@ -94,7 +94,8 @@ class Sabotage:
 
 def _throttling_response(request: Any, operation_model: Any) -> Any:
     """What the service answers when it throttles, in its own protocol."""
-    from botocore.awsrequest import AWSResponse, HeadersDict
+    from botocore.awsrequest import AWSResponse
+    from botocore.compat import HTTPHeaders
 
     protocol = operation_model.metadata["protocol"]
     service = operation_model.service_model.service_name
@@ -116,7 +117,7 @@ def _throttling_response(request: Any, operation_model: Any) -> Any:
             "<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error>"
             "<RequestId>lab</RequestId></ErrorResponse>"
         )
-    return AWSResponse(request.url, status, HeadersDict(headers), _Raw(body.encode()))
+    return AWSResponse(request.url, status, HTTPHeaders.from_dict(headers), _Raw(body.encode()))
 
 
 class _Raw:

@@ -21,6 +21,7 @@ from drillkit_lab.physics.apps import RegionApp
 from drillkit_lab.physics.database import Cluster, GlobalDatabase
 from drillkit_lab.physics.ecs import EcsServicePhysics
 from drillkit_lab.physics.groundtruth import GroundTruth
+from drillkit_lab.physics.network import NetworkLatency
 from drillkit_lab.physics.route53 import Route53Physics
 from drillkit_lab.ports import PortMap
 from drillkit_lab.stackspec import HealthCheck, Region, StackSpec
@@ -67,7 +68,15 @@ class StackBuilder:
         database = self.spec.database
         if database is not None:
             global_id = f"{self.spec.name[:40]}-global" if database.global_cluster else None
-            self.database = GlobalDatabase(rds_backends, self.ground_truth, database.replication_lag_seconds, global_id)
+            self.database = GlobalDatabase(
+                rds_backends,
+                self.ground_truth,
+                database.replication_lag_seconds,
+                global_id,
+                failover_seconds=database.failover_seconds,
+                switchover_seconds=database.switchover_seconds,
+                rejoin_seconds=database.rejoin_seconds,
+            )
         regions = {role: self._region(role, region, backends_for(region.region)) for role, region in self.spec.regions().items()}
         if self.database is not None:
             self._database(regions)
@@ -131,6 +140,10 @@ class StackBuilder:
             Type="application",
             Tags=DRILLS_ALLOWED,
         )["LoadBalancers"][0]
+        elbv2.modify_load_balancer_attributes(
+            LoadBalancerArn=balancer["LoadBalancerArn"],
+            Attributes=[{"Key": "idle_timeout.timeout_seconds", "Value": str(region.alb.idle_timeout_seconds)}],
+        )
         health = region.alb.health_check
         if region.app.kind == "lambda":
             group = elbv2.create_target_group(Name=f"{name}-tg"[:32], TargetType="lambda", Tags=DRILLS_ALLOWED)["TargetGroups"][0]
@@ -150,6 +163,11 @@ class StackBuilder:
                 Tags=DRILLS_ALLOWED,
             )["TargetGroups"][0]
             targets = [{"Id": target, "Port": region.app.port} for target in self._target_ids(ec2, region, subnet_ids)]
+            delay = str(region.alb.deregistration_delay_seconds)
+            elbv2.modify_target_group_attributes(
+                TargetGroupArn=group["TargetGroupArn"],
+                Attributes=[{"Key": "deregistration_delay.timeout_seconds", "Value": delay}],
+            )
         if targets:
             elbv2.register_targets(TargetGroupArn=group["TargetGroupArn"], Targets=targets)
         elbv2.create_listener(
@@ -167,6 +185,7 @@ class StackBuilder:
             backends=backends,
             ports=self.ports,
             ground_truth=self.ground_truth,
+            latency=NetworkLatency(rtt_seconds=region.network_latency_ms / 1000),
         )
         physics.start()
         self.load_balancers.append(physics)
@@ -278,6 +297,7 @@ class StackBuilder:
             awslambda=backends.awslambda,
             ports=self.ports,
             tls=self.tls.server_context(),
+            latency=NetworkLatency(rtt_seconds=region.network_latency_ms / 1000, handshake_round_trips=2),
         )
         physics.start()
         self.apis.append(physics)

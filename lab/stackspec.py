@@ -79,6 +79,19 @@ class LoadBalancer(_Strict):
     )
     subnets: int = Field(default=2, ge=2, le=6, description="Subnets (one per availability zone) the ALB spans.")
     health_check: TargetGroupHealthCheck = TargetGroupHealthCheck()
+    idle_timeout_seconds: int = Field(
+        default=60,
+        ge=1,
+        le=4000,
+        description="The load balancer's idle_timeout.timeout_seconds: an established connection idle this long is closed.",
+    )
+    deregistration_delay_seconds: int = Field(
+        default=3,
+        ge=0,
+        le=3599,
+        description="The target group's deregistration_delay.timeout_seconds: how long a deregistered target drains "
+        "(AWS default 300, 0-3600; moto refuses 3600).",
+    )
 
 
 class Region(_Strict):
@@ -89,6 +102,15 @@ class Region(_Strict):
     )
     app: App = App()
     alb: LoadBalancer = LoadBalancer()
+    network_latency_ms: float = Field(
+        default=0,
+        ge=0,
+        le=2000,
+        description=(
+            "Round-trip time between the drill's clients (and Route 53's checkers) and this region's front door (ALB or "
+            "API Gateway): each response waits one round trip, the first on a connection also the handshake's."
+        ),
+    )
 
     @model_validator(mode="after")
     def _api_runs_lambda(self) -> Region:
@@ -146,6 +168,18 @@ class Database(_Strict):
         default=True, description="Knob: false leaves the reader outside any global cluster (it receives nothing)."
     )
     replication_lag_seconds: float = Field(default=0.5, ge=0, le=60)
+    failover_seconds: float = Field(
+        default=1.0, gt=0, le=3600, description="How long FailoverGlobalCluster (AllowDataLoss) takes (AWS: minutes)."
+    )
+    switchover_seconds: float = Field(
+        default=1.0, gt=0, le=3600, description="How long SwitchoverGlobalCluster takes (AWS: minutes)."
+    )
+    rejoin_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        le=7200,
+        description="After a failover, how long the old writer stays pending-resync before it is a synchronized secondary.",
+    )
 
 
 class Alarm(_Strict):

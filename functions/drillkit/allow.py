@@ -11,15 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 from drillkit import aws
-from drillkit.errors import DrillError
+from drillkit.errors import TargetNotAllowed
 
 ALLOW_TAG = "drillkit:allow"
 ALLOW_VALUE = "true"
 PROTECTED_TAG = "drillkit:protected"
-
-
-class TargetNotAllowed(DrillError):
-    """The resource a fault would change does not carry the allow tag."""
 
 
 def _tags(resource_type: str, resource_id: str) -> dict[str, str]:

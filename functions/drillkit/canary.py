@@ -58,7 +58,7 @@ def write(context: DrillContext) -> dict[str, Any] | None:
         return None
     t = clock.now()
     seq = int(t * 1000)
-    timeout = max(0.5, min(5.0, context.scenario.sampling.interval_seconds * 0.8))
+    timeout = context.scenario.sampling.probe_timeout_seconds
     sample: dict[str, Any] = {"t": t, "probe": NAME, "seq": seq, "ok": False}
     try:
         _execute(
@@ -93,6 +93,13 @@ def serving_store(heartbeat: Heartbeat) -> tuple[str, str]:
                 members = {m["DBClusterArn"]: m for m in found.get("GlobalClusterMembers", [])}
                 if heartbeat.primary_cluster_arn not in members:
                     continue
+                if (operation := found.get("FailoverState")) and operation.get("ToDbClusterArn"):
+                    # A failover or switchover still under way: the cluster being promoted is the store that will
+                    # serve, and what it holds now is what it serves with (the old writer is being demoted).
+                    return operation["ToDbClusterArn"], (
+                        f"cluster being promoted by the {operation.get('Status')} operation of global database "
+                        f"{found['GlobalClusterIdentifier']}"
+                    )
                 writer = next((arn for arn, m in members.items() if m.get("IsWriter")), None)
                 if writer and _available(writer):
                     return writer, f"writer of global database {found['GlobalClusterIdentifier']}"

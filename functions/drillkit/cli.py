@@ -94,10 +94,15 @@ def _summary(report: dict[str, Any], report_dir: Path) -> None:
     for column in ("Objective", "Measured", "Uncertainty", "Target", "Result"):
         table.add_column(column, justify="left" if column in ("Objective", "Result") else "right")
     for name, m in report.get("measurements", {}).items():
-        result = {None: "[dim]not judged[/]", True: "[green]met[/]", False: "[red]missed[/]"}[m["passed"]]
+        not_applicable = m.get("kind") == "not_applicable"
+        result = (
+            "[dim]not applicable[/]"
+            if not_applicable
+            else {None: "[dim]not judged[/]", True: "[green]met[/]", False: "[red]missed[/]"}[m["passed"]]
+        )
         table.add_row(
             LABELS.get(name, name),
-            f"{m['seconds']:.2f} s" if m["seconds"] is not None else "not reached",
+            "-" if not_applicable else f"{m['seconds']:.2f} s" if m["seconds"] is not None else "not reached",
             f"± {m['uncertainty_seconds']:.2f} s",
             f"{m['target_seconds']:g} s" if m["target_seconds"] is not None else "-",
             result,

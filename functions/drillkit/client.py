@@ -20,12 +20,8 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from drillkit.errors import DrillError
+from drillkit.errors import DeploymentNotFound, DrillRejected, NotAwaitingApproval
 from drillkit.spec import Scenario
-
-
-class DeploymentNotFound(DrillError):
-    """Neither a lab nor a stack could be found to run the drill in."""
 
 
 @dataclass(frozen=True)
@@ -204,10 +200,6 @@ def with_aws_of(deployment: Deployment, work: Callable[[], Any]) -> Any:
         aws.forget_roles()
 
 
-class NotAwaitingApproval(DrillError):
-    """approve/reject named a drill that is not waiting for a decision."""
-
-
 def answer_approval(deployment: Deployment, drill_id: str, approve: bool, by: str, reason: str = "") -> dict[str, Any]:
     """Approve or reject a drill waiting on a protected environment: answer the machine's task token.
 
@@ -255,7 +247,7 @@ def answer_approval(deployment: Deployment, drill_id: str, approve: bool, by: st
         sfn.send_task_success(taskToken=token, output=json.dumps({"approved_by": by, "approved_at": decided_at}))
     else:
         cause = f"rejected by {by}" + (f": {reason}" if reason else "")
-        sfn.send_task_failure(taskToken=token, error="DrillRejected", cause=cause[:32768])
+        sfn.send_task_failure(taskToken=token, error=DrillRejected.__name__, cause=cause[:32768])
     return {"drill_id": drill_id, "decision": decision, "by": by, "at": decided_at}
 
 

@@ -7,11 +7,7 @@ from functools import lru_cache
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from drillkit.errors import DrillError
-
-
-class ConfigurationError(DrillError):
-    """A required environment variable is missing or malformed."""
+from drillkit.errors import ConfigurationError
 
 
 class LedgerConfig(BaseModel):

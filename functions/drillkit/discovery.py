@@ -45,7 +45,7 @@ def _endpoint(record: dict[str, Any], side: str) -> FailoverEndpoint:
     else:
         values = tuple(r["Value"] for r in record.get("ResourceRecords", []))
     return FailoverEndpoint(
-        side=side,  # type: ignore[arg-type]
+        side=side,
         set_identifier=record.get("SetIdentifier", ""),
         values=values,
         health_check_id=record.get("HealthCheckId"),

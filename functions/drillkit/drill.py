@@ -22,8 +22,8 @@ from drillkit.errors import NotSteady, RestoreFailed, ScenarioInvalid
 from drillkit.evidence.store import EvidenceStore
 from drillkit.ledger import UNDO_APPLIED, UNDO_RESTORED, Ledger
 from drillkit.measure import MilestoneTracker, expected_milestones
-from drillkit.model import DrillContext, Injection
-from drillkit.probes import dns_client
+from drillkit.model import DrillContext, Injection, RestoreProgress
+from drillkit.probes import dns_client, keepalive
 from drillkit.spec import parse_request
 from drillkit.waits import SteadyWait
 
@@ -145,22 +145,34 @@ def _context(state: dict[str, Any]) -> DrillContext:
 def _sample_until(
     context: DrillContext, deadline: float, enough: Any, on_samples: Any = None
 ) -> tuple[bool, list[dict[str, Any]]]:
-    """Sample every probe once per interval until ``enough(samples)`` or the deadline."""
+    """Sample every probe once per interval until ``enough(samples)`` or the deadline.
+
+    A reading slower than the interval does not delay the next tick (see probes.Sampler); the
+    readings still in flight when the loop ends are waited for and returned too.
+    """
     interval = context.scenario.sampling.interval_seconds
     probes.warm()
+    sampler = probes.Sampler(context)
     collected: list[dict[str, Any]] = []
     next_tick = clock.now()
+    reached = False
     while True:
-        readings = probes.sample_all(context)
+        next_tick += interval
+        readings = sampler.tick(until=min(next_tick, deadline))
         collected.extend(readings)
         if on_samples is not None:
             on_samples(readings)
         if enough(readings):
-            return True, collected
-        next_tick += interval
+            reached = True
+            break
         if next_tick >= deadline:
-            return False, collected
+            break
         clock.sleep_until(next_tick)
+    late = sampler.drain()
+    collected.extend(late)
+    if late and on_samples is not None:
+        on_samples(late)
+    return reached, collected
 
 
 def _wait_for_steady(
@@ -172,15 +184,22 @@ def _wait_for_steady(
     """
     needed = context.scenario.sampling.steady_state_samples
     streak, last_problems = wait.streak, list(wait.problems)
+    # A slow probe does not answer every tick: its newest reading stands for it until the next (across invocations too).
+    newest: dict[str, dict[str, Any]] = dict(wait.newest)
+    expected = probes.expected(context)
 
     def enough(readings: list[dict[str, Any]]) -> bool:
         nonlocal streak, last_problems
-        ok, problems = probes.steady(readings)
+        newest.update({reading["probe"]: reading for reading in sorted(readings, key=lambda r: r["t"])})
+        ok, problems = probes.steady(list(newest.values()))
+        if not expected <= newest.keys():
+            ok, problems = False, [*problems, f"no reading yet from {', '.join(sorted(expected - newest.keys()))}"]
         streak = streak + 1 if ok else 0
         last_problems = list(problems)
         return streak >= needed
 
-    batch_end = wait.batch_end(invocation_end)
+    # A reading started just before the batch's end is waited for (Sampler.drain: up to the probe timeout + 1 s).
+    batch_end = wait.batch_end(invocation_end, context.scenario.sampling.probe_timeout_seconds + 1.0)
     reached, samples = _sample_until(context, batch_end, enough)
     # The batch ran to the wait's own deadline (not only to the invocation's): the wait is over.
     over = not reached and batch_end >= wait.deadline
@@ -193,6 +212,7 @@ def _wait_for_steady(
             "samples": wait.samples + len(samples),
             "problems": [] if reached else last_problems,
             "reached_at": clock.now() if reached else None,
+            "newest": newest,
         }
     )
     return progress, samples
@@ -274,6 +294,8 @@ def inject(state: dict[str, Any]) -> dict[str, Any]:
         1,
         {"fault": spec.type, "method": captured.get("method"), "resource_id": captured["resource_id"], "prior": captured},
     )
+    # A client connected before the fault: only this invocation spans the change, so it holds one.
+    held = keepalive.hold(context)
     t_before = clock.now()
     fault.apply(spec, context.target, record["prior"])
     t_inject = clock.now()
@@ -289,7 +311,8 @@ def inject(state: dict[str, Any]) -> dict[str, Any]:
     ).model_dump(mode="json")
     ledger.mark_undo(context.drill_id, 1, UNDO_APPLIED, applied_at=t_inject)
     ledger.update_drill(context.drill_id, phase="observe", injected_at=t_inject, injection=injection)
-    _store().put_samples(context.drill_id, "1-observe-0000", first_readings)
+    followed = keepalive.follow(context, t_inject, first_readings, lambda: probes.sample_all(context))
+    _store().put_samples(context.drill_id, "1-observe-0000", [*([held] if held else []), *first_readings, *followed])
     return injection
 
 
@@ -358,32 +381,81 @@ def new_tracker(context: DrillContext, injection: Injection) -> MilestoneTracker
 
 
 # -- 5. restore ----------------------------------------------------------------
+# The state machine waits retry_in_seconds between Restore calls: a fixed share of the budget (at most about
+# RESTORE_CALLS_PER_BUDGET calls, whatever the budget), within [1, 15] s. So a restore that takes its whole budget
+# adds at most a few thousand events to the execution's history (limit 25,000) and keeps polling Aurora
+# at a civil rate.
+RESTORE_CALLS_PER_BUDGET = 120
+RESTORE_RETRY_SECONDS = (1, 15)
+
+
+def restore_retry_in_seconds(budget_seconds: float) -> int:
+    low, high = RESTORE_RETRY_SECONDS
+    return int(min(high, max(low, budget_seconds // RESTORE_CALLS_PER_BUDGET)))
+
+
 @_on_target
 def restore(state: dict[str, Any]) -> dict[str, Any]:
-    """Replay every undo record not yet restored, newest first. Safe to run twice."""
+    """Take the next step of every undo record not yet restored, newest first. Safe to call again and again.
+
+    A fault whose restore returns False (an Aurora operation still running) stays pending and the result says
+    done: false; the state machine waits and calls again with this result in $.restore, until done or the budget
+    (from the first call) is spent, which raises RestoreFailed naming each resource and what it waits for.
+    """
     context = _context(state)
     ledger = _ledger()
     ledger.update_drill(context.drill_id, phase="restore")
-    started = clock.now()
-    results = []
-    failures = []
+    now = clock.now()
+    previous = state.get("restore") or {}
+    going_on = previous.get("done") is False and previous.get("started_at") is not None
+    started = float(previous["started_at"]) if going_on else now
+    calls = int(previous.get("calls", 1)) + 1 if going_on else 1
+    budget = context.scenario.sampling.restore_budget
+    results: list[dict[str, Any]] = []
+    failures: list[str] = []
+    waiting: list[str] = []
     for record in reversed(ledger.list_undo(context.drill_id)):
+        entry: dict[str, Any] = {"seq": record["seq"], "resource_id": record["resource_id"]}
         if record["status"] == UNDO_RESTORED:
-            results.append({"seq": record["seq"], "resource_id": record["resource_id"], "status": "already restored"})
+            results.append({**entry, "status": "already restored"})
             continue
         fault = faults.fault_module(record["fault"])
         try:
-            fault.restore(record["prior"])
+            done = fault.restore(record["prior"])
+            what = "" if done else _waiting_for(fault, record["prior"])
         except Exception as error:  # noqa: BLE001 keep going: one stuck record must not strand the others
             failures.append(f"{record['resource_id']}: {error}")
-            results.append({"seq": record["seq"], "resource_id": record["resource_id"], "status": "failed", "error": str(error)})
+            results.append({**entry, "status": "failed", "error": str(error)})
+            continue
+        if not done:
+            waiting.append(f"{record['resource_id']}: waiting for {what}")
+            results.append({**entry, "status": "in progress", "waiting_for": what})
             continue
         t = clock.now()
         ledger.mark_undo(context.drill_id, record["seq"], UNDO_RESTORED, restored_at=t)
-        results.append({"seq": record["seq"], "resource_id": record["resource_id"], "status": "restored", "t": t})
+        results.append({**entry, "status": "restored", "t": t})
     if failures:
         raise RestoreFailed("; ".join(failures))
-    return {"started_at": started, "ended_at": clock.now(), "records": results}
+    ended = clock.now()
+    if waiting and ended - started >= budget:
+        raise RestoreFailed(
+            f"restore not complete after {ended - started:.0f}s (budget {budget:g}s, {calls} calls): " + "; ".join(waiting)
+        )
+    return RestoreProgress(
+        started_at=started,
+        ended_at=ended,
+        records=results,
+        done=not waiting,
+        budget_seconds=budget,
+        retry_in_seconds=restore_retry_in_seconds(budget),
+        waiting_for=waiting,
+        calls=calls,
+    ).model_dump()
+
+
+def _waiting_for(fault: Any, prior: dict[str, Any]) -> str:
+    describe = getattr(fault, "waiting_for", None)
+    return str(describe(prior)) if describe is not None else "its restore to complete"
 
 
 # -- 6. verify restore -----------------------------------------------------------
@@ -489,6 +561,7 @@ def report(state: dict[str, Any]) -> dict[str, Any]:
 # -- 8. safety net (outside the machine) -----------------------------------------------------------
 ENDED_BADLY = ("ABORTED", "TIMED_OUT", "FAILED")
 RESCUE = "restore"
+SAFETY_NET_RESTORE_RETRY_SECONDS = 5
 
 
 class Rescue(BaseModel):
@@ -558,10 +631,12 @@ def _rescued_drill_state(rescue: Rescue) -> dict[str, Any]:
 def safety_net_restore(net: dict[str, Any]) -> dict[str, Any]:
     """One call of drill.restore; ``done`` false means the machine waits and calls again with this result.
 
-    A drill.restore without a ``done`` key (restore in one call) is done.
+    A drill.restore without a ``done`` key (restore in one call) is done; one without ``retry_in_seconds`` is
+    called again after SAFETY_NET_RESTORE_RETRY_SECONDS.
     """
     result = restore(_rescued_drill_state(Rescue.model_validate(net)))
-    return {**result, "done": bool(result.get("done", True))}
+    retry_in = int(result.get("retry_in_seconds") or SAFETY_NET_RESTORE_RETRY_SECONDS)
+    return {**result, "done": bool(result.get("done", True)), "retry_in_seconds": retry_in}
 
 
 def safety_net_verify(net: dict[str, Any], invocation_end: float | None) -> dict[str, Any]:

@@ -65,3 +65,36 @@ class AwsCallFailed(DrillError):
         self.resource_id = resource_id
         self.code = code
         super().__init__(f"{operation} on {resource_id} failed: {code}: {message}")
+
+
+# -- refusals and failures outside the drill steps (CLI, configuration, evidence) ----------------
+class DrillRejected(DrillError):
+    """A person rejected a drill waiting for approval (the task token's failure names this class)."""
+
+
+class TargetNotAllowed(DrillError):
+    """The resource a fault would change does not carry the allow tag."""
+
+
+class ConfigurationError(DrillError):
+    """A required environment variable is missing or malformed."""
+
+
+class DeploymentNotFound(DrillError):
+    """Neither a lab nor a stack could be found to run the drill in."""
+
+
+class NotAwaitingApproval(DrillError):
+    """approve/reject named a drill that is not waiting for a decision."""
+
+
+class ExportFailed(DrillError):
+    """The evidence could not be exported as asked."""
+
+
+class EvidenceSealFailed(DrillError):
+    """The report's manifest could not be signed or the chain could not be advanced."""
+
+
+class ChainMoved(DrillError):
+    """Another report advanced the chain's head first; seal again on top of it."""

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from drillkit.spec import Objectives
+from drillkit.spec import Objectives, Scenario
 
 # In the order they normally happen; "rpo" is a measurement but not a milestone.
 MILESTONES = ("detection", "alerting", "dns_cutover", "client_cutover", "recovery")
@@ -216,6 +216,44 @@ def rpo(heartbeats: list[dict[str, Any]], surviving: dict[str, Any] | None, t_in
         return result
     result["seconds"] = round(max(0.0, acked[-1]["t"] - newest), 3)
     return result
+
+
+def _cluster_name(arn_or_id: str) -> str:
+    return arn_or_id.rsplit(":", 1)[-1] if arn_or_id.startswith("arn:") else arn_or_id
+
+
+def rpo_not_applicable_because(scenario: Scenario, fault_resource_id: str | None) -> str | None:
+    """None when the RPO is judged: the fault moves or takes away the writer the heartbeat writes to.
+
+    Data can only be lost where the writer changes hands: an Aurora global failover or switchover of the
+    heartbeat's cluster, or a regional stop of that cluster (which stands for losing it: what the standby's
+    store holds then is what a real outage would leave). Any other fault leaves the heartbeat's writer in
+    place, and the canary reading its own writer back measures nothing about loss: the RPO is not applicable.
+    """
+    heartbeat = scenario.data.heartbeat
+    if heartbeat is None:
+        return "the scenario has no heartbeat canary"
+    fault = scenario.fault
+    writer = _cluster_name(heartbeat.primary_cluster_arn)
+    if fault.type != "stop-cluster":
+        return f"the {fault.type} fault does not move the database writer ({writer} stayed the heartbeat's writer)"
+    cluster = _cluster_name(fault_resource_id or fault.cluster)
+    if cluster != writer:
+        return f"the fault acts on cluster {cluster}, not on the heartbeat's writer {writer}"
+    return None
+
+
+def rpo_not_applicable(measured_rpo: dict[str, Any], target: float | None, interval: float, reason: str) -> dict[str, Any]:
+    """The RPO objective where no writer moved: not judged, never "met"; the canary's reading kept as context."""
+    return {
+        "seconds": None,
+        "uncertainty_seconds": round(interval, 3),
+        "target_seconds": target,
+        "passed": None,
+        "kind": "not_applicable",
+        "reason": reason,
+        "detail": measured_rpo,
+    }
 
 
 def measurements(tracker: MilestoneTracker, objectives: Objectives, interval: float) -> dict[str, dict[str, Any]]:

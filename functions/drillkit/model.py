@@ -77,3 +77,16 @@ class Injection(BaseModel):
     @property
     def latency(self) -> float:
         return max(0.0, self.t_inject - self.t_before)
+
+
+class RestoreProgress(BaseModel):
+    """The Restore step's result ($.restore): the state machine calls Restore again while done is false."""
+
+    started_at: float  # the first Restore call of this restore: the budget counts from it
+    ended_at: float
+    records: list[dict[str, Any]]  # this call's outcome per undo record, newest first
+    done: bool
+    budget_seconds: float
+    retry_in_seconds: int  # the Wait state's SecondsPath before the next call
+    waiting_for: list[str] = []  # per record still in progress: its resource and what it waits for
+    calls: int = 1

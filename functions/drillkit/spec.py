@@ -234,13 +234,45 @@ class Objectives(_Strict):
     rpo_seconds: float | None = Field(default=None, ge=0, description="The RPO target; needs data.heartbeat.")
 
 
+PROBE_TIMEOUT_SECONDS = 5.0
+DEFAULT_RESTORE_BUDGET_SECONDS = 1800.0  # an Aurora global failover, resync and switchover back take minutes each
+
+
 class Sampling(_Strict):
     interval_seconds: float = Field(default=1.0, ge=0.1, le=60)
+    probe_timeout_seconds: float = Field(
+        default=PROBE_TIMEOUT_SECONDS,
+        ge=0.5,
+        le=30,
+        description=(
+            "How long one probe reading (HTTP request, DNS query, heartbeat write) may take before it counts as failed; "
+            "independent of the interval: a reading slower than the interval does not delay the next one."
+        ),
+    )
     hold_samples: int = Field(default=2, ge=1, le=20, description="Samples a cutover must hold to count.")
     steady_state_samples: int = Field(default=3, ge=1, le=60)
     steady_state_timeout_seconds: float = Field(default=60, gt=0, le=3600)
     observe_timeout_seconds: float = Field(default=300, gt=0, le=3600)
     restore_timeout_seconds: float = Field(default=300, gt=0, le=3600)
+    restore_budget_seconds: float | None = Field(
+        default=None,
+        gt=0,
+        le=5400,
+        description="How long the Restore loop may take to put every fault back (an Aurora switchover back takes "
+        "minutes); default 1800. Counted from the first Restore call; past it the restore fails, naming what it waits for.",
+    )
+
+    @property
+    def restore_budget(self) -> float:
+        return self.restore_budget_seconds or DEFAULT_RESTORE_BUDGET_SECONDS
+
+    @model_validator(mode="after")
+    def _probe_timeout_fits(self) -> Sampling:
+        # A wait that ends before one reading could: no reading would ever arrive in time.
+        for name in ("steady_state_timeout_seconds", "observe_timeout_seconds", "restore_timeout_seconds"):
+            if self.probe_timeout_seconds >= getattr(self, name):
+                raise ValueError(f"probe_timeout_seconds ({self.probe_timeout_seconds:g}) must be shorter than {name}")
+        return self
 
 
 class Scenario(_Strict):
@@ -274,10 +306,12 @@ class Scenario(_Strict):
 
     def content_hash(self) -> str:
         document = self.model_dump(mode="json")
-        for optional in ("role_arn", "external_id"):
-            # Added later: a scenario that names no role keeps the hash its earlier reports recorded.
-            if document["target"].get(optional) is None:
-                document["target"].pop(optional, None)
+        for section, optional in (("target", "role_arn"), ("target", "external_id"), ("sampling", "restore_budget_seconds")):
+            # Added later: a scenario that does not set them keeps the hash its earlier reports recorded.
+            if document[section].get(optional) is None:
+                document[section].pop(optional, None)
+        if document["sampling"].get("probe_timeout_seconds") == PROBE_TIMEOUT_SECONDS:
+            document["sampling"].pop("probe_timeout_seconds")  # added later, likewise
         canonical = json.dumps(document, sort_keys=True, separators=(",", ":"))
         return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 

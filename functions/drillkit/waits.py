@@ -49,6 +49,7 @@ class SteadyWait(BaseModel):
     samples: int = Field(default=0, ge=0)
     problems: list[str] = Field(default_factory=list)
     reached_at: float | None = None
+    newest: dict[str, dict[str, Any]] = Field(default_factory=dict)  # each probe's newest reading so far
 
     @classmethod
     def resume(cls, previous: dict[str, Any] | None, timeout_seconds: float) -> SteadyWait:
@@ -65,9 +66,13 @@ class SteadyWait(BaseModel):
     def first_batch(self) -> bool:
         return self.batch == 0
 
-    def batch_end(self, invocation_end: float | None) -> float:
-        """This batch samples until the wait's deadline or the invocation's, whichever comes first."""
-        return self.deadline if invocation_end is None else min(self.deadline, invocation_end)
+    def batch_end(self, invocation_end: float | None, reading_seconds: float = 0.0) -> float:
+        """This batch samples until the wait's deadline or the invocation's, whichever comes first.
+
+        A reading started at the batch's end may take ``reading_seconds`` (the probe timeout) to come back:
+        it must still be back before the invocation ends.
+        """
+        return self.deadline if invocation_end is None else min(self.deadline, invocation_end - reading_seconds)
 
 
 # The drill machine's TimeoutSeconds (statemachines/drill.asl.json; an ASL test keeps them equal). Every wait
@@ -78,12 +83,13 @@ DRILL_MACHINE_SECONDS = 7200
 def waits_beyond_the_machine(sampling: Any, approval_timeout_seconds: float | None) -> list[tuple[str, str]]:
     """The fields whose waits, added up, outlast the drill machine: preflight refuses the drill naming them.
 
-    Steady state, observation and verification may each wait their whole timeout (an approval wait too, on a
-    protected environment); together they must fit in the execution's maximum duration.
+    Steady state, observation, the Restore loop and verification may each wait their whole timeout or budget (an
+    approval wait too, on a protected environment); together they must fit in the execution's maximum duration.
     """
     waits = {
         "sampling.steady_state_timeout_seconds": float(sampling.steady_state_timeout_seconds),
         "sampling.observe_timeout_seconds": float(sampling.observe_timeout_seconds),
+        "sampling.restore_budget_seconds": float(sampling.restore_budget),  # the Restore loop's own wait
         "sampling.restore_timeout_seconds": float(sampling.restore_timeout_seconds),
     }
     if approval_timeout_seconds:

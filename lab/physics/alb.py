@@ -10,7 +10,14 @@ them through the AWS API changes what clients see:
   instead of refusing them;
 - requests go to registered targets that pass the target group's health check; when every
   registered target is unhealthy the ALB fails open and uses them all; with none registered it
-  answers 503.
+  answers 503;
+- connections already established outlive a security-group change, as tracked connections do in
+  AWS; a network ACL applies to every packet, so while one blocks the listener an established
+  connection's requests get no answer (they stall); a connection idle for the load balancer's
+  `idle_timeout.timeout_seconds` (60 s by default) is closed;
+- a deregistered target drains for the target group's `deregistration_delay.timeout_seconds`:
+  DescribeTargetHealth lists it as `draining` and it gets no new requests; registering it again
+  ends the draining (moto alone forgets it at once, see install_target_draining).
 """
 
 from __future__ import annotations
@@ -21,12 +28,14 @@ import json
 import select
 import socket
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from drillkit_lab.physics.apps import REGION_HEADER
 from drillkit_lab.physics.groundtruth import GroundTruth
+from drillkit_lab.physics.network import NetworkLatency
 from drillkit_lab.ports import PortMap
 
 INTERNET = ("0.0.0.0/0", "::/0")
@@ -59,6 +68,36 @@ def is_lambda(target_id: str) -> bool:
 
 
 @dataclass
+class Draining:
+    """A deregistered target still listed by DescribeTargetHealth until ``until`` (epoch seconds)."""
+
+    target: dict[str, Any]  # {Id, Port} as it was registered
+    until: float
+
+
+def draining_targets(group: Any) -> dict[str, Draining]:
+    """Target id -> its drain, kept on moto's target group (moto keys targets by id too)."""
+    found: dict[str, Draining] | None = getattr(group, "lab_draining", None)
+    if found is None:
+        found = group.lab_draining = {}
+    return found
+
+
+def deregistration_delay(group: Any) -> float:
+    if getattr(group, "target_type", None) == "lambda":
+        return 0.0  # a Lambda target has no connections to drain
+    return float(group.attributes.get("deregistration_delay.timeout_seconds", 300))
+
+
+def _record_drain(group: Any, target: dict[str, Any], draining: bool, reason: str, **fields: Any) -> None:
+    physics = BY_TARGET_GROUP.get(group.arn)
+    if physics is not None:
+        physics.ground_truth.record(
+            "target_draining", target_group=group.arn, target=target, draining=draining, reason=reason, **fields
+        )
+
+
+@dataclass
 class LoadBalancerPhysics:
     name: str
     arn: str
@@ -67,11 +106,13 @@ class LoadBalancerPhysics:
     backends: Backends
     ports: PortMap
     ground_truth: GroundTruth
+    latency: NetworkLatency = NetworkLatency()  # between the internet's clients and this region
     targets: dict[str, TargetState] = field(default_factory=dict)
     _round_robin: Any = field(default_factory=lambda: itertools.count())
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
     _reachable: bool | None = None
+    _acls_allow: bool = True
 
     # -- configuration, read from the local cloud on every decision --------------------
     def _load_balancer(self) -> Any | None:
@@ -123,7 +164,12 @@ class LoadBalancerPhysics:
         return not subnet_ids
 
     def reachable(self) -> bool:
-        return self._allowed_by_security_groups() and self._allowed_by_network_acls()
+        return self._allowed_by_security_groups() and self._acls_allow
+
+    def idle_timeout(self) -> float:
+        load_balancer = self._load_balancer()
+        attributes = getattr(load_balancer, "attrs", None) or {}
+        return float(attributes.get("idle_timeout.timeout_seconds") or 60)
 
     def registered(self) -> list[tuple[str, int]]:
         group = self.target_group()
@@ -147,7 +193,7 @@ class LoadBalancerPhysics:
         while not self._stop.is_set():
             path, interval, healthy_after, unhealthy_after = self._health_settings()
             current = self.registered()
-            for key in [k for k in self.targets if k not in {f"{a}:{p}" for a, p in current}]:
+            for key in [k for k in list(self.targets) if k not in {f"{a}:{p}" for a, p in current}]:
                 del self.targets[key]
             for address, port in current:
                 key = f"{address}:{port}"
@@ -186,8 +232,18 @@ class LoadBalancerPhysics:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
+            def setup(self) -> None:
+                super().setup()
+                # Read per connection: the attribute may change. Idle this long, the connection is closed.
+                self.connection.settimeout(physics.idle_timeout())
+
             def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
-                physics._forward(self)
+                if physics._held_by_network_acls(self):
+                    return
+                try:
+                    physics._forward(self)
+                except (BrokenPipeError, ConnectionResetError):  # the client gave up on a stalled request
+                    self.close_connection = True
 
             def log_message(self, format: str, *args: Any) -> None:
                 return
@@ -207,11 +263,41 @@ class LoadBalancerPhysics:
 
     def _watch(self) -> None:
         while not self._stop.is_set():
+            self._acls_allow = self._allowed_by_network_acls()
             reachable = self.reachable()
             if reachable != self._reachable:
                 self._reachable = reachable
                 self.ground_truth.record("alb_reachable", load_balancer=self.name, reachable=reachable)
+            self._end_drains()
             self._stop.wait(0.05)
+
+    def _end_drains(self) -> None:
+        """Targets whose deregistration delay has passed leave DescribeTargetHealth."""
+        group = self.target_group()
+        if group is None:
+            return
+        drains = draining_targets(group)
+        now = time.time()
+        for target_id in [i for i, d in list(drains.items()) if d.until <= now]:
+            ended = drains.pop(target_id, None)
+            if ended is not None:
+                _record_drain(group, ended.target, False, "delay elapsed")
+
+    def _held_by_network_acls(self, handler: BaseHTTPRequestHandler) -> bool:
+        """A request on an established connection while a network ACL blocks the listener gets no answer.
+
+        Security groups are not consulted here: the connection was admitted, and a tracked connection
+        outlives a rule change. An ACL drops every packet, so the request waits (as TCP retransmits)
+        until the ACL lets it through, or the connection is closed once idle for the idle timeout.
+        True when the connection was closed instead of served.
+        """
+        deadline = time.monotonic() + self.idle_timeout()
+        while not self._acls_allow:
+            if self._stop.is_set() or time.monotonic() >= deadline:
+                handler.close_connection = True
+                return True
+            self._stop.wait(0.05)
+        return False
 
     def _accept_loop(self) -> None:
         listening = self.server.socket
@@ -249,6 +335,7 @@ class LoadBalancerPhysics:
             listening.setblocking(True)
 
     def _forward(self, handler: BaseHTTPRequestHandler) -> None:
+        self.latency.before_response(handler)
         target = self.route()
         if target is None:
             _reply(handler, 503, b"503 Service Temporarily Unavailable", {"Server": "awselb/2.0"})
@@ -341,6 +428,16 @@ def install_describe_target_health() -> None:
         return
 
     def health_for(self: Any, target: dict[str, Any], ec2_backend: Any) -> Any:
+        drain = draining_targets(self).get(target["Id"])
+        if target["Id"] not in self.targets and drain is not None and drain.until > time.time():
+            return FakeHealthStatus(
+                target["Id"],
+                drain.target.get("Port", self.port),
+                self.health_check_port,
+                "draining",
+                "Target.DeregistrationInProgress",
+                "Target deregistration is in progress",
+            )
         status = original(self, target, ec2_backend)
         physics = BY_TARGET_GROUP.get(self.arn)
         if physics is None or status.status != "healthy":
@@ -373,3 +470,63 @@ def install_describe_target_health() -> None:
 
     health_for._lab = True  # type: ignore[attr-defined]
     FakeTargetGroup.health_for = health_for
+
+
+def install_target_draining() -> None:
+    """DeregisterTargets starts a drain instead of forgetting the target; RegisterTargets ends it.
+
+    Only the API path drains: the lab's ECS physics deregisters a stopping task itself and skips the
+    delay (docs/lab.md, ECS). DescribeTargetHealth without a target list lists draining targets too.
+    """
+    from moto.elbv2.models import ELBv2Backend, FakeTargetGroup
+
+    if getattr(ELBv2Backend.deregister_targets, "_lab", False):
+        return
+    original_deregister = ELBv2Backend.deregister_targets
+    original_register = FakeTargetGroup.register
+    original_describe = ELBv2Backend.describe_target_health
+
+    def deregister_targets(self: Any, target_group_arn: str, instances: list[dict[str, Any]]) -> None:
+        group = self.target_groups.get(target_group_arn)
+        drains = draining_targets(group) if group is not None else {}
+        # Deregistering a target that is already draining changes nothing (AWS accepts the call); the
+        # rest, unknown targets included, are moto's to deregister or refuse.
+        already_draining = {t["Id"] for t in instances if t["Id"] in drains and t["Id"] not in group.targets}
+        registered = [t for t in instances if t["Id"] not in already_draining]
+        if registered or not instances:
+            original_deregister(self, target_group_arn, registered)
+        delay = deregistration_delay(group) if group is not None else 0.0
+        if delay <= 0:
+            return
+        until = time.time() + delay
+        for target in registered:
+            removed = group.deregistered_targets.get(target["Id"], target)
+            drains[target["Id"]] = Draining({"Id": removed["Id"], "Port": removed.get("Port", group.port)}, until)
+            _record_drain(group, drains[target["Id"]].target, True, "deregistered", seconds=delay)
+
+    def register(self: Any, targets: list[dict[str, Any]]) -> None:
+        newly = [t for t in targets if t["Id"] not in self.targets]  # registering a registered target changes nothing
+        original_register(self, targets)
+        drains = draining_targets(self)
+        physics = BY_TARGET_GROUP.get(self.arn)
+        for target in newly:
+            ended = drains.pop(target["Id"], None)
+            if ended is not None:
+                _record_drain(self, ended.target, False, "registered again")
+            if physics is not None:
+                # A target registered (again) starts in `initial`: its earlier health counts for nothing.
+                port = 0 if is_lambda(target["Id"]) else int(target.get("Port") or self.port)
+                physics.targets.pop(f"{target['Id']}:{port}", None)
+
+    def describe_target_health(self: Any, target_group_arn: str, targets: list[dict[str, Any]]) -> list[Any]:
+        group = self.target_groups.get(target_group_arn)
+        if not targets and group is not None:
+            now = time.time()
+            drains = [d.target for i, d in list(draining_targets(group).items()) if d.until > now and i not in group.targets]
+            targets = [*group.targets.values(), *drains]
+        return original_describe(self, target_group_arn, targets)
+
+    deregister_targets._lab = True  # type: ignore[attr-defined]
+    ELBv2Backend.deregister_targets = deregister_targets
+    FakeTargetGroup.register = register
+    ELBv2Backend.describe_target_health = describe_target_health

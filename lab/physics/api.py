@@ -15,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from drillkit_lab.physics.apps import REGION_HEADER
+from drillkit_lab.physics.network import NetworkLatency
 from drillkit_lab.ports import PortMap
 
 
@@ -28,6 +29,8 @@ class ApiPhysics:
     awslambda: Any
     ports: PortMap
     tls: ssl.SSLContext
+    # HTTPS: the TLS handshake costs a round trip more than TCP's.
+    latency: NetworkLatency = NetworkLatency(handshake_round_trips=2)
     _threads: list[threading.Thread] = field(default_factory=list)
 
     def _throttled(self) -> bool:
@@ -44,6 +47,7 @@ class ApiPhysics:
             protocol_version = "HTTP/1.1"
 
             def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+                api.latency.before_response(self)
                 path = self.path.split("?")[0]
                 if path not in ("/", api.health_path):
                     self._reply(403, {"message": "Missing Authentication Token"})

@@ -6,20 +6,27 @@ a reader shows is exactly what the writer had `lag` seconds earlier. The cluster
 from the local cloud (stop_db_cluster, start_db_cluster); the global operations moto lacks are
 done here:
 
-- failover (unplanned, AllowDataLoss): the reader is promoted with what it had received; the
-  statements still in flight are lost and written to the ground truth; the old writer becomes a
-  reader rebuilt from the new writer, as Aurora does when the old primary region comes back;
-- switchover (planned): waits until the reader has caught up, then swaps roles; nothing is lost.
+- failover (unplanned, AllowDataLoss): the statements still in flight are lost (written to the
+  ground truth) and the old writer takes no more writes at once; the reader is promoted with what
+  it had received once the operation's time has passed; the old writer then stays a secondary in
+  `pending-resync` for the rejoin time, after which it is rebuilt from the new writer (`connected`),
+  as Aurora does when the old primary region comes back;
+- switchover (planned): the writer takes no more writes, the reader catches up at once (nothing in
+  flight is lost), and the roles swap once the operation's time has passed.
+
+Both take time, as in AWS: the global cluster shows a FailoverState (`pending`, then `failing-over`
+or `switching-over`) meanwhile and refuses another failover or switchover (GlobalClusterBusy).
 """
 
 from __future__ import annotations
 
+import math
 import sqlite3
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from drillkit_lab.physics.groundtruth import GroundTruth
 
@@ -31,7 +38,20 @@ class DatabaseUnavailable(Exception):
 
 
 class ReadOnly(Exception):
-    """A change was sent to a reader cluster."""
+    """A change was sent to a reader cluster (or to a writer a global operation is demoting)."""
+
+
+class GlobalClusterBusy(Exception):
+    """A failover or switchover is already in progress (AWS: InvalidGlobalClusterStateFault)."""
+
+
+class ClusterNotEligible(Exception):
+    """The target cannot become the writer now (AWS: InvalidDBClusterStateFault)."""
+
+
+SYNCHRONIZED = "connected"
+RESYNCING = "pending-resync"
+PENDING_SHARE = 0.1  # part of an operation's time the FailoverState reads `pending` (checks before it starts)
 
 
 @dataclass
@@ -41,7 +61,37 @@ class Cluster:
     identifier: str
     arn: str
     role: str  # writer / reader
+    synchronization: str = SYNCHRONIZED  # GlobalClusterMember.SynchronizationStatus: connected / pending-resync
+    demoting: bool = False  # a global operation is taking the writer role away: it refuses writes
     db: sqlite3.Connection = field(default_factory=lambda: sqlite3.connect(":memory:", check_same_thread=False))
+
+
+@dataclass
+class GlobalOperation:
+    """A failover or switchover in progress: what DescribeGlobalClusters shows as FailoverState."""
+
+    kind: Literal["failover", "switchover"]
+    from_arn: str
+    to_arn: str
+    started_at: float
+    seconds: float
+
+    @property
+    def data_loss_allowed(self) -> bool:
+        return self.kind == "failover"
+
+    def status(self, now: float) -> str:
+        if now < self.started_at + self.seconds * PENDING_SHARE:
+            return "pending"
+        return "failing-over" if self.kind == "failover" else "switching-over"
+
+    def failover_state(self, now: float) -> dict[str, Any]:
+        return {
+            "Status": self.status(now),
+            "FromDbClusterArn": self.from_arn,
+            "ToDbClusterArn": self.to_arn,
+            "IsDataLossAllowed": self.data_loss_allowed,
+        }
 
 
 @dataclass
@@ -53,17 +103,32 @@ class InFlight:
 
 
 class GlobalDatabase:
-    def __init__(self, rds_backends: Any, ground_truth: GroundTruth, lag_seconds: float, global_cluster_id: str | None):
+    def __init__(
+        self,
+        rds_backends: Any,
+        ground_truth: GroundTruth,
+        lag_seconds: float,
+        global_cluster_id: str | None,
+        failover_seconds: float = 1.0,
+        switchover_seconds: float = 1.0,
+        rejoin_seconds: float = 1.0,
+    ):
         self.rds_backends = rds_backends  # region -> moto RDS backend
         self.ground_truth = ground_truth
         self.lag_seconds = lag_seconds
         self.global_cluster_id = global_cluster_id
+        self.failover_seconds = failover_seconds
+        self.switchover_seconds = switchover_seconds
+        self.rejoin_seconds = rejoin_seconds
+        self.operation: GlobalOperation | None = None
+        self._rejoins: dict[str, float] = {}  # old writer ARN -> when it is a synchronized secondary again
+        if global_cluster_id:
+            BY_GLOBAL_CLUSTER[global_cluster_id.lower()] = self
         self.clusters: dict[str, Cluster] = {}  # by ARN
         self._in_flight: deque[InFlight] = deque()
         self._lock = threading.RLock()
         self._stop = threading.Event()
         self._available: dict[str, bool] = {}
-        self._writes_paused = threading.Event()
         self._thread = threading.Thread(target=self._run, name="database", daemon=True)
 
     def add(self, cluster: Cluster) -> None:
@@ -103,11 +168,13 @@ class GlobalDatabase:
         if not self.available(cluster):
             raise DatabaseUnavailable(f"cluster {cluster.identifier} is not available")
         changes = sql.lstrip().split(None, 1)[0].lower() in WRITE_VERBS
-        while changes and self._writes_paused.is_set():
-            time.sleep(0.01)
         with self._lock:
             if changes and cluster.role != "writer":
                 raise ReadOnly(f"cluster {cluster.identifier} is a reader: cannot execute {sql.split(None, 1)[0].upper()}")
+            if changes and cluster.demoting:
+                operation = self.operation.kind if self.operation else "operation"
+                verb = sql.split(None, 1)[0].upper()
+                raise ReadOnly(f"cluster {cluster.identifier} is being demoted by a global {operation}: cannot execute {verb}")
             cursor = cluster.db.execute(sql, params)
             rows = cursor.fetchall()
             columns = [d[0] for d in cursor.description or []]
@@ -129,7 +196,7 @@ class GlobalDatabase:
         cluster = self.of(role_name)
         if cluster is None or not self.available(cluster):
             return False
-        if role_name == "primary" and cluster.role != "writer":
+        if role_name == "primary" and (cluster.role != "writer" or cluster.demoting):
             return False
         with self._lock:
             cluster.db.execute("select 1").fetchall()
@@ -137,7 +204,8 @@ class GlobalDatabase:
 
     # -- replication and the global operations -------------------------------------------------
     def _readers(self) -> list[Cluster]:
-        return [c for c in self.clusters.values() if c.role == "reader"]
+        # A secondary still resynchronizing after a failover receives nothing until it is rebuilt.
+        return [c for c in self.clusters.values() if c.role == "reader" and c.synchronization == SYNCHRONIZED]
 
     def _replicate(self, until: float) -> None:
         with self._lock:
@@ -149,7 +217,9 @@ class GlobalDatabase:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self._replicate(time.time())
+            now = time.time()
+            self._replicate(now)
+            self.advance(now)
             for cluster in list(self.clusters.values()):
                 available = self.available(cluster)
                 if available != self._available.get(cluster.arn):
@@ -157,50 +227,156 @@ class GlobalDatabase:
                     self.ground_truth.record("db_available", cluster=cluster.identifier, available=available)
             self._stop.wait(0.02)
 
-    def _promote(self, target: Cluster) -> None:
+    def failover_state(self, now: float | None = None) -> dict[str, Any] | None:
+        with self._lock:
+            return None if self.operation is None else self.operation.failover_state(time.time() if now is None else now)
+
+    def begin(self, kind: Literal["failover", "switchover"], target_arn_or_id: str, now: float | None = None) -> GlobalOperation:
+        """Start a failover (AllowDataLoss) or a switchover to the target; it completes in advance()."""
+        target = self.cluster(target_arn_or_id)
+        if target is None:
+            raise KeyError(target_arn_or_id)
+        now = time.time() if now is None else now
+        with self._lock:
+            if self.operation is not None:
+                raise GlobalClusterBusy(
+                    f"Global cluster {self.global_cluster_id} is in the state {self.operation.status(now)}: "
+                    f"a {self.operation.kind} to {self.operation.to_arn} is in progress"
+                )
+            old = self.writer()
+            if old is None or old is target:
+                raise ClusterNotEligible(f"DB cluster {target.arn} is already the primary cluster of {self.global_cluster_id}")
+            if target.synchronization != SYNCHRONIZED:
+                raise ClusterNotEligible(
+                    f"DB cluster {target.arn} is not synchronized with the primary ({target.synchronization})"
+                )
+            seconds = self.failover_seconds if kind == "failover" else self.switchover_seconds
+            self.operation = GlobalOperation(kind, old.arn, target.arn, now, seconds)
+            old.demoting = True  # from now on the old writer takes no writes
+            if kind == "failover":
+                self._lose_in_flight()
+            else:
+                # A switchover synchronizes every secondary first: nothing in flight is lost.
+                self._replicate(math.inf)
+            self.ground_truth.record(
+                "db_global_operation",
+                global_cluster=self.global_cluster_id,
+                kind=kind,
+                status=self.operation.status(now),
+                from_cluster=old.identifier,
+                to_cluster=target.identifier,
+            )
+            return self.operation
+
+    def advance(self, now: float) -> None:
+        """Complete the operation whose time has passed, and the rejoins of old writers."""
+        with self._lock:
+            operation = self.operation
+            if operation is not None and now >= operation.started_at + operation.seconds:
+                target = self.clusters[operation.to_arn]
+                self._promote(target, resync=operation.kind == "failover")
+                self.operation = None
+                if operation.kind == "failover":
+                    self._rejoins[operation.from_arn] = now + self.rejoin_seconds
+                self.ground_truth.record(
+                    "db_global_operation",
+                    global_cluster=self.global_cluster_id,
+                    kind=operation.kind,
+                    status="completed",
+                    from_cluster=self.clusters[operation.from_arn].identifier,
+                    to_cluster=target.identifier,
+                )
+            for arn, rejoin_at in list(self._rejoins.items()):
+                if now >= rejoin_at:
+                    del self._rejoins[arn]
+                    self._rejoin(self.clusters[arn])
+
+    def _lose_in_flight(self) -> list[InFlight]:
+        lost = list(self._in_flight)
+        self._in_flight.clear()
+        if lost:
+            self.ground_truth.record(
+                "db_writes_lost",
+                global_cluster=self.global_cluster_id,
+                count=len(lost),
+                writes=[{"written_at": i.written_at, "sql": i.sql, "params": i.params} for i in lost],
+            )
+        return lost
+
+    def _promote(self, target: Cluster, resync: bool) -> None:
         old = self.writer()
         with self._lock:
             if old is not None and old is not target:
-                # The old writer comes back as a reader with the new writer's data.
-                old.db.close()
-                old.db = sqlite3.connect(":memory:", check_same_thread=False)
-                target.db.backup(old.db)
                 old.role = "reader"
+                old.demoting = False
+                if resync:
+                    # After a failover the old writer is a secondary that must be rebuilt before it replicates.
+                    old.synchronization = RESYNCING
                 self.ground_truth.record("db_role", cluster=old.identifier, region=old.region, role="reader")
             target.role = "writer"
             self.ground_truth.record("db_role", cluster=target.identifier, region=target.region, role="writer")
+        self._mirror_writer_into_moto()
 
-    def failover(self, target_arn_or_id: str) -> list[InFlight]:
-        target = self.cluster(target_arn_or_id)
-        if target is None:
-            raise KeyError(target_arn_or_id)
+    def _rejoin(self, cluster: Cluster) -> None:
+        writer = self.writer()
         with self._lock:
-            lost = list(self._in_flight)
-            self._in_flight.clear()
-            if lost:
-                self.ground_truth.record(
-                    "db_writes_lost",
-                    global_cluster=self.global_cluster_id,
-                    count=len(lost),
-                    writes=[{"written_at": i.written_at, "sql": i.sql, "params": i.params} for i in lost],
-                )
-            self._promote(target)
-        return lost
+            if writer is not None and writer is not cluster:
+                # The old writer comes back as a reader with the new writer's data. What is in flight now is in
+                # that copy already: deliver it to the other secondaries first so that nobody replays it onto the copy.
+                self._replicate(math.inf)
+                cluster.db.close()
+                cluster.db = sqlite3.connect(":memory:", check_same_thread=False)
+                writer.db.backup(cluster.db)
+            cluster.synchronization = SYNCHRONIZED
+            self.ground_truth.record("db_synchronization", cluster=cluster.identifier, status=SYNCHRONIZED)
 
-    def switchover(self, target_arn_or_id: str, timeout: float = 30.0) -> None:
-        target = self.cluster(target_arn_or_id)
-        if target is None:
-            raise KeyError(target_arn_or_id)
-        self._writes_paused.set()  # writes wait while the reader catches up: nothing in flight may be lost
-        try:
-            deadline = time.time() + timeout
-            while True:
-                with self._lock:
-                    if not self._in_flight:
-                        self._promote(target)
-                        return
-                if time.time() > deadline:
-                    raise TimeoutError(f"reader {target.identifier} did not catch up within {timeout:g}s")
-                time.sleep(0.02)
-        finally:
-            self._writes_paused.clear()
+    def _mirror_writer_into_moto(self) -> None:
+        """moto's own global cluster keeps IsWriter too (its Readers list and member calls read it)."""
+        for backend in self.rds_backends.values():
+            found = getattr(backend, "global_clusters", {}).get(self.global_cluster_id)
+            for member in getattr(found, "members", []):
+                member.is_writer = (
+                    member.db_cluster_arn in self.clusters and self.clusters[member.db_cluster_arn].role == "writer"
+                )
+
+    # -- what DescribeGlobalClusters shows (moto's model, patched by install_global_cluster_state) --
+    def member_view(self, cluster_arn: str) -> dict[str, Any] | None:
+        cluster = self.clusters.get(cluster_arn)
+        if cluster is None:
+            return None
+        return {"IsWriter": cluster.role == "writer", "SynchronizationStatus": cluster.synchronization}
+
+
+BY_GLOBAL_CLUSTER: dict[str, GlobalDatabase] = {}  # lower-case global cluster id -> its physics
+
+
+def install_global_cluster_state() -> None:
+    """DescribeGlobalClusters shows the physics: FailoverState during an operation, each member's role and sync."""
+    from moto.rds.models import GlobalCluster
+
+    original = GlobalCluster.global_cluster_members.fget
+    if getattr(original, "_lab", False):
+        return
+
+    def physics_of(global_cluster: Any) -> GlobalDatabase | None:
+        return BY_GLOBAL_CLUSTER.get(str(global_cluster.global_cluster_identifier).lower())
+
+    def global_cluster_members(self: Any) -> list[dict[str, Any]]:
+        members = original(self)
+        physics = physics_of(self)
+        if physics is None:
+            return members
+        for member in members:
+            member.update(physics.member_view(member["DBClusterArn"]) or {})
+        writer_readers = [m["DBClusterArn"] for m in members if not m["IsWriter"]]
+        for member in members:
+            member["Readers"] = writer_readers if member["IsWriter"] else []
+        return members
+
+    def failover_state(self: Any) -> dict[str, Any] | None:
+        physics = physics_of(self)
+        return None if physics is None else physics.failover_state()
+
+    global_cluster_members._lab = True  # type: ignore[attr-defined]
+    GlobalCluster.global_cluster_members = property(global_cluster_members)
+    GlobalCluster.failover_state = property(failover_state)

@@ -72,7 +72,7 @@ def test_states_that_may_follow_an_injection_catch_everything_into_restore(name)
 
 
 def test_restore_failure_still_reaches_verification_and_only_a_verified_restore_reaches_the_report():
-    assert STATES["Restore"]["Next"] == "VerifyRestore"
+    assert STATES["RestoreDone"]["Default"] == "VerifyRestore"
     assert {c["Next"] for c in STATES["Restore"]["Catch"]} == {"VerifyRestore"}
     assert {c["Next"] for c in STATES["VerifyRestore"]["Catch"]} == {"RestoreVerified"}
     assert STATES["VerifyRestore"]["Next"] == "VerificationDone"
@@ -87,6 +87,39 @@ def test_restore_failure_still_reaches_verification_and_only_a_verified_restore_
         "Error": "RestoreNotVerified",
         "Cause": STATES[choice["Default"]]["Cause"],
     }
+
+
+def test_restore_is_called_again_after_a_wait_while_an_undo_is_in_progress_and_then_verified():
+    assert STATES["Restore"]["Next"] == "RestoreDone"
+    choice = STATES["RestoreDone"]
+    [rule] = choice["Choices"]
+    assert rule["And"] == [
+        {"Variable": "$.restore.done", "IsPresent": True},
+        {"Variable": "$.restore.done", "BooleanEquals": False},
+    ]
+    assert rule["Next"] == "RestoreWait" and choice["Default"] == "VerifyRestore"
+    wait = STATES["RestoreWait"]
+    assert wait == {**wait, "Type": "Wait", "SecondsPath": "$.restore.retry_in_seconds", "Next": "Restore"}
+
+
+# Events one round of the loop adds to the execution history: TaskStateEntered, LambdaFunctionScheduled,
+# LambdaFunctionStarted, LambdaFunctionSucceeded, TaskStateExited, ChoiceStateEntered, ChoiceStateExited,
+# WaitStateEntered, WaitStateExited.
+EVENTS_PER_RESTORE_ROUND = 9
+HISTORY_LIMIT = 25_000
+
+
+@pytest.mark.parametrize("budget", [1, 30, 60, 300, 1800, 3600, 5400])
+def test_a_restore_that_spends_its_whole_budget_stays_far_below_the_history_limit_and_the_machine_timeout(budget):
+    from drillkit.drill import restore_retry_in_seconds
+    from drillkit.spec import Sampling
+
+    assert budget <= Sampling.model_fields["restore_budget_seconds"].metadata[1].le  # the largest budget a scenario may set
+    wait = restore_retry_in_seconds(budget)
+    assert isinstance(wait, int) and 1 <= wait <= 15  # moto and AWS take an integer SecondsPath
+    rounds = budget / wait + 1
+    assert rounds * EVENTS_PER_RESTORE_ROUND < HISTORY_LIMIT / 5
+    assert budget < ASL["TimeoutSeconds"]
 
 
 def test_retries_only_name_transient_or_lambda_service_errors():
@@ -119,6 +152,114 @@ def statements(node):
     elif isinstance(node, list):
         for value in node:
             yield from statements(value)
+
+
+# The statements through which faults change the stack: applying (Inject) and undoing (Restore, safety net).
+INJECT_STATEMENTS = (
+    "InjectTaggedTargets",
+    "InvertHealthCheck",
+    "CreateIsolation",
+    "CreateIsolationInVpc",
+    "TagIsolationAtCreation",
+    "SwapNetworkAcls",
+    "MoveGlobalWriter",
+)
+RESTORE_STATEMENTS = (
+    "RestoreTaggedTargets",
+    "RevertHealthCheck",
+    "DeleteIsolation",
+    "RestoreNetworkAcls",
+    "SwitchGlobalWriterBack",
+)
+ON_THE_STACK = (
+    "DescribeFaultTargets",
+    "ReadProbes",
+    "HeartbeatCanary",
+    "HeartbeatSecret",
+    *INJECT_STATEMENTS,
+    *RESTORE_STATEMENTS,
+)
+# What only one side of a fault does (faults/*.py: apply or restore); the rest (UpdateHealthCheck, SetSecurityGroups,
+# UpdateService, PutFunctionConcurrency, ReplaceNetworkAclAssociation, SwitchoverGlobalCluster) both do.
+INJECT_ONLY = {
+    "elasticloadbalancing:DeregisterTargets",
+    "ec2:CreateSecurityGroup",
+    "ec2:CreateNetworkAcl",
+    "ec2:CreateTags",
+    "rds:StopDBCluster",
+    "rds:FailoverGlobalCluster",
+}
+RESTORE_ONLY = {
+    "elasticloadbalancing:RegisterTargets",
+    "lambda:DeleteFunctionConcurrency",
+    "ec2:DeleteSecurityGroup",
+    "ec2:DeleteNetworkAcl",
+    "rds:StartDBCluster",
+}
+STACK_SERVICES = ("route53", "elasticloadbalancing", "ecs", "lambda", "ec2", "rds")
+READ_ONLY_VERBS = ("Describe", "List", "Get", "Test")
+ALLOW_TAGGED = {"StringEquals": {"aws:ResourceTag/drillkit:allow": "true"}}
+
+
+def actions_of(statement: dict) -> list[str]:
+    return statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+
+
+def function_actions(logical_id: str) -> set[str]:
+    return {a for s in statements(RESOURCES[logical_id]["Properties"]["Policies"]) for a in actions_of(s)}
+
+
+def changes_the_stack(action: str) -> bool:
+    service, verb = action.split(":")
+    return service in STACK_SERVICES and not verb.startswith(READ_ONLY_VERBS)
+
+
+@pytest.mark.parametrize("document", ["template.yaml", "docs/target-account-role.yaml"])
+def test_no_action_that_changes_the_stack_is_granted_on_every_resource_without_a_condition(document):
+    for statement in statements(cfn.load(ROOT / document)):
+        if statement["Effect"] != "Allow" or not any(changes_the_stack(a) for a in actions_of(statement)):
+            continue
+        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        assert "*" not in resources or statement.get("Condition"), statement.get("Sid")
+        for resource in resources:
+            assert json.dumps(resource).count("*") <= 2, (statement.get("Sid"), resource)  # region and id, no more
+
+
+def test_iam_enforces_the_allow_tag_where_the_service_evaluates_resource_tags():
+    tagged = {s["Sid"]: s for s in statements(RESOURCES) if s.get("Sid") in ("InjectTaggedTargets", "RestoreTaggedTargets")}
+    assert set(tagged) == {"InjectTaggedTargets", "RestoreTaggedTargets"}
+    for statement in tagged.values():
+        assert statement["Condition"] == ALLOW_TAGGED
+        assert {a.split(":")[0] for a in statement["Action"]} == {"elasticloadbalancing", "ecs", "lambda", "rds"}
+    [health_check] = {json.dumps(s["Resource"]) for s in statements(RESOURCES) if "route53:UpdateHealthCheck" in s["Action"]}
+    assert json.loads(health_check) == {"Fn::Sub": "arn:${AWS::Partition}:route53:::healthcheck/*"}
+
+
+def test_inject_may_only_inject_and_restore_and_the_safety_net_may_only_restore():
+    inject, restore, net = (function_actions(f) for f in ("InjectFunction", "RestoreFunction", "SafetyNetFunction"))
+    assert INJECT_ONLY <= inject and not inject & RESTORE_ONLY
+    assert RESTORE_ONLY <= restore and not restore & INJECT_ONLY
+    assert RESTORE_ONLY <= net and not net & INJECT_ONLY
+    changers = {
+        name
+        for name, r in RESOURCES.items()
+        if r["Type"] == "AWS::Serverless::Function" and any(changes_the_stack(a) for a in function_actions(name))
+    }
+    assert changers == {"InjectFunction", "RestoreFunction", "SafetyNetFunction"}
+
+
+def test_evidence_is_reached_through_the_object_actions_the_store_uses_and_never_deleted():
+    evidence_actions = {"s3:GetObject", "s3:PutObject", "s3:ListBucket"}
+    for name, resource in RESOURCES.items():
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        policies = resource["Properties"].get("Policies", [])
+        assert not any("S3CrudPolicy" in p for p in policies if isinstance(p, dict)), name
+        s3 = {a for a in function_actions(name) if a.startswith("s3:")}
+        if "EVIDENCE_BUCKET" in resource["Properties"]["Environment"]["Variables"]:
+            assert evidence_actions <= s3 <= evidence_actions | {"s3:GetBucketObjectLockConfiguration"}, name
+        else:
+            assert not s3, name
 
 
 def test_no_policy_allows_a_wildcard_action():
@@ -187,9 +328,9 @@ def test_the_safety_net_runs_on_every_execution_of_the_drill_machine_that_ends_a
     assert sorted(pattern["detail"]["status"]) == ["ABORTED", "FAILED", "TIMED_OUT"]
     assert pattern["detail"]["stateMachineArn"] == [{"Ref": "DrillStateMachine"}]
     assert machine["Policies"] == [{"LambdaInvokePolicy": {"FunctionName": {"Ref": "SafetyNetFunction"}}}]
-    # It restores what any fault changed, so it may make every change a fault makes.
+    # It restores what any fault changed, so it may make every change a fault's restore makes.
     sids = {s.get("Sid") for s in statements({"SafetyNetFunction": RESOURCES["SafetyNetFunction"]})}
-    assert {"DescribeFaultTargets", "ChangeFaultTargets"} <= sids
+    assert {"DescribeFaultTargets", *RESTORE_STATEMENTS} <= sids
 
 
 @pytest.mark.parametrize(
@@ -231,14 +372,18 @@ def test_a_protected_environment_waits_for_a_person_before_anything_is_touched()
     assert [c["Next"] for c in waiting["Catch"]] == ["Report"]
 
 
-ON_THE_STACK = ("DescribeFaultTargets", "ChangeFaultTargets", "ReadProbes", "HeartbeatCanary", "HeartbeatSecret")
-
-
 def test_the_target_account_role_grants_every_action_drillkit_takes_on_the_stack_and_nothing_else():
+    text = (ROOT / "docs" / "target-account-role.yaml").read_text()
+    assert not re.search(r": [&*][A-Za-z]", text), "CloudFormation (not SAM) deploys this file: it rejects YAML anchors"
     role = cfn.load(ROOT / "docs" / "target-account-role.yaml")["Resources"]["DrillkitTargetRole"]["Properties"]
     granted = {a for s in statements(role["Policies"]) for a in s["Action"]}
     on_the_stack = {a for s in statements(RESOURCES) if s.get("Sid") in ON_THE_STACK for a in s["Action"]}
     assert granted == on_the_stack
+    # Each change is scoped and conditioned there exactly as in the template.
+    in_role = {s["Sid"]: s for s in statements(role["Policies"])}
+    for sid in (*INJECT_STATEMENTS, *RESTORE_STATEMENTS):
+        [mine] = {json.dumps(s, sort_keys=True) for s in statements(RESOURCES) if s.get("Sid") == sid}
+        assert in_role[sid] == json.loads(mine), sid
     trust = role["AssumeRolePolicyDocument"]["Statement"][0]
     assert set(trust["Condition"]) == {"StringEquals", "ArnLike"}  # ExternalId and only drillkit's own function roles
 

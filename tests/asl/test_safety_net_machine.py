@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 
-from drillkit import waits
+from drillkit import drill, waits
 from drillkit.spec import Sampling
 from drillkit_lab import template as cfn
 
@@ -28,9 +28,9 @@ def function_timeout(logical_id: str) -> float:
 
 
 def batch_seconds(logical_id: str) -> float:
-    """How long one invocation of a waiting function samples: its timeout less the margin it keeps."""
+    """How long one invocation of a waiting function samples at least: timeout less margin and the longest probe timeout."""
     timeout = function_timeout(logical_id)
-    return timeout - min(waits.MARGIN_SECONDS, timeout * waits.MARGIN_SHARE)
+    return timeout - min(waits.MARGIN_SECONDS, timeout * waits.MARGIN_SHARE) - longest("probe_timeout_seconds")
 
 
 def longest(field: str) -> float:
@@ -73,6 +73,8 @@ def test_restore_is_called_again_after_a_wait_until_it_is_done_and_a_failed_rest
     ]
     assert STATES["RestoreDone"]["Default"] == "Verify"
     assert STATES["WaitForRestore"]["Type"] == "Wait" and STATES["WaitForRestore"]["Next"] == "Restore"
+    # As long as Restore says (a share of its budget), as the drill machine's RestoreWait does.
+    assert STATES["WaitForRestore"]["SecondsPath"] == "$.net.restore.retry_in_seconds"
     assert STATES["Restore"]["Catch"] == [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.net.restore_error", "Next": "Verify"}]
 
 
@@ -92,16 +94,17 @@ def test_retries_only_name_transient_or_lambda_service_errors():
             assert set(retry["ErrorEquals"]) <= LAMBDA_SERVICE_ERRORS | {"TransientError"}, name
 
 
-def test_a_restore_that_never_finishes_times_out_before_the_history_reaches_its_limit():
-    """The 3-hour limit bounds the restore loop: at one round per Wait it stays under 25,000 history events."""
+def test_a_restore_that_uses_its_whole_budget_stays_far_below_the_history_limit():
+    """Restore raises RestoreFailed once its budget is spent; until then the machine waits retry_in_seconds per round."""
     round_events = TASK_EVENTS + CHOICE_EVENTS + WAIT_EVENTS
-    rounds = ASL["TimeoutSeconds"] / STATES["WaitForRestore"]["Seconds"]
+    budgets = range(1, int(longest("restore_budget_seconds")) + 1)
+    rounds = max(budget / drill.restore_retry_in_seconds(budget) + 1 for budget in budgets)
     # Begin, the rescue choice, the longest verification (one round per invocation) and the report come on top.
     verify_rounds = longest("restore_timeout_seconds") / batch_seconds("SafetyNetFunction") + 1
     others = 2 * TASK_EVENTS + CHOICE_EVENTS + verify_rounds * (TASK_EVENTS + CHOICE_EVENTS) + 10
-    assert rounds * round_events + others < HISTORY_LIMIT
-    # ... and it outlasts the longest restore and verification a scenario may ask for.
-    assert ASL["TimeoutSeconds"] >= 2 * longest("restore_timeout_seconds")
+    assert rounds * round_events + others < HISTORY_LIMIT / 5
+    # ... and the machine outlasts the longest restore and verification a scenario may ask for.
+    assert ASL["TimeoutSeconds"] >= longest("restore_budget_seconds") + longest("restore_timeout_seconds")
 
 
 def test_the_drill_machines_wait_loops_cost_a_few_hundred_history_events_at_most():

@@ -11,6 +11,7 @@ import pytest
 from cryptography.hazmat.primitives.serialization import load_der_public_key
 
 from drillkit import config, drill
+from drillkit.errors import ChainMoved, ExportFailed
 from drillkit.evidence import export, manifest, report, verify
 from drillkit.evidence.store import EvidenceStore
 from drillkit.model import DrillContext
@@ -107,7 +108,7 @@ def test_a_report_sealed_while_another_advanced_the_chain_is_sealed_again_on_top
     document["integrity"] = slow.integrity(report.ARTIFACTS)  # reads head at position 1
     seal_drill(store, key_arn, scenario_dict, 2)  # meanwhile another report takes position 2
 
-    with pytest.raises(manifest.ChainMoved):
+    with pytest.raises(ChainMoved):
         slow.seal(document, report.render_artifacts(document, []))
     keys = report.publish(store, document, [], slow)
 
@@ -167,11 +168,11 @@ def test_the_export_names_a_period_without_a_drill_as_missing_for_yearly_clauses
 
 
 def test_export_refuses_a_bad_period_or_framework_naming_the_option(tmp_path):
-    with pytest.raises(export.ExportFailed, match="--from 'last year'"):
+    with pytest.raises(ExportFailed, match="--from 'last year'"):
         export.Period.parse("last year", "2026-12-31")
-    with pytest.raises(export.ExportFailed, match="--to 2025-01-01 is before --from"):
+    with pytest.raises(ExportFailed, match="--to 2025-01-01 is before --from"):
         export.Period.parse("2026-01-01", "2025-01-01")
-    with pytest.raises(export.ExportFailed, match="--framework 'sox'"):
+    with pytest.raises(ExportFailed, match="--framework 'sox'"):
         export.export(None, None, "b", export.Period.parse("2026-01-01", "2026-12-31"), "sox", tmp_path / "x.tar.gz")
 
 
@@ -258,3 +259,28 @@ def test_the_report_step_seals_signs_chains_and_names_the_previous_drill(account
     assert sealed["integrity"]["retention"]["mode"] is None  # this bucket has no Object Lock, and the report says so
     assert json.loads(store.get(manifest.HEAD_KEY))["sequence"] == 2
     assert [i for i in account.table.scan()["Items"] if i["sk"] == "LOCK"] == []
+
+
+def test_a_manifest_whose_chain_has_no_position_fails_verification_naming_it(evidence, scenario_dict, tmp_path):
+    # Given an exported period of two sealed drills
+    store, key_arn = evidence
+    for n in (1, 2):
+        seal_drill(store, key_arn, scenario_dict, n)
+    out = tmp_path / "evidence.tar.gz"
+    export.export(
+        boto3.client("s3"), boto3.client("kms"), LOCKED_BUCKET, export.Period.parse("2026-01-01", "2026-12-31"), "nist", out
+    )
+    extracted = verify.extract(out, tmp_path / "x")
+    # When the second drill's manifest loses its chain position
+    manifest_path = extracted / "drills" / "region-failover-drill-0002" / "manifest.json"
+    tampered = json.loads(manifest_path.read_text())
+    del tampered["chain"]["sequence"]
+    manifest_path.write_text(json.dumps(tampered))
+
+    # Then verification fails and names that manifest, instead of crashing
+    result = verify.verify(extracted)
+
+    assert not result.ok
+    assert any(
+        p.path == "drills/region-failover-drill-0002/manifest.json" and "chain position" in p.message for p in result.problems
+    ), result.problems

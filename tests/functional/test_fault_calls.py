@@ -14,7 +14,7 @@ import pytest
 from botocore.stub import Stubber
 
 from drillkit import aws
-from drillkit.errors import TargetNotFound
+from drillkit.errors import AwsCallFailed, TargetNotFound
 from drillkit.faults import block_primary_alb, fail_targets, stop_cluster
 from drillkit.model import FailoverEndpoint, ResolvedTarget
 from drillkit.spec import BlockPrimaryAlb, FailTargets, StopCluster
@@ -62,6 +62,10 @@ class StubbedAws:
         self(service, region)
         self.stubbers[(service, region)].add_response(operation, response or {}, params)
 
+    def refuse(self, service: str, operation: str, code: str, params: dict[str, Any], region: str = "us-east-1") -> None:
+        self(service, region)
+        self.stubbers[(service, region)].add_client_error(operation, code, f"{code} (stubbed)", 400, expected_params=params)
+
     def done(self) -> None:
         for stubber in self.stubbers.values():
             stubber.assert_no_pending_responses()
@@ -71,7 +75,6 @@ class StubbedAws:
 def stubbed(monkeypatch: pytest.MonkeyPatch) -> StubbedAws:
     fake = StubbedAws()
     monkeypatch.setattr(aws, "client", fake)
-    monkeypatch.setattr(stop_cluster, "POLL_SECONDS", 0)
     return fake
 
 
@@ -112,6 +115,78 @@ def test_a_retried_deregister_only_touches_what_is_still_registered(stubbed):
     stubbed.expect("elbv2", "describe_target_health", {"TargetGroupArn": TG}, health())
     fail_targets.apply(spec, TARGET, prior)  # everything is out already: no call that could fail
     stubbed.done()
+
+
+def described(*targets: tuple[dict[str, Any], str]) -> dict[str, Any]:
+    """DescribeTargetHealth's answer for (target, state) pairs, with AWS's reason for a draining one."""
+    reasons = {
+        "draining": "Target.DeregistrationInProgress",
+        "unused": "Target.NotRegistered",
+        "initial": "Elb.RegistrationInProgress",
+    }
+    return {
+        "TargetHealthDescriptions": [
+            {"Target": t, "TargetHealth": {"State": state, **({"Reason": reasons[state]} if state in reasons else {})}}
+            for t, state in targets
+        ]
+    }
+
+
+def test_capture_leaves_out_draining_and_unused_targets(stubbed):
+    # Given one target in service, one still draining from an earlier deregistration and one unused
+    spec = FailTargets(type="fail-targets", method="deregister", target_group=TG)
+    answer = described((TARGETS[0], "healthy"), (TARGETS[1], "draining"), (TARGETS[2], "unused"))
+    stubbed.expect("elbv2", "describe_target_health", {"TargetGroupArn": TG}, answer)
+    # When the fault captures the group, then only the registered target is one it will take out and put back
+    assert fail_targets.capture(spec, TARGET)["targets"] == [TARGETS[0]]
+    stubbed.done()
+
+
+def test_capture_refuses_a_group_whose_targets_are_all_draining(stubbed):
+    spec = FailTargets(type="fail-targets", method="deregister", target_group=TG)
+    stubbed.expect("elbv2", "describe_target_health", {"TargetGroupArn": TG}, described(*((t, "draining") for t in TARGETS)))
+    with pytest.raises(TargetNotFound, match=r"fault\.target_group: .* no registered targets .*3 still draining"):
+        fail_targets.capture(spec, TARGET)
+
+
+def test_a_retried_deregister_does_not_deregister_draining_targets_again(stubbed):
+    spec = FailTargets(type="fail-targets", method="deregister", target_group=TG)
+    prior = {"resource_id": TG, "method": "deregister", "region": "us-east-1", "target_group_arn": TG, "targets": TARGETS}
+    stubbed.expect("elbv2", "describe_target_health", {"TargetGroupArn": TG}, described(*((t, "draining") for t in TARGETS)))
+    fail_targets.apply(spec, TARGET, prior)  # no DeregisterTargets: the stubber would refuse an unexpected call
+    stubbed.done()
+
+
+def test_restore_registers_draining_targets_again_and_is_done_once_they_read_registered(stubbed):
+    # Given the fault deregistered every target and they are still draining (deregistration delay not over)
+    prior = {"resource_id": TG, "method": "deregister", "region": "us-east-1", "target_group_arn": TG, "targets": TARGETS}
+    draining = described(*((t, "draining") for t in TARGETS))
+    stubbed.expect("elbv2", "describe_target_health", {"TargetGroupArn": TG}, draining)
+    # When restore runs, then it registers them all (draining is not registered) and asks to be called again
+    stubbed.expect("elbv2", "register_targets", {"TargetGroupArn": TG, "Targets": TARGETS})
+    assert fail_targets.restore(prior) is False
+    # And the next call finds them registered: done, with no further call
+    stubbed.expect("elbv2", "describe_target_health", {"TargetGroupArn": TG}, described(*((t, "initial") for t in TARGETS)))
+    assert fail_targets.restore(prior) is True
+    stubbed.done()
+
+
+@pytest.mark.parametrize(
+    ("states", "restored"),
+    [
+        (("draining", "draining", "draining"), False),
+        (("healthy", "initial", "draining"), False),
+        (("healthy", "initial", "unused"), False),
+        (("healthy", "initial", None), False),  # not listed at all
+        (("healthy", "unhealthy", "healthy"), False),
+        (("healthy", "initial", "initial"), True),
+    ],
+)
+def test_is_restored_only_when_every_captured_target_is_initial_or_healthy(stubbed, states, restored):
+    prior = {"resource_id": TG, "method": "deregister", "region": "us-east-1", "target_group_arn": TG, "targets": TARGETS}
+    listed = described(*((t, state) for t, state in zip(TARGETS, states, strict=True) if state is not None))
+    stubbed.expect("elbv2", "describe_target_health", {"TargetGroupArn": TG}, listed)
+    assert fail_targets.is_restored(prior) is restored
 
 
 def test_ecs_scale_to_zero_sets_desired_count_zero_and_restore_sets_the_original(stubbed):
@@ -213,7 +288,36 @@ def test_security_group_isolation_swaps_the_groups_and_restore_sets_the_exact_or
     stubbed.expect("elbv2", "set_security_groups", {"LoadBalancerArn": LB, "SecurityGroups": ["sg-web", "sg-ops"]})
     stubbed.expect("ec2", "describe_security_groups", by_name, {"SecurityGroups": [{"GroupId": "sg-iso"}]})
     stubbed.expect("ec2", "delete_security_group", {"GroupId": "sg-iso"})
-    block_primary_alb.restore(prior)
+    assert block_primary_alb.restore(prior) is True
+    stubbed.done()
+
+
+def test_restore_of_the_security_group_isolation_asks_to_be_called_again_while_ec2_says_the_group_is_in_use(stubbed, monkeypatch):
+    # Given a drill whose original groups are back on the ALB, but EC2 still refuses to delete the isolation group
+    monkeypatch.setattr(block_primary_alb, "BUSY_WAIT_SECONDS", 0)
+    prior = {
+        "resource_id": LB,
+        "method": "security-group",
+        "region": "us-east-1",
+        "load_balancer_arn": LB,
+        "load_balancer_name": "app-alb",
+        "vpc_id": "vpc-1",
+        "isolation_name": ISOLATION,
+        "security_groups": ["sg-web", "sg-ops"],
+    }
+    by_name = {"Filters": [{"Name": "vpc-id", "Values": ["vpc-1"]}, {"Name": "group-name", "Values": [ISOLATION]}]}
+    stubbed.expect("elbv2", "describe_load_balancers", {"LoadBalancerArns": [LB]}, {"LoadBalancers": [BALANCER]})
+    stubbed.expect("ec2", "describe_security_groups", by_name, {"SecurityGroups": [{"GroupId": "sg-iso"}]})
+    stubbed.stubbers[("ec2", "us-east-1")].add_client_error(
+        "delete_security_group", "DependencyViolation", "resource sg-iso has a dependent object", 400, {"GroupId": "sg-iso"}
+    )
+    stubbed.expect("elbv2", "describe_load_balancers", {"LoadBalancerArns": [LB]}, {"LoadBalancers": [BALANCER]})
+    stubbed.expect("ec2", "describe_security_groups", by_name, {"SecurityGroups": [{"GroupId": "sg-iso"}]})
+    stubbed.expect("ec2", "delete_security_group", {"GroupId": "sg-iso"})
+    # When restore runs, then it does not block: it says it must be called again
+    assert block_primary_alb.restore(prior) is False
+    # and the next call deletes the group and is done
+    assert block_primary_alb.restore(prior) is True
     stubbed.done()
 
 
@@ -289,9 +393,17 @@ def cluster(arn: str, status: str = "available") -> dict[str, Any]:
     return {"DBClusters": [{"DBClusterArn": arn, "DBClusterIdentifier": arn.split(":")[-1], "Status": status}]}
 
 
-def global_db(writer: str) -> dict[str, Any]:
-    members = [{"DBClusterArn": arn, "IsWriter": arn == writer} for arn in (PRIMARY_DB, STANDBY_DB)]
-    return {"GlobalClusters": [{"GlobalClusterIdentifier": "app-global", "GlobalClusterMembers": members}]}
+def global_db(
+    writer: str, failover_state: dict[str, Any] | None = None, synchronization: dict[str, str] | None = None
+) -> dict[str, Any]:
+    members = [
+        {"DBClusterArn": arn, "IsWriter": arn == writer, "SynchronizationStatus": (synchronization or {}).get(arn, "connected")}
+        for arn in (PRIMARY_DB, STANDBY_DB)
+    ]
+    found: dict[str, Any] = {"GlobalClusterIdentifier": "app-global", "GlobalClusterMembers": members}
+    if failover_state:
+        found["FailoverState"] = failover_state
+    return {"GlobalClusters": [found]}
 
 
 def test_stop_stops_a_regional_cluster_and_restore_starts_it_and_waits_until_available(stubbed):
@@ -304,11 +416,16 @@ def test_stop_stops_a_regional_cluster_and_restore_starts_it_and_waits_until_ava
     stubbed.expect("rds", "stop_db_cluster", {"DBClusterIdentifier": "app-primary"})
     stop_cluster.apply(spec, TARGET, prior)
 
-    for status in ("stopping", "stopping", "stopped", "stopped"):  # still stopping: start is not tried yet
-        stubbed.expect("rds", "describe_db_clusters", {"DBClusterIdentifier": "app-primary"}, cluster(PRIMARY_DB, status))
+    # One step per call, never a sleep: the drill's Restore loop calls again while it returns False.
+    stubbed.expect("rds", "describe_db_clusters", {"DBClusterIdentifier": "app-primary"}, cluster(PRIMARY_DB, "stopping"))
+    assert stop_cluster.restore(prior) is False  # still stopping: start is not tried yet
+    stubbed.expect("rds", "describe_db_clusters", {"DBClusterIdentifier": "app-primary"}, cluster(PRIMARY_DB, "stopped"))
     stubbed.expect("rds", "start_db_cluster", {"DBClusterIdentifier": "app-primary"})
+    assert stop_cluster.restore(prior) is False
+    stubbed.expect("rds", "describe_db_clusters", {"DBClusterIdentifier": "app-primary"}, cluster(PRIMARY_DB, "starting"))
+    assert stop_cluster.restore(prior) is False  # starting: nothing to do but wait
     stubbed.expect("rds", "describe_db_clusters", {"DBClusterIdentifier": "app-primary"}, cluster(PRIMARY_DB, "available"))
-    stop_cluster.restore(prior)
+    assert stop_cluster.restore(prior) is True
     stubbed.done()
 
 
@@ -346,11 +463,104 @@ def test_global_methods_promote_the_standby_and_restore_switches_the_writer_back
     )
     stop_cluster.apply(spec, TARGET, prior)
 
-    stubbed.expect("rds", "describe_global_clusters", {}, global_db(STANDBY_DB))
+    by_id = {"GlobalClusterIdentifier": "app-global"}
+    stubbed.expect("rds", "describe_global_clusters", by_id, global_db(STANDBY_DB))
+    stubbed.expect("rds", "describe_db_clusters", {"DBClusterIdentifier": "app-primary"}, cluster(PRIMARY_DB))
     stubbed.expect(
         "rds", "switchover_global_cluster", {"GlobalClusterIdentifier": "app-global", "TargetDbClusterIdentifier": PRIMARY_DB}
     )
-    stubbed.expect("rds", "describe_global_clusters", {}, global_db(PRIMARY_DB))
+    assert stop_cluster.restore(prior) is False  # asked; done once the original writer is writer again
+    stubbed.expect("rds", "describe_global_clusters", by_id, global_db(PRIMARY_DB))
     stubbed.expect("rds", "describe_db_clusters", {"DBClusterIdentifier": "app-primary"}, cluster(PRIMARY_DB))
-    stop_cluster.restore(prior)
+    assert stop_cluster.restore(prior) is True
+    stubbed.done()
+
+
+def test_global_restore_waits_for_the_operation_and_the_resync_then_switches_back_once_and_treats_a_refusal_as_later(stubbed):
+    prior = {
+        "method": "global-failover",
+        "region": "us-east-1",
+        "cluster": "app-primary",
+        "cluster_arn": PRIMARY_DB,
+        "global_cluster": "app-global",
+        "writer_arn": PRIMARY_DB,
+        "failover_to": STANDBY_DB,
+    }
+    by_id = {"GlobalClusterIdentifier": "app-global"}
+    primary = {"DBClusterIdentifier": "app-primary"}
+    switch_back = {"GlobalClusterIdentifier": "app-global", "TargetDbClusterIdentifier": PRIMARY_DB}
+    failing_over = {
+        "Status": "failing-over",
+        "FromDbClusterArn": PRIMARY_DB,
+        "ToDbClusterArn": STANDBY_DB,
+        "IsDataLossAllowed": True,
+    }
+
+    # Given the failover still running: wait, and ask nothing of Aurora (it would refuse).
+    stubbed.expect("rds", "describe_global_clusters", by_id, global_db(PRIMARY_DB, failing_over))
+    assert stop_cluster.restore(prior) is False
+    stubbed.expect("rds", "describe_global_clusters", by_id, global_db(PRIMARY_DB, failing_over))
+    assert "failing-over operation of app-global" in stop_cluster.waiting_for(prior)
+
+    # Given the failover done but the old primary still resynchronizing: wait.
+    resyncing = global_db(STANDBY_DB, synchronization={PRIMARY_DB: "pending-resync"})
+    stubbed.expect("rds", "describe_global_clusters", by_id, resyncing)
+    stubbed.expect("rds", "describe_db_clusters", primary, cluster(PRIMARY_DB))
+    assert stop_cluster.restore(prior) is False
+    stubbed.expect("rds", "describe_global_clusters", by_id, resyncing)
+    stubbed.expect("rds", "describe_db_clusters", primary, cluster(PRIMARY_DB))
+    assert "synchronized secondary of app-global (it is pending-resync)" in stop_cluster.waiting_for(prior)
+
+    # Given a synchronized but unavailable old primary: wait.
+    stubbed.expect("rds", "describe_global_clusters", by_id, global_db(STANDBY_DB))
+    stubbed.expect("rds", "describe_db_clusters", primary, cluster(PRIMARY_DB, "modifying"))
+    assert stop_cluster.restore(prior) is False
+
+    # When Aurora refuses the switchover (busy after all): that is "later", not an error.
+    stubbed.expect("rds", "describe_global_clusters", by_id, global_db(STANDBY_DB))
+    stubbed.expect("rds", "describe_db_clusters", primary, cluster(PRIMARY_DB))
+    stubbed.refuse("rds", "switchover_global_cluster", "InvalidGlobalClusterStateFault", switch_back)
+    assert stop_cluster.restore(prior) is False
+
+    # Then it asks again, and waits for the switchover it started without asking twice.
+    stubbed.expect("rds", "describe_global_clusters", by_id, global_db(STANDBY_DB))
+    stubbed.expect("rds", "describe_db_clusters", primary, cluster(PRIMARY_DB))
+    stubbed.expect("rds", "switchover_global_cluster", switch_back)
+    assert stop_cluster.restore(prior) is False
+    switching_back = {"Status": "switching-over", "FromDbClusterArn": STANDBY_DB, "ToDbClusterArn": PRIMARY_DB}
+    stubbed.expect(
+        "rds", "describe_global_clusters", by_id, global_db(STANDBY_DB, {**switching_back, "IsDataLossAllowed": False})
+    )
+    assert stop_cluster.restore(prior) is False
+
+    # Done only once the original writer is the writer again and available.
+    stubbed.expect("rds", "describe_global_clusters", by_id, global_db(PRIMARY_DB))
+    stubbed.expect("rds", "describe_db_clusters", primary, cluster(PRIMARY_DB, "modifying"))
+    assert stop_cluster.restore(prior) is False
+    stubbed.expect("rds", "describe_global_clusters", by_id, global_db(PRIMARY_DB))
+    stubbed.expect("rds", "describe_db_clusters", primary, cluster(PRIMARY_DB))
+    assert stop_cluster.restore(prior) is True
+    stubbed.done()
+
+
+def test_global_restore_still_fails_on_an_error_that_is_not_a_busy_refusal(stubbed):
+    prior = {
+        "method": "global-switchover",
+        "region": "us-east-1",
+        "cluster": "app-primary",
+        "cluster_arn": PRIMARY_DB,
+        "global_cluster": "app-global",
+        "writer_arn": PRIMARY_DB,
+        "failover_to": STANDBY_DB,
+    }
+    stubbed.expect("rds", "describe_global_clusters", {"GlobalClusterIdentifier": "app-global"}, global_db(STANDBY_DB))
+    stubbed.expect("rds", "describe_db_clusters", {"DBClusterIdentifier": "app-primary"}, cluster(PRIMARY_DB))
+    stubbed.refuse(
+        "rds",
+        "switchover_global_cluster",
+        "AccessDenied",
+        {"GlobalClusterIdentifier": "app-global", "TargetDbClusterIdentifier": PRIMARY_DB},
+    )
+    with pytest.raises(AwsCallFailed, match="AccessDenied"):
+        stop_cluster.restore(prior)
     stubbed.done()

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from drillkit import drill
-from drillkit.allow import TargetNotAllowed
-from drillkit.errors import EnvironmentLocked, ScenarioInvalid, TargetNotFound
+from drillkit.errors import EnvironmentLocked, ScenarioInvalid, TargetNotAllowed, TargetNotFound
 
 from .conftest import RECORD
 

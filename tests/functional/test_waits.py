@@ -24,22 +24,34 @@ from ..conftest import ROOT
 from .conftest import BUCKET, TABLE
 
 INTERVAL = 0.1
+PROBE_TIMEOUT = 0.5
+READING_ALLOWANCE = PROBE_TIMEOUT + 1.0
 
 
 @pytest.fixture
 def probes_read(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    """Probes that read steady while ``readings["steady"]`` is true; counts the readings."""
+    """Probes that read steady while ``readings["steady"]`` is true, at once; counts the ticks."""
     readings: dict[str, Any] = {"steady": True, "count": 0}
 
-    def sample_all(context: Any) -> list[dict[str, Any]]:
-        readings["count"] += 1
-        return [{"probe": "fake", "t": time.time(), "ok": readings["steady"]}]
+    class InstantSampler:
+        def __init__(self, context: Any):
+            self.context = context
+
+        def tick(self, until: float) -> list[dict[str, Any]]:
+            readings["count"] += 1
+            return [{"probe": "fake", "t": time.time(), "ok": readings["steady"]}]
+
+        def drain(self) -> list[dict[str, Any]]:
+            return []
+
+    def steady(samples: list[dict[str, Any]]) -> tuple[bool, list[str]]:
+        ok = all(x["ok"] for x in samples)
+        return ok, [] if ok else ["fake: not ok"]
 
     monkeypatch.setattr(drill.probes, "warm", lambda: None)
-    monkeypatch.setattr(drill.probes, "sample_all", sample_all)
-    monkeypatch.setattr(
-        drill.probes, "steady", lambda r: (all(x["ok"] for x in r), [] if all(x["ok"] for x in r) else ["fake: not ok"])
-    )
+    monkeypatch.setattr(drill.probes, "Sampler", InstantSampler)
+    monkeypatch.setattr(drill.probes, "expected", lambda context: {"fake"})
+    monkeypatch.setattr(drill.probes, "steady", steady)
     monkeypatch.setattr(drill.dns_client, "needs_seed", lambda context: False)
     return readings
 
@@ -51,6 +63,8 @@ def drill_state(account, request_for) -> dict[str, Any]:
         sampling__interval_seconds=INTERVAL, sampling__steady_state_samples=8, sampling__steady_state_timeout_seconds=30
     )
     request["scenario"]["sampling"]["restore_timeout_seconds"] = 30
+    # A batch starts readings until the invocation's end less the probe timeout + 1 s (the last one must be back).
+    request["scenario"]["sampling"]["probe_timeout_seconds"] = PROBE_TIMEOUT
     context = drill.preflight(request, execution_id="arn:exec", execution_name="drill-waits-0001")
     return {"drill": context}
 
@@ -70,7 +84,7 @@ def soon(seconds: float) -> float:
 
 
 def test_steady_state_stops_at_the_invocations_deadline_and_the_next_invocation_keeps_the_streak(drill_state, probes_read):
-    first = drill.steady_state(drill_state, soon(0.35))
+    first = drill.steady_state(drill_state, soon(READING_ALLOWANCE + 0.35))
 
     assert first["done"] is False and first["reached"] is False
     assert 2 <= first["streak"] < 8 and first["streak"] == probes_read["count"]
@@ -92,7 +106,7 @@ def test_steady_state_stops_at_the_invocations_deadline_and_the_next_invocation_
 
 def test_a_continued_wait_never_extends_its_own_deadline(drill_state, probes_read):
     probes_read["steady"] = False
-    first = drill.steady_state(drill_state, soon(0.1))
+    first = drill.steady_state(drill_state, soon(READING_ALLOWANCE + 0.1))
     assert first["done"] is False and first["streak"] == 0
     # The scenario's timeout has passed meanwhile: the next invocation ends the wait, it does not start a new one.
     expired = {**first, "deadline": time.time() + 0.1}
@@ -109,7 +123,7 @@ def test_verify_restore_stops_at_the_invocations_deadline_and_continues_until_th
         context.drill_id, 1, {"fault": context.scenario.fault.type, "resource_id": prior["resource_id"], "prior": prior}
     )
 
-    first = drill.verify_restore(drill_state, soon(0.35))
+    first = drill.verify_restore(drill_state, soon(READING_ALLOWANCE + 0.35))
     assert (first["done"], first["verified"]) == (False, False)
     assert first["resources"] == {prior["resource_id"]: True}
 
@@ -207,8 +221,8 @@ def test_the_safety_net_calls_restore_again_until_done_verifies_across_invocatio
         "detail": {"status": "ABORTED", "name": drill_id, "executionArn": "arn:exec", "error": "Stopped", "cause": "by a test"}
     }
 
-    # Each invocation has 0.4 s left: verification (8 readings, 0.1 s apart) needs more than one.
-    document, visited = run_safety_net_machine(event, handler.lambda_handler, remaining_seconds=0.4)
+    # Each invocation has 2.5 s left, about 0.4 s of readings: verification (8 readings, 0.1 s apart) needs more than one.
+    document, visited = run_safety_net_machine(event, handler.lambda_handler, remaining_seconds=2.5)
 
     assert [c.get("done") for c in calls] == [None, False, False]
     assert calls[2]["started_at"] == calls[1]["started_at"]  # the restore's budget start is kept
@@ -250,9 +264,10 @@ def test_a_drill_whose_waits_outlast_the_machine_is_refused_in_preflight_naming_
     assert fields == [
         "sampling.steady_state_timeout_seconds",
         "sampling.observe_timeout_seconds",
+        "sampling.restore_budget_seconds",
         "sampling.restore_timeout_seconds",
     ]
-    assert "7800s" in str(refused.value) and "7200s" in str(refused.value)
+    assert "more than the drill machine's 7200s maximum duration" in str(refused.value)
     # Refused before the lock or the drill record was written.
     assert account.table.scan()["Items"] == []
 
@@ -261,7 +276,7 @@ def test_a_wait_that_ends_not_steady_after_several_invocations_reports_no_steady
     from ..reports import assert_valid_report
 
     probes_read["steady"] = False
-    first = drill.steady_state(drill_state, soon(0.15))
+    first = drill.steady_state(drill_state, soon(READING_ALLOWANCE + 0.15))
     with pytest.raises(NotSteady) as not_steady:
         drill.steady_state({**drill_state, "steady": {**first, "deadline": time.time() + 0.1}}, soon(5))
 

@@ -294,17 +294,40 @@ def table_on_reader(lab) -> bool:
     return True
 
 
+def global_cluster(lab) -> dict:
+    rds = lab.client("rds", lab.region("primary")["region"])
+    return rds.describe_global_clusters(GlobalClusterIdentifier=lab.info["global_cluster_id"])["GlobalClusters"][0]
+
+
+def settled(lab) -> bool:
+    """No failover or switchover in progress, and every member a synchronized part of the global cluster."""
+    found = global_cluster(lab)
+    return "FailoverState" not in found and all(m["SynchronizationStatus"] == "connected" for m in found["GlobalClusterMembers"])
+
+
+def writer_of(lab) -> list[str]:
+    return [m["DBClusterArn"] for m in global_cluster(lab)["GlobalClusterMembers"] if m["IsWriter"]]
+
+
+def switch_back(lab, rds, timeout: float = 10) -> None:
+    wait_for(lambda: settled(lab), timeout, "the old primary is a synchronized secondary again")
+    rds.switchover_global_cluster(
+        GlobalClusterIdentifier=lab.info["global_cluster_id"], TargetDbClusterIdentifier=lab.region("primary")["db_cluster_arn"]
+    )
+    wait_for(lambda: settled(lab) and writer_of(lab) == [lab.region("primary")["db_cluster_arn"]], timeout, "switched back")
+
+
 def test_unplanned_global_failover_loses_exactly_the_heartbeats_not_yet_replicated(lab):
     primary, standby = lab.region("primary"), lab.region("standby")
     data_api(lab, "primary", "create table if not exists heartbeat (seq integer primary key, t real)")
     wait_for(lambda: table_on_reader(lab), 5, "the table reaches the reader")
+    rds = lab.client("rds", primary["region"])  # made first: a client takes longer than the lag to build under load
     written = []
     for seq in range(1, 31):
         data_api(lab, "primary", "insert into heartbeat (seq, t) values (:seq, :t)", seq=seq, t=time.time())
         written.append(seq)
         time.sleep(0.05)
     failed_over_at = time.time()
-    rds = lab.client("rds", primary["region"])
     rds.failover_global_cluster(
         GlobalClusterIdentifier=lab.info["global_cluster_id"],
         TargetDbClusterIdentifier=standby["db_cluster_arn"],
@@ -319,17 +342,13 @@ def test_unplanned_global_failover_loses_exactly_the_heartbeats_not_yet_replicat
         assert reported_lost == written[len(readable) :]
         assert readable == written[: len(readable)]
         assert 0 < len(reported_lost) < len(written)
-        members = rds.describe_global_clusters(GlobalClusterIdentifier=lab.info["global_cluster_id"])["GlobalClusters"][0]
-        writer = [m["DBClusterArn"] for m in members["GlobalClusterMembers"] if m["IsWriter"]]
-        assert writer == [standby["db_cluster_arn"]]
+        wait_for(lambda: writer_of(lab) == [standby["db_cluster_arn"]], 10, "the standby is promoted")
         with pytest.raises(ClientError, match="is a reader"):
             data_api(lab, "primary", "insert into heartbeat (seq, t) values (:seq, :t)", seq=999, t=1.0)
-    finally:
         # A planned switchover back loses nothing: writes made meanwhile reach the old primary first.
         data_api(lab, "standby", "insert into heartbeat (seq, t) values (:seq, :t)", seq=1000, t=time.time())
-        rds.switchover_global_cluster(
-            GlobalClusterIdentifier=lab.info["global_cluster_id"], TargetDbClusterIdentifier=primary["db_cluster_arn"]
-        )
+    finally:
+        switch_back(lab, rds)
     assert 1000 in [r[0]["longValue"] for r in data_api(lab, "primary", "select seq from heartbeat")["records"]]
     steady(lab)
 
@@ -355,9 +374,7 @@ def test_a_global_failover_fails_the_primary_deep_health_so_traffic_follows_the_
         wait_for(lambda: standby_answer(lab), 2, "DNS answers the standby")
     finally:
         switched_at = time.time()
-        rds.switchover_global_cluster(
-            GlobalClusterIdentifier=lab.info["global_cluster_id"], TargetDbClusterIdentifier=primary["db_cluster_arn"]
-        )
+        switch_back(lab, rds)
     assert lab.get(primary["address"], path="/health")[0] == 200
     wait_for(lambda: lab.events_since(switched_at, "health_check", id=primary["health_check_id"], healthy=True), 10, "healthy")
     wait_for(lambda: primary_answer(lab), 2, "DNS answers the primary again")

@@ -70,10 +70,25 @@ def test_report_json_holds_the_contract_fields(drill):
     assert {"detection", "dns_cutover", "recovery"} <= set(report["measurements"])
     for name, measurement in report["measurements"].items():
         assert set(measurement) >= CONTRACT_MEASUREMENT_KEYS, name
-        assert measurement["passed"] is True, name
+        if name != "rpo":  # not applicable to this fault (below)
+            assert measurement["passed"] is True, name
     assert all({"t", "event"} <= set(entry) for entry in report["timeline"])
     html = (drill.report_dir / "report.html").read_text()
     assert "PASS" in html and "DNS cutover" in html
+
+
+def test_the_rpo_is_not_applicable_and_never_met_when_no_database_fails_over(drill):
+    # The demo writes heartbeats, but inverting a health check moves no database writer: nothing could be lost.
+    rpo = drill.report["measurements"]["rpo"]
+    assert (rpo["kind"], rpo["seconds"], rpo["passed"]) == ("not_applicable", None, None)
+    assert "health-check-inversion fault does not move the database writer" in rpo["reason"]
+    assert drill.report["results"]["objectives"]["rpo"] == "NOT_APPLICABLE"
+    assert rpo["detail"]["heartbeats_acknowledged"] > 0  # the canary ran; its reading is context only
+    [summary_row] = [
+        line for line in (drill.report_dir / "summary.md").read_text().splitlines() if line.startswith("| Data loss")
+    ]
+    assert "not applicable" in summary_row and "met" not in summary_row
+    assert "not applicable" in drill.output
 
 
 def test_report_json_matches_the_published_schema_and_every_artifact_was_downloaded(drill):

@@ -22,9 +22,11 @@ from ..reports import assert_valid_report
 from .conftest import RunningLab, run_drill, wait_for
 
 pytestmark = pytest.mark.lab
-SHORT_TIMEOUT = 3.0
-# 10 steady readings 0.5 s apart: about 5 s of sampling, more than one 3-second invocation can do.
+SHORT_TIMEOUT = 4.0
+# 10 steady readings 0.5 s apart: about 5 s of sampling, more than one 4-second invocation can do (each starts
+# readings until its end less a 1 s margin and the probe timeout + 1 s kept for the last reading).
 STEADY_SAMPLES = 10
+PROBE_TIMEOUT = 0.5
 
 
 def function_timeout(lab: RunningLab, function: str, seconds: float | None) -> dict:
@@ -46,6 +48,7 @@ def short_timeouts(lab: RunningLab) -> Iterator[list[str]]:
 def slow_to_steady_scenario() -> dict:
     scenario = yaml.safe_load(DEMO_SCENARIO.read_text())
     scenario["sampling"]["steady_state_samples"] = STEADY_SAMPLES
+    scenario["sampling"]["probe_timeout_seconds"] = PROBE_TIMEOUT
     return scenario
 
 
@@ -76,7 +79,7 @@ def test_the_safety_net_verifies_longer_than_its_function_and_still_restores_and
     drill_id = request["drill_id"]
     execution_arn = client.start(lab.deployment, request)
     wait_for(lambda: lab.drill_record(drill_id).get("phase") == "observe", 60, "drill in phase observe")
-    # Shortened once the drill's own steady state is over: only the safety net's invocations get 3 s.
+    # Shortened once the drill's own steady state is over: only the safety net's invocations get 4 s.
     function_timeout(lab, "SafetyNetFunction", SHORT_TIMEOUT)
     short_timeouts.append("SafetyNetFunction")
 

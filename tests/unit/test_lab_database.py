@@ -7,7 +7,14 @@ from types import SimpleNamespace
 
 import pytest
 
-from drillkit_lab.physics.database import Cluster, DatabaseUnavailable, GlobalDatabase, ReadOnly
+from drillkit_lab.physics.database import (
+    Cluster,
+    ClusterNotEligible,
+    DatabaseUnavailable,
+    GlobalClusterBusy,
+    GlobalDatabase,
+    ReadOnly,
+)
 from drillkit_lab.physics.groundtruth import GroundTruth, read
 
 PRIMARY_ARN = "arn:aws:rds:us-east-1:123456789012:cluster:p"
@@ -78,25 +85,82 @@ def test_failover_promotes_the_reader_with_what_it_had_and_logs_what_was_lost(tr
     db._replicate(time.time() + 5.0)
     db.execute(PRIMARY_ARN, "insert into hb (seq) values (:seq)", {"seq": 4})
 
-    lost = db.failover(STANDBY_ARN)
+    started = db.begin("failover", STANDBY_ARN, now=100.0).started_at
+    db.advance(started + db.failover_seconds)
+    db.advance(started + db.failover_seconds + db.rejoin_seconds)
 
-    assert [item.params["seq"] for item in lost] == [4]
     assert seqs(db, STANDBY_ARN) == [1, 2, 3]
     assert db.writer().arn == STANDBY_ARN
-    assert seqs(db, PRIMARY_ARN) == [1, 2, 3]  # the old writer comes back as a copy of the new one
+    assert seqs(db, PRIMARY_ARN) == [1, 2, 3]  # once rejoined, the old writer is a copy of the new one
     events = read(truth.path)
     assert [e["writes"][0]["params"] for e in events if e["event"] == "db_writes_lost"] == [{"seq": 4}]
     assert [(e["cluster"], e["role"]) for e in events if e["event"] == "db_role"][-2:] == [("p", "reader"), ("s", "writer")]
 
 
-def test_switchover_waits_for_the_reader_and_loses_nothing(truth):
-    db = database(truth, lag=0.2)
+def test_a_failover_takes_its_time_shows_its_failover_state_and_refuses_writes_and_a_second_operation(truth):
+    db = GlobalDatabase(backends(), truth, 0.0, "g", failover_seconds=10.0, switchover_seconds=4.0, rejoin_seconds=20.0)
+    db.add(Cluster("primary", "us-east-1", "p", PRIMARY_ARN, "writer"))
+    db.add(Cluster("standby", "us-west-2", "s", STANDBY_ARN, "reader"))
+    db.execute(PRIMARY_ARN, "create table hb (seq integer primary key)", {})
+    db._replicate(time.time())
+
+    db.begin("failover", STANDBY_ARN, now=1000.0)
+
+    expected = {"FromDbClusterArn": PRIMARY_ARN, "ToDbClusterArn": STANDBY_ARN, "IsDataLossAllowed": True}
+    assert db.failover_state(1000.5) == {"Status": "pending", **expected}
+    assert db.failover_state(1005.0) == {"Status": "failing-over", **expected}
+    with pytest.raises(ReadOnly, match="p is being demoted by a global failover"):
+        db.execute(PRIMARY_ARN, "insert into hb (seq) values (1)", {})
+    with pytest.raises(ReadOnly, match="s is a reader"):
+        db.execute(STANDBY_ARN, "insert into hb (seq) values (1)", {})
+    assert db.healthy("primary") is False  # the primary's app has no writer any more
+    with pytest.raises(GlobalClusterBusy, match="failing-over"):
+        db.begin("switchover", PRIMARY_ARN, now=1005.0)
+
+    db.advance(1009.9)
+    assert db.writer().arn == PRIMARY_ARN  # not yet: the promotion takes the operation's time
+    db.advance(1010.0)
+    assert (db.writer().arn, db.failover_state(1010.0)) == (STANDBY_ARN, None)
+    db.execute(STANDBY_ARN, "insert into hb (seq) values (2)", {})
+    assert db.member_view(PRIMARY_ARN) == {"IsWriter": False, "SynchronizationStatus": "pending-resync"}
+    with pytest.raises(ClusterNotEligible, match="not synchronized"):
+        db.begin("switchover", PRIMARY_ARN, now=1011.0)  # the old writer is not a synchronized secondary yet
+
+    db.advance(1029.9)
+    assert db.member_view(PRIMARY_ARN)["SynchronizationStatus"] == "pending-resync"
+    db.advance(1030.0)
+    assert db.member_view(PRIMARY_ARN) == {"IsWriter": False, "SynchronizationStatus": "connected"}
+    assert seqs(db, PRIMARY_ARN) == [2]
+    db.begin("switchover", PRIMARY_ARN, now=1031.0)
+    assert db.failover_state(1032.0)["Status"] == "switching-over"
+
+
+def test_switchover_synchronizes_the_reader_first_refuses_writes_meanwhile_and_loses_nothing(truth):
+    db = database(truth, lag=30.0)
+    db.execute(PRIMARY_ARN, "insert into hb (seq) values (:seq)", {"seq": 1})
+
+    db.begin("switchover", STANDBY_ARN, now=50.0)
+
+    assert seqs(db, STANDBY_ARN) == [1]  # caught up at the start of the switchover
+    with pytest.raises(ReadOnly, match="being demoted by a global switchover"):
+        db.execute(PRIMARY_ARN, "insert into hb (seq) values (:seq)", {"seq": 2})
+    db.advance(50.0 + db.switchover_seconds)
+    assert db.writer().arn == STANDBY_ARN
+    assert db.member_view(PRIMARY_ARN) == {"IsWriter": False, "SynchronizationStatus": "connected"}
+    assert [e for e in read(truth.path) if e["event"] == "db_writes_lost"] == []
+
+
+def test_the_physics_thread_completes_an_operation_on_its_own(truth):
+    db = GlobalDatabase(backends(), truth, 0.0, "g", switchover_seconds=0.2)
+    db.add(Cluster("primary", "us-east-1", "p", PRIMARY_ARN, "writer"))
+    db.add(Cluster("standby", "us-west-2", "s", STANDBY_ARN, "reader"))
     db.start()
     try:
-        db.execute(PRIMARY_ARN, "insert into hb (seq) values (:seq)", {"seq": 1})
-        db.switchover(STANDBY_ARN)
-        assert seqs(db, STANDBY_ARN) == [1]
-        assert db.writer().arn == STANDBY_ARN
+        db.begin("switchover", STANDBY_ARN)
+        deadline = time.time() + 3
+        while db.failover_state() is not None and time.time() < deadline:
+            time.sleep(0.02)
+        assert (db.failover_state(), db.writer().arn) == (None, STANDBY_ARN)
     finally:
         db.stop()
 
@@ -105,10 +169,13 @@ def test_deep_health_in_the_primary_region_needs_the_writer_and_in_the_standby_o
     db = database(truth, lag=0.0)
     assert (db.healthy("primary"), db.healthy("standby")) == (True, True)  # the standby reads from its reader
 
-    db.failover(STANDBY_ARN)
+    db.begin("failover", STANDBY_ARN, now=0.0)
+    db.advance(db.failover_seconds)
     assert (db.healthy("primary"), db.healthy("standby")) == (False, True)  # the primary's app lost its writer
 
-    db.switchover(PRIMARY_ARN)
+    db.advance(db.failover_seconds + db.rejoin_seconds)
+    db.begin("switchover", PRIMARY_ARN, now=10.0)
+    db.advance(10.0 + db.switchover_seconds)
     assert (db.healthy("primary"), db.healthy("standby")) == (True, True)
     db.rds_backends["us-west-2"].clusters["s"].status = "stopped"
     assert db.healthy("standby") is False

@@ -4,8 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from drillkit.measure import HealthRule, MilestoneTracker, measurements, rpo, verdict
-from drillkit.spec import Objectives
+from drillkit.measure import (
+    HealthRule,
+    MilestoneTracker,
+    measurements,
+    rpo,
+    rpo_not_applicable,
+    rpo_not_applicable_because,
+    verdict,
+)
+from drillkit.spec import Objectives, Scenario, parse_scenario
 
 T0 = 1000.0
 
@@ -193,3 +201,60 @@ def test_a_failure_that_completes_late_by_a_timeout_is_not_mistaken_for_a_missed
     assert rule.feed(check_reading(3.8, [False] * 8), fault_since=2.5) is True
     assert rule.feed(check_reading(4.8, [False] * 8), fault_since=2.5) is True
     assert rule.feed(check_reading(5.8, [False] * 8), fault_since=2.5) is False  # the third failure in a row
+
+
+# -- RPO applies where the fault moves the heartbeat's writer ---------------------------------------
+def scenario_with(fault: dict) -> Scenario:
+    return parse_scenario(
+        {
+            "name": "rpo-applicability",
+            "target": {"hosted_zone": "example.com.", "record_name": "app.example.com."},
+            "fault": fault,
+            "data": {
+                "heartbeat": {
+                    "primary_cluster_arn": "arn:aws:rds:us-east-1:123456789012:cluster:app-primary",
+                    "standby_cluster_arn": "arn:aws:rds:us-west-2:123456789012:cluster:app-standby",
+                    "secret_arn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:hb",
+                }
+            },
+        }
+    )
+
+
+PRIMARY_ARN = "arn:aws:rds:us-east-1:123456789012:cluster:app-primary"
+
+
+@pytest.mark.parametrize(
+    ("fault", "resource_id"),
+    [
+        ({"type": "stop-cluster", "method": "global-failover", "cluster": PRIMARY_ARN}, PRIMARY_ARN),
+        ({"type": "stop-cluster", "method": "global-switchover", "cluster": "app-primary", "region": "us-east-1"}, PRIMARY_ARN),
+        ({"type": "stop-cluster", "method": "stop", "cluster": "app-primary", "region": "us-east-1"}, PRIMARY_ARN),
+    ],
+)
+def test_rpo_is_judged_when_the_fault_moves_or_takes_away_the_heartbeats_writer(fault, resource_id):
+    assert rpo_not_applicable_because(scenario_with(fault), resource_id) is None
+
+
+@pytest.mark.parametrize(
+    ("fault", "resource_id", "reason"),
+    [
+        ({"type": "health-check-inversion"}, "hc-1", "the health-check-inversion fault does not move the database writer"),
+        ({"type": "fail-targets", "method": "deregister", "load_balancer": "alb", "region": "us-east-1"}, "tg", "fail-targets"),
+        ({"type": "block-primary-alb", "load_balancer": "alb", "region": "us-east-1"}, "alb", "block-primary-alb"),
+        (
+            {"type": "stop-cluster", "method": "global-failover", "cluster": "arn:aws:rds:us-east-1:123456789012:cluster:other"},
+            "arn:aws:rds:us-east-1:123456789012:cluster:other",
+            "acts on cluster other, not on the heartbeat's writer app-primary",
+        ),
+    ],
+)
+def test_rpo_is_not_applicable_when_the_heartbeats_writer_stays(fault, resource_id, reason):
+    assert reason in (rpo_not_applicable_because(scenario_with(fault), resource_id) or "")
+
+
+def test_a_not_applicable_rpo_is_never_judged_whatever_the_canary_read():
+    window = {"seconds": 0.0, "serving_store": PRIMARY_ARN}
+    measured = rpo_not_applicable(window, target=1.0, interval=0.5, reason="no writer moved")
+    assert (measured["seconds"], measured["passed"], measured["kind"]) == (None, None, "not_applicable")
+    assert verdict({"rpo": measured}, restore_verified=True, error=False) == "PASS"

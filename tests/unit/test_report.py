@@ -301,3 +301,94 @@ def test_drill_metrics_are_emf_in_the_drillkit_namespace_with_only_reached_measu
     assert names == {"Drills", "DrillPassed", "RestoreVerified", "DetectionSeconds", "DnsCutoverSeconds"}
     assert (emf["DetectionSeconds"], emf["DrillPassed"], emf["RestoreVerified"]) == ([1.25], [0.0], [1.0])
     assert emf["drill_id"] == "d-0001" and emf["scenario"] == "region-failover-health-check"
+
+
+# -- RPO: judged only where the fault moves the writer --------------------------------------------
+HEARTBEAT = {
+    "primary_cluster_arn": "arn:aws:rds:us-east-1:123456789012:cluster:app-primary",
+    "standby_cluster_arn": "arn:aws:rds:us-west-2:123456789012:cluster:app-standby",
+    "secret_arn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:hb",
+}
+
+
+def with_heartbeat(context, scenario_dict, fault: dict | None = None):
+    changed = copy.deepcopy(scenario_dict)
+    changed["objectives"]["rpo_seconds"] = 1
+    changed["data"] = {"heartbeat": HEARTBEAT}
+    if fault:
+        changed["fault"] = fault
+    return context.model_copy(update={"scenario": parse_scenario(changed)})
+
+
+def heartbeat_state(context, surviving_store: str, injection_fault: str = "health-check-inversion", resource_id: str = "hc-1"):
+    state = finished_state(context)
+    state["injection"] = {**state["injection"], "fault": injection_fault, "resource_id": resource_id}
+    # Every heartbeat acknowledged, the newest one read back from the store the canary picked.
+    state["observation"]["surviving_heartbeat"] = {
+        "t": T0 + 40,
+        "cluster_arn": surviving_store,
+        "why": "writer of global database app-global",
+        "seq": 1,
+        "written_at": T0 + 39,
+    }
+    return state
+
+
+def heartbeats() -> list[dict]:
+    return [{"t": T0 + 5 + i, "probe": "heartbeat", "seq": i, "ok": True} for i in range(35)]
+
+
+def test_rpo_is_not_applicable_and_never_met_when_the_fault_moves_no_writer(context, scenario_dict, tmp_path):
+    inversion = with_heartbeat(context, scenario_dict)
+    state = heartbeat_state(inversion, HEARTBEAT["primary_cluster_arn"])
+
+    document = build(inversion, state, samples_after_injection(2, 3, 4) + heartbeats())
+
+    assert_valid_report(document)
+    assert document["schema_version"] == "1.2"
+    rpo = document["measurements"]["rpo"]
+    assert (rpo["kind"], rpo["seconds"], rpo["passed"], rpo["target_seconds"]) == ("not_applicable", None, None, 1)
+    assert "health-check-inversion fault does not move the database writer" in rpo["reason"]
+    assert rpo["detail"]["observed_replication_lag_seconds"] is None  # the canary read its own writer back
+    assert document["results"]["objectives"]["rpo"] == "NOT_APPLICABLE"
+    assert document["results"]["data_integrity"]["rpo_applicable"] is False
+    assert document["verdict"] == "PASS"
+    assert [(f["severity"], f["code"]) for f in document["findings"]] == [("info", "RPO_NOT_APPLICABLE")]
+    assert (
+        "| Data loss (achieved RPO) | - | ± 0.50 s | 1 s | not applicable: the health-check-inversion fault"
+        in summary.render(document).decode()
+    )
+    assert "not applicable: the health-check-inversion fault" in report.render_html(document, [])
+    path = tmp_path / "junit.xml"
+    path.write_bytes(junit.render(document))
+    cases = {case.name: case for suite in JUnitXml.fromfile(str(path)) for case in suite}
+    [skipped] = cases["objective: Data loss (achieved RPO)"].result
+    assert isinstance(skipped, Skipped) and skipped.message.startswith("not applicable: the health-check-inversion fault")
+
+
+def test_rpo_is_judged_when_the_fault_fails_the_heartbeats_writer_over(context, scenario_dict):
+    failover = {"type": "stop-cluster", "method": "global-failover", "cluster": HEARTBEAT["primary_cluster_arn"]}
+    drill = with_heartbeat(context, scenario_dict, failover)
+    state = heartbeat_state(drill, HEARTBEAT["standby_cluster_arn"], "stop-cluster", HEARTBEAT["primary_cluster_arn"])
+
+    document = build(drill, state, samples_after_injection(2, 3, 4) + heartbeats())
+
+    assert_valid_report(document)
+    rpo = document["measurements"]["rpo"]
+    assert (rpo["kind"], rpo["seconds"], rpo["passed"]) == ("measured", 0.0, True)
+    assert "reason" not in rpo
+    assert document["results"]["objectives"]["rpo"] == "PASS"
+
+
+def test_the_schema_refuses_a_not_applicable_objective_that_was_judged_or_has_no_reason(context, scenario_dict):
+    inversion = with_heartbeat(context, scenario_dict)
+    document = build(
+        inversion, heartbeat_state(inversion, HEARTBEAT["primary_cluster_arn"]), samples_after_injection(2, 3, 4) + heartbeats()
+    )
+
+    judged = copy.deepcopy(document)
+    judged["measurements"]["rpo"].update(seconds=0.0, passed=True)
+    assert any(e.startswith("measurements/rpo") for e in schema_errors(judged))
+    unexplained = copy.deepcopy(document)
+    del unexplained["measurements"]["rpo"]["reason"]
+    assert any(e.startswith("measurements/rpo") for e in schema_errors(unexplained))

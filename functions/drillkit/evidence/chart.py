@@ -38,7 +38,8 @@ MILESTONE_EVENTS = {
 def _state(sample: dict[str, Any]) -> str:
     probe = sample.get("probe")
     if probe == "health_check":
-        return {True: "primary", False: "failed"}.get(sample.get("healthy"), "unknown")
+        healthy = sample.get("healthy")
+        return "primary" if healthy is True else ("failed" if healthy is False else "unknown")
     if probe == "alarms":
         return "failed" if sample.get("in_alarm") else ("unknown" if sample.get("error") else "primary")
     if probe in ("http", "heartbeat") and not sample.get("ok"):
@@ -57,7 +58,7 @@ def timeline(document: dict[str, Any], samples: list[dict[str, Any]]) -> dict[st
     targets = []
     if t_inject is not None:
         for name, m in document.get("measurements", {}).items():
-            if m.get("target_seconds") is not None:
+            if m.get("target_seconds") is not None and m.get("kind") != "not_applicable":
                 targets.append({"name": name, "t": t_inject + m["target_seconds"], "seconds": m["target_seconds"]})
     times += [target["t"] for target in targets]
     t0, t1 = min(times), max(times)

@@ -27,14 +27,10 @@ from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 
-from drillkit.errors import DrillError
+from drillkit.errors import ExportFailed
 from drillkit.evidence import frameworks
 from drillkit.evidence.summary import cell
 from drillkit.evidence.verify import INDEX_FORMAT, MANIFEST, SIGNATURE, write_index
-
-
-class ExportFailed(DrillError):
-    """The evidence could not be exported as asked."""
 
 
 @dataclass(frozen=True)

@@ -52,7 +52,11 @@ def _participants(report: dict[str, Any]) -> tuple[str | None, str | None]:
 
 
 def _objectives_judged(report: dict[str, Any]) -> tuple[str | None, str | None]:
-    judged = [name for name, m in report.get("measurements", {}).items() if m.get("target_seconds") is not None]
+    judged = [
+        name
+        for name, m in report.get("measurements", {}).items()
+        if m.get("target_seconds") is not None and m.get("kind") != "not_applicable"
+    ]
     if judged:
         return "objectives with targets: " + ", ".join(judged), None
     return None, "no objective with a target was judged"
@@ -69,6 +73,8 @@ def _rpo_measured(report: dict[str, Any]) -> tuple[str | None, str | None]:
     rpo = report.get("measurements", {}).get("rpo") or {}
     if rpo.get("seconds") is not None:
         return f"achieved RPO {rpo['seconds']}s (measured)", None
+    if rpo.get("kind") == "not_applicable":
+        return None, f"data loss (RPO) not applicable to this drill: {rpo.get('reason')}"
     return None, "data loss (RPO) and backups not measured by this scenario"
 
 
@@ -216,7 +222,9 @@ def assess(reports: list[dict[str, Any]], framework: str | None, period_end: dat
     rows = []
     ordered = sorted(reports, key=lambda r: r["started_at"])
     for clause in clauses_of(framework):
-        drills, evidence, gaps = [], [], set()
+        drills: list[str] = []
+        evidence: list[str] = []
+        gaps: set[str] = set()
         for report in ordered:
             shown, missing = _evaluate(clause, report)
             if shown and not missing:

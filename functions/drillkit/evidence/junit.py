@@ -45,7 +45,10 @@ def render(document: dict[str, Any]) -> bytes:
         label = OBJECTIVE_LABELS.get(name, name)
         element = case(f"objective: {label}", m["seconds"])
         detail = f"measured {_seconds(m['seconds'])} ± {m['uncertainty_seconds']:.3f} s"
-        if m["passed"] is None:
+        if m.get("kind") == "not_applicable":
+            counts["skipped"] += 1
+            ET.SubElement(element, "skipped", message=f"not applicable: {m.get('reason', '')}")
+        elif m["passed"] is None:
             counts["skipped"] += 1
             ET.SubElement(element, "skipped", message=f"no target set; {detail}")
         elif m["passed"] is False:
@@ -73,7 +76,7 @@ def render(document: dict[str, Any]) -> bytes:
 
     for key, value in counts.items():
         suite.set(key, str(value))
-    suites = ET.Element("testsuites", name="drillkit", **{k: str(v) for k, v in counts.items() if k != "skipped"})
+    suites = ET.Element("testsuites", {"name": "drillkit", **{k: str(v) for k, v in counts.items() if k != "skipped"}})
     suites.append(suite)
     ET.indent(suites)
     return b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode").encode() + b"\n"

@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from drillkit import aws, clock
-from drillkit.errors import DrillError
+from drillkit.errors import ChainMoved, EvidenceSealFailed
 from drillkit.evidence.store import EvidenceStore, drill_prefix
 
 MANIFEST_FORMAT = "drillkit-manifest/1"
@@ -38,10 +38,6 @@ ALGORITHM_OF_SPEC = {
 def sealed_marker(drill_id: str) -> str:
     """Written once the chain's head moved to the drill: its position and manifest SHA-256."""
     return f"chain/sealed/{drill_id}.json"
-
-
-class EvidenceSealFailed(DrillError):
-    """The report's manifest could not be signed or the chain could not be advanced."""
 
 
 def sha256(data: bytes) -> str:
@@ -226,7 +222,3 @@ class Sealer:
             raise ChainMoved(f"{HEAD_KEY} changed while drill {document['drill_id']} was being sealed")
         self.store.put(sealed_marker(document["drill_id"]), dumps(head))
         return keys
-
-
-class ChainMoved(DrillError):
-    """Another report advanced the chain's head first; seal again on top of it."""

@@ -8,16 +8,28 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from drillkit import aws, clock, faults
+from drillkit.errors import ChainMoved, DrillRejected
 from drillkit.evidence import chart, frameworks, junit, summary
 from drillkit.evidence.junit import OBJECTIVE_LABELS
-from drillkit.evidence.manifest import ChainMoved, Sealer
+from drillkit.evidence.manifest import Sealer
 from drillkit.evidence.store import EvidenceStore
-from drillkit.measure import MilestoneTracker, expected_milestones, measurements, objective_targets, rpo, rpo_measurement, verdict
+from drillkit.measure import (
+    MilestoneTracker,
+    expected_milestones,
+    measurements,
+    objective_targets,
+    rpo,
+    rpo_measurement,
+    rpo_not_applicable,
+    rpo_not_applicable_because,
+    verdict,
+)
 from drillkit.model import DrillContext, Injection
+from drillkit.probes import keepalive
 from drillkit.timeline import event, ordered
 
-REPORT_SCHEMA_VERSION = "1.1"
-SCHEMA_ID = "https://drillkit.dev/schemas/report/1.1/report.schema.json"
+REPORT_SCHEMA_VERSION = "1.2"
+SCHEMA_ID = "https://drillkit.dev/schemas/report/1.2/report.schema.json"
 ARTIFACTS = ("report.json", "report.html", "junit.xml", "summary.md", "samples.jsonl")
 LABELS = OBJECTIVE_LABELS
 NOT_REACHED = {
@@ -229,7 +241,8 @@ def build(
             )
         )
     caught = _error_of(state.get("approval_error"))
-    declined = caught if caught and caught[0] in ("DrillRejected", "States.Timeout") else None  # a person said no, or nobody
+    # A person said no, or nobody answered in time.
+    declined = caught if caught and caught[0] in (DrillRejected.__name__, "States.Timeout") else None
     if declined:
         code = "APPROVAL_TIMED_OUT" if declined[0] == "States.Timeout" else "APPROVAL_REJECTED"
         message = (
@@ -389,9 +402,7 @@ def build(
     if result in ("ERROR", "ABORTED") and not injection:
         # Nothing was injected; verification trivially holds but there is nothing to judge.
         measured = {}
-    objective_verdicts = {
-        name: "NOT_JUDGED" if m["passed"] is None else ("PASS" if m["passed"] else "FAIL") for name, m in measured.items()
-    }
+    objective_verdicts = {name: _objective_verdict(m) for name, m in measured.items()}
     document = {
         "schema_version": REPORT_SCHEMA_VERSION,
         "drill_id": context.drill_id,
@@ -447,6 +458,7 @@ def build(
             "overall": result,
             "estimates": {},  # estimated figures would go here, never into measurements
             "data_integrity": data_integrity,
+            "existing_clients": keepalive.existing_clients(samples, injection.t_inject if injection else None),
         },
         "findings": findings,
         "lessons_learned": [],
@@ -486,6 +498,8 @@ def _measure_rpo(
     heartbeats = [s for s in samples if s["probe"] == "heartbeat"]
     surviving = observation.get("surviving_heartbeat")
     window = rpo(heartbeats, surviving, injection.t_inject)
+    if reason := rpo_not_applicable_because(scenario, injection.resource_id):
+        return _rpo_not_applicable(scenario, window, reason, measured, findings)
     measured["rpo"] = {
         **rpo_measurement(window, scenario.objectives.rpo_seconds, scenario.sampling.interval_seconds),
         "kind": "measured",
@@ -516,6 +530,45 @@ def _measure_rpo(
             )
         )
     return {"method": "heartbeat canary", **window}
+
+
+def _objective_verdict(m: dict[str, Any]) -> str:
+    if m.get("kind") == "not_applicable":
+        return "NOT_APPLICABLE"
+    return "NOT_JUDGED" if m["passed"] is None else ("PASS" if m["passed"] else "FAIL")
+
+
+def _rpo_not_applicable(
+    scenario: Any, window: dict[str, Any], reason: str, measured: dict[str, dict[str, Any]], findings: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """No writer moved: the RPO objective is not applicable; what the canary saw stays as context."""
+    heartbeat = scenario.data.heartbeat
+    # A store other than the heartbeat's own writer is a replica: the gap read there is replication lag.
+    replica = window["serving_store"] not in (None, heartbeat.primary_cluster_arn)
+    lag = window["seconds"] if replica else None
+    context = {
+        **window,
+        "seconds": None,
+        "observed_replication_lag_seconds": lag,
+        "replication_lag_note": (
+            f"newest heartbeat readable in replica {window['serving_store']}"
+            if replica
+            else "not observed: the canary read the writer itself (the Data API cannot read an unpromoted Aurora secondary)"
+        ),
+    }
+    measured["rpo"] = rpo_not_applicable(context, scenario.objectives.rpo_seconds, scenario.sampling.interval_seconds, reason)
+    if scenario.objectives.rpo_seconds is not None:
+        findings.append(
+            _finding(
+                "info",
+                "RPO_NOT_APPLICABLE",
+                f"{LABELS['rpo']} not judged: {reason}; the target of {scenario.objectives.rpo_seconds:g}s applies to drills "
+                "that fail the database over (stop-cluster)",
+                "measurements.rpo",
+                "Judge the RPO in a drill that moves the writer: stop-cluster with global-failover or global-switchover.",
+            )
+        )
+    return {"method": "heartbeat canary", "rpo_applicable": False, "reason": reason, **context}
 
 
 def _step(t: float | None, actor: str, action: str, api_call: str, result: str) -> dict[str, Any]:

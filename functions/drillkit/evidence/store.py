@@ -96,7 +96,7 @@ class EvidenceStore:
         with aws.aws_call("GetObject", f"s3://{self.bucket}/{key}"):
             return self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
 
-    def list(self, prefix: str) -> list[str]:
+    def keys_under(self, prefix: str) -> list[str]:
         keys: list[str] = []
         with aws.aws_call("ListObjectsV2", f"s3://{self.bucket}/{prefix}"):
             for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
@@ -110,6 +110,6 @@ class EvidenceStore:
 
     def samples(self, drill_id: str, part_prefix: str = "") -> list[dict[str, Any]]:
         result: list[dict[str, Any]] = []
-        for key in self.list(f"{drill_prefix(drill_id)}samples/{part_prefix}"):
+        for key in self.keys_under(f"{drill_prefix(drill_id)}samples/{part_prefix}"):
             result.extend(json.loads(line) for line in self.get(key).decode().splitlines() if line)
         return sorted(result, key=lambda s: s["t"])

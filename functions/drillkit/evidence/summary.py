@@ -13,6 +13,8 @@ def cell(value: Any) -> str:
 
 
 def _result(m: dict[str, Any]) -> str:
+    if m.get("kind") == "not_applicable":
+        return f"not applicable: {cell(m.get('reason', ''))}"
     return {None: "not judged", True: "met", False: "**missed**"}[m["passed"]]
 
 
@@ -33,13 +35,18 @@ def render(document: dict[str, Any]) -> bytes:
         lines.append(f"- **Previous drill of this scenario:** `{previous['drill_id']}` ({previous.get('verdict')})")
     lines += ["", "| Objective | Measured | Uncertainty | Target | Result |", "|---|---:|---:|---:|---|"]
     for name, m in document.get("measurements", {}).items():
-        measured = "not reached" if m["seconds"] is None else f"{m['seconds']:.2f} s"
+        measured = (
+            "-" if m.get("kind") == "not_applicable" else "not reached" if m["seconds"] is None else f"{m['seconds']:.2f} s"
+        )
         target = "-" if m["target_seconds"] is None else f"{m['target_seconds']:g} s"
         lines.append(
             f"| {OBJECTIVE_LABELS.get(name, name)} | {measured} | ± {m['uncertainty_seconds']:.2f} s | {target} | {_result(m)} |"
         )
     if not document.get("measurements"):
         lines.append("| (nothing measured: the fault was not injected) | | | | |")
+    existing = (document.get("results") or {}).get("existing_clients")
+    if existing:
+        lines += ["", f"**Clients connected before the fault:** {cell(existing['summary'])}."]
     lines += ["", "Measured values only; nothing here is an estimate.", "", "### Findings", ""]
     for finding in document.get("findings", []):
         remedy = f" Remedy: {cell(finding['remedy'])}" if finding.get("remedy") else ""

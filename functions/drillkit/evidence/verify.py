@@ -19,6 +19,7 @@ import shutil
 import tarfile
 import tempfile
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -31,7 +32,11 @@ INDEX = "index.json"
 INDEX_FORMAT = "drillkit-evidence-export/1"
 SIGNATURE = "manifest.sig"
 MANIFEST = "manifest.json"
-HASHES = {"ECDSA_SHA_256": hashes.SHA256, "ECDSA_SHA_384": hashes.SHA384, "RSASSA_PKCS1_V1_5_SHA_256": hashes.SHA256}
+HASHES: dict[str, Callable[[], hashes.HashAlgorithm]] = {
+    "ECDSA_SHA_256": hashes.SHA256,
+    "ECDSA_SHA_384": hashes.SHA384,
+    "RSASSA_PKCS1_V1_5_SHA_256": hashes.SHA256,
+}
 
 
 def sha256_file(path: Path) -> str:
@@ -213,6 +218,9 @@ def _check_link(
     sequence = chain.get("sequence")
     link = chain.get("previous")
     path = f"{folder}/{MANIFEST}"
+    if not isinstance(sequence, int):
+        result.fail(path, f"chain position is missing or not a number ({sequence!r}): the chain cannot be followed here")
+        return
     if sequence != entry.get("sequence"):
         result.fail(path, f"chain position {sequence} differs from index.json ({entry.get('sequence')})")
     if previous is None:

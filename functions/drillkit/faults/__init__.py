@@ -7,7 +7,10 @@ A fault module provides:
   capture(spec, target)      -> prior state (read-only), stored in the undo record first;
                                 raises TargetNotFound naming the field when the resource is unusable
   apply(spec, target, prior) makes the change; idempotent (retries happen)
-  restore(prior)             puts the prior state back; idempotent, waits until it holds
+  restore(prior)             -> bool: the next step of putting the prior state back; True once its undo is
+                                complete, False to be called again later (never sleeps more than a few
+                                seconds); idempotent
+  waiting_for(prior)         optional -> str: what an unfinished restore waits for (read-only)
   is_restored(prior)         -> bool, read-only
   describe_plan(spec, target, prior) -> one line for the report and dry runs
   resources(prior)           -> the resources the fault touches, for the report's scope

@@ -82,23 +82,30 @@ def _find_isolation(method: str, region: str, vpc_id: str, name: str) -> str | N
     return found[0][kind.id_key] if found else None
 
 
-def _delete_isolation(method: str, region: str, vpc_id: str, name: str) -> None:
-    """Delete it; EC2 refuses for a few seconds after it was detached, so that is waited out."""
+# EC2 refuses to delete a group or ACL for a while after it was detached; a restore step waits this
+# long for it, then leaves the rest to the next call (restore steps never block for long).
+BUSY_WAIT_SECONDS = 4.0
+
+
+def _delete_isolation(method: str, region: str, vpc_id: str, name: str) -> bool:
+    """Delete it; True once it is gone, False while EC2 still says it is in use."""
     kind = _ISOLATION[method]
     resource_id = _find_isolation(method, region, vpc_id, name)
     if resource_id is None:
-        return
-    deadline = time.monotonic() + 60
+        return True
+    deadline = time.monotonic() + BUSY_WAIT_SECONDS
     while True:
         try:
             with aws.aws_call(kind.delete, resource_id):
                 getattr(aws.target_client("ec2", region), kind.delete_call)(**{kind.id_param: resource_id})
-            return
+            return True
         except AwsCallFailed as error:
             if error.code in kind.gone_codes:
-                return
-            if error.code not in kind.busy_codes or time.monotonic() > deadline:
+                return True
+            if error.code not in kind.busy_codes:
                 raise
+        if time.monotonic() + 2 > deadline:
+            return False
         time.sleep(2)
 
 
@@ -169,7 +176,9 @@ def apply(spec: BlockPrimaryAlb, target: ResolvedTarget, prior: dict[str, Any]) 
                 ec2.replace_network_acl_association(AssociationId=association, NetworkAclId=acl_id)
 
 
-def restore(prior: dict[str, Any]) -> None:
+def restore(prior: dict[str, Any]) -> bool:
+    """One step of the undo: True once the original groups or ACLs are back and the isolation resource is
+    deleted; False while EC2 still refuses to delete it (call again later)."""
     region, name = prior["region"], prior["isolation_name"]
     ec2 = aws.target_client("ec2", region)
     if prior["method"] == "security-group":
@@ -178,14 +187,13 @@ def restore(prior: dict[str, Any]) -> None:
                 aws.target_client("elbv2", region).set_security_groups(
                     LoadBalancerArn=prior["load_balancer_arn"], SecurityGroups=prior["security_groups"]
                 )
-        _delete_isolation("security-group", region, prior["vpc_id"], name)
-        return
+        return _delete_isolation("security-group", region, prior["vpc_id"], name)
     for subnet, original in prior["subnet_acls"].items():
         current, association = _acl_of_subnet(region, subnet)
         if current != original:
             with aws.aws_call("ReplaceNetworkAclAssociation", subnet):
                 ec2.replace_network_acl_association(AssociationId=association, NetworkAclId=original)
-    _delete_isolation("network-acl", region, prior["vpc_id"], name)
+    return _delete_isolation("network-acl", region, prior["vpc_id"], name)
 
 
 def is_restored(prior: dict[str, Any]) -> bool:

@@ -3,7 +3,9 @@
 - deregister: deregister every target of the primary target group. Restore registers exactly
   what DescribeTargetHealth returned (id, port, availability zone): a deregister or register call
   without the port acts on the target group's default port, which silently misses targets that
-  were registered on another one.
+  were registered on another one. A deregistered target stays listed as `draining` for the
+  group's deregistration delay (300 s by default): it counts as not registered, so restore
+  registers it again (which ends the draining) and it is back only once `initial` or `healthy`.
 - ecs-scale-to-zero: set the ECS service behind the target group to desiredCount 0; ECS drains
   and stops the tasks. Restore sets the original count.
 - lambda-throttle: set the target function's reserved concurrency to 0, so every invocation is
@@ -30,14 +32,30 @@ API_CALLS = {
 
 
 # -- probes of the resources (read-only) -----------------------------------------------------
-def _registered(region: str, target_group_arn: str) -> list[dict[str, Any]]:
-    """Targets as DescribeTargetHealth names them: Id, Port and AvailabilityZone when present."""
+# Listed by DescribeTargetHealth but not registered for new requests: a deregistered target stays
+# `draining` for the target group's deregistration delay (300 s by default), and `unused` ones are
+# not registered at all. Only a target in neither state is one restore can leave alone.
+NOT_REGISTERED = frozenset({"draining", "unused"})
+# What a freshly registered target reads until, and once, it passes the health check.
+BACK_IN_SERVICE = frozenset({"initial", "healthy"})
+
+
+def _described(region: str, target_group_arn: str) -> list[tuple[dict[str, Any], str]]:
+    """(target, state) as DescribeTargetHealth names them: Id, Port and AvailabilityZone when present."""
     with aws.aws_call("DescribeTargetHealth", target_group_arn):
         described = aws.target_client("elbv2", region).describe_target_health(TargetGroupArn=target_group_arn)
     return [
-        {key: item["Target"][key] for key in ("Id", "Port", "AvailabilityZone") if item["Target"].get(key) is not None}
+        (
+            {key: item["Target"][key] for key in ("Id", "Port", "AvailabilityZone") if item["Target"].get(key) is not None},
+            str((item.get("TargetHealth") or {}).get("State", "")),
+        )
         for item in described["TargetHealthDescriptions"]
     ]
+
+
+def _registered(region: str, target_group_arn: str) -> list[dict[str, Any]]:
+    """Targets registered to the group: draining and unused ones are not."""
+    return [target for target, state in _described(region, target_group_arn) if state not in NOT_REGISTERED]
 
 
 def _key(target: dict[str, Any]) -> tuple[str, int | None]:
@@ -109,9 +127,14 @@ def capture(spec: FailTargets, target: ResolvedTarget) -> dict[str, Any]:
             "desired_count": int(service["desiredCount"]),
             "target_group_arn": group,
         }
-    targets = _registered(region, group)
+    described = _described(region, group)
+    targets = [target for target, state in described if state not in NOT_REGISTERED]
     if not targets:
-        raise TargetNotFound(f"fault.target_group: target group {group} has no registered targets to fail")
+        draining = sum(state == "draining" for _, state in described)
+        raise TargetNotFound(
+            f"fault.target_group: target group {group} has no registered targets to fail"
+            + (f" ({draining} still draining from an earlier deregistration)" if draining else "")
+        )
     return {"resource_id": group, "method": spec.method, "region": region, "target_group_arn": group, "targets": targets}
 
 
@@ -161,7 +184,14 @@ def apply(spec: FailTargets, target: ResolvedTarget, prior: dict[str, Any]) -> N
             )
 
 
-def restore(prior: dict[str, Any]) -> None:
+def restore(prior: dict[str, Any]) -> bool:
+    """One step of the undo: True once it is complete, False when it must be called again later.
+
+    deregister: registers every captured target that is not registered (a draining one is not:
+    registering it again ends its draining). True only when a read finds them all registered, so the
+    call that registers returns False and the next call sees the registration.
+    The other methods: True once their one call is made; the service coming back is verify's to see.
+    """
     region = prior["region"]
     method = prior["method"]
     if method == "deregister":
@@ -170,6 +200,7 @@ def restore(prior: dict[str, Any]) -> None:
         if missing:
             with aws.aws_call("RegisterTargets", prior["target_group_arn"]):
                 aws.target_client("elbv2", region).register_targets(TargetGroupArn=prior["target_group_arn"], Targets=missing)
+        return not missing
     elif method == "ecs-scale-to-zero":
         with aws.aws_call("UpdateService", prior["service"]):
             aws.target_client("ecs", region).update_service(
@@ -183,13 +214,16 @@ def restore(prior: dict[str, Any]) -> None:
             aws.target_client("lambda", region).put_function_concurrency(
                 FunctionName=prior["function"], ReservedConcurrentExecutions=prior["reserved_concurrency"]
             )
+    return True
 
 
 def is_restored(prior: dict[str, Any]) -> bool:
     region = prior["region"]
     method = prior["method"]
     if method == "deregister":
-        return {_key(t) for t in _registered(region, prior["target_group_arn"])} == {_key(t) for t in prior["targets"]}
+        # Every captured target registered and on its way back into service; a draining one is not back.
+        states = {_key(target): state for target, state in _described(region, prior["target_group_arn"])}
+        return all(states.get(_key(t)) in BACK_IN_SERVICE for t in prior["targets"])
     if method == "ecs-scale-to-zero":
         return int(_service(region, prior["cluster"], prior["service"])["desiredCount"]) == prior["desired_count"]
     return _reserved_concurrency(region, prior["function"]) == prior["reserved_concurrency"]

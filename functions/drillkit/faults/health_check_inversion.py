@@ -51,8 +51,9 @@ def apply(spec: HealthCheckInversion, target: ResolvedTarget, prior: dict[str, A
     _set_inverted(prior["resource_id"], not prior["inverted"])
 
 
-def restore(prior: dict[str, Any]) -> None:
+def restore(prior: dict[str, Any]) -> bool:
     _set_inverted(prior["resource_id"], prior["inverted"])
+    return True  # one call puts it back
 
 
 def is_restored(prior: dict[str, Any]) -> bool:

@@ -8,15 +8,21 @@
 - global-switchover: a planned switchover_global_cluster; nothing may be lost.
 
 Restore of both global methods switches the writer back to the original cluster (a planned
-switchover, so the restore itself loses nothing) and waits until that is done.
+switchover, so the restore itself loses nothing). Aurora's global operations take minutes and
+refuse to overlap, and after a failover with data loss the old primary is a secondary again only
+once it has resynchronized (a time AWS does not give): so restore takes one step per call and
+never sleeps. It returns False while the global cluster shows a FailoverState, while the old
+primary is not yet a synchronized, available secondary, and while the switchover back it started
+runs; the drill's Restore loop calls it again. It returns True once the original cluster is the
+writer again and available.
 """
 
 from __future__ import annotations
 
-import time
+from dataclasses import dataclass
 from typing import Any
 
-from drillkit import aws, clock
+from drillkit import aws
 from drillkit.errors import AwsCallFailed, RestoreFailed, TargetNotFound
 from drillkit.model import ResolvedTarget
 from drillkit.spec import StopCluster
@@ -28,8 +34,7 @@ API_CALLS = {
     "global-failover": "rds:FailoverGlobalCluster (AllowDataLoss) / SwitchoverGlobalCluster",
     "global-switchover": "rds:SwitchoverGlobalCluster",
 }
-RESTORE_WAIT_SECONDS = 600.0
-POLL_SECONDS = 2.0
+# Refusals that mean "not now": a global operation or a cluster state change is still in progress.
 _BUSY = {"InvalidDBClusterStateFault", "InvalidGlobalClusterStateFault"}
 
 
@@ -85,6 +90,11 @@ def capture(spec: StopCluster, target: ResolvedTarget) -> dict[str, Any]:
         return prior
     if member_of is None:
         raise TargetNotFound(f"fault.cluster: cluster {prior['cluster']} is not a member of a global database")
+    if busy := member_of.get("FailoverState"):
+        raise TargetNotFound(
+            f"fault.cluster: global database {member_of['GlobalClusterIdentifier']} has a {busy.get('Status')} operation "
+            "in progress; run the drill once it has settled"
+        )
     writer = _writer_arn(member_of)
     if writer != arn:
         raise TargetNotFound(
@@ -110,6 +120,8 @@ def apply(spec: StopCluster, target: ResolvedTarget, prior: dict[str, Any]) -> N
     current = _global_of(prior["region"], prior["cluster_arn"]) or {}
     if _writer_arn(current) == prior["failover_to"]:
         return
+    if (current.get("FailoverState") or {}).get("ToDbClusterArn") == prior["failover_to"]:
+        return  # a retried injection: the failover or switchover is under way
     # Called in the standby's region: in a real outage the primary's endpoint may not answer.
     standby = aws.target_client("rds", _region_of(prior["failover_to"]))
     if prior["method"] == "global-failover":
@@ -126,47 +138,88 @@ def apply(spec: StopCluster, target: ResolvedTarget, prior: dict[str, Any]) -> N
             )
 
 
-def _wait(what: str, done: Any, act: Any = None) -> None:
-    """Poll until ``done()``; ``act()`` is tried on each round and may be refused while the cluster is busy."""
-    deadline = clock.now() + RESTORE_WAIT_SECONDS
-    while not done():
-        if act is not None:
-            try:
-                act()
-            except AwsCallFailed as error:
-                if error.code not in _BUSY:
-                    raise
-        if clock.now() > deadline:
-            raise RestoreFailed(f"{what} not reached after {RESTORE_WAIT_SECONDS:g}s")
-        time.sleep(POLL_SECONDS)
+@dataclass(frozen=True)
+class _Progress:
+    """Where a restore stands: done, or what it waits for (and whether its next call may be made now)."""
+
+    done: bool
+    waiting_for: str
+    may_start: bool = False  # stop: the cluster has finished stopping
+    may_switch_back: bool = False  # global: settled, and the old primary a synchronized, available secondary
 
 
-def restore(prior: dict[str, Any]) -> None:
+def _global_cluster(prior: dict[str, Any]) -> dict[str, Any]:
+    global_id = prior["global_cluster"]
+    try:
+        with aws.aws_call("DescribeGlobalClusters", global_id):
+            found = aws.target_client("rds", prior["region"]).describe_global_clusters(GlobalClusterIdentifier=global_id)
+    except AwsCallFailed as error:
+        if error.code == "GlobalClusterNotFoundFault":
+            raise RestoreFailed(
+                f"global database {global_id} no longer exists: {prior['cluster']} cannot be made its writer"
+            ) from None
+        raise
+    return found["GlobalClusters"][0]
+
+
+def _progress(prior: dict[str, Any]) -> _Progress:
+    """Read-only: how far the restore has come."""
+    region, cluster = prior["region"], prior["cluster"]
+    if prior["method"] == "stop":
+        status = _cluster(region, cluster).get("Status")
+        if status == "available":
+            return _Progress(True, "")
+        # A cluster still stopping cannot be started yet: a later call starts it.
+        return _Progress(False, f"cluster {cluster} to be available (it is {status})", may_start=status == "stopped")
+    found = _global_cluster(prior)
+    global_id = prior["global_cluster"]
+    if operation := found.get("FailoverState"):
+        return _Progress(
+            False,
+            f"the {operation.get('Status')} operation of {global_id} from {operation.get('FromDbClusterArn')} "
+            f"to {operation.get('ToDbClusterArn')} to finish",
+        )
+    member = next((m for m in found.get("GlobalClusterMembers", []) if m["DBClusterArn"] == prior["cluster_arn"]), None)
+    if member is None:
+        return _Progress(False, f"{cluster} to rejoin {global_id} as a secondary")
+    status = _cluster(region, cluster).get("Status")
+    if member.get("IsWriter"):
+        if status == "available":
+            return _Progress(True, "")
+        return _Progress(False, f"{cluster}, writer of {global_id} again, to be available (it is {status})")
+    synchronization = member.get("SynchronizationStatus", "connected")
+    if synchronization != "connected":
+        return _Progress(False, f"{cluster} to be a synchronized secondary of {global_id} (it is {synchronization})")
+    if status != "available":
+        return _Progress(False, f"{cluster} to be available (it is {status})")
+    return _Progress(False, f"the switchover of {global_id} back to {cluster}", may_switch_back=True)
+
+
+def restore(prior: dict[str, Any]) -> bool:
+    """One step towards the prior state; True once it holds. Never waits: the drill's Restore loop calls again."""
     region, cluster = prior["region"], prior["cluster"]
     rds = aws.target_client("rds", region)
-    if prior["method"] == "stop":
+    progress = _progress(prior)
+    if progress.done:
+        return True
+    try:
+        if progress.may_start:
+            with aws.aws_call("StartDBCluster", cluster):
+                rds.start_db_cluster(DBClusterIdentifier=cluster)
+        elif progress.may_switch_back:
+            with aws.aws_call("SwitchoverGlobalCluster", prior["global_cluster"]):
+                rds.switchover_global_cluster(
+                    GlobalClusterIdentifier=prior["global_cluster"], TargetDbClusterIdentifier=prior["writer_arn"]
+                )
+    except AwsCallFailed as error:
+        if error.code not in _BUSY:
+            raise
+    return False
 
-        def start() -> None:
-            # A cluster still stopping cannot be started yet; the wait retries.
-            if _cluster(region, cluster).get("Status") == "stopped":
-                with aws.aws_call("StartDBCluster", cluster):
-                    rds.start_db_cluster(DBClusterIdentifier=cluster)
 
-        _wait(f"cluster {cluster} available", lambda: _cluster(region, cluster).get("Status") == "available", start)
-        return
-
-    def switch_back() -> None:
-        with aws.aws_call("SwitchoverGlobalCluster", prior["global_cluster"]):
-            rds.switchover_global_cluster(
-                GlobalClusterIdentifier=prior["global_cluster"], TargetDbClusterIdentifier=prior["writer_arn"]
-            )
-
-    def back() -> bool:
-        return _writer_arn(_global_of(region, prior["cluster_arn"]) or {}) == prior["writer_arn"]
-
-    if not back():
-        switch_back()
-    _wait(f"{cluster} writer of {prior['global_cluster']} again", lambda: back() and _available(region, cluster), None)
+def waiting_for(prior: dict[str, Any]) -> str:
+    """Read-only: what an unfinished restore waits for, for the drill's messages."""
+    return _progress(prior).waiting_for or "nothing (restored)"
 
 
 def _available(region: str, cluster: str) -> bool:

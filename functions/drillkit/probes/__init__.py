@@ -6,12 +6,12 @@ Probes never change anything; they get their clients from drillkit.aws only.
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ALL_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
 
-from drillkit import aws, canary
+from drillkit import aws, canary, clock
 from drillkit.model import DrillContext
-from drillkit.probes import alarms, dns_answer, dns_client, health_check, http_endpoint
+from drillkit.probes import alarms, dns_answer, dns_client, health_check, http_endpoint, keepalive
 
 # A probe returns None when the scenario gives it nothing to read (no alarms, no heartbeat).
 Probe = Callable[[DrillContext], dict[str, Any] | None]
@@ -22,6 +22,8 @@ PROBES: dict[str, Probe] = {
     dns_client.NAME: dns_client.read,
     http_endpoint.NAME: http_endpoint.read,
     alarms.NAME: alarms.read,
+    # Reads only in the Inject step, which holds a connection opened before the fault (see keepalive.py).
+    keepalive.NAME: keepalive.read,
     # Not a probe (it writes a canary row), but sampled with them so its instants line up.
     canary.NAME: canary.write,
 }
@@ -38,6 +40,48 @@ def sample_all(context: DrillContext) -> list[dict[str, Any]]:
     """Run every probe concurrently so one sample's readings share an instant."""
     futures = [_pool.submit(probe, context) for probe in PROBES.values()]
     return [reading for reading in (future.result() for future in futures) if reading is not None]
+
+
+class Sampler:
+    """Starts every probe once per tick without letting a slow reading hold up the cadence.
+
+    A probe timeout is a few seconds (a cross-region request), often longer than the interval.
+    A probe still running from an earlier tick is not started again, so each probe has at most
+    one reading in flight and its readings stay in order; the reading joins the tick in which it
+    finishes, stamped with the instant it started.
+    """
+
+    def __init__(self, context: DrillContext):
+        self._context = context
+        self._in_flight: dict[str, Future[dict[str, Any] | None]] = {}
+
+    def tick(self, until: float) -> list[dict[str, Any]]:
+        """Start the probes that are idle; return every reading finished by ``until`` (all, if sooner)."""
+        for name, probe in PROBES.items():
+            if name not in self._in_flight:
+                self._in_flight[name] = _pool.submit(probe, self._context)
+        wait(list(self._in_flight.values()), timeout=max(0.0, until - clock.now()), return_when=ALL_COMPLETED)
+        return self._finished()
+
+    def drain(self) -> list[dict[str, Any]]:
+        """The readings still in flight, once they finish: none is lost when a loop ends."""
+        wait(list(self._in_flight.values()), timeout=self._context.scenario.sampling.probe_timeout_seconds + 1.0)
+        return self._finished()
+
+    def _finished(self) -> list[dict[str, Any]]:
+        done = [name for name, future in self._in_flight.items() if future.done()]
+        readings = [self._in_flight.pop(name).result() for name in done]
+        return [reading for reading in readings if reading is not None]
+
+
+def expected(context: DrillContext) -> set[str]:
+    """The probes that have something to read for this scenario (the others return None)."""
+    names = {health_check.NAME, dns_answer.NAME, dns_client.NAME, http_endpoint.NAME}
+    if context.scenario.alarms or context.scenario.stop_conditions:
+        names.add(alarms.NAME)
+    if context.scenario.data.heartbeat is not None:
+        names.add(canary.NAME)
+    return names
 
 
 def steady(samples: list[dict[str, Any]]) -> tuple[bool, list[str]]:

@@ -21,12 +21,14 @@ def read(context: DrillContext) -> dict[str, Any]:
                 HostedZoneId=target.hosted_zone_id, RecordName=target.record_name, RecordType=target.record_type
             )
     except DrillError as error:
-        return {"t": t, "probe": NAME, "answer": [], "side": None, "error": str(error)}
+        return {"t": t, "probe": NAME, "answer": [], "side": None, "error": str(error), "latency": round(clock.now() - t, 4)}
+    latency = round(clock.now() - t, 4)
     values = list(answer.get("RecordData", []))
     return {
         "t": t,
         "probe": NAME,
         "answer": values,
         "rcode": answer.get("ResponseCode"),
-        "side": sides.side_of(context, values),
+        "side": sides.side_of(context, values, context.scenario.sampling.probe_timeout_seconds),
+        "latency": latency,
     }

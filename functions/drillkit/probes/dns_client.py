@@ -69,12 +69,20 @@ def _ask(context: DrillContext, record_type: str, timeout: float) -> tuple[list[
 
 def read(context: DrillContext) -> dict[str, Any]:
     record_type = "AAAA" if context.target.record_type == "AAAA" else "A"
-    timeout = max(0.2, min(5.0, context.scenario.sampling.interval_seconds * 0.8))
+    timeout = context.scenario.sampling.probe_timeout_seconds
     t = clock.now()
     try:
         values, expires_at, cached = _ask(context, record_type, timeout)
     except (dns.exception.DNSException, OSError) as error:
-        return {"t": t, "probe": NAME, "answer": [], "side": None, "error": f"{type(error).__name__}: {error}"}
+        return {
+            "t": t,
+            "probe": NAME,
+            "answer": [],
+            "side": None,
+            "error": f"{type(error).__name__}: {error}",
+            "latency": round(clock.now() - t, 4),
+        }
+    latency = round(clock.now() - t, 4)
     return {
         "t": t,
         "probe": NAME,
@@ -82,4 +90,5 @@ def read(context: DrillContext) -> dict[str, Any]:
         "cached": cached,
         "expires_at": round(expires_at, 3),
         "side": sides.side_of(context, values, timeout),
+        "latency": latency,
     }

@@ -1,0 +1,33 @@
+"""The network between the drill's clients and a region's front door: a round-trip time.
+
+Regions are tens to hundreds of milliseconds apart (a Lambda in one region calling an ALB in
+another). The lab's front doors run on loopback, where a round trip takes microseconds, so they
+wait out the region's round trips before answering. The kernel completes the TCP handshake, so
+its round trip (and TLS's) is added to the first response on a connection instead: the client's
+connect returns at once and its read waits for all of it. The total a client waits for its first
+response is what it would wait in AWS; a connect timeout alone is not exercised.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+# The handler attribute that marks a connection as past its handshake (one handler per connection).
+_ANSWERED = "_lab_network_answered"
+
+
+@dataclass(frozen=True)
+class NetworkLatency:
+    rtt_seconds: float = 0.0
+    # Round trips before the first request can be sent: 1 for TCP, 2 with TLS 1.3 on top.
+    handshake_round_trips: int = 1
+
+    def before_response(self, handler: Any) -> None:
+        """Wait the round trips a response costs on this connection: the request's, and the handshake's on the first."""
+        if self.rtt_seconds <= 0:
+            return
+        first = not getattr(handler, _ANSWERED, False)
+        setattr(handler, _ANSWERED, True)
+        time.sleep(self.rtt_seconds * (1 + (self.handshake_round_trips if first else 0)))

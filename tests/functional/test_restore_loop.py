@@ -1,0 +1,102 @@
+"""The Restore step as a loop: a fault whose undo takes time keeps the drill calling Restore, within a budget."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from drillkit import clock, drill, faults
+from drillkit.errors import RestoreFailed
+from drillkit.faults import health_check_inversion as inversion
+from drillkit.ledger import UNDO_APPLIED, UNDO_RESTORED, Ledger
+from drillkit.model import DrillContext, RestoreProgress
+
+from .conftest import TABLE
+
+SLOW = "slow-undo"  # a fault double whose undo completes on its third call, like an Aurora switchover back
+
+
+@pytest.fixture
+def slow_fault(monkeypatch: pytest.MonkeyPatch) -> SimpleNamespace:
+    calls: list[dict[str, Any]] = []
+
+    def restore(prior: dict[str, Any]) -> bool:
+        calls.append(prior)
+        return len(calls) >= 3
+
+    fault = SimpleNamespace(TYPE=SLOW, restore=restore, waiting_for=lambda prior: "the switchover back", calls=calls)
+    monkeypatch.setitem(faults.FAULTS, SLOW, fault)
+    return fault
+
+
+@pytest.fixture
+def context(account, request_for) -> DrillContext:
+    request = request_for(sampling__restore_budget_seconds=600)
+    return DrillContext.model_validate(drill.preflight(request, execution_id=None, execution_name="drill-loop-0001"))
+
+
+def with_records(context: DrillContext, account) -> Ledger:
+    """An older health-check inversion (one call undoes it) and a newer slow undo, both applied."""
+    ledger = Ledger(TABLE)
+    prior = inversion.capture(context.scenario.fault, context.target)
+    ledger.put_undo(context.drill_id, 1, {"fault": inversion.TYPE, "resource_id": prior["resource_id"], "prior": prior})
+    inversion.apply(context.scenario.fault, context.target, prior)
+    ledger.mark_undo(context.drill_id, 1, UNDO_APPLIED)
+    ledger.put_undo(context.drill_id, 2, {"fault": SLOW, "resource_id": "global-db", "prior": {"writer": "primary"}})
+    ledger.mark_undo(context.drill_id, 2, UNDO_APPLIED)
+    return ledger
+
+
+def test_an_undo_in_progress_keeps_the_step_not_done_until_a_later_call_completes_it(account, context, slow_fault):
+    ledger = with_records(context, account)
+    state: dict[str, Any] = {"drill": context.model_dump(mode="json")}
+
+    first = RestoreProgress.model_validate(drill.restore(state))
+    assert first.done is False
+    assert [(r["resource_id"], r["status"]) for r in first.records] == [
+        ("global-db", "in progress"),
+        (context.target.primary.health_check_id, "restored"),
+    ]
+    assert first.waiting_for == ["global-db: waiting for the switchover back"]
+    assert (first.calls, first.budget_seconds, first.retry_in_seconds) == (1, 600, 5)
+    assert ledger.get_undo(context.drill_id, 2)["status"] != UNDO_RESTORED
+
+    state["restore"] = first.model_dump()
+    second = RestoreProgress.model_validate(drill.restore(state))
+    assert (second.done, second.calls, second.started_at) == (False, 2, first.started_at)  # the budget counts from the first call
+    assert [r["status"] for r in second.records] == ["in progress", "already restored"]
+
+    state["restore"] = second.model_dump()
+    third = RestoreProgress.model_validate(drill.restore(state))
+    assert (third.done, third.calls, third.started_at, third.waiting_for) == (True, 3, first.started_at, [])
+    assert [r["status"] for r in third.records] == ["restored", "already restored"]
+    assert ledger.get_undo(context.drill_id, 2)["status"] == UNDO_RESTORED
+    assert len(slow_fault.calls) == 3
+
+
+def test_a_spent_budget_fails_the_restore_naming_the_resource_and_what_it_waits_for(account, context, slow_fault, monkeypatch):
+    with_records(context, account)
+    state: dict[str, Any] = {"drill": context.model_dump(mode="json")}
+    state["restore"] = drill.restore(state)
+    started = state["restore"]["started_at"]
+
+    monkeypatch.setattr(clock, "now", lambda: started + 600)
+    with pytest.raises(RestoreFailed, match=r"after 600s \(budget 600s, 2 calls\): global-db: waiting for the switchover back"):
+        drill.restore(state)
+
+
+def test_a_restore_called_anew_after_a_finished_one_starts_a_new_budget(account, context, slow_fault, monkeypatch):
+    with_records(context, account)
+    state: dict[str, Any] = {"drill": context.model_dump(mode="json")}
+    state["restore"] = {**drill.restore(state), "done": True, "started_at": 0.0}  # e.g. the safety net after the machine
+
+    again = RestoreProgress.model_validate(drill.restore(state))
+    assert again.calls == 1 and again.started_at > 0
+
+
+def test_without_a_budget_in_the_scenario_the_restore_gets_half_an_hour_and_polls_every_15_seconds(account, request_for):
+    context = DrillContext.model_validate(drill.preflight(request_for(), execution_id=None, execution_name="drill-loop-0002"))
+    result = RestoreProgress.model_validate(drill.restore({"drill": context.model_dump(mode="json")}))
+    assert (result.done, result.budget_seconds, result.retry_in_seconds) == (True, 1800, 15)

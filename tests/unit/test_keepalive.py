@@ -1,0 +1,106 @@
+"""The keep-alive probe's judgement, without sockets: when Inject stops following, what the report says."""
+
+from __future__ import annotations
+
+import pytest
+
+from drillkit.evidence import report, summary
+from drillkit.probes import keepalive
+
+from ..reports import T0, T_INJECT, UNDO, assert_valid_report, drill_context, finished_state, samples_after_injection
+
+
+def reading(t: float, served: bool, error: str | None = None) -> dict:
+    return keepalive.KeepAliveReading(
+        t=t, held_since=T_INJECT - 1, address="127.10.0.1", served=served, status=200 if served else None, error=error
+    ).model_dump()
+
+
+def new_client(t: float, ok: bool, side: str = "primary") -> dict:
+    """The HTTP probe's reading of the same sample: a new client through the public name."""
+    return {"t": t, "probe": "http", "ok": ok, "side": side}
+
+
+@pytest.fixture
+def context(scenario_dict):
+    scenario_dict["sampling"].update(interval_seconds=0.1, hold_samples=2)
+    return drill_context(scenario_dict)
+
+
+def follow_with(context, first: list[dict], then: list[list[dict]]) -> tuple[list[dict], int]:
+    calls = {"n": 0}
+
+    def sample_all() -> list[dict]:
+        calls["n"] += 1
+        return then[min(calls["n"], len(then)) - 1]
+
+    return keepalive.follow(context, keepalive.clock.now(), first, sample_all), calls["n"]
+
+
+def test_follow_stops_at_once_when_no_connection_is_held_or_the_held_one_is_cut(context):
+    assert follow_with(context, [{"probe": "http", "t": 1.0}], [[]]) == ([], 0)
+    assert follow_with(context, [reading(1.0, served=False)], [[]]) == ([], 0)
+
+
+def test_follow_stops_once_the_held_connection_was_served_while_new_clients_failed_hold_samples_times(context):
+    spared = [reading(2.0, served=True), new_client(2.0, ok=False)]
+    collected, calls = follow_with(context, [reading(1.0, served=True), new_client(1.0, ok=True)], [spared])
+    assert calls == 2 and collected == spared * 2
+
+
+def test_new_clients_served_by_the_standby_are_not_new_clients_refused(context, monkeypatch):
+    monkeypatch.setattr(keepalive, "FOLLOW_SECONDS", 0.45)
+    on_standby = [reading(2.0, served=True), new_client(2.0, ok=False, side="standby")]
+    _, calls = follow_with(context, [reading(1.0, served=True)], [on_standby])
+    assert calls >= 3  # followed to the end of the window
+
+
+def test_follow_ends_with_the_window_when_nothing_changes(context, monkeypatch):
+    monkeypatch.setattr(keepalive, "FOLLOW_SECONDS", 0.45)
+    started = keepalive.clock.now()
+    collected, calls = follow_with(context, [reading(1.0, served=True)], [[reading(2.0, served=True)]])
+    assert 3 <= calls <= 4 and keepalive.clock.now() - started < 0.6
+
+
+def test_existing_clients_cut_names_when_and_why():
+    samples = [
+        reading(T_INJECT - 1, True),
+        reading(T_INJECT + 0.5, True),
+        reading(T_INJECT + 1.5, False, "TimeoutError: timed out"),
+    ]
+    found = keepalive.existing_clients(samples, T_INJECT)
+    assert found["cut"] is True and found["cut_at"] == T_INJECT + 1.5 and found["served_before_fault"] is True
+    assert found["summary"] == (
+        "existing clients were cut: a connection opened before the fault failed 1.5s after it (TimeoutError: timed out)"
+    )
+
+
+def test_existing_clients_spared_while_new_clients_failed():
+    samples = [
+        reading(T_INJECT - 1, True),
+        reading(T_INJECT + 0.2, True),
+        new_client(T_INJECT + 0.2, ok=True),
+        reading(T_INJECT + 1.2, True),
+        new_client(T_INJECT + 1.2, ok=False),
+    ]
+    found = keepalive.existing_clients(samples, T_INJECT)
+    assert found["cut"] is False and found["new_connections_failed_at"] == T_INJECT + 1.2
+    assert found["summary"] == (
+        "existing clients were not cut: a connection opened before the fault was still served 1.2s after it, "
+        "while new clients of the primary failed"
+    )
+
+
+def test_no_held_connection_means_nothing_to_report():
+    assert keepalive.existing_clients([{"t": T_INJECT, "probe": "http"}], T_INJECT) is None
+    assert keepalive.existing_clients([reading(T_INJECT - 1, True)], None) is None
+
+
+def test_the_report_shows_whether_existing_clients_were_cut(scenario_dict):
+    context = drill_context(scenario_dict)
+    samples = [*samples_after_injection(3, 5, 6), reading(T_INJECT - 1, True), reading(T_INJECT + 1, True)]
+    document = report.build(context, finished_state(context), samples, UNDO, ended_at=T0 + 60)
+    assert_valid_report(document)
+    assert document["results"]["existing_clients"]["cut"] is False
+    assert "**Clients connected before the fault:** existing clients were not cut" in summary.render(document).decode()
+    assert "Clients connected before the fault: existing clients were not cut" in report.render_html(document, samples)

@@ -1,0 +1,89 @@
+"""Probe timeouts are the scenario's, not a share of the interval; a slow probe does not slow the others."""
+
+from __future__ import annotations
+
+import copy
+import time
+from typing import Any
+
+import pytest
+
+from drillkit import probes
+from drillkit.errors import ScenarioInvalid
+from drillkit.spec import PROBE_TIMEOUT_SECONDS, parse_scenario
+
+
+def test_the_probe_timeout_defaults_to_seconds_whatever_the_interval(scenario_dict):
+    scenario_dict["sampling"]["interval_seconds"] = 0.1
+    assert parse_scenario(scenario_dict).sampling.probe_timeout_seconds == PROBE_TIMEOUT_SECONDS == 5.0
+
+
+@pytest.mark.parametrize(
+    ("sampling", "problem"),
+    [
+        ({"probe_timeout_seconds": 0.2}, "greater than or equal to 0.5"),
+        ({"probe_timeout_seconds": 31}, "less than or equal to 30"),
+        ({"probe_timeout_seconds": 10, "steady_state_timeout_seconds": 10}, "shorter than steady_state_timeout_seconds"),
+        ({"probe_timeout_seconds": 20, "observe_timeout_seconds": 15}, "shorter than observe_timeout_seconds"),
+    ],
+)
+def test_a_probe_timeout_that_cannot_work_is_refused_naming_the_field(scenario_dict, sampling, problem):
+    scenario_dict["sampling"].update(sampling)
+    with pytest.raises(ScenarioInvalid) as refused:
+        parse_scenario(scenario_dict)
+    assert any(field.startswith("sampling") and problem in message for field, message in refused.value.problems)
+
+
+def test_the_content_hash_changes_only_when_the_probe_timeout_is_not_the_default(scenario_dict):
+    default = parse_scenario(scenario_dict).content_hash()
+    explicit = copy.deepcopy(scenario_dict)
+    explicit["sampling"]["probe_timeout_seconds"] = PROBE_TIMEOUT_SECONDS
+    assert parse_scenario(explicit).content_hash() == default
+    explicit["sampling"]["probe_timeout_seconds"] = 2
+    assert parse_scenario(explicit).content_hash() != default
+
+
+class _Context:
+    """What the sampler reads of a drill context."""
+
+    class scenario:  # noqa: N801 (mirrors the attribute path)
+        class sampling:  # noqa: N801
+            probe_timeout_seconds = 2.0
+
+
+def _probe(name: str, seconds: float, started: list[str]) -> Any:
+    def read(_: Any) -> dict[str, Any]:
+        t = time.time()
+        started.append(name)
+        time.sleep(seconds)
+        return {"t": t, "probe": name}
+
+    return read
+
+
+def test_a_probe_slower_than_the_interval_does_not_hold_up_the_others(monkeypatch):
+    # Given a fast probe and one that takes three intervals
+    interval, started = 0.1, []
+    monkeypatch.setattr(probes, "PROBES", {"fast": _probe("fast", 0.0, started), "slow": _probe("slow", 0.3, started)})
+    sampler = probes.Sampler(_Context())  # type: ignore[arg-type]
+    # When the sampler ticks once per interval
+    ticks, next_tick, began = [], time.time(), time.time()
+    for _ in range(5):
+        next_tick += interval
+        ticks.append(sampler.tick(until=next_tick))
+        time.sleep(max(0.0, next_tick - time.time()))
+    late = sampler.drain()
+    # Then every tick returned at its instant with the fast reading, the slow one ran one at a time,
+    # and each slow reading came in the tick it finished in (or from the drain)
+    assert time.time() - began < 5 * interval + 0.3 + 0.1
+    assert [sum(r["probe"] == "fast" for r in tick) for tick in ticks] == [1, 1, 1, 1, 1]
+    slow_readings = [r for tick in [*ticks, late] for r in tick if r["probe"] == "slow"]
+    assert started.count("slow") == len(slow_readings) == 2
+    assert slow_readings[1]["t"] - slow_readings[0]["t"] >= 0.3
+
+
+def test_a_probe_that_answers_nothing_has_nothing_in_flight_afterwards(monkeypatch):
+    monkeypatch.setattr(probes, "PROBES", {"nothing": lambda _: None})
+    sampler = probes.Sampler(_Context())  # type: ignore[arg-type]
+    assert sampler.tick(until=time.time() + 0.5) == []
+    assert sampler.drain() == []
