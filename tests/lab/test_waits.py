@@ -27,6 +27,8 @@ SHORT_TIMEOUT = 4.0
 # readings until its end less a 1 s margin and the probe timeout + 1 s kept for the last reading).
 STEADY_SAMPLES = 10
 PROBE_TIMEOUT = 0.5
+SAFETY_NET_TIMEOUT = 8.0
+SAFETY_NET_STEADY_SAMPLES = 20
 
 
 def function_timeout(lab: RunningLab, function: str, seconds: float | None) -> dict:
@@ -45,9 +47,9 @@ def short_timeouts(lab: RunningLab) -> Iterator[list[str]]:
         function_timeout(lab, function, None)
 
 
-def slow_to_steady_scenario() -> dict:
+def slow_to_steady_scenario(steady_samples: int = STEADY_SAMPLES) -> dict:
     scenario = yaml.safe_load(DEMO_SCENARIO.read_text())
-    scenario["sampling"]["steady_state_samples"] = STEADY_SAMPLES
+    scenario["sampling"]["steady_state_samples"] = steady_samples
     scenario["sampling"]["probe_timeout_seconds"] = PROBE_TIMEOUT
     return scenario
 
@@ -75,12 +77,14 @@ def test_steady_state_and_verification_longer_than_their_functions_continue_in_t
 
 def test_the_safety_net_verifies_longer_than_its_function_and_still_restores_and_reports(lab, short_timeouts, tmp_path):
     original_inverted = lab.primary_inverted()
-    request = client.drill_request(lab.deployment, parse_scenario(slow_to_steady_scenario()), "test")
+    # The safety net's report (rendered, sealed, signed) needs a few seconds of its own, on a busy machine more:
+    # its function gets 8 s, and verification needs 20 readings 0.5 s apart (10 s), more than one invocation.
+    request = client.drill_request(lab.deployment, parse_scenario(slow_to_steady_scenario(SAFETY_NET_STEADY_SAMPLES)), "test")
     drill_id = request["drill_id"]
     execution_arn = client.start(lab.deployment, request)
     wait_for(lambda: lab.drill_record(drill_id).get("phase") == "observe", 60, "drill in phase observe")
-    # Shortened once the drill's own steady state is over: only the safety net's invocations get 4 s.
-    function_timeout(lab, "SafetyNetFunction", SHORT_TIMEOUT)
+    # Shortened once the drill's own steady state is over: only the safety net's invocations are short.
+    function_timeout(lab, "SafetyNetFunction", SAFETY_NET_TIMEOUT)
     short_timeouts.append("SafetyNetFunction")
 
     lab.deployment.client("stepfunctions").stop_execution(executionArn=execution_arn, error="Stopped", cause="stopped by a test")
