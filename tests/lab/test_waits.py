@@ -100,3 +100,29 @@ def test_the_safety_net_verifies_longer_than_its_function_and_still_restores_and
     rescues = lab.deployment.client("stepfunctions").list_executions(stateMachineArn=lab.info["state_machines"]["safety_net"])
     [rescue] = [e for e in rescues["executions"] if e["startDate"].timestamp() >= stopped_at - 1]
     assert entered(lab, rescue["executionArn"], "Verify") >= 2
+
+
+def test_the_safety_net_restores_a_database_switch_back_that_takes_several_calls_then_reports(lab, tmp_path):
+    """A global switchover stopped during observation: the switch back takes the lab's Aurora seconds, several Restore calls."""
+    scenario = yaml.safe_load((DEMO_SCENARIO.parent / "global-database-switchover.yaml").read_text())
+    primary_arn = lab.region("primary")["db_cluster_arn"]
+    request = client.drill_request(lab.deployment, parse_scenario(scenario), "test")
+    drill_id = request["drill_id"]
+    execution_arn = client.start(lab.deployment, request)
+    wait_for(lambda: lab.drill_record(drill_id).get("phase") == "observe", 60, "drill in phase observe")
+    lab.deployment.client("stepfunctions").stop_execution(executionArn=execution_arn, error="Stopped", cause="stopped by a test")
+    stopped_at = time.time()
+
+    wait_for(lambda: lab.drill_record(drill_id).get("phase") == "done", 90, "the safety net's report")
+    rds = lab.client("rds", lab.region("primary")["region"])
+    [global_cluster] = rds.describe_global_clusters(GlobalClusterIdentifier=lab.info["global_cluster_id"])["GlobalClusters"]
+    assert [m["DBClusterArn"] for m in global_cluster["GlobalClusterMembers"] if m["IsWriter"]] == [primary_arn]
+    assert not [i for i in lab.ledger_items() if i["sk"] == "LOCK"]
+    folder = client.download_report(lab.deployment, drill_id, tmp_path)
+    report = json.loads((folder / "report.json").read_text())
+    assert_valid_report(report)
+    assert (report["verdict"], report["restore_verified"]) == ("ABORTED", True)
+    rescues = lab.deployment.client("stepfunctions").list_executions(stateMachineArn=lab.info["state_machines"]["safety_net"])
+    [rescue] = [e for e in rescues["executions"] if e["startDate"].timestamp() >= stopped_at - 1]
+    assert entered(lab, rescue["executionArn"], "Restore") >= 2
+    assert entered(lab, rescue["executionArn"], "WaitForRestore") >= 1
