@@ -1,13 +1,16 @@
 """Step Functions execution status changes, delivered to the functions that template.yaml subscribes to them.
 
 In AWS, Step Functions sends "Step Functions Execution Status Change" events to EventBridge and a rule
-invokes the safety net. moto has neither the events nor the routing, so the lab watches the state
-machines' executions through the API and invokes every function whose EventBridgeRule (in the template)
-matches the new status, with the event AWS would send.
+starts the safety net's state machine. moto has neither the events nor the routing, so the lab watches the
+state machines' executions through the API and, for every EventBridgeRule in the template (on a function or
+on a state machine) that matches the new status, invokes the function or starts an execution of the state
+machine with the event AWS would send as its input.
 """
 
 from __future__ import annotations
 
+import json
+import sys
 import threading
 import uuid
 from dataclasses import dataclass
@@ -17,17 +20,31 @@ from typing import Any
 DETAIL_TYPE = "Step Functions Execution Status Change"
 
 
+FUNCTION, STATE_MACHINE = "function", "state_machine"
+
+
 @dataclass(frozen=True)
 class ExecutionRule:
-    function_name: str
+    target: str  # a function's name, or a state machine's ARN
     state_machine_arns: frozenset[str]
     statuses: frozenset[str]
+    target_kind: str = FUNCTION
 
 
 def rules_from_template(stack: Any, state_machines: dict[str, str]) -> list[ExecutionRule]:
-    """Every function's EventBridgeRule on Step Functions status changes, with its state machines resolved."""
+    """Every EventBridgeRule on Step Functions status changes, of a function or a state machine, with ARNs resolved."""
+    targets = [
+        *(
+            (FUNCTION, stack.physical_name(logical_id), resource)
+            for logical_id, resource in stack.of_type("AWS::Serverless::Function").items()
+        ),
+        *(
+            (STATE_MACHINE, state_machines[logical_id], resource)
+            for logical_id, resource in stack.of_type("AWS::Serverless::StateMachine").items()
+        ),
+    ]
     rules = []
-    for logical_id, resource in stack.of_type("AWS::Serverless::Function").items():
+    for kind, target, resource in targets:
         for event in resource.get("Properties", {}).get("Events", {}).values():
             pattern = event.get("Properties", {}).get("Pattern", {})
             if event.get("Type") != "EventBridgeRule" or "aws.states" not in pattern.get("source", []):
@@ -36,7 +53,7 @@ def rules_from_template(stack: Any, state_machines: dict[str, str]) -> list[Exec
                 continue
             detail = pattern.get("detail", {})
             machines = [state_machines[m["Ref"]] if isinstance(m, dict) else m for m in detail.get("stateMachineArn", [])]
-            rules.append(ExecutionRule(stack.physical_name(logical_id), frozenset(machines), frozenset(detail.get("status", []))))
+            rules.append(ExecutionRule(target, frozenset(machines), frozenset(detail.get("status", [])), kind))
     return rules
 
 
@@ -70,7 +87,10 @@ class ExecutionEvents:
                     before = self._seen.get(arn)
                     self._seen[arn] = status
                     if before is not None and before != status:
-                        self._deliver(machine, arn, status)
+                        try:
+                            self._deliver(machine, arn, status)
+                        except Exception as error:  # noqa: BLE001 one failed delivery must not stop the others
+                            print(f"lab: delivering {status} of {arn} failed: {error}", file=sys.stderr)
 
     def _deliver(self, machine: str, execution_arn: str, status: str) -> None:
         described = self.sfn.describe_execution(executionArn=execution_arn)
@@ -99,8 +119,12 @@ class ExecutionEvents:
         }
         for rule in self.rules:
             if machine in rule.state_machine_arns and status in rule.statuses:
-                # Asynchronous, as EventBridge invokes its targets.
-                threading.Thread(target=self.invoke, args=(rule.function_name, event), daemon=True).start()
+                # Asynchronous, as EventBridge invokes its targets; a state machine target gets the event as its input.
+                if rule.target_kind == STATE_MACHINE:
+                    # EventBridge names the execution itself; moto needs a name (it would name every one "None").
+                    self.sfn.start_execution(stateMachineArn=rule.target, name=event["id"], input=json.dumps(event))
+                else:
+                    threading.Thread(target=self.invoke, args=(rule.target, event), daemon=True).start()
 
 
 STOPPED_EXECUTIONS: set[str] = set()

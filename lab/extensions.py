@@ -10,6 +10,7 @@ A WSGI layer in front of moto's server:
   Test harness (lab only)        POST /_lab/sabotage   break a drillkit function: crash, timeout, throttle
   Ground truth (lab only)        GET /_lab/assumed-roles   every role STS let anyone assume
   Clock (lab only)               POST /_lab/time-out   an execution reaches its TimeoutSeconds now
+  Test harness (lab only)        POST /_lab/function-timeout   give a drillkit function a shorter timeout
 Everything else goes to moto unchanged.
 """
 
@@ -40,6 +41,7 @@ RDS_NS = "http://rds.amazonaws.com/doc/2014-10-31/"
 RDS_GLOBAL_ACTIONS = {"FailoverGlobalCluster", "SwitchoverGlobalCluster"}
 LAB_SABOTAGE = "/_lab/sabotage"  # the test harness (tests/lab/test_harness.py); nothing in AWS answers here
 LAB_TIME_OUT = "/_lab/time-out"  # the drill machine's 2-hour TimeoutSeconds, reached now (tests of that guardrail)
+LAB_FUNCTION_TIMEOUT = "/_lab/function-timeout"  # a function's timeout shortened, so a test outlasts it in seconds
 LAB_ASSUMED_ROLES = "/_lab/assumed-roles"  # ground truth: every AssumeRole STS granted (CloudTrail's record, in AWS)
 
 StartResponse = Callable[..., Any]
@@ -101,6 +103,8 @@ class LabExtensions:
             return _json(start_response, "200 OK", {"executionArn": arn, "status": "TIMED_OUT"})
         if method == "POST" and path == LAB_SABOTAGE:
             return self.sabotage(_body(environ), start_response)
+        if method == "POST" and path == LAB_FUNCTION_TIMEOUT:
+            return self.function_timeout(_body(environ), start_response)
         if method == "POST" and (match := LAMBDA_INVOKE.match(path)):
             return self.invoke(unquote(match.group(1)), environ, start_response)
         if method == "POST" and path == "/Execute" and self.database is not None:
@@ -245,6 +249,19 @@ class LabExtensions:
             return _json(start_response, "400 Bad Request", {"message": str(error)}, "InvalidParameterValueException")
         self.runtime.sabotage(name, sabotage)
         return _json(start_response, "200 OK", {"function": name, "sabotage": None if sabotage is None else vars(sabotage)})
+
+    def function_timeout(self, raw: bytes, start_response: StartResponse) -> list[bytes]:
+        """``{"function": ..., "timeout_seconds": N}`` shortens its timeout; ``{"function": ..., "reset": true}`` restores it."""
+        try:
+            request = json.loads(raw or b"{}")
+            name = self.runtime.function_named(str(request.get("function", "")))
+            seconds = None if request.get("reset") else float(request["timeout_seconds"])
+            if seconds is not None and not 1 <= seconds <= self.runtime.functions[name].timeout:
+                raise ValueError(f"timeout_seconds must be from 1 to the template's {self.runtime.functions[name].timeout:g}")
+        except (ValueError, TypeError, KeyError) as error:
+            return _json(start_response, "400 Bad Request", {"message": str(error)}, "InvalidParameterValueException")
+        self.runtime.set_timeout(name, seconds)
+        return _json(start_response, "200 OK", {"function": name, "timeout_seconds": self.runtime.timeout_of(name)})
 
     def invoke(self, function: str, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
         name = function.split(":")[6] if function.startswith("arn:") else function

@@ -164,7 +164,10 @@ class Lab:
             "alerts": stack_info["alerts"],
             "record_type": stack_info["record_type"],
             "ground_truth_log": str(ground_truth_path),
-            "state_machines": {"drill": created["state_machines"]["DrillStateMachine"]},
+            "state_machines": {
+                "drill": created["state_machines"]["DrillStateMachine"],
+                "safety_net": created["state_machines"].get("SafetyNetStateMachine"),
+            },
             "ledger_table": created["tables"]["LedgerTable"],
             "evidence_bucket": created["buckets"]["EvidenceBucket"],
             "topic_arn": created["topics"]["DrillTopic"],

@@ -44,6 +44,7 @@ class FunctionConfig:
             "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
             "DRILLKIT_LAB_FUNCTION_ARN": self.arn,
             "LAMBDA_TASK_ROOT": str(FUNCTIONS_DIR),
+            "_HANDLER": self.handler,
             "PYTHONPATH": str(FUNCTIONS_DIR),
             "PYTHONDONTWRITEBYTECODE": "1",
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -158,6 +159,7 @@ class LambdaRuntime:
         self._logs: dict[str, IO[str]] = {}
         self.invocations = 0
         self._sabotage: dict[str, Sabotage] = {}
+        self._timeouts: dict[str, float] = {}  # lab-only: a function's timeout shortened for a test
 
     def register(self, config: FunctionConfig) -> None:
         self.functions[config.name] = config
@@ -209,6 +211,22 @@ class LambdaRuntime:
             else:
                 self._sabotage[name] = sabotage
 
+    def set_timeout(self, name: str, seconds: float | None) -> None:
+        """Give a function a shorter timeout than its template's (None: the template's again).
+
+        Lets a test show a wait outlasting its function in seconds instead of the template's 120-900 s. The
+        invocation ends at it (Sandbox.Timedout) and the handler's context counts down to it, as in Lambda.
+        """
+        with self._lock:
+            if seconds is None:
+                self._timeouts.pop(name, None)
+            else:
+                self._timeouts[name] = seconds
+
+    def timeout_of(self, name: str) -> float:
+        with self._lock:
+            return self._timeouts.get(name, self.functions[name].timeout)
+
     def _sabotage_for(self, name: str) -> Sabotage | None:
         with self._lock:
             sabotage = self._sabotage.get(name)
@@ -220,13 +238,14 @@ class LambdaRuntime:
 
     def invoke(self, name: str, event: Any) -> InvocationResult:
         config = self.functions[name]
+        timeout = self.timeout_of(name)
         self.invocations += 1
         worker = self._take(name)
-        started = time.monotonic()
         if not worker.wait_ready(max(30.0, config.timeout)):
             worker.kill()
             return InvocationResult(False, {"errorType": "Runtime.ExitError", "errorMessage": f"{name}: worker failed to start"})
-        remaining = config.timeout - (time.monotonic() - started) if worker.ready.is_set() else config.timeout
+        # The worker imported the handler while it started (Lambda's Init phase): the invocation's timeout starts now.
+        remaining = timeout
         sabotage = self._sabotage_for(name)
         if sabotage is not None and sabotage.kind == "timeout":
             remaining = min(remaining, sabotage.timeout_seconds)

@@ -133,6 +133,14 @@ def main() -> None:
     os.dup2(2, 1)
     sys.stdout = sys.stderr
     handlers: dict[str, Any] = {}
+    # Lambda's Init phase: the handler's module is imported before the first invocation, outside its timeout.
+    # An import that fails here fails again, and is reported, at the invocation.
+    if handler_name := os.environ.get("_HANDLER"):
+        module_name, function_name = handler_name.rsplit(".", 1)
+        try:
+            handlers[handler_name] = getattr(importlib.import_module(module_name), function_name)
+        except Exception as error:  # noqa: BLE001
+            print(f"lab: init of {handler_name} failed: {error}", file=sys.stderr)
     protocol.write(json.dumps({"ready": True}) + "\n")
     for line in sys.stdin:
         request = json.loads(line)

@@ -11,18 +11,21 @@ import hashlib
 import json
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
-from drillkit import allow, aws, canary, clock, faults, probes, readiness
+from pydantic import BaseModel, ConfigDict
+
+from drillkit import allow, aws, canary, clock, faults, probes, readiness, waits
 from drillkit.config import approval_config, evidence_config, ledger_config, notify_config, observe_config
 from drillkit.discovery import resolve_target
-from drillkit.errors import NotSteady, RestoreFailed
+from drillkit.errors import NotSteady, RestoreFailed, ScenarioInvalid
 from drillkit.evidence.store import EvidenceStore
 from drillkit.ledger import UNDO_APPLIED, UNDO_RESTORED, Ledger
 from drillkit.measure import MilestoneTracker, expected_milestones
 from drillkit.model import DrillContext, Injection, RestoreProgress
 from drillkit.probes import health_check, keepalive
 from drillkit.spec import parse_request
+from drillkit.waits import SteadyWait
 
 
 def _ledger() -> Ledger:
@@ -96,6 +99,10 @@ def preflight(request: dict[str, Any], execution_id: str | None, execution_name:
     with aws.acting_for(scenario.target.role_arn, scenario.target.external_id, drill_id):
         target, fault, prior, findings, protected = _survey(scenario)
     blocked = any(f["blocking"] for f in findings)
+    # Each wait continues across invocations, but all of them must fit in the execution's maximum duration.
+    approval_wait = approval_config().approval_timeout_seconds if protected and not blocked else None
+    if too_long := waits.waits_beyond_the_machine(scenario.sampling, approval_wait):
+        raise ScenarioInvalid(too_long)
     context = DrillContext(
         drill_id=drill_id,
         environment_key=environment_key(target.hosted_zone_id, target.record_name),
@@ -168,25 +175,47 @@ def _sample_until(
     return reached, collected
 
 
-def _wait_for_steady(context: DrillContext, timeout_seconds: float) -> tuple[bool, list[dict[str, Any]], list[str]]:
-    """Sample until the probes read steady for ``steady_state_samples`` readings in a row."""
+def _wait_for_steady(
+    context: DrillContext, wait: SteadyWait, invocation_end: float | None
+) -> tuple[SteadyWait, list[dict[str, Any]]]:
+    """Sample until ``steady_state_samples`` readings in a row are steady, the wait's deadline or the invocation's.
+
+    Returns the wait's progress (``done`` false: continue in the next invocation with it) and this batch's samples.
+    """
     needed = context.scenario.sampling.steady_state_samples
-    streak = {"count": 0, "problems": []}
-    # A slow probe does not answer every tick: its newest reading stands for it until the next.
-    newest: dict[str, dict[str, Any]] = {}
+    streak, last_problems = wait.streak, list(wait.problems)
+    # A slow probe does not answer every tick: its newest reading stands for it until the next (across invocations too).
+    newest: dict[str, dict[str, Any]] = dict(wait.newest)
     expected = probes.expected(context)
 
     def enough(readings: list[dict[str, Any]]) -> bool:
+        nonlocal streak, last_problems
         newest.update({reading["probe"]: reading for reading in sorted(readings, key=lambda r: r["t"])})
         ok, problems = probes.steady(list(newest.values()))
         if not expected <= newest.keys():
             ok, problems = False, [*problems, f"no reading yet from {', '.join(sorted(expected - newest.keys()))}"]
-        streak["count"] = streak["count"] + 1 if ok else 0
-        streak["problems"] = problems
-        return streak["count"] >= needed
+        streak = streak + 1 if ok else 0
+        last_problems = list(problems)
+        return streak >= needed
 
-    reached, samples = _sample_until(context, clock.now() + timeout_seconds, enough)
-    return reached, samples, [] if reached else streak["problems"]
+    # A reading started just before the batch's end is waited for (Sampler.drain: up to the probe timeout + 1 s).
+    batch_end = wait.batch_end(invocation_end, context.scenario.sampling.probe_timeout_seconds + 1.0)
+    reached, samples = _sample_until(context, batch_end, enough)
+    # The batch ran to the wait's own deadline (not only to the invocation's): the wait is over.
+    over = not reached and batch_end >= wait.deadline
+    progress = wait.model_copy(
+        update={
+            "done": reached or over,
+            "reached": reached,
+            "streak": streak,
+            "batch": wait.batch + 1,
+            "samples": wait.samples + len(samples),
+            "problems": [] if reached else last_problems,
+            "reached_at": clock.now() if reached else None,
+            "newest": newest,
+        }
+    )
+    return progress, samples
 
 
 # -- 1b. approval (protected environments) ------------------------------------------
@@ -221,23 +250,30 @@ def request_approval(drill_state: dict[str, Any], task_token: str) -> dict[str, 
 
 # -- 2. steady state -----------------------------------------------------------
 @_on_target
-def steady_state(state: dict[str, Any]) -> dict[str, Any]:
+def steady_state(state: dict[str, Any], invocation_end: float | None = None) -> dict[str, Any]:
+    """Wait for steady state until the scenario's timeout, one invocation's worth at a time.
+
+    Returns ``done`` false with the streak and the wait's deadline when the invocation ends first: the
+    machine calls again with that result in ``$.steady`` (SteadyState -> SteadyStateDone -> SteadyState).
+    """
     context = _context(state)
     sampling = context.scenario.sampling
     ledger = _ledger()
-    if context.approval_required:
-        # The wait for approval used up part of the lock's lifetime: the drill itself gets a whole one.
-        ledger.acquire_lock(context.environment_key, context.drill_id, ledger_config().lock_ttl_seconds)
-    ledger.update_drill(context.drill_id, phase="steady_state")
-    if context.scenario.data.heartbeat is not None:
-        canary.ensure_table(context.scenario.data.heartbeat)
-    reached, samples, problems = _wait_for_steady(context, sampling.steady_state_timeout_seconds)
-    _store().put_samples(context.drill_id, "0-steady", samples)
-    if reached:
-        ledger.update_drill(context.drill_id, steady_reached_at=clock.now())
-    if not reached:
-        raise NotSteady(f"not in steady state after {sampling.steady_state_timeout_seconds:g}s: " + "; ".join(problems))
-    return {"reached_at": clock.now(), "samples": len(samples)}
+    wait = SteadyWait.resume(state.get("steady"), sampling.steady_state_timeout_seconds)
+    if wait.first_batch:
+        if context.approval_required:
+            # The wait for approval used up part of the lock's lifetime: the drill itself gets a whole one.
+            ledger.acquire_lock(context.environment_key, context.drill_id, ledger_config().lock_ttl_seconds)
+        ledger.update_drill(context.drill_id, phase="steady_state")
+        if context.scenario.data.heartbeat is not None:
+            canary.ensure_table(context.scenario.data.heartbeat)
+    wait, samples = _wait_for_steady(context, wait, invocation_end)
+    _store().put_samples(context.drill_id, f"0-steady-{wait.batch:04d}", samples)
+    if wait.reached:
+        ledger.update_drill(context.drill_id, steady_reached_at=wait.reached_at)
+    elif wait.done:
+        raise NotSteady(f"not in steady state after {sampling.steady_state_timeout_seconds:g}s: " + "; ".join(wait.problems))
+    return wait.model_dump(mode="json")
 
 
 # -- 3. inject -----------------------------------------------------------------
@@ -425,26 +461,37 @@ def _waiting_for(fault: Any, prior: dict[str, Any]) -> str:
 
 # -- 6. verify restore -----------------------------------------------------------
 @_on_target
-def verify_restore(state: dict[str, Any]) -> dict[str, Any]:
-    """The environment is back when every fault reads restored and the probes are steady again."""
+def verify_restore(state: dict[str, Any], invocation_end: float | None = None) -> dict[str, Any]:
+    """The environment is back when every fault reads restored and the probes are steady again.
+
+    The wait for steady probes lasts up to the scenario's restore timeout, one invocation's worth at a time:
+    ``done`` false means call again with this result in ``$.verification`` (VerifyRestore -> VerificationDone).
+    """
     context = _context(state)
     sampling = context.scenario.sampling
     ledger = _ledger()
-    ledger.update_drill(context.drill_id, phase="verify")
+    wait = SteadyWait.resume(state.get("verification"), sampling.restore_timeout_seconds)
+    if wait.first_batch:
+        ledger.update_drill(context.drill_id, phase="verify")
     records = ledger.list_undo(context.drill_id)
     resources = {r["resource_id"]: faults.fault_module(r["fault"]).is_restored(r["prior"]) for r in records}
     if not records:
-        return {"verified": True, "t": clock.now(), "resources": {}, "note": "nothing was injected"}
+        return {"done": True, "verified": True, "t": clock.now(), "resources": {}, "note": "nothing was injected"}
     if not all(resources.values()):
         # A change is still in place: waiting for the probes cannot help, and the safety net should start now.
         stuck = [f"{resource} is not back to its prior state" for resource, back in resources.items() if not back]
-        return {"verified": False, "t": clock.now(), "resources": resources, "steady": None, "problems": stuck}
+        return {"done": True, "verified": False, "t": clock.now(), "resources": resources, "steady": None, "problems": stuck}
     if probes.needs_seed(context):
         probes.seed(context, _store().samples(context.drill_id))
-    steady, samples, problems = _wait_for_steady(context, sampling.restore_timeout_seconds)
-    _store().put_samples(context.drill_id, "2-verify", samples)
-    verified = steady and all(resources.values())
-    return {"verified": verified, "t": clock.now(), "resources": resources, "steady": steady, "problems": problems}
+    wait, samples = _wait_for_steady(context, wait, invocation_end)
+    _store().put_samples(context.drill_id, f"2-verify-{wait.batch:04d}", samples)
+    return {
+        **wait.model_dump(mode="json"),
+        "verified": wait.reached,
+        "t": clock.now(),
+        "resources": resources,
+        "steady": wait.reached if wait.done else None,
+    }
 
 
 # -- 7. report -------------------------------------------------------------------
@@ -514,27 +561,47 @@ def report(state: dict[str, Any]) -> dict[str, Any]:
 
 # -- 8. safety net (outside the machine) -----------------------------------------------------------
 ENDED_BADLY = ("ABORTED", "TIMED_OUT", "FAILED")
+RESCUE = "restore"
+SAFETY_NET_RESTORE_RETRY_SECONDS = 5
 
 
-def safety_net(event: dict[str, Any]) -> dict[str, Any]:
-    """An execution ended ABORTED, TIMED_OUT or FAILED: restore, verify, report and free the environment.
+class Rescue(BaseModel):
+    """The safety net's progress, carried by statemachines/safety-net.asl.json from step to step (``$.net``).
 
-    Everything here is idempotent: restore skips records already restored, a sealed report is not
-    sealed again, and the lock is only released by the drill that holds it.
+    Only the drill id and each step's result travel; everything else is read from the drill record, so a
+    step can be retried or repeated (EventBridge may deliver an event twice) without carrying stale state.
+    """
+
+    model_config = ConfigDict(extra="ignore")
+    drill_id: str | None = None
+    status: str = ""
+    action: str
+    restore: dict[str, Any] | None = None
+    restore_error: dict[str, Any] | None = None
+    verification: dict[str, Any] | None = None
+    verify_error: dict[str, Any] | None = None
+
+
+def safety_net_begin(event: dict[str, Any]) -> dict[str, Any]:
+    """An execution ended ABORTED, TIMED_OUT or FAILED: decide whether its drill needs rescuing, and say how it ended.
+
+    Everything the safety net does is idempotent: restore skips records already restored, a sealed report is
+    not sealed again, and the lock is only released by the drill that holds it.
     """
     detail = event.get("detail") or {}
     status = str(detail.get("status", ""))
     drill_id = str(detail.get("name", ""))
     if status not in ENDED_BADLY or not drill_id:
-        return {"drill_id": drill_id or None, "action": "ignored", "status": status}
+        return Rescue(drill_id=drill_id or None, status=status, action="ignored").model_dump(mode="json")
     ledger = _ledger()
     record = ledger.get_drill(drill_id)
     if not record or not record.get("context"):
-        return {"drill_id": drill_id, "action": "nothing to do: the drill never got past preflight", "status": status}
+        action = "nothing to do: the drill never got past preflight"
+        return Rescue(drill_id=drill_id, status=status, action=action).model_dump(mode="json")
     context = DrillContext.model_validate(record["context"])
     if record.get("phase") == "done":
-        released = ledger.release_lock(context.environment_key, drill_id)
-        return {"drill_id": drill_id, "action": "already reported", "lock_released": released, "status": status}
+        ledger.release_lock(context.environment_key, drill_id)
+        return Rescue(drill_id=drill_id, status=status, action="already reported").model_dump(mode="json")
     ended = record.get("ended") or {
         "status": status,
         "execution_arn": detail.get("executionArn"),
@@ -544,20 +611,65 @@ def safety_net(event: dict[str, Any]) -> dict[str, Any]:
     }
     # First of all: a Report step still running (the execution was stopped under it) reads this before it seals.
     ledger.update_drill(drill_id, ended=ended)
-    state: dict[str, Any] = {"drill": record["context"], "ended": ended}
-    if record.get("injection"):
-        state["injection"] = record["injection"]
-    if record.get("observation"):
-        state["observation"] = record["observation"]
+    return Rescue(drill_id=drill_id, status=status, action=RESCUE).model_dump(mode="json")
+
+
+def _rescued_drill_state(rescue: Rescue) -> dict[str, Any]:
+    """The drill machine's state document, rebuilt from the drill record and the safety net's progress."""
+    record = _ledger().get_drill(str(rescue.drill_id)) or {}
+    state: dict[str, Any] = {"drill": record["context"], "ended": record.get("ended")}
+    for key in ("injection", "observation"):
+        if record.get(key):
+            state[key] = record[key]
     if record.get("steady_reached_at"):
         state["steady"] = {"reached_at": record["steady_reached_at"]}
-    try:
-        state["restore"] = restore(state)
-    except Exception as error:  # noqa: BLE001 the report must still say what happened
-        state["restore_error"] = {"Error": type(error).__name__, "Cause": str(error)}
-    try:
-        state["verification"] = verify_restore(state)
-    except Exception as error:  # noqa: BLE001
-        state["verify_error"] = {"Error": type(error).__name__, "Cause": str(error)}
-    outcome = report(state)
-    return {"drill_id": drill_id, "action": "restored and reported", "status": status, "verdict": outcome["verdict"]}
+    for key in ("restore", "restore_error", "verification", "verify_error"):
+        if (value := getattr(rescue, key)) is not None:
+            state[key] = value
+    return state
+
+
+def safety_net_restore(net: dict[str, Any]) -> dict[str, Any]:
+    """One call of drill.restore; ``done`` false means the machine waits and calls again with this result.
+
+    A drill.restore without a ``done`` key (restore in one call) is done; one without ``retry_in_seconds`` is
+    called again after SAFETY_NET_RESTORE_RETRY_SECONDS.
+    """
+    result = restore(_rescued_drill_state(Rescue.model_validate(net)))
+    retry_in = int(result.get("retry_in_seconds") or SAFETY_NET_RESTORE_RETRY_SECONDS)
+    return {**result, "done": bool(result.get("done", True)), "retry_in_seconds": retry_in}
+
+
+def safety_net_verify(net: dict[str, Any], invocation_end: float | None) -> dict[str, Any]:
+    """One invocation's worth of verification; ``done`` false means call again with this result."""
+    return verify_restore(_rescued_drill_state(Rescue.model_validate(net)), invocation_end)
+
+
+def safety_net_report(net: dict[str, Any]) -> dict[str, Any]:
+    """Report from the record and the rescue's restore and verification, and free the environment."""
+    rescue = Rescue.model_validate(net)
+    outcome = report(_rescued_drill_state(rescue))
+    action = "restored and reported"
+    return {"drill_id": rescue.drill_id, "action": action, "status": rescue.status, "verdict": outcome["verdict"]}
+
+
+class SafetyNetStep(BaseModel):
+    """What a task of statemachines/safety-net.asl.json sends the safety-net function."""
+
+    model_config = ConfigDict(extra="forbid")
+    step: Literal["begin", "restore", "verify", "report"]
+    event: dict[str, Any] | None = None  # begin: the EventBridge event that started the safety net
+    net: dict[str, Any] | None = None  # the other steps: the progress so far (Rescue)
+
+
+def safety_net(payload: dict[str, Any], invocation_end: float | None = None) -> dict[str, Any]:
+    """One step of the safety net, as its state machine calls them: begin, restore, verify, report."""
+    request = SafetyNetStep.model_validate(payload)
+    if request.step == "begin":
+        return safety_net_begin(request.event or {})
+    net = request.net or {}
+    if request.step == "restore":
+        return safety_net_restore(net)
+    if request.step == "verify":
+        return safety_net_verify(net, invocation_end)
+    return safety_net_report(net)

@@ -75,7 +75,8 @@ def test_restore_failure_still_reaches_verification_and_only_a_verified_restore_
     assert STATES["RestoreDone"]["Default"] == "VerifyRestore"
     assert {c["Next"] for c in STATES["Restore"]["Catch"]} == {"VerifyRestore"}
     assert {c["Next"] for c in STATES["VerifyRestore"]["Catch"]} == {"RestoreVerified"}
-    assert STATES["VerifyRestore"]["Next"] == "RestoreVerified"
+    assert STATES["VerifyRestore"]["Next"] == "VerificationDone"
+    assert STATES["VerificationDone"]["Default"] == "RestoreVerified"
     choice = STATES["RestoreVerified"]
     [rule] = choice["Choices"]
     assert rule["Next"] == "Report"
@@ -315,16 +316,35 @@ def test_only_the_report_function_may_sign_and_only_with_the_evidence_key():
 def test_the_safety_net_runs_on_every_execution_of_the_drill_machine_that_ends_aborted_timed_out_or_failed():
     net = RESOURCES["SafetyNetFunction"]["Properties"]
     assert net["Handler"] == "drillkit.handlers.safety_net.lambda_handler"
-    [rule] = net["Events"].values()
+    # EventBridge starts the safety net's own state machine, whose steps invoke the function: its waits outlast one invocation.
+    assert "Events" not in net
+    machine = RESOURCES["SafetyNetStateMachine"]["Properties"]
+    assert machine["DefinitionSubstitutions"] == {"SafetyNetFunctionArn": {"Fn::GetAtt": ["SafetyNetFunction", "Arn"]}}
+    [rule] = machine["Events"].values()
     assert rule["Type"] == "EventBridgeRule"
     pattern = rule["Properties"]["Pattern"]
     assert pattern["source"] == ["aws.states"]
     assert pattern["detail-type"] == ["Step Functions Execution Status Change"]
     assert sorted(pattern["detail"]["status"]) == ["ABORTED", "FAILED", "TIMED_OUT"]
     assert pattern["detail"]["stateMachineArn"] == [{"Ref": "DrillStateMachine"}]
+    assert machine["Policies"] == [{"LambdaInvokePolicy": {"FunctionName": {"Ref": "SafetyNetFunction"}}}]
     # It restores what any fault changed, so it may make every change a fault's restore makes.
     sids = {s.get("Sid") for s in statements({"SafetyNetFunction": RESOURCES["SafetyNetFunction"]})}
     assert {"DescribeFaultTargets", *RESTORE_STATEMENTS} <= sids
+
+
+@pytest.mark.parametrize(
+    ("task", "choice", "result"),
+    [("SteadyState", "SteadyStateDone", "$.steady"), ("VerifyRestore", "VerificationDone", "$.verification")],
+)
+def test_a_wait_longer_than_its_function_continues_in_the_next_invocation_through_the_machine(task, choice, result):
+    assert STATES[task]["ResultPath"] == result
+    assert STATES[task]["Next"] == choice
+    loop = STATES[choice]
+    assert loop["Type"] == "Choice"
+    # Only an explicit done=false loops: anything else (done, or an error caught into Restore) moves on.
+    assert loop["Choices"] == [{"Variable": f"{result}.done", "BooleanEquals": False, "Next": task}]
+    assert loop["Default"] == {"SteadyState": "Inject", "VerifyRestore": "RestoreVerified"}[task]
 
 
 def test_a_drill_has_a_maximum_duration_after_which_the_safety_net_takes_over():

@@ -272,7 +272,8 @@ def build(
             events.append(event(ended_at, "error", stage=key, error=error[0], message=error[1]))
             deviations.append(f"the {stage_of[key]} stage failed with {error[0]}: {error[1]}")
 
-    if state.get("steady"):
+    # $.steady also carries an unfinished wait's progress (SteadyState continues across invocations): only a reached one counts.
+    if (state.get("steady") or {}).get("reached_at") is not None:
         events.append(event(state["steady"]["reached_at"], "steady_state_reached"))
         steps.append(
             _step(

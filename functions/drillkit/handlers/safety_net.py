@@ -1,4 +1,8 @@
-"""Lambda entry point for the safety net: EventBridge calls it when a drill execution ends ABORTED, TIMED_OUT or FAILED."""
+"""Lambda entry point for the safety net's steps (statemachines/safety-net.asl.json).
+
+EventBridge starts the safety-net state machine when a drill execution ends ABORTED, TIMED_OUT or FAILED; each
+of its tasks calls this function with one step: begin, restore, verify or report.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from drillkit import drill
+from drillkit import drill, waits
 from drillkit.config import evidence_config, ledger_config
 from drillkit.observability import logger
 
@@ -14,6 +18,7 @@ ledger_config()  # fail the cold start, not the rescue, when the environment is 
 evidence_config()
 
 
-@logger.inject_lambda_context(correlation_id_path="detail.name")
+@logger.inject_lambda_context(correlation_id_path="net.drill_id || event.detail.name")
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return drill.safety_net(event)
+    # Verification waits at most until this invocation's end; the machine calls again for the rest.
+    return drill.safety_net(event, waits.invocation_deadline(context.get_remaining_time_in_millis()))

@@ -6,7 +6,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from drillkit import drill
+from drillkit import drill, waits
 from drillkit.config import evidence_config, ledger_config
 from drillkit.observability import logger
 
@@ -15,4 +15,5 @@ evidence_config(), ledger_config()  # fail the cold start, not the drill, when t
 
 @logger.inject_lambda_context(correlation_id_path="drill.drill_id")
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return drill.steady_state(event)
+    # The wait ends before this invocation does and continues in the next one (the machine loops on `done`).
+    return drill.steady_state(event, waits.invocation_deadline(context.get_remaining_time_in_millis()))
