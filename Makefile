@@ -19,15 +19,18 @@ $(STAMP): pyproject.toml
 demo: setup
 	$(BIN)/drillkit demo
 
+# Two workers: the lab tests mostly wait on real timings, so two labs at once halve the wall time.
+# --dist loadfile keeps each module (and its lab) on one worker.
 test: setup
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2 --dist loadfile
 
 test-fast: setup
-	$(BIN)/pytest -q -m "not lab"
+	$(BIN)/pytest -q -n 2 -m "not lab"
 
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 # Speed and memory targets, as numbers (not timed tests): lab ready time and RSS, with a drill.
 bench: setup

@@ -156,8 +156,8 @@ def install_stop_at_once() -> None:
             original_reflect(self)
 
     stop._lab = True  # type: ignore[attr-defined]
-    Execution.stop = stop  # type: ignore[method-assign]
-    BaseExecutionWorkerCommunication._reflect_execution_status = reflect  # type: ignore[method-assign]
+    Execution.stop = stop
+    BaseExecutionWorkerCommunication._reflect_execution_status = reflect
 
 
 def time_out(execution_arn: str) -> bool:
@@ -184,6 +184,8 @@ def stopped_execution_of(event: Any) -> str | None:
     """The execution an invocation belongs to, when that execution was stopped (drill states carry its id)."""
     if not isinstance(event, dict):
         return None
-    drill = event.get("drill") if isinstance(event.get("drill"), dict) else {}
+    drill = event.get("drill")
+    if not isinstance(drill, dict):
+        drill = {}
     execution = drill.get("execution_id") or event.get("execution_id")
     return execution if execution in STOPPED_EXECUTIONS else None

@@ -266,7 +266,7 @@ class LabExtensions:
     def invoke(self, function: str, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
         name = function.split(":")[6] if function.startswith("arn:") else function
         if name not in self.runtime.functions:
-            return self.moto_app(environ, start_response)  # let moto report the unknown function
+            return list(self.moto_app(environ, start_response))  # let moto report the unknown function
         length = int(environ.get("CONTENT_LENGTH") or 0)
         raw = environ["wsgi.input"].read(length) if length else b""
         event = json.loads(raw) if raw.strip() else {}

@@ -223,7 +223,7 @@ def request_approval(drill_state: dict[str, Any], task_token: str) -> dict[str, 
     """Park the machine's task token in the drill record and ask for a decision; nothing is touched until then."""
     context = DrillContext.model_validate(drill_state)
     requested_at = clock.now()
-    approval = {
+    approval: dict[str, Any] = {
         "status": "pending",
         "task_token": task_token,
         "requested_at": requested_at,
@@ -312,7 +312,10 @@ def inject(state: dict[str, Any]) -> dict[str, Any]:
     ).model_dump(mode="json")
     ledger.mark_undo(context.drill_id, 1, UNDO_APPLIED, applied_at=t_inject)
     ledger.update_drill(context.drill_id, phase="observe", injected_at=t_inject, injection=injection)
-    followed = keepalive.follow(context, t_inject, first_readings, lambda: probes.sample_all(context))
+    # Sampled like observation: a slow probe (a far standby) must not stretch the interval of the others.
+    sampler = probes.Sampler(context)
+    interval = context.scenario.sampling.interval_seconds
+    followed = keepalive.follow(context, t_inject, first_readings, lambda: sampler.tick(clock.now() + interval), sampler.drain)
     _store().put_samples(context.drill_id, "1-observe-0000", [*([held] if held else []), *first_readings, *followed])
     return injection
 

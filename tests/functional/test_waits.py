@@ -52,7 +52,7 @@ def probes_read(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     monkeypatch.setattr(drill.probes, "Sampler", InstantSampler)
     monkeypatch.setattr(drill.probes, "expected", lambda context: {"fake"})
     monkeypatch.setattr(drill.probes, "steady", steady)
-    monkeypatch.setattr(drill.dns_client, "needs_seed", lambda context: False)
+    monkeypatch.setattr(drill.probes, "needs_seed", lambda context: False)
     return readings
 
 

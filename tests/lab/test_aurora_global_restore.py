@@ -1,6 +1,6 @@
 """Aurora global failover and switchover take time, in the lab as in AWS, and a drill restores across them.
 
-The stack's global operations take seconds (minutes in AWS): a failover 5 s, the old primary's resync
+The stack's global operations take seconds (minutes in AWS): a failover 8 s, the old primary's resync
 15 s, a switchover 3 s. The global-database-failover drill must wait for all of it, across as many
 Restore invocations as it takes, switch the writer back once, and verify.
 """
@@ -44,20 +44,21 @@ def test_a_global_operation_takes_time_shows_its_failover_state_and_refuses_an_o
         AllowDataLoss=True,
     )["GlobalCluster"]
     try:
-        # Within the 5 s the failover takes: writes refused, a second operation refused, the state shown.
-        with pytest.raises(ClientError, match="being demoted by a global failover"):
-            data_api(lab, "primary", "create table if not exists during_failover (seq integer)")
+        # Within the 8 s the failover takes (the cheapest reads first: a loaded machine eats into it): the state
+        # shown, a second operation refused, writes refused.
+        expected = {"FromDbClusterArn": primary["db_cluster_arn"], "ToDbClusterArn": standby["db_cluster_arn"]}
+        assert answer["FailoverState"] == {"Status": "pending", **expected, "IsDataLossAllowed": True}
+        state = global_cluster(lab)["FailoverState"]
+        assert state == {"Status": state["Status"], **expected, "IsDataLossAllowed": True}
+        assert state["Status"] in ("pending", "failing-over")
         with pytest.raises(ClientError) as refused:
             rds.switchover_global_cluster(
                 GlobalClusterIdentifier=lab.info["global_cluster_id"], TargetDbClusterIdentifier=primary["db_cluster_arn"]
             )
         assert refused.value.response["Error"]["Code"] == "InvalidGlobalClusterStateFault"
         assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
-        expected = {"FromDbClusterArn": primary["db_cluster_arn"], "ToDbClusterArn": standby["db_cluster_arn"]}
-        assert answer["FailoverState"] == {"Status": "pending", **expected, "IsDataLossAllowed": True}
-        state = global_cluster(lab)["FailoverState"]
-        assert state == {"Status": state["Status"], **expected, "IsDataLossAllowed": True}
-        assert state["Status"] in ("pending", "failing-over")
+        with pytest.raises(ClientError, match="being demoted by a global failover"):
+            data_api(lab, "primary", "create table if not exists during_failover (seq integer)")
         assert writer_of(lab) == [primary["db_cluster_arn"]]  # not promoted yet
 
         wait_for(lambda: "FailoverState" not in global_cluster(lab), 10, "the failover completes")

@@ -211,6 +211,7 @@ def test_observation_ends_at_its_deadline_restores_and_fails_when_the_failover_h
     scenario = yaml.safe_load((ROOT / "scenarios" / "fail-targets-deregister.yaml").read_text())
     # Route 53 needs about 3 s (1 s interval, threshold 3) to see the primary's targets gone: 1.5 s is too short.
     scenario["sampling"]["observe_timeout_seconds"] = 1.5
+    scenario["sampling"]["probe_timeout_seconds"] = 1  # shorter than the observation, as validation requires
     before = snapshot(lab)
 
     report = run_drill(lab, scenario, tmp_path)

@@ -403,7 +403,7 @@ def build(
         # Nothing was injected; verification trivially holds but there is nothing to judge.
         measured = {}
     objective_verdicts = {name: _objective_verdict(m) for name, m in measured.items()}
-    document = {
+    document: dict[str, Any] = {
         "schema_version": REPORT_SCHEMA_VERSION,
         "drill_id": context.drill_id,
         "scenario": {
@@ -517,7 +517,7 @@ def _measure_rpo(
         findings.append(
             _finding("critical", "DATA_LOST_ENTIRELY", message, "measurements.rpo.detail", REMEDIES["DATA_LOST_ENTIRELY"])
         )
-    else:
+    elif surviving is not None:
         events.append(event(surviving["t"], "rpo_read", store=window["serving_store"], seconds=window["seconds"]))
     if measured["rpo"]["passed"] is False and window["seconds"] is not None:
         findings.append(

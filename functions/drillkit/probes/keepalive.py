@@ -187,7 +187,8 @@ def follow(
     context: DrillContext,
     t_inject: float,
     first_readings: list[dict[str, Any]],
-    sample_all: Callable[[], list[dict[str, Any]]],
+    sample: Callable[[], list[dict[str, Any]]],
+    drain: Callable[[], list[dict[str, Any]]] = list,
 ) -> list[dict[str, Any]]:
     """After the reading that followed the change, sample every probe once per interval while the held
     connection can still tell something new; return those readings and close the connection.
@@ -200,9 +201,9 @@ def follow(
     deadline = t_inject + window
     collected: list[dict[str, Any]] = []
     readings, spared, next_tick = first_readings, 0, clock.now()
+    mine = next((r for r in readings if r.get("probe") == NAME), None)
     try:
         while True:
-            mine = next((r for r in readings if r.get("probe") == NAME), None)
             if mine is None or not mine["served"]:
                 break  # nothing held, or the answer is known: cut
             spared = spared + 1 if any(_new_clients_failed(r) for r in readings) else 0
@@ -212,9 +213,12 @@ def follow(
             if next_tick >= deadline:
                 break
             clock.sleep_until(next_tick)
-            readings = sample_all()
+            readings = sample()
             collected.extend(readings)
+            # A slow reading still in flight (the sampler keeps the cadence) leaves the last one standing.
+            mine = next((r for r in readings if r.get("probe") == NAME), mine)
     finally:
+        collected.extend(drain())  # before the connection is closed under a reading still in flight
         release()
     return collected
 
