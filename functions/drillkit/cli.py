@@ -95,11 +95,12 @@ def _summary(report: dict[str, Any], report_dir: Path) -> None:
         table.add_column(column, justify="left" if column in ("Objective", "Result") else "right")
     for name, m in report.get("measurements", {}).items():
         not_applicable = m.get("kind") == "not_applicable"
-        result = (
-            "[dim]not applicable[/]"
-            if not_applicable
-            else {None: "[dim]not judged[/]", True: "[green]met[/]", False: "[red]missed[/]"}[m["passed"]]
-        )
+        if not_applicable:
+            result = "[dim]not applicable[/]"
+        elif m.get("kind") == "configuration-applied":
+            result = "[dim]configuration applied, not judged[/]"  # a setting read back, not an observation
+        else:
+            result = {None: "[dim]not judged[/]", True: "[green]met[/]", False: "[red]missed[/]"}[m["passed"]]
         table.add_row(
             LABELS.get(name, name),
             "-" if not_applicable else f"{m['seconds']:.2f} s" if m["seconds"] is not None else "not reached",
