@@ -55,7 +55,7 @@ class Sabotage:
         from botocore.retries import bucket, standard
 
         sabotage = self
-        do_get_response, send = endpoint.Endpoint._do_get_response, endpoint.Endpoint._send  # type: ignore[attr-defined]
+        do_get_response, send = endpoint.Endpoint._do_get_response, endpoint.Endpoint._send
         delay_amount = standard.ExponentialBackoff.delay_amount
 
         def sabotaged_get_response(self: Any, request: Any, operation_model: Any, context: Any) -> Any:

@@ -115,9 +115,7 @@ def _role_session(role: TargetRole) -> boto3.session.Session:
     assumed = botocore.session.get_session()
     # botocore has no public setter for refreshable credentials on a session: this is how its own
     # assume-role provider installs them.
-    assumed._credentials = DeferredRefreshableCredentials(  # type: ignore[attr-defined]
-        refresh_using=fetcher.fetch_credentials, method="assume-role"
-    )
+    assumed._credentials = DeferredRefreshableCredentials(refresh_using=fetcher.fetch_credentials, method="assume-role")
     return boto3.session.Session(botocore_session=assumed)
 
 
