@@ -440,6 +440,19 @@ def test_stop_refuses_a_member_of_a_global_database_before_anything_is_touched(s
     stubbed.done()
 
 
+def global_prior(method: str) -> dict:
+    """What capture records for a global method: app-primary is the writer, app-standby the target."""
+    return {
+        "method": method,
+        "region": "us-east-1",
+        "cluster": "app-primary",
+        "cluster_arn": PRIMARY_DB,
+        "global_cluster": "app-global",
+        "writer_arn": PRIMARY_DB,
+        "failover_to": STANDBY_DB,
+    }
+
+
 @pytest.mark.parametrize(
     ("method", "operation", "extra"),
     [
@@ -477,15 +490,7 @@ def test_global_methods_promote_the_standby_and_restore_switches_the_writer_back
 
 
 def test_global_restore_waits_for_the_operation_and_the_resync_then_switches_back_once_and_treats_a_refusal_as_later(stubbed):
-    prior = {
-        "method": "global-failover",
-        "region": "us-east-1",
-        "cluster": "app-primary",
-        "cluster_arn": PRIMARY_DB,
-        "global_cluster": "app-global",
-        "writer_arn": PRIMARY_DB,
-        "failover_to": STANDBY_DB,
-    }
+    prior = global_prior("global-failover")
     by_id = {"GlobalClusterIdentifier": "app-global"}
     primary = {"DBClusterIdentifier": "app-primary"}
     switch_back = {"GlobalClusterIdentifier": "app-global", "TargetDbClusterIdentifier": PRIMARY_DB}
@@ -544,15 +549,7 @@ def test_global_restore_waits_for_the_operation_and_the_resync_then_switches_bac
 
 
 def test_global_restore_still_fails_on_an_error_that_is_not_a_busy_refusal(stubbed):
-    prior = {
-        "method": "global-switchover",
-        "region": "us-east-1",
-        "cluster": "app-primary",
-        "cluster_arn": PRIMARY_DB,
-        "global_cluster": "app-global",
-        "writer_arn": PRIMARY_DB,
-        "failover_to": STANDBY_DB,
-    }
+    prior = global_prior("global-switchover")
     stubbed.expect("rds", "describe_global_clusters", {"GlobalClusterIdentifier": "app-global"}, global_db(STANDBY_DB))
     stubbed.expect("rds", "describe_db_clusters", {"DBClusterIdentifier": "app-primary"}, cluster(PRIMARY_DB))
     stubbed.refuse(
