@@ -68,6 +68,18 @@ def _ask(context: DrillContext, record_type: str, timeout: float) -> tuple[list[
     return values, expires_at, False
 
 
+def addresses(context: DrillContext, timeout: float) -> list[str]:
+    """The public name's addresses as a client gets them: through a cache that honours the TTL.
+
+    In AWS the system resolver (the Lambda's, a VPC's) is that cache; in the lab this module's cache stands
+    for it, so a client keeps reaching the old region until its cached answer expires, as in AWS.
+    """
+    record_type = "AAAA" if context.target.record_type == "AAAA" else "A"
+    if context.network.resolver is None:
+        return sides.resolve(context.target.record_name.rstrip("."), record_type, context.network, timeout)
+    return _ask(context, record_type, timeout)[0]
+
+
 def read(context: DrillContext) -> dict[str, Any]:
     record_type = "AAAA" if context.target.record_type == "AAAA" else "A"
     timeout = context.scenario.sampling.probe_timeout_seconds

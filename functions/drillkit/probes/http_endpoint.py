@@ -1,9 +1,11 @@
 """Probe: an HTTP GET through the public name, as a client would make it.
 
-The name is resolved fresh for every sample (no cache), so this shows where new
-clients land. The region that served the request comes from the response header
-named by the scenario (or a JSON body key ``region``); the side comes from the
-address the name resolved to, matched against the failover records.
+The name is resolved as a client resolves it, through a cache that honours the TTL (the
+dns_client probe's view: the system resolver in AWS, the probe's own cache in the lab), so
+recovery is what clients see, never earlier than their cached answers allow. The region that
+served the request comes from the response header named by the scenario (or a JSON body key
+``region``); the side comes from the address the name resolved to, matched against the
+failover records.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import dns.exception
 
 from drillkit import clock
 from drillkit.model import DrillContext
-from drillkit.probes import sides
+from drillkit.probes import dns_client, sides
 
 NAME = "http"
 
@@ -57,9 +59,17 @@ def read(context: DrillContext) -> dict[str, Any]:
     logical_port = target.url_port or (443 if target.url_scheme == "https" else 80)
     port = context.network.ports.get(logical_port, logical_port)
     t = clock.now()
-    sample: dict[str, Any] = {"t": t, "probe": NAME, "ok": False, "status": None, "side": None, "region": None}
+    sample: dict[str, Any] = {
+        "t": t,
+        "probe": NAME,
+        "resolved_via": dns_client.SOURCE,
+        "ok": False,
+        "status": None,
+        "side": None,
+        "region": None,
+    }
     try:
-        addresses = sides.resolve(name, context.target.record_type, context.network, timeout)
+        addresses = dns_client.addresses(context, timeout)
     except (dns.exception.DNSException, OSError) as error:
         sample["error"] = f"resolve {name}: {type(error).__name__}: {error}"
         sample["latency"] = round(clock.now() - t, 4)
