@@ -11,6 +11,7 @@ A WSGI layer in front of moto's server:
   Ground truth (lab only)        GET /_lab/assumed-roles   every role STS let anyone assume
   Clock (lab only)               POST /_lab/time-out   an execution reaches its TimeoutSeconds now
   Test harness (lab only)        POST /_lab/function-timeout   give a drillkit function a shorter timeout
+  Usage (lab only)               GET /_lab/usage   every request and Lambda invocation so far (usage.py), for the cost model
 Everything else goes to moto unchanged.
 """
 
@@ -20,6 +21,7 @@ import io
 import json
 import re
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
@@ -32,6 +34,7 @@ from drillkit_lab.lambda_runtime import InvocationResult, LambdaRuntime, Sabotag
 from drillkit_lab.physics.database import ClusterNotEligible, DatabaseUnavailable, GlobalClusterBusy, GlobalDatabase
 from drillkit_lab.physics.route53 import Route53Physics
 from drillkit_lab.throttle import Route53Throttle, operation_of
+from drillkit_lab.usage import UsageMeter
 
 ROUTE53_NS = "https://route53.amazonaws.com/doc/2013-04-01/"
 HEALTH_STATUS = re.compile(r"^/2013-04-01/healthcheck/([^/]+)/status$")
@@ -43,6 +46,7 @@ LAB_SABOTAGE = "/_lab/sabotage"  # the test harness (tests/lab/test_harness.py);
 LAB_TIME_OUT = "/_lab/time-out"  # the drill machine's 2-hour TimeoutSeconds, reached now (tests of that guardrail)
 LAB_FUNCTION_TIMEOUT = "/_lab/function-timeout"  # a function's timeout shortened, so a test outlasts it in seconds
 LAB_ASSUMED_ROLES = "/_lab/assumed-roles"  # ground truth: every AssumeRole STS granted (CloudTrail's record, in AWS)
+LAB_USAGE = "/_lab/usage"  # what AWS would bill: requests by service, operation and caller; invocations and durations
 
 StartResponse = Callable[..., Any]
 
@@ -80,10 +84,12 @@ class LabExtensions:
         self.runtime = runtime
         self.route53_throttle = route53_throttle or Route53Throttle()
         self.database: GlobalDatabase | None = None  # set once the lab stack has one
+        self.usage = UsageMeter()
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         method = environ.get("REQUEST_METHOD", "GET")
+        self.usage.record_request(environ)
         operation = operation_of(method, path)
         if operation is not None and not self.route53_throttle.admit(operation):
             # Drillkit's own clients say so in their user agent; the ground truth tells them from the tests' calls.
@@ -96,6 +102,8 @@ class LabExtensions:
             return self.test_dns_answer(parse_qs(environ.get("QUERY_STRING", "")), start_response)
         if method == "GET" and path == LAB_ASSUMED_ROLES:
             return self.assumed_roles(start_response)
+        if method == "GET" and path == LAB_USAGE:
+            return _json(start_response, "200 OK", self.usage.snapshot().model_dump(mode="json"))
         if method == "POST" and path == LAB_TIME_OUT:
             arn = str(json.loads(_body(environ) or b"{}").get("executionArn", ""))
             if not time_out(arn):
@@ -277,19 +285,26 @@ class LabExtensions:
             ("x-amzn-RequestId", str(uuid.uuid4())),
         ]
         if invocation_type == "Event":
-            threading.Thread(target=self.runtime.invoke, args=(name, event), daemon=True).start()
+            threading.Thread(target=self._invoke_metered, args=(name, event), daemon=True).start()
             start_response("202 Accepted", headers + [("Content-Length", "0")])
             return [b""]
         if stopped := stopped_execution_of(event):
             # Step Functions invokes nothing for an execution once it is stopped.
             result = InvocationResult(False, {"errorType": "States.Runtime", "errorMessage": f"execution {stopped} was stopped"})
         else:
-            result = self.runtime.invoke(name, event)
+            result = self._invoke_metered(name, event)
         if not result.ok:
             headers.append(("X-Amz-Function-Error", "Unhandled"))
         data = json.dumps(result.payload).encode()
         start_response("200 OK", headers + [("Content-Length", str(len(data)))])
         return [data]
+
+    def _invoke_metered(self, name: str, event: Any) -> InvocationResult:
+        started = time.monotonic()
+        try:
+            return self.runtime.invoke(name, event)
+        finally:
+            self.usage.record_invocation(name, self.runtime.functions[name].memory, (time.monotonic() - started) * 1000)
 
 
 def _body(environ: dict[str, Any]) -> bytes:

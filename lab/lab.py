@@ -177,7 +177,10 @@ class Lab:
         }
         # Workers start once the stack is up: started earlier they would only slow the start down.
         runtime.prewarm()
-        self.lab_file.write_text(json.dumps(self.info, indent=2))
+        # Written whole, then renamed: whoever waits for the file to exist never reads half of it.
+        partial = self.lab_file.with_suffix(".json.partial")
+        partial.write_text(json.dumps(self.info, indent=2))
+        partial.replace(self.lab_file)
         return self.info
 
     def stop(self) -> None:

@@ -1,0 +1,150 @@
+"""The cost model of `make bench`: requests counted where the lab answers them, priced from one table."""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from drillkit_lab.usage import Invocation, RequestCount, Usage, UsageMeter
+
+from ..conftest import ROOT
+
+
+def _cost_module() -> Any:
+    spec = importlib.util.spec_from_file_location("bench_cost", ROOT / "benchmarks" / "cost.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["bench_cost"] = module  # pydantic resolves the models' annotations through the module
+    spec.loader.exec_module(module)
+    return module
+
+
+cost = _cost_module()
+
+
+def signed(service: str, method: str, path: str, agent: str = "Boto3/1.35 drillkit", **extra: Any) -> dict[str, Any]:
+    return {
+        "REQUEST_METHOD": method,
+        "PATH_INFO": path,
+        "HTTP_USER_AGENT": agent,
+        "HTTP_AUTHORIZATION": f"AWS4-HMAC-SHA256 Credential=testing/20261202/us-east-1/{service}/aws4_request, SignedHeaders=host",
+        **extra,
+    }
+
+
+def test_the_meter_names_service_operation_and_caller_of_each_wire_protocol():
+    meter = UsageMeter()
+    body = b"Action=Publish&TopicArn=arn%3Aaws%3Asns%3Aus-east-1%3A1%3At&Message=hi"
+    form = signed(
+        "sns",
+        "POST",
+        "/",
+        CONTENT_TYPE="application/x-www-form-urlencoded; charset=utf-8",
+        CONTENT_LENGTH=str(len(body)),
+        **{"wsgi.input": io.BytesIO(body)},
+    )
+
+    meter.record_request(signed("dynamodb", "POST", "/", HTTP_X_AMZ_TARGET="DynamoDB_20120810.UpdateItem"))
+    meter.record_request(signed("s3", "PUT", "/evidence/drills/d1/report.json"))
+    meter.record_request(signed("s3", "GET", "/evidence", QUERY_STRING="list-type=2&prefix=drills%2F"))
+    meter.record_request(signed("route53", "GET", "/2013-04-01/healthcheck/abc/status", agent="Boto3/1.35"))
+    meter.record_request(form)
+    meter.record_request({"REQUEST_METHOD": "GET", "PATH_INFO": "/_lab/usage"})  # unsigned: the lab's own
+
+    usage = meter.snapshot()
+    assert {(r.service, r.operation, r.caller) for r in usage.requests} == {
+        ("dynamodb", "UpdateItem", "drillkit"),
+        ("s3", "PutObject", "drillkit"),
+        ("s3", "ListObjects", "drillkit"),
+        ("route53", "GetHealthCheckStatus", "other"),
+        ("sns", "Publish", "drillkit"),
+    }
+    # The form body was read to find the action: the next reader (moto) still gets all of it.
+    assert form["wsgi.input"].read() == body
+
+
+def test_usage_since_an_earlier_snapshot_is_one_drills_share():
+    meter = UsageMeter()
+    meter.record_request(signed("sns", "POST", "/", HTTP_X_AMZ_TARGET="x.Publish"))
+    meter.record_invocation("Preflight", 256, 120.0)
+    before = meter.snapshot()
+    meter.record_request(signed("sns", "POST", "/", HTTP_X_AMZ_TARGET="x.Publish"))
+    meter.record_request(signed("kms", "POST", "/", HTTP_X_AMZ_TARGET="TrentService.Sign"))
+    meter.record_invocation("Report", 512, 900.5)
+
+    drill = meter.snapshot().since(before)
+
+    assert drill.count("sns", "Publish") == 1 and drill.count("kms") == 1
+    assert [i.function for i in drill.invocations] == ["Report"]
+
+
+def run_with(usage: Usage, **overrides: Any) -> Any:
+    fields = {
+        "usage": usage,
+        "state_transitions": 40,
+        "largest_item_bytes": 3000,
+        "log_bytes": 0,
+        "history_bytes": 0,
+        "dns_queries": 0,
+        "fault_seconds": 61.0,
+    }
+    return cost.DrillRun(**{**fields, **overrides})
+
+
+def test_each_line_is_quantity_times_the_tables_price():
+    prices = cost.load_prices()
+    usage = Usage(
+        requests=[
+            RequestCount(service="dynamodb", operation="UpdateItem", caller="drillkit", count=10),
+            RequestCount(service="dynamodb", operation="GetItem", caller="other", count=8),
+            RequestCount(service="kms", operation="Sign", caller="drillkit", count=1),
+            RequestCount(service="route53", operation="GetHealthCheckStatus", caller="drillkit", count=500),
+        ],
+        invocations=[Invocation(function="Observe", memory_mb=512, duration_ms=1999.2)],
+    )
+
+    result = cost.drill_cost(run_with(usage), prices)
+
+    lines = {line.item: line for line in result.lines}
+    # A 3000-byte item: 3 write request units per write, 1 read request unit per strongly consistent read.
+    assert lines["DynamoDB writes"].quantity == 30
+    assert lines["DynamoDB reads"].quantity == 8
+    assert lines["Lambda compute"].quantity == pytest.approx(0.5 * 2.0)  # 1999.2 ms bills as 2000 ms
+    assert lines["Step Functions state transitions"].usd == pytest.approx(40 * prices.step_functions_standard_per_state_transition)
+    assert lines["KMS asymmetric requests"].usd == pytest.approx(prices.kms_per_asymmetric_request)
+    assert result.total_usd == pytest.approx(sum(line.usd for line in result.lines))
+    assert result.fis_usd == pytest.approx(2 * prices.fis_per_action_minute)  # 61 s is two started minutes
+    assert result.unpriced == []
+
+
+def test_a_service_the_model_does_not_price_is_named_not_hidden():
+    usage = Usage(requests=[RequestCount(service="secretsmanager", operation="GetSecretValue", caller="drillkit", count=2)])
+
+    result = cost.drill_cost(run_with(usage), cost.load_prices())
+
+    assert result.unpriced == ["secretsmanager GetSecretValue"]
+
+
+def test_growth_is_fitted_from_two_runs_of_one_drill():
+    fitted = cost.growth(observed_seconds=10.0, short=(20.0, 0.002), long=(50.0, 0.005))
+
+    assert fitted.per_sampling_second_usd == pytest.approx(0.0001)
+    assert fitted.wall_fixed_seconds == pytest.approx(10.0)
+    assert fitted.cost(10.0) == pytest.approx(0.002)
+    assert fitted.cost(40.0) == pytest.approx(0.005)
+
+
+def test_the_price_table_is_one_dated_file_with_a_source_per_service():
+    table = json.loads((Path(ROOT) / "benchmarks" / "prices.json").read_text())
+
+    prices = cost.PriceTable.model_validate(table)
+
+    assert prices.as_of and prices.region == "us-east-1"
+    services = {"step_functions", "lambda", "dynamodb", "s3", "kms", "sns", "cloudwatch", "fis"}
+    assert services <= prices.sources.keys()
