@@ -78,6 +78,7 @@ class DrillRun(BaseModel):
     log_bytes: int  # Lambda log output written during the drill (CloudWatch Logs ingestion)
     history_bytes: int  # the execution history as JSON: the state machine's log volume at level ALL
     dns_queries: int  # authoritative queries the DNS probe sent (Route 53 bills queries, not API calls)
+    ticks: int = 0  # sampling ticks (each reads every probe once)
     fault_seconds: float  # fault injected to restore started: what AWS FIS would bill as action time
     architecture: str = "arm64"
 
@@ -223,32 +224,61 @@ def drill_cost(run: DrillRun, prices: PriceTable) -> DrillCost:
     )
 
 
-class Growth(BaseModel):
-    """cost(L) = fixed + per_second x L and wall(L) = wall_fixed + L, L the seconds the fault is observed.
+COMPUTE_ITEMS = {"Lambda compute", "CloudWatch Logs ingestion"}  # grow with time; every other line with readings
 
-    Fitted from two runs of one drill, the second with more sampling: every sampling second costs the same
-    (one invocation of the sampling function running, the same probes read at the same interval).
+
+class Growth(BaseModel):
+    """cost(L, i) = fixed + L x (per_second + per_tick / i); wall(L) = wall_fixed + L.
+
+    L is how long the fault is observed and i the sampling interval. Fitted from two runs of one drill, the
+    second with more steady-state sampling: the sampling Lambda's compute (and its logs) grows with time, the
+    requests with the number of ticks (each tick reads every probe once), so the fit holds for other intervals.
     """
 
     fixed_usd: float
-    per_sampling_second_usd: float
+    per_second_usd: float
+    per_tick_usd: float
     wall_fixed_seconds: float
 
-    def cost(self, observed_seconds: float) -> float:
-        return self.fixed_usd + self.per_sampling_second_usd * observed_seconds
+    def cost(self, observed_seconds: float, interval_seconds: float) -> float:
+        return self.fixed_usd + observed_seconds * (self.per_second_usd + self.per_tick_usd / interval_seconds)
 
     def gameday_cost(
-        self, environments: int, observed_seconds: float, transitions_per_environment: int, prices: PriceTable
+        self,
+        environments: int,
+        observed_seconds: float,
+        interval_seconds: float,
+        transitions_per_environment: int,
+        prices: PriceTable,
     ) -> float:
         """N drills plus the game-day machine's own transitions per environment (its Map iteration and the wait)."""
         overhead = transitions_per_environment * prices.step_functions_standard_per_state_transition
-        return environments * (self.cost(observed_seconds) + overhead)
+        return environments * (self.cost(observed_seconds, interval_seconds) + overhead)
 
 
-def growth(observed_seconds: float, short: tuple[float, float], long: tuple[float, float]) -> Growth:
-    """From the short run's observation, and (wall seconds, cost) of a short and a longer run of the same drill."""
-    (w1, c1), (w2, c2) = short, long
-    slope = (c2 - c1) / (w2 - w1)
+class Run(BaseModel):
+    """One run's figures for the fit: its cost, wall time, ticks, and how long it observed the fault."""
+
+    cost: DrillCost
+    wall_seconds: float
+    ticks: int
+    observed_seconds: float
+    interval_seconds: float
+
+
+def _split(cost: DrillCost) -> tuple[float, float]:
+    timed = sum(line.usd for line in cost.lines if line.item in COMPUTE_ITEMS)
+    return timed, cost.total_usd - timed
+
+
+def growth(short: Run, long: Run) -> Growth:
+    (timed_1, ticked_1), (timed_2, ticked_2) = _split(short.cost), _split(long.cost)
+    per_second = (timed_2 - timed_1) / (long.wall_seconds - short.wall_seconds)
+    per_tick = (ticked_2 - ticked_1) / (long.ticks - short.ticks)
+    fixed = short.cost.total_usd - short.observed_seconds * (per_second + per_tick / short.interval_seconds)
     return Growth(
-        fixed_usd=c1 - slope * observed_seconds, per_sampling_second_usd=slope, wall_fixed_seconds=w1 - observed_seconds
+        fixed_usd=fixed,
+        per_second_usd=per_second,
+        per_tick_usd=per_tick,
+        wall_fixed_seconds=short.wall_seconds - short.observed_seconds,
     )

@@ -25,6 +25,7 @@ import statistics
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -40,12 +41,13 @@ from drillkit_lab import truth
 from drillkit_lab.usage import Usage
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from cost import DrillCost, DrillRun, Growth, PriceTable, drill_cost, growth, load_prices  # noqa: E402
+from cost import DrillCost, DrillRun, Growth, PriceTable, Run, drill_cost, growth, load_prices  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ROOT / "scenarios"
 STACKS = ROOT / "lab" / "stacks"
 DEMO = SCENARIOS / "region-failover-health-check.yaml"
+TICK_PROBE = "http"  # read once every tick in every shipped scenario: its readings count the ticks
 MAX_STEADY_STATE_SAMPLES = 60  # spec.Sampling's limit
 TEN_MINUTES = 600.0
 GAMEDAY_TRANSITIONS_PER_ENVIRONMENT = 4  # Map iteration, startExecution.sync, its wait and the result (estimated)
@@ -83,11 +85,29 @@ class Results(BaseModel):
     lab_ready_seconds: list[float]
     lab_tree_pss_mb: float
     lab_processes: int
+    function_peak_rss_mb: dict[str, float]  # each Lambda worker's peak RSS in the lab, against its MemorySize
     scenarios: list[ScenarioResult]
     growth: Growth
+    aws_interval_seconds: float  # the sampling interval of the AWS-sized scenarios (scenarios/aws/)
     ten_minute_drill_usd: float
     ten_minute_drill_fis_usd: float
     gameday_10_environments_ten_minutes_usd: float
+
+
+def peak_memory_by_function(lab_pid: int, tree: Any) -> dict[str, float]:
+    """Each Lambda worker's peak RSS (VmHWM), by function: what MemorySize must hold, with room to spare."""
+    peaks: dict[str, float] = {}
+    for pid in tree(lab_pid)[1:]:
+        try:
+            environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+            status = Path(f"/proc/{pid}/status").read_text().splitlines()
+        except OSError:
+            continue
+        name = next((e.split(b"=", 1)[1].decode() for e in environ if e.startswith(b"AWS_LAMBDA_FUNCTION_NAME=")), None)
+        peak = next((int(line.split()[1]) / 1024 for line in status if line.startswith("VmHWM:")), None)
+        if name and peak is not None:
+            peaks[name] = max(peaks.get(name, 0.0), peak)
+    return dict(sorted(peaks.items()))
 
 
 class Lab:
@@ -97,9 +117,7 @@ class Lab:
         self.info: dict[str, Any] = json.loads(process.lab_file.read_text())
 
     def usage(self) -> Usage:
-        import urllib.request
-
-        with urllib.request.urlopen(self.deployment.endpoint_url + "/_lab/usage", timeout=10) as answer:
+        with urllib.request.urlopen(f"{self.deployment.endpoint_url}/_lab/usage", timeout=10) as answer:
             return Usage.model_validate_json(answer.read())
 
     def log_bytes(self) -> int:
@@ -168,6 +186,7 @@ def run_one(lab: Lab, scenario_doc: dict[str, Any], reports: Path) -> tuple[dict
         log_bytes=lab.log_bytes() - logs_before,
         history_bytes=len(json.dumps(history, default=str)),
         dns_queries=sum(1 for s in samples if s.get("probe") == "dns"),
+        ticks=sum(1 for s in samples if s.get("probe") == TICK_PROBE),
         fault_seconds=at.get("restore", at.get("drill_ended", 0.0)) - at.get("fault_injected", 0.0),
     )
     return report, run
@@ -204,9 +223,26 @@ def with_longer_steady_state(scenario: dict[str, Any]) -> dict[str, Any]:
     sampling = {**scenario["sampling"]}
     sampling["steady_state_samples"] = MAX_STEADY_STATE_SAMPLES
     sampling["steady_state_timeout_seconds"] = max(
-        float(sampling.get("steady_state_timeout_seconds", 60)), 4 * MAX_STEADY_STATE_SAMPLES * float(sampling["interval_seconds"])
+        float(sampling.get("steady_state_timeout_seconds", 60)),
+        4 * MAX_STEADY_STATE_SAMPLES * float(sampling["interval_seconds"]),
     )
     return {**scenario, "sampling": sampling}
+
+
+def aws_sampling_interval() -> float:
+    """The interval the AWS-sized scenarios sample at: a drill on AWS is priced at that interval, not the lab's."""
+    intervals = {float(yaml.safe_load(p.read_text())["sampling"]["interval_seconds"]) for p in (SCENARIOS / "aws").glob("*.yaml")}
+    return min(intervals)  # the most frequent sampling any of them asks for: the dearest
+
+
+def fit_run(report: dict[str, Any], run: DrillRun, prices: PriceTable) -> Run:
+    return Run(
+        cost=drill_cost(run, prices),
+        wall_seconds=_wall(report),
+        ticks=run.ticks,
+        observed_seconds=_observed(report),
+        interval_seconds=float(report["sampling"]["interval_seconds"]),
+    )
 
 
 def _wall(report: dict[str, Any]) -> float:
@@ -241,15 +277,21 @@ def table(results: Results) -> str:
         f"Lab: ready in {statistics.median(results.lab_ready_seconds):.2f} s (median of {len(results.lab_ready_seconds)}), "
         f"{results.lab_tree_pss_mb:.0f} MB PSS over {results.lab_processes} processes (default stack, after a drill).",
         "",
-        f"Growth (measured: the demo drill, then again with {MAX_STEADY_STATE_SAMPLES} steady-state samples): cost(L) = "
-        f"${g.fixed_usd:.5f} + ${g.per_sampling_second_usd:.7f} x L and wall(L) = {g.wall_fixed_seconds:.0f} s + L, "
-        f"L = seconds the fault is observed; a game-day of N environments costs N x (cost(L) + "
+        f"Growth (measured: the demo drill, then again with {MAX_STEADY_STATE_SAMPLES} steady-state samples): cost(L, i) = "
+        f"${g.fixed_usd:.5f} + L x (${g.per_second_usd:.8f} + ${g.per_tick_usd:.7f} / i) and wall(L) = "
+        f"{g.wall_fixed_seconds:.0f} s + L, L = seconds the fault is observed, i = sampling interval; "
+        f"a game-day of N environments costs N x (cost(L, i) + "
         f"{GAMEDAY_TRANSITIONS_PER_ENVIRONMENT} transitions) and takes N x wall(L) one at a time, "
         f"ceil(N / MaxConcurrency) x wall(L) in parallel.",
-        f"A 10-minute drill: ${results.ten_minute_drill_usd:.4f} (goal < ${COST_GOAL_USD}); AWS FIS for the same 10 minutes "
+        f"A 10-minute drill sampled every {results.aws_interval_seconds:g} s (scenarios/aws/): "
+        f"${results.ten_minute_drill_usd:.4f} (goal < ${COST_GOAL_USD}); AWS FIS for the same 10 minutes "
         f"of one fault: ${results.ten_minute_drill_fis_usd:.2f}. A game-day of 10 environments x 10 minutes: "
         f"${results.gameday_10_environments_ten_minutes_usd:.3f}.",
         f"Prices: benchmarks/prices.json (us-east-1 list prices as of {results.prices_as_of}).",
+        "",
+        "Peak memory of each function's worker in the lab (RSS, MB): "
+        + ", ".join(f"{name} {mb:.0f}" for name, mb in results.function_peak_rss_mb.items())
+        + ".",
     ]
     return "\n".join(rows)
 
@@ -299,14 +341,12 @@ def main() -> int:
                 )
             lab = lab_of("default")
             memory = bench.memory_mb(lab.process.process.pid)
+            peaks = peak_memory_by_function(lab.process.process.pid, bench._tree)
             demo = yaml.safe_load(DEMO.read_text())
             report_short, short = run_one(lab, demo, work / "reports")
             report_long, long = run_one(lab, with_longer_steady_state(demo), work / "reports")
-    fitted = growth(
-        observed_seconds=_observed(report_short),
-        short=(_wall(report_short), drill_cost(short, prices).total_usd),
-        long=(_wall(report_long), drill_cost(long, prices).total_usd),
-    )
+    fitted = growth(fit_run(report_short, short, prices), fit_run(report_long, long, prices))
+    aws_interval = aws_sampling_interval()
     outcome = Results(
         measured_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         machine=f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
@@ -314,12 +354,14 @@ def main() -> int:
         lab_ready_seconds=ready,
         lab_tree_pss_mb=memory["tree_pss"],
         lab_processes=int(memory["workers"]) + 1,
+        function_peak_rss_mb=peaks,
         scenarios=results,
         growth=fitted,
-        ten_minute_drill_usd=fitted.cost(TEN_MINUTES - fitted.wall_fixed_seconds),
+        aws_interval_seconds=aws_interval,
+        ten_minute_drill_usd=fitted.cost(TEN_MINUTES - fitted.wall_fixed_seconds, aws_interval),
         ten_minute_drill_fis_usd=10 * prices.fis_per_action_minute,
         gameday_10_environments_ten_minutes_usd=fitted.gameday_cost(
-            10, TEN_MINUTES - fitted.wall_fixed_seconds, GAMEDAY_TRANSITIONS_PER_ENVIRONMENT, prices
+            10, TEN_MINUTES - fitted.wall_fixed_seconds, aws_interval, GAMEDAY_TRANSITIONS_PER_ENVIRONMENT, prices
         ),
     )
     args.out.write_text(outcome.model_dump_json(indent=2) + "\n")
@@ -331,7 +373,12 @@ def main() -> int:
     goals = [
         ("lab ready", f"{ready_median:.2f} s", f"< {READY_GOAL_SECONDS:g} s", ready_median < READY_GOAL_SECONDS),
         ("lab memory (PSS)", f"{outcome.lab_tree_pss_mb:.0f} MB", f"< {PSS_GOAL_MB:g} MB", outcome.lab_tree_pss_mb < PSS_GOAL_MB),
-        ("10-minute drill", f"${outcome.ten_minute_drill_usd:.4f}", f"< ${COST_GOAL_USD:g}", outcome.ten_minute_drill_usd < COST_GOAL_USD),
+        (
+            "10-minute drill",
+            f"${outcome.ten_minute_drill_usd:.4f}",
+            f"< ${COST_GOAL_USD:g}",
+            outcome.ten_minute_drill_usd < COST_GOAL_USD,
+        ),
     ]
     for name, value, goal, met in goals:
         print(f"goal {name}: {value} ({goal}): {'met' if met else 'MISSED'}")

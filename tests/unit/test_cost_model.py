@@ -33,7 +33,7 @@ def signed(service: str, method: str, path: str, agent: str = "Boto3/1.35 drillk
         "REQUEST_METHOD": method,
         "PATH_INFO": path,
         "HTTP_USER_AGENT": agent,
-        "HTTP_AUTHORIZATION": f"AWS4-HMAC-SHA256 Credential=testing/20261202/us-east-1/{service}/aws4_request, SignedHeaders=host",
+        "HTTP_AUTHORIZATION": f"AWS4-HMAC-SHA256 Credential=testing/20261202/us-east-1/{service}/aws4_request, SignedHeaders=h",
         **extra,
     }
 
@@ -116,7 +116,9 @@ def test_each_line_is_quantity_times_the_tables_price():
     assert lines["DynamoDB writes"].quantity == 30
     assert lines["DynamoDB reads"].quantity == 8
     assert lines["Lambda compute"].quantity == pytest.approx(0.5 * 2.0)  # 1999.2 ms bills as 2000 ms
-    assert lines["Step Functions state transitions"].usd == pytest.approx(40 * prices.step_functions_standard_per_state_transition)
+    assert lines["Step Functions state transitions"].usd == pytest.approx(
+        40 * prices.step_functions_standard_per_state_transition
+    )
     assert lines["KMS asymmetric requests"].usd == pytest.approx(prices.kms_per_asymmetric_request)
     assert result.total_usd == pytest.approx(sum(line.usd for line in result.lines))
     assert result.fis_usd == pytest.approx(2 * prices.fis_per_action_minute)  # 61 s is two started minutes
@@ -131,13 +133,32 @@ def test_a_service_the_model_does_not_price_is_named_not_hidden():
     assert result.unpriced == ["secretsmanager GetSecretValue"]
 
 
-def test_growth_is_fitted_from_two_runs_of_one_drill():
-    fitted = cost.growth(observed_seconds=10.0, short=(20.0, 0.002), long=(50.0, 0.005))
+def fitted_run(compute_usd: float, requests_usd: float, wall: float, ticks: int, observed: float, interval: float) -> Any:
+    lines = [
+        cost.CostLine(item="Lambda compute", quantity=1, unit="GB-second", unit_usd=compute_usd, usd=compute_usd, basis=""),
+        cost.CostLine(
+            item="CloudWatch API requests", quantity=1, unit="request", unit_usd=requests_usd, usd=requests_usd, basis=""
+        ),
+    ]
+    spent = cost.DrillCost(lines=lines, total_usd=compute_usd + requests_usd, fis_usd=0.1, unpriced=[])
+    return cost.Run(cost=spent, wall_seconds=wall, ticks=ticks, observed_seconds=observed, interval_seconds=interval)
 
-    assert fitted.per_sampling_second_usd == pytest.approx(0.0001)
+
+def test_growth_splits_what_grows_with_time_from_what_grows_with_readings():
+    # Given the same drill twice, the second sampling 30 s (60 ticks at 0.5 s) longer
+    short = fitted_run(compute_usd=0.001, requests_usd=0.002, wall=20.0, ticks=20, observed=10.0, interval=0.5)
+    long = fitted_run(compute_usd=0.0016, requests_usd=0.005, wall=50.0, ticks=80, observed=10.0, interval=0.5)
+
+    # When the growth is fitted
+    fitted = cost.growth(short, long)
+
+    # Then compute grows per second, requests per tick, and the short run is reproduced
+    assert fitted.per_second_usd == pytest.approx(0.00002)
+    assert fitted.per_tick_usd == pytest.approx(0.00005)
     assert fitted.wall_fixed_seconds == pytest.approx(10.0)
-    assert fitted.cost(10.0) == pytest.approx(0.002)
-    assert fitted.cost(40.0) == pytest.approx(0.005)
+    assert fitted.cost(10.0, 0.5) == pytest.approx(0.003)
+    # and sampling five times less often makes the readings' part five times cheaper
+    assert fitted.cost(100.0, 5.0) - fitted.cost(0.0, 5.0) == pytest.approx(100 * (0.00002 + 0.00005 / 5))
 
 
 def test_the_price_table_is_one_dated_file_with_a_source_per_service():
