@@ -6,7 +6,22 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
+TESTS = ROOT / "tests"
 DEMO_SCENARIO = ROOT / "scenarios" / "region-failover-health-check.yaml"
+# Folders whose tests reach no network: moto's mock_aws and Stubber answer in-process. Lab tests need sockets.
+WITHOUT_SOCKETS = ("unit", "functional")
+LOOPBACK = ["127.0.0.1"]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """pytest-socket refuses every socket to unit and functional tests; a ``loopback`` test may reach 127.0.0.1 only."""
+    for item in items:
+        if item.path.resolve().relative_to(TESTS).parts[0] not in WITHOUT_SOCKETS:
+            continue
+        if item.get_closest_marker("loopback"):
+            item.add_marker(pytest.mark.allow_hosts(LOOPBACK))
+        else:
+            item.add_marker(pytest.mark.disable_socket)
 
 
 @pytest.fixture
