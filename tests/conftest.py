@@ -1,13 +1,18 @@
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
+from freezegun import freeze_time
+from freezegun.api import FrozenDateTimeFactory
 
 ROOT = Path(__file__).resolve().parent.parent
 TESTS = ROOT / "tests"
 DEMO_SCENARIO = ROOT / "scenarios" / "region-failover-health-check.yaml"
+DRILL_DAY = "2026-11-22 10:00:00"
 # Folders whose tests reach no network: moto's mock_aws and Stubber answer in-process. Lab tests need sockets.
 WITHOUT_SOCKETS = ("unit", "functional")
 LOOPBACK = ["127.0.0.1"]
@@ -33,3 +38,15 @@ def scenario_dict() -> dict:
     for name in ("alerting_seconds", "client_cutover_seconds", "rpo_seconds"):
         scenario["objectives"].pop(name, None)
     return scenario
+
+
+@pytest.fixture
+def frozen_clock() -> Iterator[FrozenDateTimeFactory]:
+    """The clock stands at DRILL_DAY and moves only when the code sleeps or the test ticks it.
+
+    A sleep moves the frozen clock by its length at once: a wait of seconds takes no time, and how many readings
+    fit in it is exact rather than up to the machine's load.
+    """
+    with freeze_time(DRILL_DAY) as frozen, pytest.MonkeyPatch.context() as patch:
+        patch.setattr(time, "sleep", frozen.tick)
+        yield frozen
