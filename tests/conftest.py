@@ -4,6 +4,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import aws_xray_sdk.core  # noqa: F401 (see WITHOUT_SOCKETS)
 import pytest
 import yaml
 from freezegun import freeze_time
@@ -14,6 +15,8 @@ TESTS = ROOT / "tests"
 DEMO_SCENARIO = ROOT / "scenarios" / "region-failover-health-check.yaml"
 DRILL_DAY = "2026-11-22 10:00:00"
 # Folders whose tests reach no network: moto's mock_aws and Stubber answer in-process. Lab tests need sockets.
+# The X-Ray SDK (powertools Tracer, imported with every handler) creates its UDP emitter's socket when it is
+# imported; it sends nothing while the Tracer is off (outside Lambda). It is imported here, before sockets are refused.
 WITHOUT_SOCKETS = ("unit", "functional")
 LOOPBACK = ["127.0.0.1"]
 
