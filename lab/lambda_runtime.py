@@ -49,6 +49,8 @@ class FunctionConfig:
             "PYTHONDONTWRITEBYTECODE": "1",
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "TZ": "UTC",
+            # Lambda hands X-Ray a trace header per invocation and runs its daemon; the lab has neither.
+            "POWERTOOLS_TRACE_DISABLED": "true",
         }
         return {**runtime, **{k: str(v) for k, v in self.variables.items()}}
 

@@ -1,12 +1,35 @@
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
+import aws_xray_sdk.core  # noqa: F401 (see WITHOUT_SOCKETS)
 import pytest
 import yaml
+from freezegun import freeze_time
+from freezegun.api import FrozenDateTimeFactory
 
 ROOT = Path(__file__).resolve().parent.parent
+TESTS = ROOT / "tests"
 DEMO_SCENARIO = ROOT / "scenarios" / "region-failover-health-check.yaml"
+DRILL_DAY = "2026-11-22 10:00:00"
+# Folders whose tests reach no network: moto's mock_aws and Stubber answer in-process. Lab tests need sockets.
+# The X-Ray SDK (powertools Tracer, imported with every handler) creates its UDP emitter's socket when it is
+# imported; it sends nothing while the Tracer is off (outside Lambda). It is imported here, before sockets are refused.
+WITHOUT_SOCKETS = ("unit", "functional")
+LOOPBACK = ["127.0.0.1"]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """pytest-socket refuses every socket to unit and functional tests; a ``loopback`` test may reach 127.0.0.1 only."""
+    for item in items:
+        if item.path.resolve().relative_to(TESTS).parts[0] not in WITHOUT_SOCKETS:
+            continue
+        if item.get_closest_marker("loopback"):
+            item.add_marker(pytest.mark.allow_hosts(LOOPBACK))
+        else:
+            item.add_marker(pytest.mark.disable_socket)
 
 
 @pytest.fixture
@@ -18,3 +41,15 @@ def scenario_dict() -> dict:
     for name in ("alerting_seconds", "client_cutover_seconds", "rpo_seconds"):
         scenario["objectives"].pop(name, None)
     return scenario
+
+
+@pytest.fixture
+def frozen_clock() -> Iterator[FrozenDateTimeFactory]:
+    """The clock stands at DRILL_DAY and moves only when the code sleeps or the test ticks it.
+
+    A sleep moves the frozen clock by its length at once: a wait of seconds takes no time, and how many readings
+    fit in it is exact rather than up to the machine's load.
+    """
+    with freeze_time(DRILL_DAY) as frozen, pytest.MonkeyPatch.context() as patch:
+        patch.setattr(time, "sleep", frozen.tick)
+        yield frozen

@@ -327,7 +327,47 @@ def test_the_safety_net_runs_on_every_execution_of_the_drill_machine_that_ends_a
     assert pattern["detail-type"] == ["Step Functions Execution Status Change"]
     assert sorted(pattern["detail"]["status"]) == ["ABORTED", "FAILED", "TIMED_OUT"]
     assert pattern["detail"]["stateMachineArn"] == [{"Ref": "DrillStateMachine"}]
-    assert machine["Policies"] == [{"LambdaInvokePolicy": {"FunctionName": {"Ref": "SafetyNetFunction"}}}]
+    invoke, *logging = machine["Policies"]
+    assert invoke == {"LambdaInvokePolicy": {"FunctionName": {"Ref": "SafetyNetFunction"}}}
+    assert {a for s in statements(logging) for a in actions_of(s)} == LOG_DELIVERY
+
+
+# What a state machine's role needs to deliver its execution logs (Step Functions developer guide).
+LOG_DELIVERY = {
+    "logs:CreateLogDelivery",
+    "logs:GetLogDelivery",
+    "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:DescribeResourcePolicies",
+    "logs:DescribeLogGroups",
+}
+
+
+def test_every_function_is_traced_by_x_ray():
+    # Given the template's function defaults, Then every function traces its invocations (none opts out)
+    assert TEMPLATE["Globals"]["Function"]["Tracing"] == "Active"
+    functions = {k: v["Properties"] for k, v in RESOURCES.items() if v["Type"] == "AWS::Serverless::Function"}
+    assert all("Tracing" not in props for props in functions.values())
+
+
+@pytest.mark.parametrize("machine", ["DrillStateMachine", "SafetyNetStateMachine"])
+def test_every_state_machine_is_traced_and_logs_every_transition_without_execution_data(machine):
+    # Given a state machine of the template
+    props = RESOURCES[machine]["Properties"]
+    # Then it is traced and logs each transition, not the states' data (external ids, task tokens), to its own group
+    assert props["Tracing"] == {"Enabled": True}
+    logging = props["Logging"]
+    assert (logging["Level"], logging["IncludeExecutionData"]) == ("ALL", False)
+    [destination] = logging["Destinations"]
+    group, attribute = destination["CloudWatchLogsLogGroup"]["LogGroupArn"]["Fn::GetAtt"]
+    assert attribute == "Arn" and RESOURCES[group]["Type"] == "AWS::Logs::LogGroup"
+    assert RESOURCES[group]["Properties"]["RetentionInDays"] == 365
+    assert RESOURCES[group]["Properties"]["LogGroupName"]["Fn::Sub"].startswith("/aws/vendedlogs/states/")
+    # and its role may deliver those logs
+    granted = {a for s in statements(props["Policies"]) for a in actions_of(s)}
+    assert LOG_DELIVERY <= granted
     # It restores what any fault changed, so it may make every change a fault's restore makes.
     sids = {s.get("Sid") for s in statements({"SafetyNetFunction": RESOURCES["SafetyNetFunction"]})}
     assert {"DescribeFaultTargets", *RESTORE_STATEMENTS} <= sids

@@ -16,6 +16,8 @@ from drillkit.probes import dns_answer, dns_client
 
 from .conftest import RECORD
 
+pytestmark = pytest.mark.loopback  # the probe asks a stand-in DNS server on 127.0.0.1
+
 STANDBY_ADDRESS = "198.51.100.20"
 
 

@@ -14,6 +14,8 @@ from drillkit.spec import Network
 
 from ..reports import drill_context
 
+pytestmark = pytest.mark.loopback  # the probe holds a connection to a stand-in HTTP server on 127.0.0.1
+
 
 class FrontDoor:
     """A front door that can stop taking new connections, stall requests, or close connections."""

@@ -76,24 +76,32 @@ def test_an_undo_in_progress_keeps_the_step_not_done_until_a_later_call_complete
     assert len(slow_fault.calls) == 3
 
 
-def test_a_spent_budget_fails_the_restore_naming_the_resource_and_what_it_waits_for(account, context, slow_fault, monkeypatch):
+def test_a_spent_budget_fails_the_restore_naming_the_resource_and_what_it_waits_for(account, context, slow_fault, frozen_clock):
+    # Given a restore whose first call left the slow undo in progress
     with_records(context, account)
     state: dict[str, Any] = {"drill": context.model_dump(mode="json")}
     state["restore"] = drill.restore(state)
-    started = state["restore"]["started_at"]
+    assert state["restore"]["started_at"] == clock.now()
 
-    monkeypatch.setattr(clock, "now", lambda: started + 600)
+    # When the machine calls again once the whole 600 s budget has passed
+    frozen_clock.tick(600)
+
+    # Then the restore fails, naming what it still waits for
     with pytest.raises(RestoreFailed, match=r"after 600s \(budget 600s, 2 calls\): global-db: waiting for the switchover back"):
         drill.restore(state)
 
 
-def test_a_restore_called_anew_after_a_finished_one_starts_a_new_budget(account, context, slow_fault, monkeypatch):
+def test_a_restore_called_anew_after_a_finished_one_starts_a_new_budget(account, context, slow_fault, frozen_clock):
+    # Given a finished restore from long ago (e.g. the machine's, before the safety net restores again)
     with_records(context, account)
     state: dict[str, Any] = {"drill": context.model_dump(mode="json")}
-    state["restore"] = {**drill.restore(state), "done": True, "started_at": 0.0}  # e.g. the safety net after the machine
+    state["restore"] = {**drill.restore(state), "done": True, "started_at": clock.now() - 3600}
 
+    # When restore is called again
     again = RestoreProgress.model_validate(drill.restore(state))
-    assert again.calls == 1 and again.started_at > 0
+
+    # Then its budget starts now, with its first call
+    assert again.calls == 1 and again.started_at == clock.now()
 
 
 def test_without_a_budget_in_the_scenario_the_restore_gets_half_an_hour_and_polls_every_15_seconds(account, request_for):

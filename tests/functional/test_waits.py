@@ -57,8 +57,12 @@ def probes_read(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
 
 
 @pytest.fixture
-def drill_state(account, request_for) -> dict[str, Any]:
-    """A drill past preflight: its record, its lock, and the state the machine carries."""
+def drill_state(frozen_clock, account, request_for) -> dict[str, Any]:
+    """A drill past preflight: its record, its lock, and the state the machine carries.
+
+    The clock is frozen from here on and moves only while the drill sleeps between readings: how many readings
+    fit before a deadline is exact.
+    """
     request = request_for(
         sampling__interval_seconds=INTERVAL, sampling__steady_state_samples=8, sampling__steady_state_timeout_seconds=30
     )
@@ -84,16 +88,20 @@ def soon(seconds: float) -> float:
 
 
 def test_steady_state_stops_at_the_invocations_deadline_and_the_next_invocation_keeps_the_streak(drill_state, probes_read):
+    # Given an invocation with 0.35 s of readings left (0.1 s apart), When steady state waits for 8 steady readings
     first = drill.steady_state(drill_state, soon(READING_ALLOWANCE + 0.35))
 
+    # Then it hands back after the 4 readings that fit (+0.1, +0.2, +0.3 and the one at +0.35), not done
     assert first["done"] is False and first["reached"] is False
-    assert 2 <= first["streak"] < 8 and first["streak"] == probes_read["count"]
+    assert first["streak"] == probes_read["count"] == 4
     assert first["batch"] == 1
     deadline = first["deadline"]
     assert deadline == pytest.approx(first["started_at"] + 30)
 
+    # When the machine calls again with that progress
     second = drill.steady_state({**drill_state, "steady": first}, soon(5))
 
+    # Then the streak goes on from 4 and the wait is over at 8
     assert second["done"] is True and second["reached"] is True
     # 8 steady readings in a row across the two invocations, not 8 in the second.
     assert probes_read["count"] == 8 and second["streak"] == 8
@@ -228,7 +236,7 @@ def test_the_safety_net_calls_restore_again_until_done_verifies_across_invocatio
     assert calls[2]["started_at"] == calls[1]["started_at"]  # the restore's budget start is kept
     assert visited.count("Restore") == 3 and visited.count("WaitForRestore") == 2
     assert document["net"]["restore"]["done"] is True
-    assert visited.count("Verify") >= 2
+    assert visited.count("Verify") == 2  # 4 readings fit in each invocation, 8 are needed
     assert document["report"]["action"] == "restored and reported"
     record = Ledger(TABLE).get_drill(drill_id)
     assert record["phase"] == "done" and record["ended"]["status"] == "ABORTED"
@@ -247,11 +255,14 @@ def test_a_restore_without_a_done_flag_is_done_in_one_call(drill_state, probes_r
     assert document["report"]["verdict"] == Ledger(TABLE).get_drill(drill_id)["verdict"]
 
 
-def test_an_invocation_deadline_keeps_a_margin_for_writing_the_samples():
-    before = time.time()
+def test_an_invocation_deadline_keeps_a_margin_for_writing_the_samples(frozen_clock):
+    # Given the instant an invocation starts
+    now = time.time()
+    # When its handler turns the remaining time into a deadline for its wait
+    # Then 10 s are kept for writing the samples, or a quarter of a short invocation; no context, no deadline
     assert waits.invocation_deadline(None) is None
-    assert waits.invocation_deadline(120_000) == pytest.approx(before + 110, abs=0.5)
-    assert waits.invocation_deadline(4_000) == pytest.approx(before + 3, abs=0.5)
+    assert waits.invocation_deadline(120_000) == now + 110
+    assert waits.invocation_deadline(4_000) == now + 3
 
 
 def test_a_drill_whose_waits_outlast_the_machine_is_refused_in_preflight_naming_the_fields(account, request_for):

@@ -48,18 +48,25 @@ def test_follow_stops_once_the_held_connection_was_served_while_new_clients_fail
     assert calls == 2 and collected == spared * 2
 
 
-def test_new_clients_served_by_the_standby_are_not_new_clients_refused(context, monkeypatch):
+def test_new_clients_served_by_the_standby_are_not_new_clients_refused(context, monkeypatch, frozen_clock):
+    # Given a 0.45 s window sampled every 0.1 s, and new clients failing only because the standby serves them
     monkeypatch.setattr(keepalive, "FOLLOW_SECONDS", 0.45)
     on_standby = [reading(2.0, served=True), new_client(2.0, ok=False, side="standby")]
+    # When Inject follows the held connection
     _, calls = follow_with(context, [reading(1.0, served=True)], [on_standby])
-    assert calls >= 3  # followed to the end of the window
+    # Then it is followed to the end of the window: readings at +0.1, +0.2, +0.3 and +0.4 s
+    assert calls == 4
 
 
-def test_follow_ends_with_the_window_when_nothing_changes(context, monkeypatch):
+def test_follow_ends_with_the_window_when_nothing_changes(context, monkeypatch, frozen_clock):
+    # Given a 0.45 s window sampled every 0.1 s, and a held connection that stays served
     monkeypatch.setattr(keepalive, "FOLLOW_SECONDS", 0.45)
     started = keepalive.clock.now()
+    # When Inject follows it
     collected, calls = follow_with(context, [reading(1.0, served=True)], [[reading(2.0, served=True)]])
-    assert 3 <= calls <= 4 and keepalive.clock.now() - started < 0.6
+    # Then the last reading is the last one that fits in the window, and following ends there
+    assert calls == 4 and collected == [reading(2.0, served=True)] * 4
+    assert keepalive.clock.now() - started == pytest.approx(0.4)
 
 
 def test_existing_clients_cut_names_when_and_why():

@@ -20,9 +20,18 @@ RUNTIME_PROVIDED = {"boto3", "botocore"}
 DISTRIBUTION_OF = {"aws_lambda_powertools": "aws-lambda-powertools", "dns": "dnspython"}
 
 
-def runtime_requirements() -> set[str]:
+def requirement_lines() -> list[str]:
     lines = (ROOT / "functions" / "requirements.txt").read_text().splitlines()
-    return {line.split(">")[0].split("=")[0].strip() for line in lines if line.strip() and not line.startswith("#")}
+    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+
+
+def runtime_requirements() -> set[str]:
+    """Distribution names, without versions or extras."""
+    return {line.split(">")[0].split("=")[0].split("[")[0].strip() for line in requirement_lines()}
+
+
+def test_the_functions_get_the_tracers_xray_sdk_which_the_lambda_runtime_lacks():
+    assert any(line.startswith("aws-lambda-powertools[tracer]") for line in requirement_lines())
 
 
 def imported_top_level(path) -> set[str]:

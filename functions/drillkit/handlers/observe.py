@@ -8,11 +8,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from drillkit import drill
 from drillkit.config import evidence_config, ledger_config, observe_config
-from drillkit.observability import logger
-
-evidence_config(), ledger_config(), observe_config()  # fail the cold start, not the drill, when the environment is wrong
+from drillkit.observability import drill_step
 
 
-@logger.inject_lambda_context(correlation_id_path="drill.drill_id")
+@drill_step("observe", config=(evidence_config, ledger_config, observe_config))
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return drill.observe(event)

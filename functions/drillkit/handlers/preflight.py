@@ -7,12 +7,10 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from drillkit import drill
-from drillkit.config import ledger_config
-from drillkit.observability import logger
-
-ledger_config()  # fail the cold start, not the drill, when the environment is wrong
+from drillkit.config import approval_config, ledger_config
+from drillkit.observability import drill_step
 
 
-@logger.inject_lambda_context(correlation_id_path="request.drill_id")
+@drill_step("preflight", config=(approval_config, ledger_config), drill_id_path="request.drill_id || execution_name")
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return drill.preflight(event["request"], event.get("execution_id"), event.get("execution_name"))

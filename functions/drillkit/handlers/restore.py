@@ -8,11 +8,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from drillkit import drill
 from drillkit.config import ledger_config
-from drillkit.observability import logger
-
-ledger_config()  # fail the cold start, not the drill, when the environment is wrong
+from drillkit.observability import drill_step
 
 
-@logger.inject_lambda_context(correlation_id_path="drill.drill_id")
+@drill_step("restore", config=(ledger_config,))
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return drill.restore(event)

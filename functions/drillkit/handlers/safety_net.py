@@ -12,13 +12,14 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from drillkit import drill, waits
 from drillkit.config import evidence_config, ledger_config
-from drillkit.observability import logger
-
-ledger_config()  # fail the cold start, not the rescue, when the environment is wrong
-evidence_config()
+from drillkit.observability import drill_step
 
 
-@logger.inject_lambda_context(correlation_id_path="net.drill_id || event.detail.name")
+@drill_step(
+    lambda event: f"safety_net.{event.get('step')}",
+    config=(evidence_config, ledger_config),
+    drill_id_path="net.drill_id || event.detail.name",
+)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     # Verification waits at most until this invocation's end; the machine calls again for the rest.
     return drill.safety_net(event, waits.invocation_deadline(context.get_remaining_time_in_millis()))

@@ -8,12 +8,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from drillkit import drill, waits
 from drillkit.config import evidence_config, ledger_config
-from drillkit.observability import logger
-
-evidence_config(), ledger_config()  # fail the cold start, not the drill, when the environment is wrong
+from drillkit.observability import drill_step
 
 
-@logger.inject_lambda_context(correlation_id_path="drill.drill_id")
+@drill_step("verify_restore", config=(evidence_config, ledger_config))
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     # The wait ends before this invocation does and continues in the next one (the machine loops on `done`).
     return drill.verify_restore(event, waits.invocation_deadline(context.get_remaining_time_in_millis()))
