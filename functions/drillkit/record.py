@@ -176,3 +176,61 @@ class DrillRecord(BaseModel):
     @property
     def drill_id(self) -> str:
         return self.context.drill_id
+
+
+class DrillSummary(BaseModel):
+    """One line of `drillkit list`."""
+
+    drill_id: str
+    scenario: str
+    environment: str
+    phase: Phase
+    verdict: str | None
+    started_at: str | None
+
+
+class DrillStatus(BaseModel):
+    """`drillkit status`: where one drill is, what it reached so far and how it ended."""
+
+    drill_id: str
+    scenario: str
+    environment: str
+    phase: Phase
+    started_at: str | None
+    injected_at: str | None
+    milestones: dict[str, float]  # seconds after injection, in the order they were reached
+    verdict: str | None
+    report_key: str | None
+    ended: Ended | None  # set only when the execution ended ABORTED, TIMED_OUT or FAILED (the safety net's report)
+    caught: CaughtErrors
+
+
+def summary_of(record: DrillRecord) -> DrillSummary:
+    context = record.context
+    return DrillSummary(
+        drill_id=record.drill_id,
+        scenario=context.scenario.name,
+        environment=context.environment_key,
+        phase=record.phase,
+        verdict=record.verdict,
+        started_at=clock.iso(context.started_at),
+    )
+
+
+def status_of(record: DrillRecord) -> DrillStatus:
+    context = record.context
+    t_inject = record.injection.t_inject if record.injection else None
+    reached = sorted(record.milestones.items(), key=lambda milestone: milestone[1])
+    return DrillStatus(
+        drill_id=record.drill_id,
+        scenario=context.scenario.name,
+        environment=context.environment_key,
+        phase=record.phase,
+        started_at=clock.iso(context.started_at),
+        injected_at=clock.iso(t_inject),
+        milestones={name: round(t - t_inject, 3) if t_inject is not None else t for name, t in reached},
+        verdict=record.verdict,
+        report_key=record.report_key,
+        ended=record.ended,
+        caught=record.caught,
+    )
