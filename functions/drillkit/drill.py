@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict
 from drillkit import allow, aws, canary, clock, faults, probes, readiness, waits
 from drillkit.config import approval_config, evidence_config, ledger_config, notify_config, observe_config
 from drillkit.discovery import resolve_target
-from drillkit.errors import DrillRejected, NotSteady, RestoreFailed, ScenarioInvalid
+from drillkit.errors import DrillRejected, DrillStateInvalid, NotSteady, RestoreFailed, ScenarioInvalid
 from drillkit.evidence.store import EvidenceStore
 from drillkit.ledger import UNDO_APPLIED, UNDO_RESTORED, Ledger
 from drillkit.measure import MilestoneTracker, expected_milestones
@@ -53,7 +53,14 @@ def environment_key(hosted_zone_id: str, record_name: str) -> str:
 
 def _record(state: dict[str, Any]) -> DrillRecord:
     """The drill's record, by the id the machine carries in $.drill."""
-    return _ledger().require(DrillRef.model_validate(state["drill"]).drill_id)
+    return _ledger().require(_drill_id(state))
+
+
+def _drill_id(state: dict[str, Any]) -> str:
+    drill_id = (state.get("drill") or {}).get("drill_id")
+    if not isinstance(drill_id, str) or not drill_id:
+        raise DrillStateInvalid("$.drill.drill_id: the state the machine carries names no drill")
+    return drill_id
 
 
 @contextmanager
@@ -323,7 +330,7 @@ def observe(state: dict[str, Any]) -> dict[str, Any]:
     """One batch of observation; returns the progress ($.observation) the machine loops on until ``done``."""
     record = _record(state)
     if record.injection is None:
-        raise ValueError(f"drill {record.drill_id}: observe runs after inject, but the record has no injection")
+        raise DrillStateInvalid(f"injection: drill {record.drill_id} has none in its record; Observe runs after Inject")
     previous = Observation.model_validate(state["observation"]) if state.get("observation") else None
     with _on_target(record.context):
         return _observe(record.context, record.injection, previous).model_dump(mode="json")
@@ -521,7 +528,7 @@ def report(state: dict[str, Any]) -> dict[str, Any]:
     from drillkit.evidence import manifest
     from drillkit.evidence import report as report_module
 
-    drill_id = DrillRef.model_validate(state["drill"]).drill_id
+    drill_id = _drill_id(state)
     store = _store()
     ledger = _ledger()
     config = evidence_config()

@@ -102,3 +102,7 @@ class ChainMoved(DrillError):
 
 class DrillNotFound(DrillError):
     """No drill record with this id in the ledger (an unknown id, or a drill that never got past its request)."""
+
+
+class DrillStateInvalid(DrillError):
+    """The drill record, or the state the machine carried to a step, is not what the step needs (names the field)."""

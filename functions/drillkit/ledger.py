@@ -17,10 +17,10 @@ from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from drillkit import aws, clock
-from drillkit.errors import AwsCallFailed, DrillNotFound, EnvironmentLocked
+from drillkit.errors import AwsCallFailed, DrillNotFound, DrillStateInvalid, EnvironmentLocked
 from drillkit.record import STEP_PIECES, DrillRecord, Phase, Step
 
 UNDO_PENDING = "pending"  # recorded, change may or may not have happened
@@ -74,7 +74,11 @@ def _unless_condition_failed(operation: str, resource_id: str) -> Iterator[list[
 
 
 def _record_of(item: dict[str, Any]) -> DrillRecord:
-    return DrillRecord.model_validate({k: v for k, v in _plain(item).items() if k not in _RECORD_KEYS})
+    try:
+        return DrillRecord.model_validate({k: v for k, v in _plain(item).items() if k not in _RECORD_KEYS})
+    except ValidationError as error:
+        fields = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors())
+        raise DrillStateInvalid(f"drill record {item.get('pk')} does not read as a DrillRecord: {fields}") from None
 
 
 class Ledger:
