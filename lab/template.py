@@ -168,6 +168,7 @@ def provision(stack: LabStack, session: Any, project_root: Path) -> dict[str, An
             AttributeDefinitions=props["AttributeDefinitions"],
             KeySchema=props["KeySchema"],
             BillingMode=props.get("BillingMode", "PAY_PER_REQUEST"),
+            **({"GlobalSecondaryIndexes": props["GlobalSecondaryIndexes"]} if props.get("GlobalSecondaryIndexes") else {}),
         )
         created.setdefault("tables", {})[logical_id] = stack.ref(logical_id)
     s3 = session.client("s3")

@@ -8,7 +8,9 @@ from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker
 
-from drillkit.model import DrillContext, FailoverEndpoint, Injection, ResolvedTarget
+from drillkit.measure import MilestoneTracker
+from drillkit.model import DrillContext, FailoverEndpoint, Injection, ResolvedTarget, RestoreProgress
+from drillkit.record import Approval, DrillRecord, Observation
 from drillkit.spec import parse_scenario
 
 from .conftest import ROOT
@@ -73,26 +75,65 @@ def samples_after_injection(detection: float, dns: float, recovery: float) -> li
 
 
 def finished_state(context: DrillContext, verified: bool = True) -> dict:
+    """Each step's piece of a drill that ran to its end, by the $ key the machine carries it under."""
     injection = Injection(
         fault="health-check-inversion", resource_id="hc-1", undo_seq=1, t_before=T_INJECT - 0.1, t_inject=T_INJECT
     )
+    tracker = MilestoneTracker(t_inject=T_INJECT, hold_samples=context.scenario.sampling.hold_samples)
     return {
-        "drill": context.model_dump(mode="json"),
-        "steady": {"reached_at": T0 + 3, "samples": 9},
+        "drill": {"drill_id": context.drill_id},
+        "steady": {"done": True, "reached": True, "started_at": T0 + 1, "deadline": T0 + 61, "reached_at": T0 + 3, "samples": 9},
         "injection": injection.model_dump(mode="json"),
-        "observation": {"batch": 1, "done": True, "reason": "complete"},
-        "restore": {
-            "started_at": T0 + 50,
-            "ended_at": T0 + 51,
-            "records": [{"seq": 1, "resource_id": "hc-1", "status": "restored", "t": T0 + 51}],
-        },
+        "observation": Observation(batch=1, tracker=tracker, done=True, reason="complete").model_dump(mode="json"),
+        "restore": finished_restore(T0 + 50, [{"seq": 1, "resource_id": "hc-1", "status": "restored", "t": T0 + 51}]),
         "verification": {
+            "done": True,
             "verified": verified,
             "t": T0 + 55,
             "resources": {"hc-1": verified},
             "problems": [] if verified else ["primary not serving"],
         },
     }
+
+
+def finished_restore(started_at: float, records: list[dict]) -> dict:
+    return RestoreProgress(
+        started_at=started_at, ended_at=started_at + 1, records=records, done=True, budget_seconds=300, retry_in_seconds=2
+    ).model_dump(mode="json")
+
+
+CAUGHT = ("error", "restore_error", "verify_error", "approval_error")
+
+
+def record_of(context: DrillContext, state: dict, plan: str | None = None) -> DrillRecord:
+    """The record of a drill whose steps saved these pieces (``state``: by the $ keys, as finished_state writes them).
+
+    An ``approval`` here is what the approval task returned ({approved_by, approved_at}): recorded as approved.
+    """
+    granted = state.get("approval")
+    approval = (
+        Approval(
+            status="approved",
+            task_token="token",
+            requested_at=T0 - 60,
+            expires_at=T0 + 1800,
+            decided_by=granted["approved_by"],
+            decided_at=granted["approved_at"],
+        )
+        if granted
+        else None
+    )
+    pieces = {key: value for key, value in state.items() if key not in ("drill", "steady", "approval", *CAUGHT)}
+    return DrillRecord.model_validate(
+        {
+            "context": context,
+            "plan": plan,
+            "approval": approval,
+            "steady_state": state.get("steady"),
+            "caught": {key: state[key] for key in CAUGHT if key in state},
+            **pieces,
+        }
+    )
 
 
 UNDO = [

@@ -21,6 +21,7 @@ from rich.table import Table
 from drillkit import client
 from drillkit.errors import DrillError, ScenarioInvalid
 from drillkit.evidence.frameworks import FRAMEWORKS
+from drillkit.record import DrillStatus, Phase, status_of, summary_of
 from drillkit.spec import Scenario, parse_scenario
 
 EXIT_PASS, EXIT_MISSED, EXIT_ERROR = 0, 1, 2
@@ -35,15 +36,15 @@ LABELS = {
     "rpo": "Data loss (RPO)",
 }
 PHASES = {
-    "preflight": "preflight: request valid, targets resolved, lock taken",
-    "awaiting_approval": "protected environment: waiting for `drillkit approve DRILL_ID` (or reject DRILL_ID --reason)",
-    "steady_state": "checking steady state",
-    "inject": "injecting the fault",
-    "observe": "observing",
-    "restore": "restoring",
-    "verify": "verifying the restore",
-    "report": "writing the report",
-    "done": "report written",
+    Phase.PREFLIGHT: "preflight: request valid, targets resolved, lock taken",
+    Phase.AWAITING_APPROVAL: "protected environment: waiting for `drillkit approve DRILL_ID` (or reject DRILL_ID --reason)",
+    Phase.STEADY_STATE: "checking steady state",
+    Phase.INJECT: "injecting the fault",
+    Phase.OBSERVE: "observing",
+    Phase.RESTORE: "restoring",
+    Phase.VERIFY: "verifying the restore",
+    Phase.REPORT: "writing the report",
+    Phase.DONE: "report written",
 }
 
 app = typer.Typer(help="DR drills for multi-region AWS stacks.", no_args_is_help=True, add_completion=False)
@@ -287,6 +288,74 @@ def report(
         soft_wrap=True,
     )
     _summary(document, report_dir)
+
+
+@app.command("list")
+def list_drills(
+    limit: int = typer.Option(20, min=1, max=1000, help="How many drills, newest first."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON (one object per drill) instead of a table."),
+    stack_name: str | None = typer.Option(None, help="Deployed drillkit stack (AWS)."),
+    region: str | None = typer.Option(None, help="AWS region of the stack."),
+    lab_file: Path = typer.Option(Path(".drillkit/lab.json"), help="The lab description `drillkit lab up` writes."),
+) -> None:
+    """Recent and running drills, newest first: id, scenario, environment, phase, verdict, start."""
+    try:
+        drills = [summary_of(record) for record in _deployment(stack_name, region, lab_file).ledger().recent(limit)]
+    except DrillError as error:
+        raise _fail(str(error)) from None
+    if as_json:
+        typer.echo(json.dumps([drill.model_dump(mode="json") for drill in drills], indent=2))
+        return
+    if not drills:
+        console.print("No drills yet.")
+        return
+    table = Table(title_justify="left")
+    for column in ("Drill", "Scenario", "Environment", "Phase", "Verdict", "Started"):
+        table.add_column(column, overflow="fold")
+    for drill in drills:
+        verdict = drill.verdict or ("[dim]running[/]" if drill.phase != Phase.DONE else "-")
+        table.add_row(drill.drill_id, drill.scenario, drill.environment, drill.phase.value, verdict, drill.started_at or "-")
+    console.print(table)
+
+
+@app.command()
+def status(
+    drill_id: str = typer.Argument(..., help="The drill id (drillkit run and drillkit list print it)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of text."),
+    stack_name: str | None = typer.Option(None, help="Deployed drillkit stack (AWS)."),
+    region: str | None = typer.Option(None, help="AWS region of the stack."),
+    lab_file: Path = typer.Option(Path(".drillkit/lab.json"), help="The lab description `drillkit lab up` writes."),
+) -> None:
+    """One drill's phase, milestones so far, verdict, report and how it ended. Exit 2 for an unknown id."""
+    try:
+        drill = status_of(_deployment(stack_name, region, lab_file).ledger().require(drill_id))
+    except DrillError as error:
+        raise _fail(str(error)) from None
+    if as_json:
+        typer.echo(drill.model_dump_json(indent=2))
+        return
+    _print_status(drill)
+
+
+def _print_status(drill: DrillStatus) -> None:
+    console.print(f"Drill [bold]{drill.drill_id}[/]: {drill.scenario} on {drill.environment}", soft_wrap=True)
+    console.print(f"  phase: {PHASES.get(drill.phase, drill.phase.value)}")
+    console.print(f"  started {drill.started_at}, injected {drill.injected_at or 'not (yet)'}")
+    for name, seconds in drill.milestones.items():
+        console.print(f"  [green]✓[/] {LABELS.get(name, name)} reached at +{seconds:.2f}s")
+    for where, caught in drill.caught:
+        if caught is not None:
+            console.print(f"  [red]caught[/] {caught.error} ({where}): {caught.cause or ''}", soft_wrap=True)
+    if drill.ended is not None:
+        console.print(
+            f"  [red]execution ended {drill.ended.status}[/] during {drill.ended.phase or 'an unknown phase'}; "
+            "the safety net restored and reported",
+            soft_wrap=True,
+        )
+    if drill.verdict is not None:
+        console.print(f"Verdict: [bold]{drill.verdict}[/]   report: {drill.report_key}", soft_wrap=True)
+    else:
+        console.print("Verdict: [dim]not yet[/]")
 
 
 def _answer(

@@ -8,11 +8,9 @@ starts executions, reads the ledger and downloads reports.
 from __future__ import annotations
 
 import json
-import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +19,8 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from drillkit.errors import DeploymentNotFound, DrillRejected, NotAwaitingApproval
+from drillkit.ledger import Ledger
+from drillkit.record import DrillRecord, Phase, new_drill_id
 from drillkit.spec import Scenario
 
 
@@ -43,6 +43,10 @@ class Deployment:
         return self.session().client(
             service, endpoint_url=self.endpoint_url, config=Config(retries={"mode": "adaptive", "max_attempts": 5})
         )
+
+    def ledger(self) -> Ledger:
+        """The deployment's ledger, read with this workstation's credentials."""
+        return Ledger(self.ledger_table, self.session().resource("dynamodb", endpoint_url=self.endpoint_url))
 
 
 def from_lab_file(path: Path, endpoint_url: str | None = None) -> Deployment:
@@ -85,12 +89,6 @@ def from_stack(stack_name: str, region: str | None = None) -> Deployment:
     )
 
 
-def new_drill_id(scenario_name: str) -> str:
-    # Also the execution name, which must be unique: two drills started in one second differ by the suffix.
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    return f"{scenario_name[:36]}-{stamp}-{secrets.token_hex(2)}"
-
-
 def drill_request(deployment: Deployment, scenario: Scenario, requested_by: str) -> dict[str, Any]:
     """The state machine's input for a validated scenario, with a fresh drill id and the deployment's network."""
     return {
@@ -110,7 +108,7 @@ def start(deployment: Deployment, request: dict[str, Any]) -> str:
 
 @dataclass
 class Progress:
-    phase: str | None = None
+    phase: Phase | None = None
     injected_at: float | None = None
     milestones: dict[str, float] = field(default_factory=dict)
 
@@ -125,27 +123,32 @@ def follow(
 ) -> dict[str, Any]:
     """Poll the drill record and the execution; report phases and milestones as they appear."""
     sfn = deployment.client("stepfunctions")
-    table = deployment.session().resource("dynamodb", endpoint_url=deployment.endpoint_url).Table(deployment.ledger_table)
+    ledger = deployment.ledger()
     seen = Progress()
     deadline = time.monotonic() + timeout_seconds
     while True:
-        item = table.get_item(Key={"pk": f"DRILL#{drill_id}", "sk": "RECORD"}, ConsistentRead=True).get("Item") or {}
-        if item.get("phase") and item["phase"] != seen.phase:
-            seen.phase = str(item["phase"])
-            on_change("phase", seen.phase)
-        if item.get("injected_at") is not None and seen.injected_at is None:
-            seen.injected_at = float(item["injected_at"])
-            on_change("injected", seen.injected_at)
-        for name, t in sorted((item.get("milestones") or {}).items(), key=lambda kv: float(kv[1])):
-            if name not in seen.milestones:
-                seen.milestones[name] = float(t)
-                on_change("milestone", (name, float(t) - (seen.injected_at or float(t))))
+        record = ledger.load(drill_id)  # None until preflight has written it
+        if record is not None:
+            _report_progress(record, seen, on_change)
         execution = sfn.describe_execution(executionArn=execution_arn)
         if execution["status"] != "RUNNING":
             return execution
         if time.monotonic() > deadline:
             raise TimeoutError(f"drill {drill_id} still running after {timeout_seconds:g}s")
         time.sleep(poll_seconds)
+
+
+def _report_progress(record: DrillRecord, seen: Progress, on_change: Callable[[str, Any], None]) -> None:
+    if record.phase != seen.phase:
+        seen.phase = record.phase
+        on_change("phase", record.phase)
+    if record.injection is not None and seen.injected_at is None:
+        seen.injected_at = record.injection.t_inject
+        on_change("injected", seen.injected_at)
+    for name, t in sorted(record.milestones.items(), key=lambda kv: kv[1]):
+        if name not in seen.milestones:
+            seen.milestones[name] = t
+            on_change("milestone", (name, t - (seen.injected_at or t)))
 
 
 def download_report(deployment: Deployment, drill_id: str, destination: Path) -> Path:
@@ -206,43 +209,25 @@ def answer_approval(deployment: Deployment, drill_id: str, approve: bool, by: st
     The decision is recorded first with a conditional write, so that two people answering at once
     cannot both win; the token is then handed back to Step Functions.
     """
-    table = deployment.session().resource("dynamodb", endpoint_url=deployment.endpoint_url).Table(deployment.ledger_table)
-    key = {"pk": f"DRILL#{drill_id}", "sk": "RECORD"}
-    record = table.get_item(Key=key, ConsistentRead=True).get("Item")
-    if not record:
+    ledger = deployment.ledger()
+    record = ledger.load(drill_id)
+    if record is None:
         raise NotAwaitingApproval(f"DRILL_ID: no drill {drill_id} in this deployment")
-    approval = record.get("approval") or {}
-    if approval.get("status") != "pending":
-        state = approval.get("status") or f"it never asked for one (phase {record.get('phase')})"
+    approval = record.approval
+    if approval is None or approval.status != "pending":
+        state = approval.status if approval else f"it never asked for one (phase {record.phase.value})"
         raise NotAwaitingApproval(f"DRILL_ID: drill {drill_id} is not waiting for approval: {state}")
-    if float(approval.get("expires_at", 0)) < time.time():
+    if approval.expires_at < time.time():
         raise NotAwaitingApproval(f"DRILL_ID: the approval window of drill {drill_id} has closed; the drill ends ABORTED")
-    requested_by = (record.get("context") or {}).get("requested_by")
+    requested_by = record.context.requested_by
     if approve and requested_by and by == requested_by:
         raise NotAwaitingApproval(f"--by: {by} requested drill {drill_id} and cannot also approve it")
     decided_at = time.time()
     decision = "approved" if approve else "rejected"
-    try:
-        table.update_item(
-            Key=key,
-            UpdateExpression="SET approval.#s = :decision, approval.decided_by = :by, approval.decided_at = :at, "
-            "approval.reason = :reason",
-            ConditionExpression="approval.#s = :pending",
-            ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues={
-                ":decision": decision,
-                ":by": by,
-                ":at": Decimal(str(decided_at)),
-                ":reason": reason,
-                ":pending": "pending",
-            },
-        )
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-            raise NotAwaitingApproval(f"DRILL_ID: drill {drill_id} was answered by someone else meanwhile") from None
-        raise
+    if not ledger.decide_approval(drill_id, decision, by, decided_at, reason):
+        raise NotAwaitingApproval(f"DRILL_ID: drill {drill_id} was answered by someone else meanwhile")
     sfn = deployment.client("stepfunctions")
-    token = str(approval["task_token"])
+    token = approval.task_token
     if approve:
         sfn.send_task_success(taskToken=token, output=json.dumps({"approved_by": by, "approved_at": decided_at}))
     else:

@@ -1,16 +1,15 @@
 """The drill's steps, one function per state of statemachines/drill.asl.json.
 
-Each step takes the state document the machine carries ($) and returns the piece
+Each step takes the state document the machine carries ($: the drill's id and each loop's progress, see
+record.DrillRef), reads the drill record, saves its own typed piece there (ledger.save_step) and returns what
 the machine stores under its ResultPath. Handlers only parse, log and call these.
 """
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import json
-import time
-from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -18,12 +17,24 @@ from pydantic import BaseModel, ConfigDict
 from drillkit import allow, aws, canary, clock, faults, probes, readiness, waits
 from drillkit.config import approval_config, evidence_config, ledger_config, notify_config, observe_config
 from drillkit.discovery import resolve_target
-from drillkit.errors import NotSteady, RestoreFailed, ScenarioInvalid
+from drillkit.errors import DrillRejected, DrillStateInvalid, NotSteady, RestoreFailed, ScenarioInvalid
 from drillkit.evidence.store import EvidenceStore
 from drillkit.ledger import UNDO_APPLIED, UNDO_RESTORED, Ledger
 from drillkit.measure import MilestoneTracker, expected_milestones
 from drillkit.model import DrillContext, Injection, RestoreProgress
 from drillkit.probes import health_check, keepalive
+from drillkit.record import (
+    Approval,
+    CaughtError,
+    CaughtErrors,
+    DrillRecord,
+    DrillRef,
+    Ended,
+    Observation,
+    Phase,
+    Verification,
+    new_drill_id,
+)
 from drillkit.spec import parse_request
 from drillkit.waits import SteadyWait
 
@@ -40,25 +51,36 @@ def environment_key(hosted_zone_id: str, record_name: str) -> str:
     return f"route53/{hosted_zone_id}/{record_name}"
 
 
-def new_drill_id(execution_name: str | None, scenario_name: str) -> str:
-    if execution_name:
-        return execution_name
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(clock.now()))
-    return f"{scenario_name[:30]}-{stamp}-{hashlib.sha256(str(clock.now()).encode()).hexdigest()[:6]}"
+def _record(state: dict[str, Any]) -> DrillRecord:
+    """The drill's record, by the id the machine carries in $.drill."""
+    return _ledger().require(_drill_id(state))
+
+
+def _drill_id(state: dict[str, Any]) -> str:
+    drill_id = (state.get("drill") or {}).get("drill_id")
+    if not isinstance(drill_id, str) or not drill_id:
+        raise DrillStateInvalid("$.drill.drill_id: the state the machine carries names no drill")
+    return drill_id
+
+
+@contextmanager
+def _on_target(context: DrillContext) -> Iterator[None]:
+    """Reach the stack under test through its environment's role (target.role_arn), if any."""
+    target = context.scenario.target
+    with aws.acting_for(target.role_arn, target.external_id, context.drill_id):
+        yield
+
+
+def _keep_caught(ledger: Ledger, record: DrillRecord, newly: CaughtErrors) -> DrillRecord:
+    """Save the errors a Catch put in $ (only the machine sees them) into the record; returns the record as saved."""
+    caught = record.caught.merged(newly)
+    if caught == record.caught:
+        return record
+    ledger.save_step(record.drill_id, "caught", caught)
+    return record.model_copy(update={"caught": caught})
 
 
 # -- 1. preflight ------------------------------------------------------------
-def _on_target(step: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
-    """Run a step with the stack under test reached through its environment's role (target.role_arn), if any."""
-
-    @functools.wraps(step)
-    def run(state: dict[str, Any], *args: Any, **kwargs: Any) -> dict[str, Any]:
-        drill_state = state.get("drill") or {}
-        target = (drill_state.get("scenario") or {}).get("target") or {}
-        with aws.acting_for(target.get("role_arn"), target.get("external_id"), drill_state.get("drill_id")):
-            return step(state, *args, **kwargs)
-
-    return run
 
 
 def _survey(scenario: Any) -> tuple[Any, Any, dict[str, Any], list[dict[str, Any]], bool]:
@@ -95,7 +117,8 @@ def preflight(request: dict[str, Any], execution_id: str | None, execution_name:
     started_at = clock.now()
     parsed = parse_request(request)
     scenario = parsed.scenario
-    drill_id = parsed.drill_id or new_drill_id(execution_name, scenario.name)
+    # The CLI names the execution after the drill id; a console start names it or lets Step Functions do so.
+    drill_id = parsed.drill_id or execution_name or new_drill_id(scenario.name)
     with aws.acting_for(scenario.target.role_arn, scenario.target.external_id, drill_id):
         target, fault, prior, findings, protected = _survey(scenario)
     blocked = any(f["blocking"] for f in findings)
@@ -119,27 +142,8 @@ def preflight(request: dict[str, Any], execution_id: str | None, execution_name:
     )
     ledger = _ledger()
     ledger.acquire_lock(context.environment_key, drill_id, ledger_config().lock_ttl_seconds)
-    ledger.create_drill(
-        drill_id,
-        {
-            "phase": "preflight",
-            "scenario": scenario.name,
-            "scenario_version": scenario.version,
-            "environment": context.environment_key,
-            "started_at": started_at,
-            "execution_id": execution_id,
-            "milestones": {},
-            "plan": fault.describe_plan(scenario.fault, target, prior),
-            "blocked": blocked,
-            # What the safety net needs to restore and report when the machine itself cannot.
-            "context": context.model_dump(mode="json"),
-        },
-    )
-    return context.model_dump(mode="json")
-
-
-def _context(state: dict[str, Any]) -> DrillContext:
-    return DrillContext.model_validate(state["drill"])
+    ledger.create(DrillRecord(context=context, plan=fault.describe_plan(scenario.fault, target, prior)))
+    return DrillRef.of(context).model_dump(mode="json")
 
 
 def _sample_until(
@@ -221,69 +225,70 @@ def _wait_for_steady(
 # -- 1b. approval (protected environments) ------------------------------------------
 def request_approval(drill_state: dict[str, Any], task_token: str) -> dict[str, Any]:
     """Park the machine's task token in the drill record and ask for a decision; nothing is touched until then."""
-    context = DrillContext.model_validate(drill_state)
-    requested_at = clock.now()
-    approval: dict[str, Any] = {
-        "status": "pending",
-        "task_token": task_token,
-        "requested_at": requested_at,
-        "expires_at": requested_at + context.approval_timeout_seconds,
-    }
     ledger = _ledger()
-    ledger.update_drill(context.drill_id, phase="awaiting_approval", approval=approval)
+    record = ledger.require(DrillRef.model_validate(drill_state).drill_id)
+    context = record.context
+    requested_at = clock.now()
+    approval = Approval(
+        task_token=task_token, requested_at=requested_at, expires_at=requested_at + context.approval_timeout_seconds
+    )
+    ledger.save_step(context.drill_id, "approval", approval, phase=Phase.AWAITING_APPROVAL)
     topic = notify_config().topic_arn
     if topic:
-        planned = (ledger.get_drill(context.drill_id) or {}).get("plan")
         with aws.aws_call("Publish", topic):
             aws.client("sns").publish(
                 TopicArn=topic,
                 Subject=f"drillkit: approval needed for {context.scenario.name}"[:100],
                 Message=(
                     f"Drill {context.drill_id} ({context.scenario.name}) on {context.environment_key}, requested by "
-                    f"{context.requested_by}, waits for approval until {clock.iso(approval['expires_at'])}.\n"
-                    f"Plan: {json.dumps(planned)}\n\n"
+                    f"{context.requested_by}, waits for approval until {clock.iso(approval.expires_at)}.\n"
+                    f"Plan: {json.dumps(record.plan)}\n\n"
                     f"  drillkit approve {context.drill_id}\n  drillkit reject {context.drill_id} --reason '...'"
                 ),
             )
-    return {"requested_at": requested_at, "expires_at": approval["expires_at"]}
+    return {"requested_at": requested_at, "expires_at": approval.expires_at}
 
 
 # -- 2. steady state -----------------------------------------------------------
-@_on_target
 def steady_state(state: dict[str, Any], invocation_end: float | None = None) -> dict[str, Any]:
     """Wait for steady state until the scenario's timeout, one invocation's worth at a time.
 
     Returns ``done`` false with the streak and the wait's deadline when the invocation ends first: the
     machine calls again with that result in ``$.steady`` (SteadyState -> SteadyStateDone -> SteadyState).
     """
-    context = _context(state)
+    context = _record(state).context
     sampling = context.scenario.sampling
     ledger = _ledger()
     wait = SteadyWait.resume(state.get("steady"), sampling.steady_state_timeout_seconds)
-    if wait.first_batch:
-        if context.approval_required:
-            # The wait for approval used up part of the lock's lifetime: the drill itself gets a whole one.
-            ledger.acquire_lock(context.environment_key, context.drill_id, ledger_config().lock_ttl_seconds)
-        ledger.update_drill(context.drill_id, phase="steady_state")
-        if context.scenario.data.heartbeat is not None:
-            canary.ensure_table(context.scenario.data.heartbeat)
-    wait, samples = _wait_for_steady(context, wait, invocation_end)
+    with _on_target(context):
+        if wait.first_batch:
+            if context.approval_required:
+                # The wait for approval used up part of the lock's lifetime: the drill itself gets a whole one.
+                ledger.acquire_lock(context.environment_key, context.drill_id, ledger_config().lock_ttl_seconds)
+            ledger.set_phase(context.drill_id, Phase.STEADY_STATE)
+            if context.scenario.data.heartbeat is not None:
+                canary.ensure_table(context.scenario.data.heartbeat)
+        wait, samples = _wait_for_steady(context, wait, invocation_end)
     _store().put_samples(context.drill_id, f"0-steady-{wait.batch:04d}", samples)
-    if wait.reached:
-        ledger.update_drill(context.drill_id, steady_reached_at=wait.reached_at)
-    elif wait.done:
+    ledger.save_step(context.drill_id, "steady_state", wait)
+    if wait.done and not wait.reached:
         raise NotSteady(f"not in steady state after {sampling.steady_state_timeout_seconds:g}s: " + "; ".join(wait.problems))
     return wait.model_dump(mode="json")
 
 
 # -- 3. inject -----------------------------------------------------------------
-@_on_target
 def inject(state: dict[str, Any]) -> dict[str, Any]:
-    context = _context(state)
+    """Write the undo record, make the change, save the injection; returns it ($.injection, for the console)."""
+    context = _record(state).context
+    with _on_target(context):
+        return _inject(context).model_dump(mode="json")
+
+
+def _inject(context: DrillContext) -> Injection:
     spec = context.scenario.fault
     fault = faults.fault_module(spec.type)
     ledger = _ledger()
-    ledger.update_drill(context.drill_id, phase="inject")
+    ledger.set_phase(context.drill_id, Phase.INJECT)
     probes.warm()
     if probes.needs_seed(context):
         probes.seed(context, _store().samples(context.drill_id))
@@ -309,9 +314,9 @@ def inject(state: dict[str, Any]) -> dict[str, Any]:
         undo_seq=1,
         t_before=t_before,
         t_inject=t_inject,
-    ).model_dump(mode="json")
+    )
     ledger.mark_undo(context.drill_id, 1, UNDO_APPLIED, applied_at=t_inject)
-    ledger.update_drill(context.drill_id, phase="observe", injected_at=t_inject, injection=injection)
+    ledger.save_step(context.drill_id, "injection", injection, phase=Phase.OBSERVE)
     # Sampled like observation: a slow probe (a far standby) must not stretch the interval of the others.
     sampler = probes.Sampler(context)
     interval = context.scenario.sampling.interval_seconds
@@ -321,13 +326,19 @@ def inject(state: dict[str, Any]) -> dict[str, Any]:
 
 
 # -- 4. observe ----------------------------------------------------------------
-@_on_target
 def observe(state: dict[str, Any]) -> dict[str, Any]:
-    context = _context(state)
-    injection = Injection.model_validate(state["injection"])
+    """One batch of observation; returns the progress ($.observation) the machine loops on until ``done``."""
+    record = _record(state)
+    if record.injection is None:
+        raise DrillStateInvalid(f"injection: drill {record.drill_id} has none in its record; Observe runs after Inject")
+    previous = Observation.model_validate(state["observation"]) if state.get("observation") else None
+    with _on_target(record.context):
+        return _observe(record.context, record.injection, previous).model_dump(mode="json")
+
+
+def _observe(context: DrillContext, injection: Injection, previous: Observation | None) -> Observation:
     sampling = context.scenario.sampling
-    previous = state.get("observation") or {}
-    tracker = MilestoneTracker.model_validate(previous["tracker"]) if previous.get("tracker") else new_tracker(context, injection)
+    tracker = previous.tracker if previous else new_tracker(context, injection)
     ledger = _ledger()
     store = _store()
 
@@ -340,13 +351,13 @@ def observe(state: dict[str, Any]) -> dict[str, Any]:
             if reading["probe"] == "alarms" and reading["t"] >= injection.t_inject and reading.get("stop_in_alarm"):
                 stopped_by.extend(a for a in reading["stop_in_alarm"] if a not in stopped_by)
 
-    first_batch = not previous.get("tracker")
+    first_batch = previous is None
     # Stored readings are read once per drill here, unless a fresh invocation must seed the probes' memory.
     so_far = store.samples(context.drill_id) if first_batch or probes.needs_seed(context) else []
     probes.seed(context, so_far)
     if first_batch:
         account(so_far)  # steady-state and post-injection readings so far
-    batch = int(previous.get("batch", 0)) + 1
+    batch = previous.batch + 1 if previous else 1
     deadline = injection.t_inject + sampling.observe_timeout_seconds
     batch_end = min(deadline, clock.now() + observe_config().observe_batch_seconds)
     samples: list[dict[str, Any]] = []
@@ -356,22 +367,21 @@ def observe(state: dict[str, Any]) -> dict[str, Any]:
     store.put_samples(context.drill_id, f"1-observe-{batch:04d}", samples)
     timed_out = not tracker.complete and clock.now() >= deadline - 1e-3
     done = tracker.complete or timed_out or bool(stopped_by)
+    reason: Literal["complete", "deadline", "stop condition", "continuing"]
     if stopped_by:
         reason = "stop condition"
     else:
         reason = "complete" if tracker.complete else ("deadline" if timed_out else "continuing")
-    observation = {
-        "batch": batch,
-        "tracker": tracker.model_dump(mode="json"),
-        "done": done,
-        "reason": reason,
-        "stopped_by": stopped_by,
-        # Read once the failover has played out, before restore puts the primary back.
-        "surviving_heartbeat": canary.newest_surviving(context) if done else None,
-    }
-    if done:
-        # The safety net reports from the record when the machine cannot carry this to Report.
-        ledger.update_drill(context.drill_id, observation=observation)
+    observation = Observation(
+        batch=batch,
+        tracker=tracker,
+        done=done,
+        reason=reason,
+        stopped_by=stopped_by,
+        surviving_heartbeat=canary.newest_surviving(context) if done else None,
+    )
+    # Every batch: the report (and the safety net's) reads the newest progress, as the machine carries it.
+    ledger.save_step(context.drill_id, "observation", observation)
     return observation
 
 
@@ -398,7 +408,6 @@ def restore_retry_in_seconds(budget_seconds: float) -> int:
     return int(min(high, max(low, budget_seconds // RESTORE_CALLS_PER_BUDGET)))
 
 
-@_on_target
 def restore(state: dict[str, Any]) -> dict[str, Any]:
     """Take the next step of every undo record not yet restored, newest first. Safe to call again and again.
 
@@ -406,11 +415,18 @@ def restore(state: dict[str, Any]) -> dict[str, Any]:
     done: false; the state machine waits and calls again with this result in $.restore, until done or the budget
     (from the first call) is spent, which raises RestoreFailed naming each resource and what it waits for.
     """
-    context = _context(state)
     ledger = _ledger()
-    ledger.update_drill(context.drill_id, phase="restore")
+    record = _keep_caught(ledger, _record(state), CaughtErrors.of(state))  # $.error: what sent the machine here, if any
+    ledger.set_phase(record.drill_id, Phase.RESTORE)
+    with _on_target(record.context):
+        progress = _restore(record.context, state.get("restore") or {})
+    ledger.save_step(record.drill_id, "restore", progress)
+    return progress.model_dump()
+
+
+def _restore(context: DrillContext, previous: dict[str, Any]) -> RestoreProgress:
+    ledger = _ledger()
     now = clock.now()
-    previous = state.get("restore") or {}
     going_on = previous.get("done") is False and previous.get("started_at") is not None
     started = float(previous["started_at"]) if going_on else now
     calls = int(previous.get("calls", 1)) + 1 if going_on else 1
@@ -454,7 +470,7 @@ def restore(state: dict[str, Any]) -> dict[str, Any]:
         retry_in_seconds=restore_retry_in_seconds(budget),
         waiting_for=waiting,
         calls=calls,
-    ).model_dump()
+    )
 
 
 def _waiting_for(fault: Any, prior: dict[str, Any]) -> str:
@@ -463,77 +479,75 @@ def _waiting_for(fault: Any, prior: dict[str, Any]) -> str:
 
 
 # -- 6. verify restore -----------------------------------------------------------
-@_on_target
 def verify_restore(state: dict[str, Any], invocation_end: float | None = None) -> dict[str, Any]:
     """The environment is back when every fault reads restored and the probes are steady again.
 
     The wait for steady probes lasts up to the scenario's restore timeout, one invocation's worth at a time:
     ``done`` false means call again with this result in ``$.verification`` (VerifyRestore -> VerificationDone).
     """
-    context = _context(state)
+    ledger = _ledger()
+    record = _keep_caught(ledger, _record(state), CaughtErrors.of(state))  # $.restore_error, if restore broke
+    with _on_target(record.context):
+        verification = _verify_restore(record.context, state.get("verification"), invocation_end)
+    ledger.save_step(record.drill_id, "verification", verification)
+    return verification.model_dump(mode="json")
+
+
+def _verify_restore(context: DrillContext, previous: dict[str, Any] | None, invocation_end: float | None) -> Verification:
     sampling = context.scenario.sampling
     ledger = _ledger()
-    wait = SteadyWait.resume(state.get("verification"), sampling.restore_timeout_seconds)
+    wait = SteadyWait.resume(previous, sampling.restore_timeout_seconds)
     if wait.first_batch:
-        ledger.update_drill(context.drill_id, phase="verify")
+        ledger.set_phase(context.drill_id, Phase.VERIFY)
     records = ledger.list_undo(context.drill_id)
     resources = {r["resource_id"]: faults.fault_module(r["fault"]).is_restored(r["prior"]) for r in records}
     if not records:
-        return {"done": True, "verified": True, "t": clock.now(), "resources": {}, "note": "nothing was injected"}
+        return Verification(done=True, verified=True, t=clock.now(), note="nothing was injected")
     if not all(resources.values()):
         # A change is still in place: waiting for the probes cannot help, and the safety net should start now.
         stuck = [f"{resource} is not back to its prior state" for resource, back in resources.items() if not back]
-        return {"done": True, "verified": False, "t": clock.now(), "resources": resources, "steady": None, "problems": stuck}
+        return Verification(done=True, verified=False, t=clock.now(), resources=resources, problems=stuck)
     if probes.needs_seed(context):
         probes.seed(context, _store().samples(context.drill_id))
     wait, samples = _wait_for_steady(context, wait, invocation_end)
     _store().put_samples(context.drill_id, f"2-verify-{wait.batch:04d}", samples)
-    return {
-        **wait.model_dump(mode="json"),
-        "verified": wait.reached,
-        "t": clock.now(),
-        "resources": resources,
-        "steady": wait.reached if wait.done else None,
-    }
+    return Verification.model_validate(
+        {
+            **wait.model_dump(mode="json"),
+            "verified": wait.reached,
+            "t": clock.now(),
+            "resources": resources,
+            "steady": wait.reached if wait.done else None,
+        }
+    )
 
 
 # -- 7. report -------------------------------------------------------------------
 def report(state: dict[str, Any]) -> dict[str, Any]:
-    """Measure from every stored sample, write the artifacts, notify, release the lock."""
+    """Measure from every stored sample and the drill record, write the artifacts, notify, release the lock."""
     from drillkit.evidence import manifest
     from drillkit.evidence import report as report_module
 
-    context = _context(state)
+    drill_id = _drill_id(state)
     store = _store()
     ledger = _ledger()
     config = evidence_config()
-    ledger.update_drill(context.drill_id, phase="report")
-    samples = store.samples(context.drill_id)
-    undo_records = ledger.list_undo(context.drill_id)
-    record = ledger.get_drill(context.drill_id) or {}
-    decided = record.get("approval") or {}
-    if state.get("approval_error") and decided.get("status") == "rejected":
-        # Who rejected and why, from the decision recorded before the task token was answered.
-        reason = f"rejected by {decided.get('decided_by')}" + (f": {decided['reason']}" if decided.get("reason") else "")
-        state = {**state, "approval_error": {"Error": "DrillRejected", "Cause": reason}}
-    previous = store.latest_of_scenario(context.scenario.name)
-
-    def build(state: dict[str, Any]) -> dict[str, Any]:
-        return report_module.build(
-            context,
-            state,
-            samples,
-            undo_records,
-            ended_at=clock.now(),
-            previous=previous,
-            notify_targets=[config.topic_arn] if config.topic_arn else [],
-            fault_plan=record.get("plan"),
-        )
-
-    document = build(state)
-    if not state.get("ended") and (ended := (ledger.get_drill(context.drill_id) or {}).get("ended")):
-        # The execution was stopped under this step: the safety net wrote so first thing, and the report says so.
-        document = build({**state, "ended": ended})
+    ledger.set_phase(drill_id, Phase.REPORT)
+    samples = store.samples(drill_id)
+    undo_records = ledger.list_undo(drill_id)
+    # The record is read once, after the slow reads above: the safety net writes `ended` first thing when the
+    # execution is stopped under this step, so a stop that came meanwhile is in this read and in the report.
+    record = ledger.require(drill_id)
+    context = record.context
+    record = _keep_caught(ledger, record, _named_rejection(record, CaughtErrors.of(state)))
+    document = report_module.build(
+        record,
+        samples,
+        undo_records,
+        ended_at=clock.now(),
+        previous=store.latest_of_scenario(context.scenario.name),
+        notify_targets=[config.topic_arn] if config.topic_arn else [],
+    )
     signer = manifest.Signer(config.signing_key_arn) if config.signing_key_arn else None
     keys = report_module.publish(store, document, samples, manifest.Sealer(store, signer))
     # What was sealed is what counts (a retried Report step keeps the first sealed report).
@@ -550,7 +564,7 @@ def report(state: dict[str, Any]) -> dict[str, Any]:
     )
     if config.topic_arn:
         report_module.notify(config.topic_arn, document, keys)
-    ledger.update_drill(context.drill_id, phase="done", verdict=document["verdict"], report_key=keys["report.json"])
+    ledger.finish(context.drill_id, document["verdict"], keys["report.json"])
     ledger.release_lock(context.environment_key, context.drill_id)
     return {
         "drill_id": context.drill_id,
@@ -560,6 +574,15 @@ def report(state: dict[str, Any]) -> dict[str, Any]:
         "measurements": {name: m["seconds"] for name, m in document["measurements"].items()},
         "artifacts": keys,
     }
+
+
+def _named_rejection(record: DrillRecord, caught: CaughtErrors) -> CaughtErrors:
+    """A rejected approval fails the task token with a bare cause: name who rejected and why, from the record."""
+    decided = record.approval
+    if caught.approval_error is None or decided is None or decided.status != "rejected":
+        return caught
+    reason = f"rejected by {decided.decided_by}" + (f": {decided.reason}" if decided.reason else "")
+    return caught.model_copy(update={"approval_error": CaughtError(error=DrillRejected.__name__, cause=reason)})
 
 
 # -- 8. safety net (outside the machine) -----------------------------------------------------------
@@ -597,35 +620,28 @@ def safety_net_begin(event: dict[str, Any]) -> dict[str, Any]:
     if status not in ENDED_BADLY or not drill_id:
         return Rescue(drill_id=drill_id or None, status=status, action="ignored").model_dump(mode="json")
     ledger = _ledger()
-    record = ledger.get_drill(drill_id)
-    if not record or not record.get("context"):
+    record = ledger.load(drill_id)
+    if record is None:
         action = "nothing to do: the drill never got past preflight"
         return Rescue(drill_id=drill_id, status=status, action=action).model_dump(mode="json")
-    context = DrillContext.model_validate(record["context"])
-    if record.get("phase") == "done":
-        ledger.release_lock(context.environment_key, drill_id)
+    if record.phase == Phase.DONE:
+        ledger.release_lock(record.context.environment_key, drill_id)
         return Rescue(drill_id=drill_id, status=status, action="already reported").model_dump(mode="json")
-    ended = record.get("ended") or {
-        "status": status,
-        "execution_arn": detail.get("executionArn"),
-        "error": detail.get("error"),
-        "cause": detail.get("cause"),
-        "phase": record.get("phase"),
-    }
+    ended = record.ended or Ended(
+        status=status,
+        execution_arn=detail.get("executionArn"),
+        error=detail.get("error"),
+        cause=detail.get("cause"),
+        phase=record.phase,
+    )
     # First of all: a Report step still running (the execution was stopped under it) reads this before it seals.
-    ledger.update_drill(drill_id, ended=ended)
+    ledger.save_step(drill_id, "ended", ended)
     return Rescue(drill_id=drill_id, status=status, action=RESCUE).model_dump(mode="json")
 
 
 def _rescued_drill_state(rescue: Rescue) -> dict[str, Any]:
-    """The drill machine's state document, rebuilt from the drill record and the safety net's progress."""
-    record = _ledger().get_drill(str(rescue.drill_id)) or {}
-    state: dict[str, Any] = {"drill": record["context"], "ended": record.get("ended")}
-    for key in ("injection", "observation"):
-        if record.get(key):
-            state[key] = record[key]
-    if record.get("steady_reached_at"):
-        state["steady"] = {"reached_at": record["steady_reached_at"]}
+    """What the drill steps take as $: the drill's id and the rescue's own progress; they read the rest from the record."""
+    state: dict[str, Any] = {"drill": {"drill_id": rescue.drill_id}}
     for key in ("restore", "restore_error", "verification", "verify_error"):
         if (value := getattr(rescue, key)) is not None:
             state[key] = value

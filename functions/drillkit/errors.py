@@ -98,3 +98,11 @@ class EvidenceSealFailed(DrillError):
 
 class ChainMoved(DrillError):
     """Another report advanced the chain's head first; seal again on top of it."""
+
+
+class DrillNotFound(DrillError):
+    """No drill record with this id in the ledger (an unknown id, or a drill that never got past its request)."""
+
+
+class DrillStateInvalid(DrillError):
+    """The drill record, or the state the machine carried to a step, is not what the step needs (names the field)."""

@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from drillkit.errors import TargetNotFound
 from drillkit.spec import Network, Scenario
 
 Side = Literal["primary", "standby"]
@@ -33,7 +34,7 @@ class ResolvedTarget(BaseModel):
     def endpoint(self, side: Side) -> FailoverEndpoint:
         endpoint = self.primary if side == "primary" else self.standby
         if endpoint is None:
-            raise ValueError(f"the target has no {side} failover record")
+            raise TargetNotFound(f"target.record_name: the target has no {side} failover record")
         return endpoint
 
     def endpoints(self) -> list[FailoverEndpoint]:

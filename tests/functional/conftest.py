@@ -12,6 +12,11 @@ from moto import mock_aws
 
 from drillkit import aws, config
 from drillkit.allow import tag_list
+from drillkit.ledger import Ledger
+from drillkit.record import DrillRecord
+from drillkit_lab import template as cfn
+
+from ..conftest import ROOT
 
 TABLE = "drillkit-ledger-test"
 BUCKET = "drillkit-evidence-test"
@@ -94,11 +99,13 @@ def account(aws_env: None) -> Account:
     ]
     route53.change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch={"Changes": changes})
     dynamodb = boto3.client("dynamodb")
+    ledger = cfn.load(ROOT / "template.yaml")["Resources"]["LedgerTable"]["Properties"]  # the deployed table's keys
     dynamodb.create_table(
         TableName=TABLE,
         BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=ledger["AttributeDefinitions"],
+        KeySchema=ledger["KeySchema"],
+        GlobalSecondaryIndexes=ledger["GlobalSecondaryIndexes"],
     )
     boto3.client("s3").create_bucket(Bucket=BUCKET)
     return Account(zone_id=zone_id, primary_check_id=check_id, route53=route53, table=boto3.resource("dynamodb").Table(TABLE))
@@ -120,3 +127,8 @@ def request_for(scenario_dict: dict):
         return {"requested_by": "pytest", "scenario": scenario}
 
     return build
+
+
+def recorded(ref: dict) -> DrillRecord:
+    """The drill record behind what preflight returned ($.drill: the drill's id and what the Choice states read)."""
+    return Ledger(TABLE).require(ref["drill_id"])

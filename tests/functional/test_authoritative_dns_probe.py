@@ -11,10 +11,9 @@ from dnslib import QTYPE, RR, A, DNSRecord
 from dnslib.server import BaseResolver, DNSLogger, DNSServer
 
 from drillkit import drill
-from drillkit.model import DrillContext
 from drillkit.probes import dns_answer, dns_client
 
-from .conftest import RECORD
+from .conftest import RECORD, recorded
 
 pytestmark = pytest.mark.loopback  # the probe asks a stand-in DNS server on 127.0.0.1
 
@@ -60,7 +59,7 @@ def name_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Authoritative
 
 def test_the_probe_asks_the_zones_name_servers_for_the_authoritative_answer(account, request_for, name_server):
     resolver, looked_up = name_server
-    context = DrillContext.model_validate(drill.preflight(request_for(), execution_id=None, execution_name="drill-ns-0001"))
+    context = recorded(drill.preflight(request_for(), execution_id=None, execution_name="drill-ns-0001")).context
     delegation = account.route53.get_hosted_zone(Id=account.zone_id)["DelegationSet"]["NameServers"]
 
     sample = dns_answer.read(context)

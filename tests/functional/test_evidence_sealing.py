@@ -14,10 +14,10 @@ from drillkit import config, drill
 from drillkit.errors import ChainMoved, ExportFailed
 from drillkit.evidence import export, manifest, report, verify
 from drillkit.evidence.store import EvidenceStore
-from drillkit.model import DrillContext
+from drillkit.ledger import Ledger
 
-from ..reports import T0, UNDO, assert_valid_report, drill_context, finished_state, samples_after_injection
-from .conftest import BUCKET
+from ..reports import T0, UNDO, assert_valid_report, drill_context, finished_state, record_of, samples_after_injection
+from .conftest import BUCKET, TABLE
 
 LOCKED_BUCKET = "drillkit-evidence-locked"
 
@@ -43,8 +43,7 @@ def seal_drill(store, key_arn, scenario_dict, n: int, recovery: float = 4) -> di
     context = context.model_copy(update={"started_at": T0 + n * 3600})
     samples = samples_after_injection(2, 3, recovery)
     document = report.build(
-        context,
-        finished_state(context),
+        record_of(context, finished_state(context)),
         samples,
         UNDO,
         ended_at=T0 + 60,
@@ -104,7 +103,7 @@ def test_a_report_sealed_while_another_advanced_the_chain_is_sealed_again_on_top
     seal_drill(store, key_arn, scenario_dict, 1)
     slow = manifest.Sealer(store, manifest.Signer(key_arn))
     context = drill_context(scenario_dict, drill_id="region-failover-drill-slow")
-    document = report.build(context, finished_state(context), [], UNDO, ended_at=T0 + 60)
+    document = report.build(record_of(context, finished_state(context)), [], UNDO, ended_at=T0 + 60)
     document["integrity"] = slow.integrity(report.ARTIFACTS)  # reads head at position 1
     seal_drill(store, key_arn, scenario_dict, 2)  # meanwhile another report takes position 2
 
@@ -119,7 +118,7 @@ def test_a_report_sealed_while_another_advanced_the_chain_is_sealed_again_on_top
 def test_without_a_signing_key_the_manifest_is_written_unsigned_and_says_so(evidence, scenario_dict):
     store, _ = evidence
     context = drill_context(scenario_dict)
-    document = report.build(context, finished_state(context), [], UNDO, ended_at=T0 + 60)
+    document = report.build(record_of(context, finished_state(context)), [], UNDO, ended_at=T0 + 60)
     keys = report.publish(store, document, [], manifest.Sealer(store, None))
 
     assert "manifest.sig" not in keys
@@ -197,7 +196,7 @@ def test_a_manifest_left_behind_before_the_head_moved_is_sealed_again_into_the_c
     store, key_arn = evidence
     seal_drill(store, key_arn, scenario_dict, 1)
     context = drill_context(scenario_dict, drill_id="region-failover-drill-crash")
-    document = report.build(context, finished_state(context), [], UNDO, ended_at=T0 + 60)
+    document = report.build(record_of(context, finished_state(context)), [], UNDO, ended_at=T0 + 60)
     crashed = manifest.Sealer(CrashesBeforeTheHeadMoves(store.bucket), manifest.Signer(key_arn))
     document["integrity"] = crashed.integrity(report.ARTIFACTS)
     with pytest.raises(RuntimeError, match="function timed out"):
@@ -218,7 +217,9 @@ def test_the_topic_gets_the_ticket_ready_summary_and_where_the_evidence_is(evide
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
     context = drill_context(scenario_dict)
-    document = report.build(context, finished_state(context), samples_after_injection(2, 3, 35), UNDO, ended_at=T0 + 60)
+    document = report.build(
+        record_of(context, finished_state(context)), samples_after_injection(2, 3, 35), UNDO, ended_at=T0 + 60
+    )
     keys = report.publish(store, document, [], manifest.Sealer(store, manifest.Signer(key_arn)))
 
     report.notify(topic, document, keys)
@@ -231,9 +232,14 @@ def test_the_topic_gets_the_ticket_ready_summary_and_where_the_evidence_is(evide
     assert body["MessageAttributes"]["verdict"]["Value"] == "FAIL"
 
 
-def report_step_state(context_dict: dict) -> dict:
-    """What the state machine hands the Report step after a complete drill of this context."""
-    return {**finished_state(DrillContext.model_validate(context_dict)), "drill": context_dict}
+def report_step_state(ref: dict) -> dict:
+    """Each step of a complete drill saves its piece to the record; the machine hands the Report step its $."""
+    ledger = Ledger(TABLE)
+    context = ledger.require(ref["drill_id"]).context
+    finished = record_of(context, finished_state(context))
+    for step in ("steady_state", "injection", "observation", "restore", "verification"):
+        ledger.save_step(context.drill_id, step, getattr(finished, step))
+    return {"drill": ref}
 
 
 def test_the_report_step_seals_signs_chains_and_names_the_previous_drill(account, request_for, monkeypatch):

@@ -10,12 +10,12 @@ from drillkit.faults import health_check_inversion as inversion
 from drillkit.ledger import UNDO_APPLIED, UNDO_RESTORED, Ledger
 from drillkit.model import DrillContext
 
-from .conftest import TABLE
+from .conftest import TABLE, recorded
 
 
 @pytest.fixture
 def context(account, request_for) -> DrillContext:
-    return DrillContext.model_validate(drill.preflight(request_for(), execution_id=None, execution_name="drill-inv-0001"))
+    return recorded(drill.preflight(request_for(), execution_id=None, execution_name="drill-inv-0001")).context
 
 
 def inverted(account) -> bool:

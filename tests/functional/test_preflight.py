@@ -6,8 +6,10 @@ import pytest
 
 from drillkit import drill
 from drillkit.errors import EnvironmentLocked, ScenarioInvalid, TargetNotAllowed, TargetNotFound
+from drillkit.ledger import Ledger
+from drillkit.record import Phase
 
-from .conftest import RECORD
+from .conftest import RECORD, TABLE, recorded
 
 
 def inverted(account) -> bool:
@@ -20,17 +22,18 @@ def ledger_items(account) -> list[dict]:
 
 
 def test_preflight_resolves_both_failover_records_and_takes_the_lock(account, request_for):
-    context = drill.preflight(request_for(), execution_id="arn:exec", execution_name="drill-one-0001")
+    ref = drill.preflight(request_for(), execution_id="arn:exec", execution_name="drill-one-0001")
 
-    assert context["drill_id"] == "drill-one-0001"
-    assert context["target"]["primary"]["health_check_id"] == account.primary_check_id
-    assert context["target"]["primary"]["values"] == ["192.0.2.10"]
-    assert context["target"]["standby"]["values"] == ["198.51.100.20"]
-    keys = {(item["pk"], item["sk"]) for item in ledger_items(account)}
-    assert (f"ENV#{context['environment_key']}", "LOCK") in keys
-    assert ("DRILL#drill-one-0001", "RECORD") in keys
-    record = account.table.get_item(Key={"pk": "DRILL#drill-one-0001", "sk": "RECORD"})["Item"]
-    assert f"Inverted=True on Route 53 health check {account.primary_check_id}" in record["plan"]
+    # $.drill carries only the id and what the Choice states read; the context is in the record.
+    assert ref == {"drill_id": "drill-one-0001", "blocked": False, "approval_required": False, "approval_timeout_seconds": 1800}
+    record = recorded(ref)
+    context = record.context
+    assert record.phase == Phase.PREFLIGHT and context.execution_id == "arn:exec"
+    assert context.target.primary.health_check_id == account.primary_check_id
+    assert context.target.primary.values == ("192.0.2.10",)
+    assert context.target.standby is not None and context.target.standby.values == ("198.51.100.20",)
+    assert (Ledger(TABLE).lock_holder(context.environment_key) or {})["drill_id"] == "drill-one-0001"
+    assert f"Inverted=True on Route 53 health check {account.primary_check_id}" in (record.plan or "")
     assert inverted(account) is False  # preflight never changes anything
 
 
@@ -40,7 +43,7 @@ def test_a_second_drill_on_the_same_environment_is_refused_naming_the_running_on
     with pytest.raises(EnvironmentLocked, match="locked by drill drill-one-0001"):
         drill.preflight(request_for(), execution_id=None, execution_name="drill-two-0002")
 
-    assert account.table.get_item(Key={"pk": "DRILL#drill-two-0002", "sk": "RECORD"}).get("Item") is None
+    assert Ledger(TABLE).load("drill-two-0002") is None
 
 
 def test_invalid_field_is_rejected_by_name_before_anything_is_read_or_written(account, request_for):
@@ -60,11 +63,11 @@ def test_a_stack_without_secondary_record_is_blocked_by_readiness_because_there_
         HostedZoneId=account.zone_id, ChangeBatch={"Changes": [{"Action": "DELETE", "ResourceRecordSet": secondary}]}
     )
 
-    context = drill.preflight(request_for(), execution_id=None, execution_name="drill-one-0001")
+    ref = drill.preflight(request_for(), execution_id=None, execution_name="drill-one-0001")
 
     # The drill goes on to its report (FAIL) without injecting: the machine's Ready choice skips to Report.
-    assert context["blocked"] is True
-    [finding] = [f for f in context["readiness"] if f["blocking"]]
+    assert ref["blocked"] is True
+    [finding] = [f for f in recorded(ref).context.readiness if f["blocking"]]
     assert finding["code"] == "NO_SECONDARY_RECORD"
     assert f"no SECONDARY failover record for {RECORD}" in finding["message"]
     assert not [i for i in ledger_items(account) if i["sk"].startswith("UNDO#")]

@@ -13,7 +13,7 @@ from drillkit.faults import health_check_inversion as inversion
 from drillkit.ledger import UNDO_APPLIED, UNDO_RESTORED, Ledger
 from drillkit.model import DrillContext, RestoreProgress
 
-from .conftest import TABLE
+from .conftest import TABLE, recorded
 
 SLOW = "slow-undo"  # a fault double whose undo completes on its third call, like an Aurora switchover back
 
@@ -34,7 +34,7 @@ def slow_fault(monkeypatch: pytest.MonkeyPatch) -> SimpleNamespace:
 @pytest.fixture
 def context(account, request_for) -> DrillContext:
     request = request_for(sampling__restore_budget_seconds=600)
-    return DrillContext.model_validate(drill.preflight(request, execution_id=None, execution_name="drill-loop-0001"))
+    return recorded(drill.preflight(request, execution_id=None, execution_name="drill-loop-0001")).context
 
 
 def with_records(context: DrillContext, account) -> Ledger:
@@ -105,6 +105,6 @@ def test_a_restore_called_anew_after_a_finished_one_starts_a_new_budget(account,
 
 
 def test_without_a_budget_in_the_scenario_the_restore_gets_half_an_hour_and_polls_every_15_seconds(account, request_for):
-    context = DrillContext.model_validate(drill.preflight(request_for(), execution_id=None, execution_name="drill-loop-0002"))
+    context = recorded(drill.preflight(request_for(), execution_id=None, execution_name="drill-loop-0002")).context
     result = RestoreProgress.model_validate(drill.restore({"drill": context.model_dump(mode="json")}))
     assert (result.done, result.budget_seconds, result.retry_in_seconds) == (True, 1800, 15)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from drillkit import drill
 
-from .conftest import tag_list
+from .conftest import recorded, tag_list
 
 
 def test_a_calculated_health_check_on_the_primary_record_is_a_blocking_readiness_finding(account, request_for):
@@ -22,11 +22,11 @@ def test_a_calculated_health_check_on_the_primary_record_is_a_blocking_readiness
     )
 
     # When preflight runs
-    context = drill.preflight(request_for(), execution_id=None, execution_name="drill-calc-0001")
+    ref = drill.preflight(request_for(), execution_id=None, execution_name="drill-calc-0001")
 
     # Then the drill is blocked by a finding that names the check and its type, and nothing was written to undo
-    assert context["blocked"] is True
-    [finding] = [f for f in context["readiness"] if f["blocking"]]
+    assert ref["blocked"] is True
+    [finding] = [f for f in recorded(ref).context.readiness if f["blocking"]]
     assert finding["code"] == "HEALTH_CHECK_STATUS_UNREADABLE"
     assert finding["severity"] == "critical"
     assert calculated in finding["message"] and "CALCULATED" in finding["message"]

@@ -18,10 +18,10 @@ from drillkit import drill, faults, waits
 from drillkit.errors import NotSteady, ScenarioInvalid
 from drillkit.evidence.store import EvidenceStore
 from drillkit.ledger import Ledger
-from drillkit.model import DrillContext
+from drillkit.record import Phase
 
 from ..conftest import ROOT
-from .conftest import BUCKET, TABLE
+from .conftest import BUCKET, TABLE, recorded
 
 INTERVAL = 0.1
 PROBE_TIMEOUT = 0.5
@@ -75,7 +75,7 @@ def drill_state(frozen_clock, account, request_for) -> dict[str, Any]:
 
 def put_undo_record(drill_state: dict[str, Any]) -> str:
     """The undo record Inject writes first, for the demo's fault (health-check inversion), still in its prior state."""
-    context = DrillContext.model_validate(drill_state["drill"])
+    context = recorded(drill_state["drill"]).context
     fault = faults.fault_module(context.scenario.fault.type)
     prior = fault.capture(context.scenario.fault, context.target)
     record = {"fault": context.scenario.fault.type, "resource_id": prior["resource_id"], "prior": prior}
@@ -106,8 +106,8 @@ def test_steady_state_stops_at_the_invocations_deadline_and_the_next_invocation_
     # 8 steady readings in a row across the two invocations, not 8 in the second.
     assert probes_read["count"] == 8 and second["streak"] == 8
     assert second["deadline"] == deadline and second["batch"] == 2
-    record = Ledger(TABLE).get_drill("drill-waits-0001")
-    assert record["steady_reached_at"] == pytest.approx(second["reached_at"])
+    steady = Ledger(TABLE).require("drill-waits-0001").steady_state
+    assert steady is not None and steady.reached_at == pytest.approx(second["reached_at"])
     stored = EvidenceStore(BUCKET).samples("drill-waits-0001", "0-steady")
     assert len(stored) == 8
 
@@ -124,7 +124,7 @@ def test_a_continued_wait_never_extends_its_own_deadline(drill_state, probes_rea
 
 
 def test_verify_restore_stops_at_the_invocations_deadline_and_continues_until_the_probes_are_steady(drill_state, probes_read):
-    context = DrillContext.model_validate(drill_state["drill"])
+    context = recorded(drill_state["drill"]).context
     fault = faults.fault_module(context.scenario.fault.type)
     prior = fault.capture(context.scenario.fault, context.target)
     Ledger(TABLE).put_undo(
@@ -238,8 +238,8 @@ def test_the_safety_net_calls_restore_again_until_done_verifies_across_invocatio
     assert document["net"]["restore"]["done"] is True
     assert visited.count("Verify") == 2  # 4 readings fit in each invocation, 8 are needed
     assert document["report"]["action"] == "restored and reported"
-    record = Ledger(TABLE).get_drill(drill_id)
-    assert record["phase"] == "done" and record["ended"]["status"] == "ABORTED"
+    record = Ledger(TABLE).require(drill_id)
+    assert record.phase == Phase.DONE and record.ended is not None and record.ended.status == "ABORTED"
     assert not [i for i in Ledger(TABLE).table.scan()["Items"] if i["sk"] == "LOCK"]
 
 
@@ -252,7 +252,7 @@ def test_a_restore_without_a_done_flag_is_done_in_one_call(drill_state, probes_r
     document, visited = run_safety_net_machine(event, handler.lambda_handler, remaining_seconds=60)
     assert visited.count("Restore") == 1 and "WaitForRestore" not in visited
     assert document["net"]["restore"]["done"] is True
-    assert document["report"]["verdict"] == Ledger(TABLE).get_drill(drill_id)["verdict"]
+    assert document["report"]["verdict"] == Ledger(TABLE).require(drill_id).verdict
 
 
 def test_an_invocation_deadline_keeps_a_margin_for_writing_the_samples(frozen_clock):

@@ -102,9 +102,9 @@ class RunningLab:
         return self.client("route53").get_health_check_status(HealthCheckId=check_id)["HealthCheckObservations"]
 
     def drill_record(self, drill_id: str) -> dict:
-        dynamodb = self.deployment.session().resource("dynamodb", endpoint_url=self.deployment.endpoint_url)
-        table = dynamodb.Table(self.deployment.ledger_table)
-        return table.get_item(Key={"pk": f"DRILL#{drill_id}", "sk": "RECORD"}, ConsistentRead=True).get("Item") or {}
+        """The drill's record as JSON ({} before preflight wrote it)."""
+        record = self.deployment.ledger().load(drill_id)
+        return record.model_dump(mode="json") if record else {}
 
     def sabotage(self, function: str, **spec: Any) -> dict:
         """Break one drillkit function (template logical id) in the lab: kind crash, timeout or throttle; mend=True mends it."""

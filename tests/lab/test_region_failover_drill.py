@@ -153,7 +153,8 @@ def test_an_invalid_request_fails_the_execution_naming_the_field_and_injects_not
     error, cause = client.execution_error(execution)
     assert error == "ScenarioInvalid"
     assert "scenario.sampling.interval_seconds" in cause
-    assert [i for i in lab.ledger_items() if i["pk"] == "DRILL#invalid-request-0001"] == []
+    assert lab.deployment.ledger().load("invalid-request-0001") is None
+    assert lab.deployment.ledger().list_undo("invalid-request-0001") == []
     assert lab.primary_inverted() is drill.original_inverted
     assert [e for e in lab.ground_truth if e["event"] == "health_check"] == health_events_before
 
@@ -183,3 +184,32 @@ def test_the_report_function_emits_the_drill_metrics_as_emf(lab, drill):
     assert mine[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "drillkit"
     assert mine[0]["RecoverySeconds"] == [drill.report["measurements"]["recovery"]["seconds"]]
     assert mine[0]["DrillPassed"] == [1.0]
+
+
+def test_drillkit_list_and_status_read_the_drill_from_its_record(lab, drill):
+    # Given the drill above, finished; When the CLI lists recent drills and asks for its status
+    lab_file = str(lab.work_dir / "lab.json")
+    listed = CliRunner().invoke(app, ["list", "--json", "--limit", "50", "--lab-file", lab_file])
+    status = CliRunner().invoke(app, ["status", drill.report["drill_id"], "--json", "--lab-file", lab_file])
+    unknown = CliRunner().invoke(app, ["status", "no-such-drill-0001", "--lab-file", lab_file])
+
+    # Then the list names it with the report's verdict, newest first
+    assert listed.exit_code == 0, listed.output
+    drills = json.loads(listed.output)
+    [mine] = [d for d in drills if d["drill_id"] == drill.report["drill_id"]]
+    assert (mine["verdict"], mine["phase"], mine["scenario"]) == ("PASS", "done", drill.report["scenario"]["name"])
+    assert mine["environment"] == drill.report["environment"] and mine["started_at"] == drill.report["started_at"]
+    assert [d["started_at"] for d in drills] == sorted((d["started_at"] for d in drills), reverse=True)
+    # And the status matches the sealed report: verdict, report, milestones measured from the same injection
+    assert status.exit_code == 0, status.output
+    shown = json.loads(status.output)
+    assert (shown["verdict"], shown["phase"], shown["ended"]) == (drill.report["verdict"], "done", None)
+    assert shown["report_key"].endswith(f"{drill.report['drill_id']}/report.json")
+    assert shown["injected_at"] == drill.report["injected_at"]
+    for name in ("detection", "dns_cutover", "recovery"):
+        assert shown["milestones"][name] == pytest.approx(
+            drill.report["measurements"][name]["seconds"], abs=drill.report["sampling"]["interval_seconds"]
+        )
+    # And an unknown id is an error that names it, exit code 2
+    assert unknown.exit_code == 2
+    assert "no drill no-such-drill-0001" in unknown.output

@@ -9,13 +9,13 @@ import pytest
 
 from drillkit.evidence import frameworks, report
 
-from ..reports import T0, UNDO, drill_context, finished_state, samples_after_injection
+from ..reports import T0, UNDO, drill_context, finished_state, record_of, samples_after_injection
 
 
 @pytest.fixture
 def passed(scenario_dict) -> dict:
     context = drill_context(scenario_dict)
-    document = report.build(context, finished_state(context), samples_after_injection(1, 2, 3), UNDO, ended_at=T0 + 60)
+    document = report.build(record_of(context, finished_state(context)), samples_after_injection(1, 2, 3), UNDO, ended_at=T0 + 60)
     document["integrity"]["retention"] = {
         "mode": "COMPLIANCE",
         "days": 2190,

@@ -7,7 +7,7 @@ import pytest
 from drillkit.evidence import report, summary
 from drillkit.probes import keepalive
 
-from ..reports import T0, T_INJECT, UNDO, assert_valid_report, drill_context, finished_state, samples_after_injection
+from ..reports import T0, T_INJECT, UNDO, assert_valid_report, drill_context, finished_state, record_of, samples_after_injection
 
 
 def reading(t: float, served: bool, error: str | None = None) -> dict:
@@ -106,7 +106,7 @@ def test_no_held_connection_means_nothing_to_report():
 def test_the_report_shows_whether_existing_clients_were_cut(scenario_dict):
     context = drill_context(scenario_dict)
     samples = [*samples_after_injection(3, 5, 6), reading(T_INJECT - 1, True), reading(T_INJECT + 1, True)]
-    document = report.build(context, finished_state(context), samples, UNDO, ended_at=T0 + 60)
+    document = report.build(record_of(context, finished_state(context)), samples, UNDO, ended_at=T0 + 60)
     assert_valid_report(document)
     assert document["results"]["existing_clients"]["cut"] is False
     assert "**Clients connected before the fault:** existing clients were not cut" in summary.render(document).decode()

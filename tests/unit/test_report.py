@@ -14,7 +14,17 @@ from drillkit.evidence import chart, junit, report, summary
 from drillkit.evidence import metrics as drill_metrics
 from drillkit.spec import parse_scenario
 
-from ..reports import T0, UNDO, assert_valid_report, drill_context, finished_state, samples_after_injection, schema_errors
+from ..reports import (
+    T0,
+    UNDO,
+    assert_valid_report,
+    drill_context,
+    finished_restore,
+    finished_state,
+    record_of,
+    samples_after_injection,
+    schema_errors,
+)
 
 
 @pytest.fixture
@@ -23,7 +33,7 @@ def context(scenario_dict):
 
 
 def build(context, state, samples, **kwargs):
-    return report.build(context, state, samples, UNDO if state.get("injection") else [], ended_at=T0 + 60, **kwargs)
+    return report.build(record_of(context, state), samples, UNDO if state.get("injection") else [], ended_at=T0 + 60, **kwargs)
 
 
 def test_a_passing_drill_has_every_section_and_matches_the_schema(context):
@@ -93,8 +103,8 @@ def test_a_drill_that_never_injected_is_an_error_with_no_measurements(context):
     state = {
         "drill": context.model_dump(mode="json"),
         "error": {"Error": "NotSteady", "Cause": json.dumps({"errorMessage": "not in steady state after 60s"})},
-        "restore": {"started_at": T0 + 61, "ended_at": T0 + 61, "records": []},
-        "verification": {"verified": True, "t": T0 + 62, "resources": {}, "note": "nothing was injected"},
+        "restore": finished_restore(T0 + 61, []),
+        "verification": {"done": True, "verified": True, "t": T0 + 62, "resources": {}, "note": "nothing was injected"},
     }
     document = build(context, state, [])
 

@@ -26,6 +26,7 @@ from drillkit.measure import (
 )
 from drillkit.model import DrillContext, Injection
 from drillkit.probes import keepalive
+from drillkit.record import DrillRecord
 from drillkit.timeline import event, ordered
 
 REPORT_SCHEMA_VERSION = "1.2"
@@ -159,22 +160,24 @@ def _unsealed_integrity() -> dict[str, Any]:
 
 
 def build(
-    context: DrillContext,
-    state: dict[str, Any],
+    drill_record: DrillRecord,
     samples: list[dict[str, Any]],
     undo_records: list[dict[str, Any]],
     ended_at: float,
     *,
     previous: dict[str, Any] | None = None,
     notify_targets: list[str] | None = None,
-    fault_plan: str | None = None,
 ) -> dict[str, Any]:
+    context = drill_record.context
     scenario = context.scenario
     sampling = scenario.sampling
-    injection = Injection.model_validate(state["injection"]) if state.get("injection") else None
-    verification = state.get("verification") or {}
-    restore_state = state.get("restore") or {}
-    observation = state.get("observation") or {}
+    fault_plan = drill_record.plan
+    injection = drill_record.injection
+    verification = drill_record.verification.model_dump(mode="json") if drill_record.verification else {}
+    restore_state = drill_record.restore.model_dump(mode="json") if drill_record.restore else {}
+    observation = drill_record.observation.model_dump(mode="json") if drill_record.observation else {}
+    caught_errors = {key: error.as_caught() if error else None for key, error in drill_record.caught}
+    steady_reached_at = drill_record.steady_state.reached_at if drill_record.steady_state else None
     fault_api = faults.api_calls(scenario.fault.type, injection.method if injection else getattr(scenario.fault, "method", None))
     findings: list[dict[str, Any]] = [
         _finding(f["severity"], f["code"], f["message"], f.get("evidence"), f.get("remedy")) for f in context.readiness
@@ -191,7 +194,7 @@ def build(
         )
     ]
 
-    stopped_by = (state.get("observation") or {}).get("stopped_by") or []
+    stopped_by = observation.get("stopped_by") or []
     if stopped_by:
         message = (
             f"stop condition {', '.join(stopped_by)} went into ALARM during observation: the drill stopped observing "
@@ -201,7 +204,8 @@ def build(
             _finding("high", "STOP_CONDITION", message, "samples.jsonl (alarms readings)", "Find out why the alarm fired.")
         )
         deviations.append(message)
-    ended = state.get("ended")  # set by the safety net: the execution itself ended ABORTED, TIMED_OUT or FAILED
+    # Set by the safety net: the execution itself ended ABORTED, TIMED_OUT or FAILED.
+    ended = drill_record.ended.model_dump(mode="json") if drill_record.ended else None
     if ended:
         cause = ": ".join(str(part) for part in (ended.get("error"), ended.get("cause")) if part)
         message = (
@@ -229,7 +233,8 @@ def build(
                 "ran",
             )
         )
-    granted = state.get("approval") or {}
+    approval = drill_record.approval
+    granted: dict[str, Any] = {"approved_by": approval.approved_by, "approved_at": approval.decided_at} if approval else {}
     if granted.get("approved_by"):
         events.append(event(granted.get("approved_at"), "approval_granted", by=granted["approved_by"]))
         steps.append(
@@ -241,7 +246,7 @@ def build(
                 "approved",
             )
         )
-    caught = _error_of(state.get("approval_error"))
+    caught = _error_of(caught_errors["approval_error"])
     # A person said no, or nobody answered in time.
     declined = caught if caught and caught[0] in (DrillRejected.__name__, "States.Timeout") else None
     if declined:
@@ -260,7 +265,7 @@ def build(
         )
         deviations.append(message)
         events.append(event(ended_at, "approval_declined", reason=declined[1] or declined[0]))
-    errors = {key: _error_of(state.get(key)) for key in ("error", "restore_error", "verify_error")}
+    errors = {key: _error_of(caught_errors[key]) for key in ("error", "restore_error", "verify_error")}
     errors["error"] = errors["error"] or (caught if caught and not declined else None)  # the approval step itself broke
     stage_of = {"error": "drill", "restore_error": "restore", "verify_error": "restore verification"}
     for key, error in errors.items():
@@ -272,12 +277,12 @@ def build(
             events.append(event(ended_at, "error", stage=key, error=error[0], message=error[1]))
             deviations.append(f"the {stage_of[key]} stage failed with {error[0]}: {error[1]}")
 
-    # $.steady also carries an unfinished wait's progress (SteadyState continues across invocations): only a reached one counts.
-    if (state.get("steady") or {}).get("reached_at") is not None:
-        events.append(event(state["steady"]["reached_at"], "steady_state_reached"))
+    # The steady piece also holds an unfinished wait (SteadyState continues across invocations): only a reached one counts.
+    if steady_reached_at is not None:
+        events.append(event(steady_reached_at, "steady_state_reached"))
         steps.append(
             _step(
-                state["steady"]["reached_at"],
+                steady_reached_at,
                 "SteadyState",
                 f"sample every probe until {sampling.steady_state_samples} healthy readings in a row",
                 f"route53:GetHealthCheckStatus, {DNS_READS}, HTTP GET",
@@ -431,7 +436,7 @@ def build(
         "plan": _plan(context, fault_plan),
         "people": {
             "requested_by": context.requested_by,
-            "approved_by": (state.get("approval") or {}).get("approved_by"),  # None: not a protected environment
+            "approved_by": granted.get("approved_by"),  # None: not a protected environment
             "notified": [{"channel": "sns", "target": t, "when": "after the report is sealed"} for t in notify_targets or []],
         },
         "execution": {
