@@ -173,7 +173,8 @@ CALLS = {
     "report": ("report", {"drill": {"drill_id": "d-5"}}),
     "safety_net": ("safety_net", {"step": "verify", "net": {"drill_id": "d-5"}}),
 }
-REPORT_OUTCOME = {"drill_id": "d-5", "scenario": "s", "verdict": "PASS", "restore_verified": True, "measurements": {}}
+# What every stand-in returns: shaped as the report step's outcome, which its handler turns into metrics.
+STEP_RESULT = {"drill_id": "d-5", "scenario": "s", "verdict": "PASS", "restore_verified": True, "measurements": {}}
 
 
 def test_the_table_of_calls_covers_every_handler_module():
@@ -186,7 +187,7 @@ def test_every_handler_logs_one_step_line_with_the_drill_id_from_its_event(
 ):
     # Given a handler whose call into drillkit.drill answers at once
     function, event = CALLS[module]
-    monkeypatch.setattr(drill, function, lambda *args, **kwargs: REPORT_OUTCOME)
+    monkeypatch.setattr(drill, function, lambda *args, **kwargs: STEP_RESULT)
     handler = importlib.import_module(f"drillkit.handlers.{module}").lambda_handler
 
     # When the state machine invokes it
@@ -206,3 +207,19 @@ def test_handlers_are_thin_one_decorator_and_one_call(function_environment):
         source = (HANDLERS_DIR / f"{module}.py").read_text()
         assert source.count("@drill_step(") == 1, module
         assert "inject_lambda_context" not in source and "_config()" not in source, module
+
+
+def test_the_safety_nets_first_step_takes_the_drill_id_from_the_execution_that_ended(
+    function_environment, log_lines, monkeypatch
+):
+    # Given the safety net's begin step, which receives the EventBridge event of the drill's execution
+    monkeypatch.setattr(drill, "safety_net", lambda *args, **kwargs: {"action": "restore"})
+    handler = importlib.import_module("drillkit.handlers.safety_net").lambda_handler
+    event = {"step": "begin", "event": {"detail": {"name": "d-6", "status": "ABORTED"}}}
+
+    # When it is invoked
+    handler(event, FakeLambdaContext())
+
+    # Then the drill id is the execution's name, as the drill machine named the drill
+    [line] = step_lines(log_lines())
+    assert (line["drill_id"], line["step"], line["correlation_id"]) == ("d-6", "safety_net.begin", "d-6")
