@@ -51,9 +51,9 @@ def environment_key(hosted_zone_id: str, record_name: str) -> str:
     return f"route53/{hosted_zone_id}/{record_name}"
 
 
-def _record(state: dict[str, Any]) -> DrillRecord:
-    """The drill's record, by the id the machine carries in $.drill."""
-    return _ledger().require(_drill_id(state))
+def _enter(state: dict[str, Any], phase: Phase) -> DrillRecord:
+    """A step starts: its phase written and the drill's record read (by the id $.drill carries), in one call."""
+    return _ledger().enter(_drill_id(state), phase)
 
 
 def _drill_id(state: dict[str, Any]) -> str:
@@ -226,7 +226,7 @@ def _wait_for_steady(
 def request_approval(drill_state: dict[str, Any], task_token: str) -> dict[str, Any]:
     """Park the machine's task token in the drill record and ask for a decision; nothing is touched until then."""
     ledger = _ledger()
-    record = ledger.require(DrillRef.model_validate(drill_state).drill_id)
+    record = ledger.require(_drill_id({"drill": drill_state}))
     context = record.context
     requested_at = clock.now()
     approval = Approval(
@@ -256,7 +256,7 @@ def steady_state(state: dict[str, Any], invocation_end: float | None = None) -> 
     Returns ``done`` false with the streak and the wait's deadline when the invocation ends first: the
     machine calls again with that result in ``$.steady`` (SteadyState -> SteadyStateDone -> SteadyState).
     """
-    context = _record(state).context
+    context = _enter(state, Phase.STEADY_STATE).context
     sampling = context.scenario.sampling
     ledger = _ledger()
     wait = SteadyWait.resume(state.get("steady"), sampling.steady_state_timeout_seconds)
@@ -265,7 +265,6 @@ def steady_state(state: dict[str, Any], invocation_end: float | None = None) -> 
             if context.approval_required:
                 # The wait for approval used up part of the lock's lifetime: the drill itself gets a whole one.
                 ledger.acquire_lock(context.environment_key, context.drill_id, ledger_config().lock_ttl_seconds)
-            ledger.set_phase(context.drill_id, Phase.STEADY_STATE)
             if context.scenario.data.heartbeat is not None:
                 canary.ensure_table(context.scenario.data.heartbeat)
         wait, samples = _wait_for_steady(context, wait, invocation_end)
@@ -279,7 +278,7 @@ def steady_state(state: dict[str, Any], invocation_end: float | None = None) -> 
 # -- 3. inject -----------------------------------------------------------------
 def inject(state: dict[str, Any]) -> dict[str, Any]:
     """Write the undo record, make the change, save the injection; returns it ($.injection, for the console)."""
-    context = _record(state).context
+    context = _enter(state, Phase.INJECT).context
     with _on_target(context):
         return _inject(context).model_dump(mode="json")
 
@@ -288,7 +287,6 @@ def _inject(context: DrillContext) -> Injection:
     spec = context.scenario.fault
     fault = faults.fault_module(spec.type)
     ledger = _ledger()
-    ledger.set_phase(context.drill_id, Phase.INJECT)
     probes.warm()
     if probes.needs_seed(context):
         probes.seed(context, _store().samples(context.drill_id))
@@ -328,7 +326,7 @@ def _inject(context: DrillContext) -> Injection:
 # -- 4. observe ----------------------------------------------------------------
 def observe(state: dict[str, Any]) -> dict[str, Any]:
     """One batch of observation; returns the progress ($.observation) the machine loops on until ``done``."""
-    record = _record(state)
+    record = _enter(state, Phase.OBSERVE)
     if record.injection is None:
         raise DrillStateInvalid(f"injection: drill {record.drill_id} has none in its record; Observe runs after Inject")
     previous = Observation.model_validate(state["observation"]) if state.get("observation") else None
@@ -416,8 +414,7 @@ def restore(state: dict[str, Any]) -> dict[str, Any]:
     (from the first call) is spent, which raises RestoreFailed naming each resource and what it waits for.
     """
     ledger = _ledger()
-    record = _keep_caught(ledger, _record(state), CaughtErrors.of(state))  # $.error: what sent the machine here, if any
-    ledger.set_phase(record.drill_id, Phase.RESTORE)
+    record = _keep_caught(ledger, _enter(state, Phase.RESTORE), CaughtErrors.of(state))  # $.error: what sent it here
     with _on_target(record.context):
         progress = _restore(record.context, state.get("restore") or {})
     ledger.save_step(record.drill_id, "restore", progress)
@@ -486,7 +483,7 @@ def verify_restore(state: dict[str, Any], invocation_end: float | None = None) -
     ``done`` false means call again with this result in ``$.verification`` (VerifyRestore -> VerificationDone).
     """
     ledger = _ledger()
-    record = _keep_caught(ledger, _record(state), CaughtErrors.of(state))  # $.restore_error, if restore broke
+    record = _keep_caught(ledger, _enter(state, Phase.VERIFY), CaughtErrors.of(state))  # $.restore_error, if any
     with _on_target(record.context):
         verification = _verify_restore(record.context, state.get("verification"), invocation_end)
     ledger.save_step(record.drill_id, "verification", verification)
@@ -497,8 +494,6 @@ def _verify_restore(context: DrillContext, previous: dict[str, Any] | None, invo
     sampling = context.scenario.sampling
     ledger = _ledger()
     wait = SteadyWait.resume(previous, sampling.restore_timeout_seconds)
-    if wait.first_batch:
-        ledger.set_phase(context.drill_id, Phase.VERIFY)
     records = ledger.list_undo(context.drill_id)
     resources = {r["resource_id"]: faults.fault_module(r["fault"]).is_restored(r["prior"]) for r in records}
     if not records:

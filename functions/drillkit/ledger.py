@@ -153,6 +153,10 @@ class Ledger:
     def set_phase(self, drill_id: str, phase: Phase) -> None:
         self._set(drill_id, {"phase": phase.value})
 
+    def enter(self, drill_id: str, phase: Phase) -> DrillRecord:
+        """A step starts: write its phase and read the whole record back, in one call."""
+        return _record_of(self._set(drill_id, {"phase": phase.value}, return_record=True))
+
     def finish(self, drill_id: str, verdict: str, report_key: str) -> None:
         self._set(drill_id, {"phase": Phase.DONE.value, "verdict": verdict, "report_key": report_key})
 
@@ -199,18 +203,21 @@ class Ledger:
             query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         return records[:limit]
 
-    def _set(self, drill_id: str, fields: dict[str, Any]) -> None:
+    def _set(self, drill_id: str, fields: dict[str, Any], return_record: bool = False) -> dict[str, Any]:
         # The condition keeps a stray write (a drill id that never got a record) from creating a partial one.
+        answer: dict[str, Any] = {}
         with _unless_condition_failed("UpdateItem", f"{self.table_name} drill {drill_id}") as found:
-            self.table.update_item(
+            answer = self.table.update_item(
                 Key=_record_key(drill_id),
                 UpdateExpression="SET " + ", ".join(f"#{k} = :{k}" for k in fields),
                 ConditionExpression="attribute_exists(pk)",
                 ExpressionAttributeNames={f"#{k}": k for k in fields},
                 ExpressionAttributeValues={f":{k}": _stored(v) for k, v in fields.items()},
+                ReturnValues="ALL_NEW" if return_record else "NONE",
             )
         if not found[0]:
             raise DrillNotFound(f"drill_id: no drill {drill_id} in ledger {self.table_name} to save {', '.join(fields)} to")
+        return dict(answer.get("Attributes") or {})
 
     # -- write-ahead undo records ----------------------------------------
     def put_undo(self, drill_id: str, seq: int, record: dict[str, Any]) -> dict[str, Any]:

@@ -109,3 +109,16 @@ def test_a_throttled_ledger_call_is_a_transient_error_naming_the_item(account):
 
         with pytest.raises(TransientError, match=f"GetItem on {TABLE} drill drill-busy-0001"):
             ledger.load("drill-busy-0001")
+
+
+def test_a_step_entering_its_phase_gets_the_whole_record_back_in_the_same_call(account, finished):
+    ledger = Ledger(TABLE)
+    ledger.create(DrillRecord(context=finished.context, plan=finished.plan))
+    ledger.save_step(finished.drill_id, "injection", finished.injection, phase=Phase.OBSERVE)
+
+    entered = ledger.enter(finished.drill_id, Phase.RESTORE)
+
+    assert entered.phase == Phase.RESTORE and entered.injection == finished.injection and entered.plan == finished.plan
+    assert ledger.require(finished.drill_id) == entered
+    with pytest.raises(DrillNotFound):
+        ledger.enter("drill-nobody-0001", Phase.RESTORE)

@@ -26,7 +26,7 @@ pytestmark = pytest.mark.lab
 
 # The state, its function, and how many AWS calls it makes before it breaks: partway through its work.
 STATES = {
-    "Observe": ("ObserveFunction", 4),
+    "Observe": ("ObserveFunction", 5),  # the first: its phase written and the drill record read back
     "Restore": ("RestoreFunction", 2),  # the drill record and the undo records: it breaks at the fault's restore call
     "VerifyRestore": ("VerifyRestoreFunction", 2),
     "Report": ("ReportFunction", 3),
