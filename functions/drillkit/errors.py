@@ -7,6 +7,10 @@ these names. Only subclasses of ``TransientError`` are retried by the state mach
 
 from __future__ import annotations
 
+import json
+
+from pydantic import BaseModel, ConfigDict, Field
+
 
 class DrillError(Exception):
     """Base of every error drillkit raises on purpose."""
@@ -98,3 +102,26 @@ class EvidenceSealFailed(DrillError):
 
 class ChainMoved(DrillError):
     """Another report advanced the chain's head first; seal again on top of it."""
+
+
+# -- errors as Step Functions reports them back ------------------------------------------------
+def error_message(cause: str | None) -> str:
+    """The message of an error's cause: a Lambda function's cause is JSON with errorMessage; any other is the message."""
+    text = cause or ""
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        return text
+    return str(parsed.get("errorMessage", text)) if isinstance(parsed, dict) else text
+
+
+class CaughtError(BaseModel):
+    """A Catch clause's result ({Error, Cause}, at the state's ResultPath): the error's name and its message."""
+
+    model_config = ConfigDict(populate_by_name=True, frozen=True)
+    name: str = Field("Error", alias="Error")
+    cause: str | None = Field(None, alias="Cause")
+
+    @property
+    def message(self) -> str:
+        return error_message(self.cause)
