@@ -84,6 +84,10 @@ class Restore(StepResult):
     ended_at: float | None = None
     records: list[RestoredRecord] = []
 
+    def record_times(self) -> list[tuple[RestoredRecord, float | None]]:
+        """Each record with when it was restored; one not restored yet is dated by the step's end."""
+        return [(record, record.t if record.t is not None else self.ended_at) for record in self.records]
+
 
 class Verification(BaseModel):
     """The VerifyRestore result; the report shows all of it (the steady-state wait's progress too)."""

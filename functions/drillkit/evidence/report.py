@@ -153,21 +153,27 @@ def _step_log(
     context: DrillContext, steps: DrillSteps, judged: Outcome, ended_at: float, fault_plan: str | None
 ) -> list[dict[str, Any]]:
     """What drillkit did, step by step, with the AWS calls each step makes (the report's execution.steps)."""
-    sampling = context.scenario.sampling
-    injection, ended, approval = steps.injection, steps.ended, steps.approval
-    fault_api = faults.api_calls(
-        context.scenario.fault.type, injection.method if injection else getattr(context.scenario.fault, "method", None)
+    preflight = _step(
+        context.started_at,
+        "Preflight",
+        "validate the request, resolve the failover records, take the environment lock",
+        "route53:ListResourceRecordSets, route53:GetHealthCheck, dynamodb:PutItem",
+        "ok",
     )
-    logged = [
-        _step(
-            context.started_at,
-            "Preflight",
-            "validate the request, resolve the failover records, take the environment lock",
-            "route53:ListResourceRecordSets, route53:GetHealthCheck, dynamodb:PutItem",
-            "ok",
-        )
+    report = _step(
+        ended_at, "Report", "measure, write and seal the report artifacts, notify", "s3:PutObject, kms:Sign, sns:Publish", "ok"
+    )
+    return [
+        preflight,
+        *_steps_before_injection(context, steps, ended_at),
+        *_steps_from_injection(context, steps, judged, fault_plan),
+        report,
     ]
-    if ended:
+
+
+def _steps_before_injection(context: DrillContext, steps: DrillSteps, ended_at: float) -> list[dict[str, Any]]:
+    logged = []
+    if ended := steps.ended:
         logged.append(
             _step(
                 ended_at,
@@ -177,7 +183,7 @@ def _step_log(
                 "ran",
             )
         )
-    if approval and approval.approved_by:
+    if (approval := steps.approval) and approval.approved_by:
         logged.append(
             _step(
                 approval.approved_at,
@@ -192,42 +198,36 @@ def _step_log(
             _step(
                 steps.steady.reached_at,
                 "SteadyState",
-                f"sample every probe until {sampling.steady_state_samples} healthy readings in a row",
+                f"sample every probe until {context.scenario.sampling.steady_state_samples} healthy readings in a row",
                 f"route53:GetHealthCheckStatus, {DNS_READS}, HTTP GET",
                 "steady",
             )
         )
+    return logged
+
+
+def _steps_from_injection(
+    context: DrillContext, steps: DrillSteps, judged: Outcome, fault_plan: str | None
+) -> list[dict[str, Any]]:
+    injection, observation, fault = steps.injection, steps.observation, context.scenario.fault
+    fault_api = faults.api_calls(fault.type, injection.method if injection else getattr(fault, "method", None))
+    logged = []
     if injection:
+        action = fault_plan or f"{injection.fault} on {injection.resource_id}"
+        logged.append(_step(injection.t_inject, "Inject", action, fault_api, "acknowledged"))
+    if injection and observation:
         logged.append(
             _step(
                 injection.t_inject,
-                "Inject",
-                fault_plan or f"{injection.fault} on {injection.resource_id}",
-                fault_api,
-                "acknowledged",
+                "Observe",
+                f"sample every probe each {context.scenario.sampling.interval_seconds:g} s in {observation.batch} batch(es)",
+                f"route53:GetHealthCheckStatus, {DNS_READS}, HTTP GET, s3:PutObject",
+                str(observation.reason),
             )
         )
-        if steps.observation:
-            logged.append(
-                _step(
-                    injection.t_inject,
-                    "Observe",
-                    f"sample every probe each {sampling.interval_seconds:g} s in {steps.observation.batch} batch(es)",
-                    f"route53:GetHealthCheckStatus, {DNS_READS}, HTTP GET, s3:PutObject",
-                    str(steps.observation.reason),
-                )
-            )
-    restore = steps.restore
-    for record in restore.records if restore else []:
-        logged.append(
-            _step(
-                _restored_at(record, restore),
-                "Restore",
-                f"replay undo record {record.seq} on {record.resource_id}",
-                fault_api,
-                record.status,
-            )
-        )
+    for record, t in steps.restore.record_times() if steps.restore else []:
+        action = f"replay undo record {record.seq} on {record.resource_id}"
+        logged.append(_step(t, "Restore", action, fault_api, record.status))
     if judged.verification:
         logged.append(
             _step(
@@ -238,20 +238,7 @@ def _step_log(
                 "verified" if judged.restore_verified else "not verified",
             )
         )
-    logged.append(
-        _step(
-            ended_at,
-            "Report",
-            "measure, write and seal the report artifacts, notify",
-            "s3:PutObject, kms:Sign, sns:Publish",
-            "ok",
-        )
-    )
     return logged
-
-
-def _restored_at(record: outcome.RestoredRecord, restore: outcome.Restore) -> float | None:
-    return record.t if record.t is not None else restore.ended_at
 
 
 def _events(context: DrillContext, steps: DrillSteps, judged: Outcome, ended_at: float) -> list[dict[str, Any]]:
@@ -277,12 +264,11 @@ def _events(context: DrillContext, steps: DrillSteps, judged: Outcome, ended_at:
     if judged.rpo_read:
         read = judged.rpo_read
         events.append(event(read.t, "rpo_read", store=read.store, seconds=read.seconds))
-    restore = steps.restore
-    for record in restore.records if restore else []:
-        events.append(event(_restored_at(record, restore), "restore", resource_id=record.resource_id, status=record.status))
+    for record, t in steps.restore.record_times() if steps.restore else []:
+        events.append(event(t, "restore", resource_id=record.resource_id, status=record.status))
     if judged.verification:
-        reached = "restore_verified" if judged.restore_verified else "restore_not_verified"
-        events.append(event(judged.verification.t, reached))
+        verified = "restore_verified" if judged.restore_verified else "restore_not_verified"
+        events.append(event(judged.verification.t, verified))
     events.append(event(ended_at, "drill_ended"))
     return events
 
