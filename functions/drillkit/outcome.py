@@ -152,6 +152,38 @@ class Finding(BaseModel):
         return self.model_dump(exclude_none=True)
 
 
+class RpoWindow(BaseModel):
+    """The heartbeat canary's data-loss window (measure.rpo); where the RPO is not judged, what the canary saw instead."""
+
+    last_acknowledged_at: float | None
+    first_failed_write_at: float | None
+    newest_surviving_at: float | None
+    serving_store: str | None
+    serving_store_reason: str | None
+    heartbeats_acknowledged: int
+    seconds: float | None
+    nothing_survived: bool | None = None  # set only when no heartbeat of the drill survived
+    observed_replication_lag_seconds: float | None = None  # not applicable: the gap read in a replica
+    replication_lag_note: str | None = None
+
+    def report(self) -> dict[str, Any]:
+        return self.model_dump(exclude_unset=True)
+
+
+class DataIntegrity(BaseModel):
+    """results.data_integrity: how the canary measured, and whether the RPO was judged at all."""
+
+    method: Literal["heartbeat canary"] = "heartbeat canary"
+    not_applicable_because: str | None = None
+    window: RpoWindow
+
+    def report(self) -> dict[str, Any]:
+        judged: dict[str, Any] = {}
+        if self.not_applicable_because:
+            judged = {"rpo_applicable": False, "reason": self.not_applicable_because}
+        return {"method": self.method, **judged, **self.window.report()}
+
+
 class Measurement(BaseModel):
     """One objective: seconds from the acknowledged injection with its uncertainty, judged against its target."""
 
@@ -161,7 +193,7 @@ class Measurement(BaseModel):
     passed: bool | None  # None: no target, or not judged (configuration applied, not applicable)
     kind: Literal["measured", "not_applicable", "configuration-applied"]
     reason: str | None = None  # why not applicable
-    detail: dict[str, Any] | None = None  # how the RPO was obtained (heartbeats, serving store)
+    detail: RpoWindow | None = None  # how the RPO was obtained (heartbeats, serving store)
 
     @property
     def verdict(self) -> ObjectiveVerdict:
@@ -170,7 +202,12 @@ class Measurement(BaseModel):
         return "NOT_JUDGED" if self.passed is None else ("PASS" if self.passed else "FAIL")
 
     def report(self) -> dict[str, Any]:
-        return self.model_dump(exclude={name for name in ("reason", "detail") if getattr(self, name) is None})
+        shown = self.model_dump(exclude={"reason", "detail"})
+        if self.reason is not None:
+            shown["reason"] = self.reason
+        if self.detail is not None:
+            shown["detail"] = self.detail.report()
+        return shown
 
 
 class StageFailure(BaseModel):
@@ -199,7 +236,7 @@ class Outcome(BaseModel):
     milestones: dict[str, float]  # those reached, in the order they are expected
     alerting_alarm: str | None = None
     rpo_read: RpoRead | None = None
-    data_integrity: dict[str, Any] | None = None  # the heartbeat canary's detail; None: no canary
+    data_integrity: DataIntegrity | None = None  # None: no heartbeat canary
     failures: list[StageFailure] = []
     declined: CaughtError | None = None  # the approval a person refused, or that nobody gave in time
 
@@ -227,7 +264,7 @@ class _Observed:
     milestones: dict[str, float] = field(default_factory=dict)
     alerting_alarm: str | None = None
     rpo_read: RpoRead | None = None
-    data_integrity: dict[str, Any] | None = None
+    data_integrity: DataIntegrity | None = None
 
 
 # -- judging -------------------------------------------------------------------------------
@@ -430,17 +467,17 @@ def _judge_rpo(
     """The RPO from the heartbeat canary: judged where the fault moves the writer, context elsewhere."""
     surviving = observation.surviving_heartbeat
     heartbeats = [sample for sample in samples if sample["probe"] == "heartbeat"]
-    window = measure.rpo(heartbeats, surviving.model_dump() if surviving else None, injection.t_inject)
+    window = RpoWindow.model_validate(measure.rpo(heartbeats, surviving.model_dump() if surviving else None, injection.t_inject))
     if reason := measure.rpo_not_applicable_because(scenario, injection.resource_id):
         _rpo_not_applicable(scenario, window, reason, observed, notes)
         return
     target = scenario.objectives.rpo_seconds
     rpo = Measurement.model_validate(
-        {**measure.rpo_measurement(window, target, scenario.sampling.interval_seconds), "kind": "measured"}
+        {**measure.rpo_measurement(window.report(), target, scenario.sampling.interval_seconds), "kind": "measured"}
     )
     observed.measurements["rpo"] = rpo
-    observed.data_integrity = {"method": "heartbeat canary", **window}
-    if window["seconds"] is None:
+    observed.data_integrity = DataIntegrity(window=window)
+    if window.seconds is None:
         reason = (
             surviving.error if surviving else None
         ) or "the newest surviving heartbeat was not read (observation did not finish)"
@@ -456,10 +493,10 @@ def _judge_rpo(
             message,
         )
         return
-    if window.get("nothing_survived"):
+    if window.nothing_survived:
         message = (
-            f"no heartbeat of this drill is readable in {window['serving_store']}: everything written during the drill "
-            f"({window['heartbeats_acknowledged']} acknowledged heartbeats) is missing from the store that serves after failover"
+            f"no heartbeat of this drill is readable in {window.serving_store}: everything written during the drill "
+            f"({window.heartbeats_acknowledged} acknowledged heartbeats) is missing from the store that serves after failover"
         )
         notes.add(
             Finding(
@@ -471,40 +508,41 @@ def _judge_rpo(
             )
         )
     elif surviving is not None:
-        observed.rpo_read = RpoRead(t=surviving.t, store=window["serving_store"], seconds=window["seconds"])
+        observed.rpo_read = RpoRead(t=surviving.t, store=window.serving_store, seconds=window.seconds)
     if rpo.passed is False:
         notes.add(
             Finding(
                 severity="high",
                 code="OBJECTIVE_MISSED",
                 evidence="measurements.rpo",
-                message=f"{CATALOGUE['rpo'].label} was {window['seconds']:.1f}s, target {target:g}s",
+                message=f"{CATALOGUE['rpo'].label} was {window.seconds:.1f}s, target {target:g}s",
                 remedy=CATALOGUE["rpo"].missed_remedy,
             )
         )
 
 
-def _rpo_not_applicable(scenario: Scenario, window: dict[str, Any], reason: str, observed: _Observed, notes: _Notes) -> None:
+def _rpo_not_applicable(scenario: Scenario, window: RpoWindow, reason: str, observed: _Observed, notes: _Notes) -> None:
     """No writer moved: the RPO objective is not applicable; what the canary saw stays as context."""
     heartbeat = scenario.data.heartbeat
     assert heartbeat is not None  # only a scenario with a heartbeat canary has an RPO to judge
     # A store other than the heartbeat's own writer is a replica: the gap read there is replication lag.
-    replica = window["serving_store"] not in (None, heartbeat.primary_cluster_arn)
-    seen = {
-        **window,
-        "seconds": None,
-        "observed_replication_lag_seconds": window["seconds"] if replica else None,
-        "replication_lag_note": (
-            f"newest heartbeat readable in replica {window['serving_store']}"
-            if replica
-            else "not observed: the canary read the writer itself (the Data API cannot read an unpromoted Aurora secondary)"
-        ),
-    }
+    replica = window.serving_store not in (None, heartbeat.primary_cluster_arn)
+    seen = window.model_copy(
+        update={
+            "seconds": None,
+            "observed_replication_lag_seconds": window.seconds if replica else None,
+            "replication_lag_note": (
+                f"newest heartbeat readable in replica {window.serving_store}"
+                if replica
+                else "not observed: the canary read the writer itself (the Data API cannot read an unpromoted Aurora secondary)"
+            ),
+        }
+    )
     target = scenario.objectives.rpo_seconds
     observed.measurements["rpo"] = Measurement.model_validate(
-        measure.rpo_not_applicable(seen, target, scenario.sampling.interval_seconds, reason)
+        measure.rpo_not_applicable(seen.report(), target, scenario.sampling.interval_seconds, reason)
     )
-    observed.data_integrity = {"method": "heartbeat canary", "rpo_applicable": False, "reason": reason, **seen}
+    observed.data_integrity = DataIntegrity(not_applicable_because=reason, window=seen)
     if target is not None:
         notes.add(
             Finding(

@@ -246,4 +246,5 @@ def test_a_fault_that_moves_no_writer_leaves_the_rpo_not_applicable_and_the_dril
     assert judged.objectives["rpo"] == "NOT_APPLICABLE"
     assert [(f.severity, f.code) for f in judged.findings] == [("info", "RPO_NOT_APPLICABLE")]
     # Read in a replica, the gap is replication lag: context, never a judged RPO.
-    assert judged.data_integrity is not None and judged.data_integrity["observed_replication_lag_seconds"] == 9.0
+    assert judged.data_integrity is not None and judged.data_integrity.not_applicable_because
+    assert judged.data_integrity.window.observed_replication_lag_seconds == 9.0

@@ -115,7 +115,7 @@ def _results(judged: Outcome, samples: list[dict[str, Any]], steps: DrillSteps) 
         "restore": "PASS" if judged.restore_verified else "FAIL",
         "overall": judged.verdict,
         "estimates": {},  # estimated figures would go here, never into measurements
-        "data_integrity": judged.data_integrity,
+        "data_integrity": judged.data_integrity.report() if judged.data_integrity else None,
         "existing_clients": keepalive.existing_clients(samples, steps.injection.t_inject if steps.injection else None),
     }
 
