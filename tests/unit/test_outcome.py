@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import ast
 import copy
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -248,3 +251,12 @@ def test_a_fault_that_moves_no_writer_leaves_the_rpo_not_applicable_and_the_dril
     # Read in a replica, the gap is replication lag: context, never a judged RPO.
     assert judged.data_integrity is not None and judged.data_integrity.not_applicable_because
     assert judged.data_integrity.window.observed_replication_lag_seconds == 9.0
+
+
+def test_judging_is_pure_it_loads_neither_the_aws_sdk_nor_drillkits_adapters():
+    # Given a fresh interpreter, When only outcome is imported, Then nothing that reaches AWS or the clock is loaded
+    probe = "import sys, drillkit.outcome; print(sorted(m for m in sys.modules if m.startswith(('boto', 'drillkit'))))"
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+
+    assert "boto" not in loaded
+    assert not {"drillkit.aws", "drillkit.clock", "drillkit.ledger", "drillkit.evidence"} & set(ast.literal_eval(loaded))
