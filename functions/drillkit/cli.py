@@ -21,20 +21,13 @@ from rich.table import Table
 from drillkit import client
 from drillkit.errors import DrillError, ScenarioInvalid
 from drillkit.evidence.frameworks import FRAMEWORKS
+from drillkit.milestones import LABELS
 from drillkit.record import DrillStatus, Phase, status_of, summary_of
 from drillkit.spec import Scenario, parse_scenario
 
 EXIT_PASS, EXIT_MISSED, EXIT_ERROR = 0, 1, 2
 VERDICT_EXIT = {"PASS": EXIT_PASS, "FAIL": EXIT_MISSED, "ERROR": EXIT_ERROR, "ABORTED": EXIT_ERROR}
 DEMO_SCENARIO = "region-failover-health-check.yaml"
-LABELS = {
-    "detection": "Detection",
-    "alerting": "Alerting",
-    "dns_cutover": "DNS cutover",
-    "client_cutover": "Client DNS cutover",
-    "recovery": "Recovery (RTO)",
-    "rpo": "Data loss (RPO)",
-}
 PHASES = {
     Phase.PREFLIGHT: "preflight: request valid, targets resolved, lock taken",
     Phase.AWAITING_APPROVAL: "protected environment: waiting for `drillkit approve DRILL_ID` (or reject DRILL_ID --reason)",

@@ -18,7 +18,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from drillkit.errors import DeploymentNotFound, DrillRejected, NotAwaitingApproval
+from drillkit.errors import DeploymentNotFound, DrillRejected, NotAwaitingApproval, error_message
 from drillkit.ledger import Ledger
 from drillkit.record import DrillRecord, Phase, new_drill_id
 from drillkit.spec import Scenario
@@ -166,14 +166,7 @@ def download_report(deployment: Deployment, drill_id: str, destination: Path) ->
 
 
 def execution_error(execution: dict[str, Any]) -> tuple[str, str]:
-    cause = execution.get("cause") or ""
-    try:
-        parsed = json.loads(cause)
-        if isinstance(parsed, dict):
-            cause = parsed.get("errorMessage", cause)
-    except ValueError:
-        pass
-    return execution.get("error") or execution["status"], str(cause)
+    return execution.get("error") or execution["status"], error_message(execution.get("cause"))
 
 
 def with_aws_of(deployment: Deployment, work: Callable[[], Any]) -> Any:

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from drillkit import allow, aws, canary, clock, faults, probes, readiness, waits
+from drillkit import allow, aws, canary, clock, faults, notify, probes, readiness, waits
 from drillkit.config import approval_config, evidence_config, ledger_config, notify_config, observe_config
 from drillkit.discovery import resolve_target
 from drillkit.errors import DrillRejected, DrillStateInvalid, NotSteady, RestoreFailed, ScenarioInvalid
@@ -235,17 +235,7 @@ def request_approval(drill_state: dict[str, Any], task_token: str) -> dict[str, 
     ledger.save_step(context.drill_id, "approval", approval, phase=Phase.AWAITING_APPROVAL)
     topic = notify_config().topic_arn
     if topic:
-        with aws.aws_call("Publish", topic):
-            aws.client("sns").publish(
-                TopicArn=topic,
-                Subject=f"drillkit: approval needed for {context.scenario.name}"[:100],
-                Message=(
-                    f"Drill {context.drill_id} ({context.scenario.name}) on {context.environment_key}, requested by "
-                    f"{context.requested_by}, waits for approval until {clock.iso(approval.expires_at)}.\n"
-                    f"Plan: {json.dumps(record.plan)}\n\n"
-                    f"  drillkit approve {context.drill_id}\n  drillkit reject {context.drill_id} --reason '...'"
-                ),
-            )
+        notify.approval_needed(topic, context, record.plan, approval.expires_at)
     return {"requested_at": requested_at, "expires_at": approval.expires_at}
 
 
@@ -558,7 +548,7 @@ def report(state: dict[str, Any]) -> dict[str, Any]:
         },
     )
     if config.topic_arn:
-        report_module.notify(config.topic_arn, document, keys)
+        notify.drill_reported(config.topic_arn, document, keys)
     ledger.finish(context.drill_id, document["verdict"], keys["report.json"])
     ledger.release_lock(context.environment_key, context.drill_id)
     return {

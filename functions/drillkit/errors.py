@@ -7,6 +7,11 @@ these names. Only subclasses of ``TransientError`` are retried by the state mach
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
 
 class DrillError(Exception):
     """Base of every error drillkit raises on purpose."""
@@ -106,3 +111,30 @@ class DrillNotFound(DrillError):
 
 class DrillStateInvalid(DrillError):
     """The drill record, or the state the machine carried to a step, is not what the step needs (names the field)."""
+
+
+# -- errors as Step Functions reports them back ------------------------------------------------
+def error_message(cause: str | None) -> str:
+    """The message of an error's cause: a Lambda function's cause is JSON with errorMessage; any other is the message."""
+    text = cause or ""
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        return text
+    return str(parsed.get("errorMessage", text)) if isinstance(parsed, dict) else text
+
+
+class CaughtError(BaseModel):
+    """A Catch clause's result ({Error, Cause}, at the state's ResultPath): the error's name and its message."""
+
+    model_config = ConfigDict(populate_by_name=True, frozen=True, extra="ignore")
+    error: str = Field("Error", alias="Error")
+    cause: str | None = Field(None, alias="Cause")
+
+    @property
+    def message(self) -> str:
+        return error_message(self.cause)
+
+    def as_caught(self) -> dict[str, Any]:
+        """Step Functions' own shape, as a Catch wrote it into $."""
+        return self.model_dump(by_alias=True, exclude_none=True)

@@ -12,9 +12,10 @@ import time
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 from drillkit import clock
+from drillkit.errors import CaughtError
 from drillkit.measure import MilestoneTracker
 from drillkit.model import DrillContext, Injection, RestoreProgress
 from drillkit.waits import SteadyWait
@@ -112,17 +113,6 @@ class Ended(BaseModel):
     error: str | None = None
     cause: str | None = None
     phase: Phase | None = None
-
-
-class CaughtError(BaseModel):
-    """What a Catch clause put in ``$`` (Step Functions' own field names)."""
-
-    model_config = ConfigDict(populate_by_name=True, extra="ignore")
-    error: str = Field(alias="Error")
-    cause: str | None = Field(default=None, alias="Cause")
-
-    def as_caught(self) -> dict[str, Any]:
-        return self.model_dump(by_alias=True, exclude_none=True)
 
 
 class CaughtErrors(BaseModel):

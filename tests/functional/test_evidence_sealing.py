@@ -10,7 +10,7 @@ import boto3
 import pytest
 from cryptography.hazmat.primitives.serialization import load_der_public_key
 
-from drillkit import config, drill
+from drillkit import config, drill, notify
 from drillkit.errors import ChainMoved, ExportFailed
 from drillkit.evidence import export, manifest, report, verify
 from drillkit.evidence.store import EvidenceStore
@@ -222,7 +222,7 @@ def test_the_topic_gets_the_ticket_ready_summary_and_where_the_evidence_is(evide
     )
     keys = report.publish(store, document, [], manifest.Sealer(store, manifest.Signer(key_arn)))
 
-    report.notify(topic, document, keys)
+    notify.drill_reported(topic, document, keys)
 
     body = json.loads(sqs.receive_message(QueueUrl=queue)["Messages"][0]["Body"])
     assert body["Subject"] == "drillkit FAIL: region-failover-health-check"

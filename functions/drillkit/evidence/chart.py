@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from drillkit.evidence.junit import OBJECTIVE_LABELS
+from drillkit.milestones import CATALOGUE
+from drillkit.milestones import label as objective_label
 
 WIDTH, LEFT, RIGHT = 900, 120, 20
 CHAR_WIDTH = 6.5
@@ -23,13 +24,10 @@ LANES = (
 LANE_TOP, LANE_GAP = 50, 38
 # Fill colours as attributes, not CSS, so that PDF converters and SVG viewers draw them too.
 STATE_COLOURS = {"primary": "#1f7a3d", "standby": "#1d5fbf", "failed": "#b42318", "unknown": "#9aa3af"}
+# Timeline events drawn as markers: the milestones by their chart marker, around them the drill's own steps.
 MILESTONE_EVENTS = {
     "fault_injected": "fault injected",
-    "detection": "detection",
-    "alerting": "alerting",
-    "dns_cutover": "DNS cutover",
-    "client_cutover": "client cutover",
-    "recovery": "recovery",
+    **{name: objective.marker for name, objective in CATALOGUE.items() if objective.not_reached is not None},
     "restore": "restored",
     "restore_verified": "restore verified",
 }
@@ -127,5 +125,5 @@ def _anchor(x: float, text: str) -> str:
 
 
 def _target(target: dict[str, Any], x: float, y: float) -> dict[str, Any]:
-    text = f"target {OBJECTIVE_LABELS.get(target['name'], target['name'])} {target['seconds']:g} s"
+    text = f"target {objective_label(target['name'])} {target['seconds']:g} s"
     return {**target, "x": x, "y": y, "text": text, "anchor": _anchor(x, text)}

@@ -5,14 +5,7 @@ from __future__ import annotations
 from typing import Any
 from xml.etree import ElementTree as ET  # noqa: S405 (writing XML, never parsing it)
 
-OBJECTIVE_LABELS = {
-    "detection": "Detection",
-    "alerting": "Alerting",
-    "dns_cutover": "DNS cutover (authoritative)",
-    "client_cutover": "DNS cutover (client-observed)",
-    "recovery": "Recovery (achieved RTO)",
-    "rpo": "Data loss (achieved RPO)",
-}
+from drillkit.milestones import label as objective_label
 
 
 def _seconds(value: float | None) -> str:
@@ -42,7 +35,7 @@ def render(document: dict[str, Any]) -> bytes:
         return element
 
     for name, m in document.get("measurements", {}).items():
-        label = OBJECTIVE_LABELS.get(name, name)
+        label = objective_label(name)
         element = case(f"objective: {label}", m["seconds"])
         detail = f"measured {_seconds(m['seconds'])} ± {m['uncertainty_seconds']:.3f} s"
         if m.get("kind") == "not_applicable":

@@ -12,14 +12,7 @@ from typing import Any
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-METRIC_NAMES = {
-    "detection": "DetectionSeconds",
-    "alerting": "AlertingSeconds",
-    "dns_cutover": "DnsCutoverSeconds",
-    "client_cutover": "ClientCutoverSeconds",
-    "recovery": "RecoverySeconds",
-    "rpo": "RpoSeconds",
-}
+from drillkit.milestones import CATALOGUE
 
 
 def record(metrics: Metrics, outcome: dict[str, Any]) -> None:
@@ -31,5 +24,5 @@ def record(metrics: Metrics, outcome: dict[str, Any]) -> None:
     metrics.add_metric(name="DrillPassed", unit=MetricUnit.Count, value=1 if outcome["verdict"] == "PASS" else 0)
     metrics.add_metric(name="RestoreVerified", unit=MetricUnit.Count, value=1 if outcome["restore_verified"] else 0)
     for name, seconds in outcome.get("measurements", {}).items():
-        if seconds is not None and name in METRIC_NAMES:
-            metrics.add_metric(name=METRIC_NAMES[name], unit=MetricUnit.Seconds, value=seconds)
+        if seconds is not None and name in CATALOGUE:
+            metrics.add_metric(name=CATALOGUE[name].metric_name, unit=MetricUnit.Seconds, value=seconds)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drillkit.evidence.junit import OBJECTIVE_LABELS
+from drillkit.milestones import label as objective_label
 
 
 def cell(value: Any) -> str:
@@ -41,9 +41,7 @@ def render(document: dict[str, Any]) -> bytes:
             "-" if m.get("kind") == "not_applicable" else "not reached" if m["seconds"] is None else f"{m['seconds']:.2f} s"
         )
         target = "-" if m["target_seconds"] is None else f"{m['target_seconds']:g} s"
-        lines.append(
-            f"| {OBJECTIVE_LABELS.get(name, name)} | {measured} | ± {m['uncertainty_seconds']:.2f} s | {target} | {_result(m)} |"
-        )
+        lines.append(f"| {objective_label(name)} | {measured} | ± {m['uncertainty_seconds']:.2f} s | {target} | {_result(m)} |")
     if not document.get("measurements"):
         lines.append("| (nothing measured: the fault was not injected) | | | | |")
     existing = (document.get("results") or {}).get("existing_clients")
