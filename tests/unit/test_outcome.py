@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from drillkit import outcome
+from drillkit import clock, outcome
 from drillkit.milestones import CATALOGUE
 from drillkit.outcome import DrillSteps
 from drillkit.spec import parse_scenario
@@ -254,9 +254,20 @@ def test_a_fault_that_moves_no_writer_leaves_the_rpo_not_applicable_and_the_dril
 
 
 def test_judging_is_pure_it_loads_neither_the_aws_sdk_nor_drillkits_adapters():
-    # Given a fresh interpreter, When only outcome is imported, Then nothing that reaches AWS or the clock is loaded
+    # Given a fresh interpreter, When only outcome is imported, Then nothing that reaches AWS is loaded
     probe = "import sys, drillkit.outcome; print(sorted(m for m in sys.modules if m.startswith(('boto', 'drillkit'))))"
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
 
     assert "boto" not in loaded
-    assert not {"drillkit.aws", "drillkit.clock", "drillkit.ledger", "drillkit.evidence"} & set(ast.literal_eval(loaded))
+    assert not {"drillkit.aws", "drillkit.ledger", "drillkit.evidence"} & set(ast.literal_eval(loaded))
+
+
+def test_judging_never_reads_the_clock(context, monkeypatch):
+    # Given a clock that breaks when read (the record's models live beside it; judging takes ended_at instead)
+    def no_clock() -> float:
+        raise AssertionError("judging read the clock")
+
+    monkeypatch.setattr(clock, "now", no_clock)
+
+    # When a drill is judged, Then it is judged from its inputs alone
+    assert judge(context, finished_state(context), samples_after_injection(2, 3, 4)).verdict == "PASS"
