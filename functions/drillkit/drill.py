@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict
 from drillkit import allow, aws, canary, clock, faults, probes, readiness, waits
 from drillkit.config import approval_config, evidence_config, ledger_config, notify_config, observe_config
 from drillkit.discovery import resolve_target
-from drillkit.errors import NotSteady, RestoreFailed, ScenarioInvalid
+from drillkit.errors import EnvironmentLocked, NotSteady, RestoreFailed, ScenarioInvalid
 from drillkit.evidence.store import EvidenceStore
 from drillkit.ledger import UNDO_APPLIED, UNDO_RESTORED, Ledger
 from drillkit.measure import MilestoneTracker, expected_milestones
@@ -614,6 +614,11 @@ def safety_net_begin(event: dict[str, Any]) -> dict[str, Any]:
     }
     # First of all: a Report step still running (the execution was stopped under it) reads this before it seals.
     ledger.update_drill(drill_id, ended=ended)
+    try:
+        # The drill lives on in its rescue: its lock lasts as long as the safety net can run (released by its report).
+        ledger.acquire_lock(context.environment_key, drill_id, waits.SAFETY_NET_MACHINE_SECONDS)
+    except EnvironmentLocked:
+        pass  # the lock expired and another drill holds the environment: restore anyway, its lock stays its own
     return Rescue(drill_id=drill_id, status=status, action=RESCUE).model_dump(mode="json")
 
 

@@ -98,3 +98,11 @@ class EvidenceSealFailed(DrillError):
 
 class ChainMoved(DrillError):
     """Another report advanced the chain's head first; seal again on top of it."""
+
+
+class DrillNotFound(DrillError):
+    """The drill id names no drill (no record, no execution) in this deployment."""
+
+
+class DrillNotRunning(DrillError):
+    """stop named a drill whose execution has already ended."""

@@ -4,6 +4,7 @@ Keys: pk/sk strings in one table.
   ENV#<environment>  LOCK            who holds the environment and until when
   DRILL#<id>         RECORD          phase, milestones, verdict (the CLI polls this)
   DRILL#<id>         UNDO#<nnn>      prior state of one change, written before the change
+  ENV#<environment>  UNLOCK#<time>   audit: a stale lock released by hand (`drillkit unlock`), by whom and why
 """
 
 from __future__ import annotations
@@ -38,9 +39,10 @@ def _stored(value: Any) -> Any:
 
 
 class Ledger:
-    def __init__(self, table_name: str):
+    def __init__(self, table_name: str, table: Any | None = None):
+        """``table``: a DynamoDB Table resource of the caller's own session (the CLI's); default drillkit.aws's."""
         self.table_name = table_name
-        self.table = aws.resource_table(table_name)
+        self.table = table if table is not None else aws.resource_table(table_name)
 
     # -- environment lock -------------------------------------------------
     def acquire_lock(self, environment: str, drill_id: str, ttl_seconds: int) -> None:
@@ -87,6 +89,56 @@ class Ledger:
             if aws.error_code(error) == "ConditionalCheckFailedException":
                 return False
             raise
+
+    def release_stale_lock(self, environment: str, drill_id: str, by: str, reason: str, why_stale: str) -> dict[str, Any]:
+        """Release a lock by hand (the caller checked that its drill no longer runs), and keep an audit item of it.
+
+        The lock is deleted only if ``drill_id`` still holds it, so a lock a new drill took meanwhile stays.
+        Returns the audit item; raises EnvironmentLocked when the lock changed hands.
+        """
+        now = clock.now()
+        audit = {
+            "pk": f"ENV#{environment}",
+            "sk": f"UNLOCK#{clock.iso(now)}#{drill_id}",
+            "environment": environment,
+            "drill_id": drill_id,
+            "released_at": now,
+            "released_by": by,
+            "reason": reason,
+            "why_stale": why_stale,
+        }
+        try:
+            self.table.delete_item(
+                Key={"pk": f"ENV#{environment}", "sk": "LOCK"},
+                ConditionExpression="drill_id = :holder",
+                ExpressionAttributeValues={":holder": drill_id},
+            )
+        except ClientError as error:
+            if aws.error_code(error) != "ConditionalCheckFailedException":
+                raise
+            raise EnvironmentLocked(
+                f"the lock on {environment} is no longer held by drill {drill_id}; nothing released"
+            ) from None
+        self.table.put_item(Item=_stored(audit))
+        return _plain(_stored(audit))
+
+    def unlock_audit(self, environment: str) -> list[dict[str, Any]]:
+        """Every lock of ``environment`` released by hand, oldest first."""
+        page = self.table.query(
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :unlock)",
+            ExpressionAttributeValues={":pk": f"ENV#{environment}", ":unlock": "UNLOCK#"},
+            ConsistentRead=True,
+        )
+        items = [_plain(i) for i in page.get("Items", [])]
+        while "LastEvaluatedKey" in page:
+            page = self.table.query(
+                KeyConditionExpression="pk = :pk AND begins_with(sk, :unlock)",
+                ExpressionAttributeValues={":pk": f"ENV#{environment}", ":unlock": "UNLOCK#"},
+                ConsistentRead=True,
+                ExclusiveStartKey=page["LastEvaluatedKey"],
+            )
+            items.extend(_plain(i) for i in page.get("Items", []))
+        return items
 
     # -- drill record -----------------------------------------------------
     def create_drill(self, drill_id: str, fields: dict[str, Any]) -> None:
