@@ -413,9 +413,16 @@ def scenario_json_schema() -> dict[str, Any]:
     are the model's alone; `drillkit run --dry-run` checks them.
     """
     schema = Scenario.model_json_schema(mode="validation")
+    version = schema["properties"]["version"]
+    # `version: 1` is read as "1" (Scenario._version_as_text): the file may give a number.
+    schema["properties"]["version"] = {
+        "title": version.get("title", "Version"),
+        "default": version.get("default"),
+        "anyOf": [{k: v for k, v in version.items() if k not in ("title", "default")}, {"type": "number"}],
+    }
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": SCENARIO_SCHEMA_ID,
-        "title": "drillkit scenario",
         **schema,
+        "title": "drillkit scenario",
     }
