@@ -306,6 +306,10 @@ def stop(deployment: Deployment, drill_id: str, by: str, reason: str) -> dict[st
     if execution["status"] != "RUNNING":
         raise DrillNotRunning(f"DRILL_ID: drill {drill_id} is not running: its execution ended {execution['status']}")
     cause = f"stopped by {by}: {reason}"
+    records = ledger(deployment)
+    if records.get_drill(drill_id) is not None:
+        # Who and why, in the record first: the safety net's report says it, whatever the status event carries.
+        records.update_drill(drill_id, stop_requested={"by": by, "reason": reason, "at": time.time(), "cause": cause})
     deployment.client("stepfunctions").stop_execution(
         executionArn=execution["executionArn"], error=STOPPED_ERROR, cause=cause[:32768]
     )

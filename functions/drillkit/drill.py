@@ -605,11 +605,12 @@ def safety_net_begin(event: dict[str, Any]) -> dict[str, Any]:
     if record.get("phase") == "done":
         ledger.release_lock(context.environment_key, drill_id)
         return Rescue(drill_id=drill_id, status=status, action="already reported").model_dump(mode="json")
+    stop = record.get("stop_requested") or {}  # `drillkit stop` records who stopped it and why before it stops it
     ended = record.get("ended") or {
         "status": status,
         "execution_arn": detail.get("executionArn"),
-        "error": detail.get("error"),
-        "cause": detail.get("cause"),
+        "error": detail.get("error") or ("DrillStopped" if stop and status == "ABORTED" else None),
+        "cause": detail.get("cause") or (stop.get("cause") if status == "ABORTED" else None),
         "phase": record.get("phase"),
     }
     # First of all: a Report step still running (the execution was stopped under it) reads this before it seals.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -161,6 +162,10 @@ def test_unlock_refuses_a_running_drill_stop_restores_it_and_unlock_releases_a_s
     assert client.ledger(lab.deployment).lock_holder(environment) is None
     record = lab.drill_record(drill_id)
     assert "stopped by carol: change freeze" in str(record["ended"]["cause"])
+    report = client.download_report(lab.deployment, drill_id, tmp_path)
+    document = json.loads((report / "report.json").read_text())
+    assert any("stopped by carol: change freeze" in f["message"] for f in document["findings"])
+    assert document["deployment"]["kind"] == "local-lab" and "not evidence" in document["deployment"]["label"]
 
     # stop again: the drill is not running
     again = _cli(lab, "stop", drill_id, "--reason", "twice")

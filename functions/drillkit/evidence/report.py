@@ -9,7 +9,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from drillkit import aws, clock, faults
 from drillkit.errors import ChainMoved, DrillRejected
-from drillkit.evidence import chart, frameworks, junit, summary
+from drillkit.evidence import chart, frameworks, junit, summary, where
 from drillkit.evidence.junit import OBJECTIVE_LABELS
 from drillkit.evidence.manifest import Sealer
 from drillkit.evidence.store import EvidenceStore
@@ -28,8 +28,8 @@ from drillkit.model import DrillContext, Injection
 from drillkit.probes import keepalive
 from drillkit.timeline import event, ordered
 
-REPORT_SCHEMA_VERSION = "1.2"
-SCHEMA_ID = "https://drillkit.dev/schemas/report/1.2/report.schema.json"
+REPORT_SCHEMA_VERSION = "1.3"
+SCHEMA_ID = "https://drillkit.dev/schemas/report/1.3/report.schema.json"
 ARTIFACTS = ("report.json", "report.html", "junit.xml", "summary.md", "samples.jsonl")
 LABELS = OBJECTIVE_LABELS
 DNS_READS = "DNS to the zone's name servers (authoritative) and through a caching resolver (client)"
@@ -403,6 +403,7 @@ def build(
         # Nothing was injected; verification trivially holds but there is nothing to judge.
         measured = {}
     objective_verdicts = {name: _objective_verdict(m) for name, m in measured.items()}
+    scope = _scope(context, undo_records)
     document: dict[str, Any] = {
         "schema_version": REPORT_SCHEMA_VERSION,
         "drill_id": context.drill_id,
@@ -418,13 +419,14 @@ def build(
         "requested_by": context.requested_by,
         "execution_id": context.execution_id,
         "environment": context.environment_key,
+        "deployment": where.where_it_ran(context.execution_id, scope["regions"]).model_dump(mode="json"),
         "started_at": clock.iso(context.started_at),
         "injected_at": clock.iso(injection.t_inject) if injection else None,
         "ended_at": clock.iso(ended_at),
         "identity": {
             "previous_drill": previous,
             "frameworks": [],
-            "scope": _scope(context, undo_records),
+            "scope": scope,
             "exercise_type": faults.fault_module(scenario.fault.type).EXERCISE_TYPE,
             "automated": True,
         },
