@@ -46,7 +46,7 @@ def all_addresses(spec: StackSpec) -> list[str]:
     return [a for r in spec.regions().values() for a in [r.address, *target_addresses(r)]]
 
 
-HEARTBEAT_SECRET = "drillkit-heartbeat"  # the name the shipped lab scenarios' data.heartbeat.secret_arn ends with
+HEARTBEAT_SECRET = "drillkit-heartbeat"  # noqa: S105 a secret's name, not a password: the name the shipped lab scenarios' data.heartbeat.secret_arn ends with
 
 
 class StackBuilder:

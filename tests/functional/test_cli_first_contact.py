@@ -165,3 +165,41 @@ def test_an_export_of_an_empty_period_is_refused_unless_allowed(monkeypatch, tmp
     assert "no sealed drill between 2026-01-01 and 2026-01-31" in _flat(refused.output)
     assert allowed.exit_code == 0, allowed.output
     assert "warning" in allowed.output and out.exists()
+
+
+def test_run_json_prints_one_document_on_stdout_and_the_progress_on_stderr(monkeypatch, tmp_path):
+    # Given a deployment whose drill runs to a PASS (the AWS calls stand in: this is the CLI's plumbing)
+    deployment = client.Deployment("arn:aws:states:us-east-1:123456789012:stateMachine:drill", "ledger", "evidence", "us-east-1")
+    monkeypatch.setattr(cli, "_deployment", lambda *args: deployment)
+    monkeypatch.setattr(client, "start", lambda deployment, request: "arn:execution")
+    monkeypatch.setattr(cli, "_follow", lambda deployment, drill_id, arn, out: {"status": "SUCCEEDED"})
+
+    def download(deployment, drill_id, destination):
+        folder = destination / drill_id
+        folder.mkdir(parents=True)
+        measurement = {"seconds": 4.0, "uncertainty_seconds": 0.5, "target_seconds": 30, "passed": True, "kind": "measured"}
+        document = {"verdict": "PASS", "restore_verified": True, "measurements": {"recovery": measurement}, "findings": []}
+        (folder / "report.json").write_text(json.dumps(document))
+        return folder
+
+    monkeypatch.setattr(client, "download_report", download)
+
+    result = CliRunner().invoke(
+        cli.app,
+        [
+            "run",
+            str(ROOT / "scenarios" / "region-failover-health-check.yaml"),
+            "--wait",
+            "--json",
+            "--reports-dir",
+            str(tmp_path),
+        ],
+    )
+
+    # Then stdout is exactly one JSON document with the verdict, and the exit code follows the verdict
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["verdict"] == "PASS" and document["status"] == "SUCCEEDED" and document["exit_code"] == 0
+    assert document["measurements"] == {"recovery": 4.0}
+    assert document["drill_id"].startswith("region-failover-health-check-")
+    assert "Verdict: PASS" in result.stderr
