@@ -291,6 +291,9 @@ def _stop_and_restore(
         outcome = _wait_for_report(deployment, drill_id, out, wait_seconds)
     except TimeoutError as timeout:
         raise _fail(str(timeout)) from None
+    ended = client.execution_of(deployment, drill_id)["status"]
+    if ended != "ABORTED":
+        out.print(f"  the drill's execution ended {ended} before the stop took effect: its own report stands", soft_wrap=True)
     _print_restore(outcome, out)
     return EXIT_PASS if outcome.restore_verified else EXIT_ERROR
 

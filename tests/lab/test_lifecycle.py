@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -64,6 +66,16 @@ class RunWait:
         return _flat(self.out.read_text() + self.err.read_text())
 
 
+@contextlib.contextmanager
+def observing_until_stopped(lab: RunningLab) -> Iterator[None]:
+    """Hold every drill in Observe (its function hangs at its first AWS call), so that a stop lands after injection."""
+    lab.sabotage("ObserveFunction", kind="timeout", after_calls=0, timeout_seconds=60)
+    try:
+        yield
+    finally:
+        lab.sabotage("ObserveFunction", mend=True)
+
+
 def _history_states(lab: RunningLab, execution_arn: str) -> list[tuple[str, str]]:
     """Every state entered and exited, from the whole history, in order."""
     sfn = lab.deployment.client("stepfunctions")
@@ -105,7 +117,8 @@ def test_ctrl_c_leaves_the_drill_running_and_follow_reattaches_with_every_state_
     assert f"drill {drill_id} goes on" in said
     assert f"drillkit follow {drill_id}" in said and f"drillkit stop {drill_id} --reason" in said
     execution = client.execution_of(lab.deployment, drill_id)
-    assert execution["status"] == "RUNNING"
+    assert execution["status"] in ("RUNNING", "SUCCEEDED")  # not stopped: running, or already at its end by itself
+    assert "stop_requested" not in lab.drill_record(drill_id)
 
     # When the user re-attaches with `drillkit follow`
     followed = _cli(lab, "follow", drill_id, "--reports-dir", str(tmp_path / "followed"))
@@ -121,12 +134,13 @@ def test_ctrl_c_leaves_the_drill_running_and_follow_reattaches_with_every_state_
 
 def test_ctrl_c_with_stop_on_interrupt_stops_the_drill_and_waits_for_its_restore(lab, tmp_path):
     original_inverted = lab.primary_inverted()
-    run = RunWait(lab, tmp_path, "--stop-on-interrupt")
-    drill_id = run.started()
-    wait_for(lambda: lab.drill_record(drill_id).get("phase") == "observe", 60, "drill observing")
-    assert lab.primary_inverted() is not original_inverted  # the fault is in place
+    with observing_until_stopped(lab):
+        run = RunWait(lab, tmp_path, "--stop-on-interrupt")
+        drill_id = run.started()
+        wait_for(lambda: lab.drill_record(drill_id).get("phase") == "observe", 60, "drill observing")
+        assert lab.primary_inverted() is not original_inverted  # the fault is in place
 
-    code = run.interrupt()
+        code = run.interrupt()
 
     said = run.text()
     assert code == 2, said
@@ -142,18 +156,19 @@ def test_unlock_refuses_a_running_drill_stop_restores_it_and_unlock_releases_a_s
     original_inverted = lab.primary_inverted()
     request = client.drill_request(lab.deployment, parse_scenario(yaml.safe_load(DEMO_SCENARIO.read_text())), "test")
     drill_id = request["drill_id"]
-    client.start(lab.deployment, request)
-    wait_for(lambda: lab.drill_record(drill_id).get("phase") == "observe", 60, "drill observing")
-    environment = str(lab.drill_record(drill_id)["environment"])
+    with observing_until_stopped(lab):
+        client.start(lab.deployment, request)
+        wait_for(lambda: lab.drill_record(drill_id).get("phase") == "observe", 60, "drill observing")
+        environment = str(lab.drill_record(drill_id)["environment"])
 
-    # unlock while the drill runs: refused, the lock stays
-    refused = _cli(lab, "unlock", environment, "--reason", "looks stuck", "--by", "carol")
-    assert refused.exit_code == 2, refused.output
-    assert f"held by drill {drill_id}, whose execution is RUNNING" in _flat(refused.output)
-    assert client.ledger(lab.deployment).lock_holder(environment)["drill_id"] == drill_id
+        # unlock while the drill runs: refused, the lock stays
+        refused = _cli(lab, "unlock", environment, "--reason", "looks stuck", "--by", "carol")
+        assert refused.exit_code == 2, refused.output
+        assert f"held by drill {drill_id}, whose execution is RUNNING" in _flat(refused.output)
+        assert client.ledger(lab.deployment).lock_holder(environment)["drill_id"] == drill_id
 
-    # stop: the safety net restores; the command prints the restore's outcome from the record
-    stopped = _cli(lab, "stop", drill_id, "--reason", "change freeze", "--by", "carol")
+        # stop: the safety net restores; the command prints the restore's outcome from the record
+        stopped = _cli(lab, "stop", drill_id, "--reason", "change freeze", "--by", "carol")
     assert stopped.exit_code == 0, stopped.output
     said = _flat(stopped.output)
     assert "stopped by carol: change freeze" in said
