@@ -286,6 +286,9 @@ def _stop_and_restore(
 ) -> int:
     """Stop the execution, wait for the safety net's report, print the restore's outcome. 0 only when verified restored."""
     stopped = client.stop(deployment, drill_id, by, reason)
+    if not stopped["recorded"]:
+        out.print(f"Stopped drill [bold]{drill_id}[/] ({stopped['cause']}) in preflight: nothing was touched", soft_wrap=True)
+        return EXIT_PASS
     out.print(f"Stopped drill [bold]{drill_id}[/] ({stopped['cause']}); the safety net restores", soft_wrap=True)
     try:
         outcome = _wait_for_report(deployment, drill_id, out, wait_seconds)
@@ -495,16 +498,20 @@ def unlock(
     environment: str = typer.Argument(..., help="The locked environment, as the lock error names it (route53/ZONE/NAME)."),
     reason: str = typer.Option(..., help="Why, for the audit record."),
     by: str | None = typer.Option(None, help="Who releases it, for the record (default: your AWS identity's ARN)."),
+    force: bool = typer.Option(
+        False, "--force", help="Release it even though its drill ended unreported (its safety net failed): check the stack first."
+    ),
     endpoint: EndpointOption = None,
     lab_file: LabFileOption = None,
     stack_name: StackOption = None,
     region: RegionOption = None,
 ) -> None:
-    """Release a stale environment lock, recorded in the ledger. Refused while the drill holding it still runs."""
+    """Release a stale environment lock, recorded in the ledger. Refused while the drill holding it still runs
+    (or its safety net may still be restoring it, unless --force)."""
     try:
         deployment = _deployment(endpoint, lab_file, stack_name, region)
         who = by or client.caller(deployment) or _who()
-        released = client.unlock(deployment, environment, who, reason)
+        released = client.unlock(deployment, environment, who, reason, force)
     except DrillError as error:
         raise _fail(str(error)) from None
     console.print(

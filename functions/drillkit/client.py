@@ -307,13 +307,15 @@ def stop(deployment: Deployment, drill_id: str, by: str, reason: str) -> dict[st
         raise DrillNotRunning(f"DRILL_ID: drill {drill_id} is not running: its execution ended {execution['status']}")
     cause = f"stopped by {by}: {reason}"
     records = ledger(deployment)
-    if records.get_drill(drill_id) is not None:
+    recorded = records.get_drill(drill_id) is not None
+    if recorded:
         # Who and why, in the record first: the safety net's report says it, whatever the status event carries.
         records.update_drill(drill_id, stop_requested={"by": by, "reason": reason, "at": time.time(), "cause": cause})
     deployment.client("stepfunctions").stop_execution(
         executionArn=execution["executionArn"], error=STOPPED_ERROR, cause=cause[:32768]
     )
-    return {"execution_arn": execution["executionArn"], "by": by, "reason": reason, "cause": cause}
+    # No record yet: preflight had not finished, nothing was touched, and the safety net has nothing to do or report.
+    return {"execution_arn": execution["executionArn"], "by": by, "reason": reason, "cause": cause, "recorded": recorded}
 
 
 class RestoreOutcome(BaseModel):
@@ -361,8 +363,12 @@ def wait_until_reported(
     )
 
 
-def unlock(deployment: Deployment, environment: str, by: str, reason: str) -> dict[str, Any]:
-    """Release a stale environment lock, with an audit item. Refuses while the holding drill's execution runs."""
+def unlock(deployment: Deployment, environment: str, by: str, reason: str, force: bool = False) -> dict[str, Any]:
+    """Release a stale environment lock, with an audit item. Refuses while the holding drill's execution runs.
+
+    A drill whose execution ended badly but that is not reported yet is in its safety net's hands (restoring,
+    verifying): refused too, unless ``force`` (the safety net itself broke).
+    """
     records = ledger(deployment)
     holder = records.lock_holder(environment)
     if not holder:
@@ -379,6 +385,16 @@ def unlock(deployment: Deployment, environment: str, by: str, reason: str) -> di
                 f"Stop the drill first (`drillkit stop {drill_id} --reason ...`); its safety net restores and releases the lock"
             )
         why = f"drill {drill_id}'s execution ended {execution['status']}"
+        record = records.get_drill(drill_id) or {}
+        rescuing = execution["status"] != "SUCCEEDED" and record.get("context") and record.get("phase") != "done"
+        if rescuing and not force:
+            raise EnvironmentLocked(
+                f"ENV: {environment} is held by drill {drill_id}, which ended {execution['status']} and is not reported "
+                f"yet (phase {record.get('phase')}): its safety net may still be restoring. Wait for it (`drillkit follow "
+                f"{drill_id}`); if the safety net itself failed, check the environment and give --force"
+            )
+        if rescuing:
+            why += f", not reported (phase {record.get('phase')}); released with --force"
         if float(holder.get("expires_at", 0)) < time.time():
             why += f"; the lock expired at {clock.iso(holder.get('expires_at'))}"
     pending = [u for u in records.list_undo(drill_id) if u["status"] != UNDO_RESTORED]
