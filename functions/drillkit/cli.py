@@ -506,8 +506,10 @@ def unlock(
     stack_name: StackOption = None,
     region: RegionOption = None,
 ) -> None:
-    """Release a stale environment lock, recorded in the ledger. Refused while the drill holding it still runs
-    (or its safety net may still be restoring it, unless --force)."""
+    """Release a stale environment lock, recorded in the ledger. Refused while the drill holding it runs.
+
+    Refused too while the drill's safety net may still be restoring it (ended, not reported), unless --force.
+    """
     try:
         deployment = _deployment(endpoint, lab_file, stack_name, region)
         who = by or client.caller(deployment) or _who()
