@@ -203,3 +203,24 @@ def test_run_json_prints_one_document_on_stdout_and_the_progress_on_stderr(monke
     assert document["measurements"] == {"recovery": 4.0}
     assert document["drill_id"].startswith("region-failover-health-check-")
     assert "Verdict: PASS" in result.stderr
+
+
+def test_an_aws_error_no_command_expected_is_one_line_and_exit_2_not_a_traceback(monkeypatch, capsys):
+    # Given a deployment whose endpoint stops answering (the lab went away after its lab file was read)
+    dead = client.Deployment(
+        "arn:aws:states:us-east-1:123456789012:stateMachine:drill",
+        "ledger",
+        "evidence",
+        "us-east-1",
+        endpoint_url=f"http://127.0.0.1:{_closed_port()}",
+    )
+    monkeypatch.setattr(cli, "_deployment", lambda *args: dead)
+
+    # When a command calls AWS through it, as the installed `drillkit` script runs (not through CliRunner)
+    with pytest.raises(SystemExit) as exited:
+        cli.app(["report", "d-20260101T000000Z-0001"], prog_name="drillkit")
+
+    # Then one error line and exit 2
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and "Traceback" not in err and "127.0.0.1" in err
