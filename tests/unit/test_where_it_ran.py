@@ -65,3 +65,22 @@ def test_a_1_3_report_without_where_it_ran_is_refused_by_the_schema(scenario_dic
     del document["deployment"]
 
     assert any("deployment" in problem for problem in schema_errors(document))
+
+
+def test_the_regions_are_drillkits_then_those_the_scenario_names(scenario_dict, monkeypatch):
+    monkeypatch.delenv(where.LOCAL_LAB_VARIABLE, raising=False)
+    scenario_dict = {
+        **scenario_dict,
+        "alarms": [{"name": "primary-5xx", "region": "eu-west-1"}],
+        "data": {
+            "heartbeat": {
+                "primary_cluster_arn": "arn:aws:rds:eu-west-1:123456789012:cluster:app-primary",
+                "standby_cluster_arn": "arn:aws:rds:eu-central-1:123456789012:cluster:app-standby",
+                "secret_arn": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:drillkit-heartbeat",
+            }
+        },
+    }
+
+    document = _document(scenario_dict)
+
+    assert document["deployment"]["regions"] == ["us-east-1", "eu-west-1", "eu-central-1"]

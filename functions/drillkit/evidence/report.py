@@ -419,7 +419,9 @@ def build(
         "requested_by": context.requested_by,
         "execution_id": context.execution_id,
         "environment": context.environment_key,
-        "deployment": where.where_it_ran(context.execution_id, scope["regions"]).model_dump(mode="json"),
+        "deployment": where.where_it_ran(context.execution_id, [*scope["regions"], *where.scenario_regions(scenario)]).model_dump(
+            mode="json"
+        ),
         "started_at": clock.iso(context.started_at),
         "injected_at": clock.iso(injection.t_inject) if injection else None,
         "ended_at": clock.iso(ended_at),

@@ -8,7 +8,7 @@ AWS::StackName); the lab's Lambda runtime sets DRILLKIT_LOCAL_LAB for every func
 from __future__ import annotations
 
 import os
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -44,3 +44,13 @@ def where_it_ran(execution_id: str | None, regions_touched: list[str]) -> WhereI
     else:
         label = f"AWS account {account or 'unknown'}, {where}, drillkit stack {stack or 'unknown'}"
     return WhereItRan(kind="local-lab" if lab else "aws", account=account, regions=regions, stack_name=stack, label=label)
+
+
+def scenario_regions(scenario: Any) -> list[str]:
+    """The regions a scenario names: its alarms' and stop conditions', the heartbeat clusters', the fault's."""
+    regions = [alarm.region for alarm in [*scenario.alarms, *scenario.stop_conditions] if alarm.region]
+    heartbeat = scenario.data.heartbeat
+    if heartbeat is not None:
+        regions += [arn.split(":")[3] for arn in (heartbeat.primary_cluster_arn, heartbeat.standby_cluster_arn)]
+    fault_region = getattr(scenario.fault, "region", None)
+    return [*regions, *([fault_region] if fault_region else [])]
