@@ -64,9 +64,9 @@ def _on_target(step: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, A
 def _survey(scenario: Any) -> tuple[Any, Any, dict[str, Any], list[dict[str, Any]], bool]:
     """Read-only: the failover target, the fault's module and prior state, the readiness findings, protection."""
     aws.check_target_role()  # a role drillkit may not assume is named before anything else is read
+    target = resolve_target(scenario.target)  # the zone and its records first: without them nothing else matters
     if problems := canary.reference_problems(scenario.data.heartbeat):
         raise ScenarioInvalid(problems)  # every ARN the scenario names is checked, and each wrong one named by field
-    target = resolve_target(scenario.target)
     fault = faults.fault_module(scenario.fault.type)
     prior = fault.capture(scenario.fault, target)  # proves the fault's resource exists and is readable
     tags = allow.require(fault.resources(prior))
