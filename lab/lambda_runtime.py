@@ -43,6 +43,7 @@ class FunctionConfig:
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(self.memory),
             "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
             "DRILLKIT_LAB_FUNCTION_ARN": self.arn,
+            "DRILLKIT_LOCAL_LAB": "true",  # every report made here says it ran in the local lab (evidence/where.py)
             "LAMBDA_TASK_ROOT": str(FUNCTIONS_DIR),
             "_HANDLER": self.handler,
             "PYTHONPATH": str(FUNCTIONS_DIR),

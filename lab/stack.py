@@ -46,6 +46,9 @@ def all_addresses(spec: StackSpec) -> list[str]:
     return [a for r in spec.regions().values() for a in [r.address, *target_addresses(r)]]
 
 
+HEARTBEAT_SECRET = "drillkit-heartbeat"  # noqa: S105 a secret's name, not a password: the name the shipped lab scenarios' data.heartbeat.secret_arn ends with
+
+
 class StackBuilder:
     def __init__(self, spec: StackSpec, session: Any, route53_physics: Route53Physics, ground_truth: GroundTruth, ports: PortMap):
         self.spec = spec
@@ -372,6 +375,10 @@ class StackBuilder:
             self.database.add(cluster)
             info["db_cluster_id"] = cluster.identifier
             info["db_cluster_arn"] = cluster.arn
+        # The Data API's credentials, as a stack keeps them in AWS: preflight checks that data.heartbeat.secret_arn exists.
+        self.session.client("secretsmanager", region_name=regions["primary"]["region"]).create_secret(
+            Name=HEARTBEAT_SECRET, SecretString=json.dumps({"username": "app", "password": "lab-only-password"})
+        )
 
     # -- alarms: created in the local cloud, with an SNS topic (and an inbox queue) per region ----
     def _alarms(self, regions: dict[str, dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, dict[str, str]]]:

@@ -145,3 +145,33 @@ def newest_surviving(context: DrillContext) -> dict[str, Any] | None:
         "seq": int(seq.get("longValue", 0)),
         "written_at": float(written_at.get("doubleValue", written_at.get("stringValue", 0))),
     }
+
+
+def reference_problems(heartbeat: Heartbeat | None) -> list[tuple[str, str]]:
+    """Preflight: every ARN the heartbeat names exists and is readable, each problem naming its scenario field.
+
+    Read-only (DescribeDBClusters, DescribeSecret). A cluster that cannot be read here could never give an RPO.
+    """
+    if heartbeat is None:
+        return []
+    problems: list[tuple[str, str]] = []
+    for field, arn in (
+        ("data.heartbeat.primary_cluster_arn", heartbeat.primary_cluster_arn),
+        ("data.heartbeat.standby_cluster_arn", heartbeat.standby_cluster_arn),
+    ):
+        try:
+            with aws.aws_call("DescribeDBClusters", arn):
+                found = aws.target_client("rds", arn.split(":")[3]).describe_db_clusters(DBClusterIdentifier=arn)
+            if not found.get("DBClusters"):
+                problems.append((field, f"no DB cluster {arn}"))
+        except DrillError as error:
+            problems.append((field, f"cannot read DB cluster {arn}: {error}"))
+    secret = heartbeat.secret_arn
+    try:
+        with aws.aws_call("DescribeSecret", secret):
+            aws.target_client("secretsmanager", secret.split(":")[3]).describe_secret(SecretId=secret)
+    except DrillError as error:
+        problems.append(("data.heartbeat.secret_arn", f"cannot read secret {secret}: {error}"))
+    except IndexError:
+        problems.append(("data.heartbeat.secret_arn", f"{secret} is not a Secrets Manager ARN"))
+    return problems

@@ -10,22 +10,25 @@ import sys
 import tarfile
 import time
 import webbrowser
+from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 import yaml
+from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
 from rich.table import Table
 
 from drillkit import client
-from drillkit.errors import DrillError, ScenarioInvalid
+from drillkit.errors import DrillError, DrillNotRunning, ScenarioInvalid
 from drillkit.evidence.frameworks import FRAMEWORKS
 from drillkit.milestones import LABELS
 from drillkit.record import DrillStatus, Phase, status_of, summary_of
 from drillkit.spec import Scenario, parse_scenario
 
 EXIT_PASS, EXIT_MISSED, EXIT_ERROR = 0, 1, 2
+EXIT_INTERRUPTED = 130  # Ctrl-C left the drill running (the shell's convention for SIGINT)
 VERDICT_EXIT = {"PASS": EXIT_PASS, "FAIL": EXIT_MISSED, "ERROR": EXIT_ERROR, "ABORTED": EXIT_ERROR}
 DEMO_SCENARIO = "region-failover-health-check.yaml"
 PHASES = {
@@ -40,18 +43,88 @@ PHASES = {
     Phase.DONE: "report written",
 }
 
-app = typer.Typer(help="DR drills for multi-region AWS stacks.", no_args_is_help=True, add_completion=False)
+# What each state of the drill machine does, shown as the drill enters it (the history names the states).
+STATES = {
+    "Preflight": "request valid, targets resolved, lock taken",
+    "AwaitApproval": "protected environment: waiting for `drillkit approve DRILL_ID` (or reject DRILL_ID --reason)",
+    "SteadyState": "checking steady state",
+    "Inject": "injecting the fault",
+    "Observe": "observing",
+    "Restore": "restoring",
+    "RestoreWait": "waiting for the restore to settle",
+    "VerifyRestore": "verifying the restore",
+    "Report": "writing the report",
+}
+console = Console(highlight=False)
+errors = Console(stderr=True, highlight=False)
+
+
+class _App(typer.Typer):
+    """The `drillkit` command: an AWS or network error a command did not expect is one line and exit 2, not a traceback."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().__call__(*args, **kwargs)
+        except (BotoCoreError, ClientError) as error:
+            errors.print(f"[bold red]error:[/] {error}", soft_wrap=True)
+            sys.exit(EXIT_ERROR)
+
+
+app = _App(help="DR drills for multi-region AWS stacks.", no_args_is_help=True, add_completion=True)
 lab_app = typer.Typer(help="The local lab: a local cloud and a simulated two-region stack.", no_args_is_help=True)
 app.add_typer(lab_app, name="lab")
 evidence_app = typer.Typer(help="Signed drill evidence: export a period for an auditor, verify an export.", no_args_is_help=True)
 app.add_typer(evidence_app, name="evidence")
-console = Console(highlight=False)
-errors = Console(stderr=True, highlight=False)
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"drillkit {metadata.version('drillkit')}")
+        raise typer.Exit(EXIT_PASS)
+
+
+@app.callback()
+def _main(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+) -> None:
+    """DR drills for multi-region AWS stacks: in the local lab or against a deployed drillkit stack."""
 
 
 def _fail(message: str, code: int = EXIT_ERROR) -> typer.Exit:
     errors.print(f"[bold red]error:[/] {message}", soft_wrap=True)
     return typer.Exit(code)
+
+
+# -- where drillkit runs: one flag set, the same meaning in every command --------------------------------
+DEFAULT_LAB_FILE = Path(".drillkit/lab.json")
+STACK_VARIABLE = "DRILLKIT_STACK"
+EndpointOption = Annotated[
+    str | None,
+    typer.Option("--endpoint", help="Endpoint of a running lab; must be the one its lab file describes."),
+]
+LabFileOption = Annotated[
+    Path | None,
+    typer.Option("--lab-file", help=f"The lab description `drillkit lab up` writes (default {DEFAULT_LAB_FILE})."),
+]
+StackOption = Annotated[
+    str | None,
+    typer.Option("--stack-name", help=f"Deployed drillkit stack (AWS); default ${STACK_VARIABLE} when no lab flag is given."),
+]
+RegionOption = Annotated[
+    str | None,
+    typer.Option("--region", envvar=["AWS_REGION", "AWS_DEFAULT_REGION"], help="AWS region of the stack (or $AWS_REGION)."),
+]
+
+
+def _deployment(endpoint: str | None, lab_file: Path | None, stack_name: str | None, region: str | None) -> client.Deployment:
+    """The lab (--endpoint, --lab-file) or a stack (--stack-name, else $DRILLKIT_STACK when no lab flag is given)."""
+    lab_asked = endpoint is not None or lab_file is not None
+    if stack_name and lab_asked:
+        raise _fail("give --stack-name, or --endpoint/--lab-file for a lab, not both")
+    stack = stack_name or (None if lab_asked else os.environ.get(STACK_VARIABLE) or None)
+    if stack:
+        return client.from_stack(stack, region)
+    return client.from_lab_file(lab_file or DEFAULT_LAB_FILE, endpoint)
 
 
 def project_root() -> Path:
@@ -65,7 +138,10 @@ def load_scenario(path: Path) -> Scenario:
     except OSError as error:
         raise _fail(f"cannot read scenario {path}: {error.strerror}") from None
     except yaml.YAMLError as error:
-        raise _fail(f"{path} is not valid YAML: {error}") from None
+        mark = getattr(error, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
+        problem = getattr(error, "problem", None) or str(error)
+        raise _fail(f"{where}: not valid YAML: {problem}; nothing was started") from None
     try:
         return parse_scenario(payload)
     except ScenarioInvalid as error:
@@ -73,17 +149,7 @@ def load_scenario(path: Path) -> Scenario:
         raise _fail(f"scenario {path} is invalid; nothing was started:\n{lines}") from None
 
 
-def _print_event(kind: str, value: Any) -> None:
-    if kind == "phase":
-        console.print(f"  [cyan]•[/] {PHASES.get(value, value)}")
-    elif kind == "injected":
-        console.print(f"  [yellow]⚡[/] fault injected at {time.strftime('%H:%M:%S', time.gmtime(value))}Z")
-    elif kind == "milestone":
-        name, seconds = value
-        console.print(f"  [green]✓[/] {LABELS.get(name, name)} reached at +{seconds:.2f}s")
-
-
-def _summary(report: dict[str, Any], report_dir: Path) -> None:
+def _summary(report: dict[str, Any], report_dir: Path, out: Console = console) -> None:
     table = Table(title="Measurements against targets", title_justify="left")
     for column in ("Objective", "Measured", "Uncertainty", "Target", "Result"):
         table.add_column(column, justify="left" if column in ("Objective", "Result") else "right")
@@ -102,34 +168,220 @@ def _summary(report: dict[str, Any], report_dir: Path) -> None:
             f"{m['target_seconds']:g} s" if m["target_seconds"] is not None else "-",
             result,
         )
-    console.print(table)
+    out.print(table)
     for finding in report.get("findings", []):
-        console.print(f"  [red]{finding['severity']}[/] {finding['code']}: {finding['message']}")
+        out.print(f"  [red]{finding['severity']}[/] {finding['code']}: {finding['message']}")
     colour = "green" if report["verdict"] == "PASS" else "red"
-    console.print(
+    out.print(
         f"Verdict: [bold {colour}]{report['verdict']}[/]   "
         f"restore verified: {'yes' if report['restore_verified'] else '[red]NO[/]'}"
     )
-    console.print(f"Report: {report_dir / 'report.html'}  (and report.json)", soft_wrap=True)
+    out.print(f"Report: {report_dir / 'report.html'}  (and report.json)", soft_wrap=True)
 
 
-def run_drill(deployment: client.Deployment, scenario: Scenario, requested_by: str, wait: bool, reports_dir: Path) -> int:
+class Follower:
+    """Prints a followed drill's progress: each state entered and exited (from the execution history), the injection and
+    the milestones (from the drill record), with elapsed times and a spinner while a state runs."""
+
+    def __init__(self, out: Console, started_at: float | None = None):
+        self.out = out
+        self.started_at = started_at
+        self.entered: dict[str, float] = {}
+        self.status: Any = None
+
+    def _at(self, t: float) -> str:
+        if self.started_at is None:
+            self.started_at = t
+        return f"[dim]+{t - self.started_at:7.1f}s[/]"
+
+    def on_change(self, kind: str, value: Any) -> None:
+        if kind == "state":
+            self._state(value)
+        elif kind == "injected":
+            self.out.print(
+                f"  {self._at(value)} [yellow]⚡[/] fault injected at {time.strftime('%H:%M:%S', time.gmtime(value))}Z"
+            )
+        elif kind == "milestone":
+            name, seconds = value
+            self.out.print(f"  {' ' * 9} [green]✓[/] {LABELS.get(name, name)} reached at +{seconds:.2f}s after injection")
+
+    def _state(self, event: client.HistoryEvent) -> None:
+        t = event.timestamp.timestamp()
+        if event.ends_execution:
+            status = event.type.removeprefix("Execution").upper().replace("TIMEDOUT", "TIMED_OUT")
+            self.out.print(f"  {self._at(t)} [bold]■[/] execution {status}")
+            return
+        name = event.state or "?"
+        quiet = event.kind in ("Choice", "Pass", "Succeed")
+        if event.entered:
+            self.entered[name] = t
+            what = STATES.get(name, "")
+            line = f"[dim]→ {name}[/]" if quiet else f"[cyan]▶[/] {name}" + (f": {what}" if what else "")
+        else:
+            took = t - self.entered.pop(name, t)
+            line = f"[dim]← {name}[/]" if quiet else f"[green]■[/] {name} done in {took:.1f}s"
+        self.out.print(f"  {self._at(t)} {line}", soft_wrap=True)
+
+    def on_tick(self, progress: client.Progress) -> None:
+        if self.status is None:
+            return
+        now = time.time()
+        where = f"{progress.state} for {progress.in_state(now):.0f}s" if progress.state else "between states"
+        self.status.update(f"{where} · drill running {_clock(progress.elapsed(now))}")
+
+
+def _clock(seconds: float) -> str:
+    minutes, rest = divmod(int(seconds), 60)
+    return f"{minutes // 60:d}:{minutes % 60:02d}:{rest:02d}"
+
+
+def _follow(deployment: client.Deployment, drill_id: str, execution_arn: str, out: Console) -> dict[str, Any]:
+    follower = Follower(out)
+    with out.status("following the drill", spinner="dots") as status:
+        follower.status = status
+        return client.follow(deployment, drill_id, execution_arn, follower.on_change, on_tick=follower.on_tick)
+
+
+def _conclude(
+    deployment: client.Deployment, drill_id: str, execution: dict[str, Any], reports_dir: Path, out: Console, wait_seconds: float
+) -> tuple[int, dict[str, Any] | None]:
+    """After the execution ended: its report (the machine's, or the safety net's when it ended badly) and the exit code."""
+    if execution["status"] != "SUCCEEDED":
+        error, cause = client.execution_error(execution)
+        errors.print(f"[bold red]drill {execution['status'].lower()}:[/] {error}: {cause}", soft_wrap=True)
+        if client.ledger(deployment).load(drill_id) is None:
+            return EXIT_ERROR, None  # preflight refused it: no record, nothing touched, nothing to report
+        out.print("  the safety net restores and reports; waiting for its report")
+        try:
+            _wait_for_report(deployment, drill_id, out, wait_seconds)
+        except TimeoutError as timeout:
+            errors.print(f"[bold red]error:[/] {timeout}", soft_wrap=True)
+            return EXIT_ERROR, None
+    report_dir = client.download_report(deployment, drill_id, reports_dir)
+    if not (report_dir / "report.json").exists():
+        errors.print(f"[bold red]error:[/] no report for drill {drill_id} in the evidence bucket", soft_wrap=True)
+        return EXIT_ERROR, None
+    document = json.loads((report_dir / "report.json").read_text())
+    _summary(document, report_dir, out)
+    return VERDICT_EXIT[document["verdict"]], {"report_dir": str(report_dir), "report": document}
+
+
+def _wait_for_report(deployment: client.Deployment, drill_id: str, out: Console, wait_seconds: float) -> client.RestoreOutcome:
+    with out.status("waiting for the safety net: restore, verify, report", spinner="dots") as status:
+        return client.wait_until_reported(
+            deployment,
+            drill_id,
+            wait_seconds,
+            on_tick=lambda waited: status.update(f"safety net: restore, verify, report · waited {_clock(waited)}"),
+        )
+
+
+def _print_restore(outcome: client.RestoreOutcome, out: Console) -> None:
+    for record in outcome.records:
+        colour = "green" if record["status"] == "restored" else "red"
+        out.print(f"  undo {record['seq']}: {record['resource_id']} [{colour}]{record['status']}[/]", soft_wrap=True)
+    if not outcome.records:
+        out.print("  nothing had been injected: nothing to restore")
+    verified = {True: "[green]yes[/]", False: "[red]NO[/]", None: "[red]unknown (no report)[/]"}[outcome.restore_verified]
+    out.print(f"Restore verified: {verified}   verdict: [bold]{outcome.verdict}[/]", soft_wrap=True)
+
+
+def _stop_and_restore(
+    deployment: client.Deployment, drill_id: str, by: str, reason: str, out: Console, wait_seconds: float
+) -> int:
+    """Stop the execution, wait for the safety net's report, print the restore's outcome. 0 only when verified restored."""
+    stopped = client.stop(deployment, drill_id, by, reason)
+    if not stopped["recorded"]:
+        out.print(f"Stopped drill [bold]{drill_id}[/] ({stopped['cause']}) in preflight: nothing was touched", soft_wrap=True)
+        return EXIT_PASS
+    out.print(f"Stopped drill [bold]{drill_id}[/] ({stopped['cause']}); the safety net restores", soft_wrap=True)
+    try:
+        outcome = _wait_for_report(deployment, drill_id, out, wait_seconds)
+    except TimeoutError as timeout:
+        raise _fail(str(timeout)) from None
+    ended = client.execution_of(deployment, drill_id)["status"]
+    if ended != "ABORTED":
+        out.print(f"  the drill's execution ended {ended} before the stop took effect: its own report stands", soft_wrap=True)
+    _print_restore(outcome, out)
+    return EXIT_PASS if outcome.restore_verified else EXIT_ERROR
+
+
+def _interrupted(deployment: client.Deployment, drill_id: str, stop_on_interrupt: bool, wait_seconds: float) -> int:
+    """Ctrl-C while following: ask nothing. The drill goes on, or (--stop-on-interrupt) is stopped and restored."""
+    if not stop_on_interrupt:
+        errors.print(
+            f"\\nInterrupted: drill {drill_id} goes on (nothing was stopped; the lock is its own until it ends).\\n"
+            f"  follow it:  drillkit follow {drill_id}\\n"
+            f"  stop it:    drillkit stop {drill_id} --reason '...'   (the safety net restores)",
+            soft_wrap=True,
+            highlight=False,
+            markup=False,
+        )
+        return EXIT_INTERRUPTED
+    errors.print(f"\\nInterrupted: stopping drill {drill_id} (--stop-on-interrupt); the safety net restores", soft_wrap=True)
+    try:
+        code = _stop_and_restore(
+            deployment, drill_id, _who(), "interrupted (Ctrl-C) during `drillkit run --wait`", errors, wait_seconds
+        )
+    except DrillNotRunning:
+        errors.print(f"drill {drill_id} had already ended: `drillkit report {drill_id}`", soft_wrap=True)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        errors.print(
+            f"\\nInterrupted again: the stop was sent and the safety net restores on its own; `drillkit follow {drill_id}`",
+            soft_wrap=True,
+            markup=False,
+        )
+        return EXIT_INTERRUPTED
+    return EXIT_ERROR if code == EXIT_PASS else code  # stopped: the drill ended ABORTED, never a pass
+
+
+def _who() -> str:
+    return os.environ.get("USER", "unknown")
+
+
+def run_drill(
+    deployment: client.Deployment,
+    scenario: Scenario,
+    requested_by: str,
+    wait: bool,
+    reports_dir: Path,
+    as_json: bool = False,
+    stop_on_interrupt: bool = False,
+    wait_seconds: float = 900,
+) -> int:
+    out = errors if as_json else console  # --json: the document on stdout, the progress on stderr
     request = client.drill_request(deployment, scenario, requested_by)
     drill_id = request["drill_id"]
     execution_arn = client.start(deployment, request)
-    console.print(f"Drill [bold]{drill_id}[/]: {scenario.name} v{scenario.version} on {deployment.label}", soft_wrap=True)
+    out.print(f"Drill [bold]{drill_id}[/]: {scenario.name} v{scenario.version} on {deployment.label}", soft_wrap=True)
+    result: dict[str, Any] = {"drill_id": drill_id, "execution_arn": execution_arn, "deployment": deployment.label}
     if not wait:
-        console.print(f"Started {execution_arn}", soft_wrap=True)
+        out.print(f"Started {execution_arn}; `drillkit follow {drill_id}` shows its progress", soft_wrap=True)
+        if as_json:
+            print(json.dumps({**result, "status": "RUNNING"}))
         return EXIT_PASS
-    execution = client.follow(deployment, drill_id, execution_arn, _print_event)
-    if execution["status"] != "SUCCEEDED":
-        error, cause = client.execution_error(execution)
-        errors.print(f"[bold red]drill {execution['status'].lower()}:[/] {error}: {cause}")
-        return EXIT_ERROR
-    report_dir = client.download_report(deployment, drill_id, reports_dir)
-    report = json.loads((report_dir / "report.json").read_text())
-    _summary(report, report_dir)
-    return VERDICT_EXIT[report["verdict"]]
+    try:
+        execution = _follow(deployment, drill_id, execution_arn, out)
+    except KeyboardInterrupt:
+        return _interrupted(deployment, drill_id, stop_on_interrupt, wait_seconds)
+    code, concluded = _conclude(deployment, drill_id, execution, reports_dir, out, wait_seconds)
+    if as_json:
+        document = (concluded or {}).get("report") or {}
+        print(
+            json.dumps(
+                {
+                    **result,
+                    "status": execution["status"],
+                    "verdict": document.get("verdict"),
+                    "restore_verified": document.get("restore_verified"),
+                    "measurements": {k: m.get("seconds") for k, m in document.get("measurements", {}).items()},
+                    "report_dir": (concluded or {}).get("report_dir"),
+                    "exit_code": code,
+                }
+            )
+        )
+    return code
 
 
 def print_plan(deployment: client.Deployment, scenario: Scenario, requested_by: str) -> int:
@@ -161,32 +413,125 @@ def print_plan(deployment: client.Deployment, scenario: Scenario, requested_by: 
     return EXIT_PASS
 
 
+WaitOption = Annotated[
+    float, typer.Option("--wait-seconds", help="How long to wait for the safety net's report after a stop.", min=1)
+]
+
+
 @app.command()
 def run(
     scenario_file: Path = typer.Argument(..., help="Scenario YAML, e.g. scenarios/region-failover-health-check.yaml"),
-    endpoint: str | None = typer.Option(None, help="Local cloud endpoint (a running lab; reads its lab.json)."),
-    stack_name: str | None = typer.Option(None, help="Deployed drillkit stack to run in (AWS)."),
-    region: str | None = typer.Option(None, help="AWS region of the stack (default: your AWS config)."),
+    endpoint: EndpointOption = None,
+    lab_file: LabFileOption = None,
+    stack_name: StackOption = None,
+    region: RegionOption = None,
     wait: bool = typer.Option(False, "--wait/--no-wait", help="Follow the drill to its verdict."),
-    lab_file: Path = typer.Option(Path(".drillkit/lab.json"), help="The lab description `drillkit lab up` writes."),
+    stop_on_interrupt: bool = typer.Option(
+        False, "--stop-on-interrupt", help="With --wait: Ctrl-C stops the drill and waits for its restore (default: it goes on)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON document on stdout (progress goes to stderr)."),
     requested_by: str = typer.Option(os.environ.get("USER", "unknown"), help="Recorded in the report."),
     reports_dir: Path = typer.Option(Path("drillkit-reports"), help="Where reports are copied."),
     dry_run: bool = typer.Option(
         False, "--dry-run", help="Resolve the targets, run the readiness checks and print the plan; change nothing."
     ),
+    wait_seconds: WaitOption = 900,
 ) -> None:
-    """Run a drill. Exit 0 when it passed, 1 when objectives were missed, 2 on error."""
-    if endpoint and stack_name:
-        raise _fail("give --endpoint or --stack-name, not both")
+    """Run a drill. Exit 0 when it passed, 1 when objectives were missed, 2 on error, 130 when Ctrl-C left it running."""
     scenario = load_scenario(scenario_file)
     try:
-        deployment = client.from_stack(stack_name, region) if stack_name else client.from_lab_file(lab_file, endpoint)
+        deployment = _deployment(endpoint, lab_file, stack_name, region)
         if dry_run:
             raise typer.Exit(print_plan(deployment, scenario, requested_by))
-        code = run_drill(deployment, scenario, requested_by, wait, reports_dir)
+        code = run_drill(deployment, scenario, requested_by, wait, reports_dir, as_json, stop_on_interrupt, wait_seconds)
     except DrillError as error:
         raise _fail(str(error)) from None
     raise typer.Exit(code)
+
+
+@app.command()
+def follow(
+    drill_id: str = typer.Argument(..., help="The drill id (drillkit run prints it)."),
+    endpoint: EndpointOption = None,
+    lab_file: LabFileOption = None,
+    stack_name: StackOption = None,
+    region: RegionOption = None,
+    reports_dir: Path = typer.Option(Path("drillkit-reports"), help="Where the report is copied."),
+    wait_seconds: WaitOption = 900,
+) -> None:
+    """Re-attach to a drill: every state so far and live, to its verdict. Exit codes as `run`; Ctrl-C leaves it running."""
+    try:
+        deployment = _deployment(endpoint, lab_file, stack_name, region)
+        execution = client.execution_of(deployment, drill_id)
+        console.print(f"Drill [bold]{drill_id}[/] on {deployment.label}: {execution['status']}", soft_wrap=True)
+        try:
+            ended = _follow(deployment, drill_id, execution["executionArn"], console)
+        except KeyboardInterrupt:
+            raise typer.Exit(_interrupted(deployment, drill_id, False, wait_seconds)) from None
+        code, _ = _conclude(deployment, drill_id, ended, reports_dir, console, wait_seconds)
+    except DrillError as error:
+        raise _fail(str(error)) from None
+    raise typer.Exit(code)
+
+
+@app.command()
+def stop(
+    drill_id: str = typer.Argument(..., help="The running drill to stop (drillkit run prints it)."),
+    reason: str = typer.Option(..., help="Why, for the record and the report."),
+    by: str | None = typer.Option(None, help="Who stops it, for the record (default: your AWS identity's ARN)."),
+    endpoint: EndpointOption = None,
+    lab_file: LabFileOption = None,
+    stack_name: StackOption = None,
+    region: RegionOption = None,
+    wait_seconds: WaitOption = 900,
+) -> None:
+    """Stop a running drill. The safety net restores, verifies and reports ABORTED; this prints the restore's outcome.
+
+    Exit 0 when the restore was verified, 2 otherwise (not running, restore not verified, no report in time).
+    """
+    try:
+        deployment = _deployment(endpoint, lab_file, stack_name, region)
+        who = by or client.caller(deployment) or _who()
+        code = _stop_and_restore(deployment, drill_id, who, reason, console, wait_seconds)
+    except DrillError as error:
+        raise _fail(str(error)) from None
+    raise typer.Exit(code)
+
+
+@app.command()
+def unlock(
+    environment: str = typer.Argument(..., help="The locked environment, as the lock error names it (route53/ZONE/NAME)."),
+    reason: str = typer.Option(..., help="Why, for the audit record."),
+    by: str | None = typer.Option(None, help="Who releases it, for the record (default: your AWS identity's ARN)."),
+    force: bool = typer.Option(
+        False, "--force", help="Release it even though its drill ended unreported (its safety net failed): check the stack first."
+    ),
+    endpoint: EndpointOption = None,
+    lab_file: LabFileOption = None,
+    stack_name: StackOption = None,
+    region: RegionOption = None,
+) -> None:
+    """Release a stale environment lock, recorded in the ledger. Refused while the drill holding it runs.
+
+    Refused too while the drill's safety net may still be restoring it (ended, not reported), unless --force.
+    """
+    try:
+        deployment = _deployment(endpoint, lab_file, stack_name, region)
+        who = by or client.caller(deployment) or _who()
+        released = client.unlock(deployment, environment, who, reason, force)
+    except DrillError as error:
+        raise _fail(str(error)) from None
+    console.print(
+        f"Released the lock on {environment} held by drill {released['drill_id']} ({released['why_stale']}); "
+        f"recorded as released by {released['released_by']}: {released['reason']}",
+        soft_wrap=True,
+    )
+    if released["unrestored"]:
+        errors.print(
+            f"[bold yellow]warning:[/] drill {released['drill_id']} left changes not restored: "
+            f"{', '.join(released['unrestored'])}; put them back (its undo records hold the prior state) before the next drill",
+            soft_wrap=True,
+        )
 
 
 class LabProcess:
@@ -241,7 +586,7 @@ def demo(
     try:
         deployment = lab.start()
         console.print(f"  [cyan]•[/] lab ready in {time.monotonic() - started:.1f}s ({deployment.endpoint_url})")
-        code = run_drill(deployment, scenario, os.environ.get("USER", "demo"), True, reports_dir)
+        code = run_drill(deployment, scenario, os.environ.get("USER", "demo"), True, reports_dir, stop_on_interrupt=True)
     except DrillError as error:
         raise _fail(str(error)) from None
     finally:
@@ -250,30 +595,38 @@ def demo(
     raise typer.Exit(code)
 
 
-def _deployment(stack_name: str | None, region: str | None, lab_file: Path) -> client.Deployment:
-    return client.from_stack(stack_name, region) if stack_name else client.from_lab_file(lab_file)
+def open_in_browser(path: Path) -> int:
+    """Open a report in the browser; without one, say where the file is and exit 2."""
+    try:
+        opened = webbrowser.open(path.resolve().as_uri())
+    except webbrowser.Error:
+        opened = False
+    if not opened:
+        errors.print(f"[bold red]error:[/] no browser could open the report; it is at {path.resolve()}", soft_wrap=True)
+        return EXIT_ERROR
+    console.print(f"opened {path}", soft_wrap=True)
+    return EXIT_PASS
 
 
 @app.command()
 def report(
     drill_id: str = typer.Argument(..., help="The drill id (drillkit run prints it)."),
-    stack_name: str | None = typer.Option(None, help="Deployed drillkit stack (AWS)."),
-    region: str | None = typer.Option(None, help="AWS region of the stack."),
-    lab_file: Path = typer.Option(Path(".drillkit/lab.json"), help="The lab description `drillkit lab up` writes."),
+    endpoint: EndpointOption = None,
+    lab_file: LabFileOption = None,
+    stack_name: StackOption = None,
+    region: RegionOption = None,
     reports_dir: Path = typer.Option(Path("drillkit-reports"), help="Where the report is copied."),
     open_report: bool = typer.Option(False, "--open", help="Open report.html in the browser instead of printing."),
 ) -> None:
-    """Download one drill's report and print its summary (or open report.html)."""
+    """Download one drill's report and print its summary (or open report.html; exit 2 when no browser can)."""
     try:
-        report_dir = client.download_report(_deployment(stack_name, region, lab_file), drill_id, reports_dir)
+        report_dir = client.download_report(_deployment(endpoint, lab_file, stack_name, region), drill_id, reports_dir)
     except DrillError as error:
         raise _fail(str(error)) from None
     if not (report_dir / "report.json").exists():
         raise _fail(f"no report for drill {drill_id} in the evidence bucket")
     if open_report:
-        webbrowser.open((report_dir / "report.html").resolve().as_uri())
-        console.print(f"opened {report_dir / 'report.html'}", soft_wrap=True)
-        return
+        raise typer.Exit(open_in_browser(report_dir / "report.html"))
     document = json.loads((report_dir / "report.json").read_text())
     console.print(f"Drill [bold]{drill_id}[/]: {document['scenario']['name']} v{document['scenario']['version']}", soft_wrap=True)
     console.print(
@@ -287,13 +640,14 @@ def report(
 def list_drills(
     limit: int = typer.Option(20, min=1, max=1000, help="How many drills, newest first."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON (one object per drill) instead of a table."),
-    stack_name: str | None = typer.Option(None, help="Deployed drillkit stack (AWS)."),
-    region: str | None = typer.Option(None, help="AWS region of the stack."),
-    lab_file: Path = typer.Option(Path(".drillkit/lab.json"), help="The lab description `drillkit lab up` writes."),
+    endpoint: EndpointOption = None,
+    lab_file: LabFileOption = None,
+    stack_name: StackOption = None,
+    region: RegionOption = None,
 ) -> None:
     """Recent and running drills, newest first: id, scenario, environment, phase, verdict, start."""
     try:
-        drills = [summary_of(record) for record in _deployment(stack_name, region, lab_file).ledger().recent(limit)]
+        drills = [summary_of(record) for record in _deployment(endpoint, lab_file, stack_name, region).ledger().recent(limit)]
     except DrillError as error:
         raise _fail(str(error)) from None
     if as_json:
@@ -315,13 +669,14 @@ def list_drills(
 def status(
     drill_id: str = typer.Argument(..., help="The drill id (drillkit run and drillkit list print it)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of text."),
-    stack_name: str | None = typer.Option(None, help="Deployed drillkit stack (AWS)."),
-    region: str | None = typer.Option(None, help="AWS region of the stack."),
-    lab_file: Path = typer.Option(Path(".drillkit/lab.json"), help="The lab description `drillkit lab up` writes."),
+    endpoint: EndpointOption = None,
+    lab_file: LabFileOption = None,
+    stack_name: StackOption = None,
+    region: RegionOption = None,
 ) -> None:
     """One drill's phase, milestones so far, verdict, report and how it ended. Exit 2 for an unknown id."""
     try:
-        drill = status_of(_deployment(stack_name, region, lab_file).ledger().require(drill_id))
+        drill = status_of(_deployment(endpoint, lab_file, stack_name, region).ledger().require(drill_id))
     except DrillError as error:
         raise _fail(str(error)) from None
     if as_json:
@@ -351,12 +706,9 @@ def _print_status(drill: DrillStatus) -> None:
         console.print("Verdict: [dim]not yet[/]")
 
 
-def _answer(
-    drill_id: str, approve: bool, by: str | None, reason: str, stack_name: str | None, region: str | None, lab_file: Path
-) -> None:
+def _answer(drill_id: str, approve: bool, by: str | None, reason: str, deployment: client.Deployment) -> None:
     try:
-        deployment = _deployment(stack_name, region, lab_file)
-        who = by or client.caller(deployment) or os.environ.get("USER", "unknown")
+        who = by or client.caller(deployment) or _who()
         answered = client.answer_approval(deployment, drill_id, approve, who, reason)
     except DrillError as error:
         raise _fail(str(error)) from None
@@ -368,12 +720,17 @@ def _answer(
 def approve(
     drill_id: str = typer.Argument(..., help="The drill waiting on a protected environment (drillkit run prints it)."),
     by: str | None = typer.Option(None, help="Who approves, for the record (default: your AWS identity's ARN)."),
-    stack_name: str | None = typer.Option(None, help="Deployed drillkit stack (AWS)."),
-    region: str | None = typer.Option(None, help="AWS region of the stack."),
-    lab_file: Path = typer.Option(Path(".drillkit/lab.json"), help="The lab description `drillkit lab up` writes."),
+    endpoint: EndpointOption = None,
+    lab_file: LabFileOption = None,
+    stack_name: StackOption = None,
+    region: RegionOption = None,
 ) -> None:
     """Approve a drill on a protected environment: it goes on to steady state and injection."""
-    _answer(drill_id, True, by, "", stack_name, region, lab_file)
+    try:
+        deployment = _deployment(endpoint, lab_file, stack_name, region)
+    except DrillError as error:
+        raise _fail(str(error)) from None
+    _answer(drill_id, True, by, "", deployment)
 
 
 @app.command()
@@ -381,12 +738,17 @@ def reject(
     drill_id: str = typer.Argument(..., help="The drill waiting on a protected environment."),
     reason: str = typer.Option(..., help="Why, for the report."),
     by: str | None = typer.Option(None, help="Who rejects, for the record (default: your AWS identity's ARN)."),
-    stack_name: str | None = typer.Option(None, help="Deployed drillkit stack (AWS)."),
-    region: str | None = typer.Option(None, help="AWS region of the stack."),
-    lab_file: Path = typer.Option(Path(".drillkit/lab.json"), help="The lab description `drillkit lab up` writes."),
+    endpoint: EndpointOption = None,
+    lab_file: LabFileOption = None,
+    stack_name: StackOption = None,
+    region: RegionOption = None,
 ) -> None:
     """Reject a drill on a protected environment: it ends ABORTED with nothing injected, and the report says why."""
-    _answer(drill_id, False, by, reason, stack_name, region, lab_file)
+    try:
+        deployment = _deployment(endpoint, lab_file, stack_name, region)
+    except DrillError as error:
+        raise _fail(str(error)) from None
+    _answer(drill_id, False, by, reason, deployment)
 
 
 @evidence_app.command("export")
@@ -395,11 +757,16 @@ def evidence_export(
     to_date: str = typer.Option(..., "--to", help="Last day, inclusive (YYYY-MM-DD, UTC) or ISO 8601 time."),
     framework: str | None = typer.Option(None, help="hipaa, pci-dss, soc2, iso27001, dora or nist (default: all)."),
     out: Path = typer.Option(..., help="The archive to write: .tar.gz, .tgz or .zip."),
-    stack_name: str | None = typer.Option(None, help="Deployed drillkit stack (AWS)."),
-    region: str | None = typer.Option(None, help="AWS region of the stack."),
-    lab_file: Path = typer.Option(Path(".drillkit/lab.json"), help="The lab description `drillkit lab up` writes."),
+    allow_empty: bool = typer.Option(False, "--allow-empty", help="Write the archive (exit 0) even if the period has no drill."),
+    endpoint: EndpointOption = None,
+    lab_file: LabFileOption = None,
+    stack_name: StackOption = None,
+    region: RegionOption = None,
 ) -> None:
-    """Write one archive with every sealed drill of the period, the public key and a clause summary."""
+    """Write one archive with every sealed drill of the period, the public key and a clause summary.
+
+    A period with no sealed drill is refused (exit 2, nothing written) unless --allow-empty.
+    """
     from drillkit.evidence import export
 
     started = time.monotonic()
@@ -407,12 +774,18 @@ def evidence_export(
         raise _fail(f"--framework {framework!r} is not one of {', '.join(FRAMEWORKS)}")
     try:
         period = export.Period.parse(from_date, to_date)
-        deployment = _deployment(stack_name, region, lab_file)
+        deployment = _deployment(endpoint, lab_file, stack_name, region)
         result = export.export(
             deployment.client("s3"), deployment.client("kms"), deployment.evidence_bucket, period, framework, out
         )
     except DrillError as error:
         raise _fail(str(error)) from None
+    if result.drills == 0:
+        where = f"no sealed drill between {from_date} and {to_date} in {deployment.label}"
+        if not allow_empty:
+            result.path.unlink(missing_ok=True)
+            raise _fail(f"{where}: nothing exported, {out} not written (--allow-empty writes an empty archive)")
+        errors.print(f"[bold yellow]warning:[/] {where}: the archive holds no evidence", soft_wrap=True)
     console.print(
         f"Exported {result.drills} drill(s), {result.files} files, {result.bytes} bytes in {time.monotonic() - started:.1f}s: "
         f"{result.path}",
@@ -450,29 +823,62 @@ def evidence_verify(
     raise typer.Exit(EXIT_MISSED)
 
 
+def _lab_answers(lab_file: Path) -> dict[str, Any] | None:
+    """The lab a lab file describes, when it is alive and answering; None otherwise."""
+    try:
+        return client.live_lab(lab_file)
+    except DrillError:
+        return None
+
+
 @lab_app.command("up")
 def lab_up(
     work_dir: Path = typer.Option(Path(".drillkit"), help="Where lab.json, logs and the ground truth go."),
     stack: Path | None = typer.Option(None, help="Lab stack spec, e.g. lab/stacks/ec2-asg.yaml (default: the default stack)."),
 ) -> None:
-    """Run the lab in the foreground until Ctrl-C or `drillkit lab down`."""
+    """Run the lab in the foreground until Ctrl-C or `drillkit lab down`. Refused while a lab of WORK_DIR is running."""
     if stack is not None and not stack.exists():
         raise _fail(f"--stack {stack}: no such file")
+    running = _lab_answers(work_dir / "lab.json")
+    if running is not None:
+        raise _fail(
+            f"a lab is already running for {work_dir} (pid {running.get('pid')}, {running['endpoint_url']}): use it, "
+            f"stop it with `drillkit lab down --lab-file {work_dir / 'lab.json'}`, or give another --work-dir"
+        )
     raise typer.Exit(subprocess.call(LabProcess(work_dir, stack).command()))
 
 
 @lab_app.command("down")
-def lab_down(lab_file: Path = typer.Option(Path(".drillkit/lab.json"))) -> None:
-    """Stop the lab that wrote LAB_FILE."""
+def lab_down(lab_file: LabFileOption = None) -> None:
+    """Stop the lab that wrote the lab file."""
+    lab_file = lab_file or DEFAULT_LAB_FILE
     if not lab_file.exists():
         raise _fail(f"no lab is running ({lab_file} does not exist)")
-    pid = json.loads(lab_file.read_text())["pid"]
+    try:
+        pid = int(json.loads(lab_file.read_text())["pid"])
+    except (ValueError, KeyError, TypeError) as error:
+        raise _fail(f"{lab_file} is not a lab description ({error}); remove it") from None
     try:
         os.kill(pid, signal.SIGTERM)
     except ProcessLookupError:
         lab_file.unlink(missing_ok=True)
         raise _fail(f"the lab (pid {pid}) is not running; removed the stale {lab_file}") from None
     console.print(f"stopping the lab (pid {pid})")
+
+
+@app.command("scenario-schema")
+def scenario_schema(
+    out: Path | None = typer.Option(None, help="Write it here (default: print it)."),
+) -> None:
+    """The JSON Schema of scenario files, generated from the models (docs/scenario.schema.json is this)."""
+    from drillkit.spec import scenario_json_schema
+
+    text = json.dumps(scenario_json_schema(), indent=2) + "\n"
+    if out is None:
+        sys.stdout.write(text)
+        return
+    out.write_text(text)
+    console.print(f"wrote {out}", soft_wrap=True)
 
 
 if __name__ == "__main__":

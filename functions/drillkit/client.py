@@ -8,19 +8,32 @@ starts executions, reads the ledger and downloads reports.
 from __future__ import annotations
 
 import json
+import socket
 import time
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import BaseModel, ConfigDict
 
-from drillkit.errors import DeploymentNotFound, DrillRejected, NotAwaitingApproval, error_message
-from drillkit.ledger import Ledger
-from drillkit.record import DrillRecord, Phase, new_drill_id
+from drillkit import clock
+from drillkit.errors import (
+    DeploymentNotFound,
+    DrillNotFound,
+    DrillNotRunning,
+    DrillRejected,
+    EnvironmentLocked,
+    NotAwaitingApproval,
+    error_message,
+)
+from drillkit.ledger import UNDO_RESTORED, Ledger
+from drillkit.record import Phase, StopRequested, new_drill_id
 from drillkit.spec import Scenario
 
 
@@ -49,25 +62,48 @@ class Deployment:
         return Ledger(self.ledger_table, self.session().resource("dynamodb", endpoint_url=self.endpoint_url))
 
 
-def from_lab_file(path: Path, endpoint_url: str | None = None) -> Deployment:
+def live_lab(path: Path) -> dict[str, Any]:
+    """The lab a lab file describes, once it is known to be alive: a one-line DeploymentNotFound naming the file otherwise."""
     if not path.exists():
         raise DeploymentNotFound(f"no lab is running: {path} does not exist (start one with `drillkit lab up`)")
-    lab = json.loads(path.read_text())
+    try:
+        lab = json.loads(path.read_text())
+        endpoint = str(lab["endpoint_url"])
+        host, port = urllib.parse.urlsplit(endpoint).hostname, urllib.parse.urlsplit(endpoint).port
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise DeploymentNotFound(f"{path} is not a lab description ({error}); start a lab with `drillkit lab up`") from None
+    try:
+        socket.create_connection((host or "127.0.0.1", port or 80), timeout=2).close()
+    except OSError:
+        raise DeploymentNotFound(
+            f"{path} is stale: the lab it describes ({endpoint}, pid {lab.get('pid')}) is not answering; "
+            f"start one with `drillkit lab up`"
+        ) from None
+    return dict(lab)
+
+
+def from_lab_file(path: Path, endpoint_url: str | None = None) -> Deployment:
+    lab = live_lab(path)
     if endpoint_url and endpoint_url.rstrip("/") != lab["endpoint_url"].rstrip("/"):
         raise DeploymentNotFound(f"--endpoint {endpoint_url} is not the lab described in {path} ({lab['endpoint_url']})")
-    return Deployment(
-        state_machine_arn=lab["state_machines"]["drill"],
-        ledger_table=lab["ledger_table"],
-        evidence_bucket=lab["evidence_bucket"],
-        region=lab["region"],
-        endpoint_url=lab["endpoint_url"],
-        network={
-            "resolver": lab["dns"],
-            "ports": {int(k): v for k, v in lab["ports"].items()},
-            **({"ca_pem": lab["tls_ca_pem"]} if lab.get("tls_ca_pem") else {}),
-        },
-        label=f"local lab at {lab['endpoint_url']}",
-    )
+    try:
+        return Deployment(
+            state_machine_arn=lab["state_machines"]["drill"],
+            ledger_table=lab["ledger_table"],
+            evidence_bucket=lab["evidence_bucket"],
+            region=lab["region"],
+            endpoint_url=lab["endpoint_url"],
+            network={
+                "resolver": lab["dns"],
+                "ports": {int(k): v for k, v in lab["ports"].items()},
+                **({"ca_pem": lab["tls_ca_pem"]} if lab.get("tls_ca_pem") else {}),
+            },
+            label=f"local lab at {lab['endpoint_url']}",
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise DeploymentNotFound(
+            f"{path} is not a lab description (missing {error}); start a lab with `drillkit lab up`"
+        ) from None
 
 
 def from_stack(stack_name: str, region: str | None = None) -> Deployment:
@@ -106,11 +142,83 @@ def start(deployment: Deployment, request: dict[str, Any]) -> str:
     ]
 
 
+class HistoryEvent(BaseModel):
+    """One event of an execution's history (GetExecutionHistory), as the CLI shows it: a state entered or exited."""
+
+    model_config = ConfigDict(frozen=True)
+    id: int
+    type: str
+    timestamp: datetime
+    state: str | None = None  # the state's name, on StateEntered/StateExited events
+
+    @classmethod
+    def from_wire(cls, raw: dict[str, Any]) -> HistoryEvent:
+        details = raw.get("stateEnteredEventDetails") or raw.get("stateExitedEventDetails") or {}
+        return cls(id=raw["id"], type=raw["type"], timestamp=raw["timestamp"], state=details.get("name"))
+
+    @property
+    def entered(self) -> bool:
+        return self.type.endswith("StateEntered")
+
+    @property
+    def exited(self) -> bool:
+        return self.type.endswith("StateExited")
+
+    @property
+    def kind(self) -> str:
+        """The state's type (Task, Choice, Wait, ...) from the event's type."""
+        return self.type.removesuffix("StateEntered").removesuffix("StateExited")
+
+    @property
+    def ends_execution(self) -> bool:
+        return self.type in ("ExecutionSucceeded", "ExecutionFailed", "ExecutionAborted", "ExecutionTimedOut")
+
+
+class HistoryReader:
+    """Reads an execution's history again and again and hands back only the events not seen yet, in order.
+
+    GetExecutionHistory pages (at most 1000 events a page) and has no "since": each read pages through from the
+    start and skips the ids already seen, so no event is dropped however many a poll brings.
+    """
+
+    def __init__(self, sfn: Any, execution_arn: str):
+        self.sfn = sfn
+        self.execution_arn = execution_arn
+        self.last_id = 0
+
+    def new_events(self) -> list[HistoryEvent]:
+        fresh: list[HistoryEvent] = []
+        pages = self.sfn.get_paginator("get_execution_history").paginate(
+            executionArn=self.execution_arn, includeExecutionData=False, PaginationConfig={"PageSize": 1000}
+        )
+        for page in pages:
+            fresh.extend(HistoryEvent.from_wire(raw) for raw in page["events"] if raw["id"] > self.last_id)
+        fresh.sort(key=lambda e: e.id)
+        if fresh:
+            self.last_id = fresh[-1].id
+        return fresh
+
+
 @dataclass
 class Progress:
-    phase: Phase | None = None
+    """Where a followed drill is: for the spinner shown while a state runs."""
+
+    started_at: float
+    state: str | None = None
+    state_since: float | None = None
     injected_at: float | None = None
     milestones: dict[str, float] = field(default_factory=dict)
+
+    def elapsed(self, now: float) -> float:
+        return max(0.0, now - self.started_at)
+
+    def in_state(self, now: float) -> float:
+        return max(0.0, now - (self.state_since if self.state_since is not None else now))
+
+
+def ledger(deployment: Deployment) -> Ledger:
+    """The deployment's ledger, on the CLI's own session: the only way the CLI reads a drill record or a lock."""
+    return deployment.ledger()
 
 
 def follow(
@@ -118,37 +226,179 @@ def follow(
     drill_id: str,
     execution_arn: str,
     on_change: Callable[[str, Any], None],
-    poll_seconds: float = 0.25,
-    timeout_seconds: float = 3600,
+    poll_seconds: float = 0.5,
+    timeout_seconds: float | None = None,
+    on_tick: Callable[[Progress], None] | None = None,
 ) -> dict[str, Any]:
-    """Poll the drill record and the execution; report phases and milestones as they appear."""
+    """Follow an execution to its end: every state entered and exited, from its history, and the drill's milestones.
+
+    ``on_change`` gets ("state", HistoryEvent) for each state entered or exited and for the execution's end, in
+    history order, then ("injected", t) and ("milestone", (name, seconds after injection)) from the drill record.
+    ``on_tick`` gets the Progress between polls (the CLI's spinner). Returns DescribeExecution of the ended execution.
+    """
     sfn = deployment.client("stepfunctions")
-    ledger = deployment.ledger()
-    seen = Progress()
-    deadline = time.monotonic() + timeout_seconds
+    history = HistoryReader(sfn, execution_arn)
+    records = ledger(deployment)
+    execution = sfn.describe_execution(executionArn=execution_arn)
+    progress = Progress(started_at=execution["startDate"].timestamp())
+    deadline = None if timeout_seconds is None else time.monotonic() + timeout_seconds
     while True:
-        record = ledger.load(drill_id)  # None until preflight has written it
-        if record is not None:
-            _report_progress(record, seen, on_change)
+        # Status first, history after: when the status says ended, the history read next holds the very end.
         execution = sfn.describe_execution(executionArn=execution_arn)
+        for event in history.new_events():
+            if event.entered:
+                progress.state, progress.state_since = event.state, event.timestamp.timestamp()
+            elif event.exited and event.state == progress.state:
+                progress.state, progress.state_since = None, None
+            if event.entered or event.exited or event.ends_execution:
+                on_change("state", event)
+        record = records.load(drill_id)  # None until preflight has written it
+        if record is not None and record.injection is not None and progress.injected_at is None:
+            progress.injected_at = record.injection.t_inject
+            on_change("injected", progress.injected_at)
+        for name, t in sorted((record.milestones if record else {}).items(), key=lambda kv: float(kv[1])):
+            if name not in progress.milestones:
+                progress.milestones[name] = float(t)
+                on_change("milestone", (name, float(t) - (progress.injected_at or float(t))))
         if execution["status"] != "RUNNING":
-            return execution
-        if time.monotonic() > deadline:
+            return dict(execution)
+        if deadline is not None and time.monotonic() > deadline:
             raise TimeoutError(f"drill {drill_id} still running after {timeout_seconds:g}s")
+        if on_tick is not None:
+            on_tick(progress)
         time.sleep(poll_seconds)
 
 
-def _report_progress(record: DrillRecord, seen: Progress, on_change: Callable[[str, Any], None]) -> None:
-    if record.phase != seen.phase:
-        seen.phase = record.phase
-        on_change("phase", record.phase)
-    if record.injection is not None and seen.injected_at is None:
-        seen.injected_at = record.injection.t_inject
-        on_change("injected", seen.injected_at)
-    for name, t in sorted(record.milestones.items(), key=lambda kv: kv[1]):
-        if name not in seen.milestones:
-            seen.milestones[name] = t
-            on_change("milestone", (name, t - (seen.injected_at or t)))
+def execution_of(deployment: Deployment, drill_id: str) -> dict[str, Any]:
+    """DescribeExecution of a drill's execution: the one its record names, else the drill machine's of that name.
+
+    The drill id is the execution's name, so a drill that never wrote its record (preflight failed) is found too.
+    """
+    sfn = deployment.client("stepfunctions")
+    record = ledger(deployment).load(drill_id)
+    arn = (record.context.execution_id if record else None) or execution_arn_for(deployment.state_machine_arn, drill_id)
+    try:
+        return dict(sfn.describe_execution(executionArn=arn))
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in ("ExecutionDoesNotExist", "InvalidArn"):
+            raise DrillNotFound(f"DRILL_ID: no drill {drill_id} in {deployment.label} (no record, no execution {arn})") from None
+        raise
+
+
+def execution_arn_for(state_machine_arn: str, name: str) -> str:
+    """arn:aws:states:R:A:stateMachine:M -> arn:aws:states:R:A:execution:M:NAME."""
+    head, machine = state_machine_arn.rsplit(":stateMachine:", 1)
+    return f"{head}:execution:{machine}:{name}"
+
+
+STOPPED_ERROR = "DrillStopped"
+
+
+def stop(deployment: Deployment, drill_id: str, by: str, reason: str) -> dict[str, Any]:
+    """StopExecution of a running drill, with who and why as its cause. The safety net (EventBridge on ABORTED) restores.
+
+    Raises DrillNotRunning when the execution has already ended: there is nothing to stop.
+    """
+    execution = execution_of(deployment, drill_id)
+    if execution["status"] != "RUNNING":
+        raise DrillNotRunning(f"DRILL_ID: drill {drill_id} is not running: its execution ended {execution['status']}")
+    cause = f"stopped by {by}: {reason}"
+    records = ledger(deployment)
+    recorded = records.load(drill_id) is not None
+    if recorded:
+        # Who and why, in the record first: the safety net's report says it, whatever the status event carries.
+        records.save_step(drill_id, "stop_requested", StopRequested(by=by, reason=reason, at=time.time(), cause=cause))
+    deployment.client("stepfunctions").stop_execution(
+        executionArn=execution["executionArn"], error=STOPPED_ERROR, cause=cause[:32768]
+    )
+    # No record yet: preflight had not finished, nothing was touched, and the safety net has nothing to do or report.
+    return {"execution_arn": execution["executionArn"], "by": by, "reason": reason, "cause": cause, "recorded": recorded}
+
+
+class RestoreOutcome(BaseModel):
+    """What the safety net's report says of a stopped drill's restore, read from the drill record and its report."""
+
+    drill_id: str
+    verdict: str | None
+    restore_verified: bool | None
+    records: list[dict[str, Any]]  # each undo record: seq, resource_id, status
+    report_key: str | None = None
+
+
+def wait_until_reported(
+    deployment: Deployment,
+    drill_id: str,
+    timeout_seconds: float,
+    poll_seconds: float = 0.5,
+    on_tick: Callable[[float], None] | None = None,
+) -> RestoreOutcome:
+    """Wait for the drill's record to say it was reported (phase done: restored, verified, sealed), then read the outcome."""
+    records = ledger(deployment)
+    started = time.monotonic()
+    while True:
+        record = records.load(drill_id)
+        if record is not None and record.phase == Phase.DONE:
+            break
+        if time.monotonic() - started > timeout_seconds:
+            phase = record.phase.value if record else "no record yet"
+            raise TimeoutError(
+                f"drill {drill_id} not reported after {timeout_seconds:g}s (phase {phase}); the safety net "
+                f"goes on: `drillkit follow {drill_id}` or `drillkit report {drill_id}` later"
+            )
+        if on_tick is not None:
+            on_tick(time.monotonic() - started)
+        time.sleep(poll_seconds)
+    verified: bool | None = None
+    if record.report_key:
+        body = deployment.client("s3").get_object(Bucket=deployment.evidence_bucket, Key=record.report_key)["Body"].read()
+        verified = bool(json.loads(body).get("restore_verified"))
+    return RestoreOutcome(
+        drill_id=drill_id,
+        verdict=record.verdict,
+        restore_verified=verified,
+        records=[{"seq": u["seq"], "resource_id": u["resource_id"], "status": u["status"]} for u in records.list_undo(drill_id)],
+        report_key=record.report_key,
+    )
+
+
+def unlock(deployment: Deployment, environment: str, by: str, reason: str, force: bool = False) -> dict[str, Any]:
+    """Release a stale environment lock, with an audit item. Refuses while the holding drill's execution runs.
+
+    A drill whose execution ended badly but that is not reported yet is in its safety net's hands (restoring,
+    verifying): refused too, unless ``force`` (the safety net itself broke).
+    """
+    records = ledger(deployment)
+    holder = records.lock_holder(environment)
+    if not holder:
+        raise DeploymentNotFound(f"ENV: {environment} is not locked in {deployment.label}; nothing to release")
+    drill_id = str(holder["drill_id"])
+    try:
+        execution = execution_of(deployment, drill_id)
+    except DrillNotFound:
+        why = f"drill {drill_id} has no execution"
+    else:
+        if execution["status"] == "RUNNING":
+            raise EnvironmentLocked(
+                f"ENV: {environment} is held by drill {drill_id}, whose execution is RUNNING: not released. "
+                f"Stop the drill first (`drillkit stop {drill_id} --reason ...`); its safety net restores and releases the lock"
+            )
+        why = f"drill {drill_id}'s execution ended {execution['status']}"
+        record = records.load(drill_id)
+        phase = record.phase.value if record else None
+        rescuing = execution["status"] != "SUCCEEDED" and record is not None and record.phase != Phase.DONE
+        if rescuing and not force:
+            raise EnvironmentLocked(
+                f"ENV: {environment} is held by drill {drill_id}, which ended {execution['status']} and is not reported "
+                f"yet (phase {phase}): its safety net may still be restoring. Wait for it (`drillkit follow "
+                f"{drill_id}`); if the safety net itself failed, check the environment and give --force"
+            )
+        if rescuing:
+            why += f", not reported (phase {phase}); released with --force"
+        if float(holder.get("expires_at", 0)) < time.time():
+            why += f"; the lock expired at {clock.iso(holder.get('expires_at'))}"
+    pending = [u for u in records.list_undo(drill_id) if u["status"] != UNDO_RESTORED]
+    audit = records.release_stale_lock(environment, drill_id, by, reason, why)
+    return {**audit, "unrestored": [f"{u['resource_id']} ({u['status']})" for u in pending]}
 
 
 def download_report(deployment: Deployment, drill_id: str, destination: Path) -> Path:

@@ -8,12 +8,15 @@ from functools import lru_cache
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from drillkit.errors import ConfigurationError
+from drillkit.waits import DRILL_MACHINE_SECONDS
 
 
 class LedgerConfig(BaseModel):
     model_config = ConfigDict(frozen=True)
     ledger_table: str = Field(min_length=3)
-    lock_ttl_seconds: int = Field(default=3600, ge=60)
+    # The lock lasts as long as the drill can: the drill machine's maximum duration (a shorter lock would let a
+    # second drill take the environment under a drill still running). The safety net renews it for its own run.
+    lock_ttl_seconds: int = Field(default=DRILL_MACHINE_SECONDS, ge=DRILL_MACHINE_SECONDS)
 
 
 class ApprovalConfig(BaseModel):

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict
 from drillkit import allow, aws, canary, clock, faults, notify, probes, readiness, waits
 from drillkit.config import approval_config, evidence_config, ledger_config, notify_config, observe_config
 from drillkit.discovery import resolve_target
-from drillkit.errors import DrillRejected, DrillStateInvalid, NotSteady, RestoreFailed, ScenarioInvalid
+from drillkit.errors import DrillRejected, DrillStateInvalid, EnvironmentLocked, NotSteady, RestoreFailed, ScenarioInvalid
 from drillkit.evidence.store import EvidenceStore
 from drillkit.ledger import UNDO_APPLIED, UNDO_RESTORED, Ledger
 from drillkit.measure import MilestoneTracker, expected_milestones
@@ -86,7 +86,9 @@ def _keep_caught(ledger: Ledger, record: DrillRecord, newly: CaughtErrors) -> Dr
 def _survey(scenario: Any) -> tuple[Any, Any, dict[str, Any], list[dict[str, Any]], bool]:
     """Read-only: the failover target, the fault's module and prior state, the readiness findings, protection."""
     aws.check_target_role()  # a role drillkit may not assume is named before anything else is read
-    target = resolve_target(scenario.target)
+    target = resolve_target(scenario.target)  # the zone and its records first: without them nothing else matters
+    if problems := canary.reference_problems(scenario.data.heartbeat):
+        raise ScenarioInvalid(problems)  # every ARN the scenario names is checked, and each wrong one named by field
     fault = faults.fault_module(scenario.fault.type)
     prior = fault.capture(scenario.fault, target)  # proves the fault's resource exists and is readable
     tags = allow.require(fault.resources(prior))
@@ -612,15 +614,22 @@ def safety_net_begin(event: dict[str, Any]) -> dict[str, Any]:
     if record.phase == Phase.DONE:
         ledger.release_lock(record.context.environment_key, drill_id)
         return Rescue(drill_id=drill_id, status=status, action="already reported").model_dump(mode="json")
+    stop = record.stop_requested  # `drillkit stop` records who stopped it and why before it stops it
+    stopped = stop is not None and status == "ABORTED"
     ended = record.ended or Ended(
         status=status,
         execution_arn=detail.get("executionArn"),
-        error=detail.get("error"),
-        cause=detail.get("cause"),
+        error=detail.get("error") or ("DrillStopped" if stopped else None),
+        cause=detail.get("cause") or (stop.cause if stop is not None and stopped else None),
         phase=record.phase,
     )
     # First of all: a Report step still running (the execution was stopped under it) reads this before it seals.
     ledger.save_step(drill_id, "ended", ended)
+    try:
+        # The drill lives on in its rescue: its lock lasts as long as the safety net can run (released by its report).
+        ledger.acquire_lock(record.context.environment_key, drill_id, waits.SAFETY_NET_MACHINE_SECONDS)
+    except EnvironmentLocked:
+        pass  # the lock expired and another drill holds the environment: restore anyway, its lock stays its own
     return Rescue(drill_id=drill_id, status=status, action=RESCUE).model_dump(mode="json")
 
 

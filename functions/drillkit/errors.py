@@ -138,3 +138,7 @@ class CaughtError(BaseModel):
     def as_caught(self) -> dict[str, Any]:
         """Step Functions' own shape, as a Catch wrote it into $."""
         return self.model_dump(by_alias=True, exclude_none=True)
+
+
+class DrillNotRunning(DrillError):
+    """stop named a drill whose execution has already ended."""

@@ -4,6 +4,7 @@ The only module that knows the table's keys. pk/sk strings in one table:
   ENV#<environment>  LOCK            who holds the environment and until when
   DRILL#<id>         RECORD          the DrillRecord (drillkit.record), one attribute per step's piece
   DRILL#<id>         UNDO#<nnn>      prior state of one change, written before the change
+  ENV#<environment>  UNLOCK#<time>   audit: a stale lock released by hand (`drillkit unlock`), by whom and why
 RECORD items also carry ``listing`` and ``started_at``, the keys of the RECENT_INDEX that `drillkit list` reads.
 Every call goes through aws.aws_call: throttling becomes TransientError (retried by the machine), anything
 else AwsCallFailed naming the item; a failed condition is answered here, by name.
@@ -118,6 +119,51 @@ class Ledger:
                 ExpressionAttributeValues={":me": drill_id},
             )
         return released[0]
+
+    def release_stale_lock(self, environment: str, drill_id: str, by: str, reason: str, why_stale: str) -> dict[str, Any]:
+        """Release a lock by hand (the caller checked that its drill no longer runs), and keep an audit item of it.
+
+        The lock is deleted only if ``drill_id`` still holds it, so a lock a new drill took meanwhile stays.
+        Returns the audit item; raises EnvironmentLocked when the lock changed hands.
+        """
+        now = clock.now()
+        audit = {
+            "pk": f"ENV#{environment}",
+            "sk": f"UNLOCK#{clock.iso(now)}#{drill_id}",
+            "environment": environment,
+            "drill_id": drill_id,
+            "released_at": now,
+            "released_by": by,
+            "reason": reason,
+            "why_stale": why_stale,
+        }
+        with _unless_condition_failed("DeleteItem", f"{self.table_name} lock {environment}") as released:
+            self.table.delete_item(
+                Key=_lock_key(environment),
+                ConditionExpression="drill_id = :holder",
+                ExpressionAttributeValues={":holder": drill_id},
+            )
+        if not released[0]:
+            raise EnvironmentLocked(f"the lock on {environment} is no longer held by drill {drill_id}; nothing released")
+        with aws.aws_call("PutItem", f"{self.table_name} unlock audit {environment}"):
+            self.table.put_item(Item=_stored(audit))
+        return _plain(_stored(audit))
+
+    def unlock_audit(self, environment: str) -> list[dict[str, Any]]:
+        """Every lock of ``environment`` released by hand, oldest first."""
+        items: list[dict[str, Any]] = []
+        query: dict[str, Any] = {
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :unlock)",
+            "ExpressionAttributeValues": {":pk": f"ENV#{environment}", ":unlock": "UNLOCK#"},
+            "ConsistentRead": True,
+        }
+        while True:
+            with aws.aws_call("Query", f"{self.table_name} unlock audit {environment}"):
+                page = self.table.query(**query)
+            items.extend(_plain(i) for i in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return items
+            query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     # -- drill record -----------------------------------------------------
     def create(self, record: DrillRecord) -> None:

@@ -131,8 +131,19 @@ class CaughtErrors(BaseModel):
         return self.model_copy(update={key: caught for key, caught in newer if caught is not None})
 
 
+class StopRequested(BaseModel):
+    """Who stopped the drill and why (`drillkit stop`), written before StopExecution: the safety net's report says it."""
+
+    by: str
+    reason: str
+    at: float
+    cause: str
+
+
 # The pieces a step saves, by record attribute (ledger.save_step checks the piece against it).
-Step = Literal["approval", "steady_state", "injection", "observation", "restore", "verification", "ended", "caught"]
+Step = Literal[
+    "approval", "steady_state", "injection", "observation", "restore", "verification", "ended", "caught", "stop_requested"
+]
 STEP_PIECES: dict[str, type[BaseModel]] = {
     "approval": Approval,
     "steady_state": SteadyWait,
@@ -142,6 +153,7 @@ STEP_PIECES: dict[str, type[BaseModel]] = {
     "verification": Verification,
     "ended": Ended,
     "caught": CaughtErrors,
+    "stop_requested": StopRequested,
 }
 
 
@@ -159,6 +171,7 @@ class DrillRecord(BaseModel):
     verification: Verification | None = None
     ended: Ended | None = None
     caught: CaughtErrors = CaughtErrors()
+    stop_requested: StopRequested | None = None  # `drillkit stop`: who and why, before the execution was stopped
     milestones: dict[str, float] = {}  # reached so far, written by Observe as each one is reached
     verdict: str | None = None
     report_key: str | None = None

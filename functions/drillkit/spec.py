@@ -401,3 +401,28 @@ def parse_scenario(payload: Any) -> Scenario:
         return Scenario.model_validate(payload)
     except ValidationError as error:
         raise ScenarioInvalid(describe_validation_error(error)) from None
+
+
+SCENARIO_SCHEMA_ID = "https://drillkit.dev/schemas/scenario.schema.json"
+
+
+def scenario_json_schema() -> dict[str, Any]:
+    """The JSON Schema of a scenario file, generated from the Scenario model (docs/scenario.schema.json, for editors).
+
+    Validation mode: what a file may say (defaults may be left out). Cross-field rules (an RPO target needs a heartbeat)
+    are the model's alone; `drillkit run --dry-run` checks them.
+    """
+    schema = Scenario.model_json_schema(mode="validation")
+    version = schema["properties"]["version"]
+    # `version: 1` is read as "1" (Scenario._version_as_text): the file may give a number.
+    schema["properties"]["version"] = {
+        "title": version.get("title", "Version"),
+        "default": version.get("default"),
+        "anyOf": [{k: v for k, v in version.items() if k not in ("title", "default")}, {"type": "number"}],
+    }
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": SCENARIO_SCHEMA_ID,
+        **schema,
+        "title": "drillkit scenario",
+    }

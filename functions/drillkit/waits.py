@@ -78,6 +78,8 @@ class SteadyWait(BaseModel):
 # The drill machine's TimeoutSeconds (statemachines/drill.asl.json; an ASL test keeps them equal). Every wait
 # continues across invocations, but not past the execution's own limit: the machine would time out mid-drill.
 DRILL_MACHINE_SECONDS = 7200
+# The safety net's TimeoutSeconds (statemachines/safety-net.asl.json): it renews the drill's lock for this long.
+SAFETY_NET_MACHINE_SECONDS = 10800
 
 
 def waits_beyond_the_machine(sampling: Any, approval_timeout_seconds: float | None) -> list[tuple[str, str]]:

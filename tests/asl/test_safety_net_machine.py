@@ -5,7 +5,11 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
+from pydantic import ValidationError
+
 from drillkit import drill, waits
+from drillkit.config import LedgerConfig
 from drillkit.spec import Sampling
 from drillkit_lab import template as cfn
 
@@ -121,3 +125,15 @@ def test_the_drill_machines_wait_loops_cost_a_few_hundred_history_events_at_most
 
 def test_preflight_knows_the_drill_machines_maximum_duration():
     assert DRILL_ASL["TimeoutSeconds"] == waits.DRILL_MACHINE_SECONDS
+
+
+def test_the_lock_lasts_as_long_as_the_drill_and_its_rescue_can():
+    """Given the drill and safety-net machines' maximum durations, the lock outlives neither (template, config, safety net)."""
+    ttl = TEMPLATE["Parameters"]["LockTtlSeconds"]
+
+    assert ttl["Default"] >= DRILL_ASL["TimeoutSeconds"]
+    assert ttl["MinValue"] >= DRILL_ASL["TimeoutSeconds"]
+    assert LedgerConfig(ledger_table="ledger").lock_ttl_seconds >= DRILL_ASL["TimeoutSeconds"]
+    with pytest.raises(ValidationError):
+        LedgerConfig(ledger_table="ledger", lock_ttl_seconds=3600)
+    assert ASL["TimeoutSeconds"] == waits.SAFETY_NET_MACHINE_SECONDS

@@ -12,7 +12,14 @@ from drillkit.milestones import CATALOGUE
 from drillkit.milestones import label as objective_label
 
 WIDTH, LEFT, RIGHT = 900, 120, 20
-CHAR_WIDTH = 6.5
+CHAR_WIDTH = 6.5  # the widest an ordinary character of the chart's 11 px sans-serif font draws (see text_width)
+# Glyph advance widths of an 11 px sans-serif (Helvetica/Arial metrics, rounded up): labels are laid out from these
+# extents, so two labels never share pixels on one row.
+_NARROW, _WIDE = set("ijlI.,:;|!'() "), set("mwMW@%")
+LABEL_GAP = 6.0  # free pixels between two labels on one row
+ROW_HEIGHT = 11
+# Objectives measured as a data-loss window, not as a time after injection: never drawn on the time axis.
+NOT_ON_TIME_AXIS = {"rpo"}
 LANES = (
     ("health_check", "Health check"),
     ("alarms", "Alarms"),
@@ -56,7 +63,7 @@ def timeline(document: dict[str, Any], samples: list[dict[str, Any]]) -> dict[st
     targets = []
     if t_inject is not None:
         for name, m in document.get("measurements", {}).items():
-            if m.get("target_seconds") is not None and m.get("kind") != "not_applicable":
+            if m.get("target_seconds") is not None and m.get("kind") != "not_applicable" and name not in NOT_ON_TIME_AXIS:
                 targets.append({"name": name, "t": t_inject + m["target_seconds"], "seconds": m["target_seconds"]})
     times += [target["t"] for target in targets]
     t0, t1 = min(times), max(times)
@@ -66,10 +73,27 @@ def timeline(document: dict[str, Any], samples: list[dict[str, Any]]) -> dict[st
     def x(t: float) -> float:
         return round(LEFT + (t - t0) / span * plot, 1)
 
+    shown = [e for e in document["timeline"] if e["event"] in MILESTONE_EVENTS]
+    markers = [{"x": x(e["t"]), "label": MILESTONE_EVENTS[e["event"]], "event": e["event"]} for e in shown]
+    # Milestones at (nearly) the same instant share one label; labels go on the first row where they fit.
+    labels: list[dict[str, Any]] = []
+    for marker in markers:
+        if labels and marker["x"] - labels[-1]["x"] < 4:
+            labels[-1]["text"] += ", " + marker["label"]
+            labels[-1]["members"].append(marker)
+        else:
+            labels.append({"x": marker["x"], "text": marker["label"], "members": [marker]})
+    label_rows = _pack(labels)
+    for label in labels:
+        label["y"] = 10 + label.pop("row") * ROW_HEIGHT
+        for marker in label.pop("members"):
+            marker["top"] = label["y"] + 2
+    lane_top = LANE_TOP + max(0, label_rows - 3) * ROW_HEIGHT
+
     present = {s.get("probe") for s in samples}
     lanes = [(probe, label) for probe, label in LANES if probe in present]
-    lane_y = {probe: LANE_TOP + i * LANE_GAP for i, (probe, _) in enumerate(lanes)}
-    axis_y = LANE_TOP + len(lanes) * LANE_GAP
+    lane_y = {probe: lane_top + i * LANE_GAP for i, (probe, _) in enumerate(lanes)}
+    axis_y = lane_top + len(lanes) * LANE_GAP
     dots = [
         {
             "x": x(s["t"]),
@@ -82,20 +106,10 @@ def timeline(document: dict[str, Any], samples: list[dict[str, Any]]) -> dict[st
         for s in samples
         if s.get("probe") in lane_y
     ]
-    shown = [e for e in document["timeline"] if e["event"] in MILESTONE_EVENTS]
-    markers = [{"x": x(e["t"]), "label": MILESTONE_EVENTS[e["event"]], "event": e["event"]} for e in shown]
-    # Milestones closer than a label's width share one label; labels take turns on three rows.
-    labels: list[dict[str, Any]] = []
-    for marker in markers:
-        if labels and marker["x"] - labels[-1]["x"] < 40:
-            labels[-1]["text"] += ", " + marker["label"]
-        else:
-            labels.append({"x": marker["x"], "text": marker["label"]})
-    for i, label in enumerate(labels):
-        label["y"] = 10 + (i % 3) * 10
-        label["anchor"] = _anchor(label["x"], label["text"])
-    for marker in markers:
-        marker["top"] = next(label["y"] for label in reversed(labels) if label["x"] <= marker["x"]) + 2
+    drawn_targets = [_target(target, x(target["t"]), 0.0) for target in targets]
+    target_rows = _pack(drawn_targets)
+    for target in drawn_targets:
+        target["y"] = axis_y - 4 - (target_rows - 1 - target.pop("row")) * ROW_HEIGHT
     ticks = []
     origin = t_inject if t_inject is not None else t0
     step = next(s for s in (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 1800, 3600) if span / s <= 12)
@@ -114,14 +128,45 @@ def timeline(document: dict[str, Any], samples: list[dict[str, Any]]) -> dict[st
         "dots": dots,
         "markers": markers,
         "labels": labels,
-        "targets": [_target(target, x(target["t"]), axis_y - 4 - (i % 2) * 12) for i, target in enumerate(targets)],
+        "targets": drawn_targets,
+        "label_top": lane_top - 14,
         "ticks": ticks,
     }
 
 
+def text_width(text: str) -> float:
+    """How wide the text draws in the chart's font: narrow glyphs 3.5 px, wide 9.5 px, capitals 7.5 px, others 6.5 px."""
+    return sum(3.5 if c in _NARROW else 9.5 if c in _WIDE else 7.5 if c.isupper() else CHAR_WIDTH for c in text)
+
+
+def extent(item: dict[str, Any]) -> tuple[float, float]:
+    """The pixels a label covers horizontally, as the template draws it (2 px off its x, on the side of its anchor)."""
+    width = text_width(item["text"])
+    if item["anchor"] == "start":
+        return item["x"] + 2, item["x"] + 2 + width
+    return item["x"] - 2 - width, item["x"] - 2
+
+
+def _pack(items: list[dict[str, Any]]) -> int:
+    """Give each item (x, text) an anchor and the first row where its extent clears every other's; returns the rows used."""
+    rows: list[list[tuple[float, float]]] = []
+    for item in items:
+        item["anchor"] = _anchor(item["x"], item["text"])
+        left, right = extent(item)
+        for number, taken in enumerate(rows):
+            if all(right + LABEL_GAP <= a or b + LABEL_GAP <= left for a, b in taken):
+                taken.append((left, right))
+                item["row"] = number
+                break
+        else:
+            rows.append([(left, right)])
+            item["row"] = len(rows) - 1
+    return max(len(rows), 1)
+
+
 def _anchor(x: float, text: str) -> str:
-    """Right-align a label that would run past the chart's right edge (about 6 px per character)."""
-    return "end" if x + CHAR_WIDTH * len(text) > WIDTH else "start"
+    """Right-align a label that would run past the chart's right edge."""
+    return "end" if x + 2 + text_width(text) > WIDTH else "start"
 
 
 def _target(target: dict[str, Any], x: float, y: float) -> dict[str, Any]:

@@ -116,6 +116,7 @@ def summarise(reports: list[dict[str, Any]], framework: str | None, period: Peri
             "restore_verified": r["restore_verified"],
             "measurements": {name: m["seconds"] for name, m in r.get("measurements", {}).items()},
             "findings": len(r.get("findings", [])),
+            "deployment": r.get("deployment"),  # where it ran (schema 1.3); None for older reports
         }
         for r in sorted(reports, key=lambda r: r["started_at"])
     ]
@@ -129,6 +130,11 @@ def summarise(reports: list[dict[str, Any]], framework: str | None, period: Peri
     }
 
 
+def _where(drill: dict[str, Any]) -> str:
+    deployment = drill.get("deployment") or {}
+    return str(deployment.get("label") or "not recorded")
+
+
 def render_summary(summary: dict[str, Any]) -> bytes:
     framework = summary["framework"]
     title = frameworks.FRAMEWORK_TITLES[framework] if framework else "all frameworks"
@@ -140,16 +146,17 @@ def render_summary(summary: dict[str, Any]) -> bytes:
         "",
         "## Drills",
         "",
-        "| Drill | Scenario | Started | Verdict | Restore verified | Findings |",
-        "|---|---|---|---|---|---:|",
+        "| Drill | Scenario | Where it ran | Started | Verdict | Restore verified | Findings |",
+        "|---|---|---|---|---|---|---:|",
     ]
     for d in summary["drills"]:
         lines.append(
-            f"| `{d['drill_id']}` | {cell(d['scenario'])} v{cell(d['scenario_version'])} | {d['started_at']} | {d['verdict']} "
+            f"| `{d['drill_id']}` | {cell(d['scenario'])} v{cell(d['scenario_version'])} | {cell(_where(d))} "
+            f"| {d['started_at']} | {d['verdict']} "
             f"| {'yes' if d['restore_verified'] else 'NO'} | {d['findings']} |"
         )
     if not summary["drills"]:
-        lines.append("| (no drill in the period) | | | | | |")
+        lines.append("| (no drill in the period) | | | | | | |")
     lines += ["", "## Clauses", "", "| Framework | Clause | Status | Evidence | Missing |", "|---|---|---|---|---|"]
     for c in summary["clauses"]:
         latest = c["drills"][-1] if c["drills"] else None

@@ -13,7 +13,10 @@ def _seconds(value: float | None) -> str:
 
 
 def render(document: dict[str, Any]) -> bytes:
-    """A JUnit XML document: failures for missed objectives, an error when the drill did not finish."""
+    """A JUnit XML document: failures for missed objectives and any FAIL verdict, an error when the drill did not finish.
+
+    The suite is red whenever the verdict is not PASS: FAIL has a failure, ERROR and ABORTED an error.
+    """
     scenario = document["scenario"]
     suite_name = f"drillkit.{scenario['name']}"
     suite = ET.Element("testsuite", name=suite_name, timestamp=document["started_at"], hostname="drillkit")
@@ -58,6 +61,17 @@ def render(document: dict[str, Any]) -> bytes:
         counts["failures"] += 1
         problems = [f["message"] for f in document.get("findings", []) if f["code"] == "RESTORE_NOT_VERIFIED"]
         ET.SubElement(restore, "failure", type="RestoreNotVerified", message="; ".join(problems) or "restore not verified")
+
+    if document["verdict"] == "FAIL" and counts["failures"] == 0:
+        # A FAIL with no missed objective (readiness refused the drill before injecting): CI must still go red.
+        element = case("drill verdict")
+        counts["failures"] += 1
+        refused = [d for d in document.get("execution", {}).get("deviations", []) if d.startswith("readiness refused")]
+        serious = [f for f in document.get("findings", []) if f["severity"] in ("critical", "high")]
+        kind = "ReadinessFailed" if refused else "DrillFailed"
+        message = refused[0] if refused else (serious[0]["message"] if serious else "the drill's verdict is FAIL")
+        failure = ET.SubElement(element, "failure", type=kind, message=message)
+        failure.text = "\n".join([*refused, *(f"{f['code']}: {f['message']}" for f in serious)]) or message
 
     if document["verdict"] in ("ERROR", "ABORTED"):
         element = case("drill completed")

@@ -13,7 +13,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from drillkit import clock, faults, outcome
 from drillkit.errors import ChainMoved
-from drillkit.evidence import chart, frameworks, junit, summary
+from drillkit.evidence import chart, frameworks, junit, summary, where
 from drillkit.evidence.manifest import Sealer
 from drillkit.evidence.store import EvidenceStore
 from drillkit.measure import expected_milestones, objective_targets
@@ -24,8 +24,8 @@ from drillkit.probes import keepalive
 from drillkit.record import DrillRecord
 from drillkit.timeline import event, ordered
 
-REPORT_SCHEMA_VERSION = "1.2"
-SCHEMA_ID = "https://drillkit.dev/schemas/report/1.2/report.schema.json"
+REPORT_SCHEMA_VERSION = "1.3"
+SCHEMA_ID = "https://drillkit.dev/schemas/report/1.3/report.schema.json"
 ARTIFACTS = ("report.json", "report.html", "junit.xml", "summary.md", "samples.jsonl")
 DNS_READS = "DNS to the zone's name servers (authoritative) and through a caching resolver (client)"
 
@@ -61,6 +61,7 @@ def build(
         "requested_by": context.requested_by,
         "execution_id": context.execution_id,
         "environment": context.environment_key,
+        "deployment": _deployment(context, undo_records),
         "started_at": clock.iso(context.started_at),
         "injected_at": clock.iso(injection.t_inject) if injection else None,
         "ended_at": clock.iso(ended_at),
@@ -89,6 +90,12 @@ def build(
     }
     document["identity"]["frameworks"] = frameworks.served_by(document)
     return document
+
+
+def _deployment(context: DrillContext, undo_records: list[dict[str, Any]]) -> dict[str, Any]:
+    """Where the drill ran (account, regions, stack, or the local lab): lab evidence never passes for production's."""
+    regions = [*_scope(context, undo_records)["regions"], *where.scenario_regions(context.scenario)]
+    return where.where_it_ran(context.execution_id, regions).model_dump(mode="json")
 
 
 def _identity(context: DrillContext, undo_records: list[dict[str, Any]], previous: dict[str, Any] | None) -> dict[str, Any]:

@@ -27,6 +27,7 @@ def render(document: dict[str, Any]) -> bytes:
         "",
         f"- **Verdict:** {document['verdict']}; restore verified: {'yes' if document['restore_verified'] else '**NO**'}",
         f"- **Drill:** `{document['drill_id']}` ({document.get('identity', {}).get('exercise_type', 'drill')}, automated)",
+        f"- **Where it ran:** {cell((document.get('deployment') or {}).get('label', 'not recorded (report before schema 1.3)'))}",
         f"- **Requested by:** {cell(document.get('requested_by'))}",
         f"- **Started:** {document['started_at']}; fault injected: {document.get('injected_at') or 'not injected'}; "
         f"ended: {document['ended_at']}",
