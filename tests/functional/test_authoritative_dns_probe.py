@@ -14,9 +14,7 @@ from drillkit import drill
 from drillkit.model import DrillContext
 from drillkit.probes import dns_answer, dns_client
 
-from .conftest import RECORD
-
-STANDBY_ADDRESS = "198.51.100.20"
+from .conftest import RECORD, STANDBY_ADDRESS
 
 
 class AuthoritativeStandIn(BaseResolver):

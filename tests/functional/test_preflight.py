@@ -7,7 +7,7 @@ import pytest
 from drillkit import drill
 from drillkit.errors import EnvironmentLocked, ScenarioInvalid, TargetNotAllowed, TargetNotFound
 
-from .conftest import RECORD
+from .conftest import RECORD, STANDBY_ADDRESS
 
 
 def inverted(account) -> bool:
@@ -25,7 +25,7 @@ def test_preflight_resolves_both_failover_records_and_takes_the_lock(account, re
     assert context["drill_id"] == "drill-one-0001"
     assert context["target"]["primary"]["health_check_id"] == account.primary_check_id
     assert context["target"]["primary"]["values"] == ["192.0.2.10"]
-    assert context["target"]["standby"]["values"] == ["198.51.100.20"]
+    assert context["target"]["standby"]["values"] == [STANDBY_ADDRESS]
     keys = {(item["pk"], item["sk"]) for item in ledger_items(account)}
     assert (f"ENV#{context['environment_key']}", "LOCK") in keys
     assert ("DRILL#drill-one-0001", "RECORD") in keys

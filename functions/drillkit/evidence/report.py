@@ -177,7 +177,7 @@ def build(
     observation = state.get("observation") or {}
     fault_api = faults.api_calls(scenario.fault.type, injection.method if injection else getattr(scenario.fault, "method", None))
     findings: list[dict[str, Any]] = [
-        _finding(f["severity"], f["code"], f["message"], f.get("evidence"), f.get("remedy")) for f in context.readiness
+        _finding(f.severity, f.code, f.message, str(f.evidence), f.remedy) for f in context.readiness
     ]
     deviations: list[str] = []
     events = [event(context.started_at, "drill_started", requested_by=context.requested_by)]
@@ -359,8 +359,7 @@ def build(
             "note": "readiness refused the drill: nothing was injected",
         }
         deviations.append(
-            "readiness refused the drill before injection: "
-            + "; ".join(f["code"] for f in context.readiness if f.get("blocking"))
+            "readiness refused the drill before injection: " + "; ".join(f.code for f in context.readiness if f.blocking)
         )
     restore_verified = bool(verification.get("verified"))
     if verification:
