@@ -60,12 +60,12 @@ def run_check(check: Check, survey: Survey) -> list[Finding]:
     try:
         return list(check.run(survey))
     except AwsCallFailed as error:
-        call = f"{error.operation} ({check.name})"
+        call = error.operation
         if error.code in DENIED_CODES:
             denied = ACCESS_DENIED_SAFETY if check.safety else ACCESS_DENIED
             return [
                 denied.finding(
-                    f"check {check.name} may not read {error.resource_id}: {error.code}"
+                    f"check {check.name} may not read {error.resource_id} ({error.operation}): {error.code}"
                     + (": the drill cannot show it is safe to inject" if check.safety else ""),
                     call,
                     error.resource_id,
@@ -83,6 +83,13 @@ def check(scenario: Scenario, target: ResolvedTarget, network: Network | None = 
     survey = Survey(scenario=scenario, target=target, network=network or Network())
     findings: list[Finding] = []
     for one in checks():
-        findings += run_check(one, survey)
+        for finding in run_check(one, survey):
+            # A refused call is reported once, by the first check that needed it (a safety check first).
+            if finding.code in (ACCESS_DENIED.code, ACCESS_DENIED_SAFETY.code) and any(
+                f.code in (ACCESS_DENIED.code, ACCESS_DENIED_SAFETY.code) and f.evidence.resource == finding.evidence.resource
+                for f in findings
+            ):
+                continue
+            findings.append(finding)
     detection.stop_conditions_quiet(survey)
     return findings

@@ -13,6 +13,7 @@ from typing import Any
 
 from drillkit import aws
 from drillkit.discovery import LoadBalancer, load_balancer_at
+from drillkit.errors import AwsCallFailed
 from drillkit.findings import Finding
 from drillkit.model import FailoverEndpoint, ResolvedTarget, Side
 from drillkit.spec import Network, Scenario
@@ -35,9 +36,16 @@ class Survey:
     _kept: dict[tuple[str, ...], Any] = field(default_factory=dict)
 
     def _once(self, key: tuple[str, ...], read: Callable[[], Any]) -> Any:
+        """The kept answer, or the kept refusal: a resource is described once even when the call fails."""
         if key not in self._kept:
-            self._kept[key] = read()
-        return self._kept[key]
+            try:
+                self._kept[key] = read()
+            except AwsCallFailed as error:
+                self._kept[key] = error
+        kept = self._kept[key]
+        if isinstance(kept, AwsCallFailed):
+            raise kept
+        return kept
 
     @property
     def probe_timeout(self) -> float:
