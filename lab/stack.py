@@ -86,6 +86,7 @@ class StackBuilder:
         for role, info in regions.items():
             info["health_check_id"] = checks.get(role)
         alarms, alerts = self._alarms(regions)
+        automation_rules = self._automation_rules(regions, alerts)
         self.info = {
             "stack": self.spec.name,
             "hosted_zone_id": zone_id,
@@ -96,6 +97,7 @@ class StackBuilder:
             "regions": regions,
             "alarms": alarms,
             "alerts": alerts,
+            "automation_rules": automation_rules,
             "tls_ca_pem": self.tls.ca_pem if self.tls else None,
         }
         return self.info
@@ -415,6 +417,21 @@ class StackBuilder:
             arn = cloudwatch.describe_alarms(AlarmNames=[alarm.name])["MetricAlarms"][0]["AlarmArn"]
             created.append({"name": alarm.name, "region": region, "arn": arn, "actions": actions})
         return created, alerts
+
+    # -- EventBridge rules on alarm state changes (the stack's own DR automation) --------------------
+    def _automation_rules(self, regions: dict[str, dict[str, Any]], alerts: dict[str, dict[str, str]]) -> list[dict[str, Any]]:
+        created: list[dict[str, Any]] = []
+        pattern = json.dumps({"source": ["aws.cloudwatch"], "detail-type": ["CloudWatch Alarm State Change"]})
+        for rule in self.spec.automation_rules:
+            region = regions[rule.region]["region"]
+            events = self.session.client("events", region_name=region)
+            arn = events.put_rule(Name=rule.name, EventPattern=pattern, State="ENABLED")["RuleArn"]
+            if rule.targets:
+                if region not in alerts:
+                    alerts[region] = self._alert_topic(region)
+                events.put_targets(Rule=rule.name, Targets=[{"Id": "alerts", "Arn": alerts[region]["topic_arn"]}])
+            created.append({"name": rule.name, "region": region, "arn": arn, "targets": rule.targets})
+        return created
 
     def _alert_topic(self, region: str) -> dict[str, str]:
         sns = self.session.client("sns", region_name=region)

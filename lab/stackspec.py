@@ -213,6 +213,16 @@ class Alarm(_Strict):
     )
 
 
+class AutomationRule(_Strict):
+    """An EventBridge rule on the region's default bus reacting to alarm state changes (DR automation)."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9._-]{1,64}$")
+    region: Literal["primary", "standby"] = "primary"
+    targets: bool = Field(
+        default=True, description="Knob: false creates the rule without targets: it matches events and does nothing."
+    )
+
+
 class StackSpec(_Strict):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")
     description: str = ""
@@ -221,6 +231,7 @@ class StackSpec(_Strict):
     route53: Route53 = Route53()
     database: Database | None = None
     alarms: list[Alarm] = Field(default_factory=list)
+    automation_rules: list[AutomationRule] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _distinct(self) -> StackSpec:

@@ -7,12 +7,14 @@ regions involved (us-east-1 for Route 53 health check metrics, the primary load 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
 from drillkit import aws
 from drillkit.errors import AwsCallFailed, StopConditionActive, TargetNotFound
 from drillkit.findings import Finding, rule
+from drillkit.model import Side
 from drillkit.readiness.survey import Check, Survey
 from drillkit.spec import AlarmRef
 
@@ -43,6 +45,19 @@ NO_ALARM_ON_PRIMARY = rule(
     "Create an alarm on the primary health check's HealthCheckStatus (AWS/Route53, us-east-1) or on the primary "
     "load balancer's UnHealthyHostCount / HTTPCode_ELB_5XX_Count, with an action that pages the on-call team.",
 )
+
+AUTOMATION_RULE_WITHOUT_TARGETS = rule(
+    "AUTOMATION_RULE_WITHOUT_TARGETS",
+    "detection",
+    "medium",
+    False,
+    "An enabled EventBridge rule reacting to failure events (alarms, health, Route 53, RDS, ELB) has no targets",
+    "Add the target the automation was meant to run (an SNS topic, a Lambda function, a Step Functions state "
+    "machine, an SSM runbook) or delete the rule; a rule without targets matches events and does nothing.",
+)
+# Event sources a DR automation reacts to: a rule on one of these without targets is automation that never runs.
+FAILURE_SOURCES = ("aws.cloudwatch", "aws.health", "aws.route53", "aws.rds", "aws.elasticloadbalancing")
+RULES_PER_REGION = 300  # EventBridge's default quota of rules per bus; more is not read (bounded)
 
 
 def _described_alarm(field: str, alarm: AlarmRef) -> dict[str, Any]:
@@ -123,7 +138,36 @@ def _alarm_on_primary(survey: Survey) -> Iterator[Finding]:
     )
 
 
+def _failure_sources(rule_description: dict[str, Any]) -> list[str]:
+    try:
+        pattern = json.loads(rule_description.get("EventPattern") or "{}")
+    except ValueError:
+        return []
+    sources = pattern.get("source", []) if isinstance(pattern, dict) else []
+    return [s for s in sources if isinstance(s, str) and s in FAILURE_SOURCES]
+
+
+def _rules_without_targets(survey: Survey) -> Iterator[Finding]:
+    sides: tuple[Side, ...] = ("primary", "standby")
+    regions = sorted({b.region for b in (survey.balancer(side) for side in sides) if b is not None})
+    for region in regions:
+        for described in survey.event_rules(region)[:RULES_PER_REGION]:
+            sources = _failure_sources(described)
+            if described.get("State") != "ENABLED" or not sources:
+                continue
+            if survey.rule_targets(region, str(described["Name"])):
+                continue
+            yield AUTOMATION_RULE_WITHOUT_TARGETS.finding(
+                f"EventBridge rule {described['Name']} ({region}) matches {', '.join(sources)} events but has no targets: "
+                "the automation it stands for never runs",
+                "events:ListTargetsByRule",
+                str(described.get("Arn") or described["Name"]),
+                "0 targets",
+            )
+
+
 CHECKS = [
     Check("scenario-alarms", _scenario_alarms),
     Check("alarm-on-primary", _alarm_on_primary),
+    Check("automation-rules", _rules_without_targets),
 ]

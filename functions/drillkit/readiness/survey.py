@@ -155,6 +155,32 @@ class Survey:
 
         return list(self._once(("DescribeAlarms", region), read))
 
+    def event_rules(self, region: str) -> list[dict[str, Any]]:
+        """events:ListRules of the region's default event bus, every page."""
+
+        def read() -> list[dict[str, Any]]:
+            events = aws.target_client("events", region)
+            found: list[dict[str, Any]] = []
+            with aws.aws_call("ListRules", region):
+                for page in events.get_paginator("list_rules").paginate():
+                    found += page.get("Rules", [])
+            return found
+
+        return list(self._once(("ListRules", region), read))
+
+    def rule_targets(self, region: str, rule_name: str) -> list[dict[str, Any]]:
+        """events:ListTargetsByRule, every page."""
+
+        def read() -> list[dict[str, Any]]:
+            events = aws.target_client("events", region)
+            found: list[dict[str, Any]] = []
+            with aws.aws_call("ListTargetsByRule", rule_name):
+                for page in events.get_paginator("list_targets_by_rule").paginate(Rule=rule_name):
+                    found += page.get("Targets", [])
+            return found
+
+        return list(self._once(("ListTargetsByRule", region, rule_name), read))
+
     def global_clusters(self, region: str) -> list[dict[str, Any]]:
         """rds:DescribeGlobalClusters, every page."""
 
