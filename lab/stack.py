@@ -451,7 +451,7 @@ class StackBuilder:
         checks: dict[str, str] = {}
         for role, check in (("primary", spec.primary_health_check), ("standby", spec.standby_health_check)):
             if check is not None:
-                checks[role] = self._health_check(route53, check, regions[role]["alb_dns_name"])
+                checks[role] = self._health_check(route53, check, regions[check.watches or role]["alb_dns_name"])
         if spec.primary_calculated and "primary" in checks:
             checks["primary"] = self._calculated_health_check(route53, [checks["primary"]])
         changes = []

@@ -129,6 +129,11 @@ class HealthCheck(_Strict):
     failure_threshold: int = Field(default=3, ge=1, le=10)
     search_string: str | None = Field(default=None, max_length=255)
     inverted: bool = False
+    watches: Literal["primary", "standby"] | None = Field(
+        default=None,
+        description="Knob: whose ALB the check requests (default: its own record's region); primary_health_check "
+        "with watches: standby is the copy-paste defect where Route 53 never sees the primary fail.",
+    )
 
     @model_validator(mode="after")
     def _string_match(self) -> HealthCheck:

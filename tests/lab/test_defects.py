@@ -181,3 +181,33 @@ def test_advisory_defects_are_named_by_drillkit_check_without_a_drill_and_do_not
         assert all(not f["blocking"] for f in found.values())
         # Read-only: no drill record, no lock, no execution.
         assert lab.ledger_items() == [] and lab.executions() == []
+
+
+WATCHES_STANDBY = ROOT / "tests" / "lab" / "stacks" / "primary-check-watches-standby.yaml"
+
+
+def test_a_primary_health_check_that_requests_the_standby_blocks_and_the_drill_injects_nothing(tmp_path):
+    scenario = scenario_without_data()
+    scenario["alarms"] = []
+    scenario["objectives"].pop("alerting_seconds")
+    scenario_file = tmp_path / "scenario.yaml"
+    scenario_file.write_text(yaml.safe_dump(scenario))
+    with running_lab(tmp_path / "lab", WATCHES_STANDBY) as lab:
+        primary, standby = lab.region("primary"), lab.region("standby")
+        wait_for(lambda: lab.health_check_healthy() is True, 10, "the check (on the standby's ALB) is healthy")
+
+        checked = drillkit(lab, "check", str(scenario_file), "--json")
+
+        assert checked.returncode == 1, checked.stdout + checked.stderr
+        found = {f["code"]: f for f in json.loads(checked.stdout)["findings"]}
+        watches = found["PRIMARY_HEALTH_CHECK_WATCHES_STANDBY"]
+        assert watches["blocking"] is True and watches["evidence"]["resource"] == primary["health_check_id"]
+        assert f"requests {standby['alb_dns_name']}, which is the SECONDARY record" in watches["message"]
+        assert [f["code"] for f in found.values() if f["blocking"]] == ["PRIMARY_HEALTH_CHECK_WATCHES_STANDBY"]
+
+        report = run_drill(lab, scenario, tmp_path / "reports")
+
+        assert report["verdict"] == "FAIL" and report["injected_at"] is None
+        assert "PRIMARY_HEALTH_CHECK_WATCHES_STANDBY" in {f["code"] for f in report["findings"]}
+        assert not [i for i in lab.ledger_items() if str(i["sk"]).startswith("UNDO#")]
+        assert not lab.events_since(0, "target_health", load_balancer=alb_name(primary), healthy=False)

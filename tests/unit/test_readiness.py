@@ -177,3 +177,15 @@ def test_a_finding_recorded_before_the_catalogue_still_reads():
 
     assert finding.area == "dns" and finding.evidence.call == "route53:ListResourceRecordSets"
     assert str(finding.evidence) == "route53:ListResourceRecordSets on zone Z1"
+
+
+def test_a_primary_check_aimed_at_the_standbys_endpoint_blocks_and_a_separate_health_endpoint_does_not():
+    aimed = survey({"hc-p": {"Type": "HTTP", "IPAddress": "198.51.100.20", "Port": 80, "ResourcePath": "/health"}}, {})
+    separate = survey({"hc-p": {"Type": "HTTP", "FullyQualifiedDomainName": "health.example.test", "Port": 80}}, {})
+    own = survey({"hc-p": {"Type": "HTTP", "IPAddress": "192.0.2.10", "Port": 80}}, {})
+
+    [finding] = list(dns._watches_standby(aimed))
+
+    assert finding.code == "PRIMARY_HEALTH_CHECK_WATCHES_STANDBY" and finding.blocking
+    assert "requests 198.51.100.20, which is the SECONDARY record s's endpoint" in finding.message
+    assert list(dns._watches_standby(separate)) == [] and list(dns._watches_standby(own)) == []

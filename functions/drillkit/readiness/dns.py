@@ -67,6 +67,20 @@ PRIMARY_HEALTH_CHECK_UNHEALTHY = rule(
     "check's protocol, port and path; steady state is not reached until the check is healthy.",
 )
 
+PRIMARY_HEALTH_CHECK_WATCHES_STANDBY = rule(
+    "PRIMARY_HEALTH_CHECK_WATCHES_STANDBY",
+    "dns",
+    "critical",
+    True,
+    "The PRIMARY record's health check requests the standby's endpoint: Route 53 never sees the primary fail",
+    "Point the PRIMARY record's health check at the primary's endpoint (its load balancer's DNS name or address); "
+    "a drill now would fail the primary while Route 53 keeps answering it.",
+)
+
+
+def _name(value: str) -> str:
+    return value.rstrip(".").lower().removeprefix("dualstack.")
+
 
 def _no_secondary(survey: Survey) -> Iterator[Finding]:
     target = survey.target
@@ -128,6 +142,26 @@ def _matches_listener(survey: Survey) -> Iterator[Finding]:
         "route53:GetHealthCheck; elasticloadbalancing:DescribeListeners",
         f"{health_check_id}; {balancer.arn}",
         said,
+    )
+
+
+def _watches_standby(survey: Survey) -> Iterator[Finding]:
+    health_check_id, standby = survey.target.primary.health_check_id, survey.target.standby
+    if not health_check_id or standby is None:
+        return
+    config = survey.health_check(health_check_id)
+    watched = str(config.get("FullyQualifiedDomainName") or config.get("IPAddress") or "")
+    if not watched or _name(watched) in {_name(v) for v in survey.target.primary.values}:
+        return
+    if _name(watched) not in {_name(v) for v in standby.values}:
+        return  # a separate health endpoint is legitimate: only the standby's own endpoint is a defect
+    yield PRIMARY_HEALTH_CHECK_WATCHES_STANDBY.finding(
+        f"the PRIMARY record's health check {health_check_id} requests {watched}, which is the SECONDARY record "
+        f"{standby.set_identifier}'s endpoint: when the primary fails the check stays healthy and Route 53 keeps "
+        "sending clients to the failed primary",
+        "route53:GetHealthCheck",
+        health_check_id,
+        f"FullyQualifiedDomainName/IPAddress {watched}",
     )
 
 
@@ -204,5 +238,6 @@ CHECKS = [
     Check("primary-health-check", _primary_health_check, safety=True),
     Check("primary-health-check-type", _status_readable, safety=True),
     Check("primary-health-check-listener", _matches_listener, safety=True),
+    Check("primary-health-check-endpoint", _watches_standby, safety=True),
     Check("primary-health-check-status", _primary_healthy, safety=True),
 ]
