@@ -165,14 +165,11 @@ def test_advisory_defects_are_named_by_drillkit_check_without_a_drill_and_do_not
             "DATABASE_PORT_OPEN_TO_INTERNET",
             "AUTOMATION_RULE_WITHOUT_TARGETS",
         }
-        [rule] = lab.info["automation_rules"][:1]
-        assert (
-            rule["name"] == "failover-runbook" and found["AUTOMATION_RULE_WITHOUT_TARGETS"]["evidence"]["resource"] == rule["arn"]
-        )
-        assert (
-            "EventBridge rule failover-runbook (us-east-1) matches aws.cloudwatch events"
-            in (found["AUTOMATION_RULE_WITHOUT_TARGETS"]["message"])
-        )
+        # The rule without targets is named by its ARN; the one with a target is not reported.
+        without = found["AUTOMATION_RULE_WITHOUT_TARGETS"]
+        [rule] = [r for r in lab.info["automation_rules"] if not r["targets"]]
+        assert rule["name"] == "failover-runbook" and without["evidence"]["resource"] == rule["arn"]
+        assert "EventBridge rule failover-runbook (us-east-1) matches aws.cloudwatch events" in without["message"]
         assert primary["health_check_id"] in found["NO_ALARM_ON_PRIMARY"]["message"]
         assert "data not replicated" in found["DATABASE_NOT_GLOBAL"]["message"]
         assert standby["db_cluster_arn"] in found["DATABASE_NOT_GLOBAL"]["evidence"]["resource"]
