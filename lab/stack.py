@@ -46,6 +46,11 @@ def all_addresses(spec: StackSpec) -> list[str]:
     return [a for r in spec.regions().values() for a in [r.address, *target_addresses(r)]]
 
 
+def plain_secret(region: Region) -> list[dict[str, str]]:
+    """The app's plain configuration: DB_PASSWORD in it when the knob says so (a local fake value)."""
+    return [{"name": "DB_PASSWORD", "value": "lab-only-password"}] if region.app.plain_secret else []
+
+
 class StackBuilder:
     def __init__(self, spec: StackSpec, session: Any, route53_physics: Route53Physics, ground_truth: GroundTruth, ports: PortMap):
         self.spec = spec
@@ -231,7 +236,12 @@ class StackBuilder:
             cpu="256",
             memory="512",
             containerDefinitions=[
-                {"name": "app", "image": "drillkit-lab/app", "portMappings": [{"containerPort": region.app.port}]}
+                {
+                    "name": "app",
+                    "image": "drillkit-lab/app",
+                    "portMappings": [{"containerPort": region.app.port}],
+                    "environment": plain_secret(region),
+                }
             ],
         )["taskDefinition"]["taskDefinitionArn"]
         service = ecs.create_service(
@@ -341,6 +351,7 @@ class StackBuilder:
             Role=role_arn,
             Handler="app.handler",
             Code={"ZipFile": stand_in_code_zip()},
+            Environment={"Variables": {v["name"]: v["value"] for v in plain_secret(region)}},
             Tags={t["Key"]: t["Value"] for t in DRILLS_ALLOWED},
         )
         return function["FunctionArn"]

@@ -45,6 +45,11 @@ class App(_Strict):
     health: Literal["shallow", "deep"] = Field(
         default="shallow", description="deep: the health path queries the region's database cluster and fails without it."
     )
+    plain_secret: bool = Field(
+        default=False,
+        description="Knob: the app's configuration (ECS task definition environment, Lambda environment variables) "
+        "carries DB_PASSWORD in plain text instead of a Secrets Manager reference.",
+    )
 
     @field_validator("health_path")
     @classmethod

@@ -164,7 +164,12 @@ def test_advisory_defects_are_named_by_drillkit_check_without_a_drill_and_do_not
             "DATABASE_NOT_GLOBAL",
             "DATABASE_PORT_OPEN_TO_INTERNET",
             "AUTOMATION_RULE_WITHOUT_TARGETS",
+            "SECRET_IN_PLAIN_CONFIGURATION",
         }
+        secret = found["SECRET_IN_PLAIN_CONFIGURATION"]
+        assert f"the standby's ECS service {standby['ecs_service']} runs task definition" in secret["message"]
+        assert "sets DB_PASSWORD in plain text" in secret["message"] and "lab-only-password" not in checked.stdout
+        assert secret["evidence"]["call"] == "ecs:DescribeTaskDefinition"
         # The rule without targets is named by its ARN; the one with a target is not reported.
         without = found["AUTOMATION_RULE_WITHOUT_TARGETS"]
         [rule] = [r for r in lab.info["automation_rules"] if not r["targets"]]

@@ -189,3 +189,21 @@ def test_a_primary_check_aimed_at_the_standbys_endpoint_blocks_and_a_separate_he
     assert finding.code == "PRIMARY_HEALTH_CHECK_WATCHES_STANDBY" and finding.blocking
     assert "requests 198.51.100.20, which is the SECONDARY record s's endpoint" in finding.message
     assert list(dns._watches_standby(separate)) == [] and list(dns._watches_standby(own)) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "plain"),
+    [
+        ("DB_PASSWORD", "hunter2", True),
+        ("STRIPE_API_KEY", "sk_live_x", True),
+        ("github_token", "ghp_x", True),
+        ("DB_PASSWORD_SECRET_ARN", "arn:aws:secretsmanager:us-east-1:123456789012:secret:db", False),
+        ("API_KEY_PARAMETER", "/prod/api-key", False),
+        ("DB_PASSWORD", "", False),
+        ("DB_HOST", "db.example.test", False),
+    ],
+)
+def test_a_secret_is_plain_when_its_name_says_secret_and_its_value_is_not_a_reference(name, value, plain):
+    from drillkit.readiness import security
+
+    assert security._plain(name, value) is plain

@@ -181,6 +181,43 @@ class Survey:
 
         return list(self._once(("ListTargetsByRule", region, rule_name), read))
 
+    def ecs_services(self, region: str) -> list[dict[str, Any]]:
+        """Every ECS service of the region (ecs:ListClusters, ListServices, DescribeServices by 10), every page."""
+
+        def read() -> list[dict[str, Any]]:
+            ecs = aws.target_client("ecs", region)
+            found: list[dict[str, Any]] = []
+            with aws.aws_call("ListClusters", region):
+                clusters = [arn for page in ecs.get_paginator("list_clusters").paginate() for arn in page["clusterArns"]]
+            for cluster in clusters:
+                with aws.aws_call("ListServices", cluster):
+                    pages = ecs.get_paginator("list_services").paginate(cluster=cluster)
+                    arns = [arn for page in pages for arn in page["serviceArns"]]
+                for start in range(0, len(arns), 10):
+                    with aws.aws_call("DescribeServices", cluster):
+                        found += ecs.describe_services(cluster=cluster, services=arns[start : start + 10])["services"]
+            return found
+
+        return list(self._once(("ECSServices", region), read))
+
+    def task_definition(self, region: str, arn: str) -> dict[str, Any]:
+        """ecs:DescribeTaskDefinition."""
+
+        def read() -> dict[str, Any]:
+            with aws.aws_call("DescribeTaskDefinition", arn):
+                return dict(aws.target_client("ecs", region).describe_task_definition(taskDefinition=arn)["taskDefinition"])
+
+        return dict(self._once(("DescribeTaskDefinition", arn), read))
+
+    def function_configuration(self, region: str, function: str) -> dict[str, Any]:
+        """lambda:GetFunctionConfiguration."""
+
+        def read() -> dict[str, Any]:
+            with aws.aws_call("GetFunctionConfiguration", function):
+                return dict(aws.target_client("lambda", region).get_function_configuration(FunctionName=function))
+
+        return dict(self._once(("GetFunctionConfiguration", function), read))
+
     def global_clusters(self, region: str) -> list[dict[str, Any]]:
         """rds:DescribeGlobalClusters, every page."""
 
