@@ -207,3 +207,45 @@ def test_a_secret_is_plain_when_its_name_says_secret_and_its_value_is_not_a_refe
     from drillkit.readiness import security
 
     assert security._plain(name, value) is plain
+
+
+class RulesSurvey(ReadSurvey):
+    """A survey with a primary ALB in us-east-1 and given EventBridge rules and targets."""
+
+    rules: list[dict[str, Any]]
+    targets: dict[str, list[dict[str, Any]]]
+
+    def balancer(self, side: Any) -> Any:
+        from drillkit.discovery import LoadBalancer
+
+        return LoadBalancer(
+            "arn:aws:elasticloadbalancing:us-east-1:1:loadbalancer/app/p/1", "p", "us-east-1", "p", "vpc-1", (), ()
+        )
+
+    def event_rules(self, region: str) -> list[dict[str, Any]]:
+        return self.rules
+
+    def rule_targets(self, region: str, rule_name: str) -> list[dict[str, Any]]:
+        return self.targets.get(rule_name, [])
+
+
+def test_only_enabled_rules_on_failure_events_without_targets_are_reported():
+    from drillkit.readiness import detection
+
+    alarm_pattern = '{"source": ["aws.cloudwatch"], "detail-type": ["CloudWatch Alarm State Change"]}'
+    read = RulesSurvey(scenario=survey({}, {}).scenario, target=survey({}, {}).target, network=Network())
+    rule = "arn:aws:events:us-east-1:1:rule/"
+    steps = '{"source": ["aws.states"]}'
+    read.rules = [
+        {"Name": "runbook", "Arn": rule + "runbook", "State": "ENABLED", "EventPattern": alarm_pattern},
+        {"Name": "paged", "Arn": rule + "paged", "State": "ENABLED", "EventPattern": alarm_pattern},
+        {"Name": "off", "Arn": rule + "off", "State": "DISABLED", "EventPattern": alarm_pattern},
+        {"Name": "nightly", "Arn": rule + "nightly", "State": "ENABLED", "ScheduleExpression": "rate(1 day)"},
+        {"Name": "steps", "Arn": rule + "steps", "State": "ENABLED", "EventPattern": steps},
+    ]
+    read.targets = {"paged": [{"Id": "sns", "Arn": "arn:aws:sns:us-east-1:1:alerts"}]}
+
+    findings = list(detection._rules_without_targets(read))
+
+    assert [f.evidence.resource for f in findings] == ["arn:aws:events:us-east-1:1:rule/runbook"]
+    assert findings[0].code == "AUTOMATION_RULE_WITHOUT_TARGETS" and not findings[0].blocking
