@@ -249,3 +249,14 @@ def test_only_enabled_rules_on_failure_events_without_targets_are_reported():
 
     assert [f.evidence.resource for f in findings] == ["arn:aws:events:us-east-1:1:rule/runbook"]
     assert findings[0].code == "AUTOMATION_RULE_WITHOUT_TARGETS" and not findings[0].blocking
+
+
+def test_a_standby_check_aimed_at_the_primarys_endpoint_blocks():
+    aimed = survey({"hc-s": {"Type": "HTTP", "IPAddress": "192.0.2.10", "Port": 80}}, {})
+    own = survey({"hc-s": {"Type": "HTTP", "IPAddress": "198.51.100.20", "Port": 80}}, {})
+
+    [finding] = list(standby._watches_primary(aimed))
+
+    assert finding.code == "STANDBY_HEALTH_CHECK_WATCHES_PRIMARY" and finding.blocking
+    assert "requests 192.0.2.10, which is the PRIMARY record p's endpoint" in finding.message
+    assert list(standby._watches_primary(own)) == []

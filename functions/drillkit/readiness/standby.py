@@ -43,6 +43,16 @@ STANDBY_HEALTH_CHECK_UNHEALTHY = rule(
     "Fix what the standby check's checkers report, or its protocol, port and path; with both checks unhealthy "
     "Route 53 answers the primary, so the drill would fail both regions.",
 )
+STANDBY_HEALTH_CHECK_WATCHES_PRIMARY = rule(
+    "STANDBY_HEALTH_CHECK_WATCHES_PRIMARY",
+    "standby",
+    "critical",
+    True,
+    "The SECONDARY record's health check requests the primary's endpoint: it fails with the primary",
+    "Point the SECONDARY record's health check at the standby's own endpoint; as it is, a primary failure makes "
+    "both checks unhealthy and Route 53 answers the failed primary.",
+)
+
 
 # A target counts as able to serve when healthy; a Lambda target group without health checks reports unavailable.
 SERVING_STATES = frozenset({"healthy"})
@@ -128,8 +138,33 @@ def _health_check(survey: Survey) -> Iterator[Finding]:
     )
 
 
+def _name(value: str) -> str:
+    return value.rstrip(".").lower().removeprefix("dualstack.")
+
+
+def _watches_primary(survey: Survey) -> Iterator[Finding]:
+    endpoint = survey.target.standby
+    if endpoint is None or not endpoint.health_check_id:
+        return
+    config = survey.health_check(endpoint.health_check_id)
+    watched = str(config.get("FullyQualifiedDomainName") or config.get("IPAddress") or "")
+    if not watched or _name(watched) in {_name(v) for v in endpoint.values}:
+        return
+    if _name(watched) not in {_name(v) for v in survey.target.primary.values}:
+        return
+    yield STANDBY_HEALTH_CHECK_WATCHES_PRIMARY.finding(
+        f"the SECONDARY record {endpoint.set_identifier}'s health check {endpoint.health_check_id} requests {watched}, "
+        f"which is the PRIMARY record {survey.target.primary.set_identifier}'s endpoint: when the primary fails both "
+        "checks fail and Route 53 keeps answering the primary",
+        "route53:GetHealthCheck",
+        endpoint.health_check_id,
+        f"FullyQualifiedDomainName/IPAddress {watched}",
+    )
+
+
 CHECKS = [
     Check("standby-targets", _targets, safety=True),
     Check("standby-endpoint", _endpoint, safety=True),
     Check("standby-health-check", _health_check, safety=True),
+    Check("standby-health-check-endpoint", _watches_primary, safety=True),
 ]
