@@ -185,31 +185,39 @@ def test_advisory_defects_are_named_by_drillkit_check_without_a_drill_and_do_not
         assert lab.ledger_items() == [] and lab.executions() == []
 
 
-WATCHES_STANDBY = ROOT / "tests" / "lab" / "stacks" / "primary-check-watches-standby.yaml"
+WATCHES = ROOT / "tests" / "lab" / "stacks"
 
 
-def test_a_primary_health_check_that_requests_the_standby_blocks_and_the_drill_injects_nothing(tmp_path):
+@pytest.mark.parametrize(
+    ("stack", "code", "role", "other"),
+    [
+        ("primary-check-watches-standby.yaml", "PRIMARY_HEALTH_CHECK_WATCHES_STANDBY", "primary", "standby"),
+        ("standby-check-watches-primary.yaml", "STANDBY_HEALTH_CHECK_WATCHES_PRIMARY", "standby", "primary"),
+    ],
+)
+def test_a_health_check_that_requests_the_other_regions_endpoint_blocks_and_the_drill_injects_nothing(
+    tmp_path, stack, code, role, other
+):
     scenario = scenario_without_data()
     scenario["alarms"] = []
     scenario["objectives"].pop("alerting_seconds")
     scenario_file = tmp_path / "scenario.yaml"
     scenario_file.write_text(yaml.safe_dump(scenario))
-    with running_lab(tmp_path / "lab", WATCHES_STANDBY) as lab:
-        primary, standby = lab.region("primary"), lab.region("standby")
-        wait_for(lambda: lab.health_check_healthy() is True, 10, "the check (on the standby's ALB) is healthy")
+    with running_lab(tmp_path / "lab", WATCHES / stack) as lab:
+        wait_for(lambda: lab.health_check_healthy(role) is True, 10, f"the {role} check (on the {other}'s ALB) is healthy")
 
         checked = drillkit(lab, "check", str(scenario_file), "--json")
 
         assert checked.returncode == 1, checked.stdout + checked.stderr
         found = {f["code"]: f for f in json.loads(checked.stdout)["findings"]}
-        watches = found["PRIMARY_HEALTH_CHECK_WATCHES_STANDBY"]
-        assert watches["blocking"] is True and watches["evidence"]["resource"] == primary["health_check_id"]
-        assert f"requests {standby['alb_dns_name']}, which is the SECONDARY record" in watches["message"]
-        assert [f["code"] for f in found.values() if f["blocking"]] == ["PRIMARY_HEALTH_CHECK_WATCHES_STANDBY"]
+        watches = found[code]
+        assert watches["blocking"] is True and watches["evidence"]["resource"] == lab.region(role)["health_check_id"]
+        assert f"requests {lab.region(other)['alb_dns_name']}, which is the" in watches["message"]
+        assert [f["code"] for f in found.values() if f["blocking"]] == [code]
 
         report = run_drill(lab, scenario, tmp_path / "reports")
 
         assert report["verdict"] == "FAIL" and report["injected_at"] is None
-        assert "PRIMARY_HEALTH_CHECK_WATCHES_STANDBY" in {f["code"] for f in report["findings"]}
+        assert code in {f["code"] for f in report["findings"]}
         assert not [i for i in lab.ledger_items() if str(i["sk"]).startswith("UNDO#")]
-        assert not lab.events_since(0, "target_health", load_balancer=alb_name(primary), healthy=False)
+        assert not lab.events_since(0, "target_health", load_balancer=alb_name(lab.region("primary")), healthy=False)
