@@ -162,6 +162,7 @@ class Lab:
             "alarms": stack_info["alarms"],
             "tls_ca_pem": stack_info["tls_ca_pem"],
             "alerts": stack_info["alerts"],
+            "automation_rules": stack_info["automation_rules"],
             "record_type": stack_info["record_type"],
             "ground_truth_log": str(ground_truth_path),
             "state_machines": {

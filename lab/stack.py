@@ -49,6 +49,11 @@ def all_addresses(spec: StackSpec) -> list[str]:
 HEARTBEAT_SECRET = "drillkit-heartbeat"  # noqa: S105 a secret's name, not a password: the name the shipped lab scenarios' data.heartbeat.secret_arn ends with
 
 
+def plain_secret(region: Region) -> list[dict[str, str]]:
+    """The app's plain configuration: DB_PASSWORD in it when the knob says so (a local fake value)."""
+    return [{"name": "DB_PASSWORD", "value": "lab-only-password"}] if region.app.plain_secret else []
+
+
 class StackBuilder:
     def __init__(self, spec: StackSpec, session: Any, route53_physics: Route53Physics, ground_truth: GroundTruth, ports: PortMap):
         self.spec = spec
@@ -89,6 +94,7 @@ class StackBuilder:
         for role, info in regions.items():
             info["health_check_id"] = checks.get(role)
         alarms, alerts = self._alarms(regions)
+        automation_rules = self._automation_rules(regions, alerts)
         self.info = {
             "stack": self.spec.name,
             "hosted_zone_id": zone_id,
@@ -99,6 +105,7 @@ class StackBuilder:
             "regions": regions,
             "alarms": alarms,
             "alerts": alerts,
+            "automation_rules": automation_rules,
             "tls_ca_pem": self.tls.ca_pem if self.tls else None,
         }
         return self.info
@@ -232,7 +239,12 @@ class StackBuilder:
             cpu="256",
             memory="512",
             containerDefinitions=[
-                {"name": "app", "image": "drillkit-lab/app", "portMappings": [{"containerPort": region.app.port}]}
+                {
+                    "name": "app",
+                    "image": "drillkit-lab/app",
+                    "portMappings": [{"containerPort": region.app.port}],
+                    "environment": plain_secret(region),
+                }
             ],
         )["taskDefinition"]["taskDefinitionArn"]
         service = ecs.create_service(
@@ -342,6 +354,7 @@ class StackBuilder:
             Role=role_arn,
             Handler="app.handler",
             Code={"ZipFile": stand_in_code_zip()},
+            Environment={"Variables": {v["name"]: v["value"] for v in plain_secret(region)}},
             Tags={t["Key"]: t["Value"] for t in DRILLS_ALLOWED},
         )
         return function["FunctionArn"]
@@ -423,6 +436,21 @@ class StackBuilder:
             created.append({"name": alarm.name, "region": region, "arn": arn, "actions": actions})
         return created, alerts
 
+    # -- EventBridge rules on alarm state changes (the stack's own DR automation) --------------------
+    def _automation_rules(self, regions: dict[str, dict[str, Any]], alerts: dict[str, dict[str, str]]) -> list[dict[str, Any]]:
+        created: list[dict[str, Any]] = []
+        pattern = json.dumps({"source": ["aws.cloudwatch"], "detail-type": ["CloudWatch Alarm State Change"]})
+        for rule in self.spec.automation_rules:
+            region = regions[rule.region]["region"]
+            events = self.session.client("events", region_name=region)
+            arn = events.put_rule(Name=rule.name, EventPattern=pattern, State="ENABLED")["RuleArn"]
+            if rule.targets:
+                if region not in alerts:
+                    alerts[region] = self._alert_topic(region)
+                events.put_targets(Rule=rule.name, Targets=[{"Id": "alerts", "Arn": alerts[region]["topic_arn"]}])
+            created.append({"name": rule.name, "region": region, "arn": arn, "targets": rule.targets})
+        return created
+
     def _alert_topic(self, region: str) -> dict[str, str]:
         sns = self.session.client("sns", region_name=region)
         sqs = self.session.client("sqs", region_name=region)
@@ -441,7 +469,7 @@ class StackBuilder:
         checks: dict[str, str] = {}
         for role, check in (("primary", spec.primary_health_check), ("standby", spec.standby_health_check)):
             if check is not None:
-                checks[role] = self._health_check(route53, check, regions[role]["alb_dns_name"])
+                checks[role] = self._health_check(route53, check, regions[check.watches or role]["alb_dns_name"])
         if spec.primary_calculated and "primary" in checks:
             checks["primary"] = self._calculated_health_check(route53, [checks["primary"]])
         changes = []

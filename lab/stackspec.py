@@ -45,6 +45,11 @@ class App(_Strict):
     health: Literal["shallow", "deep"] = Field(
         default="shallow", description="deep: the health path queries the region's database cluster and fails without it."
     )
+    plain_secret: bool = Field(
+        default=False,
+        description="Knob: the app's configuration (ECS task definition environment, Lambda environment variables) "
+        "carries DB_PASSWORD in plain text instead of a Secrets Manager reference.",
+    )
 
     @field_validator("health_path")
     @classmethod
@@ -129,6 +134,11 @@ class HealthCheck(_Strict):
     failure_threshold: int = Field(default=3, ge=1, le=10)
     search_string: str | None = Field(default=None, max_length=255)
     inverted: bool = False
+    watches: Literal["primary", "standby"] | None = Field(
+        default=None,
+        description="Knob: whose ALB the check requests (default: its own record's region); primary_health_check "
+        "with watches: standby is the copy-paste defect where Route 53 never sees the primary fail.",
+    )
 
     @model_validator(mode="after")
     def _string_match(self) -> HealthCheck:
@@ -213,6 +223,16 @@ class Alarm(_Strict):
     )
 
 
+class AutomationRule(_Strict):
+    """An EventBridge rule on the region's default bus reacting to alarm state changes (DR automation)."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9._-]{1,64}$")
+    region: Literal["primary", "standby"] = "primary"
+    targets: bool = Field(
+        default=True, description="Knob: false creates the rule without targets: it matches events and does nothing."
+    )
+
+
 class StackSpec(_Strict):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")
     description: str = ""
@@ -221,6 +241,7 @@ class StackSpec(_Strict):
     route53: Route53 = Route53()
     database: Database | None = None
     alarms: list[Alarm] = Field(default_factory=list)
+    automation_rules: list[AutomationRule] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _distinct(self) -> StackSpec:

@@ -534,6 +534,57 @@ def unlock(
         )
 
 
+# -- drillkit check: the readiness catalogue without a drill ------------------------------------
+def print_readiness(deployment: client.Deployment, scenario: Scenario, requested_by: str, as_json: bool) -> int:
+    """Every readiness finding, read with this workstation's credentials as Preflight reads them; changes nothing."""
+    from drillkit import drill
+
+    planned = client.with_aws_of(deployment, lambda: drill.plan(client.drill_request(deployment, scenario, requested_by)))
+    findings = planned["readiness"]
+    if as_json:
+        console.print_json(json.dumps({"scenario": scenario.name, "blocked": planned["blocked"], "findings": findings}))
+        return EXIT_MISSED if planned["blocked"] else EXIT_PASS
+    target = planned["target"]
+    console.print(
+        f"Readiness of [bold]{scenario.name}[/] on {deployment.label}: {target['record_name']} {target['record_type']} "
+        f"in zone {target['hosted_zone_id']} (read-only)",
+        soft_wrap=True,
+    )
+    for finding in findings:
+        mark = "[bold red]BLOCKS[/]" if finding["blocking"] else finding["severity"]
+        evidence = finding["evidence"]
+        console.print(f"  {finding['code']} [{finding['area']}] ({mark}): {finding['message']}", soft_wrap=True)
+        console.print(f"      evidence: {evidence['call']} {evidence['resource']}", soft_wrap=True)
+        console.print(f"      remedy: {finding['remedy']}", soft_wrap=True)
+    if not findings:
+        console.print("  no findings")
+    if planned["blocked"]:
+        console.print("Readiness: a drill would end FAIL before injecting (blocking findings above).")
+        return EXIT_MISSED
+    console.print(f"Readiness: ready to drill ({len(findings)} advisory finding(s)).")
+    return EXIT_PASS
+
+
+@app.command()
+def check(
+    scenario_file: Path = typer.Argument(..., help="Scenario YAML, e.g. scenarios/fail-targets-deregister.yaml"),
+    endpoint: EndpointOption = None,
+    lab_file: LabFileOption = None,
+    stack_name: StackOption = None,
+    region: RegionOption = None,
+    requested_by: str = typer.Option(os.environ.get("USER", "unknown"), help="Who asked (as in `run`)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the findings as JSON."),
+) -> None:
+    """Run the readiness checks (docs/readiness.md) without a drill. Exit 0 when ready, 1 when a finding blocks, 2 on error."""
+    scenario = load_scenario(scenario_file)
+    try:
+        deployment = _deployment(endpoint, lab_file, stack_name, region)
+        code = print_readiness(deployment, scenario, requested_by, as_json)
+    except DrillError as error:
+        raise _fail(str(error)) from None
+    raise typer.Exit(code)
+
+
 class LabProcess:
     """The lab in a child process (drillkit never imports drillkit_lab)."""
 

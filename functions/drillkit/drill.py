@@ -19,6 +19,7 @@ from drillkit.config import approval_config, evidence_config, ledger_config, not
 from drillkit.discovery import resolve_target
 from drillkit.errors import DrillRejected, DrillStateInvalid, EnvironmentLocked, NotSteady, RestoreFailed, ScenarioInvalid
 from drillkit.evidence.store import EvidenceStore
+from drillkit.findings import Finding
 from drillkit.ledger import UNDO_APPLIED, UNDO_RESTORED, Ledger
 from drillkit.measure import MilestoneTracker, expected_milestones
 from drillkit.model import DrillContext, Injection, RestoreProgress
@@ -35,7 +36,7 @@ from drillkit.record import (
     Verification,
     new_drill_id,
 )
-from drillkit.spec import parse_request
+from drillkit.spec import Network, parse_request
 from drillkit.waits import SteadyWait
 
 
@@ -83,7 +84,7 @@ def _keep_caught(ledger: Ledger, record: DrillRecord, newly: CaughtErrors) -> Dr
 # -- 1. preflight ------------------------------------------------------------
 
 
-def _survey(scenario: Any) -> tuple[Any, Any, dict[str, Any], list[dict[str, Any]], bool]:
+def _survey(scenario: Any, network: Network) -> tuple[Any, Any, dict[str, Any], list[Finding], bool]:
     """Read-only: the failover target, the fault's module and prior state, the readiness findings, protection."""
     aws.check_target_role()  # a role drillkit may not assume is named before anything else is read
     target = resolve_target(scenario.target)  # the zone and its records first: without them nothing else matters
@@ -92,7 +93,7 @@ def _survey(scenario: Any) -> tuple[Any, Any, dict[str, Any], list[dict[str, Any
     fault = faults.fault_module(scenario.fault.type)
     prior = fault.capture(scenario.fault, target)  # proves the fault's resource exists and is readable
     tags = allow.require(fault.resources(prior))
-    return target, fault, prior, readiness.check(scenario, target), allow.is_protected(tags)
+    return target, fault, prior, readiness.check(scenario, target, network), allow.is_protected(tags)
 
 
 def plan(request: dict[str, Any]) -> dict[str, Any]:
@@ -100,15 +101,15 @@ def plan(request: dict[str, Any]) -> dict[str, Any]:
     parsed = parse_request(request)
     scenario = parsed.scenario
     with aws.acting_for(scenario.target.role_arn, scenario.target.external_id, parsed.drill_id):
-        target, fault, prior, findings, protected = _survey(scenario)
+        target, fault, prior, findings, protected = _survey(scenario, parsed.network)
     return {
         "scenario": scenario.name,
         "target": target.model_dump(mode="json"),
         "change": fault.describe_plan(scenario.fault, target, prior),
         "resources": fault.resources(prior),
         "prior_state": prior,
-        "readiness": findings,
-        "blocked": any(f["blocking"] for f in findings),
+        "readiness": [f.model_dump(mode="json") for f in findings],
+        "blocked": any(f.blocking for f in findings),
         "approval_required": protected,
         "measures": [*expected_milestones(bool(scenario.alarms)), *(["rpo"] if scenario.data.heartbeat else [])],
     }
@@ -122,8 +123,8 @@ def preflight(request: dict[str, Any], execution_id: str | None, execution_name:
     # The CLI names the execution after the drill id; a console start names it or lets Step Functions do so.
     drill_id = parsed.drill_id or execution_name or new_drill_id(scenario.name)
     with aws.acting_for(scenario.target.role_arn, scenario.target.external_id, drill_id):
-        target, fault, prior, findings, protected = _survey(scenario)
-    blocked = any(f["blocking"] for f in findings)
+        target, fault, prior, findings, protected = _survey(scenario, parsed.network)
+    blocked = any(f.blocking for f in findings)
     # Each wait continues across invocations, but all of them must fit in the execution's maximum duration.
     approval_wait = approval_config().approval_timeout_seconds if protected and not blocked else None
     if too_long := waits.waits_beyond_the_machine(scenario.sampling, approval_wait):

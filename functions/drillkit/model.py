@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from drillkit.errors import TargetNotFound
+from drillkit.findings import Finding
 from drillkit.spec import Network, Scenario
 
 Side = Literal["primary", "standby"]
@@ -60,7 +61,7 @@ class DrillContext(BaseModel):
     started_at: float
     execution_id: str | None = None
     # Readiness findings from preflight; any blocking one ends the drill FAIL before injection.
-    readiness: list[dict[str, Any]] = []
+    readiness: list[Finding] = []
     blocked: bool = False
     # A protected environment (drillkit:protected=true): the machine waits for approval before steady state.
     approval_required: bool = False

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, field_validator
 
 from drillkit import measure
 from drillkit.errors import CaughtError, DrillRejected
+from drillkit.findings import Finding as ReadinessFinding
 from drillkit.measure import MilestoneTracker, Verdict
 from drillkit.milestones import CATALOGUE
 from drillkit.model import DrillContext, Injection
@@ -144,6 +145,17 @@ class Finding(BaseModel):
     def _blank_is_none(cls, value: Any) -> Any:
         return value or None
 
+    @classmethod
+    def of_readiness(cls, finding: ReadinessFinding) -> Finding:
+        """A readiness finding as the report lists it: its evidence in words (the call, the resource, the answer)."""
+        return cls(
+            severity=finding.severity,
+            code=finding.code,
+            message=finding.message,
+            evidence=str(finding.evidence),
+            remedy=finding.remedy,
+        )
+
     def report(self) -> dict[str, Any]:
         return self.model_dump(exclude_none=True)
 
@@ -266,7 +278,7 @@ class _Observed:
 # -- judging -------------------------------------------------------------------------------
 def judge(context: DrillContext, steps: DrillSteps, samples: list[dict[str, Any]], ended_at: float) -> Outcome:
     """Everything the report says about how the drill went; ``ended_at`` dates what happened at the end."""
-    notes = _Notes(findings=[Finding.model_validate(finding) for finding in context.readiness])
+    notes = _Notes(findings=[Finding.of_readiness(finding) for finding in context.readiness])
     stopped_by = steps.observation.stopped_by if steps.observation else []
     if stopped_by:
         _stop_condition(stopped_by, notes)
@@ -561,7 +573,7 @@ def _verification(
     if context.blocked:
         notes.deviations.append(
             "readiness refused the drill before injection: "
-            + "; ".join(finding["code"] for finding in context.readiness if finding.get("blocking"))
+            + "; ".join(finding.code for finding in context.readiness if finding.blocking)
         )
         return Verification(
             done=True, verified=True, t=ended_at, resources={}, note="readiness refused the drill: nothing was injected"

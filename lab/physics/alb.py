@@ -51,6 +51,9 @@ class TargetState:
     healthy: bool | None = None  # None: "initial", not yet judged
     successes: int = 0
     failures: int = 0
+    # Why the last check failed, in DescribeTargetHealth's words (TargetHealth Reason and Description).
+    reason: str = "Target.FailedHealthChecks"
+    description: str = "Health checks failed"
 
 
 @dataclass
@@ -200,9 +203,11 @@ class LoadBalancerPhysics:
                 state = self.targets.setdefault(key, TargetState())
                 if is_lambda(address):
                     continue  # Lambda target groups have health checks off by default: the target stays unjudged
-                ok = _get_ok(
+                ok, reason, description = _health_probe(
                     INSTANCE_ADDRESSES.get(address, address), self.ports.real(port), path, timeout=min(2.0, interval * 0.8)
                 )
+                if not ok:
+                    state.reason, state.description = reason, description
                 state.successes, state.failures = (state.successes + 1, 0) if ok else (0, state.failures + 1)
                 before = state.healthy
                 if state.successes >= healthy_after:
@@ -385,15 +390,20 @@ def _reply(handler: BaseHTTPRequestHandler, status: int, body: bytes, headers: d
     handler.wfile.write(body)
 
 
-def _get_ok(address: str, port: int, path: str, timeout: float) -> bool:
+def _health_probe(address: str, port: int, path: str, timeout: float) -> tuple[bool, str, str]:
+    """One target health check: (passed, Reason, Description) as DescribeTargetHealth words a failure."""
     connection = http.client.HTTPConnection(address, port, timeout=timeout)
     try:
         connection.request("GET", path, headers={"User-Agent": "ELB-HealthChecker/2.0"})
         response = connection.getresponse()
         response.read()
-        return 200 <= response.status < 300
+        if 200 <= response.status < 300:  # the target group's default matcher: 200
+            return True, "", ""
+        return False, "Target.ResponseCodeMismatch", f"Health checks failed with these codes: [{response.status}]"
+    except TimeoutError:
+        return False, "Target.Timeout", "Request timed out"
     except (OSError, http.client.HTTPException):
-        return False
+        return False, "Target.FailedHealthChecks", "Health checks failed"
     finally:
         connection.close()
 
@@ -464,8 +474,8 @@ def install_describe_target_health() -> None:
             status.port,
             status.health_check_port,
             "unhealthy",
-            "Target.FailedHealthChecks",
-            "Health checks failed",
+            state.reason,
+            state.description,
         )
 
     health_for._lab = True  # type: ignore[attr-defined]

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import copy
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import boto3
 import pytest
@@ -22,6 +24,8 @@ TABLE = "drillkit-ledger-test"
 BUCKET = "drillkit-evidence-test"
 ZONE = "example.test."
 RECORD = "app.example.test."
+# The SECONDARY record points at a real local HTTP server: preflight's readiness asks the standby itself.
+STANDBY_ADDRESS = "127.0.0.1"
 
 
 @dataclass
@@ -30,6 +34,41 @@ class Account:
     primary_check_id: str
     route53: object
     table: object
+    standby: StandbyServer
+
+
+class StandbyServer(ThreadingHTTPServer):
+    """The standby region's endpoint: answers every GET with ``status`` (200 unless a test breaks it)."""
+
+    status = 200
+
+    @property
+    def port(self) -> int:
+        return int(self.server_address[1])
+
+
+class _StandbyHandler(BaseHTTPRequestHandler):
+    server: StandbyServer
+
+    def do_GET(self) -> None:  # noqa: N802 the stdlib's name
+        body = b'{"region": "us-west-2"}'
+        self.send_response(self.server.status)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_: object) -> None:
+        pass
+
+
+@pytest.fixture
+def standby_server() -> Iterator[StandbyServer]:
+    server = StandbyServer((STANDBY_ADDRESS, 0), _StandbyHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
 
 
 def _clear_caches() -> None:
@@ -77,7 +116,7 @@ def _failover_record(set_id: str, role: str, ip: str, health_check_id: str | Non
 
 
 @pytest.fixture
-def account(aws_env: None) -> Account:
+def account(aws_env: None, standby_server: StandbyServer) -> Account:
     """A zone with PRIMARY (health-checked) and SECONDARY records, plus ledger and bucket."""
     route53 = boto3.client("route53")
     zone_id = route53.create_hosted_zone(Name=ZONE, CallerReference="drillkit-test")["HostedZone"]["Id"].split("/")[-1]
@@ -95,7 +134,7 @@ def account(aws_env: None) -> Account:
     route53.change_tags_for_resource(ResourceType="healthcheck", ResourceId=check_id, AddTags=tag_list())
     changes = [
         {"Action": "CREATE", "ResourceRecordSet": _failover_record("primary", "PRIMARY", "192.0.2.10", check_id)},
-        {"Action": "CREATE", "ResourceRecordSet": _failover_record("standby", "SECONDARY", "198.51.100.20", None)},
+        {"Action": "CREATE", "ResourceRecordSet": _failover_record("standby", "SECONDARY", STANDBY_ADDRESS, None)},
     ]
     route53.change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch={"Changes": changes})
     dynamodb = boto3.client("dynamodb")
@@ -108,11 +147,17 @@ def account(aws_env: None) -> Account:
         GlobalSecondaryIndexes=ledger["GlobalSecondaryIndexes"],
     )
     boto3.client("s3").create_bucket(Bucket=BUCKET)
-    return Account(zone_id=zone_id, primary_check_id=check_id, route53=route53, table=boto3.resource("dynamodb").Table(TABLE))
+    return Account(
+        zone_id=zone_id,
+        primary_check_id=check_id,
+        route53=route53,
+        table=boto3.resource("dynamodb").Table(TABLE),
+        standby=standby_server,
+    )
 
 
 @pytest.fixture
-def request_for(scenario_dict: dict):
+def request_for(scenario_dict: dict, standby_server: StandbyServer):
     """A drill request for the test account's record, built from the shipped demo scenario."""
 
     def build(**scenario_changes) -> dict:
@@ -124,7 +169,8 @@ def request_for(scenario_dict: dict):
             for parent in parents:
                 node = node[parent]
             node[leaf] = value
-        return {"requested_by": "pytest", "scenario": scenario}
+        port = int(scenario["target"].get("url_port") or 80)
+        return {"requested_by": "pytest", "scenario": scenario, "network": {"ports": {port: standby_server.port}}}
 
     return build
 

@@ -13,11 +13,9 @@ from dnslib.server import BaseResolver, DNSLogger, DNSServer
 from drillkit import drill
 from drillkit.probes import dns_answer, dns_client
 
-from .conftest import RECORD, recorded
+from .conftest import RECORD, STANDBY_ADDRESS, recorded
 
 pytestmark = pytest.mark.loopback  # the probe asks a stand-in DNS server on 127.0.0.1
-
-STANDBY_ADDRESS = "198.51.100.20"
 
 
 class AuthoritativeStandIn(BaseResolver):

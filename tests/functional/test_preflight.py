@@ -9,7 +9,7 @@ from drillkit.errors import EnvironmentLocked, ScenarioInvalid, TargetNotAllowed
 from drillkit.ledger import Ledger
 from drillkit.record import Phase
 
-from .conftest import RECORD, TABLE, recorded
+from .conftest import RECORD, STANDBY_ADDRESS, TABLE, recorded
 
 
 def inverted(account) -> bool:
@@ -31,7 +31,7 @@ def test_preflight_resolves_both_failover_records_and_takes_the_lock(account, re
     assert record.phase == Phase.PREFLIGHT and context.execution_id == "arn:exec"
     assert context.target.primary.health_check_id == account.primary_check_id
     assert context.target.primary.values == ("192.0.2.10",)
-    assert context.target.standby is not None and context.target.standby.values == ("198.51.100.20",)
+    assert context.target.standby is not None and context.target.standby.values == (STANDBY_ADDRESS,)
     assert (Ledger(TABLE).lock_holder(context.environment_key) or {})["drill_id"] == "drill-one-0001"
     assert f"Inverted=True on Route 53 health check {account.primary_check_id}" in (record.plan or "")
     assert inverted(account) is False  # preflight never changes anything

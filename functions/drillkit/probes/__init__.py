@@ -11,7 +11,7 @@ from typing import Any
 
 from drillkit import aws, canary, clock
 from drillkit.model import DrillContext
-from drillkit.probes import alarms, dns_answer, dns_client, health_check, http_endpoint, keepalive
+from drillkit.probes import alarms, dns_answer, dns_client, health_check, http_endpoint, keepalive, standby
 
 # A probe returns None when the scenario gives it nothing to read (no alarms, no heartbeat).
 Probe = Callable[[DrillContext], dict[str, Any] | None]
@@ -21,6 +21,8 @@ PROBES: dict[str, Probe] = {
     dns_answer.NAME: dns_answer.read,
     dns_client.NAME: dns_client.read,
     http_endpoint.NAME: http_endpoint.read,
+    # The standby's own endpoint, straight (not through the failover answer): steady state covers both regions.
+    standby.NAME: standby.read,
     alarms.NAME: alarms.read,
     # Reads only in the Inject step, which holds a connection opened before the fault (see keepalive.py).
     keepalive.NAME: keepalive.read,
@@ -89,6 +91,8 @@ class Sampler:
 def expected(context: DrillContext) -> set[str]:
     """The probes that have something to read for this scenario (the others return None)."""
     names = {health_check.NAME, dns_answer.NAME, dns_client.NAME, http_endpoint.NAME}
+    if context.target.standby is not None:
+        names.add(standby.NAME)
     if context.scenario.alarms or context.scenario.stop_conditions:
         names.add(alarms.NAME)
     if context.scenario.data.heartbeat is not None:
@@ -97,12 +101,12 @@ def expected(context: DrillContext) -> set[str]:
 
 
 def steady(samples: list[dict[str, Any]]) -> tuple[bool, list[str]]:
-    """Steady state: primary healthy, DNS on the primary, clients served by the primary."""
+    """Steady state: primary healthy, DNS on the primary, clients served by the primary, the standby able to serve."""
     problems = []
     for sample in samples:
         probe = sample["probe"]
         if probe == health_check.NAME and sample.get("healthy") is not True:
-            problems.append(f"primary health check {sample.get('health_check_id')} is not healthy")
+            problems.append(health_check.why_not_healthy(sample))
         elif probe == dns_answer.NAME and sample.get("side") != "primary":
             problems.append(f"DNS answers {sample.get('answer')} instead of the primary")
         elif probe == dns_client.NAME and sample.get("side") != "primary":
@@ -116,5 +120,11 @@ def steady(samples: list[dict[str, Any]]) -> tuple[bool, list[str]]:
             problems.append(
                 f"HTTP through the public name: {sample.get('error') or sample.get('status')} "
                 f"served by {sample.get('side') or 'unknown'}"
+            )
+        elif probe == standby.NAME and not sample.get("ok"):
+            answered = sample.get("error") or f"HTTP {sample.get('status')} {sample.get('reason') or ''}".rstrip()
+            problems.append(
+                f"the standby {sample.get('set_identifier')} ({sample.get('address') or 'unresolved'}) cannot serve "
+                f"GET {sample.get('url')}: {answered}"
             )
     return (not problems, problems)

@@ -113,7 +113,49 @@ def _ask_route53(health_check_id: str) -> dict[str, Any]:
         "interval": int(config.get("RequestInterval", 30)),
         "failure_threshold": int(config.get("FailureThreshold", 3)),
         "observations": [_observation(o) for o in observations],
+        **watches(config),
+        # What the checkers said when they failed: the cause, in Route 53's words (a status code, a connection error).
+        "failure_reports": failure_reports(observations),
     }
+
+
+def watches(config: dict[str, Any]) -> dict[str, Any]:
+    """What the check requests: protocol, port, path and endpoint (domain name or IP address)."""
+    check_type = str(config.get("Type", "HTTP"))
+    default_port = 443 if check_type.startswith("HTTPS") else 80
+    return {
+        "protocol": check_type,
+        "port": int(config.get("Port") or default_port),
+        "path": config.get("ResourcePath") if check_type != "TCP" else None,
+        "endpoint": config.get("FullyQualifiedDomainName") or config.get("IPAddress"),
+    }
+
+
+def describe_watch(reading: dict[str, Any]) -> str:
+    """e.g. ``HTTPS:443 /health on name.elb.amazonaws.com``."""
+    path = f" {reading['path']}" if reading.get("path") else ""
+    return f"{reading.get('protocol')}:{reading.get('port')}{path} on {reading.get('endpoint')}"
+
+
+def failure_reports(observations: list[dict[str, Any]], most: int = 3) -> list[str]:
+    """The distinct StatusReport texts of the checkers that report a failure, most frequent first."""
+    counts: dict[str, int] = {}
+    for observation in observations:
+        status = str(observation.get("StatusReport", {}).get("Status", ""))
+        if status and not status.startswith("Success"):
+            counts[status] = counts.get(status, 0) + 1
+    ordered = sorted(counts.items(), key=lambda item: -item[1])
+    return [f"{text} ({count} of {len(observations)} checkers)" for text, count in ordered[:most]]
+
+
+def why_not_healthy(reading: dict[str, Any]) -> str:
+    """The steady-state problem of an unhealthy primary check: what it watches and what Route 53's checkers said."""
+    check = f"primary health check {reading.get('health_check_id')}"
+    if reading.get("error"):
+        return f"{check} could not be read: {reading['error']}"
+    said = "; ".join(reading.get("failure_reports") or []) or "no failure reported by the checkers"
+    flags = "".join([" (Inverted)" if reading.get("inverted") else "", " (Disabled)" if reading.get("disabled") else ""])
+    return f"{check}{flags} is not healthy: it requests {describe_watch(reading)}; Route 53's checkers report: {said}"
 
 
 def _observation(observation: dict[str, Any]) -> list[Any]:

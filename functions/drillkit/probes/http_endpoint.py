@@ -40,6 +40,26 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
         self.sock = self._context.wrap_socket(raw, server_hostname=self._server_name)  # type: ignore[attr-defined]
 
 
+def get(
+    address: str, port: int, scheme: str, server_name: str, path: str, timeout: float, ca_pem: str | None = None
+) -> tuple[int, str]:
+    """One GET as the probe makes it (Host and SNI the public name, the certificate checked): (status, reason).
+
+    Raises OSError or http.client.HTTPException when no answer comes.
+    """
+    if scheme == "https":
+        connection: http.client.HTTPConnection = _PinnedHTTPSConnection(address, server_name, port, timeout, ca_pem)
+    else:
+        connection = http.client.HTTPConnection(address, port, timeout=timeout)
+    try:
+        connection.request("GET", path, headers={"Host": server_name, "User-Agent": "drillkit-probe"})
+        response = connection.getresponse()
+        response.read(65536)
+        return response.status, response.reason
+    finally:
+        connection.close()
+
+
 def _region_of(response: http.client.HTTPResponse, body: bytes, header: str) -> str | None:
     value = response.getheader(header)
     if value:

@@ -1,0 +1,87 @@
+"""Probe: the standby region answers the probe's request itself, straight at its endpoint.
+
+Route 53 sends clients to the standby only when the primary fails, so nothing else in steady state shows
+that the standby could serve them. This probe makes the scenario's request (same scheme, port, path, Host
+and SNI as the public name) to the address the SECONDARY record points at, bypassing the failover answer.
+Read-only: one GET, as a client would make it.
+"""
+
+from __future__ import annotations
+
+import http.client
+import ipaddress
+from typing import Any
+
+import dns.exception
+
+from drillkit import clock
+from drillkit.model import DrillContext, FailoverEndpoint
+from drillkit.probes import http_endpoint, sides
+from drillkit.spec import Network, Target
+
+NAME = "standby"
+
+
+def _is_address(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+def addresses_of(endpoint: FailoverEndpoint, network: Network, timeout: float) -> list[str]:
+    """The addresses a record's values stand for (an alias or CNAME target resolved, as a client would)."""
+    found: list[str] = []
+    for value in endpoint.values:
+        if _is_address(value):
+            found.append(value)
+        else:
+            found += [a for a in sides.resolve(value, "A", network, timeout) if a not in found]
+    return found
+
+
+def request(endpoint: FailoverEndpoint, record_name: str, target: Target, network: Network, timeout: float) -> dict[str, Any]:
+    """The scenario's GET against one failover endpoint: {ok, status, address, url, error}."""
+    name = record_name.rstrip(".")
+    logical_port = target.url_port or (443 if target.url_scheme == "https" else 80)
+    port = network.ports.get(logical_port, logical_port)
+    url = f"{target.url_scheme}://{name}:{logical_port}{target.url_path}"
+    answer: dict[str, Any] = {"ok": False, "status": None, "address": None, "url": url}
+    try:
+        addresses = addresses_of(endpoint, network, timeout)
+    except (dns.exception.DNSException, OSError) as error:
+        answer["error"] = f"resolve {', '.join(endpoint.values)}: {type(error).__name__}: {error}"
+        return answer
+    if not addresses:
+        answer["error"] = f"resolve {', '.join(endpoint.values)}: no address"
+        return answer
+    answer["address"] = addresses[0]
+    try:
+        status, reason = http_endpoint.get(addresses[0], port, target.url_scheme, name, target.url_path, timeout, network.ca_pem)
+    except (OSError, http.client.HTTPException) as error:
+        answer["error"] = f"GET {url} at {addresses[0]}: {type(error).__name__}: {error}"
+        return answer
+    answer.update(status=status, reason=reason, ok=200 <= status < 400)
+    return answer
+
+
+def read(context: DrillContext) -> dict[str, Any] | None:
+    endpoint = context.target.standby
+    if endpoint is None:
+        return None
+    t = clock.now()
+    answer = request(
+        endpoint,
+        context.target.record_name,
+        context.scenario.target,
+        context.network,
+        context.scenario.sampling.probe_timeout_seconds,
+    )
+    return {
+        "t": t,
+        "probe": NAME,
+        "set_identifier": endpoint.set_identifier,
+        **answer,
+        "latency": round(clock.now() - t, 4),
+    }
