@@ -167,6 +167,7 @@ class Lab:
             "state_machines": {
                 "drill": created["state_machines"]["DrillStateMachine"],
                 "safety_net": created["state_machines"].get("SafetyNetStateMachine"),
+                "gameday": created["state_machines"].get("GameDayStateMachine"),
             },
             "ledger_table": created["tables"]["LedgerTable"],
             "evidence_bucket": created["buckets"]["EvidenceBucket"],

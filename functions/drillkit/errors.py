@@ -98,3 +98,8 @@ class EvidenceSealFailed(DrillError):
 
 class ChainMoved(DrillError):
     """Another report advanced the chain's head first; seal again on top of it."""
+
+
+# -- game-days ------------------------------------------------------------------------------------------
+class ChangeFreeze(DrillError):
+    """The game-day's SSM Change Calendar is CLOSED: nothing is started."""

@@ -1,0 +1,113 @@
+"""Start and follow game-days from a workstation: the CLI's side of the game-day machine."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from drillkit import client
+from drillkit.errors import DeploymentNotFound
+from drillkit.gameday.plan import GameDayPlan
+from drillkit.gameday.report import gameday_prefix
+from drillkit.gameday.run import DrillItem, GameDayRequest, drill_items, execution_arn_of, new_gameday_id
+
+
+def machine_arn(stack_name: str | None, region: str | None, lab_file: Path) -> str:
+    """The game-day machine of the lab (lab.json) or of a deployed stack (its GameDayStateMachineArn output)."""
+    if stack_name is None:
+        if not lab_file.exists():
+            raise DeploymentNotFound(f"no lab is running: {lab_file} does not exist (start one with `drillkit lab up`)")
+        arn = json.loads(lab_file.read_text())["state_machines"].get("gameday")
+        if not arn:
+            raise DeploymentNotFound(f"the lab described in {lab_file} has no game-day machine (restart it from this checkout)")
+        return str(arn)
+    session = boto3.session.Session(region_name=region)
+    try:
+        stacks = session.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"]
+    except (ClientError, BotoCoreError) as error:
+        raise DeploymentNotFound(f"stack {stack_name}: {error}") from None
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
+    if "GameDayStateMachineArn" not in outputs:
+        raise DeploymentNotFound(f"stack {stack_name} has no GameDayStateMachineArn output (deploy this version of drillkit)")
+    return outputs["GameDayStateMachineArn"]
+
+
+def gameday_request(deployment: client.Deployment, plan: GameDayPlan, requested_by: str) -> GameDayRequest:
+    """The machine's input: a resolved plan, a fresh game-day id and the deployment's network."""
+    return GameDayRequest.model_validate(
+        {
+            "gameday_id": new_gameday_id(plan.name),
+            "requested_by": requested_by,
+            "plan": plan.model_dump(mode="json"),
+            "network": deployment.network,
+        }
+    )
+
+
+def start(deployment: client.Deployment, gameday_machine_arn: str, request: GameDayRequest) -> str:
+    sfn = deployment.client("stepfunctions")
+    answer = sfn.start_execution(
+        stateMachineArn=gameday_machine_arn, name=request.gameday_id, input=json.dumps(request.model_dump(mode="json"))
+    )
+    return str(answer["executionArn"])
+
+
+def _drill_verdict(execution: dict[str, Any]) -> str:
+    if execution["status"] != "SUCCEEDED":
+        return execution["status"]
+    output = json.loads(execution.get("output") or "{}")
+    return str((output.get("report") or {}).get("verdict") or "SUCCEEDED")
+
+
+def follow(
+    deployment: client.Deployment,
+    request: GameDayRequest,
+    execution_arn: str,
+    on_change: Callable[[str, DrillItem, str], None],
+    poll_seconds: float = 0.5,
+    timeout_seconds: float = 86400,
+) -> dict[str, Any]:
+    """Report each drill as it starts ("started") and ends ("verdict", with PASS/FAIL/... or the execution status)."""
+    sfn = deployment.client("stepfunctions")
+    items = drill_items(request)
+    started: set[str] = set()
+    ended: set[str] = set()
+    deadline = time.monotonic() + timeout_seconds
+    while True:
+        game = sfn.describe_execution(executionArn=execution_arn)
+        for item in items:
+            if item.drill_id in ended:
+                continue
+            try:
+                execution = sfn.describe_execution(executionArn=execution_arn_of(deployment.state_machine_arn, item.drill_id))
+            except ClientError:
+                continue  # not started yet
+            if item.drill_id not in started:
+                started.add(item.drill_id)
+                on_change("started", item, execution["executionArn"])
+            if execution["status"] != "RUNNING":
+                ended.add(item.drill_id)
+                on_change("verdict", item, _drill_verdict(execution))
+        if game["status"] != "RUNNING":
+            return dict(game)
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"game-day {request.gameday_id} still running after {timeout_seconds:g}s")
+        time.sleep(poll_seconds)
+
+
+def download_report(deployment: client.Deployment, gameday_id: str, destination: Path) -> Path:
+    s3 = deployment.client("s3")
+    prefix = gameday_prefix(gameday_id)
+    target = destination / gameday_id
+    target.mkdir(parents=True, exist_ok=True)
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=deployment.evidence_bucket, Prefix=prefix):
+        for obj in page.get("Contents", []):
+            body = s3.get_object(Bucket=deployment.evidence_bucket, Key=obj["Key"])["Body"].read()
+            (target / obj["Key"][len(prefix) :]).write_bytes(body)
+    return target
