@@ -14,7 +14,13 @@ import boto3
 from werkzeug.serving import make_server
 
 from drillkit_lab import template
-from drillkit_lab.events import ExecutionEvents, install_stop_at_once, rules_from_template
+from drillkit_lab.events import (
+    ExecutionEvents,
+    install_stop_at_once,
+    install_sync_execution,
+    install_tolerated_failures,
+    rules_from_template,
+)
 from drillkit_lab.extensions import LabExtensions
 from drillkit_lab.lambda_runtime import LambdaRuntime
 from drillkit_lab.physics.alarms import AlarmEvaluator, MetricSource, install_describe_alarm_history
@@ -73,6 +79,8 @@ class Lab:
         _trim_instance_type_offerings({HOME_REGION, *(r.region for r in self.stack.regions().values())})
         _enable_step_functions_execution()
         install_stop_at_once()
+        install_sync_execution()
+        install_tolerated_failures()
         install_describe_alarm_history()
         install_describe_target_health()
         install_target_draining()
