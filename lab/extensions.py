@@ -7,6 +7,7 @@ A WSGI layer in front of moto's server:
   Lambda Invoke                  POST /2015-03-31/functions/{name}/invocations
   RDS FailoverGlobalCluster, SwitchoverGlobalCluster   POST / (Query protocol)
   RDS Data API ExecuteStatement  POST /Execute
+  SSM GetCalendarState           POST / (X-Amz-Target AmazonSSM.GetCalendarState), change calendars (calendar.py)
   Test harness (lab only)        POST /_lab/sabotage   break a drillkit function: crash, timeout, throttle
   Ground truth (lab only)        GET /_lab/assumed-roles   every role STS let anyone assume
   Clock (lab only)               POST /_lab/time-out   an execution reaches its TimeoutSeconds now
@@ -27,10 +28,12 @@ from typing import Any
 from urllib.parse import parse_qs, unquote
 from xml.sax.saxutils import escape
 
+from drillkit_lab import calendar
 from drillkit_lab.events import stopped_execution_of, time_out
 from drillkit_lab.lambda_runtime import InvocationResult, LambdaRuntime, Sabotage
 from drillkit_lab.physics.database import ClusterNotEligible, DatabaseUnavailable, GlobalClusterBusy, GlobalDatabase
 from drillkit_lab.physics.route53 import Route53Physics
+from drillkit_lab.template import ACCOUNT_ID
 from drillkit_lab.throttle import Route53Throttle, operation_of
 
 ROUTE53_NS = "https://route53.amazonaws.com/doc/2013-04-01/"
@@ -105,6 +108,10 @@ class LabExtensions:
             return self.sabotage(_body(environ), start_response)
         if method == "POST" and path == LAB_FUNCTION_TIMEOUT:
             return self.function_timeout(_body(environ), start_response)
+        if method == "POST" and environ.get("HTTP_X_AMZ_TARGET") == "AmazonSSM.GetCalendarState":
+            region = re.search(r"Credential=[^/]+/\d+/([a-z0-9-]+)/ssm/", environ.get("HTTP_AUTHORIZATION", ""))
+            status, answer, error_type = calendar.answer(ACCOUNT_ID, region.group(1) if region else "us-east-1", _body(environ))
+            return _json(start_response, status, answer, error_type)
         if method == "POST" and (match := LAMBDA_INVOKE.match(path)):
             return self.invoke(unquote(match.group(1)), environ, start_response)
         if method == "POST" and path == "/Execute" and self.database is not None:

@@ -1,0 +1,88 @@
+"""Game-days end to end in the lab: the game-day machine runs real drills through the drill machine (startExecution.sync:2)."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from drillkit.cli import app
+from drillkit.gameday.run import execution_arn_of
+
+from ..conftest import DEMO_SCENARIO
+
+pytestmark = pytest.mark.lab
+
+
+def write_plan(tmp_path, policy: str, drills: list[str]) -> str:
+    """A plan of the demo scenario ("pass") and a copy whose RTO target no failover can meet ("fail")."""
+    demo = yaml.safe_load(DEMO_SCENARIO.read_text())
+    unmeetable = {**demo, "name": "unmeetable-recovery", "objectives": {**demo["objectives"], "recovery_seconds": 0.01}}
+    (tmp_path / "unmeetable.yaml").write_text(yaml.safe_dump(unmeetable))
+    files = {"pass": str(DEMO_SCENARIO), "fail": "unmeetable.yaml"}
+    plan = {
+        "name": f"lab-{policy}",
+        "pause_seconds": 1,
+        "failure_policy": policy,
+        "drills": [{"scenario": files[d]} for d in drills],
+    }
+    (tmp_path / "plan.yaml").write_text(yaml.safe_dump(plan))
+    return str(tmp_path / "plan.yaml")
+
+
+def run_gameday(lab, tmp_path, plan: str):
+    arguments = ["gameday", "run", plan, "--wait", "--lab-file", str(lab.work_dir / "lab.json"), "--reports-dir", str(tmp_path)]
+    result = CliRunner().invoke(app, arguments, catch_exceptions=False)
+    [gameday_id] = re.findall(r"Started game-day (gd-\S+)", result.output)
+    document = json.loads((tmp_path / gameday_id / "gameday.json").read_text())
+    return result, document
+
+
+def test_a_failed_drill_stops_the_gameday_and_later_drills_never_start(lab, tmp_path):
+    # Given a three-drill game-day whose second drill cannot meet its RTO, with failure_policy stop
+    plan = write_plan(tmp_path, "stop", ["pass", "fail", "pass"])
+    # When it runs to its end
+    result, document = run_gameday(lab, tmp_path, plan)
+    # Then the CLI followed it live, drill by drill, and exits 1 (a drill failed)
+    assert result.exit_code == 1, result.output
+    output = " ".join(result.output.split())
+    assert "00 region-failover-health-check on app.drillkit.lab: PASS" in output
+    assert "01 unmeetable-recovery on app.drillkit.lab: FAIL" in output
+    assert "02 region-failover-health-check on app.drillkit.lab: started" not in output
+    # And the game-day report lists the pass, the failure and the drill the policy never started
+    assert [d["verdict"] for d in document["drills"]] == ["PASS", "FAIL", "NOT_STARTED"]
+    assert document["verdict"] == "FAIL" and document["stopped_early"] is True
+    assert "ExceedToleratedFailureThreshold" in document["stop_reason"]
+    assert document["counts"]["ran"] == 2
+    failed = document["drills"][1]
+    assert failed["measurements"]["recovery"]["passed"] is False
+    assert any(f["code"] == "OBJECTIVE_MISSED" for f in failed["findings"]), failed["findings"]
+    # And the third drill's execution was never started; both drills that ran restored the primary and freed the lock
+    sfn = lab.deployment.client("stepfunctions")
+    with pytest.raises(sfn.exceptions.ExecutionDoesNotExist):
+        sfn.describe_execution(executionArn=execution_arn_of(lab.deployment.state_machine_arn, document["drills"][2]["drill_id"]))
+    assert all(d["restore_verified"] for d in document["drills"][:2])
+    assert lab.primary_inverted() is False
+    assert not [i for i in lab.ledger_items() if i["sk"] == "LOCK"]
+    # And each drill that ran has its own report in the evidence bucket, linked from the game-day report
+    s3 = lab.deployment.client("s3")
+    for drill in document["drills"][:2]:
+        own = json.loads(s3.get_object(Bucket=lab.deployment.evidence_bucket, Key=drill["report_key"])["Body"].read())
+        assert own["drill_id"] == drill["drill_id"] and own["verdict"] == drill["verdict"]
+    html = (tmp_path / document["gameday_id"] / "gameday.html").read_text()
+    assert f'href="../../drills/{document["drills"][0]["drill_id"]}/report.html"' in html
+    junit = (tmp_path / document["gameday_id"] / "junit.xml").read_text()
+    assert junit.count("<testsuite ") == 3 and "not started" in junit
+
+
+def test_failure_policy_continue_runs_every_drill(lab, tmp_path):
+    # Given a two-drill game-day whose first drill fails, with failure_policy continue
+    plan = write_plan(tmp_path, "continue", ["fail", "pass"])
+    result, document = run_gameday(lab, tmp_path, plan)
+    # Then the second drill still ran and passed; the game-day fails because one drill did
+    assert [d["verdict"] for d in document["drills"]] == ["FAIL", "PASS"], result.output
+    assert document["verdict"] == "FAIL" and document["stopped_early"] is False and document["stop_reason"] is None
+    assert result.exit_code == 1
