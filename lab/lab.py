@@ -13,7 +13,7 @@ from typing import Any
 import boto3
 from werkzeug.serving import make_server
 
-from drillkit_lab import calendar, template
+from drillkit_lab import template
 from drillkit_lab.events import (
     ExecutionEvents,
     install_stop_at_once,
@@ -81,7 +81,6 @@ class Lab:
         install_stop_at_once()
         install_sync_execution()
         install_tolerated_failures()
-        calendar.install_text_documents()
         install_describe_alarm_history()
         install_describe_target_health()
         install_target_draining()

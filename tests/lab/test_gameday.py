@@ -86,3 +86,33 @@ def test_failure_policy_continue_runs_every_drill(lab, tmp_path):
     assert [d["verdict"] for d in document["drills"]] == ["FAIL", "PASS"], result.output
     assert document["verdict"] == "FAIL" and document["stopped_early"] is False and document["stop_reason"] is None
     assert result.exit_code == 1
+
+
+FREEZE = """BEGIN:VCALENDAR
+X-CALENDAR-TYPE:DEFAULT_OPEN
+BEGIN:VEVENT
+SUMMARY:release freeze
+DTSTART:20000101T000000Z
+DTEND:20991231T000000Z
+END:VEVENT
+END:VCALENDAR
+"""
+
+
+def test_a_closed_change_calendar_refuses_the_gameday_naming_it(lab, tmp_path):
+    # Given a change calendar that is CLOSED now (a freeze event covering today) and a plan that names it
+    lab.client("ssm").create_document(Name="release-freeze", Content=FREEZE, DocumentType="ChangeCalendar", DocumentFormat="TEXT")
+    plan = yaml.safe_load(open(write_plan(tmp_path, "stop", ["pass"])).read())
+    (tmp_path / "plan.yaml").write_text(yaml.safe_dump({**plan, "change_calendar": "release-freeze"}))
+    lab_file = str(lab.work_dir / "lab.json")
+    # When its dry run is printed, the calendar's state is in it
+    dry = CliRunner().invoke(app, ["gameday", "run", str(tmp_path / "plan.yaml"), "--dry-run", "--lab-file", lab_file])
+    assert "change calendar release-freeze: CLOSED now" in " ".join(dry.output.split()), dry.output
+    assert dry.exit_code == 1
+    # When it is run, the game-day machine's preflight refuses it, naming the calendar, and no drill starts
+    before = {e["name"] for e in lab.executions()}
+    result = CliRunner().invoke(app, ["gameday", "run", str(tmp_path / "plan.yaml"), "--wait", "--lab-file", lab_file])
+    assert result.exit_code == 2
+    message = " ".join(result.output.split())
+    assert "ChangeFreeze" in message and "change_calendar release-freeze is CLOSED" in message, message
+    assert {e["name"] for e in lab.executions()} == before

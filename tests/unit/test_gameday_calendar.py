@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from drillkit_lab.calendar import state_of
+from drillkit_lab.change_calendar import state_of
 
 FREEZE = """BEGIN:VCALENDAR
 X-CALENDAR-TYPE:DEFAULT_OPEN
