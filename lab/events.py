@@ -128,6 +128,20 @@ class ExecutionEvents:
 
 
 STOPPED_EXECUTIONS: set[str] = set()
+# Executions a parent started through a .sync integration (startExecution.sync:2): parent ARN -> child ARNs.
+SYNC_CHILDREN: dict[str, set[str]] = {}
+
+
+def _execution(execution_arn: str) -> Any:
+    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+    account, region = execution_arn.split(":")[4], execution_arn.split(":")[3]
+    backend = stepfunctions_parser_backends[account][region]
+    for machine in backend.state_machines:
+        for execution in machine.executions:
+            if getattr(execution, "exec_arn", None) == execution_arn:
+                return execution
+    return None
 
 
 def install_stop_at_once() -> None:
@@ -150,6 +164,11 @@ def install_stop_at_once() -> None:
         if self.exec_status == ExecutionStatus.RUNNING:
             STOPPED_EXECUTIONS.add(self.exec_arn)
             self.exec_status, self.stop_date, self.error, self.cause = ExecutionStatus.ABORTED, stop_date, error, cause
+        # AWS stops the executions a stopped execution started through .sync integrations (a game-day's drills).
+        for child_arn in sorted(SYNC_CHILDREN.pop(self.exec_arn, set())):
+            child = _execution(child_arn)
+            if child is not None and child.exec_status == ExecutionStatus.RUNNING:
+                child.stop(stop_date, "States.Aborted", f"Its parent execution {self.exec_arn} was stopped.")
 
     def reflect(self: Any) -> None:
         if self.execution.exec_arn not in STOPPED_EXECUTIONS:
@@ -234,6 +253,11 @@ def install_sync_execution() -> None:
     def eval_service_task(self: Any, env: Any, *args: Any, **kwargs: Any) -> None:
         original_task(self, env, *args, **kwargs)
         as_aws(env.stack[-1])
+        started = env.stack[-1].get("ExecutionArn") if isinstance(env.stack[-1], dict) else None
+        if started and str(self.resource.condition or "").startswith("sync"):
+            # A .sync integration: stopping the parent stops this child (see install_stop_at_once).
+            parent = env.states.context_object.context_object_data["Execution"]["Id"]
+            SYNC_CHILDREN.setdefault(parent, set()).add(started)
 
     def normalise_response(
         self: Any, response: Any, boto_service_name: str | None = None, service_action_name: str | None = None

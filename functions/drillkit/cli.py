@@ -507,7 +507,7 @@ def gameday_run_command(
         if execution["status"] != "SUCCEEDED":
             error, cause = client.execution_error(execution)
             raise _fail(f"game-day {execution['status'].lower()}: {error}: {cause}")
-        folder = gameday_client.download_report(deployment, request.gameday_id, reports_dir)
+        folder = gameday_client.download_report(deployment, str(request.gameday_id), reports_dir)
     except DrillError as error:
         raise _fail(str(error)) from None
     document = json.loads((folder / "gameday.json").read_text())

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import json
 import re
+import time
+from pathlib import Path
 
 import pytest
 import yaml
 from typer.testing import CliRunner
 
 from drillkit.cli import app
-from drillkit.gameday.run import execution_arn_of
+from drillkit.gameday import client as gameday_client
+from drillkit.gameday.plan import load_plan
+from drillkit.gameday.run import drill_items, execution_arn_of
 
 from ..conftest import DEMO_SCENARIO
+from .conftest import wait_for
 
 pytestmark = pytest.mark.lab
 
@@ -116,3 +121,29 @@ def test_a_closed_change_calendar_refuses_the_gameday_naming_it(lab, tmp_path):
     message = " ".join(result.output.split())
     assert "ChangeFreeze" in message and "change_calendar release-freeze is CLOSED" in message, message
     assert {e["name"] for e in lab.executions()} == before
+
+
+def test_stopping_the_gameday_mid_drill_stops_that_drill_which_is_restored_and_the_rest_never_start(lab, tmp_path):
+    # Given a two-drill game-day started in the lab, its first drill observing after injection
+    plan = load_plan(Path(write_plan(tmp_path, "stop", ["pass", "pass"])))
+    request = gameday_client.gameday_request(lab.deployment, plan, "test")
+    machine = gameday_client.machine_arn(None, None, lab.work_dir / "lab.json")
+    gameday_arn = gameday_client.start(lab.deployment, machine, request)
+    first, second = drill_items(request)
+    wait_for(lambda: lab.drill_record(first.drill_id).get("phase") == "observe", 90, "the first drill observing")
+    assert lab.primary_inverted() is True
+    # When the game-day is stopped
+    sfn = lab.deployment.client("stepfunctions")
+    sfn.stop_execution(executionArn=gameday_arn, error="Stopped", cause="stopped by an operator")
+    # Then the drill in flight is stopped too, and its own safety net restores the primary and reports it ABORTED
+    first_arn = execution_arn_of(lab.deployment.state_machine_arn, first.drill_id)
+    wait_for(lambda: sfn.describe_execution(executionArn=first_arn)["status"] == "ABORTED", 10, "the drill stopped")
+    wait_for(lambda: lab.drill_record(first.drill_id).get("phase") == "done", 30, "the safety net's report")
+    assert lab.drill_record(first.drill_id)["verdict"] == "ABORTED"
+    assert lab.primary_inverted() is False
+    assert not [i for i in lab.ledger_items() if i["sk"] == "LOCK"]
+    # And the second drill never starts
+    time.sleep(3)
+    with pytest.raises(sfn.exceptions.ExecutionDoesNotExist):
+        sfn.describe_execution(executionArn=execution_arn_of(lab.deployment.state_machine_arn, second.drill_id))
+    assert sfn.describe_execution(executionArn=gameday_arn)["status"] == "ABORTED"

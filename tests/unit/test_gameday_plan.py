@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 
 import pytest
 import yaml
 
 from drillkit.gameday.plan import GameDayInvalid, load_plan, parse_plan
-from drillkit.gameday.run import drill_id_of, drill_items, new_gameday_id, parse_gameday_request
+from drillkit.gameday.run import GAMEDAY_ID_PATTERN, drill_id_of, drill_items, new_gameday_id, parse_gameday_request
 from drillkit.spec import DRILL_ID_PATTERN
 
 from ..conftest import DEMO_SCENARIO
@@ -156,10 +157,27 @@ def test_drill_items_have_stable_valid_ids_and_pause_only_between_drills(plan_di
     again = drill_items(request)
     assert [i.drill_id for i in items] == [i.drill_id for i in again]  # a retried preflight names the same drills
     assert len({i.drill_id for i in items}) == 2
-    import re
 
     assert all(re.match(DRILL_ID_PATTERN, i.drill_id) for i in items)
     assert [i.pause_seconds for i in items] == [0, 5]
     assert items[1].request["scenario"]["target"]["record_name"] == "api.example.com."
     assert items[0].stop_on_failure is True
     assert drill_id_of(request.gameday_id, "x" * 60, 3).endswith("-03")
+
+
+def test_a_scheduled_gameday_without_id_is_named_from_its_execution_stably(plan_dict):
+    from drillkit.gameday.run import id_of, named
+
+    # Given the fixed input a schedule sends: a plan, no game-day id
+    request = parse_gameday_request({"plan": plan_dict, "requested_by": "schedule weekly"})
+    execution = "arn:aws:states:us-east-1:123456789012:execution:gameday:7f3a"
+    # When preflight names it (twice, as a retried preflight would), the name and the drill ids are the same
+    first, again = named(request, execution, 1_790_000_000), named(request, execution, 1_790_000_000)
+    assert id_of(first) == id_of(again) and re.match(GAMEDAY_ID_PATTERN, id_of(first))
+    assert [i.drill_id for i in drill_items(first)] == [i.drill_id for i in drill_items(again)]
+    # And another execution gets another name
+    assert id_of(named(request, execution + "x", 1_790_000_000)) != id_of(first)
+    # And without an execution there is nothing to name it from
+    with pytest.raises(GameDayInvalid) as raised:
+        named(request, None, 1_790_000_000)
+    assert raised.value.problems[0][0] == "gameday_id"

@@ -15,7 +15,7 @@ from drillkit import client
 from drillkit.errors import DeploymentNotFound
 from drillkit.gameday.plan import GameDayPlan
 from drillkit.gameday.report import gameday_prefix
-from drillkit.gameday.run import DrillItem, GameDayRequest, drill_items, execution_arn_of, new_gameday_id
+from drillkit.gameday.run import DrillItem, GameDayRequest, drill_items, execution_arn_of, id_of, new_gameday_id
 
 
 def machine_arn(stack_name: str | None, region: str | None, lab_file: Path) -> str:
@@ -53,7 +53,7 @@ def gameday_request(deployment: client.Deployment, plan: GameDayPlan, requested_
 def start(deployment: client.Deployment, gameday_machine_arn: str, request: GameDayRequest) -> str:
     sfn = deployment.client("stepfunctions")
     answer = sfn.start_execution(
-        stateMachineArn=gameday_machine_arn, name=request.gameday_id, input=json.dumps(request.model_dump(mode="json"))
+        stateMachineArn=gameday_machine_arn, name=id_of(request), input=json.dumps(request.model_dump(mode="json"))
     )
     return str(answer["executionArn"])
 

@@ -8,6 +8,7 @@ however the Map ended: drills a stopped game-day never started are listed as NOT
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 import time
@@ -31,7 +32,11 @@ class _Strict(BaseModel):
 class GameDayRequest(_Strict):
     """The game-day machine's input: a resolved plan (every scenario inline) and who asked."""
 
-    gameday_id: str = Field(pattern=GAMEDAY_ID_PATTERN)
+    gameday_id: str | None = Field(
+        default=None,
+        pattern=GAMEDAY_ID_PATTERN,
+        description="Given by the CLI; absent when a schedule starts the game-day (its input is fixed): preflight names it.",
+    )
     requested_by: str = Field(default="unknown", max_length=128)
     plan: GameDayPlan
     network: Network = Network()
@@ -112,12 +117,30 @@ def parse_gameday_request(payload: Any) -> GameDayRequest:
     return request
 
 
+def named(request: GameDayRequest, execution_id: str | None, now: float) -> GameDayRequest:
+    """The request with its game-day id: its own, or one derived from the execution (stable when preflight is retried)."""
+    if request.gameday_id is not None:
+        return request
+    if not execution_id:
+        raise GameDayInvalid([("gameday_id", "required when the game-day is not started by its machine")])
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
+    suffix = hashlib.sha256(execution_id.encode()).hexdigest()[:4]
+    return request.model_copy(update={"gameday_id": f"gd-{request.plan.name[:40]}-{stamp}-{suffix}"})
+
+
+def id_of(request: GameDayRequest) -> str:
+    if request.gameday_id is None:
+        raise GameDayInvalid([("gameday_id", "missing: name the game-day first")])
+    return request.gameday_id
+
+
 def drill_items(request: GameDayRequest) -> list[DrillItem]:
     plan = request.plan
+    gameday_id = id_of(request)
     items = []
     for index in range(len(plan.drills)):
         scenario = plan.scenario_of(index)
-        drill_id = drill_id_of(request.gameday_id, scenario.name, index)
+        drill_id = drill_id_of(gameday_id, scenario.name, index)
         items.append(
             DrillItem(
                 index=index,
@@ -128,7 +151,7 @@ def drill_items(request: GameDayRequest) -> list[DrillItem]:
                 stop_on_failure=plan.failure_policy == "stop",
                 request={
                     "drill_id": drill_id,
-                    "requested_by": f"{request.requested_by} (game-day {request.gameday_id})",
+                    "requested_by": f"{request.requested_by} (game-day {gameday_id})",
                     "scenario": scenario.model_dump(mode="json"),
                     "network": request.network.model_dump(mode="json"),
                 },
@@ -161,12 +184,12 @@ def refuse_if_frozen(plan: GameDayPlan) -> dict[str, Any] | None:
     return state
 
 
-def preflight(event: dict[str, Any]) -> dict[str, Any]:
+def preflight(event: dict[str, Any], execution_id: str | None = None, started: float | None = None) -> dict[str, Any]:
     """Validate the game-day, refuse a change freeze, and hand the Map one item per drill. Nothing is touched."""
-    request = parse_gameday_request(event)
+    request = named(parse_gameday_request(event), execution_id, clock.now() if started is None else started)
     calendar = refuse_if_frozen(request.plan)
     prepared = Prepared(
-        gameday_id=request.gameday_id,
+        gameday_id=id_of(request),
         name=request.plan.name,
         started_at=clock.now(),
         max_concurrency=request.plan.max_concurrency,

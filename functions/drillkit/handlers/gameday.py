@@ -15,7 +15,7 @@ run.gameday_config()  # fail the cold start, not the game-day, when the environm
 @logger.inject_lambda_context(correlation_id_path="request.gameday_id")
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if event.get("step") == "preflight":
-        return run.preflight(event["request"])
+        return run.preflight(event["request"], event.get("execution_id"))
     if event.get("step") == "report":
         return publish.report(event)
     raise ValueError(f"step: {event.get('step')!r} is not preflight or report")
