@@ -178,6 +178,8 @@ class Lab:
                 "gameday": created["state_machines"].get("GameDayStateMachine"),
             },
             "ledger_table": created["tables"]["LedgerTable"],
+            # The role a game-day schedule's target runs with (the template's GameDayScheduleRole in AWS).
+            "scheduler_role_arn": created["execution_role"],
             "evidence_bucket": created["buckets"]["EvidenceBucket"],
             "topic_arn": created["topics"]["DrillTopic"],
             "regions": stack_info["regions"],

@@ -10,6 +10,7 @@ import sys
 import tarfile
 import time
 import webbrowser
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -524,6 +525,86 @@ def gameday_run_command(
     console.print(f"Verdict: [bold {colour}]{document['verdict']}[/]", soft_wrap=True)
     console.print(f"Report: {folder / 'gameday.html'}  (and gameday.json, junit.xml)", soft_wrap=True)
     raise typer.Exit(GAMEDAY_VERDICT_EXIT[document["verdict"]])
+
+
+@gameday_app.command("schedule")
+def gameday_schedule_command(
+    plan_file: Path = typer.Argument(..., help="Game-day plan YAML."),
+    cron: str = typer.Option(
+        ..., "--cron", help='EventBridge Scheduler expression: "cron(0 10 ? * SAT *)", rate(...) or at(...).'
+    ),
+    name: str | None = typer.Option(None, help="The schedule's name (default: the plan's name); an existing one is updated."),
+    timezone: str = typer.Option("UTC", help="IANA time zone of the expression, e.g. Europe/Berlin."),
+    disabled: bool = typer.Option(False, "--disabled", help="Create or update it paused."),
+    stack_name: str | None = typer.Option(None, help="Deployed drillkit stack (AWS)."),
+    region: str | None = typer.Option(None, help="AWS region of the stack."),
+    lab_file: Path = typer.Option(Path(".drillkit/lab.json"), help="The lab description `drillkit lab up` writes."),
+) -> None:
+    """Create or update a schedule that starts the game-day machine with this plan."""
+    from drillkit.gameday import client as gameday_client
+    from drillkit.gameday import schedule as gameday_schedule
+    from drillkit.spec import Network
+
+    plan = load_gameday_plan(plan_file)
+    schedule_name = name or plan.name
+    try:
+        deployment = _deployment(stack_name, region, lab_file)
+        machine = gameday_client.machine_arn(stack_name, region, lab_file)
+        role = gameday_client.scheduler_role_arn(stack_name, region, lab_file)
+        network = Network.model_validate(deployment.network) if deployment.network else None
+        document = gameday_schedule.schedule_input(plan, schedule_name, network)
+        done = gameday_schedule.put(
+            deployment.client("scheduler"), schedule_name, cron, timezone, machine, role, document, enabled=not disabled
+        )
+        upcoming = gameday_schedule.next_run(cron, timezone, datetime.now(UTC)) if not disabled else None
+    except DrillError as error:
+        raise _fail(str(error)) from None
+    state = "paused" if disabled else f"next run {upcoming:%Y-%m-%d %H:%M} UTC" if upcoming else "next run not computed"
+    console.print(f"Schedule [bold]{schedule_name}[/] {done}: {plan.name}, {cron} ({timezone}); {state}", soft_wrap=True)
+
+
+@gameday_app.command("schedules")
+def gameday_schedules_command(
+    stack_name: str | None = typer.Option(None, help="Deployed drillkit stack (AWS)."),
+    region: str | None = typer.Option(None, help="AWS region of the stack."),
+    lab_file: Path = typer.Option(Path(".drillkit/lab.json"), help="The lab description `drillkit lab up` writes."),
+) -> None:
+    """List the schedules that start game-days, with their next run."""
+    from drillkit.gameday import client as gameday_client
+    from drillkit.gameday import schedule as gameday_schedule
+
+    try:
+        deployment = _deployment(stack_name, region, lab_file)
+        machine = gameday_client.machine_arn(stack_name, region, lab_file)
+        found = gameday_schedule.listed(deployment.client("scheduler"), machine, datetime.now(UTC))
+    except DrillError as error:
+        raise _fail(str(error)) from None
+    table = Table(title="Game-day schedules", title_justify="left")
+    for column in ("Name", "State", "Expression", "Plan", "Next run (UTC)"):
+        table.add_column(column)
+    for item in found:
+        upcoming = f"{item['next_run']:%Y-%m-%d %H:%M}" if item["next_run"] else "-"
+        plan = f"{item['plan']} ({item['drills']} drills)"
+        table.add_row(item["name"], item["state"], f"{item['expression']} {item['timezone']}", plan, upcoming)
+    console.print(table)
+
+
+@gameday_app.command("pause")
+def gameday_pause_command(
+    name: str = typer.Argument(..., help="The schedule's name (drillkit gameday schedules lists them)."),
+    resume: bool = typer.Option(False, "--resume", help="Enable it again instead."),
+    stack_name: str | None = typer.Option(None, help="Deployed drillkit stack (AWS)."),
+    region: str | None = typer.Option(None, help="AWS region of the stack."),
+    lab_file: Path = typer.Option(Path(".drillkit/lab.json"), help="The lab description `drillkit lab up` writes."),
+) -> None:
+    """Pause a game-day schedule (or --resume it): nothing else about it changes."""
+    from drillkit.gameday import schedule as gameday_schedule
+
+    try:
+        gameday_schedule.set_state(_deployment(stack_name, region, lab_file).client("scheduler"), name, enabled=resume)
+    except DrillError as error:
+        raise _fail(str(error)) from None
+    console.print(f"Schedule [bold]{name}[/] {'resumed' if resume else 'paused'}", soft_wrap=True)
 
 
 if __name__ == "__main__":

@@ -111,3 +111,23 @@ def download_report(deployment: client.Deployment, gameday_id: str, destination:
             body = s3.get_object(Bucket=deployment.evidence_bucket, Key=obj["Key"])["Body"].read()
             (target / obj["Key"][len(prefix) :]).write_bytes(body)
     return target
+
+
+def scheduler_role_arn(stack_name: str | None, region: str | None, lab_file: Path) -> str:
+    """The role a schedule starts the game-day machine with: the stack's GameDayScheduleRoleArn, or the lab's."""
+    if stack_name is None:
+        if not lab_file.exists():
+            raise DeploymentNotFound(f"no lab is running: {lab_file} does not exist (start one with `drillkit lab up`)")
+        role = json.loads(lab_file.read_text()).get("scheduler_role_arn")
+        if not role:
+            raise DeploymentNotFound(f"the lab described in {lab_file} has no scheduler role (restart it from this checkout)")
+        return str(role)
+    session = boto3.session.Session(region_name=region)
+    try:
+        stacks = session.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"]
+    except (ClientError, BotoCoreError) as error:
+        raise DeploymentNotFound(f"stack {stack_name}: {error}") from None
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
+    if "GameDayScheduleRoleArn" not in outputs:
+        raise DeploymentNotFound(f"stack {stack_name} has no GameDayScheduleRoleArn output (deploy this version of drillkit)")
+    return outputs["GameDayScheduleRoleArn"]

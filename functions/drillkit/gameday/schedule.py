@@ -12,7 +12,7 @@ import json
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from botocore.exceptions import ClientError
 
@@ -137,7 +137,10 @@ def put(
     """Create the named schedule, or update it: returns "created" or "updated"."""
     if not NAME_PATTERN.match(name):
         raise ScheduleInvalid(f"--name {name!r}: 1 to 64 letters, digits, '-', '_' or '.'")
-    ZoneInfo(timezone)  # raises on an unknown zone before anything is written
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ScheduleInvalid(f"--timezone {timezone!r} is not an IANA time zone") from None
     arguments = {
         "Name": name,
         "ScheduleExpression": validate_expression(expression),
