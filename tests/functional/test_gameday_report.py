@@ -148,3 +148,24 @@ def test_an_open_change_calendar_lets_it_start_and_is_recorded(aws_env, scenario
         prepared = run.preflight(request)
         stubber.assert_no_pending_responses()
     assert prepared["change_calendar"]["state"] == "OPEN" and len(prepared["drills"]) == 1
+
+
+def test_an_announced_gameday_tells_the_topic_what_where_when_and_how_to_stop_it(aws_env, monkeypatch, scenario_dict):
+    from freezegun import freeze_time
+    from moto.sns.models import sns_backends
+
+    topic = boto3.client("sns").create_topic(Name="drillkit")["TopicArn"]
+    monkeypatch.setenv("TOPIC_ARN", topic)
+    monkeypatch.setenv("DRILL_STATE_MACHINE_ARN", "arn:aws:states:us-east-1:123456789012:stateMachine:drill")
+    run.gameday_config.cache_clear()
+    plan = {"name": "weekly", "announce_seconds": 900, "drills": [{"scenario": scenario_dict}]}
+    execution = "arn:aws:states:us-east-1:123456789012:execution:gameday:abc"
+    with freeze_time("2026-12-05T10:00:00Z"):
+        prepared = run.preflight({"plan": plan, "schedule": "weekly", "requested_by": "schedule weekly"}, execution)
+    run.gameday_config.cache_clear()
+    assert prepared["announce_seconds"] == 900 and prepared["announced"] is True
+    [(_, message, subject, *_)] = sns_backends["123456789012"]["us-east-1"].topics[topic].sent_notifications
+    assert subject == "drillkit game-day weekly starts 2026-12-05T10:15:00.000Z"
+    assert "00 region-failover-health-check (health-check-inversion) on app.drillkit.lab" in message
+    assert "requested by schedule weekly" in message
+    assert f"aws stepfunctions stop-execution --execution-arn {execution}" in message

@@ -88,6 +88,12 @@ class GameDayPlan(_Strict):
         le=100,
         description="With failure_policy stop: the share of failed drills the game-day tolerates before it stops.",
     )
+    announce_seconds: int = Field(
+        default=0,
+        ge=0,
+        le=3600,
+        description="Announce the game-day on the topic (what, where, when, how to stop it) this long before its first drill.",
+    )
     change_calendar: str | None = Field(
         default=None,
         pattern=CALENDAR_PATTERN,

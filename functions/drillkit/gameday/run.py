@@ -65,6 +65,8 @@ class Prepared(_Strict):
     tolerated_failure_percentage: float
     failure_policy: Literal["stop", "continue"]
     change_calendar: dict[str, Any] | None = None
+    announce_seconds: int = 0
+    announced: bool = False
     drills: list[DrillItem]
 
 
@@ -188,6 +190,10 @@ def preflight(event: dict[str, Any], execution_id: str | None = None, started: f
     """Validate the game-day, refuse a change freeze, and hand the Map one item per drill. Nothing is touched."""
     request = named(parse_gameday_request(event), execution_id, clock.now() if started is None else started)
     calendar = refuse_if_frozen(request.plan)
+    announce = request.plan.announce_seconds
+    topic = gameday_config().topic_arn if announce else None
+    if announce and topic:
+        announce_start(topic, request, execution_id, clock.now() + announce)
     prepared = Prepared(
         gameday_id=id_of(request),
         name=request.plan.name,
@@ -196,9 +202,43 @@ def preflight(event: dict[str, Any], execution_id: str | None = None, started: f
         tolerated_failure_percentage=request.plan.tolerated_failure_percentage,
         failure_policy=request.plan.failure_policy,
         change_calendar=calendar,
+        announce_seconds=announce,
+        announced=bool(announce and topic),
         drills=drill_items(request),
     )
     return prepared.model_dump(mode="json")
+
+
+def announcement(request: GameDayRequest, execution_id: str | None, first_drill_at: float) -> tuple[str, str]:
+    """(subject, message): what runs, where, when, and how to stop it before anything is touched."""
+    plan = request.plan
+    who = f"schedule {request.schedule}" if request.schedule else request.requested_by
+    lines = [
+        f"Game-day {plan.name} ({id_of(request)}) starts its first drill at {clock.iso(first_drill_at)} (requested by {who}).",
+        f"{len(plan.drills)} drill(s), {'in order' if plan.max_concurrency == 1 else f'up to {plan.max_concurrency} at once'}, "
+        f"a failed drill: {plan.failure_policy}:",
+    ]
+    lines += [
+        f"  {i:02d} {plan.scenario_of(i).name} ({plan.scenario_of(i).fault.type}) on {plan.environment_label(i)}"
+        for i in range(len(plan.drills))
+    ]
+    if execution_id:
+        lines += [
+            "To stop it (nothing is touched before the first drill; a drill in flight is restored by its safety net):",
+            f"  aws stepfunctions stop-execution --execution-arn {execution_id}",
+        ]
+    return f"drillkit game-day {plan.name} starts {clock.iso(first_drill_at)}"[:100], "\n".join(lines)
+
+
+def announce_start(topic_arn: str, request: GameDayRequest, execution_id: str | None, first_drill_at: float) -> None:
+    subject, message = announcement(request, execution_id, first_drill_at)
+    with aws.aws_call("Publish", topic_arn):
+        aws.client("sns").publish(
+            TopicArn=topic_arn,
+            Subject=subject,
+            Message=message,
+            MessageAttributes={"kind": {"DataType": "String", "StringValue": "gameday-announcement"}},
+        )
 
 
 def execution_arn_of(state_machine_arn: str, name: str) -> str:
