@@ -30,6 +30,7 @@ from drillkit_lab.physics.dns import LabDNSServer
 from drillkit_lab.physics.groundtruth import GroundTruth
 from drillkit_lab.physics.route53 import Route53Physics
 from drillkit_lab.ports import PortMap
+from drillkit_lab.schedules import ScheduleRunner
 from drillkit_lab.stack import StackBuilder, all_addresses, wait_until
 from drillkit_lab.stackspec import StackSpec, load_stack
 from drillkit_lab.throttle import Route53Throttle
@@ -124,6 +125,9 @@ class Lab:
         )
         execution_events.start()
         self._stoppers.append(execution_events.stop)
+        schedules = ScheduleRunner(client_session)  # EventBridge Scheduler: schedules fire when their time comes
+        schedules.start()
+        self._stoppers.append(schedules.stop)
 
         physics.start()
         self._stoppers.append(physics.stop)

@@ -147,3 +147,40 @@ def test_stopping_the_gameday_mid_drill_stops_that_drill_which_is_restored_and_t
     with pytest.raises(sfn.exceptions.ExecutionDoesNotExist):
         sfn.describe_execution(executionArn=execution_arn_of(lab.deployment.state_machine_arn, second.drill_id))
     assert sfn.describe_execution(executionArn=gameday_arn)["status"] == "ABORTED"
+
+
+def test_a_scheduled_gameday_fires_by_itself(lab, tmp_path):
+    from datetime import UTC, datetime, timedelta
+
+    # Given a one-drill plan scheduled a few seconds ahead with `drillkit gameday schedule`
+    plan = write_plan(tmp_path, "stop", ["pass"])
+    lab_file = str(lab.work_dir / "lab.json")
+    at = (datetime.now(UTC) + timedelta(seconds=5)).strftime("%Y-%m-%dT%H:%M:%S")
+    created = CliRunner().invoke(
+        app, ["gameday", "schedule", plan, "--cron", f"at({at})", "--name", "soon", "--lab-file", lab_file]
+    )
+    assert created.exit_code == 0 and "Schedule soon created" in created.output, created.output
+    listed = " ".join(CliRunner().invoke(app, ["gameday", "schedules", "--lab-file", lab_file]).output.split())
+    assert "soon" in listed and "ENABLED" in listed and at.replace("T", " ")[:16] in listed, listed
+    # When its time comes, the game-day machine starts by itself and runs the drill
+    sfn = lab.deployment.client("stepfunctions")
+    machine = lab.info["state_machines"]["gameday"]
+
+    def scheduled() -> list[dict]:
+        executions = sfn.list_executions(stateMachineArn=machine)["executions"]
+        described = [sfn.describe_execution(executionArn=e["executionArn"]) for e in executions]
+        return [d for d in described if json.loads(d["input"]).get("schedule") == "soon"]
+
+    wait_for(lambda: scheduled(), 30, "the scheduled game-day started")
+    wait_for(lambda: scheduled()[0]["status"] != "RUNNING", 120, "the scheduled game-day ended")
+    [execution] = scheduled()
+    assert execution["status"] == "SUCCEEDED"
+    # Then its report names the schedule, and its one drill passed
+    gameday_id = json.loads(execution["output"])["report"]["gameday_id"]
+    folder = gameday_client.download_report(lab.deployment, gameday_id, tmp_path)
+    document = json.loads((folder / "gameday.json").read_text())
+    assert (document["schedule"], document["requested_by"]) == ("soon", "schedule soon")
+    assert [d["verdict"] for d in document["drills"]] == ["PASS"]
+    # And an at(...) schedule fires once
+    time.sleep(2)
+    assert len(scheduled()) == 1
