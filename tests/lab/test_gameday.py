@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from drillkit.cli import app
 from drillkit.gameday import client as gameday_client
-from drillkit.gameday.plan import load_plan
+from drillkit.gameday.client import load_plan
 from drillkit.gameday.run import drill_items, execution_arn_of
 
 from ..conftest import DEMO_SCENARIO

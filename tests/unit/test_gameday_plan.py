@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from drillkit.gameday.plan import GameDayInvalid, load_plan, parse_plan
+from drillkit.gameday.client import load_plan, resolved
+from drillkit.gameday.plan import GameDayInvalid, parse_plan
 from drillkit.gameday.run import GAMEDAY_ID_PATTERN, drill_id_of, drill_items, new_gameday_id, parse_gameday_request
 from drillkit.spec import DRILL_ID_PATTERN
 
@@ -100,7 +101,7 @@ def test_concurrent_drills_on_one_environment_are_refused_naming_the_second(plan
     plan_dict["drills"].append({"scenario": scenario_dict})
     plan_dict["max_concurrency"] = 3
     with pytest.raises(GameDayInvalid) as raised:
-        parse_plan(plan_dict).resolved(Path("."))
+        resolved(parse_plan(plan_dict), Path("."))
     [(field, problem)] = raised.value.problems
     assert field == "drills.2.environment"
     assert "same environment as drills.0" in problem and "max_concurrency 1" in problem

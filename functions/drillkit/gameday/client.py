@@ -9,13 +9,16 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import yaml
 from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import ValidationError
 
 from drillkit import client
 from drillkit.errors import DeploymentNotFound
-from drillkit.gameday.plan import GameDayPlan
+from drillkit.gameday.plan import GameDayInvalid, GameDayPlan, PlannedDrill, parse_plan
 from drillkit.gameday.report import gameday_prefix
 from drillkit.gameday.run import DrillItem, GameDayRequest, drill_items, execution_arn_of, id_of, new_gameday_id
+from drillkit.spec import Scenario, describe_validation_error
 
 
 def machine_arn(stack_name: str | None, region: str | None, lab_file: Path) -> str:
@@ -131,3 +134,47 @@ def scheduler_role_arn(stack_name: str | None, region: str | None, lab_file: Pat
     if "GameDayScheduleRoleArn" not in outputs:
         raise DeploymentNotFound(f"stack {stack_name} has no GameDayScheduleRoleArn output (deploy this version of drillkit)")
     return outputs["GameDayScheduleRoleArn"]
+
+
+def resolved(plan: GameDayPlan, base_dir: Path) -> GameDayPlan:
+    """Every scenario inline: files read relative to base_dir, each problem named by its drill's field."""
+    problems: list[tuple[str, str]] = []
+    drills: list[PlannedDrill] = []
+    for index, drill in enumerate(plan.drills):
+        if isinstance(drill.scenario, Scenario):
+            drills.append(drill)
+            continue
+        path = Path(drill.scenario)
+        path = path if path.is_absolute() else base_dir / path
+        field = f"drills.{index}.scenario"
+        try:
+            payload = yaml.safe_load(path.read_text())
+        except OSError as error:
+            problems.append((field, f"cannot read {path}: {error.strerror}"))
+            continue
+        except yaml.YAMLError as error:
+            problems.append((field, f"{path} is not valid YAML: {error}"))
+            continue
+        if not isinstance(payload, dict):
+            problems.append((field, f"{path} must hold a scenario mapping"))
+            continue
+        try:
+            drills.append(drill.model_copy(update={"scenario": Scenario.model_validate(payload)}))
+        except ValidationError as error:
+            problems.extend(describe_validation_error(error, prefix=f"{field}({path.name})."))
+    if problems:
+        raise GameDayInvalid(problems)
+    complete = plan.model_copy(update={"drills": drills})
+    complete.check_locks()
+    return complete
+
+
+def load_plan(path: Path) -> GameDayPlan:
+    """Read a plan file, validate it and resolve its scenario files (relative to the plan)."""
+    try:
+        payload = yaml.safe_load(path.read_text())
+    except OSError as error:
+        raise GameDayInvalid([("(plan)", f"cannot read {path}: {error.strerror}")]) from None
+    except yaml.YAMLError as error:
+        raise GameDayInvalid([("(plan)", f"{path} is not valid YAML: {error}")]) from None
+    return resolved(parse_plan(payload), path.parent)

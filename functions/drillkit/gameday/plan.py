@@ -3,8 +3,8 @@
 Validated like a scenario: every model forbids unknown fields, and every problem is reported with the path of
 the field (``drills.1.environment``), all at once, before anything is started.
 
-A drill names its scenario as a file (resolved by the CLI, relative to the plan) or inline. The game-day
-machine only ever receives the resolved form, with every scenario inline.
+A drill names its scenario as a file (resolved by the CLI, relative to the plan: gameday/client.py) or inline.
+The game-day machine only ever receives the resolved form, with every scenario inline.
 """
 
 from __future__ import annotations
@@ -12,10 +12,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from drillkit.errors import ScenarioInvalid
@@ -121,38 +119,6 @@ class GameDayPlan(_Strict):
             )
         return problems
 
-    def resolved(self, base_dir: Path) -> GameDayPlan:
-        """Every scenario inline: files read relative to base_dir, each problem named by its drill's field."""
-        problems: list[tuple[str, str]] = []
-        drills: list[PlannedDrill] = []
-        for index, drill in enumerate(self.drills):
-            if isinstance(drill.scenario, Scenario):
-                drills.append(drill)
-                continue
-            path = Path(drill.scenario)
-            path = path if path.is_absolute() else base_dir / path
-            field = f"drills.{index}.scenario"
-            try:
-                payload = yaml.safe_load(path.read_text())
-            except OSError as error:
-                problems.append((field, f"cannot read {path}: {error.strerror}"))
-                continue
-            except yaml.YAMLError as error:
-                problems.append((field, f"{path} is not valid YAML: {error}"))
-                continue
-            if not isinstance(payload, dict):
-                problems.append((field, f"{path} must hold a scenario mapping"))
-                continue
-            try:
-                drills.append(drill.model_copy(update={"scenario": Scenario.model_validate(payload)}))
-            except ValidationError as error:
-                problems.extend(describe_validation_error(error, prefix=f"{field}({path.name})."))
-        if problems:
-            raise GameDayInvalid(problems)
-        plan = self.model_copy(update={"drills": drills})
-        plan.check_locks()
-        return plan
-
     def scenario_of(self, index: int) -> Scenario:
         """The scenario drill ``index`` runs, with its environment's target in place of the scenario's."""
         drill = self.drills[index]
@@ -219,14 +185,3 @@ def described(error: ValidationError, whole: str = "(plan)") -> list[tuple[str, 
             continue
         problems.append((UNION_MEMBER.sub(".scenario.", field), message))
     return problems
-
-
-def load_plan(path: Path) -> GameDayPlan:
-    """Read a plan file, validate it and resolve its scenario files (relative to the plan)."""
-    try:
-        payload = yaml.safe_load(path.read_text())
-    except OSError as error:
-        raise GameDayInvalid([("(plan)", f"cannot read {path}: {error.strerror}")]) from None
-    except yaml.YAMLError as error:
-        raise GameDayInvalid([("(plan)", f"{path} is not valid YAML: {error}")]) from None
-    return parse_plan(payload).resolved(path.parent)
