@@ -128,6 +128,20 @@ class ExecutionEvents:
 
 
 STOPPED_EXECUTIONS: set[str] = set()
+# Executions a parent started through a .sync integration (startExecution.sync:2): parent ARN -> child ARNs.
+SYNC_CHILDREN: dict[str, set[str]] = {}
+
+
+def _execution(execution_arn: str) -> Any:
+    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+    account, region = execution_arn.split(":")[4], execution_arn.split(":")[3]
+    backend = stepfunctions_parser_backends[account][region]
+    for machine in backend.state_machines:
+        for execution in machine.executions:
+            if getattr(execution, "exec_arn", None) == execution_arn:
+                return execution
+    return None
 
 
 def install_stop_at_once() -> None:
@@ -150,6 +164,11 @@ def install_stop_at_once() -> None:
         if self.exec_status == ExecutionStatus.RUNNING:
             STOPPED_EXECUTIONS.add(self.exec_arn)
             self.exec_status, self.stop_date, self.error, self.cause = ExecutionStatus.ABORTED, stop_date, error, cause
+        # AWS stops the executions a stopped execution started through .sync integrations (a game-day's drills).
+        for child_arn in sorted(SYNC_CHILDREN.pop(self.exec_arn, set())):
+            child = _execution(child_arn)
+            if child is not None and child.exec_status == ExecutionStatus.RUNNING:
+                child.stop(stop_date, "States.Aborted", f"Its parent execution {self.exec_arn} was stopped.")
 
     def reflect(self: Any) -> None:
         if self.execution.exec_arn not in STOPPED_EXECUTIONS:
@@ -189,3 +208,117 @@ def stopped_execution_of(event: Any) -> str | None:
         drill = {}
     execution = drill.get("execution_id") or event.get("execution_id")
     return execution if execution in STOPPED_EXECUTIONS else None
+
+
+def _pascal(key: str) -> str:
+    return key[:1].upper() + key[1:]
+
+
+def _epoch_millis(value: Any) -> Any:
+    return int(value.timestamp() * 1000) if isinstance(value, datetime) else value
+
+
+def install_sync_execution() -> None:
+    """`arn:aws:states:::states:startExecution(.sync:2)` as AWS runs it: the game-day machine starts its drills so.
+
+    moto's interpreter hands the ASL's parameters (StateMachineArn, Name, Input) to boto3 unchanged, which wants
+    stateMachineArn, name and input, and returns boto3's keys (executionArn, status, output) where AWS's task
+    result says ExecutionArn, Status and Output (dates as epoch milliseconds). The lab renames both ways.
+    """
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sfn import (
+        StateTaskServiceSfn,
+    )
+
+    if getattr(StateTaskServiceSfn._normalise_parameters, "_lab", False):
+        return
+    original_parameters = StateTaskServiceSfn._normalise_parameters
+    original_task = StateTaskServiceSfn._eval_service_task
+    original_response = StateTaskServiceSfn._normalise_response
+
+    def normalise_parameters(
+        self: Any, parameters: dict[str, Any], boto_service_name: str | None = None, service_action_name: str | None = None
+    ) -> None:
+        original_parameters(self, parameters, boto_service_name, service_action_name)
+        if service_action_name is None:
+            renamed = {key[:1].lower() + key[1:]: value for key, value in parameters.items()}
+            parameters.clear()
+            parameters.update(renamed)
+
+    def as_aws(response: Any) -> None:
+        if isinstance(response, dict):
+            renamed = {_pascal(key): _epoch_millis(value) for key, value in response.items()}
+            response.clear()
+            response.update(renamed)
+
+    def eval_service_task(self: Any, env: Any, *args: Any, **kwargs: Any) -> None:
+        original_task(self, env, *args, **kwargs)
+        as_aws(env.stack[-1])
+        started = env.stack[-1].get("ExecutionArn") if isinstance(env.stack[-1], dict) else None
+        if started and str(self.resource.condition or "").startswith("sync"):
+            # A .sync integration: stopping the parent stops this child (see install_stop_at_once).
+            parent = env.states.context_object.context_object_data["Execution"]["Id"]
+            SYNC_CHILDREN.setdefault(parent, set()).add(started)
+
+    def normalise_response(
+        self: Any, response: Any, boto_service_name: str | None = None, service_action_name: str | None = None
+    ) -> None:
+        original_response(self, response, boto_service_name, service_action_name)
+        as_aws(response)
+
+    normalise_parameters._lab = True  # type: ignore[attr-defined]
+    StateTaskServiceSfn._normalise_parameters = normalise_parameters
+    StateTaskServiceSfn._eval_service_task = eval_service_task
+    StateTaskServiceSfn._normalise_response = normalise_response
+
+
+def install_tolerated_failures() -> None:
+    """A Distributed Map's map run fails as in AWS once failed items exceed its tolerated failure count or percentage.
+
+    moto counts failed items but goes on with the rest and succeeds ("ToleratedFailurePercentagePath declarations
+    currently have no effect"). AWS fails the map run with States.ExceedToleratedFailureThreshold as soon as the
+    failed items exceed ToleratedFailureCount or ToleratedFailurePercentage (of all items; both default to 0) and
+    starts no further item: a game-day whose failure policy is stop starts no drill after the failed one.
+    """
+    from moto.stepfunctions.parser.api import HistoryEventType, MapRunFailedEventDetails
+    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEvent, FailureEventException
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import StatesErrorNameType
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.itemprocessor.distributed_item_processor_worker import (  # noqa: E501
+        DistributedItemProcessorWorker,
+    )
+    from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+
+    if getattr(DistributedItemProcessorWorker._eval_job, "_lab", False):
+        return
+    original = DistributedItemProcessorWorker._eval_job
+
+    def eval_job(self: Any, env: Any, job: Any) -> None:
+        record = self._map_run_record
+        failed_before = record.item_counter.failed.get() + record.item_counter.timed_out.get()
+        original(self, env, job)
+        failed = record.item_counter.failed.get() + record.item_counter.timed_out.get()
+        if failed == failed_before:
+            return
+        total = self._job_pool._jobs_number or 1
+        count_limit = record.tolerated_failure_count or 0
+        percentage_limit = record.tolerated_failure_percentage or 0.0
+        if failed > count_limit and failed * 100.0 / total > percentage_limit:
+            cause = (
+                f"The number of failed items ({failed} of {total}) exceeds the tolerated failure threshold "
+                f"(count {count_limit}, percentage {percentage_limit:g})."
+            )
+            job.job_output = FailureEventException(
+                FailureEvent(
+                    env=env,
+                    error_name=StatesErrorName(typ=StatesErrorNameType.StatesExceedToleratedFailureThreshold),
+                    event_type=HistoryEventType.MapRunFailed,
+                    event_details=EventDetails(
+                        mapRunFailedEventDetails=MapRunFailedEventDetails(
+                            error="States.ExceedToleratedFailureThreshold", cause=cause
+                        )
+                    ),
+                )
+            )
+
+    eval_job._lab = True  # type: ignore[attr-defined]
+    DistributedItemProcessorWorker._eval_job = eval_job

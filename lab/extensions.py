@@ -7,6 +7,7 @@ A WSGI layer in front of moto's server:
   Lambda Invoke                  POST /2015-03-31/functions/{name}/invocations
   RDS FailoverGlobalCluster, SwitchoverGlobalCluster   POST / (Query protocol)
   RDS Data API ExecuteStatement  POST /Execute
+  SSM GetCalendarState           POST / (X-Amz-Target AmazonSSM.GetCalendarState), change calendars (change_calendar.py)
   Test harness (lab only)        POST /_lab/sabotage   break a drillkit function: crash, timeout, throttle
   Ground truth (lab only)        GET /_lab/assumed-roles   every role STS let anyone assume
   Clock (lab only)               POST /_lab/time-out   an execution reaches its TimeoutSeconds now
@@ -29,6 +30,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote
 from xml.sax.saxutils import escape
 
+from drillkit_lab import change_calendar
 from drillkit_lab.events import stopped_execution_of, time_out
 from drillkit_lab.lambda_runtime import InvocationResult, LambdaRuntime, Sabotage
 from drillkit_lab.physics.database import ClusterNotEligible, DatabaseUnavailable, GlobalClusterBusy, GlobalDatabase
@@ -85,6 +87,7 @@ class LabExtensions:
         self.route53_throttle = route53_throttle or Route53Throttle()
         self.database: GlobalDatabase | None = None  # set once the lab stack has one
         self.usage = UsageMeter()
+        self.calendars = change_calendar.ChangeCalendars()
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -113,6 +116,9 @@ class LabExtensions:
             return self.sabotage(_body(environ), start_response)
         if method == "POST" and path == LAB_FUNCTION_TIMEOUT:
             return self.function_timeout(_body(environ), start_response)
+        if method == "POST" and environ.get("HTTP_X_AMZ_TARGET", "").startswith("AmazonSSM."):
+            if (answered := self.ssm_calendar(environ, start_response)) is not None:
+                return answered
         if method == "POST" and (match := LAMBDA_INVOKE.match(path)):
             return self.invoke(unquote(match.group(1)), environ, start_response)
         if method == "POST" and path == "/Execute" and self.database is not None:
@@ -124,6 +130,22 @@ class LabExtensions:
             if form.get("Action") in RDS_GLOBAL_ACTIONS and self.database is not None:
                 return self.global_cluster_action(form, start_response)
         return self.moto_app(environ, start_response)
+
+    # -- SSM: change calendars (change_calendar.py) ------------------------------------------------------
+    def ssm_calendar(self, environ: dict[str, Any], start_response: StartResponse) -> list[bytes] | None:
+        """GetCalendarState, and CreateDocument of a TEXT ChangeCalendar; None: the request is moto's."""
+        found = re.search(r"Credential=[^/]+/\d+/([a-z0-9-]+)/ssm/", environ.get("HTTP_AUTHORIZATION", ""))
+        region = found.group(1) if found else "us-east-1"
+        target = environ["HTTP_X_AMZ_TARGET"]
+        if target == "AmazonSSM.GetCalendarState":
+            return _json(start_response, *self.calendars.answer(region, _body(environ)))
+        if target == "AmazonSSM.CreateDocument":
+            raw = _body(environ)
+            environ["wsgi.input"] = io.BytesIO(raw)  # moto reads it again when the document is not a calendar
+            request = json.loads(raw or b"{}")
+            if request.get("DocumentType") == "ChangeCalendar" and request.get("DocumentFormat") == "TEXT":
+                return _json(start_response, *self.calendars.create(region, request))
+        return None
 
     # -- RDS: global cluster failover and switchover, and the Data API -----------------------
     def global_cluster_action(self, form: dict[str, str], start_response: StartResponse) -> list[bytes]:

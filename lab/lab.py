@@ -14,7 +14,13 @@ import boto3
 from werkzeug.serving import make_server
 
 from drillkit_lab import template
-from drillkit_lab.events import ExecutionEvents, install_stop_at_once, rules_from_template
+from drillkit_lab.events import (
+    ExecutionEvents,
+    install_stop_at_once,
+    install_sync_execution,
+    install_tolerated_failures,
+    rules_from_template,
+)
 from drillkit_lab.extensions import LabExtensions
 from drillkit_lab.lambda_runtime import LambdaRuntime
 from drillkit_lab.physics.alarms import AlarmEvaluator, MetricSource, install_describe_alarm_history
@@ -24,6 +30,7 @@ from drillkit_lab.physics.dns import LabDNSServer
 from drillkit_lab.physics.groundtruth import GroundTruth
 from drillkit_lab.physics.route53 import Route53Physics
 from drillkit_lab.ports import PortMap
+from drillkit_lab.schedules import ScheduleRunner
 from drillkit_lab.stack import StackBuilder, all_addresses, wait_until
 from drillkit_lab.stackspec import StackSpec, load_stack
 from drillkit_lab.throttle import Route53Throttle
@@ -73,6 +80,8 @@ class Lab:
         _trim_instance_type_offerings({HOME_REGION, *(r.region for r in self.stack.regions().values())})
         _enable_step_functions_execution()
         install_stop_at_once()
+        install_sync_execution()
+        install_tolerated_failures()
         install_describe_alarm_history()
         install_describe_target_health()
         install_target_draining()
@@ -116,6 +125,9 @@ class Lab:
         )
         execution_events.start()
         self._stoppers.append(execution_events.stop)
+        schedules = ScheduleRunner(client_session)  # EventBridge Scheduler: schedules fire when their time comes
+        schedules.start()
+        self._stoppers.append(schedules.stop)
 
         physics.start()
         self._stoppers.append(physics.stop)
@@ -168,8 +180,11 @@ class Lab:
             "state_machines": {
                 "drill": created["state_machines"]["DrillStateMachine"],
                 "safety_net": created["state_machines"].get("SafetyNetStateMachine"),
+                "gameday": created["state_machines"].get("GameDayStateMachine"),
             },
             "ledger_table": created["tables"]["LedgerTable"],
+            # The role a game-day schedule's target runs with (the template's GameDayScheduleRole in AWS).
+            "scheduler_role_arn": created["execution_role"],
             "evidence_bucket": created["buckets"]["EvidenceBucket"],
             "topic_arn": created["topics"]["DrillTopic"],
             "regions": stack_info["regions"],

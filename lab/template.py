@@ -224,6 +224,7 @@ def provision(stack: LabStack, session: Any, project_root: Path) -> dict[str, An
         }
     )
     role_arn = iam.create_role(RoleName=f"{stack.stack_name}-execution", AssumeRolePolicyDocument=trust)["Role"]["Arn"]
+    created["execution_role"] = role_arn
     lambda_client = session.client("lambda")
     code = stand_in_code_zip()
     configs = stack.function_configs()

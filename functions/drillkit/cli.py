@@ -10,6 +10,7 @@ import sys
 import tarfile
 import time
 import webbrowser
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Annotated, Any
@@ -930,6 +931,202 @@ def scenario_schema(
         return
     out.write_text(text)
     console.print(f"wrote {out}", soft_wrap=True)
+
+
+# -- game-days (issue 13) ----------------------------------------------------------------------------------------
+gameday_app = typer.Typer(
+    help="Game-days: a plan of drills run in order (or fanned out) by the game-day machine.", no_args_is_help=True
+)
+app.add_typer(gameday_app, name="gameday")
+GAMEDAY_VERDICT_EXIT = {"PASS": EXIT_PASS, "FAIL": EXIT_MISSED, "ERROR": EXIT_ERROR}
+
+
+def load_gameday_plan(path: Path) -> Any:
+    """Read, validate and resolve a game-day plan; every bad field named, nothing started."""
+    from drillkit.gameday.client import load_plan
+    from drillkit.gameday.plan import GameDayInvalid
+
+    try:
+        return load_plan(path)
+    except GameDayInvalid as error:
+        lines = "\n".join(f"  {field}: {problem}" for field, problem in error.problems)
+        raise _fail(f"game-day plan {path} is invalid; nothing was started:\n{lines}") from None
+
+
+def _print_gameday_plan(plan: Any) -> None:
+    console.print(f"Game-day [bold]{plan.name}[/]: {len(plan.drills)} drill(s)", soft_wrap=True)
+    parallel = "in order" if plan.max_concurrency == 1 else f"up to {plan.max_concurrency} at once"
+    tolerated = f", tolerating {plan.tolerated_failure_percentage:g}% failed" if plan.tolerated_failure_percentage else ""
+    console.print(
+        f"  {parallel}, {plan.pause_seconds} s between drills, a failed drill: {plan.failure_policy}{tolerated}", soft_wrap=True
+    )
+    if plan.change_calendar:
+        console.print(f"  change calendar: {plan.change_calendar} (refuses to start while CLOSED)", soft_wrap=True)
+    for index in range(len(plan.drills)):
+        scenario = plan.scenario_of(index)
+        console.print(f"  {index:02d} {scenario.name} v{scenario.version} on {plan.environment_label(index)}", soft_wrap=True)
+
+
+def _gameday_dry_run(deployment: client.Deployment, plan: Any, requested_by: str) -> int:
+    from drillkit.gameday import run as gameday_run
+
+    _print_gameday_plan(plan)
+    worst = EXIT_PASS
+    if plan.change_calendar:
+        try:
+            state = client.with_aws_of(deployment, lambda: gameday_run.calendar_state(plan.change_calendar))
+        except DrillError as error:
+            console.print(f"  change calendar {plan.change_calendar}: [red]cannot be read[/]: {error}", soft_wrap=True)
+            worst = EXIT_ERROR
+        else:
+            colour = "red" if state["state"] == "CLOSED" else "green"
+            console.print(f"  change calendar {plan.change_calendar}: [{colour}]{state['state']}[/] now", soft_wrap=True)
+            worst = EXIT_MISSED if state["state"] == "CLOSED" else worst
+    for index in range(len(plan.drills)):
+        console.print(f"\n[bold]Drill {index:02d}[/] on {plan.environment_label(index)}")
+        worst = max(worst, print_plan(deployment, plan.scenario_of(index), requested_by))
+    console.print(f"\nGame-day plan: {'ready' if worst == EXIT_PASS else 'NOT ready (see above)'}; nothing was changed.")
+    return worst
+
+
+@gameday_app.command("run")
+def gameday_run_command(
+    plan_file: Path = typer.Argument(..., help="Game-day plan YAML (docs: README, Game-days)."),
+    wait: bool = typer.Option(False, "--wait/--no-wait", help="Follow the game-day live, drill by drill, to its verdict."),
+    endpoint: EndpointOption = None,
+    lab_file: LabFileOption = None,
+    stack_name: StackOption = None,
+    region: RegionOption = None,
+    requested_by: str = typer.Option(os.environ.get("USER", "unknown"), help="Recorded in every report."),
+    reports_dir: Path = typer.Option(Path("drillkit-reports"), help="Where the game-day report is copied."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan and every drill's dry run; change nothing."),
+) -> None:
+    """Run a game-day. Exit 0 when every drill passed, 1 when one failed or never started, 2 on error."""
+    from drillkit.gameday import client as gameday_client
+
+    plan = load_gameday_plan(plan_file)
+    try:
+        deployment = _deployment(endpoint, lab_file, stack_name, region)
+        if dry_run:
+            raise typer.Exit(_gameday_dry_run(deployment, plan, requested_by))
+        machine = deployment.gameday_machine()
+        request = gameday_client.gameday_request(deployment, plan, requested_by)
+        execution_arn = gameday_client.start(deployment, machine, request)
+        _print_gameday_plan(plan)
+        console.print(f"Started game-day [bold]{request.gameday_id}[/] on {deployment.label}", soft_wrap=True)
+        if not wait:
+            console.print(f"  {execution_arn}", soft_wrap=True)
+            raise typer.Exit(EXIT_PASS)
+
+        def on_change(kind: str, item: Any, value: str) -> None:
+            if kind == "started":
+                console.print(f"  [cyan]•[/] {item.index:02d} {item.scenario} on {item.environment}: started ({item.drill_id})")
+            else:
+                colour = "green" if value == "PASS" else "red"
+                console.print(f"  [{colour}]■[/] {item.index:02d} {item.scenario} on {item.environment}: [{colour}]{value}[/]")
+
+        execution = gameday_client.follow(deployment, request, execution_arn, on_change)
+        if execution["status"] != "SUCCEEDED":
+            error, cause = client.execution_error(execution)
+            raise _fail(f"game-day {execution['status'].lower()}: {error}: {cause}")
+        folder = gameday_client.download_report(deployment, str(request.gameday_id), reports_dir)
+    except DrillError as error:
+        raise _fail(str(error)) from None
+    document = json.loads((folder / "gameday.json").read_text())
+    table = Table(title=f"Game-day {document['name']}", title_justify="left")
+    for column in ("#", "Scenario", "Environment", "Verdict", "Restore verified"):
+        table.add_column(column)
+    for drill in document["drills"]:
+        restored = {None: "-", True: "yes", False: "[red]NO[/]"}[drill["restore_verified"]]
+        table.add_row(f"{drill['index']:02d}", drill["scenario"], drill["environment"], drill["verdict"], restored)
+    console.print(table)
+    if document["stop_reason"]:
+        console.print(f"  {document['stop_reason']}", soft_wrap=True)
+    colour = "green" if document["verdict"] == "PASS" else "red"
+    console.print(f"Verdict: [bold {colour}]{document['verdict']}[/]", soft_wrap=True)
+    console.print(f"Report: {folder / 'gameday.html'}  (and gameday.json, junit.xml)", soft_wrap=True)
+    raise typer.Exit(GAMEDAY_VERDICT_EXIT[document["verdict"]])
+
+
+@gameday_app.command("schedule")
+def gameday_schedule_command(
+    plan_file: Path = typer.Argument(..., help="Game-day plan YAML."),
+    cron: str = typer.Option(
+        ..., "--cron", help='EventBridge Scheduler expression: "cron(0 10 ? * SAT *)", rate(...) or at(...).'
+    ),
+    name: str | None = typer.Option(None, help="The schedule's name (default: the plan's name); an existing one is updated."),
+    timezone: str = typer.Option("UTC", help="IANA time zone of the expression, e.g. Europe/Berlin."),
+    disabled: bool = typer.Option(False, "--disabled", help="Create or update it paused."),
+    endpoint: EndpointOption = None,
+    lab_file: LabFileOption = None,
+    stack_name: StackOption = None,
+    region: RegionOption = None,
+) -> None:
+    """Create or update a schedule that starts the game-day machine with this plan."""
+    from drillkit.gameday import schedule as gameday_schedule
+    from drillkit.spec import Network
+
+    plan = load_gameday_plan(plan_file)
+    schedule_name = name or plan.name
+    try:
+        deployment = _deployment(endpoint, lab_file, stack_name, region)
+        machine = deployment.gameday_machine()
+        role = deployment.scheduler_role()
+        network = Network.model_validate(deployment.network) if deployment.network else None
+        document = gameday_schedule.schedule_input(plan, schedule_name, network)
+        done = gameday_schedule.put(
+            deployment.client("scheduler"), schedule_name, cron, timezone, machine, role, document, enabled=not disabled
+        )
+        upcoming = gameday_schedule.next_run(cron, timezone, datetime.now(UTC)) if not disabled else None
+    except DrillError as error:
+        raise _fail(str(error)) from None
+    state = "paused" if disabled else f"next run {upcoming:%Y-%m-%d %H:%M} UTC" if upcoming else "next run not computed"
+    console.print(f"Schedule [bold]{schedule_name}[/] {done}: {plan.name}, {cron} ({timezone}); {state}", soft_wrap=True)
+
+
+@gameday_app.command("schedules")
+def gameday_schedules_command(
+    endpoint: EndpointOption = None,
+    lab_file: LabFileOption = None,
+    stack_name: StackOption = None,
+    region: RegionOption = None,
+) -> None:
+    """List the schedules that start game-days, with their next run."""
+    from drillkit.gameday import schedule as gameday_schedule
+
+    try:
+        deployment = _deployment(endpoint, lab_file, stack_name, region)
+        machine = deployment.gameday_machine()
+        found = gameday_schedule.listed(deployment.client("scheduler"), machine, datetime.now(UTC))
+    except DrillError as error:
+        raise _fail(str(error)) from None
+    table = Table(title="Game-day schedules", title_justify="left")
+    for column in ("Name", "State", "Expression", "Plan", "Next run (UTC)"):
+        table.add_column(column)
+    for item in found:
+        upcoming = f"{item['next_run']:%Y-%m-%d %H:%M}" if item["next_run"] else "-"
+        plan = f"{item['plan']} ({item['drills']} drills)"
+        table.add_row(item["name"], item["state"], f"{item['expression']} {item['timezone']}", plan, upcoming)
+    console.print(table)
+
+
+@gameday_app.command("pause")
+def gameday_pause_command(
+    name: str = typer.Argument(..., help="The schedule's name (drillkit gameday schedules lists them)."),
+    resume: bool = typer.Option(False, "--resume", help="Enable it again instead."),
+    endpoint: EndpointOption = None,
+    lab_file: LabFileOption = None,
+    stack_name: StackOption = None,
+    region: RegionOption = None,
+) -> None:
+    """Pause a game-day schedule (or --resume it): nothing else about it changes."""
+    from drillkit.gameday import schedule as gameday_schedule
+
+    try:
+        gameday_schedule.set_state(_deployment(endpoint, lab_file, stack_name, region).client("scheduler"), name, enabled=resume)
+    except DrillError as error:
+        raise _fail(str(error)) from None
+    console.print(f"Schedule [bold]{name}[/] {'resumed' if resume else 'paused'}", soft_wrap=True)
 
 
 if __name__ == "__main__":

@@ -46,6 +46,18 @@ class Deployment:
     endpoint_url: str | None = None
     network: dict[str, Any] = field(default_factory=dict)
     label: str = ""
+    gameday_state_machine_arn: str | None = None  # None: a lab or stack from before game-days
+    scheduler_role_arn: str | None = None  # the role an EventBridge Scheduler schedule starts game-days with
+
+    def gameday_machine(self) -> str:
+        if not self.gameday_state_machine_arn:
+            raise DeploymentNotFound(f"{self.label} has no game-day machine (deploy or restart it from this version)")
+        return self.gameday_state_machine_arn
+
+    def scheduler_role(self) -> str:
+        if not self.scheduler_role_arn:
+            raise DeploymentNotFound(f"{self.label} has no game-day schedule role (deploy or restart it from this version)")
+        return self.scheduler_role_arn
 
     def session(self) -> boto3.session.Session:
         if self.endpoint_url:
@@ -99,6 +111,8 @@ def from_lab_file(path: Path, endpoint_url: str | None = None) -> Deployment:
                 **({"ca_pem": lab["tls_ca_pem"]} if lab.get("tls_ca_pem") else {}),
             },
             label=f"local lab at {lab['endpoint_url']}",
+            gameday_state_machine_arn=lab["state_machines"].get("gameday"),
+            scheduler_role_arn=lab.get("scheduler_role_arn"),
         )
     except (KeyError, TypeError, ValueError, AttributeError) as error:
         raise DeploymentNotFound(
@@ -122,6 +136,8 @@ def from_stack(stack_name: str, region: str | None = None) -> Deployment:
         evidence_bucket=outputs["EvidenceBucketName"],
         region=session.region_name or "us-east-1",
         label=f"stack {stack_name} in {session.region_name}",
+        gameday_state_machine_arn=outputs.get("GameDayStateMachineArn"),
+        scheduler_role_arn=outputs.get("GameDayScheduleRoleArn"),
     )
 
 

@@ -142,3 +142,8 @@ class CaughtError(BaseModel):
 
 class DrillNotRunning(DrillError):
     """stop named a drill whose execution has already ended."""
+
+
+# -- game-days ------------------------------------------------------------------------------------------
+class ChangeFreeze(DrillError):
+    """The game-day's SSM Change Calendar is CLOSED: nothing is started."""

@@ -133,8 +133,10 @@ def test_retries_only_name_transient_or_lambda_service_errors():
 
 def test_functions_differ_only_by_handler_and_their_own_environment():
     functions = {k: v["Properties"] for k, v in RESOURCES.items() if v["Type"] == "AWS::Serverless::Function"}
-    # One function per task state, plus the safety net that EventBridge calls from outside the machine.
-    assert len(functions) == len([s for s in STATES.values() if s["Type"] == "Task"]) + 1
+    # One function per task state, plus the safety net that EventBridge calls from outside the machine, plus the
+    # game-day machine's one function (its Preflight and Report steps; tests/asl/test_gameday_machine.py).
+    assert len(functions) == len([s for s in STATES.values() if s["Type"] == "Task"]) + 1 + 1
+    assert "GameDayFunction" in functions
     glob = TEMPLATE["Globals"]["Function"]
     assert glob["CodeUri"] == "functions/" and glob["Runtime"] == "python3.13"
     for name, props in functions.items():

@@ -1,0 +1,79 @@
+"""The game-day machine's Report step: read every drill's outcome, write the game-day report, announce it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from drillkit import aws, clock
+from drillkit.evidence.store import EvidenceStore
+from drillkit.gameday import report as gameday_report
+from drillkit.gameday.run import DrillOutcome, Prepared, execution_arn_of, gameday_config, outcome_of, parse_gameday_request
+
+
+def _execution(sfn: Any, arn: str) -> dict[str, Any] | None:
+    try:
+        return dict(sfn.describe_execution(executionArn=arn))
+    except ClientError as error:
+        if aws.error_code(error) == "ExecutionDoesNotExist":
+            return None
+        with aws.aws_call("DescribeExecution", arn):
+            raise
+
+
+def collect(prepared: Prepared, store: EvidenceStore, sfn: Any, drill_machine_arn: str) -> list[DrillOutcome]:
+    outcomes = []
+    for item in prepared.drills:
+        execution = _execution(sfn, execution_arn_of(drill_machine_arn, item.drill_id))
+        report = store.get_json(f"drills/{item.drill_id}/report.json") if execution is not None else None
+        outcomes.append(outcome_of(item, execution, report))
+    return outcomes
+
+
+def report(event: dict[str, Any]) -> dict[str, Any]:
+    """event: {request: the machine's input, gameday: Prepared, execution_id, run_error?}."""
+    request = parse_gameday_request(event["request"])
+    prepared = Prepared.model_validate(event["gameday"])
+    config = gameday_config()
+    store = EvidenceStore(config.evidence_bucket)
+    outcomes = collect(prepared, store, aws.client("stepfunctions"), config.drill_state_machine_arn)
+    document = gameday_report.build(
+        prepared,
+        outcomes,
+        requested_by=request.requested_by,
+        execution_id=event.get("execution_id"),
+        plan_hash=request.plan.content_hash(),
+        run_error=event.get("run_error"),
+        ended_at=clock.now(),
+        schedule=request.schedule,
+    )
+    prefix = gameday_report.gameday_prefix(prepared.gameday_id)
+    keys = {}
+    for name, body in gameday_report.render_artifacts(document).items():
+        store.put(prefix + name, body)
+        keys[name] = prefix + name
+    if config.topic_arn:
+        announce_result(config.topic_arn, document, keys)
+    return {
+        "gameday_id": prepared.gameday_id,
+        "verdict": document["verdict"],
+        "counts": document["counts"],
+        "drills": [{"drill_id": d["drill_id"], "verdict": d["verdict"]} for d in document["drills"]],
+        "artifacts": keys,
+    }
+
+
+def announce_result(topic_arn: str, document: dict[str, Any], keys: dict[str, str]) -> None:
+    lines = [f"Game-day {document['name']} ({document['gameday_id']}): {document['verdict']}"]
+    lines += [f"  {d['index']:02d} {d['scenario']} on {d['environment']}: {d['verdict']}" for d in document["drills"]]
+    if document["stop_reason"]:
+        lines.append(document["stop_reason"])
+    lines += ["Report in the evidence bucket:", *(f"  {k}" for k in keys.values())]
+    with aws.aws_call("Publish", topic_arn):
+        aws.client("sns").publish(
+            TopicArn=topic_arn,
+            Subject=f"drillkit game-day {document['verdict']}: {document['name']}"[:100],
+            Message="\n".join(lines),
+            MessageAttributes={"verdict": {"DataType": "String", "StringValue": document["verdict"]}},
+        )

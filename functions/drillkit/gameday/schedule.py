@@ -1,0 +1,205 @@
+"""Game-day schedules: EventBridge Scheduler schedules that start the game-day machine with a plan as input.
+
+Nothing in drillkit schedules by itself: a schedule is EventBridge Scheduler's, its target the game-day machine,
+its input the machine's input without a game-day id (each run is named from its execution). ``next_run`` says when
+a schedule fires next, from its expression (at(...) and the cron(...) fields Scheduler documents; rate(...) runs
+are counted from the schedule's start, which Scheduler does not return, so they are not computed).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from botocore.exceptions import ClientError
+
+from drillkit.errors import DrillError
+from drillkit.gameday.plan import GameDayPlan
+from drillkit.spec import Network
+
+NAME_PATTERN = re.compile(r"^[0-9a-zA-Z-_.]{1,64}$")
+DAY_NAMES = {"SUN": 1, "MON": 2, "TUE": 3, "WED": 4, "THU": 5, "FRI": 6, "SAT": 7}
+MONTH_NAMES = {
+    m: i for i, m in enumerate(("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"), 1)
+}
+
+
+class ScheduleInvalid(DrillError):
+    """A schedule's name or expression is not one EventBridge Scheduler accepts."""
+
+
+def _field(text: str, low: int, high: int, names: dict[str, int] | None = None) -> set[int] | None:
+    """The values one cron field allows; None for what this reader does not evaluate (L, W, #)."""
+    if text in ("*", "?"):
+        return set(range(low, high + 1))
+    values: set[int] = set()
+    for part in text.split(","):
+        if any(mark in part for mark in ("L", "W", "#")) and not (names and part.upper() in names):
+            return None
+        step, stepped = 1, "/" in part
+        if stepped:
+            part, step_text = part.split("/", 1)
+            step = _number(step_text, None)
+        if part in ("*", "?"):
+            start, end = low, high
+        elif "-" in part:
+            first, last = part.split("-", 1)
+            start, end = _number(first, names), _number(last, names)
+        else:
+            start = _number(part, names)
+            end = high if stepped else start
+        if not (low <= start <= high and low <= end <= high) or step < 1:
+            raise ScheduleInvalid(f"cron field {text!r}: values run from {low} to {high}")
+        values.update(range(start, end + 1, step))
+    return values
+
+
+def _number(text: str, names: dict[str, int] | None) -> int:
+    if names and text.upper() in names:
+        return names[text.upper()]
+    if not text.isdigit():
+        raise ScheduleInvalid(f"cron value {text!r} is not a number{' or a name' if names else ''}")
+    return int(text)
+
+
+def validate_expression(expression: str) -> str:
+    if match := re.fullmatch(r"cron\((.+)\)", expression):
+        fields = match.group(1).split()
+        if len(fields) != 6:
+            raise ScheduleInvalid(f"{expression}: cron(...) takes 6 fields (minutes hours day-of-month month day-of-week year)")
+        if (fields[2] == "?") == (fields[4] == "?"):
+            raise ScheduleInvalid(f"{expression}: exactly one of day-of-month and day-of-week must be '?'")
+        next_run(expression, "UTC", datetime(2000, 1, 1, tzinfo=UTC))  # raises on a bad field
+        return expression
+    if re.fullmatch(r"rate\(\d+ (minute|minutes|hour|hours|day|days)\)", expression):
+        return expression
+    if re.fullmatch(r"at\(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\)", expression):
+        return expression
+    raise ScheduleInvalid(f"--cron {expression!r}: give cron(...), rate(N unit) or at(yyyy-mm-ddThh:mm:ss)")
+
+
+def next_run(expression: str, timezone: str, now: datetime) -> datetime | None:
+    """When the schedule fires next after `now` (UTC), or None when it never will or this reader cannot say."""
+    zone = ZoneInfo(timezone)
+    if match := re.fullmatch(r"at\((.+)\)", expression):
+        moment = datetime.fromisoformat(match.group(1)).replace(tzinfo=zone)
+        return moment.astimezone(UTC) if moment > now else None
+    match = re.fullmatch(r"cron\((.+)\)", expression)
+    if not match:
+        return None
+    minute, hour, dom, month, dow, year = match.group(1).split()
+    fields = (
+        _field(minute, 0, 59),
+        _field(hour, 0, 23),
+        _field(dom, 1, 31),
+        _field(month, 1, 12, MONTH_NAMES),
+        _field(dow, 1, 7, DAY_NAMES),
+        _field(year, 1970, 2199),
+    )
+    if any(f is None for f in fields):
+        return None
+    minutes, hours, days, months, weekdays, years = (sorted(f or ()) for f in fields)
+    local = now.astimezone(zone)
+    day = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    for _ in range(366 * 5):
+        weekday = (day.weekday() + 1) % 7 + 1  # Monday=0 in Python; SUN=1 .. SAT=7 in cron
+        if day.year in years and day.month in months and (day.day in days if dow == "?" else weekday in weekdays):
+            for h in hours:
+                for m in minutes:
+                    moment = day.replace(hour=h, minute=m)
+                    if moment > local:
+                        return moment.astimezone(UTC)
+        day = (day + timedelta(days=1)).replace(hour=0, minute=0)
+    return None
+
+
+def schedule_input(plan: GameDayPlan, name: str, network: Network | None = None) -> str:
+    """The game-day machine's input a schedule sends: the resolved plan, who asked (the schedule), no game-day id."""
+    document: dict[str, Any] = {"requested_by": f"schedule {name}", "schedule": name, "plan": plan.model_dump(mode="json")}
+    if network is not None:
+        document["network"] = network.model_dump(mode="json")
+    return json.dumps(document)
+
+
+def put(
+    scheduler: Any,
+    name: str,
+    expression: str,
+    timezone: str,
+    machine_arn: str,
+    role_arn: str,
+    document: str,
+    enabled: bool = True,
+) -> str:
+    """Create the named schedule, or update it: returns "created" or "updated"."""
+    if not NAME_PATTERN.match(name):
+        raise ScheduleInvalid(f"--name {name!r}: 1 to 64 letters, digits, '-', '_' or '.'")
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ScheduleInvalid(f"--timezone {timezone!r} is not an IANA time zone") from None
+    arguments = {
+        "Name": name,
+        "ScheduleExpression": validate_expression(expression),
+        "ScheduleExpressionTimezone": timezone,
+        "FlexibleTimeWindow": {"Mode": "OFF"},
+        "State": "ENABLED" if enabled else "DISABLED",
+        "Description": "drillkit game-day",
+        "Target": {
+            "Arn": machine_arn,
+            "RoleArn": role_arn,
+            "Input": document,
+            "RetryPolicy": {"MaximumRetryAttempts": 3, "MaximumEventAgeInSeconds": 3600},
+        },
+    }
+    try:
+        scheduler.get_schedule(Name=name)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
+            raise
+        scheduler.create_schedule(**arguments)
+        return "created"
+    scheduler.update_schedule(**arguments)
+    return "updated"
+
+
+def listed(scheduler: Any, machine_arn: str, now: datetime) -> list[dict[str, Any]]:
+    """Every schedule whose target is this game-day machine, with its next run."""
+    found = []
+    for page in scheduler.get_paginator("list_schedules").paginate():
+        for item in page.get("Schedules", []):
+            if item.get("Target", {}).get("Arn") != machine_arn:
+                continue
+            detail = scheduler.get_schedule(Name=item["Name"], GroupName=item.get("GroupName", "default"))
+            timezone = detail.get("ScheduleExpressionTimezone") or "UTC"
+            upcoming = next_run(detail["ScheduleExpression"], timezone, now) if detail["State"] == "ENABLED" else None
+            plan = json.loads(detail["Target"].get("Input") or "{}").get("plan") or {}
+            found.append(
+                {
+                    "name": detail["Name"],
+                    "state": detail["State"],
+                    "expression": detail["ScheduleExpression"],
+                    "timezone": timezone,
+                    "plan": plan.get("name"),
+                    "drills": len(plan.get("drills") or []),
+                    "next_run": upcoming,
+                }
+            )
+    return sorted(found, key=lambda s: s["name"])
+
+
+def set_state(scheduler: Any, name: str, enabled: bool) -> None:
+    """Pause (DISABLED) or resume (ENABLED) a schedule, keeping everything else as it is."""
+    try:
+        detail = scheduler.get_schedule(Name=name)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+            raise ScheduleInvalid(f"NAME: no schedule {name}") from None
+        raise
+    keep = ("ScheduleExpression", "ScheduleExpressionTimezone", "FlexibleTimeWindow", "Target", "Description", "GroupName")
+    scheduler.update_schedule(
+        Name=name, State="ENABLED" if enabled else "DISABLED", **{k: detail[k] for k in keep if k in detail}
+    )
