@@ -26,7 +26,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if item.path.resolve().relative_to(TESTS).parts[0] not in WITHOUT_SOCKETS:
             continue
-        if item.get_closest_marker("loopback"):
+        # A test whose account has a real standby server (functional/conftest.standby_server) reaches it on loopback.
+        if item.get_closest_marker("loopback") or "standby_server" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.allow_hosts(LOOPBACK))
         else:
             item.add_marker(pytest.mark.disable_socket)

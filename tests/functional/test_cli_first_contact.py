@@ -39,6 +39,7 @@ def test_version_prints_the_installed_version():
 @pytest.mark.parametrize(
     "command", [["report", "d-20260101T000000Z-0001"], ["follow", "d-20260101T000000Z-0001"], ["unlock", "env", "--reason", "x"]]
 )
+@pytest.mark.loopback  # a closed port on 127.0.0.1: a lab that is gone
 def test_a_dead_lab_file_is_one_line_naming_the_file_and_lab_up_in_every_command(tmp_path, command):
     # Given a lab.json whose lab is gone (nothing listens on its endpoint)
     lab_file = tmp_path / "lab.json"
@@ -205,6 +206,7 @@ def test_run_json_prints_one_document_on_stdout_and_the_progress_on_stderr(monke
     assert "Verdict: PASS" in result.stderr
 
 
+@pytest.mark.loopback  # a closed port on 127.0.0.1: an endpoint that stopped answering
 def test_an_aws_error_no_command_expected_is_one_line_and_exit_2_not_a_traceback(monkeypatch, capsys):
     # Given a deployment whose endpoint stops answering (the lab went away after its lab file was read)
     dead = client.Deployment(

@@ -67,9 +67,9 @@ def test_a_stack_without_secondary_record_is_blocked_by_readiness_because_there_
 
     # The drill goes on to its report (FAIL) without injecting: the machine's Ready choice skips to Report.
     assert ref["blocked"] is True
-    [finding] = [f for f in recorded(ref).context.readiness if f["blocking"]]
-    assert finding["code"] == "NO_SECONDARY_RECORD"
-    assert f"no SECONDARY failover record for {RECORD}" in finding["message"]
+    [finding] = [f for f in recorded(ref).context.readiness if f.blocking]
+    assert finding.code == "NO_SECONDARY_RECORD"
+    assert f"no SECONDARY failover record for {RECORD}" in finding.message
     assert not [i for i in ledger_items(account) if i["sk"].startswith("UNDO#")]
 
 

@@ -8,6 +8,8 @@ import pytest
 from drillkit import drill
 from drillkit.errors import ScenarioInvalid
 
+from .conftest import recorded
+
 PRIMARY = "arn:aws:rds:us-east-1:123456789012:cluster:app-primary"
 STANDBY = "arn:aws:rds:us-west-2:123456789012:cluster:app-standby"
 
@@ -30,9 +32,10 @@ def _heartbeat(secret: str, primary: str = PRIMARY, standby: str = STANDBY) -> d
 def test_a_heartbeat_whose_clusters_and_secret_exist_passes_preflight(heartbeat_stack, request_for):
     account, secret = heartbeat_stack
 
-    context = drill.preflight(request_for(data={"heartbeat": _heartbeat(secret)}), execution_id=None, execution_name="hb-ok-0001")
+    ref = drill.preflight(request_for(data={"heartbeat": _heartbeat(secret)}), execution_id=None, execution_name="hb-ok-0001")
 
-    assert context["scenario"]["data"]["heartbeat"]["secret_arn"] == secret
+    heartbeat = recorded(ref).context.scenario.data.heartbeat
+    assert heartbeat is not None and heartbeat.secret_arn == secret
 
 
 def test_a_wrong_cluster_and_a_missing_secret_are_each_named_by_scenario_field_and_nothing_is_locked(

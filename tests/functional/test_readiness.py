@@ -10,7 +10,7 @@ from drillkit.errors import AwsCallFailed
 from drillkit.model import FailoverEndpoint, ResolvedTarget
 from drillkit.spec import parse_request
 
-from .conftest import RECORD, STANDBY_ADDRESS
+from .conftest import RECORD, STANDBY_ADDRESS, recorded
 
 
 def ledger_items(account) -> list[dict]:
@@ -32,23 +32,23 @@ def test_a_standby_answering_503_blocks_the_drill_in_preflight_naming_the_standb
     account.standby.status = 503
 
     # When preflight runs
-    context = drill.preflight(request_for(), execution_id=None, execution_name="drill-standby-0001")
+    ref = drill.preflight(request_for(), execution_id=None, execution_name="drill-standby-0001")
 
     # Then the drill is blocked before anything is injected, by a finding naming the standby and what it answered
-    assert context["blocked"] is True
-    [finding] = [f for f in context["readiness"] if f["blocking"]]
-    assert finding["code"] == "STANDBY_NOT_SERVING" and finding["area"] == "standby"
-    assert f"the standby standby ({STANDBY_ADDRESS}" in finding["message"]
-    assert f"answered GET http://{RECORD.rstrip('.')}:80/ with HTTP 503" in finding["message"]
-    assert finding["evidence"]["resource"] == STANDBY_ADDRESS and finding["evidence"]["answered"].startswith("HTTP 503")
+    assert ref["blocked"] is True
+    [finding] = [f for f in recorded(ref).context.readiness if f.blocking]
+    assert finding.code == "STANDBY_NOT_SERVING" and finding.area == "standby"
+    assert f"the standby standby ({STANDBY_ADDRESS}" in finding.message
+    assert f"answered GET http://{RECORD.rstrip('.')}:80/ with HTTP 503" in finding.message
+    assert finding.evidence.resource == STANDBY_ADDRESS and (finding.evidence.answered or "").startswith("HTTP 503")
     assert not [i for i in ledger_items(account) if i["sk"].startswith("UNDO#")]
 
 
 def test_a_standby_answering_200_does_not_block(account, request_for):
-    context = drill.preflight(request_for(), execution_id=None, execution_name="drill-standby-0002")
+    ref = drill.preflight(request_for(), execution_id=None, execution_name="drill-standby-0002")
 
-    assert context["blocked"] is False
-    assert not [f for f in context["readiness"] if f["area"] == "standby"]
+    assert ref["blocked"] is False
+    assert not [f for f in recorded(ref).context.readiness if f.area == "standby"]
 
 
 def test_a_primary_record_without_a_health_check_blocks(account, request_for):

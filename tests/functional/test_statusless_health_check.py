@@ -26,8 +26,8 @@ def test_a_calculated_health_check_on_the_primary_record_is_a_blocking_readiness
 
     # Then the drill is blocked by a finding that names the check and its type, and nothing was written to undo
     assert ref["blocked"] is True
-    [finding] = [f for f in recorded(ref).context.readiness if f["blocking"]]
-    assert finding["code"] == "HEALTH_CHECK_STATUS_UNREADABLE"
-    assert finding["severity"] == "critical"
-    assert calculated in finding["message"] and "CALCULATED" in finding["message"]
+    [finding] = [f for f in recorded(ref).context.readiness if f.blocking]
+    assert finding.code == "HEALTH_CHECK_STATUS_UNREADABLE"
+    assert finding.severity == "critical"
+    assert calculated in finding.message and "CALCULATED" in finding.message
     assert not [i for i in account.table.scan()["Items"] if i["sk"].startswith("UNDO#")]

@@ -8,11 +8,11 @@ import pytest
 
 from drillkit.evidence import chart, report
 
-from ..reports import T0, T_INJECT, UNDO, drill_context, finished_state, samples_after_injection
+from ..reports import T0, T_INJECT, UNDO, drill_context, finished_restore, finished_state, record_of, samples_after_injection
 
 
 def _document(context, state, samples, undo=UNDO):
-    return report.build(context, state, samples, undo, ended_at=T0 + 60)
+    return report.build(record_of(context, state), samples, undo, ended_at=T0 + 60)
 
 
 def _overlaps(items):
@@ -78,8 +78,8 @@ def test_a_drill_that_injected_nothing_does_not_speak_of_the_fault_s_time(scenar
     state = {
         "drill": context.model_dump(mode="json"),
         "error": {"Error": "NotSteady", "Cause": "not steady"},
-        "restore": {"started_at": T0 + 61, "ended_at": T0 + 61, "records": []},
-        "verification": {"verified": True, "t": T0 + 62, "resources": {}, "note": "nothing was injected"},
+        "restore": finished_restore(T0 + 61, []),
+        "verification": {"done": True, "verified": True, "t": T0 + 62, "resources": {}, "note": "nothing was injected"},
     }
     document = _document(context, state, readings, undo=[])
 

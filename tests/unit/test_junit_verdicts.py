@@ -8,14 +8,15 @@ import pytest
 from junitparser import Error, Failure, JUnitXml
 
 from drillkit.evidence import junit, report
+from drillkit.model import DrillContext
 
-from ..reports import T0, assert_valid_report, drill_context
+from ..reports import T0, assert_valid_report, drill_context, finished_restore, record_of
 
 BLOCKING = {
     "severity": "high",
     "code": "NO_SECONDARY_RECORD",
     "message": "the record has no SECONDARY: clients have nowhere to fail over to",
-    "evidence": "target.record_name",
+    "evidence": "route53:ListResourceRecordSets app.drillkit.lab.",
     "remedy": "Create the SECONDARY failover record.",
     "blocking": True,
 }
@@ -34,11 +35,13 @@ def _results(case):
 
 def test_a_drill_refused_by_readiness_is_a_failure_in_junit_naming_the_finding(scenario_dict, tmp_path):
     # Given a drill whose readiness check blocked it before anything was injected
-    context = drill_context(scenario_dict).model_copy(update={"blocked": True, "readiness": [BLOCKING]})
+    context = DrillContext.model_validate(
+        {**drill_context(scenario_dict).model_dump(mode="json"), "blocked": True, "readiness": [BLOCKING]}
+    )
     state = {"drill": context.model_dump(mode="json")}
 
     # When its report and junit.xml are written
-    document = report.build(context, state, [], [], ended_at=T0 + 5)
+    document = report.build(record_of(context, state), [], [], ended_at=T0 + 5)
     cases, suites = _cases(document, tmp_path)
 
     # Then the verdict is FAIL and the suite holds a failure that names the blocking finding
@@ -67,12 +70,12 @@ def test_an_error_or_aborted_drill_is_an_error_in_junit(scenario_dict, tmp_path,
     state = {
         "drill": context.model_dump(mode="json"),
         **state_extra,
-        "restore": {"started_at": T0 + 61, "ended_at": T0 + 61, "records": []},
-        "verification": {"verified": True, "t": T0 + 62, "resources": {}, "note": "nothing was injected"},
+        "restore": finished_restore(T0 + 61, []),
+        "verification": {"done": True, "verified": True, "t": T0 + 62, "resources": {}, "note": "nothing was injected"},
     }
 
     # When its junit.xml is written
-    document = report.build(context, state, [], [], ended_at=T0 + 63)
+    document = report.build(record_of(context, state), [], [], ended_at=T0 + 63)
     cases, suites = _cases(document, tmp_path)
 
     # Then the suite has an error case: never green
@@ -85,7 +88,7 @@ def test_a_passing_drill_has_neither_failures_nor_errors(scenario_dict, tmp_path
     from ..reports import UNDO, finished_state, samples_after_injection
 
     context = drill_context(scenario_dict)
-    document = report.build(context, finished_state(context), samples_after_injection(1, 2, 3), UNDO, ended_at=T0 + 60)
+    document = report.build(record_of(context, finished_state(context)), samples_after_injection(1, 2, 3), UNDO, ended_at=T0 + 60)
     cases, suites = _cases(document, tmp_path)
 
     assert document["verdict"] == "PASS"

@@ -26,7 +26,14 @@ from ..conftest import ROOT
 
 HANDLERS_DIR = ROOT / "functions" / "drillkit" / "handlers"
 HANDLER_MODULES = sorted(p.stem for p in HANDLERS_DIR.glob("*.py") if p.stem != "__init__")
-ENVIRONMENT = {"LEDGER_TABLE": "drillkit-ledger", "EVIDENCE_BUCKET": "drillkit-evidence", "TOPIC_ARN": "arn:aws:sns:::t"}
+ENVIRONMENT = {
+    "LEDGER_TABLE": "drillkit-ledger",
+    "EVIDENCE_BUCKET": "drillkit-evidence",
+    "TOPIC_ARN": "arn:aws:sns:::t",
+    "DRILL_STATE_MACHINE_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:drill",
+}
+# The drill machine's steps; the game-day function (handlers/gameday.py) reads no ledger and is tested on its own.
+DRILL_HANDLER_MODULES = [module for module in HANDLER_MODULES if module != "gameday"]
 
 
 @dataclass
@@ -150,7 +157,7 @@ def test_a_wrong_environment_fails_the_decoration_that_is_the_cold_start(functio
         drill_step("restore", config=(config.ledger_config,))
 
 
-@pytest.mark.parametrize("module", HANDLER_MODULES)
+@pytest.mark.parametrize("module", DRILL_HANDLER_MODULES)
 def test_every_handler_module_fails_its_cold_start_without_its_ledger_table(module, function_environment, monkeypatch):
     # Given the function's environment without LEDGER_TABLE
     monkeypatch.delenv("LEDGER_TABLE")
@@ -178,10 +185,32 @@ STEP_RESULT = {"drill_id": "d-5", "scenario": "s", "verdict": "PASS", "restore_v
 
 
 def test_the_table_of_calls_covers_every_handler_module():
-    assert sorted(CALLS) == HANDLER_MODULES
+    assert sorted(CALLS) == DRILL_HANDLER_MODULES
 
 
-@pytest.mark.parametrize("module", HANDLER_MODULES)
+def test_the_game_day_function_fails_its_cold_start_without_the_drill_machine(function_environment, monkeypatch):
+    monkeypatch.delenv("DRILL_STATE_MACHINE_ARN")
+
+    with pytest.raises(ConfigurationError, match="DRILL_STATE_MACHINE_ARN"):
+        fresh_import("gameday")
+
+
+def test_the_game_day_function_logs_one_step_line_with_the_game_day_id(function_environment, log_lines, monkeypatch):
+    # Given the game-day function, whose preflight answers at once
+    from drillkit.gameday import run
+
+    monkeypatch.setattr(run, "preflight", lambda *args, **kwargs: {"gameday_id": "gd-1"})
+    handler = importlib.import_module("drillkit.handlers.gameday").lambda_handler
+
+    # When its machine invokes the preflight step
+    handler({"step": "preflight", "request": {"gameday_id": "gd-1"}, "execution_id": "arn:x"}, FakeLambdaContext())
+
+    # Then one line names the game-day and the step
+    [line] = step_lines(log_lines())
+    assert (line["drill_id"], line["step"], line["outcome"]) == ("gd-1", "gameday.preflight", "ok")
+
+
+@pytest.mark.parametrize("module", DRILL_HANDLER_MODULES)
 def test_every_handler_logs_one_step_line_with_the_drill_id_from_its_event(
     module, function_environment, log_lines, monkeypatch, capsys
 ):

@@ -12,6 +12,7 @@ import pytest
 
 from drillkit import clock, outcome
 from drillkit.milestones import CATALOGUE
+from drillkit.model import DrillContext
 from drillkit.outcome import DrillSteps
 from drillkit.spec import parse_scenario
 
@@ -174,16 +175,30 @@ def test_an_unverified_restore_fails_a_drill_whose_objectives_all_passed(context
 
 def test_a_drill_readiness_refused_fails_with_the_readiness_findings_and_names_the_blocking_one(context):
     readiness = [
-        {"severity": "high", "code": "NO_STANDBY_RECORD", "message": "no SECONDARY record", "blocking": True, "evidence": ""},
-        {"severity": "low", "code": "TTL_ABOVE_60", "message": "TTL 300 s", "blocking": False, "remedy": "lower the TTL"},
+        {
+            "severity": "high",
+            "code": "NO_STANDBY_RECORD",
+            "message": "no SECONDARY record",
+            "blocking": True,
+            "evidence": "route53:ListResourceRecordSets app.drillkit.lab.",
+            "remedy": "create the SECONDARY record",
+        },
+        {
+            "severity": "low",
+            "code": "TTL_ABOVE_60",
+            "message": "TTL 300 s",
+            "blocking": False,
+            "remedy": "lower the TTL",
+            "evidence": "route53:ListResourceRecordSets app.drillkit.lab.",
+        },
     ]
-    blocked = context.model_copy(update={"blocked": True, "readiness": readiness})
+    blocked = DrillContext.model_validate({**context.model_dump(mode="json"), "blocked": True, "readiness": readiness})
     judged = judge(blocked, {"drill": blocked.model_dump(mode="json")}, [])
 
     assert judged.verdict == "FAIL" and judged.restore_verified
     assert [finding.report() for finding in judged.findings] == [
-        {"severity": "high", "code": "NO_STANDBY_RECORD", "message": "no SECONDARY record"},
-        {"severity": "low", "code": "TTL_ABOVE_60", "message": "TTL 300 s", "remedy": "lower the TTL"},
+        {key: readiness[0][key] for key in ("severity", "code", "message", "evidence", "remedy")},
+        {key: readiness[1][key] for key in ("severity", "code", "message", "evidence", "remedy")},
     ]
     assert judged.deviations == ["readiness refused the drill before injection: NO_STANDBY_RECORD"]
 

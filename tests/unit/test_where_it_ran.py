@@ -5,12 +5,12 @@ from __future__ import annotations
 from drillkit.evidence import report, summary, where
 from drillkit.evidence.export import Period, render_summary, summarise
 
-from ..reports import T0, UNDO, assert_valid_report, drill_context, finished_state, samples_after_injection
+from ..reports import T0, UNDO, assert_valid_report, drill_context, finished_state, record_of, samples_after_injection
 
 
 def _document(scenario_dict):
     context = drill_context(scenario_dict)
-    return report.build(context, finished_state(context), samples_after_injection(1, 2, 3), UNDO, ended_at=T0 + 60)
+    return report.build(record_of(context, finished_state(context)), samples_after_injection(1, 2, 3), UNDO, ended_at=T0 + 60)
 
 
 def test_a_drill_in_aws_names_the_account_regions_and_stack_in_every_rendering(scenario_dict, monkeypatch):
