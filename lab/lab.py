@@ -175,8 +175,8 @@ class Lab:
             "pid": os.getpid(),
             "ready_seconds": round(time.monotonic() - started, 3),
         }
-        # Workers start once the stack is up: started earlier they would only slow the start down.
-        runtime.prewarm()
+        # No worker starts before its function is invoked; the template they are forked from starts once the stack is up.
+        runtime.prepare()
         self.lab_file.write_text(json.dumps(self.info, indent=2))
         return self.info
 
