@@ -178,6 +178,7 @@ class LambdaRuntime:
         self.log_dir = log_dir
         self.functions: dict[str, FunctionConfig] = {}
         self._idle: dict[str, list[Worker]] = {}
+        self._started: set[Worker] = set()  # every worker not yet stopped, busy or idle
         self._lock = threading.Lock()
         self.invocations = 0
         self._sabotage: dict[str, Sabotage] = {}
@@ -199,7 +200,11 @@ class LambdaRuntime:
                 if worker.alive():
                     return worker
                 worker.kill()  # reaped, its connection closed
-        return Worker(self.functions[name], self.endpoint_url, self._log(name))
+                self._started.discard(worker)
+        worker = Worker(self.functions[name], self.endpoint_url, self._log(name))
+        with self._lock:
+            self._started.add(worker)
+        return worker
 
     def _give_back(self, worker: Worker) -> None:
         if worker.alive():
@@ -270,11 +275,14 @@ class LambdaRuntime:
             self._give_back(worker)
         else:
             worker.kill()  # its clients' retry state saw the sabotage; the next invocation starts clean
+            with self._lock:
+                self._started.discard(worker)
         return result
 
     def close(self) -> None:
         with self._lock:
-            workers = [w for pool in self._idle.values() for w in pool]
+            workers = list(self._started)  # busy ones too: a worker hung by the harness never comes back
+            self._started.clear()
             self._idle = {name: [] for name in self._idle}
         for worker in workers:
             worker.kill()
