@@ -19,10 +19,11 @@ $(STAMP): pyproject.toml
 demo: setup
 	$(BIN)/drillkit demo
 
-# Two workers: the lab tests mostly wait on real timings, so two labs at once halve the wall time.
-# --dist loadfile keeps each module (and its lab) on one worker.
+# Four workers on two cores: a lab test mostly waits on real timings (a quarter of a core each), so four labs
+# at once keep the cores busy. --dist loadgroup keeps each group on one worker: a module with its module-scoped
+# lab, or a slice of a module of independent drills; tests/lab/conftest.py deals out the longest first.
 test: setup
-	$(BIN)/pytest -q -n 2 --dist loadfile
+	$(BIN)/pytest -q -n 4 --dist loadgroup
 
 test-fast: setup
 	$(BIN)/pytest -q -n 2 -m "not lab"
