@@ -130,56 +130,6 @@ class ExecutionEvents:
 STOPPED_EXECUTIONS: set[str] = set()
 
 
-def install_stop_at_once() -> None:
-    """StopExecution as AWS does it: ABORTED at once, and no state of the execution runs after it.
-
-    moto's interpreter only notices a stop once the task in flight returns, and may then carry on into
-    the Catch path; in AWS the execution is ABORTED at the stop and invokes nothing more (a Lambda
-    already running finishes on its own, its result unused). The lab marks it ABORTED at the stop,
-    keeps it so, and refuses the stopped execution's later invocations (see LabExtensions.invoke).
-    """
-    from moto.stepfunctions.parser.api import ExecutionStatus
-    from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication, Execution
-
-    if getattr(Execution.stop, "_lab", False):
-        return
-    original_stop, original_reflect = Execution.stop, BaseExecutionWorkerCommunication._reflect_execution_status
-
-    def stop(self: Any, stop_date: Any, error: str | None, cause: str | None) -> None:
-        original_stop(self, stop_date, error, cause)
-        if self.exec_status == ExecutionStatus.RUNNING:
-            STOPPED_EXECUTIONS.add(self.exec_arn)
-            self.exec_status, self.stop_date, self.error, self.cause = ExecutionStatus.ABORTED, stop_date, error, cause
-
-    def reflect(self: Any) -> None:
-        if self.execution.exec_arn not in STOPPED_EXECUTIONS:
-            original_reflect(self)
-
-    stop._lab = True  # type: ignore[attr-defined]
-    Execution.stop = stop
-    BaseExecutionWorkerCommunication._reflect_execution_status = reflect
-
-
-def time_out(execution_arn: str) -> bool:
-    """End a running execution TIMED_OUT now, as Step Functions does when it reaches its TimeoutSeconds.
-
-    The drill machine's limit is 2 hours; the lab test of that guardrail moves the clock instead of waiting.
-    """
-    from moto.stepfunctions.parser.api import ExecutionStatus
-    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
-
-    account, region = execution_arn.split(":")[4], execution_arn.split(":")[3]
-    backend = stepfunctions_parser_backends[account][region]
-    for machine in backend.state_machines:
-        for execution in machine.executions:
-            if getattr(execution, "exec_arn", None) == execution_arn and execution.exec_status == ExecutionStatus.RUNNING:
-                cause = "The execution reached its TimeoutSeconds (the lab moved its clock)."
-                execution.stop(datetime.now(tz=UTC), "States.Timeout", cause)
-                execution.exec_status = ExecutionStatus.TIMED_OUT
-                return True
-    return False
-
-
 def stopped_execution_of(event: Any) -> str | None:
     """The execution an invocation belongs to, when that execution was stopped (drill states carry its id)."""
     if not isinstance(event, dict):
