@@ -199,7 +199,8 @@ def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> float:
 @contextlib.contextmanager
 def running_lab(work_dir: Path, stack: Path | None = None) -> Iterator[RunningLab]:
     process = LabProcess(work_dir, stack)
-    deployment = process.start()
+    # Ready in seconds alone; several labs starting at once on a busy 2-core machine take longer.
+    deployment = process.start(timeout=180)
     try:
         yield RunningLab(work_dir, json.loads(process.lab_file.read_text()), deployment)
     finally:
@@ -245,6 +246,11 @@ def _group(item: pytest.Item) -> str:
     return module
 
 
+def pytest_itemcollected(item: pytest.Item) -> None:
+    # Marked as each item is collected: before any collection_modifyitems hook, xdist's (which reads the groups) included.
+    item.add_marker(pytest.mark.xdist_group(_group(item)))
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     here = Path(__file__).parent
     lab_items = [item for item in items if here in item.path.parents]
@@ -253,9 +259,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     groups: dict[str, list[pytest.Item]] = {}
     for item in lab_items:
         groups.setdefault(_group(item), []).append(item)
-    for name, members in groups.items():
-        for item in members:
-            item.add_marker(pytest.mark.xdist_group(name))
 
     def weight(name: str) -> float:
         module = name.split("::")[0]
