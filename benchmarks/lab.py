@@ -2,14 +2,17 @@
 
     .venv/bin/python benchmarks/lab.py [--runs 3] [--stack lab/stacks/default.yaml] [--drill]
 
-Prints one line per run and a summary; targets (issue 3): ready < 5 s, lab process RSS < 300 MB.
-The Lambda workers (one warm process per function, standing in for Lambda's own service) are
-reported apart, as RSS and as the PSS of the whole tree. Linux only (reads /proc).
+Prints one line per run and a summary; targets (issue 18): ready < 2 s and the whole tree's proportional set
+size (PSS: shared pages counted once) < 300 MB at ready, for the default stack. A Lambda worker starts at its
+function's first invocation (forked from one template process), so after a drill the tree holds one per
+function invoked: reported apart. The lab's CPU seconds to ready are printed too: on a loaded machine they
+say more than the wall time. Linux only (reads /proc).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -23,8 +26,8 @@ from drillkit.cli import LabProcess
 from drillkit.spec import parse_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
-READY_TARGET_SECONDS = 5.0
-RSS_TARGET_MB = 300.0
+READY_TARGET_SECONDS = 2.0
+PSS_TARGET_MB = 300.0
 
 
 def _tree(pid: int) -> list[int]:
@@ -51,6 +54,12 @@ def _kb(path: str, key: str) -> int:
     except OSError:
         pass
     return 0
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def memory_mb(pid: int) -> dict[str, float]:
@@ -84,7 +93,7 @@ def main() -> int:
     parser.add_argument("--stack", type=Path, default=None)
     parser.add_argument("--drill", action="store_true", help="also run the demo drill and measure memory after it")
     args = parser.parse_args()
-    ready, lab_rss = [], []
+    ready, tree_pss = [], []
     for run in range(1, args.runs + 1):
         with tempfile.TemporaryDirectory() as work_dir:
             lab = LabProcess(Path(work_dir), args.stack)
@@ -93,21 +102,22 @@ def main() -> int:
             seconds = time.monotonic() - started
             assert lab.process is not None
             at_ready = memory_mb(lab.process.pid)
-            print(f"run {run}: ready in {seconds:.2f} s; at ready: {describe(at_ready)}", flush=True)
-            peak = at_ready["lab_rss"]
+            cpu = cpu_seconds(lab.process.pid)
+            print(f"run {run}: ready in {seconds:.2f} s ({cpu:.1f} CPU s); at ready: {describe(at_ready)}", flush=True)
             if args.drill:
                 status = run_drill(deployment)
                 after = memory_mb(lab.process.pid)
-                peak = max(peak, after["lab_rss"])
                 print(f"        drill {status}; after it: {describe(after)}", flush=True)
+            stopping = time.monotonic()
             lab.stop()
+            print(f"        stopped in {time.monotonic() - stopping:.2f} s", flush=True)
             ready.append(seconds)
-            lab_rss.append(peak)
+            tree_pss.append(at_ready["tree_pss"])
     print(
         f"lab ready: median {statistics.median(ready):.2f} s, max {max(ready):.2f} s (target < {READY_TARGET_SECONDS:g} s); "
-        f"lab process RSS: max {max(lab_rss):.0f} MB (target < {RSS_TARGET_MB:g} MB; Lambda workers reported apart)"
+        f"whole tree PSS at ready: max {max(tree_pss):.0f} MB (target < {PSS_TARGET_MB:g} MB)"
     )
-    return 0 if max(ready) < READY_TARGET_SECONDS and max(lab_rss) < RSS_TARGET_MB else 1
+    return 0 if max(ready) < READY_TARGET_SECONDS and max(tree_pss) < PSS_TARGET_MB else 1
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -30,11 +31,19 @@ def main() -> int:
     try:
         info = lab.start(progress=lambda message: print(f"lab: {message}", file=sys.stderr, flush=True))
         print(f"lab: ready in {info['ready_seconds']:.1f}s; {lab.lab_file}", file=sys.stderr, flush=True)
-        stop.wait()
+        # Python runs a signal handler in the main thread, and only when that thread runs: a wait without a
+        # timeout may never wake for it (the signal lands on one of the lab's many threads). Wake to look.
+        while not stop.wait(0.1):
+            pass
     finally:
         lab.stop()
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    # Everything the lab writes is closed by now. Tearing down its hundreds of MB of Python objects one by one
+    # (the interpreter's exit) takes seconds and frees nothing the kernel would not free at once.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

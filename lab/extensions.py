@@ -14,12 +14,18 @@ A WSGI layer in front of moto's server:
   Test harness (lab only)        POST /_lab/function-timeout   give a drillkit function a shorter timeout
   Usage (lab only)               GET /_lab/usage   every request and Lambda invocation so far (usage.py), for the cost model
 Everything else goes to moto unchanged.
+
+And every patch the lab makes to moto itself (install_moto_patches, at the end of this module): Step Functions
+execution on, StopExecution and TimeoutSeconds as AWS ends an execution, DescribeAlarmHistory, DescribeTargetHealth
+from the ALB's own checks, deregistration draining, DescribeGlobalClusters showing the database physics, EC2's
+catalogues trimmed to the lab's regions. No other module of the lab changes moto.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import threading
 import time
@@ -31,9 +37,17 @@ from urllib.parse import parse_qs, unquote
 from xml.sax.saxutils import escape
 
 from drillkit_lab import change_calendar
-from drillkit_lab.events import stopped_execution_of, time_out
+from drillkit_lab.events import STOPPED_EXECUTIONS, stopped_execution_of
 from drillkit_lab.lambda_runtime import InvocationResult, LambdaRuntime, Sabotage
-from drillkit_lab.physics.database import ClusterNotEligible, DatabaseUnavailable, GlobalClusterBusy, GlobalDatabase
+from drillkit_lab.physics.alarms import HISTORY
+from drillkit_lab.physics.alb import BY_TARGET_GROUP, Draining, _record_drain, deregistration_delay, draining_targets, is_lambda
+from drillkit_lab.physics.database import (
+    BY_GLOBAL_CLUSTER,
+    ClusterNotEligible,
+    DatabaseUnavailable,
+    GlobalClusterBusy,
+    GlobalDatabase,
+)
 from drillkit_lab.physics.route53 import Route53Physics
 from drillkit_lab.throttle import Route53Throttle, operation_of
 from drillkit_lab.usage import UsageMeter
@@ -370,3 +384,408 @@ def _data_api_field(value: Any) -> dict[str, Any]:
     if isinstance(value, float):
         return {"doubleValue": value}
     return {"stringValue": str(value)}
+
+
+# == every patch the lab makes to moto ========================================================================
+# moto is the local cloud; where it lacks an API or behaves unlike AWS, the lab changes it here and nowhere else.
+# Each patch is installed once per process (install_moto_patches), before the local cloud serves.
+
+
+def install_moto_patches(regions: set[str]) -> None:
+    """Every change the lab makes to moto's models and responses; call before moto's EC2 models are imported."""
+    # The lab registers the images it launches; loading moto's catalogue of public AMIs costs seconds and memory.
+    os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
+    trim_instance_type_offerings(regions)
+    enable_step_functions_execution()
+    install_stop_at_once()
+    install_sync_execution()
+    install_tolerated_failures()
+    install_describe_alarm_history()
+    install_describe_target_health()
+    install_target_draining()
+    install_global_cluster_state()
+
+
+def quiet_request_handler() -> Any:
+    """moto's request handler without its access log line per request."""
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+
+    class QuietRequestHandler(MotoRequestHandler):
+        def log_request(self, *args: Any, **kwargs: Any) -> None:
+            return
+
+    return QuietRequestHandler
+
+
+def enable_step_functions_execution() -> None:
+    from moto.core.config import default_user_config
+
+    default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True
+
+
+def trim_instance_type_offerings(regions: set[str]) -> None:
+    """Load moto's EC2 instance-type offerings only for the lab's regions (about 40 MB less).
+
+    Must run before moto's EC2 models are imported; describe_instance_type_offerings for other
+    regions then answers empty, which no drill asks for.
+    """
+    import moto.utilities.utils as moto_utils
+
+    if getattr(moto_utils.load_resource, "_lab", False):
+        return
+    original = moto_utils.load_resource
+
+    def load_resource(path: str, *args: Any, **kwargs: Any) -> Any:
+        if "instance_type_offerings" in path and not any(f"/{region}." in path for region in regions):
+            return []
+        return original(path, *args, **kwargs)
+
+    load_resource._lab = True  # type: ignore[attr-defined]
+    moto_utils.load_resource = load_resource
+
+
+# Executions a parent started through a .sync integration (startExecution.sync:2): parent ARN -> child ARNs.
+SYNC_CHILDREN: dict[str, set[str]] = {}
+
+
+def _execution(execution_arn: str) -> Any:
+    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+    account, region = execution_arn.split(":")[4], execution_arn.split(":")[3]
+    backend = stepfunctions_parser_backends[account][region]
+    for machine in backend.state_machines:
+        for execution in machine.executions:
+            if getattr(execution, "exec_arn", None) == execution_arn:
+                return execution
+    return None
+
+
+def install_stop_at_once() -> None:
+    """StopExecution as AWS does it: ABORTED at once, and no state of the execution runs after it.
+
+    moto's interpreter only notices a stop once the task in flight returns, and may then carry on into
+    the Catch path; in AWS the execution is ABORTED at the stop and invokes nothing more (a Lambda
+    already running finishes on its own, its result unused). The lab marks it ABORTED at the stop,
+    keeps it so, and refuses the stopped execution's later invocations (see LabExtensions.invoke).
+    """
+    from moto.stepfunctions.parser.api import ExecutionStatus
+    from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication, Execution
+
+    if getattr(Execution.stop, "_lab", False):
+        return
+    original_stop, original_reflect = Execution.stop, BaseExecutionWorkerCommunication._reflect_execution_status
+
+    def stop(self: Any, stop_date: Any, error: str | None, cause: str | None) -> None:
+        original_stop(self, stop_date, error, cause)
+        if self.exec_status == ExecutionStatus.RUNNING:
+            STOPPED_EXECUTIONS.add(self.exec_arn)
+            self.exec_status, self.stop_date, self.error, self.cause = ExecutionStatus.ABORTED, stop_date, error, cause
+        # AWS stops the executions a stopped execution started through .sync integrations (a game-day's drills).
+        for child_arn in sorted(SYNC_CHILDREN.pop(self.exec_arn, set())):
+            child = _execution(child_arn)
+            if child is not None and child.exec_status == ExecutionStatus.RUNNING:
+                child.stop(stop_date, "States.Aborted", f"Its parent execution {self.exec_arn} was stopped.")
+
+    def reflect(self: Any) -> None:
+        if self.execution.exec_arn not in STOPPED_EXECUTIONS:
+            original_reflect(self)
+
+    stop._lab = True  # type: ignore[attr-defined]
+    Execution.stop = stop
+    BaseExecutionWorkerCommunication._reflect_execution_status = reflect
+
+
+def time_out(execution_arn: str) -> bool:
+    """End a running execution TIMED_OUT now, as Step Functions does when it reaches its TimeoutSeconds.
+
+    The drill machine's limit is 2 hours; the lab test of that guardrail moves the clock instead of waiting.
+    """
+    from moto.stepfunctions.parser.api import ExecutionStatus
+    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+    account, region = execution_arn.split(":")[4], execution_arn.split(":")[3]
+    backend = stepfunctions_parser_backends[account][region]
+    for machine in backend.state_machines:
+        for execution in machine.executions:
+            if getattr(execution, "exec_arn", None) == execution_arn and execution.exec_status == ExecutionStatus.RUNNING:
+                cause = "The execution reached its TimeoutSeconds (the lab moved its clock)."
+                execution.stop(datetime.now(tz=UTC), "States.Timeout", cause)
+                execution.exec_status = ExecutionStatus.TIMED_OUT
+                return True
+    return False
+
+
+def install_describe_alarm_history() -> None:
+    """Teach moto's CloudWatch DescribeAlarmHistory, answered from HISTORY in its own wire format."""
+    from moto.cloudwatch.responses import CloudWatchResponse
+    from moto.core.responses import ActionResult
+
+    def describe_alarm_history(self: Any) -> Any:
+        name = self._get_param("AlarmName")
+        kind = self._get_param("HistoryItemType")
+        items = [
+            i for i in HISTORY[self.region] if (not name or i["AlarmName"] == name) and (not kind or i["HistoryItemType"] == kind)
+        ]
+        newest_first = sorted(items, key=lambda i: i["Timestamp"], reverse=True)
+        return ActionResult({"AlarmHistoryItems": newest_first[: int(self._get_param("MaxRecords") or 100)]})
+
+    CloudWatchResponse.describe_alarm_history = describe_alarm_history
+
+
+def install_describe_target_health() -> None:
+    """DescribeTargetHealth answers from the ALB's own health checks instead of moto's constant 'healthy'."""
+    from moto.elbv2.models import FakeHealthStatus, FakeTargetGroup
+
+    original = FakeTargetGroup.health_for
+    if getattr(original, "_lab", False):
+        return
+
+    def health_for(self: Any, target: dict[str, Any], ec2_backend: Any) -> Any:
+        drain = draining_targets(self).get(target["Id"])
+        if target["Id"] not in self.targets and drain is not None and drain.until > time.time():
+            return FakeHealthStatus(
+                target["Id"],
+                drain.target.get("Port", self.port),
+                self.health_check_port,
+                "draining",
+                "Target.DeregistrationInProgress",
+                "Target deregistration is in progress",
+            )
+        status = original(self, target, ec2_backend)
+        physics = BY_TARGET_GROUP.get(self.arn)
+        if physics is None or status.status != "healthy":
+            return status
+        port = 0 if is_lambda(status.instance_id) else int(status.port)
+        state = physics.targets.get(f"{status.instance_id}:{port}")
+        if state is None or state.healthy is None:
+            if is_lambda(status.instance_id):
+                return FakeHealthStatus(
+                    status.instance_id, status.port, None, "unavailable", "Target.HealthCheckDisabled", "Health checks disabled"
+                )
+            return FakeHealthStatus(
+                status.instance_id,
+                status.port,
+                status.health_check_port,
+                "initial",
+                "Elb.InitialHealthChecking",
+                "Initial health checks in progress",
+            )
+        if state.healthy:
+            return status
+        return FakeHealthStatus(
+            status.instance_id,
+            status.port,
+            status.health_check_port,
+            "unhealthy",
+            state.reason,
+            state.description,
+        )
+
+    health_for._lab = True  # type: ignore[attr-defined]
+    FakeTargetGroup.health_for = health_for
+
+
+def install_target_draining() -> None:
+    """DeregisterTargets starts a drain instead of forgetting the target; RegisterTargets ends it.
+
+    Only the API path drains: the lab's ECS physics deregisters a stopping task itself and skips the
+    delay (docs/lab.md, ECS). DescribeTargetHealth without a target list lists draining targets too.
+    """
+    from moto.elbv2.models import ELBv2Backend, FakeTargetGroup
+
+    if getattr(ELBv2Backend.deregister_targets, "_lab", False):
+        return
+    original_deregister = ELBv2Backend.deregister_targets
+    original_register = FakeTargetGroup.register
+    original_describe = ELBv2Backend.describe_target_health
+
+    def deregister_targets(self: Any, target_group_arn: str, instances: list[dict[str, Any]]) -> None:
+        group = self.target_groups.get(target_group_arn)
+        drains = draining_targets(group) if group is not None else {}
+        # Deregistering a target that is already draining changes nothing (AWS accepts the call); the
+        # rest, unknown targets included, are moto's to deregister or refuse.
+        already_draining = {t["Id"] for t in instances if t["Id"] in drains and t["Id"] not in group.targets}
+        registered = [t for t in instances if t["Id"] not in already_draining]
+        if registered or not instances:
+            original_deregister(self, target_group_arn, registered)
+        delay = deregistration_delay(group) if group is not None else 0.0
+        if delay <= 0:
+            return
+        until = time.time() + delay
+        for target in registered:
+            removed = group.deregistered_targets.get(target["Id"], target)
+            drains[target["Id"]] = Draining({"Id": removed["Id"], "Port": removed.get("Port", group.port)}, until)
+            _record_drain(group, drains[target["Id"]].target, True, "deregistered", seconds=delay)
+
+    def register(self: Any, targets: list[dict[str, Any]]) -> None:
+        newly = [t for t in targets if t["Id"] not in self.targets]  # registering a registered target changes nothing
+        original_register(self, targets)
+        drains = draining_targets(self)
+        physics = BY_TARGET_GROUP.get(self.arn)
+        for target in newly:
+            ended = drains.pop(target["Id"], None)
+            if ended is not None:
+                _record_drain(self, ended.target, False, "registered again")
+            if physics is not None:
+                # A target registered (again) starts in `initial`: its earlier health counts for nothing.
+                port = 0 if is_lambda(target["Id"]) else int(target.get("Port") or self.port)
+                physics.targets.pop(f"{target['Id']}:{port}", None)
+
+    def describe_target_health(self: Any, target_group_arn: str, targets: list[dict[str, Any]]) -> list[Any]:
+        group = self.target_groups.get(target_group_arn)
+        if not targets and group is not None:
+            now = time.time()
+            drains = [d.target for i, d in list(draining_targets(group).items()) if d.until > now and i not in group.targets]
+            targets = [*group.targets.values(), *drains]
+        return original_describe(self, target_group_arn, targets)
+
+    deregister_targets._lab = True  # type: ignore[attr-defined]
+    ELBv2Backend.deregister_targets = deregister_targets
+    FakeTargetGroup.register = register
+    ELBv2Backend.describe_target_health = describe_target_health
+
+
+def install_global_cluster_state() -> None:
+    """DescribeGlobalClusters shows the physics: FailoverState during an operation, each member's role and sync."""
+    from moto.rds.models import GlobalCluster
+
+    original = GlobalCluster.global_cluster_members.fget
+    if getattr(original, "_lab", False):
+        return
+
+    def physics_of(global_cluster: Any) -> GlobalDatabase | None:
+        return BY_GLOBAL_CLUSTER.get(str(global_cluster.global_cluster_identifier).lower())
+
+    def global_cluster_members(self: Any) -> list[dict[str, Any]]:
+        members = original(self)
+        physics = physics_of(self)
+        if physics is None:
+            return members
+        for member in members:
+            member.update(physics.member_view(member["DBClusterArn"]) or {})
+        writer_readers = [m["DBClusterArn"] for m in members if not m["IsWriter"]]
+        for member in members:
+            member["Readers"] = writer_readers if member["IsWriter"] else []
+        return members
+
+    def failover_state(self: Any) -> dict[str, Any] | None:
+        physics = physics_of(self)
+        return None if physics is None else physics.failover_state()
+
+    global_cluster_members._lab = True  # type: ignore[attr-defined]
+    GlobalCluster.global_cluster_members = property(global_cluster_members)
+    GlobalCluster.failover_state = property(failover_state)
+
+
+def _pascal(key: str) -> str:
+    return key[:1].upper() + key[1:]
+
+
+def _epoch_millis(value: Any) -> Any:
+    return int(value.timestamp() * 1000) if isinstance(value, datetime) else value
+
+
+def install_sync_execution() -> None:
+    """`arn:aws:states:::states:startExecution(.sync:2)` as AWS runs it: the game-day machine starts its drills so.
+
+    moto's interpreter hands the ASL's parameters (StateMachineArn, Name, Input) to boto3 unchanged, which wants
+    stateMachineArn, name and input, and returns boto3's keys (executionArn, status, output) where AWS's task
+    result says ExecutionArn, Status and Output (dates as epoch milliseconds). The lab renames both ways.
+    """
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sfn import (
+        StateTaskServiceSfn,
+    )
+
+    if getattr(StateTaskServiceSfn._normalise_parameters, "_lab", False):
+        return
+    original_parameters = StateTaskServiceSfn._normalise_parameters
+    original_task = StateTaskServiceSfn._eval_service_task
+    original_response = StateTaskServiceSfn._normalise_response
+
+    def normalise_parameters(
+        self: Any, parameters: dict[str, Any], boto_service_name: str | None = None, service_action_name: str | None = None
+    ) -> None:
+        original_parameters(self, parameters, boto_service_name, service_action_name)
+        if service_action_name is None:
+            renamed = {key[:1].lower() + key[1:]: value for key, value in parameters.items()}
+            parameters.clear()
+            parameters.update(renamed)
+
+    def as_aws(response: Any) -> None:
+        if isinstance(response, dict):
+            renamed = {_pascal(key): _epoch_millis(value) for key, value in response.items()}
+            response.clear()
+            response.update(renamed)
+
+    def eval_service_task(self: Any, env: Any, *args: Any, **kwargs: Any) -> None:
+        original_task(self, env, *args, **kwargs)
+        as_aws(env.stack[-1])
+        started = env.stack[-1].get("ExecutionArn") if isinstance(env.stack[-1], dict) else None
+        if started and str(self.resource.condition or "").startswith("sync"):
+            # A .sync integration: stopping the parent stops this child (see install_stop_at_once).
+            parent = env.states.context_object.context_object_data["Execution"]["Id"]
+            SYNC_CHILDREN.setdefault(parent, set()).add(started)
+
+    def normalise_response(
+        self: Any, response: Any, boto_service_name: str | None = None, service_action_name: str | None = None
+    ) -> None:
+        original_response(self, response, boto_service_name, service_action_name)
+        as_aws(response)
+
+    normalise_parameters._lab = True  # type: ignore[attr-defined]
+    StateTaskServiceSfn._normalise_parameters = normalise_parameters
+    StateTaskServiceSfn._eval_service_task = eval_service_task
+    StateTaskServiceSfn._normalise_response = normalise_response
+
+
+def install_tolerated_failures() -> None:
+    """A Distributed Map's map run fails as in AWS once failed items exceed its tolerated failure count or percentage.
+
+    moto counts failed items but goes on with the rest and succeeds ("ToleratedFailurePercentagePath declarations
+    currently have no effect"). AWS fails the map run with States.ExceedToleratedFailureThreshold as soon as the
+    failed items exceed ToleratedFailureCount or ToleratedFailurePercentage (of all items; both default to 0) and
+    starts no further item: a game-day whose failure policy is stop starts no drill after the failed one.
+    """
+    from moto.stepfunctions.parser.api import HistoryEventType, MapRunFailedEventDetails
+    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEvent, FailureEventException
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import StatesErrorNameType
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.itemprocessor.distributed_item_processor_worker import (  # noqa: E501
+        DistributedItemProcessorWorker,
+    )
+    from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+
+    if getattr(DistributedItemProcessorWorker._eval_job, "_lab", False):
+        return
+    original = DistributedItemProcessorWorker._eval_job
+
+    def eval_job(self: Any, env: Any, job: Any) -> None:
+        record = self._map_run_record
+        failed_before = record.item_counter.failed.get() + record.item_counter.timed_out.get()
+        original(self, env, job)
+        failed = record.item_counter.failed.get() + record.item_counter.timed_out.get()
+        if failed == failed_before:
+            return
+        total = self._job_pool._jobs_number or 1
+        count_limit = record.tolerated_failure_count or 0
+        percentage_limit = record.tolerated_failure_percentage or 0.0
+        if failed > count_limit and failed * 100.0 / total > percentage_limit:
+            cause = (
+                f"The number of failed items ({failed} of {total}) exceeds the tolerated failure threshold "
+                f"(count {count_limit}, percentage {percentage_limit:g})."
+            )
+            job.job_output = FailureEventException(
+                FailureEvent(
+                    env=env,
+                    error_name=StatesErrorName(typ=StatesErrorNameType.StatesExceedToleratedFailureThreshold),
+                    event_type=HistoryEventType.MapRunFailed,
+                    event_details=EventDetails(
+                        mapRunFailedEventDetails=MapRunFailedEventDetails(
+                            error="States.ExceedToleratedFailureThreshold", cause=cause
+                        )
+                    ),
+                )
+            )
+
+    eval_job._lab = True  # type: ignore[attr-defined]
+    DistributedItemProcessorWorker._eval_job = eval_job

@@ -13,19 +13,11 @@ from typing import Any
 import boto3
 from werkzeug.serving import make_server
 
-from drillkit_lab import template
-from drillkit_lab.events import (
-    ExecutionEvents,
-    install_stop_at_once,
-    install_sync_execution,
-    install_tolerated_failures,
-    rules_from_template,
-)
-from drillkit_lab.extensions import LabExtensions
+from drillkit_lab import moto_backends, template
+from drillkit_lab.events import ExecutionEvents, rules_from_template
+from drillkit_lab.extensions import LabExtensions, install_moto_patches, quiet_request_handler
 from drillkit_lab.lambda_runtime import LambdaRuntime
-from drillkit_lab.physics.alarms import AlarmEvaluator, MetricSource, install_describe_alarm_history
-from drillkit_lab.physics.alb import Backends, install_describe_target_health, install_target_draining
-from drillkit_lab.physics.database import install_global_cluster_state
+from drillkit_lab.physics.alarms import AlarmEvaluator, MetricSource
 from drillkit_lab.physics.dns import LabDNSServer
 from drillkit_lab.physics.groundtruth import GroundTruth
 from drillkit_lab.physics.route53 import Route53Physics
@@ -38,12 +30,6 @@ from drillkit_lab.throttle import Route53Throttle
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 HOME_REGION = "us-east-1"
 STACK_NAME = "drillkit-lab"
-
-
-def _enable_step_functions_execution() -> None:
-    from moto.core.config import default_user_config
-
-    default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True
 
 
 class Lab:
@@ -75,35 +61,14 @@ class Lab:
         ground_truth = GroundTruth(ground_truth_path)
         self._stoppers.append(ground_truth.close)
 
-        # The lab registers the images it launches; loading moto's catalogue of public AMIs costs seconds and memory.
-        os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
-        _trim_instance_type_offerings({HOME_REGION, *(r.region for r in self.stack.regions().values())})
-        _enable_step_functions_execution()
-        install_stop_at_once()
-        install_sync_execution()
-        install_tolerated_failures()
-        install_describe_alarm_history()
-        install_describe_target_health()
-        install_target_draining()
-        install_global_cluster_state()
-        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
-        from moto.route53.models import route53_backends
-
+        install_moto_patches({HOME_REGION, *(r.region for r in self.stack.regions().values())})
         ports = PortMap(all_addresses(self.stack))
-        physics = Route53Physics(route53_backends[template.ACCOUNT_ID]["aws"], ground_truth, ports)
-        from moto.moto_server.werkzeug_app import MotoRequestHandler
-
-        class QuietRequestHandler(MotoRequestHandler):
-            def log_request(self, *args: Any, **kwargs: Any) -> None:
-                return
-
-        self._server = make_server("127.0.0.1", 0, None, threaded=True, request_handler=QuietRequestHandler)
+        physics = Route53Physics(moto_backends.route53(), ground_truth, ports)
+        self._server = make_server("127.0.0.1", 0, None, threaded=True, request_handler=quiet_request_handler())
         port = self._server.server_address[1]
         endpoint = f"http://127.0.0.1:{port}"
         runtime = LambdaRuntime(endpoint, self.work_dir / "logs")
-        extensions = LabExtensions(
-            DomainDispatcherApplication(create_backend_app), physics, runtime, Route53Throttle(self.stack.route53.api_rate_scale)
-        )
+        extensions = LabExtensions(moto_backends.app(), physics, runtime, Route53Throttle(self.stack.route53.api_rate_scale))
         self._server.app = extensions
         os.environ["MOTO_PORT"] = str(port)  # moto's Step Functions interpreter calls Lambda here
         threading.Thread(target=self._server.serve_forever, name="local-cloud", daemon=True).start()
@@ -129,16 +94,17 @@ class Lab:
         schedules.start()
         self._stoppers.append(schedules.stop)
 
-        physics.start()
-        self._stoppers.append(physics.stop)
         builder = StackBuilder(self.stack, client_session, physics, ground_truth, ports)
         self._stoppers.append(builder.stop)
-        stack_info = builder.create(_backends, _rds_backends(), self.work_dir)
+        stack_info = builder.create(moto_backends.region, moto_backends.rds(), self.work_dir)
+        # Route 53's checkers start once the endpoints they check are up (as they did when the checks were created last).
+        physics.start()
+        self._stoppers.append(physics.stop)
         extensions.database = builder.database
         alarm_regions = sorted({a["region"] for a in stack_info["alarms"]})
         if alarm_regions:
             evaluator = AlarmEvaluator(
-                _cloudwatch_backends(),
+                moto_backends.cloudwatch(),
                 MetricSource(physics, builder.load_balancers),
                 lambda region, topic, subject, message: client_session.client("sns", region_name=region).publish(
                     TopicArn=topic, Subject=subject, Message=message
@@ -191,8 +157,8 @@ class Lab:
             "pid": os.getpid(),
             "ready_seconds": round(time.monotonic() - started, 3),
         }
-        # Workers start once the stack is up: started earlier they would only slow the start down.
-        runtime.prewarm()
+        # No worker starts before its function is invoked; the template they are forked from starts once the stack is up.
+        runtime.prepare()
         # Written whole, then renamed: whoever waits for the file to exist never reads half of it.
         partial = self.lab_file.with_suffix(".json.partial")
         partial.write_text(json.dumps(self.info, indent=2))
@@ -214,54 +180,6 @@ class Lab:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-def _backends(region: str) -> Backends:
-    from moto.awslambda.models import lambda_backends
-    from moto.ec2.models import ec2_backends
-    from moto.ecs.models import ecs_backends
-    from moto.elbv2.models import elbv2_backends
-
-    account = template.ACCOUNT_ID
-    return Backends(
-        ec2=ec2_backends[account][region],
-        elbv2=elbv2_backends[account][region],
-        awslambda=lambda_backends[account][region],
-        ecs=ecs_backends[account][region],
-    )
-
-
-def _trim_instance_type_offerings(regions: set[str]) -> None:
-    """Load moto's EC2 instance-type offerings only for the lab's regions (about 40 MB less).
-
-    Must run before moto's EC2 models are imported; describe_instance_type_offerings for other
-    regions then answers empty, which no drill asks for.
-    """
-    import moto.utilities.utils as moto_utils
-
-    if getattr(moto_utils.load_resource, "_lab", False):
-        return
-    original = moto_utils.load_resource
-
-    def load_resource(path: str, *args: Any, **kwargs: Any) -> Any:
-        if "instance_type_offerings" in path and not any(f"/{region}." in path for region in regions):
-            return []
-        return original(path, *args, **kwargs)
-
-    load_resource._lab = True  # type: ignore[attr-defined]
-    moto_utils.load_resource = load_resource
-
-
-def _cloudwatch_backends() -> Any:
-    from moto.cloudwatch.models import cloudwatch_backends
-
-    return cloudwatch_backends[template.ACCOUNT_ID]
-
-
-def _rds_backends() -> Any:
-    from moto.rds.models import rds_backends
-
-    return rds_backends[template.ACCOUNT_ID]
 
 
 class _EndpointSession:

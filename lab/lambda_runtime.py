@@ -3,22 +3,48 @@
 Each function gets its own pool of worker processes whose environment is exactly the
 function's configured variables plus what the Lambda runtime itself provides
 (region, credentials, function name) and the lab endpoint.
+
+A function's first worker starts when the function is first invoked (a cold start), as in Lambda. Workers
+are forked from one template process that has already imported the libraries every handler imports
+(boto3, botocore, pydantic): a cold start then only imports drillkit and the handler, and the workers
+share those libraries' memory instead of holding a copy each.
 """
 
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
-import subprocess
-import sys
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from multiprocessing.context import ForkServerContext
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
+
+from drillkit_lab import lambda_worker
 
 FUNCTIONS_DIR = Path(__file__).resolve().parent.parent / "functions"
+# What the runtime template imports once for every worker: third-party libraries only, none of which reads the
+# function's environment at import (drillkit's handlers do, at their Init phase, in the worker).
+TEMPLATE_PRELOAD = ["drillkit_lab.lambda_worker", "boto3", "boto3.session", "botocore.client", "botocore.session", "pydantic"]
+_forkserver_lock = threading.Lock()
+
+
+def _forkserver() -> ForkServerContext:
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(TEMPLATE_PRELOAD)
+    return context
+
+
+def start_template() -> None:
+    """Start the workers' template process now (it imports its libraries in the background)."""
+    from multiprocessing import forkserver
+
+    with _forkserver_lock:
+        _forkserver()
+        forkserver.ensure_running()
 
 
 @dataclass(frozen=True)
@@ -83,24 +109,25 @@ class InvocationResult:
 
 
 class Worker:
-    def __init__(self, config: FunctionConfig, endpoint_url: str, log: IO[str]):
+    def __init__(self, config: FunctionConfig, endpoint_url: str, log_path: Path):
         self.config = config
-        self.process = subprocess.Popen(
-            [sys.executable, str(Path(__file__).resolve().parent / "lambda_worker.py")],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=log,
-            env=config.environment(endpoint_url),
-            cwd=str(FUNCTIONS_DIR),
-            text=True,
-            bufsize=1,
-        )
+        with _forkserver_lock:
+            context = _forkserver()
+            self.connection, theirs = context.Pipe()
+            self.process = context.Process(
+                target=lambda_worker.start,
+                args=(config.environment(endpoint_url), str(log_path), theirs),
+                name=f"lambda-{config.name}",
+                daemon=True,
+            )
+            self.process.start()
+        theirs.close()
         self.ready = threading.Event()
         self.last_used = time.monotonic()
 
     def wait_ready(self, timeout: float) -> bool:
         if not self.ready.is_set():
-            line = _readline(self.process, timeout)
+            line = self._receive(timeout)
             if line is None:
                 return False
             self.ready.set()
@@ -109,16 +136,14 @@ class Worker:
     def invoke(self, event: Any, timeout: float, sabotage: Sabotage | None = None) -> InvocationResult:
         request_id = str(uuid.uuid4())
         deadline_ms = int((time.time() + timeout) * 1000)
-        assert self.process.stdin is not None
         request = {"handler": self.config.handler, "event": event, "request_id": request_id, "deadline_ms": deadline_ms}
         if sabotage is not None:
             request["sabotage"] = {"kind": sabotage.kind, "after_calls": sabotage.after_calls}
-        self.process.stdin.write(json.dumps(request) + "\n")
-        self.process.stdin.flush()
-        line = _readline(self.process, timeout)
+        self.connection.send(json.dumps(request))
+        line = self._receive(timeout)
         self.last_used = time.monotonic()
-        if line is None and self.process.poll() is not None:
-            message = f"RequestId: {request_id} Error: Runtime exited with error: exit status {self.process.returncode}"
+        if line is None and not self.alive():
+            message = f"RequestId: {request_id} Error: Runtime exited with error: exit status {self.process.exitcode}"
             return InvocationResult(False, {"errorType": "Runtime.ExitError", "errorMessage": message})
         if line is None:
             self.kill()
@@ -129,25 +154,23 @@ class Worker:
         reply = json.loads(line)
         return InvocationResult(True, reply["result"]) if reply["ok"] else InvocationResult(False, reply["error"])
 
+    def _receive(self, timeout: float) -> str | None:
+        """One message with a deadline; None when the worker died or ran out of time."""
+        try:
+            if self.connection.poll(timeout):
+                return str(self.connection.recv())
+        except (EOFError, OSError):
+            self.process.join(timeout=5)  # it died: its exit status is known once it is reaped
+        return None
+
     def alive(self) -> bool:
-        return self.process.poll() is None
+        return self.process.is_alive()
 
     def kill(self) -> None:
         if self.alive():
             self.process.kill()
-        self.process.wait(timeout=5)
-
-
-def _readline(process: subprocess.Popen[str], timeout: float) -> str | None:
-    """Read one line with a deadline; None when the worker died or ran out of time."""
-    result: list[str] = []
-    assert process.stdout is not None
-    reader = threading.Thread(target=lambda: result.append(process.stdout.readline()), daemon=True)  # type: ignore[union-attr]
-    reader.start()
-    reader.join(timeout)
-    if reader.is_alive() or not result or not result[0]:
-        return None
-    return result[0]
+        self.process.join(timeout=5)
+        self.connection.close()
 
 
 class LambdaRuntime:
@@ -158,8 +181,8 @@ class LambdaRuntime:
         self.log_dir = log_dir
         self.functions: dict[str, FunctionConfig] = {}
         self._idle: dict[str, list[Worker]] = {}
+        self._started: set[Worker] = set()  # every worker not yet stopped, busy or idle
         self._lock = threading.Lock()
-        self._logs: dict[str, IO[str]] = {}
         self.invocations = 0
         self._sabotage: dict[str, Sabotage] = {}
         self._timeouts: dict[str, float] = {}  # lab-only: a function's timeout shortened for a test
@@ -168,11 +191,9 @@ class LambdaRuntime:
         self.functions[config.name] = config
         self._idle.setdefault(config.name, [])
 
-    def _log(self, name: str) -> IO[str]:
-        if name not in self._logs:
-            self.log_dir.mkdir(parents=True, exist_ok=True)
-            self._logs[name] = open(self.log_dir / f"lambda-{name}.log", "a", buffering=1)
-        return self._logs[name]
+    def _log(self, name: str) -> Path:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        return self.log_dir / f"lambda-{name}.log"
 
     def _take(self, name: str) -> Worker:
         with self._lock:
@@ -181,21 +202,21 @@ class LambdaRuntime:
                 worker = idle.pop()
                 if worker.alive():
                     return worker
-        return Worker(self.functions[name], self.endpoint_url, self._log(name))
+                worker.kill()  # reaped, its connection closed
+                self._started.discard(worker)
+        worker = Worker(self.functions[name], self.endpoint_url, self._log(name))
+        with self._lock:
+            self._started.add(worker)
+        return worker
 
     def _give_back(self, worker: Worker) -> None:
         if worker.alive():
             with self._lock:
                 self._idle[worker.config.name].append(worker)
 
-    def prewarm(self) -> None:
-        """Start one worker per function so drills skip cold starts.
-
-        Each goes straight into its pool while it starts: an invocation that arrives first waits for
-        that worker to be ready instead of starting a second one.
-        """
-        for name in self.functions:
-            self._give_back(self._take(name))
+    def prepare(self) -> None:
+        """Get cold starts ready without starting any function: the workers' template imports its libraries."""
+        threading.Thread(target=start_template, name="lambda-template", daemon=True).start()
 
     def function_named(self, name: str) -> str:
         """A function's name as registered, from it or its template logical id."""
@@ -257,13 +278,14 @@ class LambdaRuntime:
             self._give_back(worker)
         else:
             worker.kill()  # its clients' retry state saw the sabotage; the next invocation starts clean
+            with self._lock:
+                self._started.discard(worker)
         return result
 
     def close(self) -> None:
         with self._lock:
-            workers = [w for pool in self._idle.values() for w in pool]
+            workers = list(self._started)  # busy ones too: a worker hung by the harness never comes back
+            self._started.clear()
             self._idle = {name: [] for name in self._idle}
         for worker in workers:
             worker.kill()
-        for log in self._logs.values():
-            log.close()

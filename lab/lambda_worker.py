@@ -1,8 +1,12 @@
 """One warm Lambda execution environment: imports a handler once, runs invocations.
 
-Protocol: one JSON object per line on stdin ({"handler", "event", "request_id",
-"deadline_ms"}), one per line on the protocol pipe (the original stdout). The
-handler's own prints and logs go to stderr, like a function's CloudWatch stream.
+A worker is forked from the lab's runtime template (lambda_runtime.py: a fork server that has already
+imported the libraries every function imports, as Lambda's runtime image holds them), then takes the
+function's own environment, working directory and log before its Init phase imports the handler.
+
+Protocol, over the worker's connection: one JSON object per message ({"handler", "event", "request_id",
+"deadline_ms"}), one JSON reply per invocation. The handler's own prints and logs go to the function's log
+file, like a function's CloudWatch stream.
 """
 
 from __future__ import annotations
@@ -128,10 +132,25 @@ class _Raw:
         yield self.body
 
 
-def main() -> None:
-    protocol = os.fdopen(os.dup(1), "w", buffering=1)
-    os.dup2(2, 1)
-    sys.stdout = sys.stderr
+def start(environment: dict[str, str], log_path: str, connection: Any) -> None:
+    """A new execution environment: the function's environment and log, its Init phase, then its invocations."""
+    os.environ.clear()
+    os.environ.update(environment)
+    time.tzset()
+    sys.dont_write_bytecode = True
+    task_root = environment.get("LAMBDA_TASK_ROOT")
+    if task_root:
+        os.chdir(task_root)
+        sys.path.insert(0, task_root)
+    log = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    os.close(log)
+    sys.stdout = sys.stderr  # prints and logs alike: line by line into the log
+    serve(connection)
+
+
+def serve(connection: Any) -> None:
     handlers: dict[str, Any] = {}
     # Lambda's Init phase: the handler's module is imported before the first invocation, outside its timeout.
     # An import that fails here fails again, and is reported, at the invocation.
@@ -141,39 +160,40 @@ def main() -> None:
             handlers[handler_name] = getattr(importlib.import_module(module_name), function_name)
         except Exception as error:  # noqa: BLE001
             print(f"lab: init of {handler_name} failed: {error}", file=sys.stderr)
-    protocol.write(json.dumps({"ready": True}) + "\n")
-    for line in sys.stdin:
-        request = json.loads(line)
-        name = request["handler"]
+    connection.send(json.dumps({"ready": True}))
+    while True:
         try:
-            if name not in handlers:
-                module_name, function_name = name.rsplit(".", 1)
-                handlers[name] = getattr(importlib.import_module(module_name), function_name)
-            sabotage = Sabotage(request["sabotage"]) if request.get("sabotage") else None
+            request = json.loads(connection.recv())
+        except (EOFError, OSError):
+            return  # the runtime is gone: so is this environment
+        connection.send(_invoke(handlers, request))
+
+
+def _invoke(handlers: dict[str, Any], request: dict[str, Any]) -> str:
+    name = request["handler"]
+    try:
+        if name not in handlers:
+            module_name, function_name = name.rsplit(".", 1)
+            handlers[name] = getattr(importlib.import_module(module_name), function_name)
+        sabotage = Sabotage(request["sabotage"]) if request.get("sabotage") else None
+        if sabotage is not None:
+            sabotage.arm()
+        try:
+            result = handlers[name](request["event"], LocalContext(request["request_id"], request["deadline_ms"]))
+        finally:
             if sabotage is not None:
-                sabotage.arm()
-            try:
-                result = handlers[name](request["event"], LocalContext(request["request_id"], request["deadline_ms"]))
-            finally:
-                if sabotage is not None:
-                    sabotage.disarm()
-            reply = {"ok": True, "result": result}
-        except Exception as error:  # noqa: BLE001 reported to the caller exactly as the Lambda runtime would
-            reply = {
-                "ok": False,
-                "error": {
-                    "errorMessage": str(error),
-                    "errorType": type(error).__name__,
-                    "stackTrace": traceback.format_exception(error)[-8:],
-                },
-            }
-        try:
-            protocol.write(json.dumps(reply, default=str) + "\n")
-        except (TypeError, ValueError) as error:
-            protocol.write(
-                json.dumps({"ok": False, "error": {"errorMessage": str(error), "errorType": "Runtime.MarshalError"}}) + "\n"
-            )
-
-
-if __name__ == "__main__":
-    main()
+                sabotage.disarm()
+        reply = {"ok": True, "result": result}
+    except Exception as error:  # noqa: BLE001 reported to the caller exactly as the Lambda runtime would
+        reply = {
+            "ok": False,
+            "error": {
+                "errorMessage": str(error),
+                "errorType": type(error).__name__,
+                "stackTrace": traceback.format_exception(error)[-8:],
+            },
+        }
+    try:
+        return json.dumps(reply, default=str)
+    except (TypeError, ValueError) as error:
+        return json.dumps({"ok": False, "error": {"errorMessage": str(error), "errorType": "Runtime.MarshalError"}})

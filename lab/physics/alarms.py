@@ -140,20 +140,3 @@ class AlarmEvaluator:
                 "HistoryData": json.dumps({"reason": data}),
             }
         )
-
-
-def install_describe_alarm_history() -> None:
-    """Teach moto's CloudWatch DescribeAlarmHistory, answered from HISTORY in its own wire format."""
-    from moto.cloudwatch.responses import CloudWatchResponse
-    from moto.core.responses import ActionResult
-
-    def describe_alarm_history(self: Any) -> Any:
-        name = self._get_param("AlarmName")
-        kind = self._get_param("HistoryItemType")
-        items = [
-            i for i in HISTORY[self.region] if (not name or i["AlarmName"] == name) and (not kind or i["HistoryItemType"] == kind)
-        ]
-        newest_first = sorted(items, key=lambda i: i["Timestamp"], reverse=True)
-        return ActionResult({"AlarmHistoryItems": newest_first[: int(self._get_param("MaxRecords") or 100)]})
-
-    CloudWatchResponse.describe_alarm_history = describe_alarm_history

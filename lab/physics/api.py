@@ -71,7 +71,7 @@ class ApiPhysics:
         self.server = ThreadingHTTPServer((self.address, self.ports.real(443)), Handler)
         self.server.daemon_threads = True
         self.server.socket = self.tls.wrap_socket(self.server.socket, server_side=True)
-        thread = threading.Thread(target=self.server.serve_forever, name=f"api-{self.name}", daemon=True)
+        thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), name=f"api-{self.name}", daemon=True)
         thread.start()
         self._threads.append(thread)
 

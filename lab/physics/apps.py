@@ -71,7 +71,8 @@ class RegionApp:
         if self.server is None:
             self._bind()
         assert self.server is not None
-        threading.Thread(target=self.server.serve_forever, name=f"app-{self.region}", daemon=True).start()
+        # A stop (an ECS task stopped, the lab ending) waits for serve_forever's poll: 50 ms, not its default 0.5 s.
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), name=f"app-{self.region}", daemon=True).start()
 
     def stop(self) -> None:
         if self.server is None:

@@ -348,35 +348,3 @@ class GlobalDatabase:
 
 
 BY_GLOBAL_CLUSTER: dict[str, GlobalDatabase] = {}  # lower-case global cluster id -> its physics
-
-
-def install_global_cluster_state() -> None:
-    """DescribeGlobalClusters shows the physics: FailoverState during an operation, each member's role and sync."""
-    from moto.rds.models import GlobalCluster
-
-    original = GlobalCluster.global_cluster_members.fget
-    if getattr(original, "_lab", False):
-        return
-
-    def physics_of(global_cluster: Any) -> GlobalDatabase | None:
-        return BY_GLOBAL_CLUSTER.get(str(global_cluster.global_cluster_identifier).lower())
-
-    def global_cluster_members(self: Any) -> list[dict[str, Any]]:
-        members = original(self)
-        physics = physics_of(self)
-        if physics is None:
-            return members
-        for member in members:
-            member.update(physics.member_view(member["DBClusterArn"]) or {})
-        writer_readers = [m["DBClusterArn"] for m in members if not m["IsWriter"]]
-        for member in members:
-            member["Readers"] = writer_readers if member["IsWriter"] else []
-        return members
-
-    def failover_state(self: Any) -> dict[str, Any] | None:
-        physics = physics_of(self)
-        return None if physics is None else physics.failover_state()
-
-    global_cluster_members._lab = True  # type: ignore[attr-defined]
-    GlobalCluster.global_cluster_members = property(global_cluster_members)
-    GlobalCluster.failover_state = property(failover_state)

@@ -199,7 +199,8 @@ def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> float:
 @contextlib.contextmanager
 def running_lab(work_dir: Path, stack: Path | None = None) -> Iterator[RunningLab]:
     process = LabProcess(work_dir, stack)
-    deployment = process.start()
+    # Ready in seconds alone; several labs starting at once on a busy 2-core machine take longer.
+    deployment = process.start(timeout=180)
     try:
         yield RunningLab(work_dir, json.loads(process.lab_file.read_text()), deployment)
     finally:
@@ -210,3 +211,60 @@ def running_lab(work_dir: Path, stack: Path | None = None) -> Iterator[RunningLa
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningLab]:
     with running_lab(tmp_path_factory.mktemp("lab")) as started:
         yield started
+
+
+# -- spreading the lab tests over xdist workers (make test: --dist loadgroup) ------------------------------
+# Each worker runs one group at a time, on its own labs (own ports, own work directory). A module's tests stay
+# together (they share its module-scoped lab or drill), except where a module is many independent drills on the
+# session's lab: those split into groups that other workers can take. The longest groups are handed out first,
+# so that no worker starts a long module while the others sit idle. Weights: roughly minutes on 2 cores.
+WEIGHTS = {
+    "test_scenarios.py": 8,
+    "test_harness.py": 8,
+    "test_guardrails.py": 6,
+    "test_lab_faithfulness.py": 6,
+    "test_safety_net.py": 4,
+    "test_waits.py": 3,
+    "test_alb_connections.py": 3,
+    "test_evidence_export.py": 3,
+    "test_aurora_global_restore.py": 3,
+    "test_region_failover_drill.py": 2,
+}
+DEFAULT_SCENARIO_GROUPS = 3  # the default stack's scenarios, dealt out over this many groups
+
+
+def _group(item: pytest.Item) -> str:
+    module = item.path.name
+    params = getattr(item, "callspec", None)
+    if module == "test_harness.py" and params is not None:
+        return f"{module}::{params.params['state']}"
+    if module == "test_scenarios.py" and params is not None:
+        stack = params.params["stack"]
+        if stack == "default":
+            return f"{module}::default-{params.indices['path'] % DEFAULT_SCENARIO_GROUPS}"
+        return f"{module}::{stack}"
+    return module
+
+
+def pytest_itemcollected(item: pytest.Item) -> None:
+    # Marked as each item is collected: before any collection_modifyitems hook, xdist's (which reads the groups) included.
+    item.add_marker(pytest.mark.xdist_group(_group(item)))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    lab_items = [item for item in items if here in item.path.parents]
+    if not lab_items:
+        return
+    groups: dict[str, list[pytest.Item]] = {}
+    for item in lab_items:
+        groups.setdefault(_group(item), []).append(item)
+
+    def weight(name: str) -> float:
+        module = name.split("::")[0]
+        shares = sum(1 for other in groups if other.split("::")[0] == module)
+        return WEIGHTS.get(module, 1) / shares
+
+    ordered = [item for name in sorted(groups, key=lambda n: -weight(n)) for item in groups[name]]
+    others = [item for item in items if here not in item.path.parents]
+    items[:] = ordered + others

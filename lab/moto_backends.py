@@ -1,0 +1,51 @@
+"""Where the lab's physics finds moto's state: the backends it reads (and the server app), in one place.
+
+The physics reads the local cloud's state directly, as AWS's own machinery reads its control plane. Every
+patch of moto's behaviour is in extensions.py; this module only looks things up.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drillkit_lab.physics.alb import Backends
+from drillkit_lab.template import ACCOUNT_ID
+
+
+def app() -> Any:
+    """moto's server as a WSGI app (each service's backend is imported at its first request)."""
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    return DomainDispatcherApplication(create_backend_app)
+
+
+def route53() -> Any:
+    from moto.route53.models import route53_backends
+
+    return route53_backends[ACCOUNT_ID]["aws"]
+
+
+def region(name: str) -> Backends:
+    from moto.awslambda.models import lambda_backends
+    from moto.ec2.models import ec2_backends
+    from moto.ecs.models import ecs_backends
+    from moto.elbv2.models import elbv2_backends
+
+    return Backends(
+        ec2=ec2_backends[ACCOUNT_ID][name],
+        elbv2=elbv2_backends[ACCOUNT_ID][name],
+        awslambda=lambda_backends[ACCOUNT_ID][name],
+        ecs=ecs_backends[ACCOUNT_ID][name],
+    )
+
+
+def cloudwatch() -> Any:
+    from moto.cloudwatch.models import cloudwatch_backends
+
+    return cloudwatch_backends[ACCOUNT_ID]
+
+
+def rds() -> Any:
+    from moto.rds.models import rds_backends
+
+    return rds_backends[ACCOUNT_ID]
