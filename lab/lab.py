@@ -119,8 +119,10 @@ class Lab:
         self._stoppers.append(dns_server.stop)
         primary = stack_info["regions"]["primary"]
         checks = [r["health_check_id"] for r in stack_info["regions"].values() if r["health_check_id"]]
-        # Ready once every health check has a status (healthy or not: a stack may be broken on purpose).
+        # Ready once every health check has a status and every target its verdict (healthy or not: a stack may be
+        # broken on purpose), as a stack that has been up for a while: a drill starts from a settled stack.
         wait_until(lambda: all(physics.healthy(c) is not None for c in checks), 15, "health checks reporting")
+        wait_until(lambda: all(b.targets_judged() for b in builder.load_balancers), 15, "target health checks reporting")
         say(
             f"stack {self.stack.name}: {stack_info['public_name']} -> {primary['dns_answer']} ({primary['region']}), "
             f"DNS on 127.0.0.1:{dns_server.port}"

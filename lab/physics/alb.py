@@ -218,6 +218,14 @@ class LoadBalancerPhysics:
                     self.ground_truth.record("target_health", load_balancer=self.name, target=key, healthy=state.healthy)
             self._stop.wait(interval)
 
+    def targets_judged(self) -> bool:
+        """Every registered target (but a Lambda's, never checked) has a health verdict, healthy or not."""
+        for address, port in self.registered():
+            state = self.targets.get(f"{address}:{port}")
+            if not is_lambda(address) and (state is None or state.healthy is None):
+                return False
+        return True
+
     def route(self) -> tuple[str, int] | None:
         """A target for the next request: healthy ones, else all (fail open), else none."""
         registered = self.registered()

@@ -118,7 +118,7 @@ def test_ctrl_c_leaves_the_drill_running_and_follow_reattaches_with_every_state_
     assert f"drillkit follow {drill_id}" in said and f"drillkit stop {drill_id} --reason" in said
     execution = client.execution_of(lab.deployment, drill_id)
     assert execution["status"] in ("RUNNING", "SUCCEEDED")  # not stopped: running, or already at its end by itself
-    assert "stop_requested" not in lab.drill_record(drill_id)
+    assert lab.drill_record(drill_id).get("stop_requested") is None
 
     # When the user re-attaches with `drillkit follow`
     followed = _cli(lab, "follow", drill_id, "--reports-dir", str(tmp_path / "followed"))
@@ -159,7 +159,7 @@ def test_unlock_refuses_a_running_drill_stop_restores_it_and_unlock_releases_a_s
     with observing_until_stopped(lab):
         client.start(lab.deployment, request)
         wait_for(lambda: lab.drill_record(drill_id).get("phase") == "observe", 60, "drill observing")
-        environment = str(lab.drill_record(drill_id)["environment"])
+        environment = str(lab.drill_record(drill_id)["context"]["environment_key"])
 
         # unlock while the drill runs: refused, the lock stays
         refused = _cli(lab, "unlock", environment, "--reason", "looks stuck", "--by", "carol")

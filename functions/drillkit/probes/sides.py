@@ -38,7 +38,8 @@ def resolve(name: str, record_type: str, network: Network, timeout: float) -> li
     return [rdata.to_text() for rdata in answer]
 
 
-def _is_address(value: str) -> bool:
+def is_address(value: str) -> bool:
+    """A literal IP address (a record value that needs no resolving)."""
     try:
         ipaddress.ip_address(value)
     except ValueError:
@@ -67,12 +68,12 @@ def side_of(context: DrillContext, values: list[str], timeout: float = 1.0) -> S
     if side is not None or not values:
         return side
     answer = {v.rstrip(".").lower() for v in values}
-    if not all(_is_address(v) for v in answer):
+    if not all(is_address(v) for v in answer):
         return None
     for endpoint in context.target.endpoints():
         addresses: set[str] = set()
         for value in endpoint.values:
-            addresses |= {value} if _is_address(value) else set(_addresses_of(value, context.network, timeout))
+            addresses |= {value} if is_address(value) else set(_addresses_of(value, context.network, timeout))
         if answer <= addresses:
             return endpoint.side
     return None

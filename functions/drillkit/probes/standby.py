@@ -9,7 +9,6 @@ Read-only: one GET, as a client would make it.
 from __future__ import annotations
 
 import http.client
-import ipaddress
 from typing import Any
 
 import dns.exception
@@ -22,19 +21,11 @@ from drillkit.spec import Network, Target
 NAME = "standby"
 
 
-def _is_address(value: str) -> bool:
-    try:
-        ipaddress.ip_address(value)
-    except ValueError:
-        return False
-    return True
-
-
 def addresses_of(endpoint: FailoverEndpoint, network: Network, timeout: float) -> list[str]:
     """The addresses a record's values stand for (an alias or CNAME target resolved, as a client would)."""
     found: list[str] = []
     for value in endpoint.values:
-        if _is_address(value):
+        if sides.is_address(value):
             found.append(value)
         else:
             found += [a for a in sides.resolve(value, "A", network, timeout) if a not in found]
