@@ -290,7 +290,10 @@ def table(results: Results) -> str:
         f"Prices: benchmarks/prices.json (us-east-1 list prices as of {results.prices_as_of}).",
         "",
         "Peak memory of each function's worker in the lab (RSS, MB): "
-        + ", ".join(f"{name} {mb:.0f}" for name, mb in results.function_peak_rss_mb.items())
+        + (
+            ", ".join(f"{name} {mb:.0f}" for name, mb in results.function_peak_rss_mb.items())
+            or "not read (the lab forks its workers from one template, so /proc does not name their function)"
+        )
         + ".",
     ]
     return "\n".join(rows)
