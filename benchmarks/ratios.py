@@ -85,29 +85,12 @@ class Results(BaseModel):
     lab_ready_seconds: list[float]
     lab_tree_pss_mb: float
     lab_processes: int
-    function_peak_rss_mb: dict[str, float]  # each Lambda worker's peak RSS in the lab, against its MemorySize
     scenarios: list[ScenarioResult]
     growth: Growth
     aws_interval_seconds: float  # the sampling interval of the AWS-sized scenarios (scenarios/aws/)
     ten_minute_drill_usd: float
     ten_minute_drill_fis_usd: float
     gameday_10_environments_ten_minutes_usd: float
-
-
-def peak_memory_by_function(lab_pid: int, tree: Any) -> dict[str, float]:
-    """Each Lambda worker's peak RSS (VmHWM), by function: what MemorySize must hold, with room to spare."""
-    peaks: dict[str, float] = {}
-    for pid in tree(lab_pid)[1:]:
-        try:
-            environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
-            status = Path(f"/proc/{pid}/status").read_text().splitlines()
-        except OSError:
-            continue
-        name = next((e.split(b"=", 1)[1].decode() for e in environ if e.startswith(b"AWS_LAMBDA_FUNCTION_NAME=")), None)
-        peak = next((int(line.split()[1]) / 1024 for line in status if line.startswith("VmHWM:")), None)
-        if name and peak is not None:
-            peaks[name] = max(peaks.get(name, 0.0), peak)
-    return dict(sorted(peaks.items()))
 
 
 class Lab:
@@ -288,13 +271,6 @@ def table(results: Results) -> str:
         f"of one fault: ${results.ten_minute_drill_fis_usd:.2f}. A game-day of 10 environments x 10 minutes: "
         f"${results.gameday_10_environments_ten_minutes_usd:.3f}.",
         f"Prices: benchmarks/prices.json (us-east-1 list prices as of {results.prices_as_of}).",
-        "",
-        "Peak memory of each function's worker in the lab (RSS, MB): "
-        + (
-            ", ".join(f"{name} {mb:.0f}" for name, mb in results.function_peak_rss_mb.items())
-            or "not read (the lab forks its workers from one template, so /proc does not name their function)"
-        )
-        + ".",
     ]
     return "\n".join(rows)
 
@@ -344,7 +320,6 @@ def main() -> int:
                 )
             lab = lab_of("default")
             memory = bench.memory_mb(lab.process.process.pid)
-            peaks = peak_memory_by_function(lab.process.process.pid, bench._tree)
             demo = yaml.safe_load(DEMO.read_text())
             report_short, short = run_one(lab, demo, work / "reports")
             report_long, long = run_one(lab, with_longer_steady_state(demo), work / "reports")
@@ -357,7 +332,6 @@ def main() -> int:
         lab_ready_seconds=ready,
         lab_tree_pss_mb=memory["tree_pss"],
         lab_processes=int(memory["workers"]) + 1,
-        function_peak_rss_mb=peaks,
         scenarios=results,
         growth=fitted,
         aws_interval_seconds=aws_interval,
