@@ -9,6 +9,7 @@ from botocore.exceptions import ClientError
 from drillkit import aws, clock
 from drillkit.evidence.store import EvidenceStore
 from drillkit.gameday import report as gameday_report
+from drillkit.gameday import run
 from drillkit.gameday.run import DrillOutcome, Prepared, execution_arn_of, gameday_config, outcome_of, parse_gameday_request
 
 
@@ -77,3 +78,12 @@ def announce_result(topic_arn: str, document: dict[str, Any], keys: dict[str, st
             Message="\n".join(lines),
             MessageAttributes={"verdict": {"DataType": "String", "StringValue": document["verdict"]}},
         )
+
+
+def step(event: dict[str, Any]) -> dict[str, Any]:
+    """One step of the game-day machine, as its state machine names it: preflight or report."""
+    if event.get("step") == "preflight":
+        return run.preflight(event["request"], event.get("execution_id"))
+    if event.get("step") == "report":
+        return report(event)
+    raise ValueError(f"step: {event.get('step')!r} is not preflight or report")

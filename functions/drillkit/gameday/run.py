@@ -292,14 +292,3 @@ def outcome_of(item: DrillItem, execution: dict[str, Any] | None, report: dict[s
     return DrillOutcome(
         **base, execution_status=status, verdict="ABORTED" if status == "ABORTED" else "ERROR", error=error[:2000]
     )
-
-
-def step(event: dict[str, Any]) -> dict[str, Any]:
-    """One step of the game-day machine, as its state machine names it: preflight or report."""
-    if event.get("step") == "preflight":
-        return preflight(event["request"], event.get("execution_id"))
-    if event.get("step") == "report":
-        from drillkit.gameday import publish  # publish reads run's models: imported at call time, no cycle
-
-        return publish.report(event)
-    raise ValueError(f"step: {event.get('step')!r} is not preflight or report")
