@@ -143,6 +143,8 @@ class Lab:
             "tls_ca_pem": stack_info["tls_ca_pem"],
             "alerts": stack_info["alerts"],
             "automation_rules": stack_info["automation_rules"],
+            "tables": stack_info["tables"],
+            "buckets": stack_info["buckets"],
             "record_type": stack_info["record_type"],
             "ground_truth_log": str(ground_truth_path),
             "state_machines": {
