@@ -314,7 +314,13 @@ class BucketReplication:
         if reason is not None:
             key.lab_replication_status = "FAILED"
             self.ground_truth.record(
-                "s3_replication_failed", bucket=bucket_name, key=key.name, version_id=key.version_id, rule=rule.id, reason=reason
+                "s3_replication_failed",
+                bucket=bucket_name,
+                key=key.name,
+                version_id=key.version_id,
+                rule=rule.id,
+                reason=reason,
+                written_at=written_at,
             )
             return
         backend = self.s3()
