@@ -13,7 +13,8 @@ from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
 from drillkit import client
-from drillkit.gameday.plan import GameDayInvalid, GameDayPlan, PlannedDrill, parse_plan
+from drillkit.errors import GameDayInvalid
+from drillkit.gameday.plan import GameDayPlan, PlannedDrill, parse_plan
 from drillkit.gameday.report import gameday_prefix
 from drillkit.gameday.run import DrillItem, GameDayRequest, drill_items, execution_arn_of, id_of, new_gameday_id
 from drillkit.spec import Scenario, describe_validation_error

@@ -7,6 +7,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from drillkit import aws, clock
+from drillkit.errors import DrillStateInvalid
 from drillkit.evidence.store import EvidenceStore
 from drillkit.gameday import report as gameday_report
 from drillkit.gameday import run
@@ -86,4 +87,4 @@ def step(event: dict[str, Any]) -> dict[str, Any]:
         return run.preflight(event["request"], event.get("execution_id"))
     if event.get("step") == "report":
         return report(event)
-    raise ValueError(f"step: {event.get('step')!r} is not preflight or report")
+    raise DrillStateInvalid(f"step: {event.get('step')!r} is not preflight or report")

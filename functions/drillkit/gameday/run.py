@@ -18,8 +18,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from drillkit import aws, clock
-from drillkit.errors import ChangeFreeze, ConfigurationError
-from drillkit.gameday.plan import GameDayInvalid, GameDayPlan, described
+from drillkit.errors import ChangeFreeze, ConfigurationError, GameDayInvalid
+from drillkit.gameday.plan import GameDayPlan, described
 from drillkit.spec import DRILL_ID_PATTERN, Network
 
 GAMEDAY_ID_PATTERN = r"^gd-[a-z0-9][a-z0-9-]{1,40}-\d{8}T\d{6}Z-[0-9a-f]{4}$"

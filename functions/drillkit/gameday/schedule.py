@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from botocore.exceptions import ClientError
 
-from drillkit.errors import DrillError
+from drillkit.errors import ScheduleInvalid
 from drillkit.gameday.plan import GameDayPlan
 from drillkit.spec import Network
 
@@ -25,10 +25,6 @@ DAY_NAMES = {"SUN": 1, "MON": 2, "TUE": 3, "WED": 4, "THU": 5, "FRI": 6, "SAT": 
 MONTH_NAMES = {
     m: i for i, m in enumerate(("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"), 1)
 }
-
-
-class ScheduleInvalid(DrillError):
-    """A schedule's name or expression is not one EventBridge Scheduler accepts."""
 
 
 def _field(text: str, low: int, high: int, names: dict[str, int] | None = None) -> set[int] | None:
