@@ -19,10 +19,11 @@ from drillkit.config import approval_config, evidence_config, ledger_config, not
 from drillkit.discovery import resolve_target
 from drillkit.errors import DrillRejected, DrillStateInvalid, EnvironmentLocked, NotSteady, RestoreFailed, ScenarioInvalid
 from drillkit.evidence.store import EvidenceStore
+from drillkit.faults import Fault, Prior
 from drillkit.findings import Finding
 from drillkit.ledger import UNDO_APPLIED, UNDO_RESTORED, Ledger
 from drillkit.measure import MilestoneTracker, expected_milestones
-from drillkit.model import DrillContext, Injection, RestoreProgress
+from drillkit.model import DrillContext, Injection, ResolvedTarget, RestoreProgress
 from drillkit.probes import health_check, keepalive
 from drillkit.record import (
     Approval,
@@ -36,7 +37,7 @@ from drillkit.record import (
     Verification,
     new_drill_id,
 )
-from drillkit.spec import Network, parse_request
+from drillkit.spec import Network, Scenario, parse_request
 from drillkit.waits import SteadyWait
 
 
@@ -84,13 +85,13 @@ def _keep_caught(ledger: Ledger, record: DrillRecord, newly: CaughtErrors) -> Dr
 # -- 1. preflight ------------------------------------------------------------
 
 
-def _survey(scenario: Any, network: Network) -> tuple[Any, Any, dict[str, Any], list[Finding], bool]:
-    """Read-only: the failover target, the fault's module and prior state, the readiness findings, protection."""
+def _survey(scenario: Scenario, network: Network) -> tuple[ResolvedTarget, Fault, Prior, list[Finding], bool]:
+    """Read-only: the failover target, the fault and its prior state, the readiness findings, protection."""
     aws.check_target_role()  # a role drillkit may not assume is named before anything else is read
     target = resolve_target(scenario.target)  # the zone and its records first: without them nothing else matters
     if problems := canary.reference_problems(scenario.data.heartbeat):
         raise ScenarioInvalid(problems)  # every ARN the scenario names is checked, and each wrong one named by field
-    fault = faults.fault_module(scenario.fault.type)
+    fault = faults.fault_of(scenario.fault.type)
     prior = fault.capture(scenario.fault, target)  # proves the fault's resource exists and is readable
     tags = allow.require(fault.resources(prior))
     return target, fault, prior, readiness.check(scenario, target, network), allow.is_protected(tags)
@@ -278,7 +279,7 @@ def inject(state: dict[str, Any]) -> dict[str, Any]:
 
 def _inject(context: DrillContext) -> Injection:
     spec = context.scenario.fault
-    fault = faults.fault_module(spec.type)
+    fault = faults.fault_of(spec.type)
     ledger = _ledger()
     probes.warm()
     if probes.needs_seed(context):
@@ -429,10 +430,10 @@ def _restore(context: DrillContext, previous: dict[str, Any]) -> RestoreProgress
         if record["status"] == UNDO_RESTORED:
             results.append({**entry, "status": "already restored"})
             continue
-        fault = faults.fault_module(record["fault"])
+        fault = faults.fault_of(record["fault"])
         try:
             done = fault.restore(record["prior"])
-            what = "" if done else _waiting_for(fault, record["prior"])
+            what = "" if done else fault.waiting_for(record["prior"])
         except Exception as error:  # noqa: BLE001 keep going: one stuck record must not strand the others
             failures.append(f"{record['resource_id']}: {error}")
             results.append({**entry, "status": "failed", "error": str(error)})
@@ -463,11 +464,6 @@ def _restore(context: DrillContext, previous: dict[str, Any]) -> RestoreProgress
     )
 
 
-def _waiting_for(fault: Any, prior: dict[str, Any]) -> str:
-    describe = getattr(fault, "waiting_for", None)
-    return str(describe(prior)) if describe is not None else "its restore to complete"
-
-
 # -- 6. verify restore -----------------------------------------------------------
 def verify_restore(state: dict[str, Any], invocation_end: float | None = None) -> dict[str, Any]:
     """The environment is back when every fault reads restored and the probes are steady again.
@@ -488,7 +484,7 @@ def _verify_restore(context: DrillContext, previous: dict[str, Any] | None, invo
     ledger = _ledger()
     wait = SteadyWait.resume(previous, sampling.restore_timeout_seconds)
     records = ledger.list_undo(context.drill_id)
-    resources = {r["resource_id"]: faults.fault_module(r["fault"]).is_restored(r["prior"]) for r in records}
+    resources = {r["resource_id"]: faults.fault_of(r["fault"]).is_restored(r["prior"]) for r in records}
     if not records:
         return Verification(done=True, verified=True, t=clock.now(), note="nothing was injected")
     if not all(resources.values()):

@@ -76,7 +76,7 @@ def drill_state(frozen_clock, account, request_for) -> dict[str, Any]:
 def put_undo_record(drill_state: dict[str, Any]) -> str:
     """The undo record Inject writes first, for the demo's fault (health-check inversion), still in its prior state."""
     context = recorded(drill_state["drill"]).context
-    fault = faults.fault_module(context.scenario.fault.type)
+    fault = faults.fault_of(context.scenario.fault.type)
     prior = fault.capture(context.scenario.fault, context.target)
     record = {"fault": context.scenario.fault.type, "resource_id": prior["resource_id"], "prior": prior}
     Ledger(TABLE).put_undo(context.drill_id, 1, record)
@@ -125,7 +125,7 @@ def test_a_continued_wait_never_extends_its_own_deadline(drill_state, probes_rea
 
 def test_verify_restore_stops_at_the_invocations_deadline_and_continues_until_the_probes_are_steady(drill_state, probes_read):
     context = recorded(drill_state["drill"]).context
-    fault = faults.fault_module(context.scenario.fault.type)
+    fault = faults.fault_of(context.scenario.fault.type)
     prior = fault.capture(context.scenario.fault, context.target)
     Ledger(TABLE).put_undo(
         context.drill_id, 1, {"fault": context.scenario.fault.type, "resource_id": prior["resource_id"], "prior": prior}

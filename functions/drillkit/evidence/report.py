@@ -103,7 +103,7 @@ def _identity(context: DrillContext, undo_records: list[dict[str, Any]], previou
         "previous_drill": previous,
         "frameworks": [],  # filled in from the finished document: frameworks.served_by reads it all
         "scope": _scope(context, undo_records),
-        "exercise_type": faults.fault_module(context.scenario.fault.type).EXERCISE_TYPE,
+        "exercise_type": faults.fault_of(context.scenario.fault.type).exercise_type,
         "automated": True,
     }
 
@@ -298,7 +298,7 @@ def _scope(context: DrillContext, undo_records: list[dict[str, Any]]) -> dict[st
                 {"type": "AWS::Route53::HealthCheck", "id": endpoint.health_check_id, "role": f"{endpoint.side} health check"}
             )
     for record in undo_records:
-        for touched in faults.fault_module(record["fault"]).resources(record["prior"]):
+        for touched in faults.fault_of(record["fault"]).resources(record["prior"]):
             if touched not in resources:
                 resources.append(touched)
                 region = touched["id"].split(":")[3] if touched["id"].startswith("arn:") else None
