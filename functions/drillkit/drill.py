@@ -25,6 +25,7 @@ from drillkit.ledger import UNDO_APPLIED, UNDO_RESTORED, Ledger
 from drillkit.measure import MilestoneTracker, expected_milestones
 from drillkit.model import DrillContext, Injection, ResolvedTarget, RestoreProgress
 from drillkit.probes import health_check, keepalive
+from drillkit.readings import AlarmsReading, Reading
 from drillkit.record import (
     Approval,
     CaughtError,
@@ -150,9 +151,7 @@ def preflight(request: dict[str, Any], execution_id: str | None, execution_name:
     return DrillRef.of(context).model_dump(mode="json")
 
 
-def _sample_until(
-    context: DrillContext, deadline: float, enough: Any, on_samples: Any = None
-) -> tuple[bool, list[dict[str, Any]]]:
+def _sample_until(context: DrillContext, deadline: float, enough: Any, on_samples: Any = None) -> tuple[bool, list[Reading]]:
     """Sample every probe once per interval until ``enough(samples)`` or the deadline.
 
     A reading slower than the interval does not delay the next tick (see probes.Sampler); the
@@ -161,7 +160,7 @@ def _sample_until(
     interval = context.scenario.sampling.interval_seconds
     probes.warm()
     sampler = probes.Sampler(context)
-    collected: list[dict[str, Any]] = []
+    collected: list[Reading] = []
     next_tick = clock.now()
     reached = False
     while True:
@@ -183,9 +182,7 @@ def _sample_until(
     return reached, collected
 
 
-def _wait_for_steady(
-    context: DrillContext, wait: SteadyWait, invocation_end: float | None
-) -> tuple[SteadyWait, list[dict[str, Any]]]:
+def _wait_for_steady(context: DrillContext, wait: SteadyWait, invocation_end: float | None) -> tuple[SteadyWait, list[Reading]]:
     """Sample until ``steady_state_samples`` readings in a row are steady, the wait's deadline or the invocation's.
 
     Returns the wait's progress (``done`` false: continue in the next invocation with it) and this batch's samples.
@@ -193,12 +190,12 @@ def _wait_for_steady(
     needed = context.scenario.sampling.steady_state_samples
     streak, last_problems = wait.streak, list(wait.problems)
     # A slow probe does not answer every tick: its newest reading stands for it until the next (across invocations too).
-    newest: dict[str, dict[str, Any]] = dict(wait.newest)
+    newest: dict[str, Reading] = dict(wait.newest)
     expected = probes.expected(context)
 
-    def enough(readings: list[dict[str, Any]]) -> bool:
+    def enough(readings: list[Reading]) -> bool:
         nonlocal streak, last_problems
-        newest.update({reading["probe"]: reading for reading in sorted(readings, key=lambda r: r["t"])})
+        newest.update({reading.probe: reading for reading in sorted(readings, key=lambda r: r.t)})
         ok, problems = probes.steady(list(newest.values()))
         if not expected <= newest.keys():
             ok, problems = False, [*problems, f"no reading yet from {', '.join(sorted(expected - newest.keys()))}"]
@@ -336,12 +333,12 @@ def _observe(context: DrillContext, injection: Injection, previous: Observation 
 
     stopped_by: list[str] = []
 
-    def account(readings: list[dict[str, Any]]) -> None:
-        for reading in sorted(readings, key=lambda r: r["t"]):
+    def account(readings: list[Reading]) -> None:
+        for reading in sorted(readings, key=lambda r: r.t):
             for name in tracker.feed(reading):
                 ledger.record_milestone(context.drill_id, name, getattr(tracker, name))
-            if reading["probe"] == "alarms" and reading["t"] >= injection.t_inject and reading.get("stop_in_alarm"):
-                stopped_by.extend(a for a in reading["stop_in_alarm"] if a not in stopped_by)
+            if isinstance(reading, AlarmsReading) and reading.t >= injection.t_inject and reading.stop_in_alarm:
+                stopped_by.extend(a for a in reading.stop_in_alarm if a not in stopped_by)
 
     first_batch = previous is None
     # Stored readings are read once per drill here, unless a fresh invocation must seed the probes' memory.
@@ -352,7 +349,7 @@ def _observe(context: DrillContext, injection: Injection, previous: Observation 
     batch = previous.batch + 1 if previous else 1
     deadline = injection.t_inject + sampling.observe_timeout_seconds
     batch_end = min(deadline, clock.now() + observe_config().observe_batch_seconds)
-    samples: list[dict[str, Any]] = []
+    samples: list[Reading] = []
     if not (tracker.complete or stopped_by):
         # A firing stop condition ends observation at once: restore comes next.
         _, samples = _sample_until(context, batch_end, lambda _: tracker.complete or bool(stopped_by), account)

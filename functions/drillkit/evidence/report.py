@@ -11,7 +11,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from drillkit import clock, faults, outcome
+from drillkit import clock, faults, outcome, readings
 from drillkit.errors import ChainMoved
 from drillkit.evidence import chart, frameworks, junit, summary, where
 from drillkit.evidence.manifest import Sealer
@@ -21,6 +21,7 @@ from drillkit.milestones import LABELS
 from drillkit.model import DrillContext
 from drillkit.outcome import DrillSteps, Outcome
 from drillkit.probes import keepalive
+from drillkit.readings import Reading
 from drillkit.record import DrillRecord
 from drillkit.timeline import event, ordered
 
@@ -32,7 +33,7 @@ DNS_READS = "DNS to the zone's name servers (authoritative) and through a cachin
 
 def build(
     drill_record: DrillRecord,
-    samples: list[dict[str, Any]],
+    samples: list[Reading],
     undo_records: list[dict[str, Any]],
     ended_at: float,
     *,
@@ -116,7 +117,7 @@ def _people(context: DrillContext, steps: DrillSteps, notify_targets: list[str] 
     }
 
 
-def _results(judged: Outcome, samples: list[dict[str, Any]], steps: DrillSteps) -> dict[str, Any]:
+def _results(judged: Outcome, samples: list[Reading], steps: DrillSteps) -> dict[str, Any]:
     return {
         "objectives": judged.objectives,
         "restore": "PASS" if judged.restore_verified else "FAIL",
@@ -364,7 +365,7 @@ _templates = Environment(
 )
 
 
-def render_html(document: dict[str, Any], samples: list[dict[str, Any]] | None = None) -> str:
+def render_html(document: dict[str, Any], samples: list[Reading] | None = None) -> str:
     """The report for a non-engineer: verdict first, a timeline chart, then the detail."""
     injected = next((e["t"] for e in document["timeline"] if e["event"] == "fault_injected"), None)
     return _templates.get_template("report.html.j2").render(
@@ -372,20 +373,20 @@ def render_html(document: dict[str, Any], samples: list[dict[str, Any]] | None =
     )
 
 
-def render_artifacts(document: dict[str, Any], samples: list[dict[str, Any]]) -> dict[str, bytes]:
+def render_artifacts(document: dict[str, Any], samples: list[Reading]) -> dict[str, bytes]:
     """Every artifact of a drill, in the order of ARTIFACTS."""
     rendered = {
         "report.json": json.dumps(document, indent=2, sort_keys=False).encode(),
         "report.html": render_html(document, samples).encode(),
         "junit.xml": junit.render(document),
         "summary.md": summary.render(document),
-        "samples.jsonl": "".join(json.dumps(s, separators=(",", ":")) + "\n" for s in samples).encode(),
+        "samples.jsonl": readings.dump_lines(samples).encode(),
     }
     return {name: rendered[name] for name in ARTIFACTS}
 
 
 def publish(
-    store: EvidenceStore, document: dict[str, Any], samples: list[dict[str, Any]], sealer: Sealer | None = None, attempts: int = 5
+    store: EvidenceStore, document: dict[str, Any], samples: list[Reading], sealer: Sealer | None = None, attempts: int = 5
 ) -> dict[str, str]:
     """Write the artifacts and seal them: manifest.json, manifest.sig and the next link of the chain.
 

@@ -7,8 +7,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from drillkit import aws
+from drillkit import aws, readings
 from drillkit.errors import AwsCallFailed
+from drillkit.readings import Reading
 
 CONTENT_TYPES = {
     ".json": "application/json",
@@ -103,13 +104,14 @@ class EvidenceStore:
                 keys.extend(o["Key"] for o in page.get("Contents", []))
         return sorted(keys)
 
-    def put_samples(self, drill_id: str, part: str, samples: list[dict[str, Any]]) -> str:
+    def put_samples(self, drill_id: str, part: str, samples: list[Reading]) -> str:
         key = f"{drill_prefix(drill_id)}samples/{part}.jsonl"
-        self.put(key, "".join(json.dumps(s, separators=(",", ":")) + "\n" for s in samples).encode())
+        self.put(key, readings.dump_lines(samples).encode())
         return key
 
-    def samples(self, drill_id: str, part_prefix: str = "") -> list[dict[str, Any]]:
-        result: list[dict[str, Any]] = []
+    def samples(self, drill_id: str, part_prefix: str = "") -> list[Reading]:
+        """Every reading stored so far, parsed (readings.parse_samples), in time order."""
+        lines: list[str] = []
         for key in self.keys_under(f"{drill_prefix(drill_id)}samples/{part_prefix}"):
-            result.extend(json.loads(line) for line in self.get(key).decode().splitlines() if line)
-        return sorted(result, key=lambda s: s["t"])
+            lines.extend(self.get(key).decode().splitlines())
+        return readings.parse_samples(lines)
