@@ -6,7 +6,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from drillkit import aws, clock
+from drillkit import aws, clock, notify
 from drillkit.errors import DrillStateInvalid
 from drillkit.evidence.store import EvidenceStore
 from drillkit.gameday import report as gameday_report
@@ -56,7 +56,7 @@ def report(event: dict[str, Any]) -> dict[str, Any]:
         store.put(prefix + name, body)
         keys[name] = prefix + name
     if config.topic_arn:
-        announce_result(config.topic_arn, document, keys)
+        notify.gameday_reported(config.topic_arn, document, keys)
     return {
         "gameday_id": prepared.gameday_id,
         "verdict": document["verdict"],
@@ -64,21 +64,6 @@ def report(event: dict[str, Any]) -> dict[str, Any]:
         "drills": [{"drill_id": d["drill_id"], "verdict": d["verdict"]} for d in document["drills"]],
         "artifacts": keys,
     }
-
-
-def announce_result(topic_arn: str, document: dict[str, Any], keys: dict[str, str]) -> None:
-    lines = [f"Game-day {document['name']} ({document['gameday_id']}): {document['verdict']}"]
-    lines += [f"  {d['index']:02d} {d['scenario']} on {d['environment']}: {d['verdict']}" for d in document["drills"]]
-    if document["stop_reason"]:
-        lines.append(document["stop_reason"])
-    lines += ["Report in the evidence bucket:", *(f"  {k}" for k in keys.values())]
-    with aws.aws_call("Publish", topic_arn):
-        aws.client("sns").publish(
-            TopicArn=topic_arn,
-            Subject=f"drillkit game-day {document['verdict']}: {document['name']}"[:100],
-            Message="\n".join(lines),
-            MessageAttributes={"verdict": {"DataType": "String", "StringValue": document["verdict"]}},
-        )
 
 
 def step(event: dict[str, Any]) -> dict[str, Any]:
