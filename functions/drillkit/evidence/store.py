@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from drillkit import aws, readings
 from drillkit.errors import AwsCallFailed
 from drillkit.readings import Reading
@@ -64,12 +62,12 @@ class EvidenceStore:
 
     def get_with_etag(self, key: str) -> tuple[bytes, str] | None:
         try:
-            answer = self.s3.get_object(Bucket=self.bucket, Key=key)
-        except ClientError as error:
-            if aws.error_code(error) in NOT_FOUND:
-                return None
             with aws.aws_call("GetObject", f"s3://{self.bucket}/{key}"):
-                raise
+                answer = self.s3.get_object(Bucket=self.bucket, Key=key)
+        except AwsCallFailed as error:
+            if error.code in NOT_FOUND:
+                return None
+            raise
         return answer["Body"].read(), answer["ETag"]
 
     def get_json(self, key: str) -> dict[str, Any] | None:
@@ -78,12 +76,12 @@ class EvidenceStore:
 
     def object_lock_configuration(self) -> dict[str, Any] | None:
         try:
-            answer = self.s3.get_object_lock_configuration(Bucket=self.bucket)
-        except ClientError as error:
-            if aws.error_code(error) in ("ObjectLockConfigurationNotFoundError", "NoSuchObjectLockConfiguration"):
-                return None
             with aws.aws_call("GetObjectLockConfiguration", f"s3://{self.bucket}"):
-                raise
+                answer = self.s3.get_object_lock_configuration(Bucket=self.bucket)
+        except AwsCallFailed as error:
+            if error.code in ("ObjectLockConfigurationNotFoundError", "NoSuchObjectLockConfiguration"):
+                return None
+            raise
         return answer.get("ObjectLockConfiguration")
 
     def latest_of_scenario(self, scenario: str) -> dict[str, Any] | None:

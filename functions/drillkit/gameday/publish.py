@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from drillkit import aws, clock, notify
-from drillkit.errors import DrillStateInvalid
+from drillkit.errors import AwsCallFailed, DrillStateInvalid
 from drillkit.evidence.store import EvidenceStore
 from drillkit.gameday import report as gameday_report
 from drillkit.gameday import run
@@ -16,12 +14,12 @@ from drillkit.gameday.run import DrillOutcome, Prepared, execution_arn_of, gamed
 
 def _execution(sfn: Any, arn: str) -> dict[str, Any] | None:
     try:
-        return dict(sfn.describe_execution(executionArn=arn))
-    except ClientError as error:
-        if aws.error_code(error) == "ExecutionDoesNotExist":
-            return None
         with aws.aws_call("DescribeExecution", arn):
-            raise
+            return dict(sfn.describe_execution(executionArn=arn))
+    except AwsCallFailed as error:
+        if error.code == "ExecutionDoesNotExist":
+            return None
+        raise
 
 
 def collect(prepared: Prepared, store: EvidenceStore, sfn: Any, drill_machine_arn: str) -> list[DrillOutcome]:
