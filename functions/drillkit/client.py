@@ -22,8 +22,9 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict
 
-from drillkit import clock
+from drillkit import aws, clock
 from drillkit.errors import (
+    AwsCallFailed,
     DeploymentNotFound,
     DrillNotFound,
     DrillNotRunning,
@@ -294,9 +295,10 @@ def execution_of(deployment: Deployment, drill_id: str) -> dict[str, Any]:
     record = ledger(deployment).load(drill_id)
     arn = (record.context.execution_id if record else None) or execution_arn_for(deployment.state_machine_arn, drill_id)
     try:
-        return dict(sfn.describe_execution(executionArn=arn))
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") in ("ExecutionDoesNotExist", "InvalidArn"):
+        with aws.aws_call("DescribeExecution", arn):
+            return dict(sfn.describe_execution(executionArn=arn))
+    except AwsCallFailed as error:
+        if error.code in ("ExecutionDoesNotExist", "InvalidArn"):
             raise DrillNotFound(f"DRILL_ID: no drill {drill_id} in {deployment.label} (no record, no execution {arn})") from None
         raise
 
