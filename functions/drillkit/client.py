@@ -19,13 +19,13 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict
 
 from drillkit import aws, clock
 from drillkit.errors import (
     AwsCallFailed,
     DeploymentNotFound,
+    DrillError,
     DrillNotFound,
     DrillNotRunning,
     DrillRejected,
@@ -124,8 +124,9 @@ def from_lab_file(path: Path, endpoint_url: str | None = None) -> Deployment:
 def from_stack(stack_name: str, region: str | None = None) -> Deployment:
     session = boto3.session.Session(region_name=region)
     try:
-        stacks = session.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"]
-    except (ClientError, BotoCoreError) as error:
+        with aws.aws_call("DescribeStacks", stack_name):
+            stacks = session.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"]
+    except DrillError as error:
         raise DeploymentNotFound(f"stack {stack_name}: {error}") from None
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
     missing = [k for k in ("DrillStateMachineArn", "LedgerTableName", "EvidenceBucketName") if k not in outputs]
@@ -500,6 +501,7 @@ def answer_approval(deployment: Deployment, drill_id: str, approve: bool, by: st
 def caller(deployment: Deployment) -> str | None:
     """Who is answering, as AWS knows them (the caller's ARN), for the record."""
     try:
-        return str(deployment.client("sts").get_caller_identity()["Arn"])
-    except (BotoCoreError, ClientError):
+        with aws.aws_call("GetCallerIdentity", "the caller"):
+            return str(deployment.client("sts").get_caller_identity()["Arn"])
+    except DrillError:
         return None

@@ -198,3 +198,24 @@ def test_no_exception_class_is_defined_outside_errors():
 
     # Then none is an exception: a new error gets its name in errors.py, where the ASL's names are
     assert defined_elsewhere == []
+
+
+# aws.py turns botocore's errors into named ones (aws_call); cli.py's last resort prints an error nobody expected.
+BOTOCORE_ERRORS = {"ClientError", "BotoCoreError"}
+MAY_HANDLE_BOTOCORE_ERRORS = {"drillkit.aws", "drillkit.cli"}
+
+
+def test_aws_errors_are_handled_by_name_through_aws_call_only():
+    # Given every product module but the two that may handle botocore's errors themselves
+    handling = [
+        f"{MODULES[module].relative_to(ROOT)}:{node.lineno} imports {', '.join(sorted(names))}"
+        for module, tree in TREES.items()
+        if module not in MAY_HANDLE_BOTOCORE_ERRORS
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom)
+        and node.module == "botocore.exceptions"
+        and (names := {alias.name for alias in node.names} & BOTOCORE_ERRORS)
+    ]
+
+    # Then none catches ClientError or BotoCoreError: it calls AWS inside aws.aws_call and branches on the named error
+    assert handling == []
