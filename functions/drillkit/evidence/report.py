@@ -16,6 +16,7 @@ from drillkit.errors import ChainMoved
 from drillkit.evidence import chart, frameworks, junit, summary, where
 from drillkit.evidence.manifest import Sealer
 from drillkit.evidence.store import EvidenceStore
+from drillkit.faults import Resource
 from drillkit.measure import expected_milestones, objective_targets
 from drillkit.milestones import LABELS
 from drillkit.model import DrillContext
@@ -289,7 +290,7 @@ def _scope(context: DrillContext, undo_records: list[dict[str, Any]]) -> dict[st
         if len(parts) > 4 and parts[4]:
             accounts.append(parts[4])
     target = context.target
-    resources = [
+    resources: list[Resource] = [
         {"type": "AWS::Route53::HostedZone", "id": target.hosted_zone_id, "role": "target zone"},
         {"type": "AWS::Route53::RecordSet", "id": target.record_name, "role": "failover record"},
     ]

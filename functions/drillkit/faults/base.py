@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypedDict, TypeVar
 
 from drillkit.errors import ScenarioInvalid
 from drillkit.model import ResolvedTarget
@@ -20,8 +20,15 @@ from drillkit.spec import BlockPrimaryAlb, FailTargets, FaultSpec, HealthCheckIn
 
 # The prior state a fault captured: JSON (it is stored in the ledger's undo record and read back as it was written).
 Prior = dict[str, Any]
-# A resource the fault touches, for the allow tag check and the report's scope: type, id, role.
-Resource = dict[str, str]
+
+
+class Resource(TypedDict):
+    """A resource the fault touches, for the allow tag check and the report's scope."""
+
+    type: str  # CloudFormation type, e.g. AWS::RDS::DBCluster
+    id: str  # ARN or id
+    role: str  # what it is to the drill, e.g. "primary database"
+
 
 WAITING_BY_DEFAULT = "its restore to complete"
 

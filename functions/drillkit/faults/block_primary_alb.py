@@ -224,7 +224,9 @@ class BlockPrimaryAlbFault(SpecFault[BlockPrimaryAlb]):
         )
 
     def resources(self, prior: Prior) -> list[Resource]:
-        found = [{"type": "AWS::ElasticLoadBalancingV2::LoadBalancer", "id": prior["load_balancer_arn"], "role": "primary ALB"}]
+        found: list[Resource] = [
+            {"type": "AWS::ElasticLoadBalancingV2::LoadBalancer", "id": prior["load_balancer_arn"], "role": "primary ALB"}
+        ]
         if prior["method"] == "security-group":
             role = "primary ALB security group"
             found += [{"type": "AWS::EC2::SecurityGroup", "id": g, "role": role} for g in prior["security_groups"]]

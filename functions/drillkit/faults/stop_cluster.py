@@ -248,7 +248,7 @@ class StopClusterFault(SpecFault[StopCluster]):
         )
 
     def resources(self, prior: Prior) -> list[Resource]:
-        found = [{"type": "AWS::RDS::DBCluster", "id": prior["cluster_arn"], "role": "primary database"}]
+        found: list[Resource] = [{"type": "AWS::RDS::DBCluster", "id": prior["cluster_arn"], "role": "primary database"}]
         if prior.get("global_cluster"):
             found.append({"type": "AWS::RDS::GlobalCluster", "id": prior["global_cluster"], "role": "global database"})
         return found
