@@ -10,6 +10,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 
 from drillkit.measure import MilestoneTracker
 from drillkit.model import DrillContext, FailoverEndpoint, Injection, ResolvedTarget, RestoreProgress
+from drillkit.readings import DnsClientReading, DnsReading, HealthCheckReading, HttpReading, Reading
 from drillkit.record import Approval, DrillRecord, Observation
 from drillkit.spec import parse_scenario
 
@@ -61,16 +62,16 @@ def drill_context(scenario_dict: dict, drill_id: str = "region-failover-health-c
     )
 
 
-def samples_after_injection(detection: float, dns: float, recovery: float) -> list[dict]:
+def samples_after_injection(detection: float, dns: float, recovery: float) -> list[Reading]:
     """Readings once a second; each milestone shows from its offset on."""
-    readings = []
+    readings: list[Reading] = []
     for i in range(0, 40):
         t = T_INJECT + i * 1.0
         offset = t - T_INJECT
-        readings.append({"t": t, "probe": "health_check", "healthy": offset < detection})
-        readings.append({"t": t, "probe": "dns", "side": "standby" if offset >= dns else "primary"})
-        readings.append({"t": t, "probe": "dns_client", "side": "standby" if offset >= dns else "primary"})
-        readings.append({"t": t, "probe": "http", "ok": True, "side": "standby" if offset >= recovery else "primary"})
+        readings.append(HealthCheckReading(t=t, healthy=offset < detection))
+        readings.append(DnsReading(t=t, side="standby" if offset >= dns else "primary"))
+        readings.append(DnsClientReading(t=t, side="standby" if offset >= dns else "primary"))
+        readings.append(HttpReading(t=t, ok=True, side="standby" if offset >= recovery else "primary"))
     return readings
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from drillkit import aws
 from drillkit.errors import TargetNotAllowed
+from drillkit.faults.base import Resource
 
 ALLOW_TAG = "drillkit:allow"
 ALLOW_VALUE = "true"
@@ -42,7 +43,7 @@ def _tags(resource_type: str, resource_id: str) -> dict[str, str]:
     raise TargetNotAllowed(f"drillkit cannot read the tags of {resource_type} {resource_id}")
 
 
-def require(resources: list[dict[str, str]]) -> dict[str, str]:
+def require(resources: list[Resource]) -> dict[str, str]:
     """The first resource a fault lists is the one it changes; it must carry the allow tag. Returns its tags."""
     changed = resources[0]
     tags = _tags(changed["type"], changed["id"])

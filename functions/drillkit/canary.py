@@ -16,9 +16,10 @@ from typing import Any
 from drillkit import aws, clock
 from drillkit.errors import DrillError
 from drillkit.model import DrillContext
+from drillkit.readings import HEARTBEAT, HeartbeatReading, SurvivingHeartbeat
 from drillkit.spec import Heartbeat
 
-NAME = "heartbeat"
+NAME = HEARTBEAT
 
 
 def _data_api(cluster_arn: str, timeout: float) -> Any:
@@ -52,14 +53,14 @@ def ensure_table(heartbeat: Heartbeat) -> None:
     )
 
 
-def write(context: DrillContext) -> dict[str, Any] | None:
+def write(context: DrillContext) -> HeartbeatReading | None:
     heartbeat = context.scenario.data.heartbeat
     if heartbeat is None:
         return None
     t = clock.now()
     seq = int(t * 1000)
     timeout = context.scenario.sampling.probe_timeout_seconds
-    sample: dict[str, Any] = {"t": t, "probe": NAME, "seq": seq, "ok": False}
+    sample = HeartbeatReading(t=t, seq=seq)
     try:
         _execute(
             heartbeat,
@@ -74,10 +75,10 @@ def write(context: DrillContext) -> dict[str, Any] | None:
             timeout,
         )
     except DrillError as error:
-        sample["error"] = str(error)
+        sample.error = str(error)
         return sample
-    sample["ok"] = True
-    sample["acked_at"] = clock.now()
+    sample.ok = True
+    sample.acked_at = clock.now()
     return sample
 
 
@@ -117,7 +118,7 @@ def _available(cluster_arn: str) -> bool:
     return bool(found["DBClusters"]) and found["DBClusters"][0].get("Status") == "available"
 
 
-def newest_surviving(context: DrillContext) -> dict[str, Any] | None:
+def newest_surviving(context: DrillContext) -> SurvivingHeartbeat | None:
     """Read the newest heartbeat of this drill from the store that serves now."""
     heartbeat = context.scenario.data.heartbeat
     if heartbeat is None:
@@ -133,18 +134,18 @@ def newest_surviving(context: DrillContext) -> dict[str, Any] | None:
             timeout=10,
         )
     except DrillError as error:
-        return {"t": t, "cluster_arn": cluster_arn, "why": why, "seq": None, "written_at": None, "error": str(error)}
+        return SurvivingHeartbeat(t=t, cluster_arn=cluster_arn, why=why, error=str(error))
     records = found.get("records", [])
     if not records:
-        return {"t": t, "cluster_arn": cluster_arn, "why": why, "seq": None, "written_at": None}
+        return SurvivingHeartbeat(t=t, cluster_arn=cluster_arn, why=why)
     seq, written_at = records[0]
-    return {
-        "t": t,
-        "cluster_arn": cluster_arn,
-        "why": why,
-        "seq": int(seq.get("longValue", 0)),
-        "written_at": float(written_at.get("doubleValue", written_at.get("stringValue", 0))),
-    }
+    return SurvivingHeartbeat(
+        t=t,
+        cluster_arn=cluster_arn,
+        why=why,
+        seq=int(seq.get("longValue", 0)),
+        written_at=float(written_at.get("doubleValue", written_at.get("stringValue", 0))),
+    )
 
 
 def reference_problems(heartbeat: Heartbeat | None) -> list[tuple[str, str]]:

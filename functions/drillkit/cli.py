@@ -943,8 +943,8 @@ GAMEDAY_VERDICT_EXIT = {"PASS": EXIT_PASS, "FAIL": EXIT_MISSED, "ERROR": EXIT_ER
 
 def load_gameday_plan(path: Path) -> Any:
     """Read, validate and resolve a game-day plan; every bad field named, nothing started."""
+    from drillkit.errors import GameDayInvalid
     from drillkit.gameday.client import load_plan
-    from drillkit.gameday.plan import GameDayInvalid
 
     try:
         return load_plan(path)

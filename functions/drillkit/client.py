@@ -19,12 +19,13 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict
 
-from drillkit import clock
+from drillkit import aws, clock
 from drillkit.errors import (
+    AwsCallFailed,
     DeploymentNotFound,
+    DrillError,
     DrillNotFound,
     DrillNotRunning,
     DrillRejected,
@@ -123,8 +124,9 @@ def from_lab_file(path: Path, endpoint_url: str | None = None) -> Deployment:
 def from_stack(stack_name: str, region: str | None = None) -> Deployment:
     session = boto3.session.Session(region_name=region)
     try:
-        stacks = session.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"]
-    except (ClientError, BotoCoreError) as error:
+        with aws.aws_call("DescribeStacks", stack_name):
+            stacks = session.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"]
+    except DrillError as error:
         raise DeploymentNotFound(f"stack {stack_name}: {error}") from None
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
     missing = [k for k in ("DrillStateMachineArn", "LedgerTableName", "EvidenceBucketName") if k not in outputs]
@@ -294,9 +296,10 @@ def execution_of(deployment: Deployment, drill_id: str) -> dict[str, Any]:
     record = ledger(deployment).load(drill_id)
     arn = (record.context.execution_id if record else None) or execution_arn_for(deployment.state_machine_arn, drill_id)
     try:
-        return dict(sfn.describe_execution(executionArn=arn))
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") in ("ExecutionDoesNotExist", "InvalidArn"):
+        with aws.aws_call("DescribeExecution", arn):
+            return dict(sfn.describe_execution(executionArn=arn))
+    except AwsCallFailed as error:
+        if error.code in ("ExecutionDoesNotExist", "InvalidArn"):
             raise DrillNotFound(f"DRILL_ID: no drill {drill_id} in {deployment.label} (no record, no execution {arn})") from None
         raise
 
@@ -498,6 +501,7 @@ def answer_approval(deployment: Deployment, drill_id: str, approve: bool, by: st
 def caller(deployment: Deployment) -> str | None:
     """Who is answering, as AWS knows them (the caller's ARN), for the record."""
     try:
-        return str(deployment.client("sts").get_caller_identity()["Arn"])
-    except (BotoCoreError, ClientError):
+        with aws.aws_call("GetCallerIdentity", "the caller"):
+            return str(deployment.client("sts").get_caller_identity()["Arn"])
+    except DrillError:
         return None

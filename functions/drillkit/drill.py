@@ -19,11 +19,13 @@ from drillkit.config import approval_config, evidence_config, ledger_config, not
 from drillkit.discovery import resolve_target
 from drillkit.errors import DrillRejected, DrillStateInvalid, EnvironmentLocked, NotSteady, RestoreFailed, ScenarioInvalid
 from drillkit.evidence.store import EvidenceStore
+from drillkit.faults import Fault, Prior
 from drillkit.findings import Finding
 from drillkit.ledger import UNDO_APPLIED, UNDO_RESTORED, Ledger
 from drillkit.measure import MilestoneTracker, expected_milestones
-from drillkit.model import DrillContext, Injection, RestoreProgress
+from drillkit.model import DrillContext, Injection, ResolvedTarget, RestoreProgress
 from drillkit.probes import health_check, keepalive
+from drillkit.readings import AlarmsReading, Reading
 from drillkit.record import (
     Approval,
     CaughtError,
@@ -36,7 +38,7 @@ from drillkit.record import (
     Verification,
     new_drill_id,
 )
-from drillkit.spec import Network, parse_request
+from drillkit.spec import Network, Scenario, parse_request
 from drillkit.waits import SteadyWait
 
 
@@ -84,13 +86,13 @@ def _keep_caught(ledger: Ledger, record: DrillRecord, newly: CaughtErrors) -> Dr
 # -- 1. preflight ------------------------------------------------------------
 
 
-def _survey(scenario: Any, network: Network) -> tuple[Any, Any, dict[str, Any], list[Finding], bool]:
-    """Read-only: the failover target, the fault's module and prior state, the readiness findings, protection."""
+def _survey(scenario: Scenario, network: Network) -> tuple[ResolvedTarget, Fault, Prior, list[Finding], bool]:
+    """Read-only: the failover target, the fault and its prior state, the readiness findings, protection."""
     aws.check_target_role()  # a role drillkit may not assume is named before anything else is read
     target = resolve_target(scenario.target)  # the zone and its records first: without them nothing else matters
     if problems := canary.reference_problems(scenario.data.heartbeat):
         raise ScenarioInvalid(problems)  # every ARN the scenario names is checked, and each wrong one named by field
-    fault = faults.fault_module(scenario.fault.type)
+    fault = faults.fault_of(scenario.fault.type)
     prior = fault.capture(scenario.fault, target)  # proves the fault's resource exists and is readable
     tags = allow.require(fault.resources(prior))
     return target, fault, prior, readiness.check(scenario, target, network), allow.is_protected(tags)
@@ -149,9 +151,7 @@ def preflight(request: dict[str, Any], execution_id: str | None, execution_name:
     return DrillRef.of(context).model_dump(mode="json")
 
 
-def _sample_until(
-    context: DrillContext, deadline: float, enough: Any, on_samples: Any = None
-) -> tuple[bool, list[dict[str, Any]]]:
+def _sample_until(context: DrillContext, deadline: float, enough: Any, on_samples: Any = None) -> tuple[bool, list[Reading]]:
     """Sample every probe once per interval until ``enough(samples)`` or the deadline.
 
     A reading slower than the interval does not delay the next tick (see probes.Sampler); the
@@ -160,7 +160,7 @@ def _sample_until(
     interval = context.scenario.sampling.interval_seconds
     probes.warm()
     sampler = probes.Sampler(context)
-    collected: list[dict[str, Any]] = []
+    collected: list[Reading] = []
     next_tick = clock.now()
     reached = False
     while True:
@@ -182,9 +182,7 @@ def _sample_until(
     return reached, collected
 
 
-def _wait_for_steady(
-    context: DrillContext, wait: SteadyWait, invocation_end: float | None
-) -> tuple[SteadyWait, list[dict[str, Any]]]:
+def _wait_for_steady(context: DrillContext, wait: SteadyWait, invocation_end: float | None) -> tuple[SteadyWait, list[Reading]]:
     """Sample until ``steady_state_samples`` readings in a row are steady, the wait's deadline or the invocation's.
 
     Returns the wait's progress (``done`` false: continue in the next invocation with it) and this batch's samples.
@@ -192,12 +190,12 @@ def _wait_for_steady(
     needed = context.scenario.sampling.steady_state_samples
     streak, last_problems = wait.streak, list(wait.problems)
     # A slow probe does not answer every tick: its newest reading stands for it until the next (across invocations too).
-    newest: dict[str, dict[str, Any]] = dict(wait.newest)
+    newest: dict[str, Reading] = dict(wait.newest)
     expected = probes.expected(context)
 
-    def enough(readings: list[dict[str, Any]]) -> bool:
+    def enough(readings: list[Reading]) -> bool:
         nonlocal streak, last_problems
-        newest.update({reading["probe"]: reading for reading in sorted(readings, key=lambda r: r["t"])})
+        newest.update({reading.probe: reading for reading in sorted(readings, key=lambda r: r.t)})
         ok, problems = probes.steady(list(newest.values()))
         if not expected <= newest.keys():
             ok, problems = False, [*problems, f"no reading yet from {', '.join(sorted(expected - newest.keys()))}"]
@@ -278,7 +276,7 @@ def inject(state: dict[str, Any]) -> dict[str, Any]:
 
 def _inject(context: DrillContext) -> Injection:
     spec = context.scenario.fault
-    fault = faults.fault_module(spec.type)
+    fault = faults.fault_of(spec.type)
     ledger = _ledger()
     probes.warm()
     if probes.needs_seed(context):
@@ -335,12 +333,12 @@ def _observe(context: DrillContext, injection: Injection, previous: Observation 
 
     stopped_by: list[str] = []
 
-    def account(readings: list[dict[str, Any]]) -> None:
-        for reading in sorted(readings, key=lambda r: r["t"]):
+    def account(readings: list[Reading]) -> None:
+        for reading in sorted(readings, key=lambda r: r.t):
             for name in tracker.feed(reading):
                 ledger.record_milestone(context.drill_id, name, getattr(tracker, name))
-            if reading["probe"] == "alarms" and reading["t"] >= injection.t_inject and reading.get("stop_in_alarm"):
-                stopped_by.extend(a for a in reading["stop_in_alarm"] if a not in stopped_by)
+            if isinstance(reading, AlarmsReading) and reading.t >= injection.t_inject and reading.stop_in_alarm:
+                stopped_by.extend(a for a in reading.stop_in_alarm if a not in stopped_by)
 
     first_batch = previous is None
     # Stored readings are read once per drill here, unless a fresh invocation must seed the probes' memory.
@@ -351,7 +349,7 @@ def _observe(context: DrillContext, injection: Injection, previous: Observation 
     batch = previous.batch + 1 if previous else 1
     deadline = injection.t_inject + sampling.observe_timeout_seconds
     batch_end = min(deadline, clock.now() + observe_config().observe_batch_seconds)
-    samples: list[dict[str, Any]] = []
+    samples: list[Reading] = []
     if not (tracker.complete or stopped_by):
         # A firing stop condition ends observation at once: restore comes next.
         _, samples = _sample_until(context, batch_end, lambda _: tracker.complete or bool(stopped_by), account)
@@ -429,10 +427,10 @@ def _restore(context: DrillContext, previous: dict[str, Any]) -> RestoreProgress
         if record["status"] == UNDO_RESTORED:
             results.append({**entry, "status": "already restored"})
             continue
-        fault = faults.fault_module(record["fault"])
+        fault = faults.fault_of(record["fault"])
         try:
             done = fault.restore(record["prior"])
-            what = "" if done else _waiting_for(fault, record["prior"])
+            what = "" if done else fault.waiting_for(record["prior"])
         except Exception as error:  # noqa: BLE001 keep going: one stuck record must not strand the others
             failures.append(f"{record['resource_id']}: {error}")
             results.append({**entry, "status": "failed", "error": str(error)})
@@ -463,11 +461,6 @@ def _restore(context: DrillContext, previous: dict[str, Any]) -> RestoreProgress
     )
 
 
-def _waiting_for(fault: Any, prior: dict[str, Any]) -> str:
-    describe = getattr(fault, "waiting_for", None)
-    return str(describe(prior)) if describe is not None else "its restore to complete"
-
-
 # -- 6. verify restore -----------------------------------------------------------
 def verify_restore(state: dict[str, Any], invocation_end: float | None = None) -> dict[str, Any]:
     """The environment is back when every fault reads restored and the probes are steady again.
@@ -488,7 +481,7 @@ def _verify_restore(context: DrillContext, previous: dict[str, Any] | None, invo
     ledger = _ledger()
     wait = SteadyWait.resume(previous, sampling.restore_timeout_seconds)
     records = ledger.list_undo(context.drill_id)
-    resources = {r["resource_id"]: faults.fault_module(r["fault"]).is_restored(r["prior"]) for r in records}
+    resources = {r["resource_id"]: faults.fault_of(r["fault"]).is_restored(r["prior"]) for r in records}
     if not records:
         return Verification(done=True, verified=True, t=clock.now(), note="nothing was injected")
     if not all(resources.values()):

@@ -147,3 +147,16 @@ class DrillNotRunning(DrillError):
 # -- game-days ------------------------------------------------------------------------------------------
 class ChangeFreeze(DrillError):
     """The game-day's SSM Change Calendar is CLOSED: nothing is started."""
+
+
+class GameDayInvalid(ScenarioInvalid):
+    """The game-day plan failed validation; nothing was started."""
+
+    def __init__(self, problems: list[tuple[str, str]]):
+        super().__init__(problems)
+        listed = "; ".join(f"{field}: {problem}" for field, problem in problems)
+        self.args = (f"invalid game-day plan: {listed}",)
+
+
+class ScheduleInvalid(DrillError):
+    """A schedule's name or expression is not one EventBridge Scheduler accepts."""

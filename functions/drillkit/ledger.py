@@ -193,7 +193,7 @@ class Ledger:
         """Set one step's piece (and the phase it leads to) and nothing else: other writers' pieces stay as they are."""
         expected = STEP_PIECES[step]
         if not isinstance(piece, expected):
-            raise TypeError(f"{step}: expected a {expected.__name__}, got a {type(piece).__name__}")
+            raise DrillStateInvalid(f"{step}: expected a {expected.__name__}, got a {type(piece).__name__}")
         self._set(drill_id, {step: piece.model_dump(mode="json"), **({"phase": phase.value} if phase else {})})
 
     def set_phase(self, drill_id: str, phase: Phase) -> None:

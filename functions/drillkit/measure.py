@@ -13,6 +13,16 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from drillkit.readings import (
+    AlarmsReading,
+    DnsClientReading,
+    DnsReading,
+    HealthCheckReading,
+    HeartbeatReading,
+    HttpReading,
+    Reading,
+    SurvivingHeartbeat,
+)
 from drillkit.spec import Objectives, Scenario
 
 # In the order they normally happen; "rpo" is a measurement but not a milestone.
@@ -52,12 +62,12 @@ class HealthRule(BaseModel):
 
     checkers: dict[str, CheckerVerdict] = Field(default_factory=dict)
 
-    def feed(self, sample: dict[str, Any], fault_since: float | None = None) -> bool | None:
-        if sample.get("healthy") is None or "observations" not in sample:
-            return sample.get("healthy")
-        interval = float(sample.get("interval") or 30)
-        threshold = int(sample.get("failure_threshold") or 3)
-        for checker, checked, ok in sorted(sample["observations"], key=lambda o: o[1] or 0):
+    def feed(self, sample: HealthCheckReading, fault_since: float | None = None) -> bool | None:
+        if sample.healthy is None or sample.observations is None:
+            return sample.healthy
+        interval = float(sample.interval or 30)
+        threshold = int(sample.failure_threshold or 3)
+        for checker, checked, ok in sorted(sample.observations, key=lambda o: o[1] or 0):
             if checked is None:
                 continue
             state = self.checkers.get(checker)
@@ -82,8 +92,8 @@ class HealthRule(BaseModel):
         if not self.checkers:
             return None
         share = sum(1 for c in self.checkers.values() if c.healthy) / len(self.checkers)
-        raw = True if sample.get("disabled") else share > HEALTHY_SHARE
-        return raw != bool(sample.get("inverted"))
+        raw = True if sample.disabled else share > HEALTHY_SHARE
+        return raw != sample.inverted
 
 
 class Streak(BaseModel):
@@ -124,15 +134,15 @@ class MilestoneTracker(BaseModel):
     samples_seen: int = 0
     t_before_inject: float | None = None
 
-    def feed(self, sample: dict[str, Any]) -> list[str]:
+    def feed(self, sample: Reading) -> list[str]:
         """Account one probe reading; return the milestones it completed."""
-        if sample.get("reused"):
+        if isinstance(sample, HealthCheckReading) and sample.reused:
             return []  # a repeat of an earlier reading (health status is read at most every 2 s): nothing new
-        t = sample["t"]
-        probe = sample["probe"]
+        t = sample.t
+        probe = sample.probe
         # The rule needs every reading, before the injection too: a checker's run starts there.
         fault_since = self.t_before_inject if self.t_before_inject is not None else self.t_inject
-        healthy = self.health_rule.feed(sample, fault_since) if probe == "health_check" else None
+        healthy = self.health_rule.feed(sample, fault_since) if isinstance(sample, HealthCheckReading) else None
         if t < self.t_inject:
             self.last_reading[probe] = max(t, self.last_reading.get(probe, t))
             return []
@@ -140,26 +150,26 @@ class MilestoneTracker(BaseModel):
         self.last_reading[probe] = t
         self.samples_seen += 1
         reached: list[str] = []
-        if probe == "health_check" and self.detection is None and healthy is False:
+        if isinstance(sample, HealthCheckReading) and self.detection is None and healthy is False:
             self.detection = t
             # Inverted flips the verdict without any checker seeing a failure: the unhealthy reading is the
             # configuration drillkit applied, read back (GetHealthCheckStatus reports the checkers' raw results).
-            if sample.get("inverted"):
+            if sample.inverted:
                 self.detection_kind = "configuration-applied"
             self._bound("detection", previous)
             reached.append("detection")
-        elif probe == "alarms" and self.alerting is None and sample.get("in_alarm"):
-            self.alerting, self.alerting_alarm = t, sample["in_alarm"][0]
+        elif isinstance(sample, AlarmsReading) and self.alerting is None and sample.in_alarm:
+            self.alerting, self.alerting_alarm = t, sample.in_alarm[0]
             self._bound("alerting", previous)
             reached.append("alerting")
-        elif probe == "dns" and self.dns_cutover is None:
-            if self._held(self.dns_streak, t, sample.get("side") == "standby", previous, "dns_cutover"):
+        elif isinstance(sample, DnsReading) and self.dns_cutover is None:
+            if self._held(self.dns_streak, t, sample.side == "standby", previous, "dns_cutover"):
                 reached.append("dns_cutover")
-        elif probe == "dns_client" and self.client_cutover is None:
-            if self._held(self.client_streak, t, sample.get("side") == "standby", previous, "client_cutover"):
+        elif isinstance(sample, DnsClientReading) and self.client_cutover is None:
+            if self._held(self.client_streak, t, sample.side == "standby", previous, "client_cutover"):
                 reached.append("client_cutover")
-        elif probe == "http" and self.recovery is None:
-            served = bool(sample.get("ok")) and sample.get("side") == "standby"
+        elif isinstance(sample, HttpReading) and self.recovery is None:
+            served = sample.ok and sample.side == "standby"
             if self._held(self.http_streak, t, served, previous, "recovery"):
                 reached.append("recovery")
         return reached
@@ -196,7 +206,7 @@ def expected_milestones(has_alarms: bool) -> tuple[str, ...]:
     return tuple(name for name in MILESTONES if name in ALWAYS_EXPECTED or (name == "alerting" and has_alarms))
 
 
-def rpo(heartbeats: list[dict[str, Any]], surviving: dict[str, Any] | None, t_inject: float) -> dict[str, Any]:
+def rpo(heartbeats: list[HeartbeatReading], surviving: SurvivingHeartbeat | None, t_inject: float) -> dict[str, Any]:
     """The data-loss window from the heartbeat canary.
 
     The last heartbeat the primary acknowledged before the failure (the first failed write after
@@ -204,27 +214,27 @@ def rpo(heartbeats: list[dict[str, Any]], surviving: dict[str, Any] | None, t_in
     heartbeat readable in the store that serves after failover. Heartbeats are compared by the
     instant they were written, which both sides carry.
     """
-    ordered = sorted(heartbeats, key=lambda h: h["t"])
-    failed = [h["t"] for h in ordered if not h.get("ok") and h["t"] >= t_inject]
-    cutoff = failed[0] if failed else (surviving or {}).get("t", math.inf)
-    acked = [h for h in ordered if h.get("ok") and h["t"] < cutoff]
+    ordered = sorted(heartbeats, key=lambda h: h.t)
+    failed = [h.t for h in ordered if not h.ok and h.t >= t_inject]
+    cutoff = failed[0] if failed else (surviving.t if surviving is not None else math.inf)
+    acked = [h for h in ordered if h.ok and h.t < cutoff]
     result: dict[str, Any] = {
-        "last_acknowledged_at": acked[-1]["t"] if acked else None,
+        "last_acknowledged_at": acked[-1].t if acked else None,
         "first_failed_write_at": failed[0] if failed else None,
-        "newest_surviving_at": (surviving or {}).get("written_at"),
-        "serving_store": (surviving or {}).get("cluster_arn"),
-        "serving_store_reason": (surviving or {}).get("why"),
+        "newest_surviving_at": surviving.written_at if surviving else None,
+        "serving_store": surviving.cluster_arn if surviving else None,
+        "serving_store_reason": surviving.why if surviving else None,
         "heartbeats_acknowledged": len(acked),
         "seconds": None,
     }
-    if not acked or surviving is None or surviving.get("error"):
+    if not acked or surviving is None or surviving.error:
         return result
-    newest = surviving.get("written_at")
+    newest = surviving.written_at
     if newest is None:
-        result["seconds"] = round(acked[-1]["t"] - acked[0]["t"], 3)  # nothing of this drill survived
+        result["seconds"] = round(acked[-1].t - acked[0].t, 3)  # nothing of this drill survived
         result["nothing_survived"] = True
         return result
-    result["seconds"] = round(max(0.0, acked[-1]["t"] - newest), 3)
+    result["seconds"] = round(max(0.0, acked[-1].t - newest), 3)
     return result
 
 

@@ -43,3 +43,19 @@ def drill_reported(topic_arn: str, document: dict[str, Any], keys: dict[str, str
         "\n".join(lines),
         {"verdict": document["verdict"], "scenario": document["scenario"]["name"]},
     )
+
+
+def gameday_starts(topic_arn: str, subject: str, message: str) -> None:
+    """The game-day's announcement before its first drill (gameday.run.announcement words it)."""
+    _publish(topic_arn, subject, message, {"kind": "gameday-announcement"})
+
+
+def gameday_reported(topic_arn: str, document: dict[str, Any], keys: dict[str, str]) -> None:
+    """The game-day's verdict, each drill's, why it stopped early (if it did), and where its report is."""
+    lines = [f"Game-day {document['name']} ({document['gameday_id']}): {document['verdict']}"]
+    lines += [f"  {d['index']:02d} {d['scenario']} on {d['environment']}: {d['verdict']}" for d in document["drills"]]
+    if document["stop_reason"]:
+        lines.append(document["stop_reason"])
+    lines += ["Report in the evidence bucket:", *(f"  {k}" for k in keys.values())]
+    subject = f"drillkit game-day {document['verdict']}: {document['name']}"
+    _publish(topic_arn, subject, "\n".join(lines), {"verdict": document["verdict"]})

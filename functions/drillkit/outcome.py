@@ -17,6 +17,7 @@ from drillkit.findings import Finding as ReadinessFinding
 from drillkit.measure import MilestoneTracker, Verdict
 from drillkit.milestones import CATALOGUE
 from drillkit.model import DrillContext, Injection
+from drillkit.readings import HeartbeatReading, Reading, SurvivingHeartbeat
 from drillkit.record import Approval, DrillRecord, Ended, Verification
 from drillkit.spec import Scenario
 
@@ -49,17 +50,6 @@ class StepResult(BaseModel):
 
 class Steady(StepResult):
     reached_at: float | None = None  # None: a wait still in progress (SteadyState continues across invocations)
-
-
-class SurvivingHeartbeat(StepResult):
-    """The newest heartbeat readable, after the failover, in the store that serves (canary.newest_surviving)."""
-
-    t: float
-    cluster_arn: str | None = None
-    why: str | None = None
-    seq: int | None = None
-    written_at: float | None = None  # None: no heartbeat of this drill is there
-    error: str | None = None
 
 
 class Observation(StepResult):
@@ -276,7 +266,7 @@ class _Observed:
 
 
 # -- judging -------------------------------------------------------------------------------
-def judge(context: DrillContext, steps: DrillSteps, samples: list[dict[str, Any]], ended_at: float) -> Outcome:
+def judge(context: DrillContext, steps: DrillSteps, samples: list[Reading], ended_at: float) -> Outcome:
     """Everything the report says about how the drill went; ``ended_at`` dates what happened at the end."""
     notes = _Notes(findings=[Finding.of_readiness(finding) for finding in context.readiness])
     stopped_by = steps.observation.stopped_by if steps.observation else []
@@ -407,7 +397,7 @@ def _observe(
     context: DrillContext,
     steps: DrillSteps,
     injection: Injection,
-    samples: list[dict[str, Any]],
+    samples: list[Reading],
     ended_at: float,
     watched_to_the_end: bool,
     notes: _Notes,
@@ -423,7 +413,7 @@ def _observe(
     )
     restore_started = (steps.restore.started_at if steps.restore else None) or ended_at
     for sample in samples:
-        if sample["t"] <= restore_started:
+        if sample.t <= restore_started:
             tracker.feed(sample)
     observed = _Observed(alerting_alarm=tracker.alerting_alarm)
     measured = measure.measurements(tracker, scenario.objectives, sampling.interval_seconds)
@@ -467,15 +457,15 @@ def _not_reached(name: str, observe_timeout_seconds: float, notes: _Notes) -> No
 def _judge_rpo(
     scenario: Scenario,
     injection: Injection,
-    samples: list[dict[str, Any]],
+    samples: list[Reading],
     observation: Observation,
     observed: _Observed,
     notes: _Notes,
 ) -> None:
     """The RPO from the heartbeat canary: judged where the fault moves the writer, context elsewhere."""
     surviving = observation.surviving_heartbeat
-    heartbeats = [sample for sample in samples if sample["probe"] == "heartbeat"]
-    window = RpoWindow.model_validate(measure.rpo(heartbeats, surviving.model_dump() if surviving else None, injection.t_inject))
+    heartbeats = [sample for sample in samples if isinstance(sample, HeartbeatReading)]
+    window = RpoWindow.model_validate(measure.rpo(heartbeats, surviving, injection.t_inject))
     if reason := measure.rpo_not_applicable_because(scenario, injection.resource_id):
         _rpo_not_applicable(scenario, window, reason, observed, notes)
         return

@@ -18,6 +18,7 @@ from drillkit import clock
 from drillkit.errors import CaughtError
 from drillkit.measure import MilestoneTracker
 from drillkit.model import DrillContext, Injection, RestoreProgress
+from drillkit.readings import SurvivingHeartbeat
 from drillkit.waits import SteadyWait
 
 
@@ -85,7 +86,7 @@ class Observation(BaseModel):
     reason: Literal["complete", "deadline", "stop condition", "continuing"]
     stopped_by: list[str] = []
     # Read once the failover has played out, before restore puts the primary back.
-    surviving_heartbeat: dict[str, Any] | None = None
+    surviving_heartbeat: SurvivingHeartbeat | None = None
 
 
 class Verification(BaseModel):

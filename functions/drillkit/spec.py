@@ -25,13 +25,6 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def _fqdn(value: str) -> str:
-    value = value.strip()
-    if not HOSTNAME_PATTERN.match(value):
-        raise ValueError(f"{value!r} is not a DNS name")
-    return value if value.endswith(".") else value + "."
-
-
 class Target(_Strict):
     """The failover record under test and how clients reach it."""
 
@@ -62,7 +55,10 @@ class Target(_Strict):
     @field_validator("hosted_zone", "record_name")
     @classmethod
     def _dns_name(cls, value: str) -> str:
-        return _fqdn(value)
+        value = value.strip()
+        if not HOSTNAME_PATTERN.match(value):
+            raise ValueError(f"{value!r} is not a DNS name")
+        return value if value.endswith(".") else value + "."
 
     @field_validator("url_path")
     @classmethod

@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from drillkit import clock
+from drillkit.readings import Reading
 
 # Kept free at the end of an invocation to write the batch's samples and the drill record: most of a
 # minute-long function's last 10 s, a quarter of a short one (the lab shortens functions to seconds).
@@ -49,7 +50,7 @@ class SteadyWait(BaseModel):
     samples: int = Field(default=0, ge=0)
     problems: list[str] = Field(default_factory=list)
     reached_at: float | None = None
-    newest: dict[str, dict[str, Any]] = Field(default_factory=dict)  # each probe's newest reading so far
+    newest: dict[str, Reading] = Field(default_factory=dict)  # each probe's newest reading so far
 
     @classmethod
     def resume(cls, previous: dict[str, Any] | None, timeout_seconds: float) -> SteadyWait:

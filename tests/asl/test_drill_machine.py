@@ -354,7 +354,7 @@ def test_every_function_is_traced_by_x_ray():
     assert all("Tracing" not in props for props in functions.values())
 
 
-@pytest.mark.parametrize("machine", ["DrillStateMachine", "SafetyNetStateMachine"])
+@pytest.mark.parametrize("machine", ["DrillStateMachine", "SafetyNetStateMachine", "GameDayStateMachine"])
 def test_every_state_machine_is_traced_and_logs_every_transition_without_execution_data(machine):
     # Given a state machine of the template
     props = RESOURCES[machine]["Properties"]

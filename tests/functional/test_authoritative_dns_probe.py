@@ -67,7 +67,7 @@ def test_the_probe_asks_the_zones_name_servers_for_the_authoritative_answer(acco
     assert looked_up == delegation
     # The question went to the first of them, for the record itself, without recursion (no cache on the way)
     assert resolver.questions == [(RECORD, "A", False)] * 2
-    assert sample["source"] == "authoritative" and sample["nameserver"] == delegation[0]
-    assert sample["answer"] == [STANDBY_ADDRESS] and sample["side"] == "standby" and sample["rcode"] == "NOERROR"
+    assert sample.source == "authoritative" and sample.nameserver == delegation[0]
+    assert sample.answer == [STANDBY_ADDRESS] and sample.side == "standby" and sample.rcode == "NOERROR"
     # The client view is another probe, labelled as such
     assert dns_client.SOURCE == "caching-resolver"

@@ -93,15 +93,15 @@ TARGETS = [
 def test_deregister_passes_ports_and_zones_exactly_as_described_and_restore_registers_them_back(stubbed):
     spec = FailTargets(type="fail-targets", method="deregister", target_group=TG)
     stubbed.expect("elbv2", "describe_target_health", {"TargetGroupArn": TG}, health(*TARGETS))
-    prior = fail_targets.capture(spec, TARGET)
+    prior = fail_targets.FAULT.capture(spec, TARGET)
 
     stubbed.expect("elbv2", "describe_target_health", {"TargetGroupArn": TG}, health(*TARGETS))
     stubbed.expect("elbv2", "deregister_targets", {"TargetGroupArn": TG, "Targets": TARGETS})
-    fail_targets.apply(spec, TARGET, prior)
+    fail_targets.FAULT.apply(spec, TARGET, prior)
 
     stubbed.expect("elbv2", "describe_target_health", {"TargetGroupArn": TG}, health())
     stubbed.expect("elbv2", "register_targets", {"TargetGroupArn": TG, "Targets": TARGETS})
-    fail_targets.restore(prior)
+    fail_targets.FAULT.restore(prior)
     stubbed.done()
 
 
@@ -110,10 +110,10 @@ def test_a_retried_deregister_only_touches_what_is_still_registered(stubbed):
     prior = {"resource_id": TG, "method": "deregister", "region": "us-east-1", "target_group_arn": TG, "targets": TARGETS}
     stubbed.expect("elbv2", "describe_target_health", {"TargetGroupArn": TG}, health(TARGETS[2]))
     stubbed.expect("elbv2", "deregister_targets", {"TargetGroupArn": TG, "Targets": [TARGETS[2]]})
-    fail_targets.apply(spec, TARGET, prior)
+    fail_targets.FAULT.apply(spec, TARGET, prior)
 
     stubbed.expect("elbv2", "describe_target_health", {"TargetGroupArn": TG}, health())
-    fail_targets.apply(spec, TARGET, prior)  # everything is out already: no call that could fail
+    fail_targets.FAULT.apply(spec, TARGET, prior)  # everything is out already: no call that could fail
     stubbed.done()
 
 
@@ -138,7 +138,7 @@ def test_capture_leaves_out_draining_and_unused_targets(stubbed):
     answer = described((TARGETS[0], "healthy"), (TARGETS[1], "draining"), (TARGETS[2], "unused"))
     stubbed.expect("elbv2", "describe_target_health", {"TargetGroupArn": TG}, answer)
     # When the fault captures the group, then only the registered target is one it will take out and put back
-    assert fail_targets.capture(spec, TARGET)["targets"] == [TARGETS[0]]
+    assert fail_targets.FAULT.capture(spec, TARGET)["targets"] == [TARGETS[0]]
     stubbed.done()
 
 
@@ -146,14 +146,14 @@ def test_capture_refuses_a_group_whose_targets_are_all_draining(stubbed):
     spec = FailTargets(type="fail-targets", method="deregister", target_group=TG)
     stubbed.expect("elbv2", "describe_target_health", {"TargetGroupArn": TG}, described(*((t, "draining") for t in TARGETS)))
     with pytest.raises(TargetNotFound, match=r"fault\.target_group: .* no registered targets .*3 still draining"):
-        fail_targets.capture(spec, TARGET)
+        fail_targets.FAULT.capture(spec, TARGET)
 
 
 def test_a_retried_deregister_does_not_deregister_draining_targets_again(stubbed):
     spec = FailTargets(type="fail-targets", method="deregister", target_group=TG)
     prior = {"resource_id": TG, "method": "deregister", "region": "us-east-1", "target_group_arn": TG, "targets": TARGETS}
     stubbed.expect("elbv2", "describe_target_health", {"TargetGroupArn": TG}, described(*((t, "draining") for t in TARGETS)))
-    fail_targets.apply(spec, TARGET, prior)  # no DeregisterTargets: the stubber would refuse an unexpected call
+    fail_targets.FAULT.apply(spec, TARGET, prior)  # no DeregisterTargets: the stubber would refuse an unexpected call
     stubbed.done()
 
 
@@ -164,10 +164,10 @@ def test_restore_registers_draining_targets_again_and_is_done_once_they_read_reg
     stubbed.expect("elbv2", "describe_target_health", {"TargetGroupArn": TG}, draining)
     # When restore runs, then it registers them all (draining is not registered) and asks to be called again
     stubbed.expect("elbv2", "register_targets", {"TargetGroupArn": TG, "Targets": TARGETS})
-    assert fail_targets.restore(prior) is False
+    assert fail_targets.FAULT.restore(prior) is False
     # And the next call finds them registered: done, with no further call
     stubbed.expect("elbv2", "describe_target_health", {"TargetGroupArn": TG}, described(*((t, "initial") for t in TARGETS)))
-    assert fail_targets.restore(prior) is True
+    assert fail_targets.FAULT.restore(prior) is True
     stubbed.done()
 
 
@@ -186,7 +186,7 @@ def test_is_restored_only_when_every_captured_target_is_initial_or_healthy(stubb
     prior = {"resource_id": TG, "method": "deregister", "region": "us-east-1", "target_group_arn": TG, "targets": TARGETS}
     listed = described(*((t, state) for t, state in zip(TARGETS, states, strict=True) if state is not None))
     stubbed.expect("elbv2", "describe_target_health", {"TargetGroupArn": TG}, listed)
-    assert fail_targets.is_restored(prior) is restored
+    assert fail_targets.FAULT.is_restored(prior) is restored
 
 
 def test_ecs_scale_to_zero_sets_desired_count_zero_and_restore_sets_the_original(stubbed):
@@ -199,17 +199,17 @@ def test_ecs_scale_to_zero_sets_desired_count_zero_and_restore_sets_the_original
     }
     spec = FailTargets(type="fail-targets", method="ecs-scale-to-zero", target_group=TG, ecs_cluster="c", ecs_service="svc")
     stubbed.expect("ecs", "describe_services", {"cluster": "c", "services": ["svc"]}, {"services": [service]})
-    prior = fail_targets.capture(spec, TARGET)
+    prior = fail_targets.FAULT.capture(spec, TARGET)
     assert prior["desired_count"] == 3
 
     stubbed.expect(
         "ecs", "update_service", {"cluster": service["clusterArn"], "service": service["serviceArn"], "desiredCount": 0}
     )
-    fail_targets.apply(spec, TARGET, prior)
+    fail_targets.FAULT.apply(spec, TARGET, prior)
     stubbed.expect(
         "ecs", "update_service", {"cluster": service["clusterArn"], "service": service["serviceArn"], "desiredCount": 3}
     )
-    fail_targets.restore(prior)
+    fail_targets.FAULT.restore(prior)
     stubbed.done()
 
 
@@ -231,12 +231,12 @@ def test_lambda_throttle_sets_zero_and_restore_puts_back_the_setting_or_its_abse
         {"FunctionName": FUNCTION},
         {} if before is None else {"ReservedConcurrentExecutions": before},
     )
-    prior = fail_targets.capture(spec, TARGET)
+    prior = fail_targets.FAULT.capture(spec, TARGET)
 
     stubbed.expect("lambda", "put_function_concurrency", {"FunctionName": FUNCTION, "ReservedConcurrentExecutions": 0})
-    fail_targets.apply(spec, TARGET, prior)
+    fail_targets.FAULT.apply(spec, TARGET, prior)
     stubbed.expect("lambda", restore_call, restore_params)
-    fail_targets.restore(prior)
+    fail_targets.FAULT.restore(prior)
     stubbed.done()
 
 
@@ -256,7 +256,7 @@ ISOLATION = "drillkit-isolation-app-alb"
 def test_security_group_isolation_swaps_the_groups_and_restore_sets_the_exact_original_set(stubbed):
     spec = BlockPrimaryAlb(type="block-primary-alb", method="security-group", load_balancer=LB)
     stubbed.expect("elbv2", "describe_load_balancers", {"LoadBalancerArns": [LB]}, {"LoadBalancers": [BALANCER]})
-    prior = block_primary_alb.capture(spec, TARGET)
+    prior = block_primary_alb.FAULT.capture(spec, TARGET)
 
     by_name = {"Filters": [{"Name": "vpc-id", "Values": ["vpc-1"]}, {"Name": "group-name", "Values": [ISOLATION]}]}
     stubbed.expect("ec2", "describe_security_groups", by_name, {"SecurityGroups": []})
@@ -277,7 +277,7 @@ def test_security_group_isolation_swaps_the_groups_and_restore_sets_the_exact_or
         {"GroupId": "sg-iso"},
     )
     stubbed.expect("elbv2", "set_security_groups", {"LoadBalancerArn": LB, "SecurityGroups": ["sg-iso"]})
-    block_primary_alb.apply(spec, TARGET, prior)
+    block_primary_alb.FAULT.apply(spec, TARGET, prior)
 
     stubbed.expect(
         "elbv2",
@@ -288,7 +288,7 @@ def test_security_group_isolation_swaps_the_groups_and_restore_sets_the_exact_or
     stubbed.expect("elbv2", "set_security_groups", {"LoadBalancerArn": LB, "SecurityGroups": ["sg-web", "sg-ops"]})
     stubbed.expect("ec2", "describe_security_groups", by_name, {"SecurityGroups": [{"GroupId": "sg-iso"}]})
     stubbed.expect("ec2", "delete_security_group", {"GroupId": "sg-iso"})
-    assert block_primary_alb.restore(prior) is True
+    assert block_primary_alb.FAULT.restore(prior) is True
     stubbed.done()
 
 
@@ -315,9 +315,9 @@ def test_restore_of_the_security_group_isolation_asks_to_be_called_again_while_e
     stubbed.expect("ec2", "describe_security_groups", by_name, {"SecurityGroups": [{"GroupId": "sg-iso"}]})
     stubbed.expect("ec2", "delete_security_group", {"GroupId": "sg-iso"})
     # When restore runs, then it does not block: it says it must be called again
-    assert block_primary_alb.restore(prior) is False
+    assert block_primary_alb.FAULT.restore(prior) is False
     # and the next call deletes the group and is done
-    assert block_primary_alb.restore(prior) is True
+    assert block_primary_alb.FAULT.restore(prior) is True
     stubbed.done()
 
 
@@ -333,7 +333,7 @@ def test_network_acl_isolation_reassociates_every_subnet_and_restore_puts_the_or
     stubbed.expect("elbv2", "describe_load_balancers", {"LoadBalancerArns": [LB]}, {"LoadBalancers": [BALANCER]})
     stubbed.expect("ec2", "describe_network_acls", of_subnet["subnet-a"], _acl_of("subnet-a", "acl-default", "assoc-1"))
     stubbed.expect("ec2", "describe_network_acls", of_subnet["subnet-b"], _acl_of("subnet-b", "acl-web", "assoc-2"))
-    prior = block_primary_alb.capture(spec, TARGET)
+    prior = block_primary_alb.FAULT.capture(spec, TARGET)
     assert prior["subnet_acls"] == {"subnet-a": "acl-default", "subnet-b": "acl-web"}
 
     by_name = {"Filters": [{"Name": "vpc-id", "Values": ["vpc-1"]}, {"Name": "tag:Name", "Values": [ISOLATION]}]}
@@ -366,7 +366,7 @@ def test_network_acl_isolation_reassociates_every_subnet_and_restore_puts_the_or
         {"AssociationId": "assoc-2", "NetworkAclId": "acl-iso"},
         {"NewAssociationId": "assoc-4"},
     )
-    block_primary_alb.apply(spec, TARGET, prior)
+    block_primary_alb.FAULT.apply(spec, TARGET, prior)
 
     stubbed.expect("ec2", "describe_network_acls", of_subnet["subnet-a"], _acl_of("subnet-a", "acl-iso", "assoc-3"))
     stubbed.expect(
@@ -384,7 +384,7 @@ def test_network_acl_isolation_reassociates_every_subnet_and_restore_puts_the_or
     )
     stubbed.expect("ec2", "describe_network_acls", by_name, {"NetworkAcls": [{"NetworkAclId": "acl-iso"}]})
     stubbed.expect("ec2", "delete_network_acl", {"NetworkAclId": "acl-iso"})
-    block_primary_alb.restore(prior)
+    block_primary_alb.FAULT.restore(prior)
     stubbed.done()
 
 
@@ -410,22 +410,22 @@ def test_stop_stops_a_regional_cluster_and_restore_starts_it_and_waits_until_ava
     spec = StopCluster(type="stop-cluster", method="stop", cluster="app-primary", region="us-east-1")
     stubbed.expect("rds", "describe_db_clusters", {"DBClusterIdentifier": "app-primary"}, cluster(PRIMARY_DB))
     stubbed.expect("rds", "describe_global_clusters", {}, {"GlobalClusters": []})
-    prior = stop_cluster.capture(spec, TARGET)
+    prior = stop_cluster.FAULT.capture(spec, TARGET)
 
     stubbed.expect("rds", "describe_db_clusters", {"DBClusterIdentifier": "app-primary"}, cluster(PRIMARY_DB))
     stubbed.expect("rds", "stop_db_cluster", {"DBClusterIdentifier": "app-primary"})
-    stop_cluster.apply(spec, TARGET, prior)
+    stop_cluster.FAULT.apply(spec, TARGET, prior)
 
     # One step per call, never a sleep: the drill's Restore loop calls again while it returns False.
     stubbed.expect("rds", "describe_db_clusters", {"DBClusterIdentifier": "app-primary"}, cluster(PRIMARY_DB, "stopping"))
-    assert stop_cluster.restore(prior) is False  # still stopping: start is not tried yet
+    assert stop_cluster.FAULT.restore(prior) is False  # still stopping: start is not tried yet
     stubbed.expect("rds", "describe_db_clusters", {"DBClusterIdentifier": "app-primary"}, cluster(PRIMARY_DB, "stopped"))
     stubbed.expect("rds", "start_db_cluster", {"DBClusterIdentifier": "app-primary"})
-    assert stop_cluster.restore(prior) is False
+    assert stop_cluster.FAULT.restore(prior) is False
     stubbed.expect("rds", "describe_db_clusters", {"DBClusterIdentifier": "app-primary"}, cluster(PRIMARY_DB, "starting"))
-    assert stop_cluster.restore(prior) is False  # starting: nothing to do but wait
+    assert stop_cluster.FAULT.restore(prior) is False  # starting: nothing to do but wait
     stubbed.expect("rds", "describe_db_clusters", {"DBClusterIdentifier": "app-primary"}, cluster(PRIMARY_DB, "available"))
-    assert stop_cluster.restore(prior) is True
+    assert stop_cluster.FAULT.restore(prior) is True
     stubbed.done()
 
 
@@ -436,7 +436,7 @@ def test_stop_refuses_a_member_of_a_global_database_before_anything_is_touched(s
     with pytest.raises(
         TargetNotFound, match="fault.method: Aurora does not stop cluster app-primary, a member of global database app-global"
     ):
-        stop_cluster.capture(spec, TARGET)
+        stop_cluster.FAULT.capture(spec, TARGET)
     stubbed.done()
 
 
@@ -464,7 +464,7 @@ def test_global_methods_promote_the_standby_and_restore_switches_the_writer_back
     spec = StopCluster(type="stop-cluster", method=method, cluster=PRIMARY_DB)
     stubbed.expect("rds", "describe_db_clusters", {"DBClusterIdentifier": PRIMARY_DB}, cluster(PRIMARY_DB))
     stubbed.expect("rds", "describe_global_clusters", {}, global_db(PRIMARY_DB))
-    prior = stop_cluster.capture(spec, TARGET)
+    prior = stop_cluster.FAULT.capture(spec, TARGET)
     assert prior["failover_to"] == STANDBY_DB
 
     stubbed.expect("rds", "describe_global_clusters", {}, global_db(PRIMARY_DB))
@@ -474,7 +474,7 @@ def test_global_methods_promote_the_standby_and_restore_switches_the_writer_back
         {"GlobalClusterIdentifier": "app-global", "TargetDbClusterIdentifier": STANDBY_DB, **extra},
         region="us-west-2",  # called where the standby is: the primary's region may be the one that is down
     )
-    stop_cluster.apply(spec, TARGET, prior)
+    stop_cluster.FAULT.apply(spec, TARGET, prior)
 
     by_id = {"GlobalClusterIdentifier": "app-global"}
     stubbed.expect("rds", "describe_global_clusters", by_id, global_db(STANDBY_DB))
@@ -482,10 +482,10 @@ def test_global_methods_promote_the_standby_and_restore_switches_the_writer_back
     stubbed.expect(
         "rds", "switchover_global_cluster", {"GlobalClusterIdentifier": "app-global", "TargetDbClusterIdentifier": PRIMARY_DB}
     )
-    assert stop_cluster.restore(prior) is False  # asked; done once the original writer is writer again
+    assert stop_cluster.FAULT.restore(prior) is False  # asked; done once the original writer is writer again
     stubbed.expect("rds", "describe_global_clusters", by_id, global_db(PRIMARY_DB))
     stubbed.expect("rds", "describe_db_clusters", {"DBClusterIdentifier": "app-primary"}, cluster(PRIMARY_DB))
-    assert stop_cluster.restore(prior) is True
+    assert stop_cluster.FAULT.restore(prior) is True
     stubbed.done()
 
 
@@ -503,48 +503,48 @@ def test_global_restore_waits_for_the_operation_and_the_resync_then_switches_bac
 
     # Given the failover still running: wait, and ask nothing of Aurora (it would refuse).
     stubbed.expect("rds", "describe_global_clusters", by_id, global_db(PRIMARY_DB, failing_over))
-    assert stop_cluster.restore(prior) is False
+    assert stop_cluster.FAULT.restore(prior) is False
     stubbed.expect("rds", "describe_global_clusters", by_id, global_db(PRIMARY_DB, failing_over))
-    assert "failing-over operation of app-global" in stop_cluster.waiting_for(prior)
+    assert "failing-over operation of app-global" in stop_cluster.FAULT.waiting_for(prior)
 
     # Given the failover done but the old primary still resynchronizing: wait.
     resyncing = global_db(STANDBY_DB, synchronization={PRIMARY_DB: "pending-resync"})
     stubbed.expect("rds", "describe_global_clusters", by_id, resyncing)
     stubbed.expect("rds", "describe_db_clusters", primary, cluster(PRIMARY_DB))
-    assert stop_cluster.restore(prior) is False
+    assert stop_cluster.FAULT.restore(prior) is False
     stubbed.expect("rds", "describe_global_clusters", by_id, resyncing)
     stubbed.expect("rds", "describe_db_clusters", primary, cluster(PRIMARY_DB))
-    assert "synchronized secondary of app-global (it is pending-resync)" in stop_cluster.waiting_for(prior)
+    assert "synchronized secondary of app-global (it is pending-resync)" in stop_cluster.FAULT.waiting_for(prior)
 
     # Given a synchronized but unavailable old primary: wait.
     stubbed.expect("rds", "describe_global_clusters", by_id, global_db(STANDBY_DB))
     stubbed.expect("rds", "describe_db_clusters", primary, cluster(PRIMARY_DB, "modifying"))
-    assert stop_cluster.restore(prior) is False
+    assert stop_cluster.FAULT.restore(prior) is False
 
     # When Aurora refuses the switchover (busy after all): that is "later", not an error.
     stubbed.expect("rds", "describe_global_clusters", by_id, global_db(STANDBY_DB))
     stubbed.expect("rds", "describe_db_clusters", primary, cluster(PRIMARY_DB))
     stubbed.refuse("rds", "switchover_global_cluster", "InvalidGlobalClusterStateFault", switch_back)
-    assert stop_cluster.restore(prior) is False
+    assert stop_cluster.FAULT.restore(prior) is False
 
     # Then it asks again, and waits for the switchover it started without asking twice.
     stubbed.expect("rds", "describe_global_clusters", by_id, global_db(STANDBY_DB))
     stubbed.expect("rds", "describe_db_clusters", primary, cluster(PRIMARY_DB))
     stubbed.expect("rds", "switchover_global_cluster", switch_back)
-    assert stop_cluster.restore(prior) is False
+    assert stop_cluster.FAULT.restore(prior) is False
     switching_back = {"Status": "switching-over", "FromDbClusterArn": STANDBY_DB, "ToDbClusterArn": PRIMARY_DB}
     stubbed.expect(
         "rds", "describe_global_clusters", by_id, global_db(STANDBY_DB, {**switching_back, "IsDataLossAllowed": False})
     )
-    assert stop_cluster.restore(prior) is False
+    assert stop_cluster.FAULT.restore(prior) is False
 
     # Done only once the original writer is the writer again and available.
     stubbed.expect("rds", "describe_global_clusters", by_id, global_db(PRIMARY_DB))
     stubbed.expect("rds", "describe_db_clusters", primary, cluster(PRIMARY_DB, "modifying"))
-    assert stop_cluster.restore(prior) is False
+    assert stop_cluster.FAULT.restore(prior) is False
     stubbed.expect("rds", "describe_global_clusters", by_id, global_db(PRIMARY_DB))
     stubbed.expect("rds", "describe_db_clusters", primary, cluster(PRIMARY_DB))
-    assert stop_cluster.restore(prior) is True
+    assert stop_cluster.FAULT.restore(prior) is True
     stubbed.done()
 
 
@@ -559,5 +559,5 @@ def test_global_restore_still_fails_on_an_error_that_is_not_a_busy_refusal(stubb
         {"GlobalClusterIdentifier": "app-global", "TargetDbClusterIdentifier": PRIMARY_DB},
     )
     with pytest.raises(AwsCallFailed, match="AccessDenied"):
-        stop_cluster.restore(prior)
+        stop_cluster.FAULT.restore(prior)
     stubbed.done()

@@ -30,21 +30,21 @@ def set_inverted(account, value: bool) -> None:
 @pytest.mark.parametrize("originally", [False, True])
 def test_apply_flips_the_captured_value_and_restore_puts_it_back(account, context, originally):
     set_inverted(account, originally)
-    prior = inversion.capture(context.scenario.fault, context.target)
+    prior = inversion.FAULT.capture(context.scenario.fault, context.target)
 
-    inversion.apply(context.scenario.fault, context.target, prior)
+    inversion.FAULT.apply(context.scenario.fault, context.target, prior)
     assert inverted(account) is (not originally)
-    assert inversion.is_restored(prior) is False
+    assert inversion.FAULT.is_restored(prior) is False
 
-    inversion.restore(prior)
+    inversion.FAULT.restore(prior)
     assert inverted(account) is originally
-    assert inversion.is_restored(prior) is True
+    assert inversion.FAULT.is_restored(prior) is True
 
 
 def test_a_retried_apply_does_not_toggle_the_change_back(account, context):
-    prior = inversion.capture(context.scenario.fault, context.target)
-    inversion.apply(context.scenario.fault, context.target, prior)
-    inversion.apply(context.scenario.fault, context.target, prior)  # e.g. a Lambda retry after a timeout
+    prior = inversion.FAULT.capture(context.scenario.fault, context.target)
+    inversion.FAULT.apply(context.scenario.fault, context.target, prior)
+    inversion.FAULT.apply(context.scenario.fault, context.target, prior)  # e.g. a Lambda retry after a timeout
     assert inverted(account) is True
 
 
@@ -59,9 +59,9 @@ def test_a_retried_injection_reuses_the_first_undo_record(account, context):
 
 def test_restore_step_replays_undo_records_and_is_idempotent(account, context):
     ledger = Ledger(TABLE)
-    prior = inversion.capture(context.scenario.fault, context.target)
+    prior = inversion.FAULT.capture(context.scenario.fault, context.target)
     ledger.put_undo(context.drill_id, 1, {"fault": inversion.TYPE, "resource_id": prior["resource_id"], "prior": prior})
-    inversion.apply(context.scenario.fault, context.target, prior)
+    inversion.FAULT.apply(context.scenario.fault, context.target, prior)
     ledger.mark_undo(context.drill_id, 1, UNDO_APPLIED)
     state = {"drill": context.model_dump(mode="json")}
 
@@ -87,6 +87,6 @@ def test_restore_reports_a_record_it_cannot_replay_by_resource_id(account, conte
 
 def test_aws_errors_name_the_operation_and_the_health_check(account, context):
     with pytest.raises(AwsCallFailed) as raised:
-        inversion.restore({"resource_id": "00000000-dead-beef-0000-000000000000", "inverted": False})
+        inversion.FAULT.restore({"resource_id": "00000000-dead-beef-0000-000000000000", "inverted": False})
     assert raised.value.operation == "UpdateHealthCheck"
     assert raised.value.resource_id == "00000000-dead-beef-0000-000000000000"

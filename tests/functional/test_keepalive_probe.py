@@ -94,27 +94,27 @@ def test_no_reading_in_a_step_that_holds_no_connection(context):
 
 def test_the_held_connection_is_reused_and_served_by_the_primary(context, door):
     before = keepalive.hold(context)
-    assert before is not None and before["served"] and before["region"] == "us-east-1"
+    assert before is not None and before.served and before.region == "us-east-1"
     first, second = keepalive.read(context), keepalive.read(context)
-    assert first["served"] and second["served"] and second["held_since"] == before["held_since"]
+    assert first.served and second.served and second.held_since == before.held_since
     assert door.connections == 1  # the same connection all along
 
 
 def test_a_held_connection_still_served_while_new_connections_fail(context, door):
     keepalive.hold(context)
     door.refuse_new_connections()
-    assert keepalive.read(context)["served"] is True
+    assert keepalive.read(context).served is True
 
 
 def test_a_stalled_held_connection_is_cut_and_never_reopened(context, door):
     keepalive.hold(context)
     door.stall.set()
     cut = keepalive.read(context)
-    assert cut["served"] is False and "timed out" in cut["error"]
+    assert cut.served is False and "timed out" in cut.error
     door.stall.clear()
     # The front door answers again, but a new connection would be a new client: the held one stays lost.
     later = keepalive.read(context)
-    assert later["served"] is False and later["error"].startswith("connection lost earlier: TimeoutError")
+    assert later.served is False and later.error.startswith("connection lost earlier: TimeoutError")
     assert door.connections == 1
 
 
@@ -122,10 +122,10 @@ def test_a_connection_the_server_closes_is_not_silently_reopened(context, door):
     keepalive.hold(context)
     door.close_after_reply = True
     closing = keepalive.read(context)
-    assert closing["served"] is True  # this answer came, then the server closed the connection
+    assert closing.served is True  # this answer came, then the server closed the connection
     door.close_after_reply = False
     after = keepalive.read(context)
-    assert after["served"] is False and "closed the connection" in after["error"]
+    assert after.served is False and "closed the connection" in after.error
 
 
 def test_hold_gives_up_on_a_front_door_that_does_not_keep_connections_open(context, door):

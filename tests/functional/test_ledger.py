@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from botocore.stub import Stubber
 
-from drillkit.errors import DrillNotFound, TransientError
+from drillkit.errors import DrillNotFound, DrillStateInvalid, TransientError
 from drillkit.ledger import Ledger
 from drillkit.record import CaughtError, CaughtErrors, DrillRecord, Ended, Phase
 
@@ -85,7 +85,7 @@ def test_a_piece_of_the_wrong_type_is_refused_naming_the_step(account, finished)
     ledger = Ledger(TABLE)
     ledger.create(DrillRecord(context=finished.context))
 
-    with pytest.raises(TypeError, match="restore: expected a RestoreProgress, got a Injection"):
+    with pytest.raises(DrillStateInvalid, match="restore: expected a RestoreProgress, got a Injection"):
         ledger.save_step(finished.drill_id, "restore", finished.injection)
 
 

@@ -75,15 +75,15 @@ def _context(port: int, probe_timeout: float) -> DrillContext:
 def test_a_response_slower_than_the_interval_is_read_within_the_probe_timeout(slow_server):
     _SlowHandler.delay = 0.4
     reading = http_endpoint.read(_context(slow_server.server_address[1], probe_timeout=2.0))
-    assert reading["ok"] is True and reading["status"] == 200 and reading["region"] == "us-west-2"
-    assert reading["latency"] >= 0.4
+    assert reading.ok is True and reading.status == 200 and reading.region == "us-west-2"
+    assert reading.latency >= 0.4
 
 
 def test_a_reading_that_times_out_says_so_and_how_long_it_waited(slow_server):
     _SlowHandler.delay = 1.5
     reading = http_endpoint.read(_context(slow_server.server_address[1], probe_timeout=0.5))
-    assert reading["ok"] is False and "timed out" in reading["error"]
-    assert 0.5 <= reading["latency"] < 1.5
+    assert reading.ok is False and "timed out" in reading.error
+    assert 0.5 <= reading.latency < 1.5
 
 
 def test_a_refused_connection_carries_its_latency_too():
@@ -91,5 +91,5 @@ def test_a_refused_connection_carries_its_latency_too():
         unused.bind(("127.0.0.1", 0))
         port = unused.getsockname()[1]
     reading = http_endpoint.read(_context(port, probe_timeout=1.0))
-    assert reading["ok"] is False and "ConnectionRefusedError" in reading["error"]
-    assert 0 <= reading["latency"] < 1.0
+    assert reading.ok is False and "ConnectionRefusedError" in reading.error
+    assert 0 <= reading.latency < 1.0

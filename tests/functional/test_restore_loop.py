@@ -40,9 +40,9 @@ def context(account, request_for) -> DrillContext:
 def with_records(context: DrillContext, account) -> Ledger:
     """An older health-check inversion (one call undoes it) and a newer slow undo, both applied."""
     ledger = Ledger(TABLE)
-    prior = inversion.capture(context.scenario.fault, context.target)
+    prior = inversion.FAULT.capture(context.scenario.fault, context.target)
     ledger.put_undo(context.drill_id, 1, {"fault": inversion.TYPE, "resource_id": prior["resource_id"], "prior": prior})
-    inversion.apply(context.scenario.fault, context.target, prior)
+    inversion.FAULT.apply(context.scenario.fault, context.target, prior)
     ledger.mark_undo(context.drill_id, 1, UNDO_APPLIED)
     ledger.put_undo(context.drill_id, 2, {"fault": SLOW, "resource_id": "global-db", "prior": {"writer": "primary"}})
     ledger.mark_undo(context.drill_id, 2, UNDO_APPLIED)

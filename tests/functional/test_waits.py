@@ -18,6 +18,7 @@ from drillkit import drill, faults, waits
 from drillkit.errors import NotSteady, ScenarioInvalid
 from drillkit.evidence.store import EvidenceStore
 from drillkit.ledger import Ledger
+from drillkit.readings import HttpReading, Reading
 from drillkit.record import Phase
 
 from ..conftest import ROOT
@@ -37,20 +38,20 @@ def probes_read(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
         def __init__(self, context: Any):
             self.context = context
 
-        def tick(self, until: float) -> list[dict[str, Any]]:
+        def tick(self, until: float) -> list[Reading]:
             readings["count"] += 1
-            return [{"probe": "fake", "t": time.time(), "ok": readings["steady"]}]
+            return [HttpReading(t=time.time(), ok=readings["steady"], side="primary")]
 
-        def drain(self) -> list[dict[str, Any]]:
+        def drain(self) -> list[Reading]:
             return []
 
-    def steady(samples: list[dict[str, Any]]) -> tuple[bool, list[str]]:
-        ok = all(x["ok"] for x in samples)
-        return ok, [] if ok else ["fake: not ok"]
+    def steady(samples: list[Reading]) -> tuple[bool, list[str]]:
+        ok = all(isinstance(x, HttpReading) and x.ok for x in samples)
+        return ok, [] if ok else ["http: not ok"]
 
     monkeypatch.setattr(drill.probes, "warm", lambda: None)
     monkeypatch.setattr(drill.probes, "Sampler", InstantSampler)
-    monkeypatch.setattr(drill.probes, "expected", lambda context: {"fake"})
+    monkeypatch.setattr(drill.probes, "expected", lambda context: {"http"})
     monkeypatch.setattr(drill.probes, "steady", steady)
     monkeypatch.setattr(drill.probes, "needs_seed", lambda context: False)
     return readings
@@ -76,7 +77,7 @@ def drill_state(frozen_clock, account, request_for) -> dict[str, Any]:
 def put_undo_record(drill_state: dict[str, Any]) -> str:
     """The undo record Inject writes first, for the demo's fault (health-check inversion), still in its prior state."""
     context = recorded(drill_state["drill"]).context
-    fault = faults.fault_module(context.scenario.fault.type)
+    fault = faults.fault_of(context.scenario.fault.type)
     prior = fault.capture(context.scenario.fault, context.target)
     record = {"fault": context.scenario.fault.type, "resource_id": prior["resource_id"], "prior": prior}
     Ledger(TABLE).put_undo(context.drill_id, 1, record)
@@ -119,13 +120,13 @@ def test_a_continued_wait_never_extends_its_own_deadline(drill_state, probes_rea
     # The scenario's timeout has passed meanwhile: the next invocation ends the wait, it does not start a new one.
     expired = {**first, "deadline": time.time() + 0.1}
 
-    with pytest.raises(NotSteady, match="fake: not ok"):
+    with pytest.raises(NotSteady, match="http: not ok"):
         drill.steady_state({**drill_state, "steady": expired}, soon(5))
 
 
 def test_verify_restore_stops_at_the_invocations_deadline_and_continues_until_the_probes_are_steady(drill_state, probes_read):
     context = recorded(drill_state["drill"]).context
-    fault = faults.fault_module(context.scenario.fault.type)
+    fault = faults.fault_of(context.scenario.fault.type)
     prior = fault.capture(context.scenario.fault, context.target)
     Ledger(TABLE).put_undo(
         context.drill_id, 1, {"fault": context.scenario.fault.type, "resource_id": prior["resource_id"], "prior": prior}

@@ -7,6 +7,7 @@ import itertools
 import pytest
 
 from drillkit.evidence import chart, report
+from drillkit.readings import HttpReading, Reading
 
 from ..reports import T0, T_INJECT, UNDO, drill_context, finished_restore, finished_state, record_of, samples_after_injection
 
@@ -74,7 +75,7 @@ def test_the_rpo_target_is_not_drawn_on_the_time_axis(scenario_dict):
 
 def test_a_drill_that_injected_nothing_does_not_speak_of_the_fault_s_time(scenario_dict):
     context = drill_context(scenario_dict)
-    readings = [{"t": T_INJECT - 5 + i, "probe": "http", "ok": True, "side": "primary"} for i in range(5)]
+    readings: list[Reading] = [HttpReading(t=T_INJECT - 5 + i, ok=True, side="primary") for i in range(5)]
     state = {
         "drill": context.model_dump(mode="json"),
         "error": {"Error": "NotSteady", "Cause": "not steady"},

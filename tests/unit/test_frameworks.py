@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from drillkit.errors import ExportFailed
 from drillkit.evidence import frameworks, report
 
 from ..reports import T0, UNDO, drill_context, finished_state, record_of, samples_after_injection
@@ -73,5 +74,5 @@ def test_an_empty_period_leaves_every_clause_missing():
 
     assert {r["status"] for r in rows} == {"missing"}
     assert len(rows) == len(frameworks.CLAUSES)
-    with pytest.raises(ValueError, match="unknown framework 'sox'"):
+    with pytest.raises(ExportFailed, match="unknown framework 'sox'"):
         frameworks.clauses_of("sox")

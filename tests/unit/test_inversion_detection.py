@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from drillkit.measure import MilestoneTracker, measurements
+from drillkit.readings import HealthCheckReading
 from drillkit.spec import Objectives
 
 
-def reading(t: float, inverted: bool, ok: bool) -> dict:
-    observations = [[f"checker-{i}", t - 0.1, ok] for i in range(8)]
+def reading(t: float, inverted: bool, ok: bool) -> HealthCheckReading:
+    observations = [(f"checker-{i}", t - 0.1, ok) for i in range(8)]
     healthy = ok != inverted
-    return {"t": t, "probe": "health_check", "healthy": healthy, "inverted": inverted, "disabled": False,
-            "interval": 1, "failure_threshold": 1, "observations": observations}  # fmt: skip
+    return HealthCheckReading(t=t, healthy=healthy, inverted=inverted, disabled=False,
+                              interval=1, failure_threshold=1, observations=observations)  # fmt: skip
 
 
 def test_an_inverted_check_whose_checkers_all_succeed_is_labelled_configuration_applied_and_not_judged():

@@ -5,20 +5,22 @@ from __future__ import annotations
 import pytest
 
 from drillkit.evidence import report, summary
+from drillkit.model import Side
 from drillkit.probes import keepalive
+from drillkit.readings import HttpReading, KeepAliveReading, Reading
 
 from ..reports import T0, T_INJECT, UNDO, assert_valid_report, drill_context, finished_state, record_of, samples_after_injection
 
 
-def reading(t: float, served: bool, error: str | None = None) -> dict:
-    return keepalive.KeepAliveReading(
+def reading(t: float, served: bool, error: str | None = None) -> KeepAliveReading:
+    return KeepAliveReading(
         t=t, held_since=T_INJECT - 1, address="127.10.0.1", served=served, status=200 if served else None, error=error
-    ).model_dump()
+    )
 
 
-def new_client(t: float, ok: bool, side: str = "primary") -> dict:
+def new_client(t: float, ok: bool, side: Side = "primary") -> HttpReading:
     """The HTTP probe's reading of the same sample: a new client through the public name."""
-    return {"t": t, "probe": "http", "ok": ok, "side": side}
+    return HttpReading(t=t, ok=ok, side=side)
 
 
 @pytest.fixture
@@ -27,10 +29,10 @@ def context(scenario_dict):
     return drill_context(scenario_dict)
 
 
-def follow_with(context, first: list[dict], then: list[list[dict]]) -> tuple[list[dict], int]:
+def follow_with(context, first: list[Reading], then: list[list[Reading]]) -> tuple[list[Reading], int]:
     calls = {"n": 0}
 
-    def sample_all() -> list[dict]:
+    def sample_all() -> list[Reading]:
         calls["n"] += 1
         return then[min(calls["n"], len(then)) - 1]
 
@@ -38,7 +40,7 @@ def follow_with(context, first: list[dict], then: list[list[dict]]) -> tuple[lis
 
 
 def test_follow_stops_at_once_when_no_connection_is_held_or_the_held_one_is_cut(context):
-    assert follow_with(context, [{"probe": "http", "t": 1.0}], [[]]) == ([], 0)
+    assert follow_with(context, [HttpReading(t=1.0)], [[]]) == ([], 0)
     assert follow_with(context, [reading(1.0, served=False)], [[]]) == ([], 0)
 
 
@@ -99,7 +101,7 @@ def test_existing_clients_spared_while_new_clients_failed():
 
 
 def test_no_held_connection_means_nothing_to_report():
-    assert keepalive.existing_clients([{"t": T_INJECT, "probe": "http"}], T_INJECT) is None
+    assert keepalive.existing_clients([HttpReading(t=T_INJECT)], T_INJECT) is None
     assert keepalive.existing_clients([reading(T_INJECT - 1, True)], None) is None
 
 

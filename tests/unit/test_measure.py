@@ -13,6 +13,7 @@ from drillkit.measure import (
     rpo_not_applicable_because,
     verdict,
 )
+from drillkit.readings import DnsClientReading, DnsReading, HealthCheckReading, HeartbeatReading, HttpReading, SurvivingHeartbeat
 from drillkit.spec import Objectives, Scenario, parse_scenario
 
 T0 = 1000.0
@@ -20,10 +21,10 @@ T0 = 1000.0
 
 def readings(t, healthy=True, dns="primary", http="primary", ok=True, client=None):
     return [
-        {"t": t, "probe": "health_check", "healthy": healthy},
-        {"t": t + 0.001, "probe": "dns", "side": dns},
-        {"t": t + 0.0015, "probe": "dns_client", "side": client or dns},
-        {"t": t + 0.002, "probe": "http", "side": http, "ok": ok},
+        HealthCheckReading(t=t, healthy=healthy),
+        DnsReading(t=t + 0.001, side=dns),
+        DnsClientReading(t=t + 0.0015, side=client or dns),
+        HttpReading(t=t + 0.002, side=http, ok=ok),
     ]
 
 
@@ -125,17 +126,16 @@ def test_verdict(passed, restored, error, expected):
 # -- Route 53's rule, replayed from GetHealthCheckStatus readings -----------------------------
 def check_reading(t, results, interval=1, threshold=3, inverted=False):
     """One health-check sample: checker i observed results[i] at t - i * 0.01."""
-    observations = [[f"c{i}", t - i * 0.01, ok] for i, ok in enumerate(results)]
-    return {
-        "t": t,
-        "probe": "health_check",
-        "healthy": True,
-        "interval": interval,
-        "failure_threshold": threshold,
-        "inverted": inverted,
-        "disabled": False,
-        "observations": observations,
-    }
+    observations = [(f"c{i}", t - i * 0.01, ok) for i, ok in enumerate(results)]
+    return HealthCheckReading(
+        t=t,
+        healthy=True,
+        interval=interval,
+        failure_threshold=threshold,
+        inverted=inverted,
+        disabled=False,
+        observations=observations,
+    )
 
 
 def test_a_checker_turns_unhealthy_only_after_threshold_failures_in_a_row():
@@ -181,28 +181,42 @@ def test_repeated_readings_of_the_same_observation_count_once():
 
 # -- RPO from the heartbeat canary ------------------------------------------------------------
 def beats(times, ok=True):
-    return [{"t": t, "probe": "heartbeat", "ok": ok} for t in times]
+    return [HeartbeatReading(t=t, ok=ok) for t in times]
 
 
 def test_rpo_is_the_gap_between_the_last_acknowledged_heartbeat_and_the_newest_surviving_one():
     heartbeats = beats([1, 2, 3, 4]) + beats([5, 6], ok=False)
-    window = rpo(heartbeats, {"t": 20, "written_at": 2, "cluster_arn": "standby", "why": "writer"}, t_inject=4.5)
+    window = rpo(
+        heartbeats,
+        SurvivingHeartbeat.model_validate({"t": 20, "written_at": 2, "cluster_arn": "standby", "why": "writer"}),
+        t_inject=4.5,
+    )
     assert window["seconds"] == 2  # 4 acknowledged, 2 is the newest that survived
     assert window["last_acknowledged_at"] == 4 and window["first_failed_write_at"] == 5
 
 
 def test_rpo_is_zero_when_everything_acknowledged_survived():
-    window = rpo(beats([1, 2, 3]), {"t": 3.5, "written_at": 3, "cluster_arn": "primary", "why": "writer"}, t_inject=2.5)
+    window = rpo(
+        beats([1, 2, 3]),
+        SurvivingHeartbeat.model_validate({"t": 3.5, "written_at": 3, "cluster_arn": "primary", "why": "writer"}),
+        t_inject=2.5,
+    )
     assert window["seconds"] == 0
 
 
 def test_rpo_when_nothing_survived_spans_everything_written_and_says_so():
-    window = rpo(beats([1, 2, 3]), {"t": 9, "written_at": None, "cluster_arn": "standby", "why": "standby"}, t_inject=2.5)
+    window = rpo(
+        beats([1, 2, 3]),
+        SurvivingHeartbeat.model_validate({"t": 9, "written_at": None, "cluster_arn": "standby", "why": "standby"}),
+        t_inject=2.5,
+    )
     assert window["seconds"] == 2 and window["nothing_survived"] is True
 
 
 def test_rpo_is_not_measured_when_the_surviving_store_could_not_be_read():
-    window = rpo(beats([1, 2]), {"t": 9, "error": "AccessDenied", "written_at": None}, t_inject=1.5)
+    window = rpo(
+        beats([1, 2]), SurvivingHeartbeat.model_validate({"t": 9, "error": "AccessDenied", "written_at": None}), t_inject=1.5
+    )
     assert window["seconds"] is None
 
 

@@ -14,6 +14,7 @@ from drillkit import clock, outcome
 from drillkit.milestones import CATALOGUE
 from drillkit.model import DrillContext
 from drillkit.outcome import DrillSteps
+from drillkit.readings import HeartbeatReading, Reading
 from drillkit.spec import parse_scenario
 
 from ..reports import T0, T_INJECT, drill_context, finished_state, samples_after_injection
@@ -225,7 +226,7 @@ def heartbeat_state(context, fault_type: str, resource_id: str, store: str, newe
 
 
 # One heartbeat a second from T0 + 5, every one acknowledged by the writer; the last one at T0 + 39.
-HEARTBEATS = [{"t": T0 + 5 + i, "probe": "heartbeat", "seq": i, "ok": True} for i in range(35)]
+HEARTBEATS: list[Reading] = [HeartbeatReading(t=T0 + 5 + i, seq=i, ok=True) for i in range(35)]
 FAILOVER = {"type": "stop-cluster", "method": "global-failover", "cluster": WRITER}
 
 

@@ -10,6 +10,7 @@ import pytest
 
 from drillkit import probes
 from drillkit.errors import ScenarioInvalid
+from drillkit.readings import DnsReading, HttpReading, Reading
 from drillkit.spec import PROBE_TIMEOUT_SECONDS, parse_scenario
 
 
@@ -51,12 +52,12 @@ class _Context:
             probe_timeout_seconds = 2.0
 
 
-def _probe(name: str, seconds: float, started: list[str]) -> Any:
-    def read(_: Any) -> dict[str, Any]:
+def _probe(reading: type[HttpReading | DnsReading], seconds: float, started: list[str]) -> Any:
+    def read(_: Any) -> Reading:
         t = time.time()
-        started.append(name)
+        started.append(reading.__name__)
         time.sleep(seconds)
-        return {"t": t, "probe": name}
+        return reading(t=t)
 
     return read
 
@@ -64,7 +65,8 @@ def _probe(name: str, seconds: float, started: list[str]) -> Any:
 def test_a_probe_slower_than_the_interval_does_not_hold_up_the_others(monkeypatch):
     # Given a fast probe and one that takes three intervals
     interval, started = 0.1, []
-    monkeypatch.setattr(probes, "PROBES", {"fast": _probe("fast", 0.0, started), "slow": _probe("slow", 0.3, started)})
+    fast, slow = _probe(HttpReading, 0.0, started), _probe(DnsReading, 0.3, started)
+    monkeypatch.setattr(probes, "PROBES", {"fast": fast, "slow": slow})
     sampler = probes.Sampler(_Context())  # type: ignore[arg-type]
     # When the sampler ticks once per interval
     ticks, next_tick, began = [], time.time(), time.time()
@@ -76,10 +78,10 @@ def test_a_probe_slower_than_the_interval_does_not_hold_up_the_others(monkeypatc
     # Then every tick returned at its instant with the fast reading, the slow one ran one at a time,
     # and each slow reading came in the tick it finished in (or from the drain)
     assert time.time() - began < 5 * interval + 0.3 + 0.1
-    assert [sum(r["probe"] == "fast" for r in tick) for tick in ticks] == [1, 1, 1, 1, 1]
-    slow_readings = [r for tick in [*ticks, late] for r in tick if r["probe"] == "slow"]
-    assert started.count("slow") == len(slow_readings) == 2
-    assert slow_readings[1]["t"] - slow_readings[0]["t"] >= 0.3
+    assert [sum(isinstance(r, HttpReading) for r in tick) for tick in ticks] == [1, 1, 1, 1, 1]
+    slow_readings = [r for tick in [*ticks, late] for r in tick if isinstance(r, DnsReading)]
+    assert started.count("DnsReading") == len(slow_readings) == 2
+    assert slow_readings[1].t - slow_readings[0].t >= 0.3
 
 
 def test_a_probe_that_answers_nothing_has_nothing_in_flight_afterwards(monkeypatch):

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from drillkit import probes, readiness
+from drillkit import probes, readiness, readings
 from drillkit.findings import CATALOGUE, Finding
 from drillkit.model import FailoverEndpoint, ResolvedTarget
 from drillkit.probes import health_check
@@ -78,16 +78,19 @@ def test_failure_reports_are_the_checkers_words_most_frequent_first():
 
 
 def test_steady_state_names_an_unhealthy_primary_checks_cause_and_what_it_requests():
-    reading = {
-        "probe": health_check.NAME,
-        "health_check_id": "hc-p",
-        "healthy": False,
-        "protocol": "HTTPS",
-        "port": 443,
-        "path": "/health",
-        "endpoint": "primary.example.test",
-        "failure_reports": ["Failure: Connection refused. The endpoint is not listening on the port. (8 of 8 checkers)"],
-    }
+    reading = readings.parse(
+        {
+            "t": 1.0,
+            "probe": health_check.NAME,
+            "health_check_id": "hc-p",
+            "healthy": False,
+            "protocol": "HTTPS",
+            "port": 443,
+            "path": "/health",
+            "endpoint": "primary.example.test",
+            "failure_reports": ["Failure: Connection refused. The endpoint is not listening on the port. (8 of 8 checkers)"],
+        }
+    )
 
     ok, problems = probes.steady([reading])
 
@@ -99,15 +102,18 @@ def test_steady_state_names_an_unhealthy_primary_checks_cause_and_what_it_reques
 
 
 def test_steady_state_covers_the_standby_a_standby_that_answers_500_is_not_steady():
-    reading = {
-        "probe": "standby",
-        "set_identifier": "s",
-        "address": "198.51.100.20",
-        "url": "http://app.example.test:80/",
-        "ok": False,
-        "status": 500,
-        "reason": "Internal Server Error",
-    }
+    reading = readings.parse(
+        {
+            "t": 1.0,
+            "probe": "standby",
+            "set_identifier": "s",
+            "address": "198.51.100.20",
+            "url": "http://app.example.test:80/",
+            "ok": False,
+            "status": 500,
+            "reason": "Internal Server Error",
+        }
+    )
 
     ok, problems = probes.steady([reading])
 
@@ -115,7 +121,7 @@ def test_steady_state_covers_the_standby_a_standby_that_answers_500_is_not_stead
     assert problems == [
         "the standby s (198.51.100.20) cannot serve GET http://app.example.test:80/: HTTP 500 Internal Server Error"
     ]
-    assert probes.steady([{**reading, "ok": True, "status": 200}]) == (True, [])
+    assert probes.steady([reading.model_copy(update={"ok": True, "status": 200})]) == (True, [])
 
 
 def test_an_unhealthy_standby_health_check_blocks_naming_what_the_checkers_report():

@@ -12,6 +12,7 @@ from junitparser import Error, Failure, JUnitXml, Skipped
 
 from drillkit.evidence import chart, junit, report, summary
 from drillkit.evidence import metrics as drill_metrics
+from drillkit.readings import HeartbeatReading
 from drillkit.spec import parse_scenario
 
 from ..reports import (
@@ -344,8 +345,8 @@ def heartbeat_state(context, surviving_store: str, injection_fault: str = "healt
     return state
 
 
-def heartbeats() -> list[dict]:
-    return [{"t": T0 + 5 + i, "probe": "heartbeat", "seq": i, "ok": True} for i in range(35)]
+def heartbeats() -> list[HeartbeatReading]:
+    return [HeartbeatReading(t=T0 + 5 + i, seq=i, ok=True) for i in range(35)]
 
 
 def test_rpo_is_not_applicable_and_never_met_when_the_fault_moves_no_writer(context, scenario_dict, tmp_path):

@@ -13,6 +13,7 @@ from drillkit import spec
 from drillkit.errors import ScenarioInvalid
 from drillkit.measure import MilestoneTracker
 from drillkit.probes import health_check
+from drillkit.readings import DnsReading, HealthCheckReading
 from drillkit.spec import parse_scenario, route53_requests_per_second
 
 from ..conftest import DEMO_SCENARIO
@@ -56,10 +57,10 @@ def test_sampling_every_half_second_asks_route53_for_the_status_once_per_two_sec
     assert route53.calls.count("GetHealthCheckStatus") == 3
     assert route53.calls.count("GetHealthCheck") == 3
     # And every sample carries the instant the status was really read; the repeats say so
-    fresh = [r for r in readings if not r.get("reused")]
-    assert [r["t"] - fresh[0]["t"] for r in fresh] == [0.0, 2.0, 4.0]
-    assert all(r["t"] in {f["t"] for f in fresh} for r in readings)
-    assert sum(1 for r in readings if r.get("reused")) == 9
+    fresh = [r for r in readings if not r.reused]
+    assert [r.t - fresh[0].t for r in fresh] == [0.0, 2.0, 4.0]
+    assert all(r.t in {f.t for f in fresh} for r in readings)
+    assert sum(1 for r in readings if r.reused) == 9
 
 
 def test_a_fresh_invocation_resumes_from_the_stored_reading_instead_of_asking_again(route53):
@@ -67,15 +68,15 @@ def test_a_fresh_invocation_resumes_from_the_stored_reading_instead_of_asking_ag
         stored = health_check.read_health_check(CHECK)
         health_check.forget()  # a new Lambda invocation of another function: nothing in memory
         frozen.tick(1.0)
-        health_check.seed([stored, {"probe": "dns", "t": stored["t"]}])
+        health_check.seed([stored, DnsReading(t=stored.t)])
         again = health_check.read_health_check(CHECK)
     assert route53.calls.count("GetHealthCheckStatus") == 1
-    assert again["reused"] is True and again["t"] == stored["t"]
+    assert again.reused is True and again.t == stored.t
 
 
 def test_the_milestone_tracker_ignores_reused_readings():
     tracker = MilestoneTracker(t_inject=100.0, hold_samples=2)
-    unhealthy = {"probe": "health_check", "t": 101.0, "healthy": False, "reused": True}
+    unhealthy = HealthCheckReading(t=101.0, healthy=False, reused=True)
     assert tracker.feed(unhealthy) == []
     assert tracker.detection is None and tracker.samples_seen == 0
 

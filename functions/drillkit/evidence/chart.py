@@ -10,6 +10,15 @@ from typing import Any
 
 from drillkit.milestones import CATALOGUE
 from drillkit.milestones import label as objective_label
+from drillkit.readings import (
+    AlarmsReading,
+    DnsClientReading,
+    DnsReading,
+    HealthCheckReading,
+    HeartbeatReading,
+    HttpReading,
+    Reading,
+)
 
 WIDTH, LEFT, RIGHT = 900, 120, 20
 CHAR_WIDTH = 6.5  # the widest an ordinary character of the chart's 11 px sans-serif font draws (see text_width)
@@ -40,26 +49,24 @@ MILESTONE_EVENTS = {
 }
 
 
-def _state(sample: dict[str, Any]) -> str:
-    probe = sample.get("probe")
-    if probe == "health_check":
-        healthy = sample.get("healthy")
-        return "primary" if healthy is True else ("failed" if healthy is False else "unknown")
-    if probe == "alarms":
-        return "failed" if sample.get("in_alarm") else ("unknown" if sample.get("error") else "primary")
-    if probe in ("http", "heartbeat") and not sample.get("ok"):
+def _state(sample: Reading) -> str:
+    if isinstance(sample, HealthCheckReading):
+        return "primary" if sample.healthy is True else ("failed" if sample.healthy is False else "unknown")
+    if isinstance(sample, AlarmsReading):
+        return "failed" if sample.in_alarm else ("unknown" if sample.error else "primary")
+    if isinstance(sample, HttpReading | HeartbeatReading) and not sample.ok:
         return "failed"
-    if probe == "heartbeat":
+    if isinstance(sample, HeartbeatReading):
         return "primary"
-    side = sample.get("side")
+    side = sample.side if isinstance(sample, DnsReading | DnsClientReading | HttpReading) else None
     return side if side in ("primary", "standby") else "unknown"
 
 
-def timeline(document: dict[str, Any], samples: list[dict[str, Any]]) -> dict[str, Any] | None:
+def timeline(document: dict[str, Any], samples: list[Reading]) -> dict[str, Any] | None:
     if not samples:
         return None
     t_inject = next((e["t"] for e in document["timeline"] if e["event"] == "fault_injected"), None)
-    times = [s["t"] for s in samples] + [e["t"] for e in document["timeline"] if e["event"] in MILESTONE_EVENTS]
+    times = [s.t for s in samples] + [e["t"] for e in document["timeline"] if e["event"] in MILESTONE_EVENTS]
     targets = []
     if t_inject is not None:
         for name, m in document.get("measurements", {}).items():
@@ -90,21 +97,21 @@ def timeline(document: dict[str, Any], samples: list[dict[str, Any]]) -> dict[st
             marker["top"] = label["y"] + 2
     lane_top = LANE_TOP + max(0, label_rows - 3) * ROW_HEIGHT
 
-    present = {s.get("probe") for s in samples}
+    present = {s.probe for s in samples}
     lanes = [(probe, label) for probe, label in LANES if probe in present]
     lane_y = {probe: lane_top + i * LANE_GAP for i, (probe, _) in enumerate(lanes)}
     axis_y = lane_top + len(lanes) * LANE_GAP
     dots = [
         {
-            "x": x(s["t"]),
-            "y": lane_y[s["probe"]],
+            "x": x(s.t),
+            "y": lane_y[s.probe],
             "state": _state(s),
             "colour": STATE_COLOURS[_state(s)],
-            "probe": s["probe"],
-            "offset": s["t"] - (t_inject or t0),
+            "probe": s.probe,
+            "offset": s.t - (t_inject or t0),
         }
         for s in samples
-        if s.get("probe") in lane_y
+        if s.probe in lane_y
     ]
     drawn_targets = [_target(target, x(target["t"]), 0.0) for target in targets]
     target_rows = _pack(drawn_targets)

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from drillkit.errors import ExportFailed
+
 FRAMEWORKS = ("hipaa", "pci-dss", "soc2", "iso27001", "dora", "nist")
 FRAMEWORK_TITLES = {
     "hipaa": "HIPAA Security Rule",
@@ -184,7 +186,7 @@ CLAUSES: tuple[Clause, ...] = (
 
 def clauses_of(framework: str | None) -> tuple[Clause, ...]:
     if framework is not None and framework not in FRAMEWORKS:
-        raise ValueError(f"unknown framework {framework!r}; one of {', '.join(FRAMEWORKS)}")
+        raise ExportFailed(f"framework: unknown framework {framework!r}; one of {', '.join(FRAMEWORKS)}")
     return tuple(c for c in CLAUSES if framework is None or c.framework == framework)
 
 

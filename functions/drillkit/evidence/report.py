@@ -11,16 +11,18 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from drillkit import clock, faults, outcome
+from drillkit import clock, faults, outcome, readings
 from drillkit.errors import ChainMoved
 from drillkit.evidence import chart, frameworks, junit, summary, where
 from drillkit.evidence.manifest import Sealer
 from drillkit.evidence.store import EvidenceStore
+from drillkit.faults import Resource
 from drillkit.measure import expected_milestones, objective_targets
 from drillkit.milestones import LABELS
 from drillkit.model import DrillContext
 from drillkit.outcome import DrillSteps, Outcome
 from drillkit.probes import keepalive
+from drillkit.readings import Reading
 from drillkit.record import DrillRecord
 from drillkit.timeline import event, ordered
 
@@ -32,7 +34,7 @@ DNS_READS = "DNS to the zone's name servers (authoritative) and through a cachin
 
 def build(
     drill_record: DrillRecord,
-    samples: list[dict[str, Any]],
+    samples: list[Reading],
     undo_records: list[dict[str, Any]],
     ended_at: float,
     *,
@@ -103,7 +105,7 @@ def _identity(context: DrillContext, undo_records: list[dict[str, Any]], previou
         "previous_drill": previous,
         "frameworks": [],  # filled in from the finished document: frameworks.served_by reads it all
         "scope": _scope(context, undo_records),
-        "exercise_type": faults.fault_module(context.scenario.fault.type).EXERCISE_TYPE,
+        "exercise_type": faults.fault_of(context.scenario.fault.type).exercise_type,
         "automated": True,
     }
 
@@ -116,7 +118,7 @@ def _people(context: DrillContext, steps: DrillSteps, notify_targets: list[str] 
     }
 
 
-def _results(judged: Outcome, samples: list[dict[str, Any]], steps: DrillSteps) -> dict[str, Any]:
+def _results(judged: Outcome, samples: list[Reading], steps: DrillSteps) -> dict[str, Any]:
     return {
         "objectives": judged.objectives,
         "restore": "PASS" if judged.restore_verified else "FAIL",
@@ -288,7 +290,7 @@ def _scope(context: DrillContext, undo_records: list[dict[str, Any]]) -> dict[st
         if len(parts) > 4 and parts[4]:
             accounts.append(parts[4])
     target = context.target
-    resources = [
+    resources: list[Resource] = [
         {"type": "AWS::Route53::HostedZone", "id": target.hosted_zone_id, "role": "target zone"},
         {"type": "AWS::Route53::RecordSet", "id": target.record_name, "role": "failover record"},
     ]
@@ -298,7 +300,7 @@ def _scope(context: DrillContext, undo_records: list[dict[str, Any]]) -> dict[st
                 {"type": "AWS::Route53::HealthCheck", "id": endpoint.health_check_id, "role": f"{endpoint.side} health check"}
             )
     for record in undo_records:
-        for touched in faults.fault_module(record["fault"]).resources(record["prior"]):
+        for touched in faults.fault_of(record["fault"]).resources(record["prior"]):
             if touched not in resources:
                 resources.append(touched)
                 region = touched["id"].split(":")[3] if touched["id"].startswith("arn:") else None
@@ -364,7 +366,7 @@ _templates = Environment(
 )
 
 
-def render_html(document: dict[str, Any], samples: list[dict[str, Any]] | None = None) -> str:
+def render_html(document: dict[str, Any], samples: list[Reading] | None = None) -> str:
     """The report for a non-engineer: verdict first, a timeline chart, then the detail."""
     injected = next((e["t"] for e in document["timeline"] if e["event"] == "fault_injected"), None)
     return _templates.get_template("report.html.j2").render(
@@ -372,20 +374,20 @@ def render_html(document: dict[str, Any], samples: list[dict[str, Any]] | None =
     )
 
 
-def render_artifacts(document: dict[str, Any], samples: list[dict[str, Any]]) -> dict[str, bytes]:
+def render_artifacts(document: dict[str, Any], samples: list[Reading]) -> dict[str, bytes]:
     """Every artifact of a drill, in the order of ARTIFACTS."""
     rendered = {
         "report.json": json.dumps(document, indent=2, sort_keys=False).encode(),
         "report.html": render_html(document, samples).encode(),
         "junit.xml": junit.render(document),
         "summary.md": summary.render(document),
-        "samples.jsonl": "".join(json.dumps(s, separators=(",", ":")) + "\n" for s in samples).encode(),
+        "samples.jsonl": readings.dump_lines(samples).encode(),
     }
     return {name: rendered[name] for name in ARTIFACTS}
 
 
 def publish(
-    store: EvidenceStore, document: dict[str, Any], samples: list[dict[str, Any]], sealer: Sealer | None = None, attempts: int = 5
+    store: EvidenceStore, document: dict[str, Any], samples: list[Reading], sealer: Sealer | None = None, attempts: int = 5
 ) -> dict[str, str]:
     """Write the artifacts and seal them: manifest.json, manifest.sig and the next link of the chain.
 
@@ -398,12 +400,13 @@ def publish(
     if sealed is not None:
         # A retried Report step: the drill holds its place in the chain already; sealing again would fork it.
         return sealed
-    for attempt in range(1, attempts + 1):
+    attempt = 1
+    while True:
         document["integrity"] = sealer.integrity(ARTIFACTS)
         document["identity"]["frameworks"] = frameworks.served_by(document)
         try:
             return sealer.seal(document, render_artifacts(document, samples))
         except ChainMoved:
-            if attempt == attempts:
-                raise
-    raise AssertionError("unreachable")
+            if attempt >= attempts:
+                raise  # still moving after every attempt: the step fails with ChainMoved
+        attempt += 1

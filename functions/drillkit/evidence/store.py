@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from drillkit import aws
+from drillkit import aws, readings
 from drillkit.errors import AwsCallFailed
+from drillkit.readings import Reading
 
 CONTENT_TYPES = {
     ".json": "application/json",
@@ -63,12 +62,12 @@ class EvidenceStore:
 
     def get_with_etag(self, key: str) -> tuple[bytes, str] | None:
         try:
-            answer = self.s3.get_object(Bucket=self.bucket, Key=key)
-        except ClientError as error:
-            if aws.error_code(error) in NOT_FOUND:
-                return None
             with aws.aws_call("GetObject", f"s3://{self.bucket}/{key}"):
-                raise
+                answer = self.s3.get_object(Bucket=self.bucket, Key=key)
+        except AwsCallFailed as error:
+            if error.code in NOT_FOUND:
+                return None
+            raise
         return answer["Body"].read(), answer["ETag"]
 
     def get_json(self, key: str) -> dict[str, Any] | None:
@@ -77,12 +76,12 @@ class EvidenceStore:
 
     def object_lock_configuration(self) -> dict[str, Any] | None:
         try:
-            answer = self.s3.get_object_lock_configuration(Bucket=self.bucket)
-        except ClientError as error:
-            if aws.error_code(error) in ("ObjectLockConfigurationNotFoundError", "NoSuchObjectLockConfiguration"):
-                return None
             with aws.aws_call("GetObjectLockConfiguration", f"s3://{self.bucket}"):
-                raise
+                answer = self.s3.get_object_lock_configuration(Bucket=self.bucket)
+        except AwsCallFailed as error:
+            if error.code in ("ObjectLockConfigurationNotFoundError", "NoSuchObjectLockConfiguration"):
+                return None
+            raise
         return answer.get("ObjectLockConfiguration")
 
     def latest_of_scenario(self, scenario: str) -> dict[str, Any] | None:
@@ -103,13 +102,14 @@ class EvidenceStore:
                 keys.extend(o["Key"] for o in page.get("Contents", []))
         return sorted(keys)
 
-    def put_samples(self, drill_id: str, part: str, samples: list[dict[str, Any]]) -> str:
+    def put_samples(self, drill_id: str, part: str, samples: list[Reading]) -> str:
         key = f"{drill_prefix(drill_id)}samples/{part}.jsonl"
-        self.put(key, "".join(json.dumps(s, separators=(",", ":")) + "\n" for s in samples).encode())
+        self.put(key, readings.dump_lines(samples).encode())
         return key
 
-    def samples(self, drill_id: str, part_prefix: str = "") -> list[dict[str, Any]]:
-        result: list[dict[str, Any]] = []
+    def samples(self, drill_id: str, part_prefix: str = "") -> list[Reading]:
+        """Every reading stored so far, parsed (readings.parse_samples), in time order."""
+        lines: list[str] = []
         for key in self.keys_under(f"{drill_prefix(drill_id)}samples/{part_prefix}"):
-            result.extend(json.loads(line) for line in self.get(key).decode().splitlines() if line)
-        return sorted(result, key=lambda s: s["t"])
+            lines.extend(self.get(key).decode().splitlines())
+        return readings.parse_samples(lines)

@@ -19,6 +19,7 @@ from typing import Any
 from drillkit import aws
 from drillkit.discovery import forwarded_target_groups, primary_load_balancer
 from drillkit.errors import TargetNotFound
+from drillkit.faults.base import Fault, Prior, Resource, SpecFault
 from drillkit.model import ResolvedTarget
 from drillkit.spec import FailTargets
 
@@ -109,35 +110,6 @@ def _target_group(spec: FailTargets, target: ResolvedTarget) -> tuple[str, str]:
 
 
 # -- the fault ---------------------------------------------------------------------------------
-def capture(spec: FailTargets, target: ResolvedTarget) -> dict[str, Any]:
-    if spec.method == "lambda-throttle":
-        return _capture_function(spec, target)
-    region, group = _target_group(spec, target)
-    if spec.method == "ecs-scale-to-zero":
-        if spec.ecs_cluster and spec.ecs_service:
-            service = _service(region, spec.ecs_cluster, spec.ecs_service)
-        else:
-            service = _service_behind(region, group)
-        return {
-            "resource_id": service["serviceArn"],
-            "method": spec.method,
-            "region": region,
-            "cluster": service["clusterArn"],
-            "service": service["serviceArn"],
-            "desired_count": int(service["desiredCount"]),
-            "target_group_arn": group,
-        }
-    described = _described(region, group)
-    targets = [target for target, state in described if state not in NOT_REGISTERED]
-    if not targets:
-        draining = sum(state == "draining" for _, state in described)
-        raise TargetNotFound(
-            f"fault.target_group: target group {group} has no registered targets to fail"
-            + (f" ({draining} still draining from an earlier deregistration)" if draining else "")
-        )
-    return {"resource_id": group, "method": spec.method, "region": region, "target_group_arn": group, "targets": targets}
-
-
 def _capture_function(spec: FailTargets, target: ResolvedTarget) -> dict[str, Any]:
     if spec.function:
         function = spec.function
@@ -164,93 +136,133 @@ def _capture_function(spec: FailTargets, target: ResolvedTarget) -> dict[str, An
     }
 
 
-def apply(spec: FailTargets, target: ResolvedTarget, prior: dict[str, Any]) -> None:
-    region = prior["region"]
-    method = prior["method"]
-    if method == "deregister":
-        # Only what is still registered: a retried injection must not fail on what it already did.
-        current = {_key(t) for t in _registered(region, prior["target_group_arn"])}
-        remaining = [t for t in prior["targets"] if _key(t) in current]
-        if remaining:
-            with aws.aws_call("DeregisterTargets", prior["target_group_arn"]):
-                aws.target_client("elbv2", region).deregister_targets(TargetGroupArn=prior["target_group_arn"], Targets=remaining)
-    elif method == "ecs-scale-to-zero":
-        with aws.aws_call("UpdateService", prior["service"]):
-            aws.target_client("ecs", region).update_service(cluster=prior["cluster"], service=prior["service"], desiredCount=0)
-    else:
-        with aws.aws_call("PutFunctionConcurrency", prior["function"]):
-            aws.target_client("lambda", region).put_function_concurrency(
-                FunctionName=prior["function"], ReservedConcurrentExecutions=0
+class FailTargetsFault(SpecFault[FailTargets]):
+    """Take the primary's targets out of service (deregister, ECS to zero, Lambda throttle); restore puts them back."""
+
+    kind = TYPE
+    exercise_type = EXERCISE_TYPE
+    api_calls = API_CALLS
+    spec_type = FailTargets
+
+    def capture_spec(self, spec: FailTargets, target: ResolvedTarget) -> Prior:
+        if spec.method == "lambda-throttle":
+            return _capture_function(spec, target)
+        region, group = _target_group(spec, target)
+        if spec.method == "ecs-scale-to-zero":
+            if spec.ecs_cluster and spec.ecs_service:
+                service = _service(region, spec.ecs_cluster, spec.ecs_service)
+            else:
+                service = _service_behind(region, group)
+            return {
+                "resource_id": service["serviceArn"],
+                "method": spec.method,
+                "region": region,
+                "cluster": service["clusterArn"],
+                "service": service["serviceArn"],
+                "desired_count": int(service["desiredCount"]),
+                "target_group_arn": group,
+            }
+        described = _described(region, group)
+        targets = [target for target, state in described if state not in NOT_REGISTERED]
+        if not targets:
+            draining = sum(state == "draining" for _, state in described)
+            raise TargetNotFound(
+                f"fault.target_group: target group {group} has no registered targets to fail"
+                + (f" ({draining} still draining from an earlier deregistration)" if draining else "")
             )
+        return {"resource_id": group, "method": spec.method, "region": region, "target_group_arn": group, "targets": targets}
 
+    def apply_spec(self, spec: FailTargets, target: ResolvedTarget, prior: Prior) -> None:
+        region = prior["region"]
+        method = prior["method"]
+        if method == "deregister":
+            # Only what is still registered: a retried injection must not fail on what it already did.
+            current = {_key(t) for t in _registered(region, prior["target_group_arn"])}
+            remaining = [t for t in prior["targets"] if _key(t) in current]
+            if remaining:
+                with aws.aws_call("DeregisterTargets", prior["target_group_arn"]):
+                    aws.target_client("elbv2", region).deregister_targets(
+                        TargetGroupArn=prior["target_group_arn"], Targets=remaining
+                    )
+        elif method == "ecs-scale-to-zero":
+            with aws.aws_call("UpdateService", prior["service"]):
+                aws.target_client("ecs", region).update_service(
+                    cluster=prior["cluster"], service=prior["service"], desiredCount=0
+                )
+        else:
+            with aws.aws_call("PutFunctionConcurrency", prior["function"]):
+                aws.target_client("lambda", region).put_function_concurrency(
+                    FunctionName=prior["function"], ReservedConcurrentExecutions=0
+                )
 
-def restore(prior: dict[str, Any]) -> bool:
-    """One step of the undo: True once it is complete, False when it must be called again later.
+    def restore(self, prior: Prior) -> bool:
+        """One step of the undo: True once it is complete, False when it must be called again later.
 
-    deregister: registers every captured target that is not registered (a draining one is not:
-    registering it again ends its draining). True only when a read finds them all registered, so the
-    call that registers returns False and the next call sees the registration.
-    The other methods: True once their one call is made; the service coming back is verify's to see.
-    """
-    region = prior["region"]
-    method = prior["method"]
-    if method == "deregister":
-        current = {_key(t) for t in _registered(region, prior["target_group_arn"])}
-        missing = [t for t in prior["targets"] if _key(t) not in current]
-        if missing:
-            with aws.aws_call("RegisterTargets", prior["target_group_arn"]):
-                aws.target_client("elbv2", region).register_targets(TargetGroupArn=prior["target_group_arn"], Targets=missing)
-        return not missing
-    elif method == "ecs-scale-to-zero":
-        with aws.aws_call("UpdateService", prior["service"]):
-            aws.target_client("ecs", region).update_service(
-                cluster=prior["cluster"], service=prior["service"], desiredCount=prior["desired_count"]
+        deregister: registers every captured target that is not registered (a draining one is not:
+        registering it again ends its draining). True only when a read finds them all registered, so the
+        call that registers returns False and the next call sees the registration.
+        The other methods: True once their one call is made; the service coming back is verify's to see.
+        """
+        region = prior["region"]
+        method = prior["method"]
+        if method == "deregister":
+            current = {_key(t) for t in _registered(region, prior["target_group_arn"])}
+            missing = [t for t in prior["targets"] if _key(t) not in current]
+            if missing:
+                with aws.aws_call("RegisterTargets", prior["target_group_arn"]):
+                    aws.target_client("elbv2", region).register_targets(TargetGroupArn=prior["target_group_arn"], Targets=missing)
+            return not missing
+        elif method == "ecs-scale-to-zero":
+            with aws.aws_call("UpdateService", prior["service"]):
+                aws.target_client("ecs", region).update_service(
+                    cluster=prior["cluster"], service=prior["service"], desiredCount=prior["desired_count"]
+                )
+        elif prior["reserved_concurrency"] is None:
+            with aws.aws_call("DeleteFunctionConcurrency", prior["function"]):
+                aws.target_client("lambda", region).delete_function_concurrency(FunctionName=prior["function"])
+        else:
+            with aws.aws_call("PutFunctionConcurrency", prior["function"]):
+                aws.target_client("lambda", region).put_function_concurrency(
+                    FunctionName=prior["function"], ReservedConcurrentExecutions=prior["reserved_concurrency"]
+                )
+        return True
+
+    def is_restored(self, prior: Prior) -> bool:
+        region = prior["region"]
+        method = prior["method"]
+        if method == "deregister":
+            # Every captured target registered and on its way back into service; a draining one is not back.
+            states = {_key(target): state for target, state in _described(region, prior["target_group_arn"])}
+            return all(states.get(_key(t)) in BACK_IN_SERVICE for t in prior["targets"])
+        if method == "ecs-scale-to-zero":
+            return int(_service(region, prior["cluster"], prior["service"])["desiredCount"]) == prior["desired_count"]
+        return _reserved_concurrency(region, prior["function"]) == prior["reserved_concurrency"]
+
+    def describe_spec(self, spec: FailTargets, target: ResolvedTarget, prior: Prior) -> str:
+        method = prior["method"]
+        if method == "deregister":
+            listed = ", ".join(f"{t['Id']}:{t.get('Port', '-')}" for t in prior["targets"])
+            return (
+                f"deregister {len(prior['targets'])} target(s) ({listed}) from target group {prior['target_group_arn']}; "
+                "restore registers exactly those again, with their ports and availability zones"
             )
-    elif prior["reserved_concurrency"] is None:
-        with aws.aws_call("DeleteFunctionConcurrency", prior["function"]):
-            aws.target_client("lambda", region).delete_function_concurrency(FunctionName=prior["function"])
-    else:
-        with aws.aws_call("PutFunctionConcurrency", prior["function"]):
-            aws.target_client("lambda", region).put_function_concurrency(
-                FunctionName=prior["function"], ReservedConcurrentExecutions=prior["reserved_concurrency"]
+        if method == "ecs-scale-to-zero":
+            return (
+                f"set desiredCount 0 on ECS service {prior['service']} (now {prior['desired_count']}); "
+                f"restore sets desiredCount {prior['desired_count']}"
             )
-    return True
+        before = prior["reserved_concurrency"]
+        undo = "removes the reserved concurrency again" if before is None else f"sets it back to {before}"
+        return f"set reserved concurrency 0 on Lambda function {prior['function']}; restore {undo}"
+
+    def resources(self, prior: Prior) -> list[Resource]:
+        method = prior["method"]
+        if method == "deregister":
+            group = prior["target_group_arn"]
+            return [{"type": "AWS::ElasticLoadBalancingV2::TargetGroup", "id": group, "role": "primary targets"}]
+        if method == "ecs-scale-to-zero":
+            return [{"type": "AWS::ECS::Service", "id": prior["service"], "role": "primary service"}]
+        return [{"type": "AWS::Lambda::Function", "id": prior["function"], "role": "primary function"}]
 
 
-def is_restored(prior: dict[str, Any]) -> bool:
-    region = prior["region"]
-    method = prior["method"]
-    if method == "deregister":
-        # Every captured target registered and on its way back into service; a draining one is not back.
-        states = {_key(target): state for target, state in _described(region, prior["target_group_arn"])}
-        return all(states.get(_key(t)) in BACK_IN_SERVICE for t in prior["targets"])
-    if method == "ecs-scale-to-zero":
-        return int(_service(region, prior["cluster"], prior["service"])["desiredCount"]) == prior["desired_count"]
-    return _reserved_concurrency(region, prior["function"]) == prior["reserved_concurrency"]
-
-
-def describe_plan(spec: FailTargets, target: ResolvedTarget, prior: dict[str, Any]) -> str:
-    method = prior["method"]
-    if method == "deregister":
-        listed = ", ".join(f"{t['Id']}:{t.get('Port', '-')}" for t in prior["targets"])
-        return (
-            f"deregister {len(prior['targets'])} target(s) ({listed}) from target group {prior['target_group_arn']}; "
-            "restore registers exactly those again, with their ports and availability zones"
-        )
-    if method == "ecs-scale-to-zero":
-        return (
-            f"set desiredCount 0 on ECS service {prior['service']} (now {prior['desired_count']}); "
-            f"restore sets desiredCount {prior['desired_count']}"
-        )
-    before = prior["reserved_concurrency"]
-    undo = "removes the reserved concurrency again" if before is None else f"sets it back to {before}"
-    return f"set reserved concurrency 0 on Lambda function {prior['function']}; restore {undo}"
-
-
-def resources(prior: dict[str, Any]) -> list[dict[str, str]]:
-    method = prior["method"]
-    if method == "deregister":
-        return [{"type": "AWS::ElasticLoadBalancingV2::TargetGroup", "id": prior["target_group_arn"], "role": "primary targets"}]
-    if method == "ecs-scale-to-zero":
-        return [{"type": "AWS::ECS::Service", "id": prior["service"], "role": "primary service"}]
-    return [{"type": "AWS::Lambda::Function", "id": prior["function"], "role": "primary function"}]
+FAULT: Fault = FailTargetsFault()

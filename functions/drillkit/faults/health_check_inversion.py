@@ -7,10 +7,9 @@ the DNS failover path. Restore sets Inverted back to the value it had before.
 
 from __future__ import annotations
 
-from typing import Any
-
 from drillkit import aws
 from drillkit.errors import TargetNotFound
+from drillkit.faults.base import Fault, Prior, Resource, SpecFault
 from drillkit.model import ResolvedTarget
 from drillkit.spec import HealthCheckInversion
 
@@ -41,31 +40,37 @@ def _set_inverted(health_check_id: str, inverted: bool) -> None:
         aws.target_client("route53").update_health_check(HealthCheckId=health_check_id, Inverted=inverted)
 
 
-def capture(spec: HealthCheckInversion, target: ResolvedTarget) -> dict[str, Any]:
-    health_check_id = _health_check_id(spec, target)
-    return {"resource_id": health_check_id, "method": "default", "inverted": _inverted(health_check_id)}
+class HealthCheckInversionFault(SpecFault[HealthCheckInversion]):
+    """Invert the health check of the scenario's failover record; restore sets Inverted back."""
+
+    kind = TYPE
+    exercise_type = EXERCISE_TYPE
+    api_calls = API_CALLS
+    spec_type = HealthCheckInversion
+
+    def capture_spec(self, spec: HealthCheckInversion, target: ResolvedTarget) -> Prior:
+        health_check_id = _health_check_id(spec, target)
+        return {"resource_id": health_check_id, "method": "default", "inverted": _inverted(health_check_id)}
+
+    def apply_spec(self, spec: HealthCheckInversion, target: ResolvedTarget, prior: Prior) -> None:
+        # Set the flag to the opposite of the captured value, never "toggle": a retry must not undo it.
+        _set_inverted(prior["resource_id"], not prior["inverted"])
+
+    def restore(self, prior: Prior) -> bool:
+        _set_inverted(prior["resource_id"], prior["inverted"])
+        return True  # one call puts it back
+
+    def is_restored(self, prior: Prior) -> bool:
+        return _inverted(prior["resource_id"]) == prior["inverted"]
+
+    def describe_spec(self, spec: HealthCheckInversion, target: ResolvedTarget, prior: Prior) -> str:
+        return (
+            f"set Inverted={not prior['inverted']} on Route 53 health check {prior['resource_id']} "
+            f"({spec.record} record of {target.record_name}); restore sets Inverted={prior['inverted']}"
+        )
+
+    def resources(self, prior: Prior) -> list[Resource]:
+        return [{"type": "AWS::Route53::HealthCheck", "id": prior["resource_id"], "role": "inverted health check"}]
 
 
-def apply(spec: HealthCheckInversion, target: ResolvedTarget, prior: dict[str, Any]) -> None:
-    # Set the flag to the opposite of the captured value, never "toggle": a retry must not undo it.
-    _set_inverted(prior["resource_id"], not prior["inverted"])
-
-
-def restore(prior: dict[str, Any]) -> bool:
-    _set_inverted(prior["resource_id"], prior["inverted"])
-    return True  # one call puts it back
-
-
-def is_restored(prior: dict[str, Any]) -> bool:
-    return _inverted(prior["resource_id"]) == prior["inverted"]
-
-
-def describe_plan(spec: HealthCheckInversion, target: ResolvedTarget, prior: dict[str, Any]) -> str:
-    return (
-        f"set Inverted={not prior['inverted']} on Route 53 health check {prior['resource_id']} "
-        f"({spec.record} record of {target.record_name}); restore sets Inverted={prior['inverted']}"
-    )
-
-
-def resources(prior: dict[str, Any]) -> list[dict[str, str]]:
-    return [{"type": "AWS::Route53::HealthCheck", "id": prior["resource_id"], "role": "inverted health check"}]
+FAULT: Fault = HealthCheckInversionFault()

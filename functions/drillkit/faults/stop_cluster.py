@@ -24,6 +24,7 @@ from typing import Any
 
 from drillkit import aws
 from drillkit.errors import AwsCallFailed, RestoreFailed, TargetNotFound
+from drillkit.faults.base import Fault, Prior, Resource, SpecFault
 from drillkit.model import ResolvedTarget
 from drillkit.spec import StopCluster
 
@@ -64,78 +65,6 @@ def _writer_arn(global_cluster: dict[str, Any]) -> str | None:
 
 def _region_of(arn: str) -> str:
     return arn.split(":")[3]
-
-
-def capture(spec: StopCluster, target: ResolvedTarget) -> dict[str, Any]:
-    region = _region_of(spec.cluster) if spec.cluster.startswith("arn:") else str(spec.region)
-    described = _cluster(region, spec.cluster)
-    arn = described["DBClusterArn"]
-    member_of = _global_of(region, arn)
-    prior: dict[str, Any] = {
-        "resource_id": arn,
-        "method": spec.method,
-        "region": region,
-        "cluster": described["DBClusterIdentifier"],
-        "cluster_arn": arn,
-        "status": described.get("Status"),
-    }
-    if spec.method == "stop":
-        if member_of is not None:
-            raise TargetNotFound(
-                f"fault.method: Aurora does not stop cluster {prior['cluster']}, a member of global database "
-                f"{member_of['GlobalClusterIdentifier']}; use method global-failover or global-switchover"
-            )
-        if described.get("Status") != "available":
-            raise TargetNotFound(f"fault.cluster: cluster {prior['cluster']} is {described.get('Status')}, not available")
-        return prior
-    if member_of is None:
-        raise TargetNotFound(f"fault.cluster: cluster {prior['cluster']} is not a member of a global database")
-    if busy := member_of.get("FailoverState"):
-        raise TargetNotFound(
-            f"fault.cluster: global database {member_of['GlobalClusterIdentifier']} has a {busy.get('Status')} operation "
-            "in progress; run the drill once it has settled"
-        )
-    writer = _writer_arn(member_of)
-    if writer != arn:
-        raise TargetNotFound(
-            f"fault.cluster: cluster {prior['cluster']} is not the writer of {member_of['GlobalClusterIdentifier']}"
-        )
-    others = [m["DBClusterArn"] for m in member_of["GlobalClusterMembers"] if m["DBClusterArn"] != arn]
-    failover_to = spec.failover_to or (others[0] if others else None)
-    if failover_to is None or failover_to not in others:
-        global_id = member_of["GlobalClusterIdentifier"]
-        raise TargetNotFound(f"fault.failover_to: {failover_to or 'no secondary cluster'} is not a secondary of {global_id}")
-    prior.update(global_cluster=member_of["GlobalClusterIdentifier"], writer_arn=arn, failover_to=failover_to)
-    return prior
-
-
-def apply(spec: StopCluster, target: ResolvedTarget, prior: dict[str, Any]) -> None:
-    rds = aws.target_client("rds", prior["region"])
-    if prior["method"] == "stop":
-        if _cluster(prior["region"], prior["cluster"]).get("Status") in ("stopping", "stopped"):
-            return  # a retried injection: already done
-        with aws.aws_call("StopDBCluster", prior["cluster"]):
-            rds.stop_db_cluster(DBClusterIdentifier=prior["cluster"])
-        return
-    current = _global_of(prior["region"], prior["cluster_arn"]) or {}
-    if _writer_arn(current) == prior["failover_to"]:
-        return
-    if (current.get("FailoverState") or {}).get("ToDbClusterArn") == prior["failover_to"]:
-        return  # a retried injection: the failover or switchover is under way
-    # Called in the standby's region: in a real outage the primary's endpoint may not answer.
-    standby = aws.target_client("rds", _region_of(prior["failover_to"]))
-    if prior["method"] == "global-failover":
-        with aws.aws_call("FailoverGlobalCluster", prior["global_cluster"]):
-            standby.failover_global_cluster(
-                GlobalClusterIdentifier=prior["global_cluster"],
-                TargetDbClusterIdentifier=prior["failover_to"],
-                AllowDataLoss=True,
-            )
-    else:
-        with aws.aws_call("SwitchoverGlobalCluster", prior["global_cluster"]):
-            standby.switchover_global_cluster(
-                GlobalClusterIdentifier=prior["global_cluster"], TargetDbClusterIdentifier=prior["failover_to"]
-            )
 
 
 @dataclass(frozen=True)
@@ -195,58 +124,134 @@ def _progress(prior: dict[str, Any]) -> _Progress:
     return _Progress(False, f"the switchover of {global_id} back to {cluster}", may_switch_back=True)
 
 
-def restore(prior: dict[str, Any]) -> bool:
-    """One step towards the prior state; True once it holds. Never waits: the drill's Restore loop calls again."""
-    region, cluster = prior["region"], prior["cluster"]
-    rds = aws.target_client("rds", region)
-    progress = _progress(prior)
-    if progress.done:
-        return True
-    try:
-        if progress.may_start:
-            with aws.aws_call("StartDBCluster", cluster):
-                rds.start_db_cluster(DBClusterIdentifier=cluster)
-        elif progress.may_switch_back:
-            with aws.aws_call("SwitchoverGlobalCluster", prior["global_cluster"]):
-                rds.switchover_global_cluster(
-                    GlobalClusterIdentifier=prior["global_cluster"], TargetDbClusterIdentifier=prior["writer_arn"]
-                )
-    except AwsCallFailed as error:
-        if error.code not in _BUSY:
-            raise
-    return False
-
-
-def waiting_for(prior: dict[str, Any]) -> str:
-    """Read-only: what an unfinished restore waits for, for the drill's messages."""
-    return _progress(prior).waiting_for or "nothing (restored)"
-
-
 def _available(region: str, cluster: str) -> bool:
     return _cluster(region, cluster).get("Status") == "available"
 
 
-def is_restored(prior: dict[str, Any]) -> bool:
-    available = _available(prior["region"], prior["cluster"])
-    if prior["method"] == "stop":
-        return available
-    return available and _writer_arn(_global_of(prior["region"], prior["cluster_arn"]) or {}) == prior["writer_arn"]
+class StopClusterFault(SpecFault[StopCluster]):
+    """Stop the primary cluster, or fail or switch its global database over; restore, one step per call."""
+
+    kind = TYPE
+    exercise_type = EXERCISE_TYPE
+    api_calls = API_CALLS
+    spec_type = StopCluster
+
+    def capture_spec(self, spec: StopCluster, target: ResolvedTarget) -> Prior:
+        region = _region_of(spec.cluster) if spec.cluster.startswith("arn:") else str(spec.region)
+        described = _cluster(region, spec.cluster)
+        arn = described["DBClusterArn"]
+        member_of = _global_of(region, arn)
+        prior: Prior = {
+            "resource_id": arn,
+            "method": spec.method,
+            "region": region,
+            "cluster": described["DBClusterIdentifier"],
+            "cluster_arn": arn,
+            "status": described.get("Status"),
+        }
+        if spec.method == "stop":
+            if member_of is not None:
+                raise TargetNotFound(
+                    f"fault.method: Aurora does not stop cluster {prior['cluster']}, a member of global database "
+                    f"{member_of['GlobalClusterIdentifier']}; use method global-failover or global-switchover"
+                )
+            if described.get("Status") != "available":
+                raise TargetNotFound(f"fault.cluster: cluster {prior['cluster']} is {described.get('Status')}, not available")
+            return prior
+        if member_of is None:
+            raise TargetNotFound(f"fault.cluster: cluster {prior['cluster']} is not a member of a global database")
+        if busy := member_of.get("FailoverState"):
+            raise TargetNotFound(
+                f"fault.cluster: global database {member_of['GlobalClusterIdentifier']} has a {busy.get('Status')} operation "
+                "in progress; run the drill once it has settled"
+            )
+        writer = _writer_arn(member_of)
+        if writer != arn:
+            raise TargetNotFound(
+                f"fault.cluster: cluster {prior['cluster']} is not the writer of {member_of['GlobalClusterIdentifier']}"
+            )
+        others = [m["DBClusterArn"] for m in member_of["GlobalClusterMembers"] if m["DBClusterArn"] != arn]
+        failover_to = spec.failover_to or (others[0] if others else None)
+        if failover_to is None or failover_to not in others:
+            global_id = member_of["GlobalClusterIdentifier"]
+            raise TargetNotFound(f"fault.failover_to: {failover_to or 'no secondary cluster'} is not a secondary of {global_id}")
+        prior.update(global_cluster=member_of["GlobalClusterIdentifier"], writer_arn=arn, failover_to=failover_to)
+        return prior
+
+    def apply_spec(self, spec: StopCluster, target: ResolvedTarget, prior: Prior) -> None:
+        rds = aws.target_client("rds", prior["region"])
+        if prior["method"] == "stop":
+            if _cluster(prior["region"], prior["cluster"]).get("Status") in ("stopping", "stopped"):
+                return  # a retried injection: already done
+            with aws.aws_call("StopDBCluster", prior["cluster"]):
+                rds.stop_db_cluster(DBClusterIdentifier=prior["cluster"])
+            return
+        current = _global_of(prior["region"], prior["cluster_arn"]) or {}
+        if _writer_arn(current) == prior["failover_to"]:
+            return
+        if (current.get("FailoverState") or {}).get("ToDbClusterArn") == prior["failover_to"]:
+            return  # a retried injection: the failover or switchover is under way
+        # Called in the standby's region: in a real outage the primary's endpoint may not answer.
+        standby = aws.target_client("rds", _region_of(prior["failover_to"]))
+        if prior["method"] == "global-failover":
+            with aws.aws_call("FailoverGlobalCluster", prior["global_cluster"]):
+                standby.failover_global_cluster(
+                    GlobalClusterIdentifier=prior["global_cluster"],
+                    TargetDbClusterIdentifier=prior["failover_to"],
+                    AllowDataLoss=True,
+                )
+        else:
+            with aws.aws_call("SwitchoverGlobalCluster", prior["global_cluster"]):
+                standby.switchover_global_cluster(
+                    GlobalClusterIdentifier=prior["global_cluster"], TargetDbClusterIdentifier=prior["failover_to"]
+                )
+
+    def restore(self, prior: Prior) -> bool:
+        """One step towards the prior state; True once it holds. Never waits: the drill's Restore loop calls again."""
+        region, cluster = prior["region"], prior["cluster"]
+        rds = aws.target_client("rds", region)
+        progress = _progress(prior)
+        if progress.done:
+            return True
+        try:
+            if progress.may_start:
+                with aws.aws_call("StartDBCluster", cluster):
+                    rds.start_db_cluster(DBClusterIdentifier=cluster)
+            elif progress.may_switch_back:
+                with aws.aws_call("SwitchoverGlobalCluster", prior["global_cluster"]):
+                    rds.switchover_global_cluster(
+                        GlobalClusterIdentifier=prior["global_cluster"], TargetDbClusterIdentifier=prior["writer_arn"]
+                    )
+        except AwsCallFailed as error:
+            if error.code not in _BUSY:
+                raise
+        return False
+
+    def waiting_for(self, prior: Prior) -> str:
+        """Read-only: what an unfinished restore waits for, for the drill's messages."""
+        return _progress(prior).waiting_for or "nothing (restored)"
+
+    def is_restored(self, prior: Prior) -> bool:
+        available = _available(prior["region"], prior["cluster"])
+        if prior["method"] == "stop":
+            return available
+        return available and _writer_arn(_global_of(prior["region"], prior["cluster_arn"]) or {}) == prior["writer_arn"]
+
+    def describe_spec(self, spec: StopCluster, target: ResolvedTarget, prior: Prior) -> str:
+        if prior["method"] == "stop":
+            return f"stop DB cluster {prior['cluster']} ({prior['region']}); restore starts it and waits until it is available"
+        unplanned = prior["method"] == "global-failover"
+        verb = "fail over (unplanned, AllowDataLoss)" if unplanned else "switch over (planned, no data loss)"
+        return (
+            f"{verb} global database {prior['global_cluster']} from {prior['cluster_arn']} to {prior['failover_to']}; "
+            f"restore switches the writer back to {prior['cluster']} and waits until it is available"
+        )
+
+    def resources(self, prior: Prior) -> list[Resource]:
+        found: list[Resource] = [{"type": "AWS::RDS::DBCluster", "id": prior["cluster_arn"], "role": "primary database"}]
+        if prior.get("global_cluster"):
+            found.append({"type": "AWS::RDS::GlobalCluster", "id": prior["global_cluster"], "role": "global database"})
+        return found
 
 
-def describe_plan(spec: StopCluster, target: ResolvedTarget, prior: dict[str, Any]) -> str:
-    if prior["method"] == "stop":
-        return f"stop DB cluster {prior['cluster']} ({prior['region']}); restore starts it and waits until it is available"
-    verb = (
-        "fail over (unplanned, AllowDataLoss)" if prior["method"] == "global-failover" else "switch over (planned, no data loss)"
-    )
-    return (
-        f"{verb} global database {prior['global_cluster']} from {prior['cluster_arn']} to {prior['failover_to']}; "
-        f"restore switches the writer back to {prior['cluster']} and waits until it is available"
-    )
-
-
-def resources(prior: dict[str, Any]) -> list[dict[str, str]]:
-    found = [{"type": "AWS::RDS::DBCluster", "id": prior["cluster_arn"], "role": "primary database"}]
-    if prior.get("global_cluster"):
-        found.append({"type": "AWS::RDS::GlobalCluster", "id": prior["global_cluster"], "role": "global database"})
-    return found
+FAULT: Fault = StopClusterFault()

@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
-from drillkit import client
-from drillkit.gameday.plan import GameDayInvalid, GameDayPlan, PlannedDrill, parse_plan
+from drillkit import aws, client
+from drillkit.errors import AwsCallFailed, GameDayInvalid
+from drillkit.gameday.plan import GameDayPlan, PlannedDrill, parse_plan
 from drillkit.gameday.report import gameday_prefix
 from drillkit.gameday.run import DrillItem, GameDayRequest, drill_items, execution_arn_of, id_of, new_gameday_id
 from drillkit.spec import Scenario, describe_validation_error
@@ -65,9 +65,13 @@ def follow(
         for item in items:
             if item.drill_id in ended:
                 continue
+            drill_arn = execution_arn_of(deployment.state_machine_arn, item.drill_id)
             try:
-                execution = sfn.describe_execution(executionArn=execution_arn_of(deployment.state_machine_arn, item.drill_id))
-            except ClientError:
+                with aws.aws_call("DescribeExecution", drill_arn):
+                    execution = sfn.describe_execution(executionArn=drill_arn)
+            except AwsCallFailed as error:
+                if error.code != "ExecutionDoesNotExist":
+                    raise
                 continue  # not started yet
             if item.drill_id not in started:
                 started.add(item.drill_id)

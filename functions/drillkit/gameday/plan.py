@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from drillkit.errors import ScenarioInvalid
+from drillkit.errors import GameDayInvalid
 from drillkit.spec import Scenario, Target, describe_validation_error
 
 PLAN_NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{1,40}$"
@@ -28,15 +28,6 @@ UNION_MEMBER = re.compile(r"\.scenario\.(?:function-after\[[^\]]*\]|Scenario)\."
 MAX_DRILLS = 40  # the machine's input must stay under Step Functions' 256 KiB payload limit
 # Step Functions Map: MaxConcurrency 0 means unlimited; a game-day always names its limit.
 MAX_CONCURRENCY = 40
-
-
-class GameDayInvalid(ScenarioInvalid):
-    """The game-day plan failed validation; nothing was started."""
-
-    def __init__(self, problems: list[tuple[str, str]]):
-        super().__init__(problems)
-        listed = "; ".join(f"{field}: {problem}" for field, problem in problems)
-        self.args = (f"invalid game-day plan: {listed}",)
 
 
 class _Strict(BaseModel):

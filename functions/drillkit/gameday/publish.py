@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from drillkit import aws, clock
+from drillkit import aws, clock, notify
+from drillkit.errors import AwsCallFailed, DrillStateInvalid
 from drillkit.evidence.store import EvidenceStore
 from drillkit.gameday import report as gameday_report
 from drillkit.gameday import run
@@ -15,12 +14,12 @@ from drillkit.gameday.run import DrillOutcome, Prepared, execution_arn_of, gamed
 
 def _execution(sfn: Any, arn: str) -> dict[str, Any] | None:
     try:
-        return dict(sfn.describe_execution(executionArn=arn))
-    except ClientError as error:
-        if aws.error_code(error) == "ExecutionDoesNotExist":
-            return None
         with aws.aws_call("DescribeExecution", arn):
-            raise
+            return dict(sfn.describe_execution(executionArn=arn))
+    except AwsCallFailed as error:
+        if error.code == "ExecutionDoesNotExist":
+            return None
+        raise
 
 
 def collect(prepared: Prepared, store: EvidenceStore, sfn: Any, drill_machine_arn: str) -> list[DrillOutcome]:
@@ -55,7 +54,7 @@ def report(event: dict[str, Any]) -> dict[str, Any]:
         store.put(prefix + name, body)
         keys[name] = prefix + name
     if config.topic_arn:
-        announce_result(config.topic_arn, document, keys)
+        notify.gameday_reported(config.topic_arn, document, keys)
     return {
         "gameday_id": prepared.gameday_id,
         "verdict": document["verdict"],
@@ -65,25 +64,10 @@ def report(event: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def announce_result(topic_arn: str, document: dict[str, Any], keys: dict[str, str]) -> None:
-    lines = [f"Game-day {document['name']} ({document['gameday_id']}): {document['verdict']}"]
-    lines += [f"  {d['index']:02d} {d['scenario']} on {d['environment']}: {d['verdict']}" for d in document["drills"]]
-    if document["stop_reason"]:
-        lines.append(document["stop_reason"])
-    lines += ["Report in the evidence bucket:", *(f"  {k}" for k in keys.values())]
-    with aws.aws_call("Publish", topic_arn):
-        aws.client("sns").publish(
-            TopicArn=topic_arn,
-            Subject=f"drillkit game-day {document['verdict']}: {document['name']}"[:100],
-            Message="\n".join(lines),
-            MessageAttributes={"verdict": {"DataType": "String", "StringValue": document["verdict"]}},
-        )
-
-
 def step(event: dict[str, Any]) -> dict[str, Any]:
     """One step of the game-day machine, as its state machine names it: preflight or report."""
     if event.get("step") == "preflight":
         return run.preflight(event["request"], event.get("execution_id"))
     if event.get("step") == "report":
         return report(event)
-    raise ValueError(f"step: {event.get('step')!r} is not preflight or report")
+    raise DrillStateInvalid(f"step: {event.get('step')!r} is not preflight or report")

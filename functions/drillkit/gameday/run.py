@@ -17,9 +17,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from drillkit import aws, clock
-from drillkit.errors import ChangeFreeze, ConfigurationError
-from drillkit.gameday.plan import GameDayInvalid, GameDayPlan, described
+from drillkit import aws, clock, notify
+from drillkit.errors import ChangeFreeze, ConfigurationError, GameDayInvalid
+from drillkit.gameday.plan import GameDayPlan, described
 from drillkit.spec import DRILL_ID_PATTERN, Network
 
 GAMEDAY_ID_PATTERN = r"^gd-[a-z0-9][a-z0-9-]{1,40}-\d{8}T\d{6}Z-[0-9a-f]{4}$"
@@ -193,7 +193,7 @@ def preflight(event: dict[str, Any], execution_id: str | None = None, started: f
     announce = request.plan.announce_seconds
     topic = gameday_config().topic_arn if announce else None
     if announce and topic:
-        announce_start(topic, request, execution_id, clock.now() + announce)
+        notify.gameday_starts(topic, *announcement(request, execution_id, clock.now() + announce))
     prepared = Prepared(
         gameday_id=id_of(request),
         name=request.plan.name,
@@ -228,17 +228,6 @@ def announcement(request: GameDayRequest, execution_id: str | None, first_drill_
             f"  aws stepfunctions stop-execution --execution-arn {execution_id}",
         ]
     return f"drillkit game-day {plan.name} starts {clock.iso(first_drill_at)}"[:100], "\n".join(lines)
-
-
-def announce_start(topic_arn: str, request: GameDayRequest, execution_id: str | None, first_drill_at: float) -> None:
-    subject, message = announcement(request, execution_id, first_drill_at)
-    with aws.aws_call("Publish", topic_arn):
-        aws.client("sns").publish(
-            TopicArn=topic_arn,
-            Subject=subject,
-            Message=message,
-            MessageAttributes={"kind": {"DataType": "String", "StringValue": "gameday-announcement"}},
-        )
 
 
 def execution_arn_of(state_machine_arn: str, name: str) -> str:

@@ -14,9 +14,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from botocore.exceptions import ClientError
-
-from drillkit.errors import DrillError
+from drillkit import aws
+from drillkit.errors import AwsCallFailed, ScheduleInvalid
 from drillkit.gameday.plan import GameDayPlan
 from drillkit.spec import Network
 
@@ -25,10 +24,6 @@ DAY_NAMES = {"SUN": 1, "MON": 2, "TUE": 3, "WED": 4, "THU": 5, "FRI": 6, "SAT": 
 MONTH_NAMES = {
     m: i for i, m in enumerate(("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"), 1)
 }
-
-
-class ScheduleInvalid(DrillError):
-    """A schedule's name or expression is not one EventBridge Scheduler accepts."""
 
 
 def _field(text: str, low: int, high: int, names: dict[str, int] | None = None) -> set[int] | None:
@@ -155,25 +150,38 @@ def put(
             "RetryPolicy": {"MaximumRetryAttempts": 3, "MaximumEventAgeInSeconds": 3600},
         },
     }
-    try:
-        scheduler.get_schedule(Name=name)
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
-            raise
-        scheduler.create_schedule(**arguments)
+    if _schedule(scheduler, name) is None:
+        with aws.aws_call("CreateSchedule", name):
+            scheduler.create_schedule(**arguments)
         return "created"
-    scheduler.update_schedule(**arguments)
+    with aws.aws_call("UpdateSchedule", name):
+        scheduler.update_schedule(**arguments)
     return "updated"
+
+
+def _schedule(scheduler: Any, name: str, group: str | None = None) -> dict[str, Any] | None:
+    """GetSchedule (in the default group unless named), or None when there is no schedule of that name."""
+    try:
+        with aws.aws_call("GetSchedule", name):
+            return dict(scheduler.get_schedule(Name=name, **({"GroupName": group} if group else {})))
+    except AwsCallFailed as error:
+        if error.code == "ResourceNotFoundException":
+            return None
+        raise
 
 
 def listed(scheduler: Any, machine_arn: str, now: datetime) -> list[dict[str, Any]]:
     """Every schedule whose target is this game-day machine, with its next run."""
     found = []
-    for page in scheduler.get_paginator("list_schedules").paginate():
+    with aws.aws_call("ListSchedules", machine_arn):
+        pages = list(scheduler.get_paginator("list_schedules").paginate())
+    for page in pages:
         for item in page.get("Schedules", []):
             if item.get("Target", {}).get("Arn") != machine_arn:
                 continue
-            detail = scheduler.get_schedule(Name=item["Name"], GroupName=item.get("GroupName", "default"))
+            detail = _schedule(scheduler, item["Name"], item.get("GroupName", "default"))
+            if detail is None:
+                continue  # deleted since it was listed
             timezone = detail.get("ScheduleExpressionTimezone") or "UTC"
             upcoming = next_run(detail["ScheduleExpression"], timezone, now) if detail["State"] == "ENABLED" else None
             plan = json.loads(detail["Target"].get("Input") or "{}").get("plan") or {}
@@ -193,13 +201,11 @@ def listed(scheduler: Any, machine_arn: str, now: datetime) -> list[dict[str, An
 
 def set_state(scheduler: Any, name: str, enabled: bool) -> None:
     """Pause (DISABLED) or resume (ENABLED) a schedule, keeping everything else as it is."""
-    try:
-        detail = scheduler.get_schedule(Name=name)
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
-            raise ScheduleInvalid(f"NAME: no schedule {name}") from None
-        raise
+    detail = _schedule(scheduler, name)
+    if detail is None:
+        raise ScheduleInvalid(f"NAME: no schedule {name}")
     keep = ("ScheduleExpression", "ScheduleExpressionTimezone", "FlexibleTimeWindow", "Target", "Description", "GroupName")
-    scheduler.update_schedule(
-        Name=name, State="ENABLED" if enabled else "DISABLED", **{k: detail[k] for k in keep if k in detail}
-    )
+    with aws.aws_call("UpdateSchedule", name):
+        scheduler.update_schedule(
+            Name=name, State="ENABLED" if enabled else "DISABLED", **{k: detail[k] for k in keep if k in detail}
+        )

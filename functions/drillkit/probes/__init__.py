@@ -1,4 +1,4 @@
-"""Read-only probes. Each returns a small dict sample: {t, probe, ...}.
+"""Read-only probes. Each returns a typed reading (drillkit.readings), told apart by its ``probe``.
 
 Probes never change anything; they get their clients from drillkit.aws only.
 """
@@ -7,14 +7,23 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ALL_COMPLETED, Future, ThreadPoolExecutor, wait
-from typing import Any
 
 from drillkit import aws, canary, clock
 from drillkit.model import DrillContext
 from drillkit.probes import alarms, dns_answer, dns_client, health_check, http_endpoint, keepalive, standby
+from drillkit.readings import (
+    AlarmsReading,
+    DnsClientReading,
+    DnsReading,
+    HealthCheckReading,
+    HeartbeatReading,
+    HttpReading,
+    Reading,
+    StandbyReading,
+)
 
 # A probe returns None when the scenario gives it nothing to read (no alarms, no heartbeat).
-Probe = Callable[[DrillContext], dict[str, Any] | None]
+Probe = Callable[[DrillContext], Reading | None]
 
 PROBES: dict[str, Probe] = {
     health_check.NAME: health_check.read,
@@ -44,13 +53,13 @@ def needs_seed(context: DrillContext) -> bool:
     return dns_client.needs_seed(context) or health_check.needs_seed(context)
 
 
-def seed(context: DrillContext, samples: list[dict[str, Any]]) -> None:
+def seed(context: DrillContext, samples: list[Reading]) -> None:
     """The probes that remember across samples (the client's DNS cache, the last health reading) resume from them."""
     dns_client.seed(context, samples)
     health_check.seed(samples)
 
 
-def sample_all(context: DrillContext) -> list[dict[str, Any]]:
+def sample_all(context: DrillContext) -> list[Reading]:
     """Run every probe concurrently so one sample's readings share an instant."""
     futures = [_pool.submit(probe, context) for probe in PROBES.values()]
     return [reading for reading in (future.result() for future in futures) if reading is not None]
@@ -67,9 +76,9 @@ class Sampler:
 
     def __init__(self, context: DrillContext):
         self._context = context
-        self._in_flight: dict[str, Future[dict[str, Any] | None]] = {}
+        self._in_flight: dict[str, Future[Reading | None]] = {}
 
-    def tick(self, until: float) -> list[dict[str, Any]]:
+    def tick(self, until: float) -> list[Reading]:
         """Start the probes that are idle; return every reading finished by ``until`` (all, if sooner)."""
         for name, probe in PROBES.items():
             if name not in self._in_flight:
@@ -77,12 +86,12 @@ class Sampler:
         wait(list(self._in_flight.values()), timeout=max(0.0, until - clock.now()), return_when=ALL_COMPLETED)
         return self._finished()
 
-    def drain(self) -> list[dict[str, Any]]:
+    def drain(self) -> list[Reading]:
         """The readings still in flight, once they finish: none is lost when a loop ends."""
         wait(list(self._in_flight.values()), timeout=self._context.scenario.sampling.probe_timeout_seconds + 1.0)
         return self._finished()
 
-    def _finished(self) -> list[dict[str, Any]]:
+    def _finished(self) -> list[Reading]:
         done = [name for name, future in self._in_flight.items() if future.done()]
         readings = [self._in_flight.pop(name).result() for name in done]
         return [reading for reading in readings if reading is not None]
@@ -100,31 +109,28 @@ def expected(context: DrillContext) -> set[str]:
     return names
 
 
-def steady(samples: list[dict[str, Any]]) -> tuple[bool, list[str]]:
+def steady(samples: list[Reading]) -> tuple[bool, list[str]]:
     """Steady state: primary healthy, DNS on the primary, clients served by the primary, the standby able to serve."""
-    problems = []
-    for sample in samples:
-        probe = sample["probe"]
-        if probe == health_check.NAME and sample.get("healthy") is not True:
-            problems.append(health_check.why_not_healthy(sample))
-        elif probe == dns_answer.NAME and sample.get("side") != "primary":
-            problems.append(f"DNS answers {sample.get('answer')} instead of the primary")
-        elif probe == dns_client.NAME and sample.get("side") != "primary":
-            problems.append(f"a caching resolver answers {sample.get('answer') or sample.get('error')} instead of the primary")
-        elif probe == alarms.NAME and (sample.get("in_alarm") or sample.get("stop_in_alarm") or sample.get("error")):
-            firing = [*sample.get("in_alarm", []), *sample.get("stop_in_alarm", [])] or [sample.get("error", "")]
-            problems.append(f"alarms in ALARM before the fault: {', '.join(firing)}")
-        elif probe == canary.NAME and not sample.get("ok"):
-            problems.append(f"the heartbeat canary cannot write to the primary: {sample.get('error')}")
-        elif probe == http_endpoint.NAME and not (sample.get("ok") and sample.get("side") == "primary"):
-            problems.append(
-                f"HTTP through the public name: {sample.get('error') or sample.get('status')} "
-                f"served by {sample.get('side') or 'unknown'}"
-            )
-        elif probe == standby.NAME and not sample.get("ok"):
-            answered = sample.get("error") or f"HTTP {sample.get('status')} {sample.get('reason') or ''}".rstrip()
-            problems.append(
-                f"the standby {sample.get('set_identifier')} ({sample.get('address') or 'unresolved'}) cannot serve "
-                f"GET {sample.get('url')}: {answered}"
-            )
+    problems = [problem for sample in samples if (problem := _not_steady(sample)) is not None]
     return (not problems, problems)
+
+
+def _not_steady(sample: Reading) -> str | None:
+    """Why one reading is not steady, or None."""
+    if isinstance(sample, HealthCheckReading) and sample.healthy is not True:
+        return health_check.why_not_healthy(sample)
+    if isinstance(sample, DnsReading) and sample.side != "primary":
+        return f"DNS answers {sample.answer} instead of the primary"
+    if isinstance(sample, DnsClientReading) and sample.side != "primary":
+        return f"a caching resolver answers {sample.answer or sample.error} instead of the primary"
+    if isinstance(sample, AlarmsReading) and (sample.in_alarm or sample.stop_in_alarm or sample.error):
+        firing = [*sample.in_alarm, *sample.stop_in_alarm] or [sample.error or ""]
+        return f"alarms in ALARM before the fault: {', '.join(firing)}"
+    if isinstance(sample, HeartbeatReading) and not sample.ok:
+        return f"the heartbeat canary cannot write to the primary: {sample.error}"
+    if isinstance(sample, HttpReading) and not (sample.ok and sample.side == "primary"):
+        return f"HTTP through the public name: {sample.error or sample.status} served by {sample.side or 'unknown'}"
+    if isinstance(sample, StandbyReading) and not sample.ok:
+        answered = sample.error or f"HTTP {sample.status} {sample.reason or ''}".rstrip()
+        return f"the standby {sample.set_identifier} ({sample.address or 'unresolved'}) cannot serve GET {sample.url}: {answered}"
+    return None

@@ -8,11 +8,12 @@ from typing import Any
 from drillkit import aws, clock
 from drillkit.errors import DrillError
 from drillkit.model import DrillContext
+from drillkit.readings import ALARMS, AlarmsReading
 
-NAME = "alarms"
+NAME = ALARMS
 
 
-def read(context: DrillContext) -> dict[str, Any] | None:
+def read(context: DrillContext) -> AlarmsReading | None:
     watched = [*context.scenario.alarms, *context.scenario.stop_conditions]
     if not watched:
         return None
@@ -29,15 +30,11 @@ def read(context: DrillContext) -> dict[str, Any] | None:
             seen = {a["AlarmName"]: a["StateValue"] for a in found.get("MetricAlarms", [])}
             states.update({f"{region}/{name}": seen.get(name) for name in names})
     except DrillError as error:
-        return {"t": t, "probe": NAME, "states": states, "in_alarm": [], "stop_in_alarm": [], "error": str(error)}
+        return AlarmsReading(t=t, states=states, error=str(error))
 
     def firing(alarms: list[Any]) -> list[str]:
         return sorted({f"{a.region}/{a.name}" for a in alarms if states.get(f"{a.region}/{a.name}") == "ALARM"})
 
-    return {
-        "t": t,
-        "probe": NAME,
-        "states": states,
-        "in_alarm": firing(context.scenario.alarms),
-        "stop_in_alarm": firing(context.scenario.stop_conditions),
-    }
+    return AlarmsReading(
+        t=t, states=states, in_alarm=firing(context.scenario.alarms), stop_in_alarm=firing(context.scenario.stop_conditions)
+    )

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import socket
 import threading
-from typing import Any
 
 import dns.exception
 import dns.flags
@@ -24,8 +23,9 @@ from drillkit import aws, clock
 from drillkit.errors import DrillError
 from drillkit.model import DrillContext
 from drillkit.probes import sides
+from drillkit.readings import DNS, DnsReading
 
-NAME = "dns"
+NAME = DNS
 SOURCE = "authoritative"
 DNS_PORT = 53
 # A name server that does not answer within this is skipped for the next one (Route 53 gives four).
@@ -78,18 +78,16 @@ def _ask(server: NameServer, record_name: str, record_type: str, timeout: float)
     return values, dns.rcode.to_text(response.rcode())
 
 
-def read(context: DrillContext) -> dict[str, Any]:
+def read(context: DrillContext) -> DnsReading:
     target = context.target
     t = clock.now()
     # One name server's silence costs at most this much before the next is asked (Route 53 gives four).
     timeout = min(QUERY_TIMEOUT_SECONDS, context.scenario.sampling.probe_timeout_seconds)
-    sample: dict[str, Any] = {"t": t, "probe": NAME, "source": SOURCE, "answer": [], "side": None}
     try:
         servers = name_servers(context)
     except (DrillError, OSError) as error:
-        sample["error"] = f"name servers of {target.hosted_zone_id}: {error}"
-        sample["latency"] = round(clock.now() - t, 4)
-        return sample
+        error_text = f"name servers of {target.hosted_zone_id}: {error}"
+        return DnsReading(t=t, source=SOURCE, error=error_text, latency=round(clock.now() - t, 4))
     problems = []
     for server in servers:
         try:
@@ -97,9 +95,8 @@ def read(context: DrillContext) -> dict[str, Any]:
         except (dns.exception.DNSException, OSError) as error:
             problems.append(f"{server.name}: {type(error).__name__}: {error}")
             continue
-        sample.update(nameserver=server.name, answer=values, rcode=rcode, side=sides.side_of(context, values, timeout))
-        sample["latency"] = round(clock.now() - t, 4)
-        return sample
-    sample["error"] = "; ".join(problems) or f"no name servers for {target.hosted_zone_id}"
-    sample["latency"] = round(clock.now() - t, 4)
-    return sample
+        side = sides.side_of(context, values, timeout)
+        latency = round(clock.now() - t, 4)
+        return DnsReading(t=t, source=SOURCE, nameserver=server.name, answer=values, rcode=rcode, side=side, latency=latency)
+    error_text = "; ".join(problems) or f"no name servers for {target.hosted_zone_id}"
+    return DnsReading(t=t, source=SOURCE, error=error_text, latency=round(clock.now() - t, 4))

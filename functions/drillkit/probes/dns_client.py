@@ -11,7 +11,6 @@ the cache from the last sample (``seed``): the cache outlives the invocation, as
 from __future__ import annotations
 
 import threading
-from typing import Any
 
 import dns.exception
 import dns.resolver
@@ -19,8 +18,9 @@ import dns.resolver
 from drillkit import clock
 from drillkit.model import DrillContext
 from drillkit.probes import sides
+from drillkit.readings import DNS_CLIENT, DnsClientReading, Reading
 
-NAME = "dns_client"
+NAME = DNS_CLIENT
 SOURCE = "caching-resolver"  # the client's view; the authoritative one is the dns probe's
 # drill id -> (answer values, expires at)
 _cache: dict[str, tuple[list[str], float]] = {}
@@ -33,16 +33,16 @@ def needs_seed(context: DrillContext) -> bool:
         return context.network.resolver is not None and context.drill_id not in _cache
 
 
-def seed(context: DrillContext, samples: list[dict[str, Any]]) -> None:
+def seed(context: DrillContext, samples: list[Reading]) -> None:
     """Carry the cache over from an earlier invocation: the newest unexpired answer stays cached."""
     if context.network.resolver is None:
         return
-    readings = [s for s in samples if s.get("probe") == NAME and s.get("expires_at")]
+    readings = [s for s in samples if isinstance(s, DnsClientReading) and s.expires_at]
     if readings:
-        newest = max(readings, key=lambda s: s["t"])
+        newest = max(readings, key=lambda s: s.t)
         with _lock:
             if context.drill_id not in _cache:
-                _cache[context.drill_id] = (list(newest["answer"]), float(newest["expires_at"]))
+                _cache[context.drill_id] = (list(newest.answer), float(newest.expires_at or 0.0))
 
 
 def _ask(context: DrillContext, record_type: str, timeout: float) -> tuple[list[str], float, bool]:
@@ -80,30 +80,21 @@ def addresses(context: DrillContext, timeout: float) -> list[str]:
     return _ask(context, record_type, timeout)[0]
 
 
-def read(context: DrillContext) -> dict[str, Any]:
+def read(context: DrillContext) -> DnsClientReading:
     record_type = "AAAA" if context.target.record_type == "AAAA" else "A"
     timeout = context.scenario.sampling.probe_timeout_seconds
     t = clock.now()
     try:
         values, expires_at, cached = _ask(context, record_type, timeout)
     except (dns.exception.DNSException, OSError) as error:
-        return {
-            "t": t,
-            "probe": NAME,
-            "source": SOURCE,
-            "answer": [],
-            "side": None,
-            "error": f"{type(error).__name__}: {error}",
-            "latency": round(clock.now() - t, 4),
-        }
+        return DnsClientReading(t=t, source=SOURCE, error=f"{type(error).__name__}: {error}", latency=round(clock.now() - t, 4))
     latency = round(clock.now() - t, 4)
-    return {
-        "t": t,
-        "probe": NAME,
-        "source": SOURCE,
-        "answer": values,
-        "cached": cached,
-        "expires_at": round(expires_at, 3),
-        "side": sides.side_of(context, values, timeout),
-        "latency": latency,
-    }
+    return DnsClientReading(
+        t=t,
+        source=SOURCE,
+        answer=values,
+        cached=cached,
+        expires_at=round(expires_at, 3),
+        side=sides.side_of(context, values, timeout),
+        latency=latency,
+    )

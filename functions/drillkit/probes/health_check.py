@@ -25,13 +25,14 @@ from drillkit import aws, clock
 from drillkit.errors import DrillError, ProbeFailed
 from drillkit.measure import HEALTHY_SHARE
 from drillkit.model import DrillContext
+from drillkit.readings import HEALTH_CHECK, CheckerObservation, HealthCheckReading, Reading, Watch
 from drillkit.spec import HEALTH_STATUS_MIN_INTERVAL_SECONDS
 
-NAME = "health_check"
+NAME = HEALTH_CHECK
 # Half of GetHealthCheckStatus's sustained rate (1 a second per account): the rest is left to other callers.
 STATUS_MIN_INTERVAL_SECONDS = HEALTH_STATUS_MIN_INTERVAL_SECONDS
-# health check id -> the last reading (a sample dict, errors included: a throttled call spent the budget too)
-_last_readings: dict[str, dict[str, Any]] = {}
+# health check id -> the last reading (errors included: a throttled call spent the budget too)
+_last_readings: dict[str, HealthCheckReading] = {}
 STATUS_READ_TIMEOUT_SECONDS = 5.0
 _lock = threading.Lock()
 
@@ -47,12 +48,12 @@ def evaluate(observations: list[dict[str, Any]], inverted: bool, disabled: bool)
     return (raw != inverted, share)
 
 
-def read_health_check(health_check_id: str) -> dict[str, Any]:
+def read_health_check(health_check_id: str) -> HealthCheckReading:
     """The last reading while it is younger than STATUS_MIN_INTERVAL_SECONDS, else a new one from Route 53."""
     with _lock:
         last = _last_readings.get(health_check_id)
-    if last is not None and clock.now() - last["t"] < STATUS_MIN_INTERVAL_SECONDS:
-        return {**last, "reused": True}
+    if last is not None and clock.now() - last.t < STATUS_MIN_INTERVAL_SECONDS:
+        return last.model_copy(update={"reused": True})
     reading = _ask_route53(health_check_id)
     with _lock:
         _last_readings[health_check_id] = reading
@@ -66,14 +67,16 @@ def needs_seed(context: DrillContext) -> bool:
         return bool(health_check_id) and health_check_id not in _last_readings
 
 
-def seed(samples: list[dict[str, Any]]) -> None:
+def seed(samples: list[Reading]) -> None:
     """Carry the newest reading of each health check over from an earlier invocation (unless this one has a newer)."""
-    for reading in sorted((s for s in samples if s.get("probe") == NAME and s.get("health_check_id")), key=lambda s: s["t"]):
-        stored = {k: v for k, v in reading.items() if k != "reused"}
+    readings = [s for s in samples if isinstance(s, HealthCheckReading) and s.health_check_id]
+    for reading in sorted(readings, key=lambda s: s.t):
+        stored = reading.model_copy(update={"reused": False})
+        health_check_id = str(stored.health_check_id)
         with _lock:
-            known = _last_readings.get(stored["health_check_id"])
-            if known is None or known["t"] < stored["t"]:
-                _last_readings[stored["health_check_id"]] = stored
+            known = _last_readings.get(health_check_id)
+            if known is None or known.t < stored.t:
+                _last_readings[health_check_id] = stored
 
 
 def forget() -> None:
@@ -88,7 +91,7 @@ def route53_client() -> Any:
     return aws.target_client("route53", read_timeout=STATUS_READ_TIMEOUT_SECONDS)
 
 
-def _ask_route53(health_check_id: str) -> dict[str, Any]:
+def _ask_route53(health_check_id: str) -> HealthCheckReading:
     route53 = route53_client()
     t = clock.now()
     try:
@@ -97,44 +100,43 @@ def _ask_route53(health_check_id: str) -> dict[str, Any]:
         with aws.aws_call("GetHealthCheckStatus", health_check_id):
             observations = route53.get_health_check_status(HealthCheckId=health_check_id)["HealthCheckObservations"]
     except DrillError as error:  # a probe reports what it could not read; the sample says so
-        return {"t": t, "probe": NAME, "health_check_id": health_check_id, "healthy": None, "error": str(error)}
+        return HealthCheckReading(t=t, health_check_id=health_check_id, healthy=None, error=str(error))
     inverted = bool(config.get("Inverted", False))
     disabled = bool(config.get("Disabled", False))
     healthy, share = evaluate(observations, inverted, disabled)
-    return {
-        "t": t,
-        "probe": NAME,
-        "health_check_id": health_check_id,
-        "healthy": healthy,
-        "healthy_share": round(share, 3),
-        "checkers": len(observations),
-        "inverted": inverted,
-        "disabled": disabled,
-        "interval": int(config.get("RequestInterval", 30)),
-        "failure_threshold": int(config.get("FailureThreshold", 3)),
-        "observations": [_observation(o) for o in observations],
-        **watches(config),
+    return HealthCheckReading(
+        t=t,
+        health_check_id=health_check_id,
+        healthy=healthy,
+        healthy_share=round(share, 3),
+        checkers=len(observations),
+        inverted=inverted,
+        disabled=disabled,
+        interval=int(config.get("RequestInterval", 30)),
+        failure_threshold=int(config.get("FailureThreshold", 3)),
+        observations=[_observation(o) for o in observations],
+        **watches(config).model_dump(),
         # What the checkers said when they failed: the cause, in Route 53's words (a status code, a connection error).
-        "failure_reports": failure_reports(observations),
-    }
+        failure_reports=failure_reports(observations),
+    )
 
 
-def watches(config: dict[str, Any]) -> dict[str, Any]:
+def watches(config: dict[str, Any]) -> Watch:
     """What the check requests: protocol, port, path and endpoint (domain name or IP address)."""
     check_type = str(config.get("Type", "HTTP"))
     default_port = 443 if check_type.startswith("HTTPS") else 80
-    return {
-        "protocol": check_type,
-        "port": int(config.get("Port") or default_port),
-        "path": config.get("ResourcePath") if check_type != "TCP" else None,
-        "endpoint": config.get("FullyQualifiedDomainName") or config.get("IPAddress"),
-    }
+    return Watch(
+        protocol=check_type,
+        port=int(config.get("Port") or default_port),
+        path=config.get("ResourcePath") if check_type != "TCP" else None,
+        endpoint=config.get("FullyQualifiedDomainName") or config.get("IPAddress"),
+    )
 
 
-def describe_watch(reading: dict[str, Any]) -> str:
+def describe_watch(watch: Watch) -> str:
     """e.g. ``HTTPS:443 /health on name.elb.amazonaws.com``."""
-    path = f" {reading['path']}" if reading.get("path") else ""
-    return f"{reading.get('protocol')}:{reading.get('port')}{path} on {reading.get('endpoint')}"
+    path = f" {watch.path}" if watch.path else ""
+    return f"{watch.protocol}:{watch.port}{path} on {watch.endpoint}"
 
 
 def failure_reports(observations: list[dict[str, Any]], most: int = 3) -> list[str]:
@@ -148,28 +150,28 @@ def failure_reports(observations: list[dict[str, Any]], most: int = 3) -> list[s
     return [f"{text} ({count} of {len(observations)} checkers)" for text, count in ordered[:most]]
 
 
-def why_not_healthy(reading: dict[str, Any]) -> str:
+def why_not_healthy(reading: HealthCheckReading) -> str:
     """The steady-state problem of an unhealthy primary check: what it watches and what Route 53's checkers said."""
-    check = f"primary health check {reading.get('health_check_id')}"
-    if reading.get("error"):
-        return f"{check} could not be read: {reading['error']}"
-    said = "; ".join(reading.get("failure_reports") or []) or "no failure reported by the checkers"
-    flags = "".join([" (Inverted)" if reading.get("inverted") else "", " (Disabled)" if reading.get("disabled") else ""])
+    check = f"primary health check {reading.health_check_id}"
+    if reading.error:
+        return f"{check} could not be read: {reading.error}"
+    said = "; ".join(reading.failure_reports) or "no failure reported by the checkers"
+    flags = "".join([" (Inverted)" if reading.inverted else "", " (Disabled)" if reading.disabled else ""])
     return f"{check}{flags} is not healthy: it requests {describe_watch(reading)}; Route 53's checkers report: {said}"
 
 
-def _observation(observation: dict[str, Any]) -> list[Any]:
-    """[checker, checked at (epoch seconds), success]: compact, there are 8 to 16 per sample."""
+def _observation(observation: dict[str, Any]) -> CheckerObservation:
+    """(checker, checked at (epoch seconds), success): compact, there are 8 to 16 per sample."""
     report = observation.get("StatusReport", {})
     checked = report.get("CheckedTime")
-    return [
+    return (
         f"{observation.get('Region', '?')}/{observation.get('IPAddress', '?')}",
         round(checked.timestamp(), 3) if checked is not None else None,
         str(report.get("Status", "")).startswith("Success"),
-    ]
+    )
 
 
-def read(context: DrillContext) -> dict[str, Any]:
+def read(context: DrillContext) -> HealthCheckReading:
     health_check_id = context.target.primary.health_check_id
     if not health_check_id:
         raise ProbeFailed(f"the PRIMARY record of {context.target.record_name} has no health check")

@@ -14,15 +14,15 @@ import http.client
 import json
 import socket
 import ssl
-from typing import Any
 
 import dns.exception
 
 from drillkit import clock
 from drillkit.model import DrillContext
 from drillkit.probes import dns_client, sides
+from drillkit.readings import HTTP, HttpReading
 
-NAME = "http"
+NAME = HTTP
 
 
 class _PinnedHTTPSConnection(http.client.HTTPSConnection):
@@ -71,7 +71,7 @@ def _region_of(response: http.client.HTTPResponse, body: bytes, header: str) -> 
     return parsed.get("region") if isinstance(parsed, dict) else None
 
 
-def read(context: DrillContext) -> dict[str, Any]:
+def read(context: DrillContext) -> HttpReading:
     target = context.scenario.target
     # A cross-region HTTPS request takes a few round trips: the timeout is the scenario's, not a share of the interval.
     timeout = context.scenario.sampling.probe_timeout_seconds
@@ -79,28 +79,20 @@ def read(context: DrillContext) -> dict[str, Any]:
     logical_port = target.url_port or (443 if target.url_scheme == "https" else 80)
     port = context.network.ports.get(logical_port, logical_port)
     t = clock.now()
-    sample: dict[str, Any] = {
-        "t": t,
-        "probe": NAME,
-        "resolved_via": dns_client.SOURCE,
-        "ok": False,
-        "status": None,
-        "side": None,
-        "region": None,
-    }
+    sample = HttpReading(t=t, resolved_via=dns_client.SOURCE)
     try:
         addresses = dns_client.addresses(context, timeout)
     except (dns.exception.DNSException, OSError) as error:
-        sample["error"] = f"resolve {name}: {type(error).__name__}: {error}"
-        sample["latency"] = round(clock.now() - t, 4)
+        sample.error = f"resolve {name}: {type(error).__name__}: {error}"
+        sample.latency = round(clock.now() - t, 4)
         return sample
     address = addresses[0] if addresses else None
-    sample["address"] = address
+    sample.address = address
     if address is None:
-        sample["error"] = f"resolve {name}: no address"
-        sample["latency"] = round(clock.now() - t, 4)
+        sample.error = f"resolve {name}: no address"
+        sample.latency = round(clock.now() - t, 4)
         return sample
-    sample["side"] = sides.side_of(context, addresses, timeout)
+    sample.side = sides.side_of(context, addresses, timeout)
     if target.url_scheme == "https":
         connection: http.client.HTTPConnection = _PinnedHTTPSConnection(address, name, port, timeout, context.network.ca_pem)
     else:
@@ -110,13 +102,13 @@ def read(context: DrillContext) -> dict[str, Any]:
         response = connection.getresponse()
         body = response.read(65536)
     except (OSError, http.client.HTTPException) as error:
-        sample["error"] = f"GET {target.url_path} on {address}:{port}: {type(error).__name__}: {error}"
-        sample["latency"] = round(clock.now() - t, 4)
+        sample.error = f"GET {target.url_path} on {address}:{port}: {type(error).__name__}: {error}"
+        sample.latency = round(clock.now() - t, 4)
         return sample
     finally:
         connection.close()
-    sample["status"] = response.status
-    sample["ok"] = 200 <= response.status < 400
-    sample["region"] = _region_of(response, body, target.region_header)
-    sample["latency"] = round(clock.now() - t, 4)
+    sample.status = response.status
+    sample.ok = 200 <= response.status < 400
+    sample.region = _region_of(response, body, target.region_header)
+    sample.latency = round(clock.now() - t, 4)
     return sample

@@ -30,28 +30,16 @@ from pydantic import BaseModel
 
 from drillkit import clock
 from drillkit.model import DrillContext
-from drillkit.probes import http_endpoint, sides
+from drillkit.probes import sides
 from drillkit.probes.http_endpoint import _PinnedHTTPSConnection, _region_of
+from drillkit.readings import KEEPALIVE, HttpReading, KeepAliveReading, Reading
 
-NAME = "keepalive"
+NAME = KEEPALIVE
 # A fixed time-out, not a share of the sampling interval: a stalled request on a held connection is
 # an answer (the connection is cut), so it must not be mistaken for a slow cross-region round trip.
 REQUEST_TIMEOUT_SECONDS = 1.5
 FOLLOW_SECONDS = 10.0
 FOLLOW_MAX_SECONDS = 60.0
-
-
-class KeepAliveReading(BaseModel):
-    """One sample: a request on the held connection."""
-
-    t: float
-    probe: str = NAME
-    held_since: float
-    address: str
-    served: bool  # the held connection got a 2xx/3xx answer from the primary
-    status: int | None = None
-    region: str | None = None
-    error: str | None = None
 
 
 class ExistingClients(BaseModel):
@@ -127,7 +115,7 @@ def release() -> None:
     _held = None
 
 
-def hold(context: DrillContext) -> dict[str, Any] | None:
+def hold(context: DrillContext) -> KeepAliveReading | None:
     """Open the connection just before the fault and prove it is served; None when it cannot be held.
 
     Tried twice: a connection that breaks before the fault is simply opened again.
@@ -150,12 +138,11 @@ def hold(context: DrillContext) -> dict[str, Any] | None:
             continue
         connection.auto_open = 0  # never reconnect silently: a new connection would be a new client
         _held = _Held(connection, address, opened_at)
-        reading = KeepAliveReading(t=opened_at, held_since=opened_at, address=address, served=True, status=status, region=region)
-        return reading.model_dump()
+        return KeepAliveReading(t=opened_at, held_since=opened_at, address=address, served=True, status=status, region=region)
     return None
 
 
-def read(context: DrillContext) -> dict[str, Any] | None:
+def read(context: DrillContext) -> KeepAliveReading | None:
     """One request on the held connection; None when none is held."""
     held = _held
     if held is None:
@@ -175,21 +162,25 @@ def read(context: DrillContext) -> dict[str, Any] | None:
             reading.error = held.broken
     else:
         reading.error = f"connection lost earlier: {held.broken}"
-    return reading.model_dump()
+    return reading
 
 
-def _new_clients_failed(reading: dict[str, Any]) -> bool:
+def _new_clients_failed(reading: Reading) -> bool:
     """An HTTP probe reading in which a new client of the primary was not served."""
-    return reading.get("probe") == http_endpoint.NAME and reading.get("side") == "primary" and not reading.get("ok")
+    return isinstance(reading, HttpReading) and reading.side == "primary" and not reading.ok
+
+
+def _held_reading(readings: list[Reading]) -> KeepAliveReading | None:
+    return next((r for r in readings if isinstance(r, KeepAliveReading)), None)
 
 
 def follow(
     context: DrillContext,
     t_inject: float,
-    first_readings: list[dict[str, Any]],
-    sample: Callable[[], list[dict[str, Any]]],
-    drain: Callable[[], list[dict[str, Any]]] = list,
-) -> list[dict[str, Any]]:
+    first_readings: list[Reading],
+    sample: Callable[[], list[Reading]],
+    drain: Callable[[], list[Reading]] = list,
+) -> list[Reading]:
     """After the reading that followed the change, sample every probe once per interval while the held
     connection can still tell something new; return those readings and close the connection.
 
@@ -199,12 +190,12 @@ def follow(
     sampling = context.scenario.sampling
     window = min(FOLLOW_MAX_SECONDS, max(FOLLOW_SECONDS, (sampling.hold_samples + 1) * sampling.interval_seconds))
     deadline = t_inject + window
-    collected: list[dict[str, Any]] = []
+    collected: list[Reading] = []
     readings, spared, next_tick = first_readings, 0, clock.now()
-    mine = next((r for r in readings if r.get("probe") == NAME), None)
+    mine = _held_reading(readings)
     try:
         while True:
-            if mine is None or not mine["served"]:
+            if mine is None or not mine.served:
                 break  # nothing held, or the answer is known: cut
             spared = spared + 1 if any(_new_clients_failed(r) for r in readings) else 0
             if spared >= sampling.hold_samples:
@@ -216,31 +207,31 @@ def follow(
             readings = sample()
             collected.extend(readings)
             # A slow reading still in flight (the sampler keeps the cadence) leaves the last one standing.
-            mine = next((r for r in readings if r.get("probe") == NAME), mine)
+            mine = _held_reading(readings) or mine
     finally:
         collected.extend(drain())  # before the connection is closed under a reading still in flight
         release()
     return collected
 
 
-def existing_clients(samples: list[dict[str, Any]], t_inject: float | None) -> dict[str, Any] | None:
+def existing_clients(samples: list[Reading], t_inject: float | None) -> dict[str, Any] | None:
     """The report's account of the held connection; None when the drill held none (older drills)."""
-    readings = sorted((r for r in samples if r.get("probe") == NAME), key=lambda r: r["t"])
+    readings = sorted((r for r in samples if isinstance(r, KeepAliveReading)), key=lambda r: r.t)
     if not readings or t_inject is None:
         return None
-    before = [r for r in readings if r["t"] < t_inject]
-    after = [r for r in readings if r["t"] >= t_inject]
-    first_failure = next((r for r in after if not r["served"]), None)
-    cut_at = first_failure["t"] if first_failure else None
-    served_after = [r["t"] for r in after if r["served"]]
-    new_failed = min((r["t"] for r in samples if r["t"] >= t_inject and _new_clients_failed(r)), default=None)
+    before = [r for r in readings if r.t < t_inject]
+    after = [r for r in readings if r.t >= t_inject]
+    first_failure = next((r for r in after if not r.served), None)
+    cut_at = first_failure.t if first_failure else None
+    served_after = [r.t for r in after if r.served]
+    new_failed = min((r.t for r in samples if r.t >= t_inject and _new_clients_failed(r)), default=None)
     if not after:
         summary = "a connection was held before the fault but not read after it"
     elif first_failure is not None:
-        why = first_failure.get("error") or f"HTTP {first_failure.get('status')}"
+        why = first_failure.error or f"HTTP {first_failure.status}"
         summary = (
             f"existing clients were cut: a connection opened before the fault failed "
-            f"{first_failure['t'] - t_inject:.1f}s after it ({why})"
+            f"{first_failure.t - t_inject:.1f}s after it ({why})"
         )
     elif new_failed is not None:
         summary = (
@@ -249,13 +240,13 @@ def existing_clients(samples: list[dict[str, Any]], t_inject: float | None) -> d
         )
     else:
         summary = (
-            f"existing clients were not cut within {after[-1]['t'] - t_inject:.1f}s of the fault; "
+            f"existing clients were not cut within {after[-1].t - t_inject:.1f}s of the fault; "
             "no new client of the primary was seen refused meanwhile"
         )
     return ExistingClients(
         measured=bool(after),
-        held_since=readings[0]["held_since"],
-        served_before_fault=bool(before) and all(r["served"] for r in before),
+        held_since=readings[0].held_since,
+        served_before_fault=bool(before) and all(r.served for r in before),
         cut=None if not after else cut_at is not None,
         cut_at=cut_at,
         last_served_at=served_after[-1] if served_after else None,

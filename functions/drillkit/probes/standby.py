@@ -9,16 +9,16 @@ Read-only: one GET, as a client would make it.
 from __future__ import annotations
 
 import http.client
-from typing import Any
 
 import dns.exception
 
 from drillkit import clock
 from drillkit.model import DrillContext, FailoverEndpoint
 from drillkit.probes import http_endpoint, sides
+from drillkit.readings import STANDBY, StandbyAnswer, StandbyReading
 from drillkit.spec import Network, Target
 
-NAME = "standby"
+NAME = STANDBY
 
 
 def addresses_of(endpoint: FailoverEndpoint, network: Network, timeout: float) -> list[str]:
@@ -32,32 +32,32 @@ def addresses_of(endpoint: FailoverEndpoint, network: Network, timeout: float) -
     return found
 
 
-def request(endpoint: FailoverEndpoint, record_name: str, target: Target, network: Network, timeout: float) -> dict[str, Any]:
-    """The scenario's GET against one failover endpoint: {ok, status, address, url, error}."""
+def request(endpoint: FailoverEndpoint, record_name: str, target: Target, network: Network, timeout: float) -> StandbyAnswer:
+    """The scenario's GET against one failover endpoint: ok, status, reason, address, url, error."""
     name = record_name.rstrip(".")
     logical_port = target.url_port or (443 if target.url_scheme == "https" else 80)
     port = network.ports.get(logical_port, logical_port)
     url = f"{target.url_scheme}://{name}:{logical_port}{target.url_path}"
-    answer: dict[str, Any] = {"ok": False, "status": None, "address": None, "url": url}
+    answer = StandbyAnswer(url=url)
     try:
         addresses = addresses_of(endpoint, network, timeout)
     except (dns.exception.DNSException, OSError) as error:
-        answer["error"] = f"resolve {', '.join(endpoint.values)}: {type(error).__name__}: {error}"
+        answer.error = f"resolve {', '.join(endpoint.values)}: {type(error).__name__}: {error}"
         return answer
     if not addresses:
-        answer["error"] = f"resolve {', '.join(endpoint.values)}: no address"
+        answer.error = f"resolve {', '.join(endpoint.values)}: no address"
         return answer
-    answer["address"] = addresses[0]
+    answer.address = addresses[0]
     try:
         status, reason = http_endpoint.get(addresses[0], port, target.url_scheme, name, target.url_path, timeout, network.ca_pem)
     except (OSError, http.client.HTTPException) as error:
-        answer["error"] = f"GET {url} at {addresses[0]}: {type(error).__name__}: {error}"
+        answer.error = f"GET {url} at {addresses[0]}: {type(error).__name__}: {error}"
         return answer
-    answer.update(status=status, reason=reason, ok=200 <= status < 400)
+    answer.status, answer.reason, answer.ok = status, reason, 200 <= status < 400
     return answer
 
 
-def read(context: DrillContext) -> dict[str, Any] | None:
+def read(context: DrillContext) -> StandbyReading | None:
     endpoint = context.target.standby
     if endpoint is None:
         return None
@@ -69,10 +69,4 @@ def read(context: DrillContext) -> dict[str, Any] | None:
         context.network,
         context.scenario.sampling.probe_timeout_seconds,
     )
-    return {
-        "t": t,
-        "probe": NAME,
-        "set_identifier": endpoint.set_identifier,
-        **answer,
-        "latency": round(clock.now() - t, 4),
-    }
+    return StandbyReading(t=t, set_identifier=endpoint.set_identifier, **answer.model_dump(), latency=round(clock.now() - t, 4))

@@ -220,12 +220,11 @@ def _primary_healthy(survey: Survey) -> Iterator[Finding]:
     healthy, share = health_check.evaluate(observations, bool(config.get("Inverted")), bool(config.get("Disabled")))
     if healthy:
         return
-    reading = {"health_check_id": health_check_id, **health_check.watches(config)}
     reports = "; ".join(health_check.failure_reports(observations)) or "every checker reports success (the check is Inverted)"
     own = own_request(config, survey)
     yield PRIMARY_HEALTH_CHECK_UNHEALTHY.finding(
         f"the PRIMARY record's health check {health_check_id} is not healthy ({share:.0%} of checkers report success): "
-        f"it requests {health_check.describe_watch(reading)}; Route 53's checkers report: {reports}; "
+        f"it requests {health_check.describe_watch(health_check.watches(config))}; Route 53's checkers report: {reports}; "
         f"drillkit's own request: {own}",
         "route53:GetHealthCheckStatus",
         health_check_id,

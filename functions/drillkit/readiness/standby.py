@@ -101,12 +101,12 @@ def _endpoint(survey: Survey) -> Iterator[Finding]:
     answer = standby_probe.request(
         endpoint, survey.target.record_name, survey.scenario.target, survey.network, survey.probe_timeout
     )
-    if answer["ok"]:
+    if answer.ok:
         return
-    said = answer.get("error") or f"HTTP {answer['status']} {answer.get('reason') or ''}".rstrip()
+    said = answer.error or f"HTTP {answer.status} {answer.reason or ''}".rstrip()
     yield STANDBY_NOT_SERVING.finding(
-        f"the standby {endpoint.set_identifier} ({', '.join(endpoint.values)}, at {answer.get('address') or 'no address'}) "
-        f"answered GET {answer['url']} with {said}",
+        f"the standby {endpoint.set_identifier} ({', '.join(endpoint.values)}, at {answer.address or 'no address'}) "
+        f"answered GET {answer.url} with {said}",
         "HTTP GET (drillkit's own request, as the probe makes it)",
         ", ".join(endpoint.values),
         said,
@@ -126,11 +126,10 @@ def _health_check(survey: Survey) -> Iterator[Finding]:
     healthy, share = health_check.evaluate(observations, bool(config.get("Inverted")), bool(config.get("Disabled")))
     if healthy:
         return
-    reading = {"health_check_id": endpoint.health_check_id, **health_check.watches(config)}
     reports = "; ".join(health_check.failure_reports(observations)) or "every checker reports success (the check is Inverted)"
     yield STANDBY_HEALTH_CHECK_UNHEALTHY.finding(
         f"the SECONDARY record {endpoint.set_identifier}'s health check {endpoint.health_check_id} is not healthy "
-        f"({share:.0%} of checkers report success): it requests {health_check.describe_watch(reading)}; "
+        f"({share:.0%} of checkers report success): it requests {health_check.describe_watch(health_check.watches(config))}; "
         f"Route 53's checkers report: {reports}",
         "route53:GetHealthCheckStatus",
         endpoint.health_check_id,

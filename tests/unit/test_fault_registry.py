@@ -1,0 +1,87 @@
+"""The fault registry: every fault a scenario can name is one ``Fault``, and a wrong pairing is refused by name."""
+
+from __future__ import annotations
+
+import typing
+
+import pytest
+
+from drillkit import faults
+from drillkit.errors import DrillStateInvalid, ScenarioInvalid
+from drillkit.faults import health_check_inversion, stop_cluster
+from drillkit.faults.base import WAITING_BY_DEFAULT
+from drillkit.model import FailoverEndpoint, ResolvedTarget
+from drillkit.spec import FaultSpec, HealthCheckInversion
+
+TARGET = ResolvedTarget(
+    hosted_zone_id="Z1",
+    record_name="app.example.com.",
+    record_type="A",
+    primary=FailoverEndpoint(side="primary", set_identifier="p", values=("192.0.2.10",), health_check_id="hc-1"),
+)
+
+
+def _kinds_a_scenario_can_name() -> set[str]:
+    models = typing.get_args(typing.get_args(FaultSpec)[0])
+    return {typing.get_args(model.model_fields["type"].annotation)[0] for model in models}
+
+
+def test_every_fault_type_a_scenario_can_name_has_one_fault_with_its_exercise_type_and_aws_calls():
+    # Given the fault types the scenario schema accepts
+    kinds = _kinds_a_scenario_can_name()
+
+    # Then each has exactly one registered fault, under its own kind, which says what it is and what it calls
+    assert set(faults.FAULTS) == kinds
+    for kind in kinds:
+        fault = faults.fault_of(kind)
+        assert fault.kind == kind
+        assert fault.exercise_type in ("switchover", "full-scale")
+        assert fault.api_calls and all(calls for calls in fault.api_calls.values())
+        assert faults.api_calls(kind, None) in fault.api_calls.values()
+
+
+def test_an_undo_record_naming_a_fault_drillkit_lacks_is_refused_by_name():
+    # When the safety net reads an undo record written by another version (a fault this one does not have)
+    with pytest.raises(DrillStateInvalid) as refused:
+        faults.fault_of("unplug-the-datacenter")
+
+    # Then the error names the field and the kinds there are
+    assert "fault: no fault of kind 'unplug-the-datacenter'" in str(refused.value)
+    assert "stop-cluster" in str(refused.value)
+
+
+def test_a_fault_given_another_faults_spec_refuses_it_before_any_aws_call():
+    # Given a health-check inversion spec
+    spec = HealthCheckInversion(type="health-check-inversion")
+
+    # When the stop-cluster fault is asked to capture, apply or describe it
+    for call in (
+        lambda: stop_cluster.FAULT.capture(spec, TARGET),
+        lambda: stop_cluster.FAULT.apply(spec, TARGET, {}),
+        lambda: stop_cluster.FAULT.describe_plan(spec, TARGET, {}),
+    ):
+        with pytest.raises(ScenarioInvalid) as refused:
+            call()
+
+        # Then it refuses, naming the field (no client is created: unit tests have no network)
+        assert refused.value.problems == [("fault.type", "health-check-inversion is not the stop-cluster fault")]
+
+
+def test_a_fault_restored_in_one_call_says_what_an_unfinished_restore_waits_for_in_general_words():
+    prior = {"resource_id": "hc-1", "method": "default", "inverted": False}
+
+    assert health_check_inversion.FAULT.waiting_for(prior) == WAITING_BY_DEFAULT == "its restore to complete"
+
+
+def test_the_plan_line_is_built_from_the_narrowed_spec_and_the_prior_state():
+    # Given the prior state an inversion captured
+    prior = {"resource_id": "hc-1", "method": "default", "inverted": False}
+
+    # When the plan is described (read-only: no AWS call)
+    spec = HealthCheckInversion(type="health-check-inversion")
+    line = faults.fault_of(spec.type).describe_plan(spec, TARGET, prior)
+
+    # Then it says what is changed and what restore sets back
+    assert line == (
+        "set Inverted=True on Route 53 health check hc-1 (primary record of app.example.com.); restore sets Inverted=False"
+    )
