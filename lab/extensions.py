@@ -404,6 +404,15 @@ def install_moto_patches(regions: set[str]) -> None:
     install_describe_target_health()
     install_target_draining()
     install_global_cluster_state()
+    install_acm_validation()
+
+
+def install_acm_validation() -> None:
+    """ACM validates a DNS-validated certificate only once its validation CNAME answers; the lab creates none, so a
+    requested certificate stays PENDING_VALIDATION (moto would mark it ISSUED after 60 s)."""
+    from moto import settings
+
+    settings.ACM_VALIDATION_WAIT = 10**9
 
 
 def quiet_request_handler() -> Any:
