@@ -143,6 +143,8 @@ class Lab:
             "tls_ca_pem": stack_info["tls_ca_pem"],
             "alerts": stack_info["alerts"],
             "automation_rules": stack_info["automation_rules"],
+            "peering_connection_id": stack_info["peering_connection_id"],
+            "backup_plan_id": stack_info["backup_plan_id"],
             "record_type": stack_info["record_type"],
             "ground_truth_log": str(ground_truth_path),
             "state_machines": {
