@@ -56,6 +56,12 @@ def subnet_has_egress(ec2: Any, subnet_id: str) -> bool:
 
 
 def function_has_egress(ec2: Any, vpc_config: dict[str, Any] | None) -> bool:
-    """A function outside a VPC has Lambda's own egress; inside one, every subnet it may run in must have it."""
+    """A function outside a VPC has Lambda's own egress; inside one, every subnet it may run in must have it, or the
+    VPC an endpoint (the lab's app calls its region's AWS APIs, which an endpoint serves privately)."""
     subnets = list((vpc_config or {}).get("SubnetIds") or [])
-    return not subnets or all(subnet_has_egress(ec2, s) for s in subnets)
+    if not subnets:
+        return True
+    vpc_id = ec2.get_subnet(subnets[0]).vpc_id
+    if any(e.vpc_id == vpc_id for e in list(ec2.vpc_end_points.values())):
+        return True
+    return all(subnet_has_egress(ec2, s) for s in subnets)

@@ -215,3 +215,22 @@ def test_a_refused_certificate_read_is_an_advisory_finding_naming_the_call(aws_e
 
     assert finding.code == "ACCESS_DENIED" and not finding.blocking
     assert finding.evidence.call == "DescribeCertificate" and "AccessDeniedException" in finding.message
+
+
+@pytest.mark.parametrize("egress", ["nat", "internet_gateway", "none"])
+def test_the_labs_function_physics_and_readiness_agree_on_which_subnets_give_egress(aws_env, request_for, tmp_path, egress):
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.ec2.models import ec2_backends
+
+    from drillkit_lab.physics.network import function_has_egress
+
+    info = stack(tmp_path, standby__app={"kind": "lambda", "vpc_egress": egress})
+    [target] = boto3.client("elbv2", "us-west-2").describe_target_health(
+        TargetGroupArn=info["regions"]["standby"]["target_group_arn"]
+    )["TargetHealthDescriptions"]
+    configuration = boto3.client("lambda", "us-west-2").get_function_configuration(FunctionName=target["Target"]["Id"])
+
+    served = function_has_egress(ec2_backends[DEFAULT_ACCOUNT_ID]["us-west-2"], configuration["VpcConfig"])
+
+    assert served is (egress == "nat")
+    assert served is not any(f.code == "FUNCTION_WITHOUT_EGRESS" for f in findings_of(network, info, request_for()))
