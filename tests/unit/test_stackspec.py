@@ -35,6 +35,19 @@ def base() -> dict:
         (lambda s: s["alarms"][0].update(region="standby"), "(stack)", "which the stack does not have"),
         (lambda s: s["alarms"][1].update(comparison="Bigger"), "alarms.1.comparison", "Input should be"),
         (lambda s: s["primary"]["app"].update(health="deep") or s.pop("database"), "(stack)", "no database"),
+        (
+            lambda s: s["standby"]["alb"]["listener"].update(certificate="pending"),
+            "standby.alb.listener",
+            "apply to an HTTPS listener only",
+        ),
+        (
+            lambda s: s["standby"]["alb"]["listener"].update(protocol="HTTPS", certificate="expired"),
+            "standby.alb.listener.certificate",
+            "'issued' or 'pending'",
+        ),
+        (lambda s: s["standby"]["app"].update(vpc_egress="none"), "standby.app", "app.kind lambda only"),
+        (lambda s: s.update(peering={"accepted": "maybe"}), "peering.accepted", "valid boolean"),
+        (lambda s: s.update(backup={"copy": True}), "backup.copy", "unknown field"),
     ],
 )
 def test_a_bad_field_is_named(change, field, words):
