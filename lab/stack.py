@@ -111,7 +111,11 @@ class StackBuilder:
             backends=backends,
             ports=self.ports,
             ground_truth=self.ground_truth,
-            latency=NetworkLatency(rtt_seconds=region.network_latency_ms / 1000),
+            # A TLS listener's first answer also waits for the TLS 1.3 handshake's round trip, as API Gateway's does.
+            latency=NetworkLatency(
+                rtt_seconds=region.network_latency_ms / 1000,
+                handshake_round_trips=2 if region.alb.listener.protocol == "HTTPS" else 1,
+            ),
             tls=self.tls,
         )
         balancer.start()

@@ -18,6 +18,8 @@ from drillkit.findings import Finding
 from drillkit.model import FailoverEndpoint, ResolvedTarget, Side
 from drillkit.spec import Network, Scenario
 
+BACKUP_PLANS_READ = 100  # drillkit's bound on GetBackupPlan calls per region and preflight
+
 
 @dataclass(frozen=True)
 class Check:
@@ -284,14 +286,15 @@ class Survey:
         return dict(self._once(("DescribeCertificate", arn), read))
 
     def backup_plans(self, region: str) -> list[dict[str, Any]]:
-        """Every backup plan of a region with its rules (backup:ListBackupPlans every page, GetBackupPlan each)."""
+        """A region's backup plans with their rules (backup:ListBackupPlans every page, GetBackupPlan for the first
+        BACKUP_PLANS_READ: the preflight's calls stay bounded)."""
 
         def read() -> list[dict[str, Any]]:
             backup = aws.target_client("backup", region)
             with aws.aws_call("ListBackupPlans", region):
                 listed = [p for page in backup.get_paginator("list_backup_plans").paginate() for p in page["BackupPlansList"]]
             found: list[dict[str, Any]] = []
-            for plan in listed:
+            for plan in listed[:BACKUP_PLANS_READ]:
                 with aws.aws_call("GetBackupPlan", str(plan["BackupPlanId"])):
                     described = backup.get_backup_plan(BackupPlanId=plan["BackupPlanId"])
                 found.append({"BackupPlanArn": described.get("BackupPlanArn"), **described["BackupPlan"]})
