@@ -21,8 +21,10 @@ from drillkit.readiness.survey import Survey
 from drillkit.spec import parse_request
 from drillkit_lab.extensions import install_lambda_vpc_id
 from drillkit_lab.provision import Provisioner
-from drillkit_lab.stackspec import parse_stack
+from drillkit_lab.stackspec import load_stack, parse_stack
 from drillkit_lab.tls import LabCertificates
+
+from ..conftest import ROOT
 
 PUBLIC_NAME = "app.drillkit.lab."
 
@@ -71,7 +73,8 @@ def findings_of(area: Any, info: dict[str, Any], request: dict[str, Any]) -> lis
 
 # -- VPC peering ------------------------------------------------------------------------------------------
 def test_a_peering_left_pending_acceptance_is_named_with_its_status(aws_env, request_for, tmp_path):
-    info = stack(tmp_path, peering={"accepted": False})
+    spec = load_stack(ROOT / "tests" / "lab" / "stacks" / "peering-not-accepted.yaml")
+    info = Provisioner(spec, boto3.Session(), LabCertificates([PUBLIC_NAME], tmp_path)).create()
 
     [finding] = findings_of(network, info, request_for())
 
