@@ -150,6 +150,24 @@ def test_a_standby_https_listener_whose_certificate_is_pending_blocks(aws_env, r
     assert finding.evidence.call == "acm:DescribeCertificate" and finding.evidence.answered == "Status PENDING_VALIDATION"
 
 
+class ExpiredCertificates(Survey):
+    """ACM's answer once an issued certificate has passed its NotAfter (moto refuses to import an expired one)."""
+
+    def certificate(self, region: str, arn: str) -> dict[str, Any]:
+        return {**super().certificate(region, arn), "Status": "EXPIRED"}
+
+
+def test_an_expired_listener_certificate_blocks_and_says_clients_refuse_it(aws_env, request_for, tmp_path):
+    info = stack(tmp_path, standby__alb=https())
+    request = parse_request(request_for())
+    survey = ExpiredCertificates(scenario=request.scenario, target=target_of(info), network=request.network)
+
+    [finding] = [f for check in security.CHECKS for f in readiness.run_check(check, survey)]
+
+    assert finding.code == "LISTENER_CERTIFICATE_NOT_ISSUED" and finding.blocking
+    assert "whose status is EXPIRED: validating clients refuse the expired certificate" in finding.message
+
+
 def test_a_certificate_that_does_not_cover_the_public_name_blocks_and_a_wildcard_that_does_passes(aws_env, request_for, tmp_path):
     info = stack(tmp_path, primary__alb=https(name="www.example.org"), standby__alb=https(name="*.drillkit.lab"))
 

@@ -190,9 +190,14 @@ def _listener_certificates(survey: Survey) -> Iterator[Finding]:
             arn, certificate = presented
             status, names = str(certificate.get("Status", "")), _certificate_names(certificate)
             if status != "ISSUED":
+                effect = (
+                    "validating clients refuse the expired certificate"
+                    if status == "EXPIRED"
+                    else "the listener completes no TLS handshake"
+                )
                 yield LISTENER_CERTIFICATE_NOT_ISSUED.finding(
-                    f"{where} presents ACM certificate {arn} ({', '.join(names)}) whose status is {status}: the listener "
-                    f"completes no TLS handshake, so clients of {name} over HTTPS get no answer from the {side}",
+                    f"{where} presents ACM certificate {arn} ({', '.join(names)}) whose status is {status}: {effect}, so "
+                    f"clients of {name} over HTTPS get no answer from the {side}",
                     "acm:DescribeCertificate",
                     arn,
                     f"Status {status}",
