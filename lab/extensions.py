@@ -409,6 +409,35 @@ def install_moto_patches(regions: set[str]) -> None:
     install_global_cluster_state()
     install_global_tables()
     install_s3_replication()
+    install_acm_validation()
+    install_lambda_vpc_id()
+
+
+def install_lambda_vpc_id() -> None:
+    """GetFunctionConfiguration's VpcConfig.VpcId is the VPC of the function's subnets, as in Lambda (moto answers a
+    fixed placeholder id)."""
+    from moto.awslambda.models import LambdaFunction
+    from moto.ec2.models import ec2_backends
+
+    def vpc_config(self: Any) -> dict[str, Any] | None:
+        config = dict(self._vpc_config or {})
+        if not config:
+            return None
+        subnets = list(config.get("SubnetIds") or [])
+        if subnets:
+            subnet = ec2_backends[self.account_id][self.region].get_subnet(subnets[0])
+            config["VpcId"] = subnet.vpc_id
+        return config
+
+    LambdaFunction.vpc_config = property(vpc_config)
+
+
+def install_acm_validation() -> None:
+    """ACM validates a DNS-validated certificate only once its validation CNAME answers; the lab creates none, so a
+    requested certificate stays PENDING_VALIDATION (moto would mark it ISSUED after 60 s)."""
+    from moto import settings
+
+    settings.ACM_VALIDATION_WAIT = 10**9
 
 
 def quiet_request_handler() -> Any:

@@ -147,6 +147,8 @@ class Lab:
             "automation_rules": stack_info["automation_rules"],
             "tables": stack_info["tables"],
             "buckets": stack_info["buckets"],
+            "peering_connection_id": stack_info["peering_connection_id"],
+            "backup_plan_id": stack_info["backup_plan_id"],
             "record_type": stack_info["record_type"],
             "ground_truth_log": str(ground_truth_path),
             "state_machines": {

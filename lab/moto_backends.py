@@ -26,6 +26,7 @@ def route53() -> Any:
 
 
 def region(name: str) -> Backends:
+    from moto.acm.models import acm_backends
     from moto.awslambda.models import lambda_backends
     from moto.ec2.models import ec2_backends
     from moto.ecs.models import ecs_backends
@@ -36,6 +37,7 @@ def region(name: str) -> Backends:
         elbv2=elbv2_backends[ACCOUNT_ID][name],
         awslambda=lambda_backends[ACCOUNT_ID][name],
         ecs=ecs_backends[ACCOUNT_ID][name],
+        acm=acm_backends[ACCOUNT_ID][name],
     )
 
 

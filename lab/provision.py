@@ -18,6 +18,7 @@ from drillkit.allow import tag_list
 from drillkit_lab.physics.alb import INSTANCE_ADDRESSES
 from drillkit_lab.stackspec import GlobalTable, HealthCheck, Region, ReplicatedBucket, StackSpec
 from drillkit_lab.template import ACCOUNT_ID, stand_in_code_zip
+from drillkit_lab.tls import LabCertificates
 
 # The lab's owners allow drills on every resource they create (the tag drillkit's preflight requires).
 DRILLS_ALLOWED = tag_list()
@@ -36,6 +37,8 @@ def target_addresses(region: Region) -> list[str]:
 def all_addresses(spec: StackSpec) -> list[str]:
     return [a for r in spec.regions().values() for a in [r.address, *target_addresses(r)]]
 
+
+VPC_NETWORK = {"primary": "10.0", "standby": "10.1"}  # each region's VPC is <network>.0.0/16
 
 HEARTBEAT_SECRET = "drillkit-heartbeat"  # noqa: S105 a secret's name, not a password: the name the shipped lab scenarios' data.heartbeat.secret_arn ends with
 
@@ -67,9 +70,10 @@ def global_cluster_id(spec: StackSpec) -> str | None:
 class Provisioner:
     """Creates a stack spec's AWS resources; returns what lab.json describes (and the physics reads)."""
 
-    def __init__(self, spec: StackSpec, session: Any):
+    def __init__(self, spec: StackSpec, session: Any, certificates: LabCertificates | None = None):
         self.spec = spec
         self.session = session
+        self.certificates = certificates  # the lab's CA, for HTTPS listeners' certificates
         self.load_balancer_names: dict[str, str] = {}  # role -> its ALB's name (the physics names itself after it)
 
     def create(self) -> dict[str, Any]:
@@ -83,7 +87,11 @@ class Provisioner:
         automation_rules = self._automation_rules(regions, alerts)
         tables = [self._global_table(table, regions) for table in self.spec.tables]
         buckets = [self._replicated_bucket(bucket, regions) for bucket in self.spec.buckets]
+        peering = self._peering(regions) if self.spec.peering is not None else None
+        backup = self._backup(regions) if self.spec.backup is not None else None
         return {
+            "peering_connection_id": peering,
+            "backup_plan_id": backup,
             "stack": self.spec.name,
             "hosted_zone_id": zone_id,
             "hosted_zone": self.spec.route53.zone,
@@ -105,9 +113,11 @@ class Provisioner:
         ec2 = self.session.client("ec2", region_name=region.region)
         elbv2 = self.session.client("elbv2", region_name=region.region, config=UNVALIDATED)
         name = f"{self.spec.name[:20]}-{role}"
-        vpc_id = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+        # Distinct CIDRs per region, as a stack that peers its VPCs must have (peering refuses overlaps).
+        network = VPC_NETWORK[role]
+        vpc_id = ec2.create_vpc(CidrBlock=f"{network}.0.0/16")["Vpc"]["VpcId"]
         subnet_ids = [
-            ec2.create_subnet(VpcId=vpc_id, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=f"{region.region}{'abcdef'[i]}")[
+            ec2.create_subnet(VpcId=vpc_id, CidrBlock=f"{network}.{i}.0/24", AvailabilityZone=f"{region.region}{'abcdef'[i]}")[
                 "Subnet"
             ]["SubnetId"]
             for i in range(region.alb.subnets)
@@ -136,7 +146,8 @@ class Provisioner:
         health = region.alb.health_check
         if region.app.kind == "lambda":
             group = elbv2.create_target_group(Name=f"{name}-tg"[:32], TargetType="lambda", Tags=DRILLS_ALLOWED)["TargetGroups"][0]
-            targets = [{"Id": self._app_function(name, region)}]
+            in_vpc = self._function_network(ec2, role, region, vpc_id, group_id) if region.app.vpc_egress else None
+            targets = [{"Id": self._app_function(name, region, in_vpc)}]
         else:
             group = elbv2.create_target_group(
                 Name=f"{name}-tg"[:32],
@@ -159,12 +170,15 @@ class Provisioner:
             )
         if targets:
             elbv2.register_targets(TargetGroupArn=group["TargetGroupArn"], Targets=targets)
-        elbv2.create_listener(
-            LoadBalancerArn=balancer["LoadBalancerArn"],
-            Protocol=region.alb.listener.protocol,
-            Port=region.alb.listener.port,
-            DefaultActions=[{"Type": "forward", "TargetGroupArn": group["TargetGroupArn"]}],
-        )
+        listener: dict[str, Any] = {
+            "LoadBalancerArn": balancer["LoadBalancerArn"],
+            "Protocol": region.alb.listener.protocol,
+            "Port": region.alb.listener.port,
+            "DefaultActions": [{"Type": "forward", "TargetGroupArn": group["TargetGroupArn"]}],
+        }
+        if region.alb.listener.protocol == "HTTPS":
+            listener["Certificates"] = [{"CertificateArn": self._listener_certificate(region)}]
+        elbv2.create_listener(**listener)
         ecs = self._ecs_service(name, region, group["TargetGroupArn"], subnet_ids, group_id)
         self.load_balancer_names[role] = balancer["LoadBalancerName"]
         return {
@@ -177,6 +191,7 @@ class Provisioner:
             "alb_security_group_ids": [group_id],
             "alb_subnet_ids": subnet_ids,
             "vpc_id": vpc_id,
+            "vpc_cidr": f"{network}.0.0/16",
             "target_group_arn": group["TargetGroupArn"],
             "targets": targets,
             "db_cluster_id": None,
@@ -276,7 +291,88 @@ class Provisioner:
             "ecs_service_arn": None,
         }
 
-    def _app_function(self, name: str, region: Region) -> str:
+    def _listener_certificate(self, region: Region) -> str:
+        """The HTTPS listener's ACM certificate: imported (ISSUED) from the lab's CA, or requested and never
+        validated (PENDING_VALIDATION: the lab creates no validation record)."""
+        acm = self.session.client("acm", region_name=region.region)
+        name = (region.alb.listener.certificate_name or self.spec.route53.public_name).rstrip(".")
+        if region.alb.listener.certificate == "pending":
+            return str(acm.request_certificate(DomainName=name, ValidationMethod="DNS")["CertificateArn"])
+        assert self.certificates is not None, "an HTTPS listener needs the lab's CA"
+        issued = self.certificates.issue([name])
+        return str(
+            acm.import_certificate(
+                Certificate=issued.certificate_pem, PrivateKey=issued.key_pem, CertificateChain=self.certificates.ca_pem.encode()
+            )["CertificateArn"]
+        )
+
+    def _function_network(self, ec2: Any, role: str, region: Region, vpc_id: str, group_id: str) -> dict[str, Any]:
+        """Private subnets for the app function, with one route table whose default route is the knob's."""
+        network = VPC_NETWORK[role]
+        subnets = [
+            ec2.create_subnet(VpcId=vpc_id, CidrBlock=f"{network}.{100 + i}.0/24", AvailabilityZone=f"{region.region}{'ab'[i]}")[
+                "Subnet"
+            ]["SubnetId"]
+            for i in range(2)
+        ]
+        table = ec2.create_route_table(VpcId=vpc_id)["RouteTable"]["RouteTableId"]
+        for subnet in subnets:
+            ec2.associate_route_table(RouteTableId=table, SubnetId=subnet)
+        if region.app.vpc_egress in ("nat", "internet_gateway"):
+            gateway = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+            ec2.attach_internet_gateway(InternetGatewayId=gateway, VpcId=vpc_id)
+            route: dict[str, str] = {"GatewayId": gateway}
+            if region.app.vpc_egress == "nat":
+                public = ec2.create_subnet(VpcId=vpc_id, CidrBlock=f"{network}.200.0/24")["Subnet"]["SubnetId"]
+                allocation = ec2.allocate_address(Domain="vpc")["AllocationId"]
+                nat = ec2.create_nat_gateway(SubnetId=public, AllocationId=allocation)["NatGateway"]
+                route = {"NatGatewayId": nat["NatGatewayId"]}
+            ec2.create_route(RouteTableId=table, DestinationCidrBlock="0.0.0.0/0", **route)
+        return {"SubnetIds": subnets, "SecurityGroupIds": [group_id]}
+
+    # -- VPC peering between the regions' VPCs; AWS Backup plan --------------------------------------
+    def _peering(self, regions: dict[str, dict[str, Any]]) -> str | None:
+        """The primary's VPC requests a peering with the standby's; accepted and routed as the knobs say."""
+        assert self.spec.peering is not None
+        primary, standby = regions["primary"], regions["standby"]
+        if "vpc_id" not in primary or "vpc_id" not in standby:
+            return None  # API Gateway fronts have no VPC here
+        requester = self.session.client("ec2", region_name=primary["region"])
+        accepter = self.session.client("ec2", region_name=standby["region"])
+        peering = requester.create_vpc_peering_connection(
+            VpcId=primary["vpc_id"], PeerVpcId=standby["vpc_id"], PeerRegion=standby["region"]
+        )["VpcPeeringConnection"]["VpcPeeringConnectionId"]
+        if self.spec.peering.accepted:
+            accepter.accept_vpc_peering_connection(VpcPeeringConnectionId=peering)
+        for client, own, other in ((requester, primary, standby), (accepter, standby, primary)):
+            if own is standby and not self.spec.peering.routed:
+                continue
+            for table in client.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [own["vpc_id"]]}])["RouteTables"]:
+                client.create_route(
+                    RouteTableId=table["RouteTableId"], DestinationCidrBlock=other["vpc_cidr"], VpcPeeringConnectionId=peering
+                )
+        return str(peering)
+
+    def _backup(self, regions: dict[str, dict[str, Any]]) -> str:
+        """A daily backup rule into the primary's vault, copying to the standby's vault unless the knob says not."""
+        assert self.spec.backup is not None
+        vaults = {}
+        for role in ("primary", "standby"):
+            backup = self.session.client("backup", region_name=regions[role]["region"])
+            vault = backup.create_backup_vault(BackupVaultName=f"{self.spec.name[:40]}-{role}")
+            vaults[role] = vault
+        rule: dict[str, Any] = {
+            "RuleName": "daily",
+            "TargetBackupVaultName": vaults["primary"]["BackupVaultName"],
+            "ScheduleExpression": "cron(0 5 ? * * *)",
+        }
+        if self.spec.backup.copy_to_standby:
+            rule["CopyActions"] = [{"DestinationBackupVaultArn": vaults["standby"]["BackupVaultArn"]}]
+        backup = self.session.client("backup", region_name=regions["primary"]["region"])
+        plan = backup.create_backup_plan(BackupPlan={"BackupPlanName": f"{self.spec.name[:40]}-daily", "Rules": [rule]})
+        return str(plan["BackupPlanId"])
+
+    def _app_function(self, name: str, region: Region, in_vpc: dict[str, Any] | None = None) -> str:
         """The application as one Lambda function (its code is the lab's: the ALB answers for it)."""
         iam = self.session.client("iam")
         role_name = f"{self.spec.name[:40]}-app"
@@ -294,6 +390,7 @@ class Provisioner:
             Code={"ZipFile": stand_in_code_zip()},
             Environment={"Variables": {v["name"]: v["value"] for v in plain_secret(region)}},
             Tags={t["Key"]: t["Value"] for t in DRILLS_ALLOWED},
+            **({"VpcConfig": in_vpc} if in_vpc else {}),
         )
         return function["FunctionArn"]
 

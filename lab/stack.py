@@ -43,7 +43,11 @@ class StackBuilder:
         self.info: dict[str, Any] = {}
 
     def create(self, backends_for: Any, rds_backends: Any = None, work_dir: Any = None) -> dict[str, Any]:
-        provisioner = Provisioner(self.spec, self.session)
+        specs = self.spec.regions().values()
+        if any(r.front == "apigw" for r in specs) or any(r.alb.listener.protocol == "HTTPS" for r in specs):
+            api_names = [f"*.execute-api.{r.region}.amazonaws.com" for r in specs]
+            self.tls = LabCertificates([self.spec.route53.public_name, *api_names], work_dir)
+        provisioner = Provisioner(self.spec, self.session, self.tls)
         self.info = provisioner.create()
         self._bring_to_life(provisioner, backends_for, rds_backends, work_dir)
         self.info["tls_ca_pem"] = self.tls.ca_pem if self.tls else None
@@ -52,9 +56,6 @@ class StackBuilder:
     # -- the physics: what runs locally to make the provisioned stack behave ------------------------
     def _bring_to_life(self, provisioner: Provisioner, backends_for: Any, rds_backends: Any, work_dir: Any) -> None:
         specs = self.spec.regions()
-        if any(r.front == "apigw" for r in specs.values()):
-            api_names = [f"*.execute-api.{r.region}.amazonaws.com" for r in specs.values()]
-            self.tls = LabCertificates([self.spec.route53.public_name, *api_names], work_dir)
         database = self.spec.database
         if database is not None:
             self.database = GlobalDatabase(
@@ -110,7 +111,12 @@ class StackBuilder:
             backends=backends,
             ports=self.ports,
             ground_truth=self.ground_truth,
-            latency=NetworkLatency(rtt_seconds=region.network_latency_ms / 1000),
+            # A TLS listener's first answer also waits for the TLS 1.3 handshake's round trip, as API Gateway's does.
+            latency=NetworkLatency(
+                rtt_seconds=region.network_latency_ms / 1000,
+                handshake_round_trips=2 if region.alb.listener.protocol == "HTTPS" else 1,
+            ),
+            tls=self.tls,
         )
         balancer.start()
         self.load_balancers.append(balancer)

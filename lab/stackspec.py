@@ -45,6 +45,12 @@ class App(_Strict):
     health: Literal["shallow", "deep"] = Field(
         default="shallow", description="deep: the health path queries the region's database cluster and fails without it."
     )
+    vpc_egress: Literal["nat", "internet_gateway", "none"] | None = Field(
+        default=None,
+        description="kind lambda, knob: the function runs in the region's VPC (its own subnets) whose route tables send "
+        "0.0.0.0/0 to a NAT gateway (nat), to the internet gateway (internet_gateway: no egress for a function, "
+        "whose interfaces have no public address) or nowhere (none). null: not in a VPC.",
+    )
     plain_secret: bool = Field(
         default=False,
         description="Knob: the app's configuration (ECS task definition environment, Lambda environment variables) "
@@ -58,10 +64,32 @@ class App(_Strict):
             raise ValueError("must start with '/'")
         return value
 
+    @model_validator(mode="after")
+    def _vpc_is_lambda(self) -> App:
+        if self.vpc_egress is not None and self.kind != "lambda":
+            raise ValueError("vpc_egress applies to app.kind lambda only")
+        return self
+
 
 class Listener(_Strict):
-    protocol: Literal["HTTP"] = "HTTP"
+    protocol: Literal["HTTP", "HTTPS"] = "HTTP"
     port: int = Field(default=80, ge=1, le=65535)
+    certificate: Literal["issued", "pending"] = Field(
+        default="issued",
+        description="Knob (HTTPS): the ACM certificate's state. pending: requested and never validated "
+        "(PENDING_VALIDATION); the listener completes no TLS handshake.",
+    )
+    certificate_name: str | None = Field(
+        default=None,
+        description="Knob (HTTPS): the certificate's domain name (default: route53.public_name); another name "
+        "makes the listener present a certificate that does not cover the public name.",
+    )
+
+    @model_validator(mode="after")
+    def _certificate_is_https(self) -> Listener:
+        if self.protocol == "HTTP" and (self.certificate != "issued" or self.certificate_name is not None):
+            raise ValueError("certificate and certificate_name apply to an HTTPS listener only")
+        return self
 
 
 class TargetGroupHealthCheck(_Strict):
@@ -282,6 +310,26 @@ class ReplicatedBucket(_Strict):
         return self.destination or f"{self.name}-replica"
 
 
+class Peering(_Strict):
+    """A VPC peering connection between the two regions' VPCs (requested by the primary's, inter-region)."""
+
+    accepted: bool = Field(default=True, description="Knob: false leaves it pending-acceptance: it carries no traffic.")
+    routed: bool = Field(
+        default=True,
+        description="Knob: false leaves the standby's route tables without a route to the primary's CIDR through it.",
+    )
+
+
+class Backup(_Strict):
+    """An AWS Backup plan in the primary region with a daily rule into the primary's vault."""
+
+    copy_to_standby: bool = Field(
+        default=True,
+        description="Knob: false leaves out the rule's copy action to the standby region's vault (backups stay in "
+        "the region they protect).",
+    )
+
+
 class StackSpec(_Strict):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")
     description: str = ""
@@ -295,6 +343,8 @@ class StackSpec(_Strict):
     buckets: list[ReplicatedBucket] = Field(
         default_factory=list, description="S3 Cross-Region Replication, source in the primary region, destination in the standby."
     )
+    peering: Peering | None = None
+    backup: Backup | None = None
 
     @model_validator(mode="after")
     def _distinct(self) -> StackSpec:

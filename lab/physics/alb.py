@@ -23,10 +23,12 @@ them through the AWS API changes what clients see:
 from __future__ import annotations
 
 import http.client
+import io
 import itertools
 import json
 import select
 import socket
+import ssl
 import threading
 import time
 from dataclasses import dataclass, field
@@ -35,8 +37,9 @@ from typing import Any
 
 from drillkit_lab.physics.apps import REGION_HEADER
 from drillkit_lab.physics.groundtruth import GroundTruth
-from drillkit_lab.physics.network import NetworkLatency
+from drillkit_lab.physics.network import NetworkLatency, function_has_egress
 from drillkit_lab.ports import PortMap
+from drillkit_lab.tls import LabCertificates
 
 INTERNET = ("0.0.0.0/0", "::/0")
 # Target group ARN -> the ALB physics that checks its targets, for DescribeTargetHealth.
@@ -64,6 +67,7 @@ class Backends:
     elbv2: Any
     awslambda: Any = None
     ecs: Any = None
+    acm: Any = None
 
 
 def is_lambda(target_id: str) -> bool:
@@ -110,6 +114,7 @@ class LoadBalancerPhysics:
     ports: PortMap
     ground_truth: GroundTruth
     latency: NetworkLatency = NetworkLatency()  # between the internet's clients and this region
+    tls: LabCertificates | None = None  # the lab's CA: an HTTPS listener presents its ACM certificate
     targets: dict[str, TargetState] = field(default_factory=dict)
     _round_robin: Any = field(default_factory=lambda: itertools.count())
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -121,13 +126,32 @@ class LoadBalancerPhysics:
     def _load_balancer(self) -> Any | None:
         return self.backends.elbv2.load_balancers.get(self.arn)
 
-    def target_group(self) -> Any | None:
+    def listener(self) -> Any | None:
         load_balancer = self._load_balancer()
         if load_balancer is None:
             return None
-        for listener in list(load_balancer.listeners.values()):
-            if int(listener.port) != self.logical_port:
-                continue
+        return next((x for x in list(load_balancer.listeners.values()) if int(x.port) == self.logical_port), None)
+
+    def tls_context(self) -> ssl.SSLContext | None:
+        """An HTTPS listener presents its ACM certificate only while ACM has it ISSUED; None: no handshake completes."""
+        listener = self.listener()
+        if listener is None or self.tls is None or self.backends.acm is None or not listener.certificate:
+            return None
+        try:
+            bundle = self.backends.acm.get_certificate(listener.certificate)
+        except Exception:  # noqa: BLE001 moto's CertificateNotFound: a deleted certificate serves nothing
+            return None
+        if bundle.status != "ISSUED":
+            return None
+        return self.tls.context_for(bundle.cert, bundle.key)
+
+    def https(self) -> bool:
+        listener = self.listener()
+        return listener is not None and str(listener.protocol) == "HTTPS"
+
+    def target_group(self) -> Any | None:
+        listener = self.listener()
+        if listener is not None:
             for action in listener.default_actions:
                 arn = action.data.get("TargetGroupArn") or _forward_group(action.data)
                 if arn:
@@ -246,9 +270,17 @@ class LoadBalancerPhysics:
             protocol_version = "HTTP/1.1"
 
             def setup(self) -> None:
+                self.handshake_failed = physics.https() and not physics.secure(self)
+                if self.handshake_failed:
+                    self.rfile, self.wfile = io.BytesIO(), io.BytesIO()  # nothing more is read or written
+                    return
                 super().setup()
                 # Read per connection: the attribute may change. Idle this long, the connection is closed.
                 self.connection.settimeout(physics.idle_timeout())
+
+            def handle(self) -> None:
+                if not self.handshake_failed:
+                    super().handle()
 
             def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
                 if physics._held_by_network_acls(self):
@@ -295,6 +327,22 @@ class LoadBalancerPhysics:
             ended = drains.pop(target_id, None)
             if ended is not None:
                 _record_drain(group, ended.target, False, "delay elapsed")
+
+    def secure(self, handler: Any) -> bool:
+        """The TLS handshake on a new connection to an HTTPS listener (the certificate read at each handshake).
+
+        A listener whose certificate ACM does not hold as ISSUED (pending validation, expired) completes no
+        handshake: the connection is closed before any certificate is presented. False when that happened.
+        """
+        context = self.tls_context()
+        if context is None:
+            handler.request.close()
+            return False
+        try:
+            handler.request = context.wrap_socket(handler.request, server_side=True)
+        except (ssl.SSLError, OSError):  # the client refused the certificate (it does not cover the name)
+            return False
+        return True
 
     def _held_by_network_acls(self, handler: BaseHTTPRequestHandler) -> bool:
         """A request on an established connection while a network ACL blocks the listener gets no answer.
@@ -384,6 +432,12 @@ class LoadBalancerPhysics:
             return
         if str(function.reserved_concurrency) == "0":
             _reply(handler, 503, b"503 Service Temporarily Unavailable", {"Server": "awselb/2.0"})
+            return
+        if not function_has_egress(self.backends.ec2, function.vpc_config):
+            # The app calls its region's AWS APIs on every request: from a VPC without a NAT route the call never
+            # connects, the function runs into its timeout, and the ALB answers 502 for a failed invocation.
+            self._stop.wait(min(float(function.timeout or 3), 5.0))
+            _reply(handler, 502, b"502 Bad Gateway", {"Server": "awselb/2.0"})
             return
         body = json.dumps({"region": region, "status": "ok", "function": name}).encode()
         _reply(handler, 200, body, {"Content-Type": "application/json", REGION_HEADER: region})

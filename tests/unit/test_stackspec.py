@@ -41,6 +41,19 @@ def base() -> dict:
         (lambda s: s["buckets"].append({"name": "other", "destination": s["buckets"][0]["name"]}), "(stack)", "unique"),
         (lambda s: s.update(tables=[{"name": "payments", "replicaa": True}]), "tables.0.replicaa", "unknown field"),
         (lambda s: s.update(tables=[{"name": "carts"}, {"name": "carts"}]), "(stack)", "table names must be unique"),
+        (
+            lambda s: s["standby"]["alb"]["listener"].update(certificate="pending"),
+            "standby.alb.listener",
+            "apply to an HTTPS listener only",
+        ),
+        (
+            lambda s: s["standby"]["alb"]["listener"].update(protocol="HTTPS", certificate="expired"),
+            "standby.alb.listener.certificate",
+            "'issued' or 'pending'",
+        ),
+        (lambda s: s["standby"]["app"].update(vpc_egress="none"), "standby.app", "app.kind lambda only"),
+        (lambda s: s.update(peering={"accepted": "maybe"}), "peering.accepted", "valid boolean"),
+        (lambda s: s.update(backup={"copy": True}), "backup.copy", "unknown field"),
     ],
 )
 def test_a_bad_field_is_named(change, field, words):

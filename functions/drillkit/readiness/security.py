@@ -1,7 +1,10 @@
-"""Security a failover must not weaken: database ports open to the internet in either region's VPC.
+"""Security a failover must not weaken: database ports open to the internet in either region's VPC, secrets in
+plain configuration, HTTPS listeners whose certificate cannot serve the public name.
 
-A standby region is often built once and rarely looked at: a rule opened "for the migration" stays. The
-check reads the security groups of the VPC behind each region's load balancer.
+A standby region is often built once and rarely looked at: a rule opened "for the migration" stays, a
+certificate requested there was never validated or lapsed. The checks read the security groups of the VPC
+behind each region's load balancer, the configuration of what serves behind it, and its HTTPS listeners'
+ACM certificates.
 """
 
 from __future__ import annotations
@@ -38,6 +41,25 @@ SECRET_IN_PLAIN_CONFIGURATION = rule(
 )
 SECRET_NAME = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|CREDENTIAL)", re.IGNORECASE)
 # A value that names where the secret is (an ARN, a parameter path) is a reference, not the secret.
+LISTENER_CERTIFICATE_NOT_ISSUED = rule(
+    "LISTENER_CERTIFICATE_NOT_ISSUED",
+    "security",
+    "critical",
+    True,
+    "An HTTPS listener's ACM certificate is not ISSUED (pending validation, expired, revoked): it completes no TLS handshake",
+    "Complete the certificate's validation (its DNS validation CNAME in the zone) or request a new one and put it on "
+    "the listener (elasticloadbalancing:ModifyListener); ACM renews a DNS-validated certificate only while the "
+    "validation record stays in place.",
+)
+LISTENER_CERTIFICATE_NAME_MISMATCH = rule(
+    "LISTENER_CERTIFICATE_NAME_MISMATCH",
+    "security",
+    "critical",
+    True,
+    "No certificate of an HTTPS listener covers the public record name: clients refuse the TLS connection",
+    "Put a certificate whose domain name or subject alternative names cover the public name (exactly, or a wildcard "
+    "one label deep) on the listener (elasticloadbalancing:AddListenerCertificates or ModifyListener).",
+)
 REFERENCE = re.compile(r"^(arn:aws[a-z-]*:(secretsmanager|ssm|kms):|/|\{\{resolve:)")
 
 
@@ -123,4 +145,75 @@ def _database_ports(survey: Survey) -> Iterator[Finding]:
                     )
 
 
-CHECKS = [Check("database-ports", _database_ports), Check("plain-secrets", _plain_secrets)]
+def covers(pattern: str, name: str) -> bool:
+    """A certificate name covers a host name: equal (case-insensitive), or a wildcard for exactly one left-most label."""
+    pattern, name = pattern.rstrip(".").lower(), name.rstrip(".").lower()
+    if pattern == name:
+        return True
+    if pattern.startswith("*."):
+        label, _, rest = name.partition(".")
+        return bool(label) and rest == pattern[2:]
+    return False
+
+
+def _certificate_names(certificate: dict[str, Any]) -> list[str]:
+    names = [str(certificate.get("DomainName", ""))] + [str(n) for n in certificate.get("SubjectAlternativeNames", [])]
+    return sorted({n for n in names if n})
+
+
+def _listener_certificate(survey: Survey, region: str, listener: dict[str, Any], name: str) -> tuple[str, dict[str, Any]] | None:
+    """The certificate the listener presents for ``name``: an ISSUED one that covers it (SNI), else one that covers it,
+    else the default one (what a client gets when no certificate matches)."""
+    attached = survey.listener_certificates(region, str(listener["ListenerArn"]))
+    described = [(str(c["CertificateArn"]), survey.certificate(region, str(c["CertificateArn"]))) for c in attached]
+    matching = [(arn, c) for arn, c in described if any(covers(n, name) for n in _certificate_names(c))]
+    issued = [(arn, c) for arn, c in matching if c.get("Status") == "ISSUED"]
+    default = [(str(c["CertificateArn"]), dict(d)) for c, (_, d) in zip(attached, described, strict=True) if c.get("IsDefault")]
+    chosen = issued or matching or default or described
+    return chosen[0] if chosen else None
+
+
+def _listener_certificates(survey: Survey) -> Iterator[Finding]:
+    name = survey.target.record_name.rstrip(".")
+    sides: tuple[Side, ...] = ("primary", "standby")
+    for side in sides:
+        balancer = survey.balancer(side)
+        if balancer is None:
+            continue
+        for listener in survey.listeners(balancer):
+            if listener.get("Protocol") != "HTTPS":
+                continue
+            where = f"the {side}'s HTTPS:{listener.get('Port')} listener of {balancer.name} ({balancer.region})"
+            presented = _listener_certificate(survey, balancer.region, listener, name)
+            if presented is None:
+                continue
+            arn, certificate = presented
+            status, names = str(certificate.get("Status", "")), _certificate_names(certificate)
+            if status != "ISSUED":
+                effect = (
+                    "validating clients refuse the expired certificate"
+                    if status == "EXPIRED"
+                    else "the listener completes no TLS handshake"
+                )
+                yield LISTENER_CERTIFICATE_NOT_ISSUED.finding(
+                    f"{where} presents ACM certificate {arn} ({', '.join(names)}) whose status is {status}: {effect}, so "
+                    f"clients of {name} over HTTPS get no answer from the {side}",
+                    "acm:DescribeCertificate",
+                    arn,
+                    f"Status {status}",
+                )
+            elif not any(covers(n, name) for n in names):
+                yield LISTENER_CERTIFICATE_NAME_MISMATCH.finding(
+                    f"{where} presents ACM certificate {arn} for {', '.join(names)}, which does not cover the public "
+                    f"name {name}: clients that validate the certificate refuse the connection",
+                    "acm:DescribeCertificate",
+                    arn,
+                    f"DomainName/SubjectAlternativeNames {', '.join(names)}",
+                )
+
+
+CHECKS = [
+    Check("database-ports", _database_ports),
+    Check("plain-secrets", _plain_secrets),
+    Check("listener-certificates", _listener_certificates),
+]

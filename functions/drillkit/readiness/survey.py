@@ -18,6 +18,8 @@ from drillkit.findings import Finding
 from drillkit.model import FailoverEndpoint, ResolvedTarget, Side
 from drillkit.spec import Network, Scenario
 
+BACKUP_PLANS_READ = 100  # drillkit's bound on GetBackupPlan calls per region and preflight
+
 
 @dataclass(frozen=True)
 class Check:
@@ -230,3 +232,93 @@ class Survey:
             return found
 
         return list(self._once(("DescribeGlobalClusters", region), read))
+
+    # -- networks: route tables, peering, endpoints -------------------------------------------------
+    def route_tables(self, region: str, vpc_id: str) -> list[dict[str, Any]]:
+        """ec2:DescribeRouteTables of a VPC, every page."""
+
+        def read() -> list[dict[str, Any]]:
+            ec2 = aws.target_client("ec2", region)
+            found: list[dict[str, Any]] = []
+            with aws.aws_call("DescribeRouteTables", vpc_id):
+                pages = ec2.get_paginator("describe_route_tables").paginate(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])
+                for page in pages:
+                    found += page["RouteTables"]
+            return found
+
+        return list(self._once(("DescribeRouteTables", region, vpc_id), read))
+
+    def peering_connections(self, region: str) -> list[dict[str, Any]]:
+        """ec2:DescribeVpcPeeringConnections of a region, every page."""
+
+        def read() -> list[dict[str, Any]]:
+            ec2 = aws.target_client("ec2", region)
+            found: list[dict[str, Any]] = []
+            with aws.aws_call("DescribeVpcPeeringConnections", region):
+                for page in ec2.get_paginator("describe_vpc_peering_connections").paginate():
+                    found += page["VpcPeeringConnections"]
+            return found
+
+        return list(self._once(("DescribeVpcPeeringConnections", region), read))
+
+    def vpc_endpoints(self, region: str, vpc_id: str) -> list[dict[str, Any]]:
+        """ec2:DescribeVpcEndpoints of a VPC, every page."""
+
+        def read() -> list[dict[str, Any]]:
+            ec2 = aws.target_client("ec2", region)
+            found: list[dict[str, Any]] = []
+            with aws.aws_call("DescribeVpcEndpoints", vpc_id):
+                pages = ec2.get_paginator("describe_vpc_endpoints").paginate(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])
+                for page in pages:
+                    found += page["VpcEndpoints"]
+            return found
+
+        return list(self._once(("DescribeVpcEndpoints", region, vpc_id), read))
+
+    # -- ACM, AWS Backup -------------------------------------------------------------------------------
+    def certificate(self, region: str, arn: str) -> dict[str, Any]:
+        """acm:DescribeCertificate."""
+
+        def read() -> dict[str, Any]:
+            with aws.aws_call("DescribeCertificate", arn):
+                return dict(aws.target_client("acm", region).describe_certificate(CertificateArn=arn)["Certificate"])
+
+        return dict(self._once(("DescribeCertificate", arn), read))
+
+    def backup_plans(self, region: str) -> list[dict[str, Any]]:
+        """A region's backup plans with their rules (backup:ListBackupPlans every page, GetBackupPlan for the first
+        BACKUP_PLANS_READ: the preflight's calls stay bounded)."""
+
+        def read() -> list[dict[str, Any]]:
+            backup = aws.target_client("backup", region)
+            with aws.aws_call("ListBackupPlans", region):
+                listed = [p for page in backup.get_paginator("list_backup_plans").paginate() for p in page["BackupPlansList"]]
+            found: list[dict[str, Any]] = []
+            for plan in listed[:BACKUP_PLANS_READ]:
+                with aws.aws_call("GetBackupPlan", str(plan["BackupPlanId"])):
+                    described = backup.get_backup_plan(BackupPlanId=plan["BackupPlanId"])
+                found.append({"BackupPlanArn": described.get("BackupPlanArn"), **described["BackupPlan"]})
+            return found
+
+        return list(self._once(("BackupPlans", region), read))
+
+    def backup_vaults(self, region: str) -> list[dict[str, Any]]:
+        """backup:ListBackupVaults of a region, every page."""
+
+        def read() -> list[dict[str, Any]]:
+            backup = aws.target_client("backup", region)
+            with aws.aws_call("ListBackupVaults", region):
+                return [v for page in backup.get_paginator("list_backup_vaults").paginate() for v in page["BackupVaultList"]]
+
+        return list(self._once(("ListBackupVaults", region), read))
+
+    def listener_certificates(self, region: str, listener_arn: str) -> list[dict[str, Any]]:
+        """elasticloadbalancing:DescribeListenerCertificates (the default and the SNI certificates), every page."""
+
+        def read() -> list[dict[str, Any]]:
+            elbv2 = aws.target_client("elbv2", region)
+            with aws.aws_call("DescribeListenerCertificates", listener_arn):
+                pages = elbv2.get_paginator("describe_listener_certificates").paginate(ListenerArn=listener_arn)
+                return [c for page in pages for c in page.get("Certificates", [])]
+
+        return list(self._once(("DescribeListenerCertificates", listener_arn), read))
