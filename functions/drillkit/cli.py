@@ -918,6 +918,64 @@ def lab_down(lab_file: LabFileOption = None) -> None:
     console.print(f"stopping the lab (pid {pid})")
 
 
+@app.command()
+def init(
+    hosted_zone: str = typer.Argument(..., help="The public hosted zone, e.g. example.com."),
+    record_name: str = typer.Argument(..., help="The failover record clients resolve, e.g. app.example.com."),
+    out: Path = typer.Option(Path("scenario.yaml"), "--out", "-o", help="Where to write the scenario."),
+    force: bool = typer.Option(False, "--force", help="Overwrite OUT if it exists."),
+    fault: str = typer.Option(
+        "health-check-inversion", help="health-check-inversion, fail-targets, block-primary-alb or stop-cluster."
+    ),
+    name: str | None = typer.Option(None, help="The scenario's name (default: from the record and the fault)."),
+    record_type: str = typer.Option("A", help="A, AAAA or CNAME."),
+    endpoint: EndpointOption = None,
+    lab_file: LabFileOption = None,
+    region: RegionOption = None,
+) -> None:
+    """Write a scenario for the stack behind a failover record, found read-only, with AWS-sized timings and comments.
+
+    Reads the account with this workstation's credentials (or the lab given by --endpoint/--lab-file).
+    """
+    from drillkit.scaffold import discover, write
+
+    if fault not in write.InitFault.__args__:  # type: ignore[attr-defined]
+        raise _fail(f"--fault {fault}: must be one of {', '.join(write.InitFault.__args__)}")  # type: ignore[attr-defined]
+    if out.exists() and not force:
+        raise _fail(f"{out} exists; give --force to overwrite it, or another --out")
+    scenario_name = name or _scenario_name(record_name, fault)
+    try:
+        if endpoint is not None or lab_file is not None:
+            lab = client.from_lab_file(lab_file or DEFAULT_LAB_FILE, endpoint)
+            where, url = lab.region, lab.endpoint_url
+        else:
+            where, url = region or _default_region(), None
+        stack = client.with_aws_in(where, url, lambda: discover.discover(hosted_zone, record_name, record_type))
+        text = write.render(stack, fault, scenario_name)  # type: ignore[arg-type]
+    except ScenarioInvalid as error:
+        lines = "\n".join(f"  {field}: {problem}" for field, problem in error.problems)
+        raise _fail(f"nothing was written:\n{lines}") from None
+    except DrillError as error:
+        raise _fail(f"{error}; nothing was written") from None
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
+    cluster = f", global cluster {stack.global_cluster.identifier}" if stack.global_cluster else ""
+    found = f"{len(stack.alarms)} alarm(s){cluster}"
+    console.print(f"wrote {out}: {fault} on {stack.record_name} ({found})", soft_wrap=True)
+    console.print(f"next: `drillkit run {out} --dry-run`", soft_wrap=True)
+
+
+def _scenario_name(record_name: str, fault: str) -> str:
+    label = "".join(c if c.isalnum() else "-" for c in record_name.strip(".").split(".")[0].lower()).strip("-") or "app"
+    return f"{label}-{fault}"[:63]
+
+
+def _default_region() -> str:
+    import boto3
+
+    return boto3.session.Session().region_name or "us-east-1"
+
+
 @app.command("scenario-schema")
 def scenario_schema(
     out: Path | None = typer.Option(None, help="Write it here (default: print it)."),
