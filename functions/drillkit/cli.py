@@ -26,6 +26,7 @@ from drillkit.errors import DrillError, DrillNotRunning, ScenarioInvalid
 from drillkit.evidence.frameworks import FRAMEWORKS
 from drillkit.milestones import LABELS
 from drillkit.record import DrillStatus, Phase, status_of, summary_of
+from drillkit.scaffold.write import InitFault
 from drillkit.spec import Scenario, parse_scenario
 
 EXIT_PASS, EXIT_MISSED, EXIT_ERROR = 0, 1, 2
@@ -962,9 +963,7 @@ def init(
     record_name: str = typer.Argument(..., help="The failover record clients resolve, e.g. app.example.com."),
     out: Path = typer.Option(Path("scenario.yaml"), "--out", "-o", help="Where to write the scenario."),
     force: bool = typer.Option(False, "--force", help="Overwrite OUT if it exists."),
-    fault: str = typer.Option(
-        "health-check-inversion", help="health-check-inversion, fail-targets, block-primary-alb or stop-cluster."
-    ),
+    fault: InitFault = typer.Option("health-check-inversion", help="The fault the scenario injects."),
     name: str | None = typer.Option(None, help="The scenario's name (default: from the record and the fault)."),
     record_type: str = typer.Option("A", help="A, AAAA or CNAME."),
     endpoint: EndpointOption = None,
@@ -977,8 +976,6 @@ def init(
     """
     from drillkit.scaffold import discover, write
 
-    if fault not in write.InitFault.__args__:  # type: ignore[attr-defined]
-        raise _fail(f"--fault {fault}: must be one of {', '.join(write.InitFault.__args__)}")  # type: ignore[attr-defined]
     if out.exists() and not force:
         raise _fail(f"{out} exists; give --force to overwrite it, or another --out")
     scenario_name = name or _scenario_name(record_name, fault)
@@ -989,7 +986,7 @@ def init(
         else:
             where, url = region or settings.load().region or _default_region(), None
         stack = client.with_aws_in(where, url, lambda: discover.discover(hosted_zone, record_name, record_type))
-        text = write.render(stack, fault, scenario_name)  # type: ignore[arg-type]
+        text = write.render(stack, fault, scenario_name)
     except ScenarioInvalid as error:
         lines = "\n".join(f"  {field}: {problem}" for field, problem in error.problems)
         raise _fail(f"nothing was written:\n{lines}") from None

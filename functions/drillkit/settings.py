@@ -85,7 +85,10 @@ def load() -> Settings:
         raise ConfigurationError(f"{path} is invalid: {problems}") from None
     if settings.samconfig_env is None:
         return settings
-    sam = _samconfig(path.parent / settings.samconfig, settings.samconfig_env)
+    try:
+        sam = _samconfig(path.parent / settings.samconfig, settings.samconfig_env)
+    except ConfigurationError as error:
+        raise ConfigurationError(f"{path}: samconfig_env {settings.samconfig_env!r}: {error}") from None
     return settings.model_copy(
         update={"stack_name": settings.stack_name or sam.stack_name, "region": settings.region or sam.region}
     )
