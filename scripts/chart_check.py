@@ -2,7 +2,7 @@
 measures every text label of the chart with getBBox (in screen coordinates, through getScreenCTM) to check that no
 two labels overlap, that every label is inside the chart, and that no RPO is drawn on the time axis.
 
-    python scripts/chart_check.py [--out build/chart-check] [--chromium chromium]
+    python scripts/chart_check.py [--out build/chart-check] [--chromium chromium] [REPORT_FOLDER...]
 
 Needs a Chromium (Debian: `apt-get install chromium`); not part of CI. Exit 0 when every check passes, 1 otherwise,
 2 when no browser is found. Screenshots and the rendered pages go to --out (build/ is gitignored).
@@ -137,15 +137,26 @@ def _nothing_injected(scenario: dict[str, Any]) -> tuple[dict[str, Any], list[di
 
 
 def cases() -> dict[str, tuple[str, dict[str, Any], list[dict]]]:
-    """name -> (expected verdict, report.json document, samples)."""
+    """name -> (verdict, report.json document, samples); each fixture's verdict is checked to be the one named."""
     scenario = _scenario()
     close = copy.deepcopy(scenario)
-    return {
+    built = {
         "pass": ("PASS", *_finished(scenario, 3, 6, 9)),
         "pass-milestones-close": ("PASS", *_finished(close, 0.3, 0.6, 0.9)),
         "fail-recovery-late": ("FAIL", *_finished(scenario, 4, 12, 35)),
         "error-nothing-injected": ("ERROR", *_nothing_injected(scenario)),
     }
+    for name, (verdict, document, _) in built.items():
+        if document["verdict"] != verdict:
+            raise SystemExit(f"{name}: the fixture gives {document['verdict']}, not {verdict}")
+    return built
+
+
+def _drill(folder: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A drill's report.json and samples.jsonl, as `drillkit run` copies them (drawn again with this checkout's code)."""
+    document = json.loads((folder / "report.json").read_text())
+    lines = (folder / "samples.jsonl").read_text().splitlines() if (folder / "samples.jsonl").exists() else []
+    return document, [json.loads(line) for line in lines if line.strip()]
 
 
 def chromium(explicit: str | None) -> str | None:
@@ -180,6 +191,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "chart-check")
     parser.add_argument("--chromium", default=None, help="the browser binary (default: chromium on PATH)")
+    parser.add_argument(
+        "reports", nargs="*", type=Path, help="report folders of real drills (report.json, samples.jsonl), drawn anew"
+    )
     args = parser.parse_args()
     binary = chromium(args.chromium)
     if binary is None:
@@ -187,9 +201,14 @@ def main() -> int:
         return 2
     args.out.mkdir(parents=True, exist_ok=True)
     failures = labels = overlaps = over_dots = 0
+    pages = {}
     for name, (verdict, document, samples) in cases().items():
-        assert document["verdict"] == verdict, f"{name}: the fixture gives {document['verdict']}, not {verdict}"
-        page = report.render_html(document, samples)
+        pages[name] = (verdict, report.render_html(document, samples), bool(samples))
+    for number, folder in enumerate(args.reports):
+        document, samples = _drill(folder)
+        drawn = report.render_html(document, samples)
+        pages[f"drill-{number}-{document['verdict']}"] = (document["verdict"], drawn, bool(samples))
+    for name, (verdict, page, sampled) in pages.items():
         measured = check(binary, name, page, args.out)
         problems = [f"overlap {a!r} / {b!r} ({w} x {h} px)" for a, b, w, h in measured.overlaps]
         problems += [f"outside the chart: {text!r}" for text in measured.outside]
@@ -197,7 +216,7 @@ def main() -> int:
         problems += [f"label over {count} reading(s): {text!r}" for text, count in measured.over_dots]
         if verdict == "ERROR" and "after the fault was injected" in page:
             problems.append("an ERROR drill that injected nothing speaks of 'after the fault was injected'")
-        if measured.svg is None and samples:
+        if measured.svg is None and sampled:
             problems.append("no chart drawn")
         labels += len(measured.labels)
         overlaps += len(measured.overlaps)
