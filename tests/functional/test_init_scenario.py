@@ -92,20 +92,22 @@ def test_init_writes_a_valid_scenario_sized_from_the_health_check_ttl_and_alarms
     scenario = parse_scenario(yaml.safe_load(text))
     assert scenario.target.record_name == RECORD and scenario.target.url_scheme == "https"
     assert scenario.fault.type == "health-check-inversion"
-    # Route 53: 10 s checks x 3 failures, plus one interval of checker phase; then the alias's 60 s TTL
-    assert scenario.objectives.detection_seconds == 40
-    assert scenario.objectives.dns_cutover_seconds == 50
-    assert scenario.objectives.client_cutover_seconds == 110
-    assert scenario.objectives.alerting_seconds == 40 + 2 * 60
-    assert scenario.sampling.interval_seconds == 1
-    assert scenario.sampling.observe_timeout_seconds == 220
+    # Route 53: 10 s checks x 3 failures, one more for the checkers' stagger and a 5 s sample; 60 s to reach its name
+    # servers; then the alias's 60 s TTL; recovery holds two samples
+    assert scenario.sampling.interval_seconds == 5
+    assert scenario.objectives.detection_seconds == 45
+    assert scenario.objectives.dns_cutover_seconds == 105
+    assert scenario.objectives.client_cutover_seconds == 165
+    assert scenario.objectives.recovery_seconds == 175
+    assert scenario.objectives.alerting_seconds == 45 + 2 * 60
+    assert scenario.sampling.observe_timeout_seconds == 350
     # only the alarm that watches the primary's health check
     assert [(a.name, a.region) for a in scenario.alarms] == [("shop-primary-down", "us-east-1")]
     # what it found is said in the file: the check, both ALBs, the target groups' delays
     assert f"health check {failover_stack['check_id']}: HTTPS, every 10 s, failure threshold 3" in text
     assert "ALB shop-east in us-east-1, listeners HTTPS:443" in text and "ALB shop-west in us-west-2" in text
     assert "deregistration delay 120 s" in text and "deregistration delay 30 s" in text
-    assert "interval_seconds: 1  # a tenth of the health check's 10 s interval" in text
+    assert "interval_seconds: 5  # half the health check's 10 s interval" in text
 
 
 def test_fail_targets_observes_through_the_deregistration_delay_and_names_the_primary_alb(failover_stack, tmp_path):
@@ -116,7 +118,7 @@ def test_fail_targets_observes_through_the_deregistration_delay_and_names_the_pr
     assert result.exit_code == 0, result.output
     scenario = parse_scenario(yaml.safe_load(out.read_text()))
     assert scenario.fault.type == "fail-targets"
-    assert scenario.sampling.observe_timeout_seconds == 220 + 120  # the primary's target group drains for 120 s
+    assert scenario.sampling.observe_timeout_seconds == 350 + 120  # the primary's target group drains for 120 s
     assert "acts on the primary ALB the record points at: shop-east (us-east-1)" in out.read_text()
 
 

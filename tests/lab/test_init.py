@@ -28,7 +28,7 @@ def test_init_against_the_lab_writes_a_scenario_whose_dry_run_is_ready_to_drill(
     primary_check = lab.info["regions"]["primary"]["health_check_id"]
     assert f"health check {primary_check}: HTTP, every 1 s, failure threshold 3" in text
     assert scenario.target.url_scheme == "http" and scenario.target.url_port is None  # the ALBs listen on HTTP 80
-    assert scenario.objectives.detection_seconds == 4  # 1 s x 3, plus one interval
+    assert scenario.objectives.detection_seconds == 4.5  # 1 s x 3, one more for the stagger, a 0.5 s sample
     assert "primary-health-check-failed" in [alarm.name for alarm in scenario.alarms]
     # And its dry run reads the stack as preflight would and finds it ready
     dry = CliRunner().invoke(app, ["run", str(out), "--dry-run", "--lab-file", lab_file])

@@ -18,6 +18,8 @@ InitFault = Literal["health-check-inversion", "fail-targets", "block-primary-alb
 # Route 53's defaults for a health check that does not say (RequestInterval 30 s, FailureThreshold 3).
 ROUTE53_DEFAULT_INTERVAL, ROUTE53_DEFAULT_THRESHOLD = 30, 3
 ALIAS_TTL_SECONDS = 60  # Route 53 answers an alias to a load balancer with a 60 s TTL
+PROPAGATION_SECONDS = 60  # Route 53: changes generally reach all its name servers within 60 s
+METRIC_PERIOD_SECONDS = 60  # Route 53 publishes HealthCheckStatus to CloudWatch once a minute
 MIN_WAIT, MAX_WAIT = 60.0, 3600.0  # the scenario's bounds on its waits (Sampling)
 
 
@@ -57,19 +59,20 @@ def timings(stack: DiscoveredStack, fault: InitFault) -> Timings:
     threshold = (check.failure_threshold if check else None) or ROUTE53_DEFAULT_THRESHOLD
     ttl = stack.primary.ttl_seconds if stack.primary.ttl_seconds is not None else ALIAS_TTL_SECONDS
     source = f"the primary's health check (RequestInterval {every} s x FailureThreshold {threshold})"
-    interval = _half_up(_clamp(every / 10, 0.5, 5))
-    detection = every * (threshold + 1)
-    dns = detection + every
+    interval = _half_up(_clamp(every / 2, 0.5, 5))
+    detection = every * (threshold + 1) + interval
+    dns = detection + PROPAGATION_SECONDS
     client = dns + ttl
-    samples = Sampling().steady_state_samples
+    defaults = Sampling()
+    samples, recovery = defaults.steady_state_samples, client + defaults.hold_samples * interval
     groups = stack.primary.balancer.target_groups if stack.primary.balancer else ()
     drain = max((g.deregistration_delay_seconds for g in groups), default=0)
     back_in_service = max((g.health_interval_seconds * g.healthy_threshold for g in groups), default=0)
-    observe = _clamp(2 * client + (drain if fault == "fail-targets" else 0), MIN_WAIT, MAX_WAIT)
+    observe = _clamp(2 * recovery + (drain if fault == "fail-targets" else 0), MIN_WAIT, MAX_WAIT)
     restore = _clamp(every * threshold + ttl + back_in_service + every, MIN_WAIT, MAX_WAIT)
     fastest = min(stack.alarms, key=lambda a: a.period_seconds * a.evaluation_periods, default=None)
     return Timings(
-        interval=Timed(seconds=interval, why=f"a tenth of the health check's {every} s interval (0.5-5 s)"),
+        interval=Timed(seconds=interval, why=f"half the health check's {every} s interval (0.5-5 s): each reading is seen"),
         steady_state_timeout=Timed(
             seconds=_clamp(2 * every * threshold + samples * interval, MIN_WAIT, MAX_WAIT),
             why=f"twice {source}: long enough for checkers that just recovered to agree",
@@ -83,13 +86,14 @@ def timings(stack: DiscoveredStack, fault: InitFault) -> Timings:
             why=f"the check turning healthy again ({every} s x {threshold}), the {ttl} s TTL, "
             f"{back_in_service} s for re-registered targets to pass the target group's health check, and one interval more",
         ),
-        detection=Timed(seconds=detection, why=f"{source}, plus one interval for the checkers' phase"),
-        dns_cutover=Timed(seconds=dns, why="detection plus one health-check interval for Route 53 to answer with the SECONDARY"),
+        detection=Timed(seconds=detection, why=f"{source}, plus one for the checkers' stagger, plus a sample"),
+        dns_cutover=Timed(seconds=dns, why=f"detection plus {PROPAGATION_SECONDS} s for Route 53 to answer SECONDARY"),
         client_cutover=Timed(seconds=client, why=f"DNS cutover plus the record's {ttl} s TTL (what a caching resolver may hold)"),
-        recovery=Timed(seconds=client, why="the standby serves once clients resolve it (client cutover); put your RTO"),
+        recovery=Timed(seconds=recovery, why="client cutover plus the samples a recovery must hold; put your RTO"),
         alerting=Timed(
-            seconds=detection + fastest.period_seconds * fastest.evaluation_periods,
-            why=f"detection plus {fastest.name}'s {fastest.evaluation_periods} x {fastest.period_seconds} s evaluation",
+            seconds=detection + max(METRIC_PERIOD_SECONDS, fastest.period_seconds * fastest.evaluation_periods),
+            why=f"detection plus {fastest.name}'s {fastest.evaluation_periods} x {fastest.period_seconds} s evaluation "
+            f"(at least the metric's {METRIC_PERIOD_SECONDS} s period)",
         )
         if fastest
         else None,
