@@ -152,3 +152,13 @@ def test_a_fault_the_stack_cannot_take_is_refused_by_name(failover_stack, tmp_pa
 
     assert result.exit_code == 2 and "no Aurora global cluster" in " ".join(result.output.split())
     assert not out.exists()
+
+
+def test_a_zone_that_is_not_a_dns_name_is_named_by_field_and_nothing_is_written(aws_env, tmp_path):
+    out = tmp_path / "bad.yaml"
+
+    result = CliRunner().invoke(cli.app, ["init", "shop test", RECORD, "-o", str(out), "--region", "us-east-1"])
+
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "target.hosted_zone: 'shop test' is not a DNS name" in " ".join(result.output.split())
+    assert not out.exists()

@@ -7,13 +7,14 @@ cluster whose writer is in the primary's region, and the CloudWatch alarms that 
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from drillkit import discovery
 from drillkit.discovery import LoadBalancer
+from drillkit.errors import ScenarioInvalid
 from drillkit.model import FailoverEndpoint, Side
 from drillkit.readiness.survey import Survey
-from drillkit.spec import HealthCheckInversion, Network, Scenario, Target
+from drillkit.spec import HealthCheckInversion, Network, Scenario, Target, describe_validation_error
 
 ROUTE53_METRICS_REGION = "us-east-1"  # Route 53 publishes health-check metrics in us-east-1 only
 
@@ -88,7 +89,10 @@ class DiscoveredStack(_Fact):
 
 def discover(hosted_zone: str, record_name: str, record_type: str = "A") -> DiscoveredStack:
     """Everything a scenario for this record needs, read from the account (raises TargetNotFound naming the field)."""
-    target = Target(hosted_zone=hosted_zone, record_name=record_name, record_type=record_type)
+    try:
+        target = Target.model_validate({"hosted_zone": hosted_zone, "record_name": record_name, "record_type": record_type})
+    except ValidationError as error:
+        raise ScenarioInvalid(describe_validation_error(error, prefix="target.")) from None
     resolved = discovery.resolve_target(target)
     provisional = Scenario(name="init", target=target, fault=HealthCheckInversion(type="health-check-inversion"))
     survey = Survey(scenario=provisional, target=resolved, network=Network())
