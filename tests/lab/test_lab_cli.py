@@ -79,3 +79,26 @@ def test_lab_up_prints_progress_and_the_log_path_and_the_components_log_goes_to_
     stdout, stderr = _lab_up(loud_dir, {"DRILLKIT_LAB_LOG": "debug"})
     assert "lab log:" not in stdout and not (loud_dir / "lab.log").exists()
     assert all(line in stdout + stderr for line in logged)
+
+
+def test_the_demo_prints_progress_and_the_verdict_and_no_warnings_and_keeps_the_lab_s_log_in_a_file(tmp_path):
+    # Given a fresh work dir, when the demo runs as `make demo` runs it
+    work_dir = tmp_path / "demo"
+    demo = subprocess.run(
+        [str(Path(sys.executable).parent / "drillkit"), "demo", "--work-dir", str(work_dir), "--reports-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "DRILLKIT_LAB_LOG": "", "COLUMNS": "200"},
+    )
+
+    # Then it passes and says where the lab's log is; nothing warns, nothing is a traceback, stderr is empty
+    assert demo.returncode == 0, demo.stdout + demo.stderr
+    assert f"lab log: {work_dir.resolve() / 'lab.log'}" in demo.stdout
+    assert "Verdict: PASS" in demo.stdout and "demo finished in" in demo.stdout
+    assert demo.stderr == ""
+    for noise in ("Warning", "warning:", "Traceback", "DEPRECAT", "setuptools"):
+        assert noise not in demo.stdout, noise
+    # And what the lab's components said is in the file, not on the terminal
+    logged = [line for line in (work_dir / "lab.log").read_text().splitlines() if line.strip()]
+    assert logged and not any(line in demo.stdout for line in logged)
