@@ -162,3 +162,34 @@ def test_a_zone_that_is_not_a_dns_name_is_named_by_field_and_nothing_is_written(
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert "target.hosted_zone: 'shop test' is not a DNS name" in " ".join(result.output.split())
     assert not out.exists()
+
+
+def test_a_global_cluster_writing_in_the_primary_s_region_gives_the_heartbeat_and_the_stop_cluster_fault(
+    failover_stack, tmp_path
+):
+    # Given an Aurora global database: its writer in us-east-1 (the primary ALB's region), RDS managing its secret
+    boto3.client("rds", region_name="us-east-1").create_global_cluster(
+        GlobalClusterIdentifier="shop-global", Engine="aurora-postgresql"
+    )
+    writer = boto3.client("rds", region_name="us-east-1").create_db_cluster(
+        DBClusterIdentifier="shop-east-db",
+        Engine="aurora-postgresql",
+        MasterUsername="app",
+        ManageMasterUserPassword=True,
+        GlobalClusterIdentifier="shop-global",
+    )["DBCluster"]
+    reader = boto3.client("rds", region_name="us-west-2").create_db_cluster(
+        DBClusterIdentifier="shop-west-db", Engine="aurora-postgresql", GlobalClusterIdentifier="shop-global"
+    )["DBCluster"]
+    out = tmp_path / "db.yaml"
+
+    result = CliRunner().invoke(cli.app, ["init", ZONE, RECORD, "-o", str(out), "--fault=stop-cluster", "--region", "us-east-1"])
+
+    assert result.exit_code == 0, result.output
+    scenario = parse_scenario(yaml.safe_load(out.read_text()))
+    assert scenario.fault.type == "stop-cluster" and scenario.fault.method == "global-failover"
+    assert scenario.fault.cluster == writer["DBClusterArn"]
+    heartbeat = scenario.data.heartbeat
+    assert heartbeat is not None
+    assert (heartbeat.primary_cluster_arn, heartbeat.standby_cluster_arn) == (writer["DBClusterArn"], reader["DBClusterArn"])
+    assert heartbeat.secret_arn == writer["MasterUserSecret"]["SecretArn"]
