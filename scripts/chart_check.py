@@ -52,7 +52,7 @@ PROBE = """
 <script>
 window.addEventListener('load', () => {
   const svg = document.querySelector('svg[role="img"]');
-  const out = {labels: [], overlaps: [], outside: [], rpo: [], over_dots: [], dots: 0, svg: null};
+  const out = {labels: [], overlaps: [], outside: [], rpo: [], over_dots: [], struck: [], dots: 0, svg: null};
   if (svg) {
     const frame = svg.getBoundingClientRect();
     out.svg = [frame.left, frame.top, frame.right, frame.bottom];
@@ -75,6 +75,18 @@ window.addEventListener('load', () => {
       if (hit.length) out.over_dots.push([label.text, hit.length]);
     }
     out.dots = dots.length;
+    // a line painted after a label (later in the document) and crossing it strikes the label through
+    const texts = [...svg.querySelectorAll('text')];
+    for (const line of svg.querySelectorAll('line')) {
+      const r = line.getBoundingClientRect();
+      for (const [i, node] of texts.entries()) {
+        if (!(node.compareDocumentPosition(line) & Node.DOCUMENT_POSITION_FOLLOWING)) continue;
+        const [l, t, rr, bt] = boxes[i].box;
+        // a vertical line's box is 0 px wide: widen it by its 1 px stroke
+        if (Math.min(rr, r.right + 0.5) - Math.max(l, r.left - 0.5) > 0 && Math.min(bt, r.bottom) - Math.max(t, r.top) > 0.5)
+          out.struck.push(boxes[i].text);
+      }
+    }
     for (let i = 0; i < boxes.length; i++) {
       const [l, t, r, bt] = boxes[i].box;
       if (l < frame.left - 0.5 || r > frame.right + 0.5 || t < frame.top - 0.5 || bt > frame.bottom + 0.5)
@@ -104,6 +116,7 @@ class Measured(BaseModel):
     outside: list[str]
     rpo: list[str]
     over_dots: list[tuple[str, int]]
+    struck: list[str]
     dots: int
     svg: list[float] | None
 
@@ -214,6 +227,7 @@ def main() -> int:
         problems += [f"outside the chart: {text!r}" for text in measured.outside]
         problems += [f"RPO on the time axis: {text!r}" for text in measured.rpo]
         problems += [f"label over {count} reading(s): {text!r}" for text, count in measured.over_dots]
+        problems += [f"a line drawn over the label {text!r}" for text in dict.fromkeys(measured.struck)]
         if verdict == "ERROR" and "after the fault was injected" in page:
             problems.append("an ERROR drill that injected nothing speaks of 'after the fault was injected'")
         if measured.svg is None and sampled:

@@ -109,3 +109,14 @@ def test_rows_of_labels_leave_room_for_the_font_and_targets_sit_clear_of_the_las
     last_lane = drawn["lanes"][-1]["y"]
     assert min(t["y"] for t in drawn["targets"]) - ASCENT > last_lane + DOT_RADIUS
     assert max(t["y"] for t in drawn["targets"]) < drawn["axis_y"]  # and above the axis
+
+
+def test_labels_are_painted_after_every_line_and_dot_on_a_halo_so_no_line_strikes_through_them(scenario_dict):
+    context = drill_context(scenario_dict)
+    samples = samples_after_injection(1, 2, 3)
+    html = report.render_html(_document(context, finished_state(context), samples), samples)
+
+    chart_svg = html[html.index("<svg") : html.index("<g transform")]  # the chart, without its legend
+    halo = chart_svg.index('<g paint-order="stroke" stroke="#ffffff"')
+    assert "target Detection" in chart_svg[halo:] and "fault injected" in chart_svg[halo:]
+    assert "<line" not in chart_svg[halo:] and "<circle" not in chart_svg[halo:]
