@@ -13,7 +13,7 @@ import webbrowser
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 import yaml
@@ -965,7 +965,7 @@ def init(
     force: bool = typer.Option(False, "--force", help="Overwrite OUT if it exists."),
     fault: InitFault = typer.Option("health-check-inversion", help="The fault the scenario injects."),
     name: str | None = typer.Option(None, help="The scenario's name (default: from the record and the fault)."),
-    record_type: str = typer.Option("A", help="A, AAAA or CNAME."),
+    record_type: Literal["A", "AAAA", "CNAME"] = typer.Option("A", help="The failover records' type."),
     endpoint: EndpointOption = None,
     lab_file: LabFileOption = None,
     region: RegionOption = None,
