@@ -12,8 +12,11 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("drillkit needs Python 3.11+, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	@# pip and setuptools warn while they build (editable wheel, deprecations): kept in a log, shown only on failure,
+	@# so that nothing but the demo's progress and verdict reaches the terminal.
+	@echo "installing drillkit into $(VENV) (log: $(VENV)/setup.log)"
+	@$(BIN)/pip install --quiet --upgrade pip > $(VENV)/setup.log 2>&1 || (cat $(VENV)/setup.log; exit 1)
+	@$(BIN)/pip install --quiet -e '.[dev]' >> $(VENV)/setup.log 2>&1 || (cat $(VENV)/setup.log; exit 1)
 	touch $(STAMP)
 
 demo: setup

@@ -13,24 +13,40 @@ from drillkit_lab.lab import Lab
 from drillkit_lab.stackspec import StackInvalid, load_stack
 
 
+def _log_to(path: Path) -> None:
+    """Send everything written to stderr (this process's, its threads' and the Lambda workers' it forks) to a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    log = open(path, "a", buffering=1)  # noqa: SIM115 the process's stderr from now on, open until it exits
+    os.dup2(log.fileno(), 2)
+    sys.stderr = log
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m drillkit_lab", description="Run the drillkit local lab.")
     parser.add_argument("--work-dir", type=Path, default=Path(".drillkit"), help="where lab.json, logs and the ground truth go")
     parser.add_argument("--observe-batch-seconds", type=int, default=60)
     parser.add_argument("--stack", type=Path, default=None, help="lab stack spec (default: lab/stacks/default.yaml)")
+    parser.add_argument(
+        "--log-file",
+        type=Path,
+        default=None,
+        help="write the components' logs (local cloud, Lambda functions, physics) here; progress stays on stdout",
+    )
     args = parser.parse_args()
     try:
         stack = load_stack(args.stack)
     except StackInvalid as error:
         print(f"lab: {error}", file=sys.stderr, flush=True)
         return 2
+    if args.log_file is not None:
+        _log_to(args.log_file)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     lab = Lab(work_dir=args.work_dir, observe_batch_seconds=args.observe_batch_seconds, stack=stack)
     try:
-        info = lab.start(progress=lambda message: print(f"lab: {message}", file=sys.stderr, flush=True))
-        print(f"lab: ready in {info['ready_seconds']:.1f}s; {lab.lab_file}", file=sys.stderr, flush=True)
+        info = lab.start(progress=lambda message: print(f"lab: {message}", flush=True))
+        print(f"lab: ready in {info['ready_seconds']:.1f}s; {lab.lab_file}", flush=True)
         # Python runs a signal handler in the main thread, and only when that thread runs: a wait without a
         # timeout may never wake for it (the signal lands on one of the lab's many threads). Wake to look.
         while not stop.wait(0.1):

@@ -13,7 +13,7 @@ import webbrowser
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 import yaml
@@ -21,11 +21,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
 from rich.table import Table
 
-from drillkit import client
+from drillkit import client, settings
 from drillkit.errors import DrillError, DrillNotRunning, ScenarioInvalid
 from drillkit.evidence.frameworks import FRAMEWORKS
 from drillkit.milestones import LABELS
 from drillkit.record import DrillStatus, Phase, status_of, summary_of
+from drillkit.scaffold.write import InitFault
 from drillkit.spec import Scenario, parse_scenario
 
 EXIT_PASS, EXIT_MISSED, EXIT_ERROR = 0, 1, 2
@@ -98,7 +99,7 @@ def _fail(message: str, code: int = EXIT_ERROR) -> typer.Exit:
 
 # -- where drillkit runs: one flag set, the same meaning in every command --------------------------------
 DEFAULT_LAB_FILE = Path(".drillkit/lab.json")
-STACK_VARIABLE = "DRILLKIT_STACK"
+STACK_VARIABLE = settings.STACK_VARIABLE
 EndpointOption = Annotated[
     str | None,
     typer.Option("--endpoint", help="Endpoint of a running lab; must be the one its lab file describes."),
@@ -109,20 +110,31 @@ LabFileOption = Annotated[
 ]
 StackOption = Annotated[
     str | None,
-    typer.Option("--stack-name", help=f"Deployed drillkit stack (AWS); default ${STACK_VARIABLE} when no lab flag is given."),
+    typer.Option(
+        "--stack-name",
+        help=f"Deployed drillkit stack (AWS); default ${STACK_VARIABLE}, then drillkit.toml, when no lab flag is given.",
+    ),
 ]
 RegionOption = Annotated[
     str | None,
-    typer.Option("--region", envvar=["AWS_REGION", "AWS_DEFAULT_REGION"], help="AWS region of the stack (or $AWS_REGION)."),
+    typer.Option(
+        "--region",
+        envvar=["AWS_REGION", "AWS_DEFAULT_REGION"],
+        help="AWS region of the stack (or $AWS_REGION, $AWS_DEFAULT_REGION, then drillkit.toml).",
+    ),
 ]
 
 
 def _deployment(endpoint: str | None, lab_file: Path | None, stack_name: str | None, region: str | None) -> client.Deployment:
-    """The lab (--endpoint, --lab-file) or a stack (--stack-name, else $DRILLKIT_STACK when no lab flag is given)."""
+    """The lab (--endpoint, --lab-file) or a stack (--stack-name, else $DRILLKIT_STACK, else drillkit.toml, when no lab
+    flag is given); the region from --region, $AWS_REGION, $AWS_DEFAULT_REGION, then drillkit.toml."""
     lab_asked = endpoint is not None or lab_file is not None
     if stack_name and lab_asked:
         raise _fail("give --stack-name, or --endpoint/--lab-file for a lab, not both")
-    stack = stack_name or (None if lab_asked else os.environ.get(STACK_VARIABLE) or None)
+    try:
+        stack, region = settings.stack_and_region(stack_name, region, lab_asked)
+    except DrillError as error:
+        raise _fail(str(error)) from None
     if stack:
         return client.from_stack(stack, region)
     return client.from_lab_file(lab_file or DEFAULT_LAB_FILE, endpoint)
@@ -586,32 +598,45 @@ def check(
     raise typer.Exit(code)
 
 
-class LabProcess:
-    """The lab in a child process (drillkit never imports drillkit_lab)."""
+LAB_LOG_VARIABLE = "DRILLKIT_LAB_LOG"  # "debug": the lab's component logs on the terminal, as --verbose
 
-    def __init__(self, work_dir: Path, stack: Path | None = None):
+
+def lab_verbose(flag: bool) -> bool:
+    return flag or os.environ.get(LAB_LOG_VARIABLE, "").strip().lower() == "debug"
+
+
+class LabProcess:
+    """The lab in a child process (drillkit never imports drillkit_lab).
+
+    Its components' logs (local cloud, Lambda functions, physics) go to WORK_DIR/lab.log unless ``verbose``.
+    """
+
+    def __init__(self, work_dir: Path, stack: Path | None = None, verbose: bool = False):
         self.work_dir = work_dir
         self.stack = stack
+        self.verbose = verbose
         self.lab_file = work_dir / "lab.json"
+        self.log_file = work_dir / "lab.log"
         self.process: subprocess.Popen[str] | None = None
 
-    def command(self) -> list[str]:
+    def command(self, log_file: bool = False) -> list[str]:
         command = [sys.executable, "-m", "drillkit_lab", "--work-dir", str(self.work_dir)]
+        command += ["--log-file", str(self.log_file)] if log_file and not self.verbose else []
         return command + (["--stack", str(self.stack)] if self.stack else [])
 
     def start(self, timeout: float = 60) -> client.Deployment:
         self.lab_file.unlink(missing_ok=True)
         self.work_dir.mkdir(parents=True, exist_ok=True)
-        log = open(self.work_dir / "lab.log", "w")
+        log = None if self.verbose else open(self.log_file, "w")  # noqa: SIM115 the child's, closed with it
         self.process = subprocess.Popen(self.command(), stdout=log, stderr=log, text=True)
         deadline = time.monotonic() + timeout
         while not self.lab_file.exists():
             if self.process.poll() is not None:
-                tail = (self.work_dir / "lab.log").read_text()[-2000:]
+                tail = "(its output is above)" if self.verbose else self.log_file.read_text()[-2000:]
                 raise DrillError(f"the lab failed to start:\n{tail}")
             if time.monotonic() > deadline:
                 self.stop()
-                raise DrillError(f"the lab was not ready after {timeout:g}s; see {self.work_dir / 'lab.log'}")
+                raise DrillError(f"the lab was not ready after {timeout:g}s; see {self.log_file}")
             time.sleep(0.1)
         return client.from_lab_file(self.lab_file)
 
@@ -624,20 +649,30 @@ class LabProcess:
                 self.process.kill()
 
 
+VerboseOption = Annotated[
+    bool, typer.Option("--verbose", "-v", help=f"Show the lab's component logs here (or {LAB_LOG_VARIABLE}=debug).")
+]
+
+
 @app.command()
 def demo(
     scenario_file: Path | None = typer.Option(None, help="Scenario to run (default: the region failover demo)."),
     work_dir: Path = typer.Option(Path(".drillkit/demo"), help="Lab state, logs and ground truth."),
     reports_dir: Path = typer.Option(Path("drillkit-reports"), help="Where the report is copied."),
+    verbose: VerboseOption = False,
 ) -> None:
     """Start the local lab, run a real drill in it, print the verdict and the report path."""
     scenario = load_scenario(scenario_file or project_root() / "scenarios" / DEMO_SCENARIO)
     started = time.monotonic()
     console.print("[bold]drillkit demo[/]: a real drill in the local lab")
-    lab = LabProcess(work_dir.resolve())
+    lab = LabProcess(work_dir.resolve(), verbose=lab_verbose(verbose))
     try:
         deployment = lab.start()
         console.print(f"  [cyan]•[/] lab ready in {time.monotonic() - started:.1f}s ({deployment.endpoint_url})")
+        if not lab.verbose:
+            console.print(
+                f"  [cyan]•[/] lab log: {lab.log_file}  (--verbose or {LAB_LOG_VARIABLE}=debug shows it here)", soft_wrap=True
+            )
         code = run_drill(deployment, scenario, os.environ.get("USER", "demo"), True, reports_dir, stop_on_interrupt=True)
     except DrillError as error:
         raise _fail(str(error)) from None
@@ -887,6 +922,7 @@ def _lab_answers(lab_file: Path) -> dict[str, Any] | None:
 def lab_up(
     work_dir: Path = typer.Option(Path(".drillkit"), help="Where lab.json, logs and the ground truth go."),
     stack: Path | None = typer.Option(None, help="Lab stack spec, e.g. lab/stacks/ec2-asg.yaml (default: the default stack)."),
+    verbose: VerboseOption = False,
 ) -> None:
     """Run the lab in the foreground until Ctrl-C or `drillkit lab down`. Refused while a lab of WORK_DIR is running."""
     if stack is not None and not stack.exists():
@@ -897,7 +933,10 @@ def lab_up(
             f"a lab is already running for {work_dir} (pid {running.get('pid')}, {running['endpoint_url']}): use it, "
             f"stop it with `drillkit lab down --lab-file {work_dir / 'lab.json'}`, or give another --work-dir"
         )
-    raise typer.Exit(subprocess.call(LabProcess(work_dir, stack).command()))
+    lab = LabProcess(work_dir, stack, verbose=lab_verbose(verbose))
+    if not lab.verbose:
+        console.print(f"lab log: {lab.log_file}  (--verbose or {LAB_LOG_VARIABLE}=debug shows it here)", soft_wrap=True)
+    raise typer.Exit(subprocess.call(lab.command(log_file=True)))
 
 
 @lab_app.command("down")
@@ -916,6 +955,60 @@ def lab_down(lab_file: LabFileOption = None) -> None:
         lab_file.unlink(missing_ok=True)
         raise _fail(f"the lab (pid {pid}) is not running; removed the stale {lab_file}") from None
     console.print(f"stopping the lab (pid {pid})")
+
+
+@app.command()
+def init(
+    hosted_zone: str = typer.Argument(..., help="The public hosted zone, e.g. example.com."),
+    record_name: str = typer.Argument(..., help="The failover record clients resolve, e.g. app.example.com."),
+    out: Path = typer.Option(Path("scenario.yaml"), "--out", "-o", help="Where to write the scenario."),
+    force: bool = typer.Option(False, "--force", help="Overwrite OUT if it exists."),
+    fault: InitFault = typer.Option("health-check-inversion", help="The fault the scenario injects."),
+    name: str | None = typer.Option(None, help="The scenario's name (default: from the record and the fault)."),
+    record_type: Literal["A", "AAAA", "CNAME"] = typer.Option("A", help="The failover records' type."),
+    endpoint: EndpointOption = None,
+    lab_file: LabFileOption = None,
+    region: RegionOption = None,
+) -> None:
+    """Write a scenario for the stack behind a failover record, found read-only, with AWS-sized timings and comments.
+
+    Reads the account with this workstation's credentials (or the lab given by --endpoint/--lab-file).
+    """
+    from drillkit.scaffold import discover, write
+
+    if out.exists() and not force:
+        raise _fail(f"{out} exists; give --force to overwrite it, or another --out")
+    scenario_name = name or _scenario_name(record_name, fault)
+    try:
+        if endpoint is not None or lab_file is not None:
+            lab = client.from_lab_file(lab_file or DEFAULT_LAB_FILE, endpoint)
+            where, url = lab.region, lab.endpoint_url
+        else:
+            where, url = region or settings.load().region or _default_region(), None
+        stack = client.with_aws_in(where, url, lambda: discover.discover(hosted_zone, record_name, record_type))
+        text = write.render(stack, fault, scenario_name)
+    except ScenarioInvalid as error:
+        lines = "\n".join(f"  {field}: {problem}" for field, problem in error.problems)
+        raise _fail(f"nothing was written:\n{lines}") from None
+    except DrillError as error:
+        raise _fail(f"{error}; nothing was written") from None
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
+    cluster = f", global cluster {stack.global_cluster.identifier}" if stack.global_cluster else ""
+    found = f"{len(stack.alarms)} alarm(s){cluster}"
+    console.print(f"wrote {out}: {fault} on {stack.record_name} ({found})", soft_wrap=True)
+    console.print(f"next: `drillkit run {out} --dry-run`", soft_wrap=True)
+
+
+def _scenario_name(record_name: str, fault: str) -> str:
+    label = "".join(c if c.isalnum() else "-" for c in record_name.strip(".").split(".")[0].lower()).strip("-") or "app"
+    return f"{label}-{fault}"[:63]
+
+
+def _default_region() -> str:
+    import boto3
+
+    return boto3.session.Session().region_name or "us-east-1"
 
 
 @app.command("scenario-schema")

@@ -440,6 +440,11 @@ def execution_error(execution: dict[str, Any]) -> tuple[str, str]:
 
 def with_aws_of(deployment: Deployment, work: Callable[[], Any]) -> Any:
     """Run drill code (which makes its clients through drillkit.aws) against the deployment's cloud."""
+    return with_aws_in(deployment.region, deployment.endpoint_url, work)
+
+
+def with_aws_in(region: str, endpoint_url: str | None, work: Callable[[], Any]) -> Any:
+    """Run drill code in a region, against a lab's endpoint or (None) AWS with this workstation's credentials."""
     import os
 
     from drillkit import aws
@@ -448,9 +453,9 @@ def with_aws_of(deployment: Deployment, work: Callable[[], Any]) -> Any:
         name: os.environ.get(name)
         for name in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")
     }
-    os.environ["AWS_DEFAULT_REGION"] = deployment.region
-    if deployment.endpoint_url:
-        os.environ.update(AWS_ENDPOINT_URL=deployment.endpoint_url, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
+    os.environ["AWS_DEFAULT_REGION"] = region
+    if endpoint_url:
+        os.environ.update(AWS_ENDPOINT_URL=endpoint_url, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
     aws.client.cache_clear()
     aws.forget_roles()
     try:

@@ -89,3 +89,35 @@ def test_a_drill_that_injected_nothing_does_not_speak_of_the_fault_s_time(scenar
     assert document["verdict"] == "ERROR"
     assert "after the fault was injected" not in html
     assert "No fault was injected: times are seconds since the first reading." in html
+
+
+FONT_BOX = 11.9  # the 11 px font's box (ascent plus descent) as Chromium measures it: scripts/chart_check.py
+ASCENT = 9.0  # of it above the baseline
+DOT_RADIUS = 3
+
+
+@pytest.mark.parametrize("spread", [0.3, 3.0])
+def test_rows_of_labels_leave_room_for_the_font_and_targets_sit_clear_of_the_last_lane_s_readings(scenario_dict, spread):
+    # Given four targets, three close enough together to take three rows
+    scenario_dict = {**scenario_dict, "objectives": {**scenario_dict["objectives"], "client_cutover_seconds": 20}}
+    context = drill_context(scenario_dict)
+    samples = samples_after_injection(spread, 2 * spread, 3 * spread)
+    drawn = chart.timeline(document := _document(context, finished_state(context), samples), samples)
+    assert document["verdict"] == "PASS" and len({t["y"] for t in drawn["targets"]}) == 3
+
+    # Then one row's text box ends above the next row's, and the highest target text starts below the last lane's dots
+    assert chart.ROW_HEIGHT >= FONT_BOX
+    last_lane = drawn["lanes"][-1]["y"]
+    assert min(t["y"] for t in drawn["targets"]) - ASCENT > last_lane + DOT_RADIUS
+    assert max(t["y"] for t in drawn["targets"]) < drawn["axis_y"]  # and above the axis
+
+
+def test_labels_are_painted_after_every_line_and_dot_on_a_halo_so_no_line_strikes_through_them(scenario_dict):
+    context = drill_context(scenario_dict)
+    samples = samples_after_injection(1, 2, 3)
+    html = report.render_html(_document(context, finished_state(context), samples), samples)
+
+    chart_svg = html[html.index("<svg") : html.index("<g transform")]  # the chart, without its legend
+    halo = chart_svg.index('<g paint-order="stroke" stroke="#ffffff"')
+    assert "target Detection" in chart_svg[halo:] and "fault injected" in chart_svg[halo:]
+    assert "<line" not in chart_svg[halo:] and "<circle" not in chart_svg[halo:]

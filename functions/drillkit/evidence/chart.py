@@ -26,7 +26,9 @@ CHAR_WIDTH = 6.5  # the widest an ordinary character of the chart's 11 px sans-s
 # extents, so two labels never share pixels on one row.
 _NARROW, _WIDE = set("ijlI.,:;|!'() "), set("mwMW@%")
 LABEL_GAP = 6.0  # free pixels between two labels on one row
-ROW_HEIGHT = 11
+# Rows of labels: an 11 px font's box (ascent plus descent) measures 11.9 px in Chromium (scripts/chart_check.py,
+# getBBox): 11 px rows made a row's descenders touch the next row's capitals. 14 px leaves 2 px between rows.
+ROW_HEIGHT = 14
 # Objectives measured as a data-loss window, not as a time after injection: never drawn on the time axis.
 NOT_ON_TIME_AXIS = {"rpo"}
 LANES = (
@@ -100,7 +102,10 @@ def timeline(document: dict[str, Any], samples: list[Reading]) -> dict[str, Any]
     present = {s.probe for s in samples}
     lanes = [(probe, label) for probe, label in LANES if probe in present]
     lane_y = {probe: lane_top + i * LANE_GAP for i, (probe, _) in enumerate(lanes)}
-    axis_y = lane_top + len(lanes) * LANE_GAP
+    # The targets' rows sit between the last lane and the axis, clear of the last lane's dots.
+    drawn_targets = [_target(target, x(target["t"]), 0.0) for target in targets]
+    target_rows = _pack(drawn_targets) if drawn_targets else 0
+    axis_y = lane_top + max(len(lanes) - 1, 0) * LANE_GAP + max(LANE_GAP, 14 + target_rows * ROW_HEIGHT)
     dots = [
         {
             "x": x(s.t),
@@ -113,8 +118,6 @@ def timeline(document: dict[str, Any], samples: list[Reading]) -> dict[str, Any]
         for s in samples
         if s.probe in lane_y
     ]
-    drawn_targets = [_target(target, x(target["t"]), 0.0) for target in targets]
-    target_rows = _pack(drawn_targets)
     for target in drawn_targets:
         target["y"] = axis_y - 4 - (target_rows - 1 - target.pop("row")) * ROW_HEIGHT
     ticks = []

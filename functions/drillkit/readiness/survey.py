@@ -129,6 +129,26 @@ class Survey:
 
         return list(self._once(("DescribeTargetHealth", target_group_arn), read))
 
+    def target_group(self, region: str, target_group_arn: str) -> dict[str, Any]:
+        """elasticloadbalancing:DescribeTargetGroups of one target group (its health check settings)."""
+
+        def read() -> dict[str, Any]:
+            with aws.aws_call("DescribeTargetGroups", target_group_arn):
+                found = aws.target_client("elbv2", region).describe_target_groups(TargetGroupArns=[target_group_arn])
+            return dict(found["TargetGroups"][0])
+
+        return dict(self._once(("DescribeTargetGroups", target_group_arn), read))
+
+    def target_group_attributes(self, region: str, target_group_arn: str) -> dict[str, str]:
+        """elasticloadbalancing:DescribeTargetGroupAttributes as key -> value (deregistration_delay.timeout_seconds...)."""
+
+        def read() -> dict[str, str]:
+            with aws.aws_call("DescribeTargetGroupAttributes", target_group_arn):
+                found = aws.target_client("elbv2", region).describe_target_group_attributes(TargetGroupArn=target_group_arn)
+            return {str(item["Key"]): str(item["Value"]) for item in found["Attributes"]}
+
+        return dict(self._once(("DescribeTargetGroupAttributes", target_group_arn), read))
+
     # -- EC2, CloudWatch, RDS ----------------------------------------------------------
     def security_groups(self, region: str, vpc_id: str) -> list[dict[str, Any]]:
         """ec2:DescribeSecurityGroups of a VPC, every page."""
@@ -322,3 +342,19 @@ class Survey:
                 return [c for page in pages for c in page.get("Certificates", [])]
 
         return list(self._once(("DescribeListenerCertificates", listener_arn), read))
+
+    def db_cluster(self, region: str, cluster_arn: str) -> dict[str, Any] | None:
+        """rds:DescribeDBClusters of one cluster, or None when it is not there."""
+
+        def read() -> dict[str, Any] | None:
+            try:
+                with aws.aws_call("DescribeDBClusters", cluster_arn):
+                    found = aws.target_client("rds", region).describe_db_clusters(DBClusterIdentifier=cluster_arn)
+            except AwsCallFailed as error:
+                if error.code == "DBClusterNotFoundFault":
+                    return None
+                raise
+            return dict(found["DBClusters"][0]) if found["DBClusters"] else None
+
+        found: dict[str, Any] | None = self._once(("DescribeDBClusters", cluster_arn), read)
+        return found

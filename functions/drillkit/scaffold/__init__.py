@@ -1,0 +1,1 @@
+"""`drillkit init`: discover a failover stack and write a scenario for it."""
