@@ -815,7 +815,7 @@ def evidence_export(
     stack_name: StackOption = None,
     region: RegionOption = None,
 ) -> None:
-    """Write one archive with every sealed drill of the period, the public key and a clause summary.
+    """Write one archive with every sealed drill and game-day of the period, the public key and a clause summary.
 
     A period with no sealed drill is refused (exit 2, nothing written) unless --allow-empty.
     """
@@ -839,7 +839,9 @@ def evidence_export(
             raise _fail(f"{where}: nothing exported, {out} not written (--allow-empty writes an empty archive)")
         errors.print(f"[bold yellow]warning:[/] {where}: the archive holds no evidence", soft_wrap=True)
     console.print(
-        f"Exported {result.drills} drill(s), {result.files} files, {result.bytes} bytes in {time.monotonic() - started:.1f}s: "
+        f"Exported {result.drills} drill(s)"
+        + (f" and {result.gamedays} game-day(s)" if result.gamedays else "")
+        + f", {result.files} files, {result.bytes} bytes in {time.monotonic() - started:.1f}s: "
         f"{result.path}",
         soft_wrap=True,
     )
@@ -862,7 +864,9 @@ def evidence_verify(
         start = result.chain_start or {}
         anchor = (start.get("previous") or {}).get("manifest_sha256")
         console.print(
-            f"OK: {result.drills} drill(s), {result.files} files hashed, {result.signatures} signatures and "
+            f"OK: {result.drills} drill(s)"
+            + (f", {result.gamedays} game-day(s)" if result.gamedays else "")
+            + f", {result.files} files hashed, {result.signatures} signatures and "
             f"{result.links} chain links verified"
             + (f"; the chain starts at position {start.get('sequence')}" if start else "")
             + (f" after manifest {anchor}" if anchor else ""),

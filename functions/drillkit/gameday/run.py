@@ -75,11 +75,17 @@ class GameDayConfig(BaseModel):
     evidence_bucket: str = Field(min_length=3)
     drill_state_machine_arn: str = Field(pattern=r"^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:.+$")
     topic_arn: str | None = None
+    signing_key_arn: str | None = None
 
 
 @lru_cache(maxsize=1)
 def gameday_config() -> GameDayConfig:
-    names = {"evidence_bucket": "EVIDENCE_BUCKET", "drill_state_machine_arn": "DRILL_STATE_MACHINE_ARN", "topic_arn": "TOPIC_ARN"}
+    names = {
+        "evidence_bucket": "EVIDENCE_BUCKET",
+        "drill_state_machine_arn": "DRILL_STATE_MACHINE_ARN",
+        "topic_arn": "TOPIC_ARN",
+        "signing_key_arn": "SIGNING_KEY_ARN",
+    }
     raw = {field: os.environ[var] for field, var in names.items() if os.environ.get(var)}
     try:
         return GameDayConfig.model_validate(raw)
