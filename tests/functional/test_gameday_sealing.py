@@ -114,7 +114,8 @@ def test_the_export_lists_the_gameday_with_its_drills_and_verifies(gamedays, tmp
     assert (checked.drills, checked.gamedays, checked.signatures) == (3, 1, 4)
     extracted = verify.extract(out, tmp_path / "x")
     folder = extracted / "gamedays" / done["gameday_id"]
-    assert sorted(p.name for p in folder.iterdir()) == ["gameday.html", "gameday.json", "junit.xml", "manifest.json", "manifest.sig"]
+    sealed = ["gameday.html", "gameday.json", "junit.xml", "manifest.json", "manifest.sig"]
+    assert sorted(p.name for p in folder.iterdir()) == sealed
     summary = json.loads((extracted / "summary.json").read_text())
     [listed] = summary["gamedays"]
     assert listed["gameday_id"] == done["gameday_id"] and listed["verdict"] == done["verdict"]
@@ -148,11 +149,13 @@ def test_verify_names_a_changed_gameday_report_and_a_removed_one(gamedays, tmp_p
     original = target.read_bytes()
     target.write_bytes(original.replace(b'"verdict": "PASS"', b'"verdict": "PAS5"', 1))
     assert target.read_bytes() != original
-    assert str(verify.verify(extracted).first) == f"gamedays/{second['gameday_id']}/gameday.json: SHA-256 does not match manifest.json"
+    changed = f"gamedays/{second['gameday_id']}/gameday.json"
+    assert str(verify.verify(extracted).first) == f"{changed}: SHA-256 does not match manifest.json"
     target.write_bytes(original)
     assert verify.verify(extracted).ok
 
     # When the first game-day's manifest is removed, verify names it as removed from the chain
     (extracted / "gamedays" / first["gameday_id"] / "manifest.json").unlink()
     problems = [str(p) for p in verify.verify(extracted).problems]
-    assert problems[0] == f"gamedays/{first['gameday_id']}/manifest.json: missing: game-day {first['gameday_id']} (chain position 1) was removed"
+    removed = f"gamedays/{first['gameday_id']}/manifest.json"
+    assert problems[0] == f"{removed}: missing: game-day {first['gameday_id']} (chain position 1) was removed"
