@@ -1081,10 +1081,10 @@ def gameday_schedule_command(
         done = gameday_schedule.put(
             deployment.client("scheduler"), schedule_name, cron, timezone, machine, role, document, enabled=not disabled
         )
-        upcoming = gameday_schedule.next_run(cron, timezone, datetime.now(UTC)) if not disabled else None
+        upcoming = gameday_schedule.next_of(deployment.client("scheduler"), schedule_name, datetime.now(UTC))
     except DrillError as error:
         raise _fail(str(error)) from None
-    state = "paused" if disabled else f"next run {upcoming:%Y-%m-%d %H:%M} UTC" if upcoming else "next run not computed"
+    state = "paused" if disabled else f"next run {upcoming:%Y-%m-%d %H:%M:%S} UTC" if upcoming else "no run to come"
     console.print(f"Schedule [bold]{schedule_name}[/] {done}: {plan.name}, {cron} ({timezone}); {state}", soft_wrap=True)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import time
@@ -12,6 +13,7 @@ import yaml
 from typer.testing import CliRunner
 
 from drillkit.cli import app
+from drillkit.evidence import verify
 from drillkit.gameday import client as gameday_client
 from drillkit.gameday.client import load_plan
 from drillkit.gameday.run import drill_items, execution_arn_of
@@ -91,6 +93,26 @@ def test_failure_policy_continue_runs_every_drill(lab, tmp_path):
     assert [d["verdict"] for d in document["drills"]] == ["FAIL", "PASS"], result.output
     assert document["verdict"] == "FAIL" and document["stopped_early"] is False and document["stop_reason"] is None
     assert result.exit_code == 1
+    # And the game-day report is sealed: manifest.json hashes each file, manifest.sig signs it with the evidence key
+    folder = tmp_path / document["gameday_id"]
+    sealed = json.loads((folder / "manifest.json").read_text())
+    assert sealed["gameday_id"] == document["gameday_id"] and sealed["signing"]["algorithm"] == "ECDSA_SHA_256"
+    for artifact in sealed["artifacts"]:
+        assert hashlib.sha256((folder / artifact["name"]).read_bytes()).hexdigest() == artifact["sha256"], artifact["name"]
+    assert (folder / "manifest.sig").stat().st_size > 0
+    assert document["integrity"]["chain"]["head"] == "chain/gamedays/head.json"
+    # And the evidence export of its day lists it with both its drills, and verifies offline
+    lab_file, archive = str(lab.work_dir / "lab.json"), tmp_path / "evidence.tar.gz"
+    period = ["--from", document["started_at"][:10], "--to", time.strftime("%Y-%m-%d", time.gmtime())]
+    exported = CliRunner().invoke(app, ["evidence", "export", *period, "--out", str(archive), "--lab-file", lab_file])
+    assert exported.exit_code == 0 and "game-day(s)" in exported.output, exported.output
+    verified = CliRunner().invoke(app, ["evidence", "verify", str(archive)])
+    assert verified.exit_code == 0 and "game-day(s)" in verified.output, verified.output
+    root = verify.extract(archive, tmp_path / "extracted")
+    summary = json.loads((root / "summary.json").read_text())
+    [listed] = [g for g in summary["gamedays"] if g["gameday_id"] == document["gameday_id"]]
+    assert [(d["verdict"], d["in_export"]) for d in listed["drills"]] == [("FAIL", True), ("PASS", True)]
+    assert (root / "gamedays" / document["gameday_id"] / "manifest.sig").read_bytes() == (folder / "manifest.sig").read_bytes()
 
 
 FREEZE = """BEGIN:VCALENDAR
