@@ -206,3 +206,51 @@ def test_a_scheduled_gameday_fires_by_itself(lab, tmp_path):
     # And an at(...) schedule fires once
     time.sleep(2)
     assert len(scheduled()) == 1
+
+
+def test_a_rate_schedule_fires_by_itself_from_its_start_date_and_a_disabled_one_never(lab, tmp_path):
+    from datetime import UTC, datetime, timedelta
+
+    # Given two rate(1 minute) schedules of the game-day machine starting in a few seconds, one of them DISABLED
+    # (their plan has no drill: preflight refuses it at once, which is all this check needs)
+    scheduler, sfn = lab.client("scheduler"), lab.deployment.client("stepfunctions")
+    machine = lab.info["state_machines"]["gameday"]
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=4)
+
+    def create(name: str, state: str) -> None:
+        document = {"requested_by": f"schedule {name}", "schedule": name, "plan": {"name": "no-drill", "drills": []}}
+        target = {"Arn": machine, "RoleArn": lab.deployment.scheduler_role(), "Input": json.dumps(document)}
+        scheduler.create_schedule(
+            Name=name,
+            ScheduleExpression="rate(1 minute)",
+            StartDate=start,
+            State=state,
+            FlexibleTimeWindow={"Mode": "OFF"},
+            Target=target,
+        )
+
+    create("every-minute", "ENABLED")
+    create("every-minute-paused", "DISABLED")
+    lab_file = str(lab.work_dir / "lab.json")
+    # And `drillkit gameday schedules` shows when each runs next: the enabled one at its StartDate, the paused one never
+    listed = CliRunner().invoke(app, ["gameday", "schedules", "--lab-file", lab_file], env={"COLUMNS": "200"}).output
+    rows = {line.split()[1]: " ".join(line.split()) for line in listed.splitlines() if "every-minute" in line}
+    assert rows["every-minute"].endswith(f"{start:%Y-%m-%d %H:%M} │"), listed
+    assert rows["every-minute-paused"].endswith("DISABLED │ rate(1 minute) UTC │ no-drill (0 drills) │ - │"), listed
+
+    def started(name: str) -> list[dict]:
+        executions = sfn.list_executions(stateMachineArn=machine)["executions"]
+        described = [sfn.describe_execution(executionArn=e["executionArn"]) for e in executions]
+        return [d for d in described if json.loads(d["input"]).get("schedule") == name]
+
+    try:
+        # When its StartDate comes, the enabled one starts the game-day machine by itself, once
+        wait_for(lambda: started("every-minute"), 20, "the rate schedule fired")
+        [fired] = started("every-minute")
+        assert fired["startDate"] >= start - timedelta(seconds=1), (fired["startDate"], start)
+        time.sleep(3)
+        assert len(started("every-minute")) == 1  # the next run is a minute later
+        assert started("every-minute-paused") == []
+    finally:
+        for name in ("every-minute", "every-minute-paused"):
+            scheduler.delete_schedule(Name=name)
