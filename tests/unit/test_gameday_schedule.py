@@ -83,6 +83,29 @@ DEC_10 = datetime(2026, 12, 10, tzinfo=UTC)
             datetime(2026, 12, 10, 10, tzinfo=UTC),
         ),
         (timing("cron(0 10 * * ? *)", end_date=datetime(2026, 12, 2, 10, tzinfo=UTC)), NOW, None),
+        # daylight saving time (New York): 02:30 does not exist on 2027-03-14, so that day has no run; 01:30 happens
+        # twice on 2026-11-01 and runs once
+        (
+            timing("cron(30 2 * * ? *)", timezone="America/New_York"),
+            datetime(2027, 3, 13, 8, tzinfo=UTC),
+            datetime(2027, 3, 15, 6, 30, tzinfo=UTC),
+        ),
+        (
+            timing("cron(30 1 * * ? *)", timezone="America/New_York"),
+            datetime(2026, 10, 31, 12, tzinfo=UTC),
+            datetime(2026, 11, 1, 5, 30, tzinfo=UTC),
+        ),
+        (
+            timing("cron(30 1 * * ? *)", timezone="America/New_York"),
+            datetime(2026, 11, 1, 5, 30, tzinfo=UTC),
+            datetime(2026, 11, 2, 6, 30, tzinfo=UTC),
+        ),
+        # a rate in days is 24 hours, whatever the clock on the wall does
+        (
+            timing("rate(1 day)", timezone="America/New_York", since=datetime(2027, 3, 13, 12, tzinfo=UTC)),
+            datetime(2027, 3, 13, 13, tzinfo=UTC),
+            datetime(2027, 3, 14, 12, tzinfo=UTC),
+        ),
         # a DISABLED schedule never fires
         (timing("rate(1 minute)", enabled=False), NOW, None),
         (timing("cron(0/15 * * * ? *)", enabled=False), NOW, None),

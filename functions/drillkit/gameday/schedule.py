@@ -192,8 +192,10 @@ def next_run(expression: str, timezone: str, now: datetime) -> datetime | None:
             for h in hours:
                 for m in minutes:
                     moment = day.replace(hour=h, minute=m)
-                    if moment > local:
-                        return moment.astimezone(UTC)
+                    instant = moment.astimezone(UTC)
+                    # A wall time the spring-forward skips does not run; one the fall-back repeats runs once (the first).
+                    if instant.astimezone(zone).replace(tzinfo=None) == moment.replace(tzinfo=None) and instant > now:
+                        return instant
         day = (day + timedelta(days=1)).replace(hour=0, minute=0)
     return None
 
