@@ -972,13 +972,13 @@ def _print_gameday_plan(plan: Any) -> None:
 
 
 def _gameday_dry_run(deployment: client.Deployment, plan: Any, requested_by: str) -> int:
-    from drillkit.gameday import run as gameday_run
+    from drillkit import change_calendar
 
     _print_gameday_plan(plan)
     worst = EXIT_PASS
     if plan.change_calendar:
         try:
-            state = client.with_aws_of(deployment, lambda: gameday_run.calendar_state(plan.change_calendar))
+            state = client.with_aws_of(deployment, lambda: change_calendar.calendar_state(plan.change_calendar))
         except DrillError as error:
             console.print(f"  change calendar {plan.change_calendar}: [red]cannot be read[/]: {error}", soft_wrap=True)
             worst = EXIT_ERROR

@@ -18,7 +18,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from drillkit import aws, clock
-from drillkit.errors import ChangeFreeze, ConfigurationError
+from drillkit.change_calendar import refuse_if_closed
+from drillkit.errors import ConfigurationError
 from drillkit.gameday.plan import GameDayInvalid, GameDayPlan, described
 from drillkit.spec import DRILL_ID_PATTERN, Network
 
@@ -168,28 +169,10 @@ def drill_items(request: GameDayRequest) -> list[DrillItem]:
     return items
 
 
-def calendar_state(name: str) -> dict[str, Any]:
-    """GetCalendarState: OPEN or CLOSED now, and when it changes next."""
-    with aws.aws_call("GetCalendarState", name):
-        answer = aws.client("ssm").get_calendar_state(CalendarNames=[name])
-    return {
-        "name": name,
-        "state": answer["State"],
-        "at_time": answer.get("AtTime"),
-        "next_transition_time": answer.get("NextTransitionTime"),
-    }
-
-
 def refuse_if_frozen(plan: GameDayPlan) -> dict[str, Any] | None:
     if plan.change_calendar is None:
         return None
-    state = calendar_state(plan.change_calendar)
-    if state["state"] == "CLOSED":
-        reopens = f"; it opens again at {state['next_transition_time']}" if state.get("next_transition_time") else ""
-        raise ChangeFreeze(
-            f"change_calendar {plan.change_calendar} is CLOSED (a change freeze): game-day {plan.name} refuses to start{reopens}"
-        )
-    return state
+    return refuse_if_closed(plan.change_calendar, f"game-day {plan.name}")
 
 
 def preflight(event: dict[str, Any], execution_id: str | None = None, started: float | None = None) -> dict[str, Any]:
