@@ -180,8 +180,10 @@ def preflight(event: dict[str, Any], execution_id: str | None = None, started: f
     request = named(parse_gameday_request(event), execution_id, clock.now() if started is None else started)
     calendar = refuse_if_frozen(request.plan)
     announce = request.plan.announce_seconds
-    topic = gameday_config().topic_arn if announce else None
-    if announce and topic:
+    # A scheduled game-day is always announced before it starts (nobody at a terminal started it); one started
+    # by hand is announced when its plan asks for a lead time.
+    topic = gameday_config().topic_arn if announce or request.schedule else None
+    if topic:
         announce_start(topic, request, execution_id, clock.now() + announce)
     prepared = Prepared(
         gameday_id=id_of(request),
@@ -192,7 +194,7 @@ def preflight(event: dict[str, Any], execution_id: str | None = None, started: f
         failure_policy=request.plan.failure_policy,
         change_calendar=calendar,
         announce_seconds=announce,
-        announced=bool(announce and topic),
+        announced=bool(topic),
         drills=drill_items(request),
     )
     return prepared.model_dump(mode="json")
