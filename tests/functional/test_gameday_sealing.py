@@ -159,3 +159,27 @@ def test_verify_names_a_changed_gameday_report_and_a_removed_one(gamedays, tmp_p
     problems = [str(p) for p in verify.verify(extracted).problems]
     removed = f"gamedays/{first['gameday_id']}/manifest.json"
     assert problems[0] == f"{removed}: missing: game-day {first['gameday_id']} (chain position 1) was removed"
+
+
+def test_changing_one_byte_of_any_file_of_an_export_with_gamedays_fails_verify_naming_that_file(gamedays, tmp_path):
+    store, run_one = gamedays
+    run_one("q3")
+    run_one("q4")
+    out = tmp_path / "evidence.tar.gz"
+    export.export(boto3.client("s3"), boto3.client("kms"), LOCKED_BUCKET, YEAR, None, out)
+    root = verify.extract(out, tmp_path / "x")
+    files = sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+    assert sum(f.startswith("gamedays/") for f in files) == 2 * 5
+
+    for relative in files:
+        path = root / relative
+        original = path.read_bytes()
+        changed = bytearray(original or b"\n")
+        changed[len(changed) // 2] ^= 0x01
+        path.write_bytes(bytes(changed))
+        try:
+            first = verify.verify_directory(root).first
+        finally:
+            path.write_bytes(original)
+        assert first is not None and first.path == relative, f"changed {relative}, verify named {first}"
+    assert verify.verify_directory(root).ok
