@@ -177,11 +177,13 @@ def test_a_scheduled_gameday_fires_by_itself(lab, tmp_path):
     # Given a one-drill plan scheduled a few seconds ahead with `drillkit gameday schedule`
     plan = write_plan(tmp_path, "stop", ["pass"])
     lab_file = str(lab.work_dir / "lab.json")
-    at = (datetime.now(UTC) + timedelta(seconds=5)).strftime("%Y-%m-%dT%H:%M:%S")
+    # 15 s ahead: the schedule and the listing must both come before it, also on a loaded machine
+    at = (datetime.now(UTC) + timedelta(seconds=15)).strftime("%Y-%m-%dT%H:%M:%S")
     created = CliRunner().invoke(
         app, ["gameday", "schedule", plan, "--cron", f"at({at})", "--name", "soon", "--lab-file", lab_file]
     )
     assert created.exit_code == 0 and "Schedule soon created" in created.output, created.output
+    assert f"next run {at.replace('T', ' ')} UTC" in " ".join(created.output.split()), created.output
     listed = " ".join(CliRunner().invoke(app, ["gameday", "schedules", "--lab-file", lab_file]).output.split())
     assert "soon" in listed and "ENABLED" in listed and at.replace("T", " ")[:16] in listed, listed
     # When its time comes, the game-day machine starts by itself and runs the drill
