@@ -983,9 +983,9 @@ def _gameday_dry_run(deployment: client.Deployment, plan: Any, requested_by: str
             console.print(f"  change calendar {plan.change_calendar}: [red]cannot be read[/]: {error}", soft_wrap=True)
             worst = EXIT_ERROR
         else:
-            colour = "red" if state["state"] == "CLOSED" else "green"
-            console.print(f"  change calendar {plan.change_calendar}: [{colour}]{state['state']}[/] now", soft_wrap=True)
-            worst = EXIT_MISSED if state["state"] == "CLOSED" else worst
+            colour = "red" if state.state == "CLOSED" else "green"
+            console.print(f"  change calendar {plan.change_calendar}: [{colour}]{state.state}[/] now", soft_wrap=True)
+            worst = EXIT_MISSED if state.state == "CLOSED" else worst
     for index in range(len(plan.drills)):
         console.print(f"\n[bold]Drill {index:02d}[/] on {plan.environment_label(index)}")
         worst = max(worst, print_plan(deployment, plan.scenario_of(index), requested_by))

@@ -18,7 +18,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from drillkit import aws, clock
-from drillkit.change_calendar import refuse_if_closed
+from drillkit.change_calendar import CalendarState, refuse_if_closed
 from drillkit.errors import ConfigurationError
 from drillkit.gameday.plan import GameDayInvalid, GameDayPlan, described
 from drillkit.spec import DRILL_ID_PATTERN, Network
@@ -65,7 +65,7 @@ class Prepared(_Strict):
     max_concurrency: int
     tolerated_failure_percentage: float
     failure_policy: Literal["stop", "continue"]
-    change_calendar: dict[str, Any] | None = None
+    change_calendar: CalendarState | None = None
     announce_seconds: int = 0
     announced: bool = False
     drills: list[DrillItem]
@@ -169,7 +169,7 @@ def drill_items(request: GameDayRequest) -> list[DrillItem]:
     return items
 
 
-def refuse_if_frozen(plan: GameDayPlan) -> dict[str, Any] | None:
+def refuse_if_frozen(plan: GameDayPlan) -> CalendarState | None:
     if plan.change_calendar is None:
         return None
     return refuse_if_closed(plan.change_calendar, f"game-day {plan.name}")
