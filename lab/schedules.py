@@ -3,27 +3,43 @@
 moto keeps schedules (CreateSchedule, GetSchedule, ListSchedules, UpdateSchedule) but never runs one. The lab
 watches them through the API and, when an ENABLED schedule's time comes, does what Scheduler does for a Step
 Functions target: StartExecution of the target state machine with the target's Input (an execution name of its
-own). at(...) fires once; cron(...) at each of its times (drillkit.gameday.schedule.next_run reads it); rate(...)
-is not fired (its runs count from a start date moto does not keep).
+own). When a schedule fires is drillkit.gameday.schedule.next_fire, from what GetSchedule answers: at(...) once;
+cron(...) at each of its times in its time zone; rate(...) at its fixed rate from StartDate, or at once and then
+at the rate when it has none; never before StartDate nor from EndDate on; a DISABLED schedule never, and a schedule
+enabled again does not make up the runs it missed. FlexibleTimeWindow OFF fires at the scheduled time; FLEXIBLE
+at a random moment within the window after it (docs/lab.md cites the AWS pages).
 """
 
 from __future__ import annotations
 
+import random
 import sys
 import threading
 import uuid
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from drillkit.gameday.schedule import next_run
+from drillkit.gameday.schedule import ScheduleTiming, next_fire
+
+# A one-time schedule created for the minute in progress still fires: Scheduler invokes with 60-second precision.
+AT_PRECISION = timedelta(seconds=60)
+
+
+@dataclass
+class Due:
+    timing: ScheduleTiming
+    scheduled: datetime | None  # the next scheduled time, None when the schedule will not fire again
+    fire_at: datetime | None  # when the lab invokes the target: the scheduled time plus any flexible delay
 
 
 class ScheduleRunner:
-    def __init__(self, session: Any, poll_seconds: float = 0.5):
+    def __init__(self, session: Any, poll_seconds: float = 0.5, rng: random.Random | None = None):
         self.scheduler = session.client("scheduler")
         self.sfn = session.client("stepfunctions")
         self.poll_seconds = poll_seconds
-        self._due: dict[str, datetime | None] = {}  # schedule ARN + expression -> when it fires next
+        self.rng = rng or random.Random()  # noqa: S311 (a flexible window's delay, not a secret)
+        self._due: dict[str, Due] = {}  # schedule ARN -> its next invocation
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="schedules", daemon=True)
 
@@ -40,23 +56,33 @@ class ScheduleRunner:
             except Exception as error:  # noqa: BLE001 the local cloud is stopping, or one schedule is odd: go on
                 print(f"lab: schedules: {error}", file=sys.stderr)
 
+    def _plan(self, timing: ScheduleTiming, after: datetime) -> Due:
+        scheduled = next_fire(timing, after)
+        delay = timedelta(seconds=self.rng.uniform(0, timing.flexible_minutes * 60)) if timing.flexible_minutes else timedelta()
+        return Due(timing, scheduled, scheduled + delay if scheduled else None)
+
     def tick(self, now: datetime) -> None:
+        enabled: set[str] = set()
         for page in self.scheduler.get_paginator("list_schedules").paginate(State="ENABLED"):
             for item in page.get("Schedules", []):
                 detail = self.scheduler.get_schedule(Name=item["Name"], GroupName=item.get("GroupName", "default"))
                 if detail.get("State") != "ENABLED" or ":states:" not in detail["Target"]["Arn"]:
                     continue
-                key = f"{detail['Arn']} {detail['ScheduleExpression']} {detail.get('ScheduleExpressionTimezone')}"
-                if key not in self._due:
-                    # First seen now: an at(...) already past still fires (it was created for a moment just gone).
-                    expression, zone = detail["ScheduleExpression"], detail.get("ScheduleExpressionTimezone") or "UTC"
-                    since = datetime(1970, 1, 1, tzinfo=UTC) if expression.startswith("at(") else now
-                    self._due[key] = next_run(expression, zone, since)
-                due = self._due[key]
-                if due is None or due > now:
+                arn = detail["Arn"]
+                enabled.add(arn)
+                timing = ScheduleTiming.of(detail)
+                due = self._due.get(arn)
+                if due is None or due.timing != timing:
+                    # First seen in this form: runs count from when it took it (the lab polls; Scheduler does not).
+                    slack = AT_PRECISION if timing.expression.startswith("at(") else timedelta(microseconds=1)
+                    due = self._due[arn] = self._plan(timing, timing.since - slack)
+                if due.fire_at is None or due.fire_at > now or due.scheduled is None:
                     continue
                 self.sfn.start_execution(
                     stateMachineArn=detail["Target"]["Arn"], name=str(uuid.uuid4()), input=detail["Target"].get("Input") or "{}"
                 )
-                expression, zone = detail["ScheduleExpression"], detail.get("ScheduleExpressionTimezone") or "UTC"
-                self._due[key] = None if expression.startswith("at(") else next_run(expression, zone, now)
+                # Next after this run; a lab that fell behind (a paused process) does not fire the runs it missed in a burst.
+                self._due[arn] = self._plan(timing, max(due.scheduled, now))
+        # A schedule that is DISABLED (or gone) is forgotten: enabled again, it counts from that change, as Scheduler does.
+        for arn in set(self._due) - enabled:
+            del self._due[arn]

@@ -850,7 +850,7 @@ def evidence_export(
     stack_name: StackOption = None,
     region: RegionOption = None,
 ) -> None:
-    """Write one archive with every sealed drill of the period, the public key and a clause summary.
+    """Write one archive with every sealed drill and game-day of the period, the public key and a clause summary.
 
     A period with no sealed drill is refused (exit 2, nothing written) unless --allow-empty.
     """
@@ -874,7 +874,9 @@ def evidence_export(
             raise _fail(f"{where}: nothing exported, {out} not written (--allow-empty writes an empty archive)")
         errors.print(f"[bold yellow]warning:[/] {where}: the archive holds no evidence", soft_wrap=True)
     console.print(
-        f"Exported {result.drills} drill(s), {result.files} files, {result.bytes} bytes in {time.monotonic() - started:.1f}s: "
+        f"Exported {result.drills} drill(s)"
+        + (f" and {result.gamedays} game-day(s)" if result.gamedays else "")
+        + f", {result.files} files, {result.bytes} bytes in {time.monotonic() - started:.1f}s: "
         f"{result.path}",
         soft_wrap=True,
     )
@@ -897,7 +899,9 @@ def evidence_verify(
         start = result.chain_start or {}
         anchor = (start.get("previous") or {}).get("manifest_sha256")
         console.print(
-            f"OK: {result.drills} drill(s), {result.files} files hashed, {result.signatures} signatures and "
+            f"OK: {result.drills} drill(s)"
+            + (f", {result.gamedays} game-day(s)" if result.gamedays else "")
+            + f", {result.files} files hashed, {result.signatures} signatures and "
             f"{result.links} chain links verified"
             + (f"; the chain starts at position {start.get('sequence')}" if start else "")
             + (f" after manifest {anchor}" if anchor else ""),
@@ -1061,20 +1065,20 @@ def _print_gameday_plan(plan: Any) -> None:
 
 
 def _gameday_dry_run(deployment: client.Deployment, plan: Any, requested_by: str) -> int:
-    from drillkit.gameday import run as gameday_run
+    from drillkit import change_calendar
 
     _print_gameday_plan(plan)
     worst = EXIT_PASS
     if plan.change_calendar:
         try:
-            state = client.with_aws_of(deployment, lambda: gameday_run.calendar_state(plan.change_calendar))
+            state = client.with_aws_of(deployment, lambda: change_calendar.calendar_state(plan.change_calendar))
         except DrillError as error:
             console.print(f"  change calendar {plan.change_calendar}: [red]cannot be read[/]: {error}", soft_wrap=True)
             worst = EXIT_ERROR
         else:
-            colour = "red" if state["state"] == "CLOSED" else "green"
-            console.print(f"  change calendar {plan.change_calendar}: [{colour}]{state['state']}[/] now", soft_wrap=True)
-            worst = EXIT_MISSED if state["state"] == "CLOSED" else worst
+            colour = "red" if state.state == "CLOSED" else "green"
+            console.print(f"  change calendar {plan.change_calendar}: [{colour}]{state.state}[/] now", soft_wrap=True)
+            worst = EXIT_MISSED if state.state == "CLOSED" else worst
     for index in range(len(plan.drills)):
         console.print(f"\n[bold]Drill {index:02d}[/] on {plan.environment_label(index)}")
         worst = max(worst, print_plan(deployment, plan.scenario_of(index), requested_by))
@@ -1170,10 +1174,10 @@ def gameday_schedule_command(
         done = gameday_schedule.put(
             deployment.client("scheduler"), schedule_name, cron, timezone, machine, role, document, enabled=not disabled
         )
-        upcoming = gameday_schedule.next_run(cron, timezone, datetime.now(UTC)) if not disabled else None
+        upcoming = gameday_schedule.next_of(deployment.client("scheduler"), schedule_name, datetime.now(UTC))
     except DrillError as error:
         raise _fail(str(error)) from None
-    state = "paused" if disabled else f"next run {upcoming:%Y-%m-%d %H:%M} UTC" if upcoming else "next run not computed"
+    state = "paused" if disabled else f"next run {upcoming:%Y-%m-%d %H:%M:%S} UTC" if upcoming else "no run to come"
     console.print(f"Schedule [bold]{schedule_name}[/] {done}: {plan.name}, {cron} ({timezone}); {state}", soft_wrap=True)
 
 

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from drillkit import allow, aws, canary, clock, faults, notify, probes, readiness, waits
+from drillkit import allow, aws, canary, change_calendar, clock, faults, notify, probes, readiness, waits
 from drillkit.config import approval_config, evidence_config, ledger_config, notify_config, observe_config
 from drillkit.discovery import resolve_target
 from drillkit.errors import DrillRejected, DrillStateInvalid, EnvironmentLocked, NotSteady, RestoreFailed, ScenarioInvalid
@@ -124,6 +124,9 @@ def preflight(request: dict[str, Any], execution_id: str | None, execution_name:
     scenario = parsed.scenario
     # The CLI names the execution after the drill id; a console start names it or lets Step Functions do so.
     drill_id = parsed.drill_id or execution_name or new_drill_id(scenario.name)
+    if scenario.change_calendar:
+        # A change freeze refuses the drill before anything is read of the target or written to the ledger.
+        change_calendar.refuse_if_closed(scenario.change_calendar, f"drill {drill_id} of scenario {scenario.name}")
     with aws.acting_for(scenario.target.role_arn, scenario.target.external_id, drill_id):
         target, fault, prior, findings, protected = _survey(scenario, parsed.network)
     blocked = any(f.blocking for f in findings)

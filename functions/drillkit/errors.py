@@ -146,7 +146,7 @@ class DrillNotRunning(DrillError):
 
 # -- game-days ------------------------------------------------------------------------------------------
 class ChangeFreeze(DrillError):
-    """The game-day's SSM Change Calendar is CLOSED: nothing is started."""
+    """The SSM Change Calendar a game-day plan or a scenario names is CLOSED: nothing is started."""
 
 
 class GameDayInvalid(ScenarioInvalid):

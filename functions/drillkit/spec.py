@@ -16,6 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from drillkit.errors import ScenarioInvalid
 
+# An SSM Change Calendar, by name or ARN (a game-day plan or a scenario may name one).
+CALENDAR_PATTERN = r"^(arn:aws[a-z-]*:ssm:[a-z0-9-]+:\d{12}:document/)?[A-Za-z0-9_.-]{3,128}$"
+
 DRILL_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9-]{5,62}$"
 REGION_PATTERN = r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$"
 HOSTNAME_PATTERN = re.compile(r"^(?=.{1,253}\.?$)([A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9_-]{1,63}\.?$")
@@ -314,6 +317,11 @@ class Scenario(_Strict):
         description="Alarms that must not fire: in ALARM before the drill it does not start; during it, it restores at once.",
     )
     data: Data = Data()
+    change_calendar: str | None = Field(
+        default=None,
+        pattern=CALENDAR_PATTERN,
+        description="An SSM Change Calendar (name or ARN): while it is CLOSED the drill refuses to start, naming it.",
+    )
 
     @field_validator("version", mode="before")
     @classmethod
@@ -334,6 +342,8 @@ class Scenario(_Strict):
             # Added later: a scenario that does not set them keeps the hash its earlier reports recorded.
             if document[section].get(optional) is None:
                 document[section].pop(optional, None)
+        if document.get("change_calendar") is None:
+            document.pop("change_calendar", None)  # added later, likewise
         if document["sampling"].get("probe_timeout_seconds") == PROBE_TIMEOUT_SECONDS:
             document["sampling"].pop("probe_timeout_seconds")  # added later, likewise
         canonical = json.dumps(document, sort_keys=True, separators=(",", ":"))

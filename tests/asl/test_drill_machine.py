@@ -292,14 +292,14 @@ def test_evidence_bucket_locks_objects_for_six_years_in_the_mode_the_parameter_c
     assert "EvidenceRetentionMode=COMPLIANCE" in prod
 
 
-def test_only_the_report_function_may_sign_and_only_with_the_evidence_key():
+def test_only_the_functions_that_seal_reports_may_sign_and_only_with_the_evidence_key():
     key = RESOURCES["EvidenceSigningKey"]["Properties"]
     assert (key["KeySpec"], key["KeyUsage"]) == ("ECC_NIST_P256", "SIGN_VERIFY")
     for logical_id, resource in RESOURCES.items():
         if resource["Type"] != "AWS::Serverless::Function":
             continue
         kms = [s for s in statements({logical_id: resource}) if any(str(a).startswith("kms:") for a in s["Action"])]
-        if logical_id in ("ReportFunction", "SafetyNetFunction"):
+        if logical_id in ("ReportFunction", "SafetyNetFunction", "GameDayFunction"):  # drill reports, game-day reports
             assert kms == [
                 {
                     "Sid": "SignEvidenceManifests",

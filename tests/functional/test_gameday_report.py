@@ -87,7 +87,8 @@ def test_the_report_lists_every_drill_links_its_report_and_is_valid(gameday):
     assert [d["verdict"] for d in result["drills"]] == ["PASS", "FAIL", "NOT_STARTED", "ABORTED"]
     s3 = boto3.client("s3")
     prefix = f"gamedays/{event['gameday']['gameday_id']}/"
-    assert sorted(result["artifacts"].values()) == [prefix + n for n in ("gameday.html", "gameday.json", "junit.xml")]
+    names = ("gameday.html", "gameday.json", "junit.xml", "manifest.json")  # sealed; unsigned without SIGNING_KEY_ARN
+    assert sorted(result["artifacts"].values()) == [prefix + n for n in names]
     document = json.loads(s3.get_object(Bucket=BUCKET, Key=prefix + "gameday.json")["Body"].read())
     # And gameday.json is valid against its published schema
     errors = [f"{list(e.absolute_path)}: {e.message}" for e in validator().iter_errors(document)]
@@ -169,3 +170,27 @@ def test_an_announced_gameday_tells_the_topic_what_where_when_and_how_to_stop_it
     assert "00 region-failover-health-check (health-check-inversion) on app.drillkit.lab" in message
     assert "requested by schedule weekly" in message
     assert f"aws stepfunctions stop-execution --execution-arn {execution}" in message
+
+
+def test_a_scheduled_gameday_is_announced_even_without_a_lead_time_and_one_started_by_hand_is_not(
+    aws_env, monkeypatch, scenario_dict
+):
+    from moto.sns.models import sns_backends
+
+    topic = boto3.client("sns").create_topic(Name="drillkit")["TopicArn"]
+    monkeypatch.setenv("TOPIC_ARN", topic)
+    monkeypatch.setenv("DRILL_STATE_MACHINE_ARN", "arn:aws:states:us-east-1:123456789012:stateMachine:drill")
+    run.gameday_config.cache_clear()
+    plan = {"name": "nightly", "drills": [{"scenario": scenario_dict}]}  # no announce_seconds
+    sent = sns_backends["123456789012"]["us-east-1"].topics[topic].sent_notifications
+    # When a game-day started by hand passes preflight, nothing is announced
+    by_hand = run.preflight({"plan": plan, "requested_by": "alice"}, "arn:aws:states:us-east-1:123456789012:execution:g:1")
+    assert by_hand["announced"] is False and sent == []
+    # When a scheduled one does, the topic hears what, where, now, and how to stop it, before any drill
+    execution = "arn:aws:states:us-east-1:123456789012:execution:gameday:2"
+    scheduled = run.preflight({"plan": plan, "schedule": "nightly", "requested_by": "schedule nightly"}, execution)
+    run.gameday_config.cache_clear()
+    assert scheduled["announced"] is True and scheduled["announce_seconds"] == 0
+    [(_, message, subject, *_)] = sent
+    assert subject.startswith("drillkit game-day nightly starts ")
+    assert "requested by schedule nightly" in message and f"stop-execution --execution-arn {execution}" in message

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
@@ -81,3 +81,27 @@ def test_bad_names_zones_and_expressions_are_refused_before_anything_is_written(
     assert scheduler.list_schedules()["Schedules"] == []
     with pytest.raises(schedule.ScheduleInvalid, match="no schedule missing"):
         schedule.set_state(scheduler, "missing", enabled=False)
+
+
+def test_a_rate_schedule_lists_its_next_run_from_its_start_date_and_pausing_keeps_its_dates(aws_env, plan):
+    # Given a rate schedule of the game-day machine that starts tomorrow and ends in a week (set in the console)
+    scheduler = boto3.client("scheduler")
+    start, end = NOW + timedelta(days=1, hours=2), NOW + timedelta(days=7)
+    target = {"Arn": MACHINE, "RoleArn": ROLE, "Input": schedule.schedule_input(plan, "daily")}
+    scheduler.create_schedule(
+        Name="daily",
+        ScheduleExpression="rate(1 day)",
+        StartDate=start,
+        EndDate=end,
+        FlexibleTimeWindow={"Mode": "OFF"},
+        Target=target,
+    )
+    # Then its next run is its StartDate, and after that a day later
+    assert schedule.listed(scheduler, MACHINE, NOW)[0]["next_run"] == start
+    assert schedule.listed(scheduler, MACHINE, start)[0]["next_run"] == start + timedelta(days=1)
+    assert schedule.listed(scheduler, MACHINE, end)[0]["next_run"] is None  # none from EndDate on
+    # When it is paused and resumed, UpdateSchedule is given its dates back (it resets what it is not given)
+    schedule.set_state(scheduler, "daily", enabled=False)
+    schedule.set_state(scheduler, "daily", enabled=True)
+    kept = scheduler.get_schedule(Name="daily")
+    assert (kept["State"], kept["StartDate"], kept["EndDate"]) == ("ENABLED", start, end)

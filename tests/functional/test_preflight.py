@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from botocore.stub import Stubber
 
-from drillkit import drill
-from drillkit.errors import EnvironmentLocked, ScenarioInvalid, TargetNotAllowed, TargetNotFound
+from drillkit import aws, drill
+from drillkit.errors import ChangeFreeze, EnvironmentLocked, ScenarioInvalid, TargetNotAllowed, TargetNotFound
 from drillkit.ledger import Ledger
 from drillkit.record import Phase
 
@@ -90,3 +91,34 @@ def test_a_health_check_without_the_allow_tag_is_refused_before_anything_is_writ
         drill.preflight(request_for(), execution_id=None, execution_name="drill-untagged-0001")
 
     assert ledger_items(account) == []
+
+
+def calendar_says(state: str) -> Stubber:
+    """SSM GetCalendarState for the calendar the scenario names (moto has no Change Calendar state)."""
+    stubber = Stubber(aws.client("ssm"))
+    answer = {"State": state, "AtTime": "2026-12-02T08:00:00Z", "NextTransitionTime": "2026-12-03T00:00:00Z"}
+    stubber.add_response("get_calendar_state", answer, {"CalendarNames": ["release-freeze"]})
+    stubber.activate()
+    return stubber
+
+
+def test_a_scenario_whose_change_calendar_is_closed_is_refused_naming_it_before_anything_is_written(account, request_for):
+    # Given a scenario that names a change calendar, CLOSED now
+    with calendar_says("CLOSED") as stubber:
+        # When its drill's preflight runs
+        with pytest.raises(ChangeFreeze) as raised:
+            drill.preflight(request_for(change_calendar="release-freeze"), "arn:exec", execution_name="drill-frozen-1")
+        stubber.assert_no_pending_responses()
+    # Then it is refused naming the calendar, the drill and when the calendar opens again; no lock, no record
+    message = str(raised.value)
+    assert "change_calendar release-freeze is CLOSED" in message and "drill drill-frozen-1 of scenario" in message
+    assert "opens again at 2026-12-03T00:00:00Z" in message
+    assert ledger_items(account) == []
+
+
+def test_a_scenario_whose_change_calendar_is_open_starts(account, request_for):
+    with calendar_says("OPEN") as stubber:
+        ref = drill.preflight(request_for(change_calendar="release-freeze"), "arn:exec", execution_name="drill-open-1")
+        stubber.assert_no_pending_responses()
+    assert recorded(ref).context.scenario.change_calendar == "release-freeze"
+    assert (Ledger(TABLE).lock_holder(recorded(ref).context.environment_key) or {})["drill_id"] == "drill-open-1"

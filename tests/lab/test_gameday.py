@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import time
@@ -12,6 +13,7 @@ import yaml
 from typer.testing import CliRunner
 
 from drillkit.cli import app
+from drillkit.evidence import verify
 from drillkit.gameday import client as gameday_client
 from drillkit.gameday.client import load_plan
 from drillkit.gameday.run import drill_items, execution_arn_of
@@ -91,6 +93,26 @@ def test_failure_policy_continue_runs_every_drill(lab, tmp_path):
     assert [d["verdict"] for d in document["drills"]] == ["FAIL", "PASS"], result.output
     assert document["verdict"] == "FAIL" and document["stopped_early"] is False and document["stop_reason"] is None
     assert result.exit_code == 1
+    # And the game-day report is sealed: manifest.json hashes each file, manifest.sig signs it with the evidence key
+    folder = tmp_path / document["gameday_id"]
+    sealed = json.loads((folder / "manifest.json").read_text())
+    assert sealed["gameday_id"] == document["gameday_id"] and sealed["signing"]["algorithm"] == "ECDSA_SHA_256"
+    for artifact in sealed["artifacts"]:
+        assert hashlib.sha256((folder / artifact["name"]).read_bytes()).hexdigest() == artifact["sha256"], artifact["name"]
+    assert (folder / "manifest.sig").stat().st_size > 0
+    assert document["integrity"]["chain"]["head"] == "chain/gamedays/head.json"
+    # And the evidence export of its day lists it with both its drills, and verifies offline
+    lab_file, archive = str(lab.work_dir / "lab.json"), tmp_path / "evidence.tar.gz"
+    period = ["--from", document["started_at"][:10], "--to", time.strftime("%Y-%m-%d", time.gmtime())]
+    exported = CliRunner().invoke(app, ["evidence", "export", *period, "--out", str(archive), "--lab-file", lab_file])
+    assert exported.exit_code == 0 and "game-day(s)" in exported.output, exported.output
+    verified = CliRunner().invoke(app, ["evidence", "verify", str(archive)])
+    assert verified.exit_code == 0 and "game-day(s)" in verified.output, verified.output
+    root = verify.extract(archive, tmp_path / "extracted")
+    summary = json.loads((root / "summary.json").read_text())
+    [listed] = [g for g in summary["gamedays"] if g["gameday_id"] == document["gameday_id"]]
+    assert [(d["verdict"], d["in_export"]) for d in listed["drills"]] == [("FAIL", True), ("PASS", True)]
+    assert (root / "gamedays" / document["gameday_id"] / "manifest.sig").read_bytes() == (folder / "manifest.sig").read_bytes()
 
 
 FREEZE = """BEGIN:VCALENDAR
@@ -155,11 +177,13 @@ def test_a_scheduled_gameday_fires_by_itself(lab, tmp_path):
     # Given a one-drill plan scheduled a few seconds ahead with `drillkit gameday schedule`
     plan = write_plan(tmp_path, "stop", ["pass"])
     lab_file = str(lab.work_dir / "lab.json")
-    at = (datetime.now(UTC) + timedelta(seconds=5)).strftime("%Y-%m-%dT%H:%M:%S")
+    # 15 s ahead: the schedule and the listing must both come before it, also on a loaded machine
+    at = (datetime.now(UTC) + timedelta(seconds=15)).strftime("%Y-%m-%dT%H:%M:%S")
     created = CliRunner().invoke(
         app, ["gameday", "schedule", plan, "--cron", f"at({at})", "--name", "soon", "--lab-file", lab_file]
     )
     assert created.exit_code == 0 and "Schedule soon created" in created.output, created.output
+    assert f"next run {at.replace('T', ' ')} UTC" in " ".join(created.output.split()), created.output
     listed = " ".join(CliRunner().invoke(app, ["gameday", "schedules", "--lab-file", lab_file]).output.split())
     assert "soon" in listed and "ENABLED" in listed and at.replace("T", " ")[:16] in listed, listed
     # When its time comes, the game-day machine starts by itself and runs the drill
@@ -184,3 +208,51 @@ def test_a_scheduled_gameday_fires_by_itself(lab, tmp_path):
     # And an at(...) schedule fires once
     time.sleep(2)
     assert len(scheduled()) == 1
+
+
+def test_a_rate_schedule_fires_by_itself_from_its_start_date_and_a_disabled_one_never(lab, tmp_path):
+    from datetime import UTC, datetime, timedelta
+
+    # Given two rate(1 minute) schedules of the game-day machine starting in a few seconds, one of them DISABLED
+    # (their plan has no drill: preflight refuses it at once, which is all this check needs)
+    scheduler, sfn = lab.client("scheduler"), lab.deployment.client("stepfunctions")
+    machine = lab.info["state_machines"]["gameday"]
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=4)
+
+    def create(name: str, state: str) -> None:
+        document = {"requested_by": f"schedule {name}", "schedule": name, "plan": {"name": "no-drill", "drills": []}}
+        target = {"Arn": machine, "RoleArn": lab.deployment.scheduler_role(), "Input": json.dumps(document)}
+        scheduler.create_schedule(
+            Name=name,
+            ScheduleExpression="rate(1 minute)",
+            StartDate=start,
+            State=state,
+            FlexibleTimeWindow={"Mode": "OFF"},
+            Target=target,
+        )
+
+    create("every-minute", "ENABLED")
+    create("every-minute-paused", "DISABLED")
+    lab_file = str(lab.work_dir / "lab.json")
+    # And `drillkit gameday schedules` shows when each runs next: the enabled one at its StartDate, the paused one never
+    listed = CliRunner().invoke(app, ["gameday", "schedules", "--lab-file", lab_file], env={"COLUMNS": "200"}).output
+    rows = {line.split()[1]: " ".join(line.split()) for line in listed.splitlines() if "every-minute" in line}
+    assert rows["every-minute"].endswith(f"{start:%Y-%m-%d %H:%M} │"), listed
+    assert rows["every-minute-paused"].endswith("DISABLED │ rate(1 minute) UTC │ no-drill (0 drills) │ - │"), listed
+
+    def started(name: str) -> list[dict]:
+        executions = sfn.list_executions(stateMachineArn=machine)["executions"]
+        described = [sfn.describe_execution(executionArn=e["executionArn"]) for e in executions]
+        return [d for d in described if json.loads(d["input"]).get("schedule") == name]
+
+    try:
+        # When its StartDate comes, the enabled one starts the game-day machine by itself, once
+        wait_for(lambda: started("every-minute"), 20, "the rate schedule fired")
+        [fired] = started("every-minute")
+        assert fired["startDate"] >= start - timedelta(seconds=1), (fired["startDate"], start)
+        time.sleep(3)
+        assert len(started("every-minute")) == 1  # the next run is a minute later
+        assert started("every-minute-paused") == []
+    finally:
+        for name in ("every-minute", "every-minute-paused"):
+            scheduler.delete_schedule(Name=name)

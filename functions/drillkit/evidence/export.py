@@ -8,6 +8,10 @@ s3:GetObject) and the signing key's public half (kms:GetPublicKey), and writes:
     <name>/keys/<key-id>.pem      public key(s) that signed the manifests
     <name>/drills/<id>/...        report.json, report.html, junit.xml, summary.md, samples.jsonl,
                                   manifest.json, manifest.sig, exactly as stored
+    <name>/gamedays/<id>/...      gameday.json, gameday.html, junit.xml, manifest.json, manifest.sig
+
+Game-days started in the period come with every drill they ran that was sealed (even one sealed after
+the period's end), so an auditor reads each game-day next to its drills' own reports.
 """
 
 from __future__ import annotations
@@ -77,10 +81,13 @@ class Bucket:
         return self.s3.get_object(Bucket=self.name, Key=key)["Body"].read()
 
 
-def _manifests(bucket: Bucket) -> list[tuple[str, dict[str, Any], bytes]]:
-    """Every sealed drill in the bucket: (drill id, manifest, manifest bytes), in chain order."""
+Sealed = tuple[str, dict[str, Any], bytes]  # (member id, manifest, manifest bytes)
+
+
+def _manifests(bucket: Bucket, folder: str = "drills") -> list[Sealed]:
+    """Every sealed member of a chain (drills/ or gamedays/) in the bucket, in chain order."""
     sealed = []
-    for key in bucket.keys("drills/"):
+    for key in bucket.keys(f"{folder}/"):
         parts = key.split("/")
         if len(parts) == 3 and parts[2] == MANIFEST:
             body = bucket.get(key)
@@ -88,9 +95,9 @@ def _manifests(bucket: Bucket) -> list[tuple[str, dict[str, Any], bytes]]:
     return sorted(sealed, key=lambda s: (s[1]["chain"]["sequence"], s[1]["signed_at"]))
 
 
-def select(sealed: list[tuple[str, dict[str, Any], bytes]], period: Period) -> list[tuple[str, dict[str, Any], bytes]]:
-    """Drills started in the period, plus any chain member between them, so the chain stays whole."""
-    inside = [s[1]["chain"]["sequence"] for s in sealed if period.holds(s[1]["started_at"])]
+def select(sealed: list[Sealed], period: Period, also: frozenset[str] = frozenset()) -> list[Sealed]:
+    """Members started in the period (and those named in `also`), plus any chain member between them, so the chain stays whole."""
+    inside = [s[1]["chain"]["sequence"] for s in sealed if period.holds(s[1]["started_at"]) or s[0] in also]
     if not inside:
         return []
     low, high = min(inside), max(inside)
@@ -105,7 +112,34 @@ def public_key_pem(kms: Any, key_arn: str, expected_sha256: str) -> bytes:
     return key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
-def summarise(reports: list[dict[str, Any]], framework: str | None, period: Period, generated_at: str) -> dict[str, Any]:
+def gameday_summary(document: dict[str, Any], exported: set[str]) -> dict[str, Any]:
+    """A game-day as summary.json lists it: its verdict and every drill, saying whether its sealed report is in the export."""
+    return {
+        "gameday_id": document["gameday_id"],
+        "name": document["name"],
+        "started_at": document["started_at"],
+        "verdict": document["verdict"],
+        "schedule": document.get("schedule"),
+        "drills": [
+            {
+                "drill_id": d["drill_id"],
+                "scenario": d["scenario"],
+                "environment": d["environment"],
+                "verdict": d["verdict"],
+                "in_export": d["drill_id"] in exported,
+            }
+            for d in document["drills"]
+        ],
+    }
+
+
+def summarise(
+    reports: list[dict[str, Any]],
+    framework: str | None,
+    period: Period,
+    generated_at: str,
+    gamedays: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     drills = [
         {
             "drill_id": r["drill_id"],
@@ -126,6 +160,7 @@ def summarise(reports: list[dict[str, Any]], framework: str | None, period: Peri
         "framework": framework,
         "generated_at": generated_at,
         "drills": drills,
+        "gamedays": [gameday_summary(g, {d["drill_id"] for d in drills}) for g in gamedays or []],
         "clauses": frameworks.assess(in_period, framework, period.end),
     }
 
@@ -157,6 +192,7 @@ def render_summary(summary: dict[str, Any]) -> bytes:
         )
     if not summary["drills"]:
         lines.append("| (no drill in the period) | | | | | | |")
+    lines += _gameday_lines(summary.get("gamedays", []))
     lines += ["", "## Clauses", "", "| Framework | Clause | Status | Evidence | Missing |", "|---|---|---|---|---|"]
     for c in summary["clauses"]:
         latest = c["drills"][-1] if c["drills"] else None
@@ -169,12 +205,58 @@ def render_summary(summary: dict[str, Any]) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
+def _gameday_lines(gamedays: list[dict[str, Any]]) -> list[str]:
+    if not gamedays:
+        return []
+    lines = ["", "## Game-days", "", "| Game-day | Plan | Started | Verdict | Drills (verdict) |", "|---|---|---|---|---|"]
+    for g in gamedays:
+        missing = " (no sealed report)"
+        drills = "; ".join(
+            f"`{d['drill_id']}` {d['verdict']}" + ("" if d["in_export"] or d["verdict"] == "NOT_STARTED" else missing)
+            for d in g["drills"]
+        )
+        lines.append(f"| `{g['gameday_id']}` | {cell(g['name'])} | {g['started_at']} | {g['verdict']} | {cell(drills)} |")
+    return lines
+
+
 @dataclass
 class ExportResult:
     path: Path
     drills: int
     files: int
     bytes: int
+    gamedays: int = 0
+
+
+class _Writer:
+    """Copies sealed members into the export's folder and collects the public keys that signed them."""
+
+    def __init__(self, bucket: Bucket, kms: Any, root: Path):
+        self.bucket, self.kms, self.root = bucket, kms, root
+        self.keys: dict[str, bytes] = {}
+
+    def copy(self, folder: str, member: Sealed) -> dict[str, Any]:
+        """Write one member's artifacts as stored; returns its index entry."""
+        member_id, manifest, manifest_bytes = member
+        target = self.root / folder / member_id
+        target.mkdir(parents=True)
+        names = [a["name"] for a in manifest["artifacts"]] + [MANIFEST] + ([SIGNATURE] if manifest.get("signing") else [])
+        for file_name in names:
+            body = manifest_bytes if file_name == MANIFEST else self.bucket.get(f"{folder}/{member_id}/{file_name}")
+            (target / file_name).write_bytes(body)
+        signing = manifest.get("signing")
+        if signing and signing["key_id"] not in self.keys:
+            self.keys[signing["key_id"]] = public_key_pem(self.kms, signing["key_arn"], signing["public_key_sha256"])
+        id_field = "gameday_id" if folder == "gamedays" else "drill_id"
+        return {
+            id_field: member_id,
+            "sequence": manifest["chain"]["sequence"],
+            "manifest_sha256": hashlib.sha256(manifest_bytes).hexdigest(),
+        }
+
+    def document(self, folder: str, member_id: str, name: str) -> dict[str, Any]:
+        loaded: dict[str, Any] = json.loads((self.root / folder / member_id / name).read_bytes())
+        return loaded
 
 
 def export(
@@ -185,36 +267,30 @@ def export(
     if not (out.name.endswith((".tar.gz", ".tgz", ".zip"))):
         raise ExportFailed(f"--out {out}: name it .tar.gz, .tgz or .zip")
     bucket = Bucket(s3, bucket_name)
-    chosen = select(_manifests(bucket), period)
+    gamedays = select(_manifests(bucket, "gamedays"), period)
+    ran = frozenset(
+        d["drill_id"]
+        for gameday_id, _, _ in gamedays
+        for d in json.loads(bucket.get(f"gamedays/{gameday_id}/gameday.json"))["drills"]
+        if d["report_key"]
+    )
+    sealed_drills = _manifests(bucket)
+    chosen = select(sealed_drills, period, also=ran & {s[0] for s in sealed_drills})
     stamp = datetime.fromtimestamp(generated_at if generated_at is not None else time.time(), tz=UTC)
     name = f"drillkit-evidence-{period.start.date()}-{period.end.date()}" + (f"-{framework}" if framework else "")
     with tempfile.TemporaryDirectory(prefix="drillkit-export-") as work:
         root = Path(work) / name
         root.mkdir()
-        reports, entries, keys = [], [], {}
-        for drill_id, manifest, manifest_bytes in chosen:
-            folder = root / "drills" / drill_id
-            folder.mkdir(parents=True)
-            names = [a["name"] for a in manifest["artifacts"]] + [MANIFEST] + ([SIGNATURE] if manifest.get("signing") else [])
-            for file_name in names:
-                body = manifest_bytes if file_name == MANIFEST else bucket.get(f"drills/{drill_id}/{file_name}")
-                (folder / file_name).write_bytes(body)
-            reports.append(json.loads((folder / "report.json").read_bytes()))
-            signing = manifest.get("signing")
-            if signing and signing["key_id"] not in keys:
-                keys[signing["key_id"]] = public_key_pem(kms, signing["key_arn"], signing["public_key_sha256"])
-            entries.append(
-                {
-                    "drill_id": drill_id,
-                    "sequence": manifest["chain"]["sequence"],
-                    "manifest_sha256": hashlib.sha256(manifest_bytes).hexdigest(),
-                }
-            )
-        summary = summarise(reports, framework, period, stamp.strftime("%Y-%m-%dT%H:%M:%SZ"))
+        writer = _Writer(bucket, kms, root)
+        entries = [writer.copy("drills", member) for member in chosen]
+        reports = [writer.document("drills", member[0], "report.json") for member in chosen]
+        gameday_entries = [writer.copy("gamedays", member) for member in gamedays]
+        documents = [writer.document("gamedays", member[0], "gameday.json") for member in gamedays]
+        summary = summarise(reports, framework, period, stamp.strftime("%Y-%m-%dT%H:%M:%SZ"), documents)
         top = {
             "summary.json": (json.dumps(summary, indent=2) + "\n").encode(),
             "summary.md": render_summary(summary),
-            **{f"keys/{key_id}.pem": pem for key_id, pem in keys.items()},
+            **{f"keys/{key_id}.pem": pem for key_id, pem in writer.keys.items()},
         }
         (root / "keys").mkdir()
         for relative, body in top.items():
@@ -228,13 +304,14 @@ def export(
                 "framework": framework,
                 "source": {"bucket": bucket_name},
                 "drills": entries,
+                "gamedays": gameday_entries,
                 "files": {relative: hashlib.sha256(body).hexdigest() for relative, body in top.items()},
             },
         )
         files = sum(1 for p in root.rglob("*") if p.is_file())
         out.parent.mkdir(parents=True, exist_ok=True)
         _pack(root, out)
-    return ExportResult(out, len(entries), files, out.stat().st_size)
+    return ExportResult(out, len(entries), files, out.stat().st_size, len(gameday_entries))
 
 
 def _pack(root: Path, out: Path) -> None:

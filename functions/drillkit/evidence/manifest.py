@@ -9,6 +9,8 @@ over the exact bytes of manifest.json, so `openssl dgst -sha256 -verify key.pem
 The chain's head is `chain/head.json` in the evidence bucket; it is advanced with a
 conditional write (If-Match on its ETag, If-None-Match for the first drill) so two
 reports finishing at once cannot fork the chain silently: the loser re-seals.
+Game-day reports are sealed the same way in a chain of their own (`chain/gamedays/head.json`):
+a game-day is sealed after its drills, which hold their places in the drills' chain.
 Offline verification lives in drillkit.evidence.verify (workstation side).
 """
 
@@ -16,15 +18,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from drillkit import aws, clock
 from drillkit.errors import ChainMoved, EvidenceSealFailed
-from drillkit.evidence.store import EvidenceStore, drill_prefix
+from drillkit.evidence.store import EvidenceStore
 
 MANIFEST_FORMAT = "drillkit-manifest/1"
+GAMEDAY_MANIFEST_FORMAT = "drillkit-gameday-manifest/1"
 HEAD_KEY = "chain/head.json"
+GAMEDAY_HEAD_KEY = "chain/gamedays/head.json"
 MAX_RAW_MESSAGE = 4096  # KMS Sign with MessageType RAW
 ALGORITHM_OF_SPEC = {
     "ECC_NIST_P256": "ECDSA_SHA_256",
@@ -35,9 +40,30 @@ ALGORITHM_OF_SPEC = {
 }
 
 
+@dataclass(frozen=True)
+class Chain:
+    """One chain of sealed reports in the bucket: its head, where its members live and what names them."""
+
+    head_key: str
+    folder: str  # members' artifacts are under <folder>/<id>/
+    id_field: str  # the field naming a member in the head, the links and the manifest
+    marker_folder: str
+
+    def prefix(self, member_id: str) -> str:
+        return f"{self.folder}/{member_id}/"
+
+    def marker(self, member_id: str) -> str:
+        """Written once the chain's head moved to the member: its position and manifest SHA-256."""
+        return f"{self.marker_folder}{member_id}.json"
+
+
+DRILLS = Chain(head_key=HEAD_KEY, folder="drills", id_field="drill_id", marker_folder="chain/sealed/")
+GAMEDAYS = Chain(head_key=GAMEDAY_HEAD_KEY, folder="gamedays", id_field="gameday_id", marker_folder="chain/sealed/gamedays/")
+
+
 def sealed_marker(drill_id: str) -> str:
     """Written once the chain's head moved to the drill: its position and manifest SHA-256."""
-    return f"chain/sealed/{drill_id}.json"
+    return DRILLS.marker(drill_id)
 
 
 def sha256(data: bytes) -> str:
@@ -109,15 +135,16 @@ def retention(store: EvidenceStore, now: float) -> dict[str, Any]:
 class Sealer:
     """Plans the integrity section of a report, then seals its artifacts into the chain."""
 
-    def __init__(self, store: EvidenceStore, signer: Signer | None):
+    def __init__(self, store: EvidenceStore, signer: Signer | None, chain: Chain = DRILLS):
         self.store = store
         self.signer = signer
+        self.chain = chain
         self._head: dict[str, Any] | None = None
         self._etag: str | None = None
         self._retention: dict[str, Any] | None = None
 
     def read_head(self) -> dict[str, Any] | None:
-        found = self.store.get_with_etag(HEAD_KEY)
+        found = self.store.get_with_etag(self.chain.head_key)
         if found is None:
             self._head, self._etag = None, None
         else:
@@ -125,23 +152,23 @@ class Sealer:
             self._head = json.loads(body)
         return self._head
 
-    def already_sealed(self, drill_id: str) -> dict[str, str] | None:
-        """The keys of a drill's artifacts when its manifest is in the chain already, else None.
+    def already_sealed(self, member_id: str) -> dict[str, str] | None:
+        """The keys of a member's (drill's, game-day's) artifacts when its manifest is in the chain already, else None.
 
-        A manifest counts as sealed when its drill's marker (written once the head moved to it) or
+        A manifest counts as sealed when its member's marker (written once the head moved to it) or
         the head itself names its SHA-256; a manifest left behind by a lost race or a crash before the
-        head moved is not in the chain, and the drill is sealed again over it.
+        head moved is not in the chain, and the member is sealed again over it.
         """
-        prefix = drill_prefix(drill_id)
+        prefix = self.chain.prefix(member_id)
         found = self.store.get_with_etag(prefix + "manifest.json")
         if found is None:
             return None
         body = found[0]
         digest = sha256(body)
-        marker = self.store.get_json(sealed_marker(drill_id)) or {}
+        marker = self.store.get_json(self.chain.marker(member_id)) or {}
         head = self.read_head() or {}
         if marker.get("manifest_sha256") != digest and not (
-            head.get("drill_id") == drill_id and head.get("manifest_sha256") == digest
+            head.get(self.chain.id_field) == member_id and head.get("manifest_sha256") == digest
         ):
             return None
         sealed = json.loads(body)
@@ -160,41 +187,61 @@ class Sealer:
             "artifacts": list(artifacts),
             "signing": self.signer.info() if self.signer else None,
             "chain": {
-                "head": HEAD_KEY,
+                "head": self.chain.head_key,
                 "sequence": (head["sequence"] + 1) if head else 1,
-                "previous_drill_id": head["drill_id"] if head else None,
+                f"previous_{self.chain.id_field}": head[self.chain.id_field] if head else None,
                 "previous_manifest_sha256": head["manifest_sha256"] if head else None,
             },
             "retention": self._retention,
         }
 
     def seal(self, document: dict[str, Any], artifacts: dict[str, bytes]) -> dict[str, str]:
-        """Write the artifacts, manifest.json and manifest.sig, then advance the chain's head.
-
-        Returns the keys written; raises ChainMoved when another report advanced the head meanwhile.
-        """
-        integrity = document["integrity"]
-        chain = integrity["chain"]
-        prefix = drill_prefix(document["drill_id"])
-        manifest = {
+        """Seal a drill's report.json and its twins (see ``seal_member``)."""
+        header = {
             "format": MANIFEST_FORMAT,
             "drill_id": document["drill_id"],
             "scenario": {"name": document["scenario"]["name"], "version": document["scenario"]["version"]},
             "verdict": document["verdict"],
             "started_at": document["started_at"],
+        }
+        return self.seal_member(document["drill_id"], header, document["integrity"], artifacts)
+
+    def seal_gameday(self, document: dict[str, Any], artifacts: dict[str, bytes]) -> dict[str, str]:
+        """Seal a game-day's gameday.json and its twins; its drills are named in gameday.json, which the manifest hashes."""
+        header = {
+            "format": GAMEDAY_MANIFEST_FORMAT,
+            "gameday_id": document["gameday_id"],
+            "name": document["name"],
+            "verdict": document["verdict"],
+            "started_at": document["started_at"],
+        }
+        return self.seal_member(document["gameday_id"], header, document["integrity"], artifacts)
+
+    def seal_member(
+        self, member_id: str, header: dict[str, Any], integrity: dict[str, Any], artifacts: dict[str, bytes]
+    ) -> dict[str, str]:
+        """Write the artifacts, manifest.json and manifest.sig, then advance the chain's head.
+
+        Returns the keys written; raises ChainMoved when another report advanced the head meanwhile.
+        """
+        planned = integrity["chain"]
+        previous_id = planned[f"previous_{self.chain.id_field}"]
+        prefix = self.chain.prefix(member_id)
+        manifest = {
+            **header,
             "signed_at": clock.iso(clock.now()),
             "hash_algorithm": "SHA-256",
             "artifacts": [{"name": name, "sha256": sha256(body), "bytes": len(body)} for name, body in artifacts.items()],
             "chain": {
                 "bucket": self.store.bucket,
-                "sequence": chain["sequence"],
+                "sequence": planned["sequence"],
                 "previous": (
                     {
-                        "drill_id": chain["previous_drill_id"],
-                        "manifest_key": drill_prefix(chain["previous_drill_id"]) + "manifest.json",
-                        "manifest_sha256": chain["previous_manifest_sha256"],
+                        self.chain.id_field: previous_id,
+                        "manifest_key": self.chain.prefix(previous_id) + "manifest.json",
+                        "manifest_sha256": planned["previous_manifest_sha256"],
                     }
-                    if chain["previous_drill_id"]
+                    if previous_id
                     else None
                 ),
             },
@@ -212,13 +259,13 @@ class Sealer:
             self.store.put(prefix + "manifest.sig", self.signer.sign(manifest_bytes))
             keys["manifest.sig"] = prefix + "manifest.sig"
         head = {
-            "sequence": chain["sequence"],
-            "drill_id": document["drill_id"],
+            "sequence": planned["sequence"],
+            self.chain.id_field: member_id,
             "manifest_key": prefix + "manifest.json",
             "manifest_sha256": sha256(manifest_bytes),
             "updated_at": manifest["signed_at"],
         }
-        if not self.store.put_if(HEAD_KEY, dumps(head), etag=self._etag):
-            raise ChainMoved(f"{HEAD_KEY} changed while drill {document['drill_id']} was being sealed")
-        self.store.put(sealed_marker(document["drill_id"]), dumps(head))
+        if not self.store.put_if(self.chain.head_key, dumps(head), etag=self._etag):
+            raise ChainMoved(f"{self.chain.head_key} changed while {member_id} was being sealed")
+        self.store.put(self.chain.marker(member_id), dumps(head))
         return keys

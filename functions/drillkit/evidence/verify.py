@@ -8,7 +8,9 @@ is "the first thing that does not match":
 2. every top-level file (summaries, public keys) matches index.json, and none is unlisted;
 3. per drill, in chain order: manifest.json matches index.json; every artifact matches the
    manifest; no file is unlisted; manifest.sig verifies with the bundled public key the
-   manifest names; the manifest's previous link is the SHA-256 of the drill before it.
+   manifest names; the manifest's previous link is the SHA-256 of the drill before it;
+4. per game-day, in the game-days' chain order, the same checks; then every drill its
+   gameday.json says reported is in the export.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ INDEX = "index.json"
 INDEX_FORMAT = "drillkit-evidence-export/1"
 SIGNATURE = "manifest.sig"
 MANIFEST = "manifest.json"
+# The chains an export holds: folder and the field that names a member in index.json and the links.
+CHAINS = (("drills", "drill_id"), ("gamedays", "gameday_id"))
 HASHES: dict[str, Callable[[], hashes.HashAlgorithm]] = {
     "ECDSA_SHA_256": hashes.SHA256,
     "ECDSA_SHA_384": hashes.SHA384,
@@ -81,6 +85,7 @@ class Verification:
     root: Path
     problems: list[Problem] = field(default_factory=list)
     drills: int = 0
+    gamedays: int = 0
     files: int = 0
     signatures: int = 0
     links: int = 0
@@ -136,10 +141,10 @@ def verify_directory(root: Path) -> Verification:
         elif sha256_file(path) != expected:
             result.fail(relative, "SHA-256 does not match index.json")
         result.files += 1
-    drill_ids = [d["drill_id"] for d in index.get("drills", [])]
+    members = {folder: [str(e.get(field)) for e in index.get(folder, [])] for folder, field in CHAINS}
     for relative in sorted(_relative_files(root, root) - set(listed) - {INDEX}):
         parts = PurePosixPath(relative).parts
-        if len(parts) < 2 or parts[0] != "drills" or parts[1] not in drill_ids:
+        if len(parts) < 2 or parts[0] not in members or parts[1] not in members[parts[0]]:
             result.fail(relative, "not listed in index.json")
     keys: dict[str, Any] = {}
     for relative in sorted(r for r in listed if r.startswith("keys/") and (root / r).is_file()):
@@ -151,15 +156,27 @@ def verify_directory(root: Path) -> Verification:
         der = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
         keys[hashlib.sha256(der).hexdigest()] = key
 
-    # 3. drills in chain order
-    previous: tuple[str, dict[str, Any], str] | None = None  # (drill id, manifest, manifest sha256)
-    for entry in index.get("drills", []):
-        drill_id = entry["drill_id"]
-        folder = f"drills/{drill_id}"
-        manifest_path = f"{folder}/{MANIFEST}"
-        result.drills += 1
+    # 3. drills, then 4. game-days, each chain in its order
+    for folder, field_name in CHAINS:
+        _verify_chain(result, index.get(folder, []), folder, field_name, keys)
+    _check_gameday_drills(result, index, set(members["drills"]))
+    return result
+
+
+def _verify_chain(result: Verification, entries: list[dict[str, Any]], folder: str, id_field: str, keys: dict[str, Any]) -> None:
+    root = result.root
+    noun = "game-day" if folder == "gamedays" else "drill"
+    previous: tuple[str, dict[str, Any], str] | None = None  # (member id, manifest, manifest sha256)
+    for position, entry in enumerate(entries, start=1):
+        member_id = entry[id_field]
+        member = f"{folder}/{member_id}"
+        manifest_path = f"{member}/{MANIFEST}"
+        if folder == "gamedays":
+            result.gamedays += 1
+        else:
+            result.drills += 1
         if not (root / manifest_path).is_file():
-            result.fail(manifest_path, f"missing: drill {drill_id} (chain position {entry.get('sequence')}) was removed")
+            result.fail(manifest_path, f"missing: {noun} {member_id} (chain position {entry.get('sequence')}) was removed")
             previous = None
             continue
         manifest_sha = sha256_file(root / manifest_path)
@@ -171,20 +188,35 @@ def verify_directory(root: Path) -> Verification:
             continue
         covered = {SIGNATURE, MANIFEST}
         for artifact in manifest.get("artifacts", []):
-            relative = f"{folder}/{artifact['name']}"
+            relative = f"{member}/{artifact['name']}"
             covered.add(artifact["name"])
             result.files += 1
             if not (root / relative).is_file():
                 result.fail(relative, "missing (listed in manifest.json)")
             elif sha256_file(root / relative) != artifact["sha256"]:
                 result.fail(relative, "SHA-256 does not match manifest.json")
-        for relative in sorted(_relative_files(root, root / folder)):
+        for relative in sorted(_relative_files(root, root / member)):
             if PurePosixPath(relative).name not in covered:
                 result.fail(relative, "not listed in manifest.json")
-        _check_signature(result, folder, manifest, keys)
-        _check_link(result, folder, manifest, entry, previous)
-        previous = (drill_id, manifest, manifest_sha)
-    return result
+        _check_signature(result, member, manifest, keys)
+        _check_link(result, member, manifest, entry, previous, first=position == 1)
+        previous = (member_id, manifest, manifest_sha)
+
+
+def _check_gameday_drills(result: Verification, index: dict[str, Any], exported: set[str]) -> None:
+    """Every drill a game-day says reported must be in the export: a game-day is read next to its drills."""
+    for entry in index.get("gamedays", []):
+        relative = f"gamedays/{entry['gameday_id']}/gameday.json"
+        if not (result.root / relative).is_file() or any(p.path == relative for p in result.problems):
+            continue  # already named above
+        document = _load_json(result, relative) or {}
+        for drill in document.get("drills", []):
+            if drill.get("report_key") and drill.get("drill_id") not in exported:
+                result.fail(
+                    f"drills/{drill.get('drill_id')}/{MANIFEST}",
+                    f"missing: game-day {entry['gameday_id']} names drill {drill.get('drill_id')}, "
+                    "whose sealed report is not in the export",
+                )
 
 
 def _check_signature(result: Verification, folder: str, manifest: dict[str, Any], keys: dict[str, Any]) -> None:
@@ -209,36 +241,39 @@ def _check_signature(result: Verification, folder: str, manifest: dict[str, Any]
 
 def _check_link(
     result: Verification,
-    folder: str,
+    member: str,
     manifest: dict[str, Any],
     entry: dict[str, Any],
     previous: tuple[str, dict[str, Any], str] | None,
+    first: bool,
 ) -> None:
     chain = manifest.get("chain") or {}
     sequence = chain.get("sequence")
     link = chain.get("previous")
-    path = f"{folder}/{MANIFEST}"
+    path = f"{member}/{MANIFEST}"
+    folder, member_id = member.split("/", 1)
+    id_field, noun = ("gameday_id", "game-day") if folder == "gamedays" else ("drill_id", "drill")
     if not isinstance(sequence, int):
         result.fail(path, f"chain position is missing or not a number ({sequence!r}): the chain cannot be followed here")
         return
     if sequence != entry.get("sequence"):
         result.fail(path, f"chain position {sequence} differs from index.json ({entry.get('sequence')})")
     if previous is None:
-        if result.drills == 1:
+        if first and folder == "drills":
             result.chain_start = {"sequence": sequence, "previous": link}
         return
     previous_id, previous_manifest, previous_sha = previous
     previous_sequence = (previous_manifest.get("chain") or {}).get("sequence")
     if not link:
-        result.fail(path, f"has no previous link, but follows drill {previous_id} in the chain")
-    elif link.get("drill_id") != previous_id or previous_sequence != sequence - 1:
+        result.fail(path, f"has no previous link, but follows {noun} {previous_id} in the chain")
+    elif link.get(id_field) != previous_id or previous_sequence != sequence - 1:
         result.fail(
-            f"drills/{link.get('drill_id')}/{MANIFEST}",
-            f"missing from the chain: drill {folder.split('/', 1)[1]} (position {sequence}) links to it, "
-            f"but the export has drill {previous_id} (position {previous_sequence}) before it",
+            f"{folder}/{link.get(id_field)}/{MANIFEST}",
+            f"missing from the chain: {noun} {member_id} (position {sequence}) links to it, "
+            f"but the export has {noun} {previous_id} (position {previous_sequence}) before it",
         )
     elif link.get("manifest_sha256") != previous_sha:
-        result.fail(f"drills/{previous_id}/{MANIFEST}", f"SHA-256 differs from the link in {path}")
+        result.fail(f"{folder}/{previous_id}/{MANIFEST}", f"SHA-256 differs from the link in {path}")
     else:
         result.links += 1
 

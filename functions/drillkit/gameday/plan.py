@@ -17,12 +17,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from drillkit.errors import GameDayInvalid
-from drillkit.spec import Scenario, Target, describe_validation_error
+from drillkit.spec import CALENDAR_PATTERN, Scenario, Target, describe_validation_error
 
 PLAN_NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{1,40}$"
 ENVIRONMENT_PATTERN = r"^[a-z0-9][a-z0-9-]{0,40}$"
 # SSM Change Calendar: a name, or a document ARN (arn:aws:ssm:REGION:ACCOUNT:document/NAME).
-CALENDAR_PATTERN = r"^(arn:aws[a-z-]*:ssm:[a-z0-9-]+:\d{12}:document/)?[A-Za-z0-9_.-]{3,128}$"
 # pydantic names the member of `Scenario | str` it tried ("scenario.function-after[_measurable(), Scenario].name").
 UNION_MEMBER = re.compile(r"\.scenario\.(?:function-after\[[^\]]*\]|Scenario)\.")
 MAX_DRILLS = 40  # the machine's input must stay under Step Functions' 256 KiB payload limit

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from drillkit import aws, clock, notify
-from drillkit.errors import AwsCallFailed, DrillStateInvalid
+from drillkit.errors import AwsCallFailed, ChainMoved, DrillStateInvalid
+from drillkit.evidence import manifest
 from drillkit.evidence.store import EvidenceStore
 from drillkit.gameday import report as gameday_report
 from drillkit.gameday import run
@@ -48,11 +49,10 @@ def report(event: dict[str, Any]) -> dict[str, Any]:
         ended_at=clock.now(),
         schedule=request.schedule,
     )
-    prefix = gameday_report.gameday_prefix(prepared.gameday_id)
-    keys = {}
-    for name, body in gameday_report.render_artifacts(document).items():
-        store.put(prefix + name, body)
-        keys[name] = prefix + name
+    signer = manifest.Signer(config.signing_key_arn) if config.signing_key_arn else None
+    keys = seal(document, manifest.Sealer(store, signer, manifest.GAMEDAYS))
+    # What was sealed is what counts (a retried Report step keeps the first sealed report).
+    document = store.get_json(keys["gameday.json"]) or document
     if config.topic_arn:
         notify.gameday_reported(config.topic_arn, document, keys)
     return {
@@ -62,6 +62,25 @@ def report(event: dict[str, Any]) -> dict[str, Any]:
         "drills": [{"drill_id": d["drill_id"], "verdict": d["verdict"]} for d in document["drills"]],
         "artifacts": keys,
     }
+
+
+def seal(document: dict[str, Any], sealer: manifest.Sealer, attempts: int = 5) -> dict[str, str]:
+    """Write gameday.json, its twins, manifest.json and manifest.sig as the next link of the game-days' chain.
+
+    A game-day sealed already (a retried Report step) is not sealed again: the keys of its sealed artifacts
+    come back. When another game-day advanced the chain meanwhile, its place is planned again on top of it.
+    """
+    sealed = sealer.already_sealed(document["gameday_id"])
+    if sealed is not None:
+        return sealed
+    for _ in range(attempts - 1):
+        document["integrity"] = sealer.integrity(gameday_report.ARTIFACTS)
+        try:
+            return sealer.seal_gameday(document, gameday_report.render_artifacts(document))
+        except ChainMoved:
+            continue  # another game-day took the chain's head: plan this one on top of it
+    document["integrity"] = sealer.integrity(gameday_report.ARTIFACTS)
+    return sealer.seal_gameday(document, gameday_report.render_artifacts(document))
 
 
 def step(event: dict[str, Any]) -> dict[str, Any]:

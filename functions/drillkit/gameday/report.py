@@ -84,7 +84,7 @@ def build(
             "tolerated_failure_percentage": prepared.tolerated_failure_percentage,
             "pause_seconds": max((d.pause_seconds for d in prepared.drills), default=0),
         },
-        "change_calendar": prepared.change_calendar,
+        "change_calendar": prepared.change_calendar.model_dump(mode="json") if prepared.change_calendar else None,
         "counts": {**counts, "drills": len(outcomes), "ran": ran, "failed": failed},
         "stopped_early": stopped,
         "stop_reason": reason,

@@ -17,8 +17,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from drillkit import aws, clock, notify
-from drillkit.errors import ChangeFreeze, ConfigurationError, GameDayInvalid
+from drillkit import clock, notify
+from drillkit.change_calendar import CalendarState, refuse_if_closed
+from drillkit.errors import ConfigurationError, GameDayInvalid
 from drillkit.gameday.plan import GameDayPlan, described
 from drillkit.spec import DRILL_ID_PATTERN, Network
 
@@ -64,7 +65,7 @@ class Prepared(_Strict):
     max_concurrency: int
     tolerated_failure_percentage: float
     failure_policy: Literal["stop", "continue"]
-    change_calendar: dict[str, Any] | None = None
+    change_calendar: CalendarState | None = None
     announce_seconds: int = 0
     announced: bool = False
     drills: list[DrillItem]
@@ -75,11 +76,17 @@ class GameDayConfig(BaseModel):
     evidence_bucket: str = Field(min_length=3)
     drill_state_machine_arn: str = Field(pattern=r"^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:.+$")
     topic_arn: str | None = None
+    signing_key_arn: str | None = None
 
 
 @lru_cache(maxsize=1)
 def gameday_config() -> GameDayConfig:
-    names = {"evidence_bucket": "EVIDENCE_BUCKET", "drill_state_machine_arn": "DRILL_STATE_MACHINE_ARN", "topic_arn": "TOPIC_ARN"}
+    names = {
+        "evidence_bucket": "EVIDENCE_BUCKET",
+        "drill_state_machine_arn": "DRILL_STATE_MACHINE_ARN",
+        "topic_arn": "TOPIC_ARN",
+        "signing_key_arn": "SIGNING_KEY_ARN",
+    }
     raw = {field: os.environ[var] for field, var in names.items() if os.environ.get(var)}
     try:
         return GameDayConfig.model_validate(raw)
@@ -162,28 +169,10 @@ def drill_items(request: GameDayRequest) -> list[DrillItem]:
     return items
 
 
-def calendar_state(name: str) -> dict[str, Any]:
-    """GetCalendarState: OPEN or CLOSED now, and when it changes next."""
-    with aws.aws_call("GetCalendarState", name):
-        answer = aws.client("ssm").get_calendar_state(CalendarNames=[name])
-    return {
-        "name": name,
-        "state": answer["State"],
-        "at_time": answer.get("AtTime"),
-        "next_transition_time": answer.get("NextTransitionTime"),
-    }
-
-
-def refuse_if_frozen(plan: GameDayPlan) -> dict[str, Any] | None:
+def refuse_if_frozen(plan: GameDayPlan) -> CalendarState | None:
     if plan.change_calendar is None:
         return None
-    state = calendar_state(plan.change_calendar)
-    if state["state"] == "CLOSED":
-        reopens = f"; it opens again at {state['next_transition_time']}" if state.get("next_transition_time") else ""
-        raise ChangeFreeze(
-            f"change_calendar {plan.change_calendar} is CLOSED (a change freeze): game-day {plan.name} refuses to start{reopens}"
-        )
-    return state
+    return refuse_if_closed(plan.change_calendar, f"game-day {plan.name}")
 
 
 def preflight(event: dict[str, Any], execution_id: str | None = None, started: float | None = None) -> dict[str, Any]:
@@ -191,8 +180,10 @@ def preflight(event: dict[str, Any], execution_id: str | None = None, started: f
     request = named(parse_gameday_request(event), execution_id, clock.now() if started is None else started)
     calendar = refuse_if_frozen(request.plan)
     announce = request.plan.announce_seconds
-    topic = gameday_config().topic_arn if announce else None
-    if announce and topic:
+    # A scheduled game-day is always announced before it starts (nobody at a terminal started it); one started
+    # by hand is announced when its plan asks for a lead time.
+    topic = gameday_config().topic_arn if announce or request.schedule else None
+    if topic:
         notify.gameday_starts(topic, *announcement(request, execution_id, clock.now() + announce))
     prepared = Prepared(
         gameday_id=id_of(request),
@@ -203,7 +194,7 @@ def preflight(event: dict[str, Any], execution_id: str | None = None, started: f
         failure_policy=request.plan.failure_policy,
         change_calendar=calendar,
         announce_seconds=announce,
-        announced=bool(announce and topic),
+        announced=bool(topic),
         drills=drill_items(request),
     )
     return prepared.model_dump(mode="json")

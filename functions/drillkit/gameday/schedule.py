@@ -2,8 +2,11 @@
 
 Nothing in drillkit schedules by itself: a schedule is EventBridge Scheduler's, its target the game-day machine,
 its input the machine's input without a game-day id (each run is named from its execution). ``next_run`` says when
-a schedule fires next, from its expression (at(...) and the cron(...) fields Scheduler documents; rate(...) runs
-are counted from the schedule's start, which Scheduler does not return, so they are not computed).
+an at(...) or cron(...) expression comes next; ``next_fire`` says when a schedule invokes its target next, from all
+that decides it as EventBridge Scheduler documents it (docs/lab.md cites the pages): its state (DISABLED never
+fires), its time zone, StartDate and EndDate (ignored by one-time schedules), and for rate(...) the fixed rate
+counted from StartDate, or from when the schedule took its present form when it has none (it starts at once).
+A FLEXIBLE time window delays each invocation by up to its width after that time; the lab draws the delay.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from drillkit import aws
 from drillkit.errors import AwsCallFailed, ScheduleInvalid
@@ -24,6 +29,84 @@ DAY_NAMES = {"SUN": 1, "MON": 2, "TUE": 3, "WED": 4, "THU": 5, "FRI": 6, "SAT": 
 MONTH_NAMES = {
     m: i for i, m in enumerate(("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"), 1)
 }
+
+
+RATE = re.compile(r"rate\((\d+) (minute|minutes|hour|hours|day|days)\)")
+UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
+
+
+class ScheduleTiming(BaseModel):
+    """What decides when a schedule invokes its target, as GetSchedule answers it (times in UTC)."""
+
+    model_config = ConfigDict(frozen=True)
+    expression: str
+    timezone: str = "UTC"
+    enabled: bool = True
+    start_date: datetime | None = None
+    end_date: datetime | None = None
+    since: datetime = Field(description="When the schedule took its present form: its last change, else its creation")
+    flexible_minutes: int = Field(default=0, ge=0, le=1440, description="0 when FlexibleTimeWindow is OFF")
+
+    @field_validator("start_date", "end_date", "since")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+    @classmethod
+    def of(cls, detail: dict[str, Any]) -> ScheduleTiming:
+        """From a GetSchedule answer."""
+        window = detail.get("FlexibleTimeWindow") or {}
+        return cls(
+            expression=detail["ScheduleExpression"],
+            timezone=detail.get("ScheduleExpressionTimezone") or "UTC",
+            enabled=detail.get("State", "ENABLED") == "ENABLED",
+            start_date=detail.get("StartDate"),
+            end_date=detail.get("EndDate"),
+            since=detail.get("LastModificationDate") or detail["CreationDate"],
+            flexible_minutes=int(window.get("MaximumWindowInMinutes") or 0) if window.get("Mode") == "FLEXIBLE" else 0,
+        )
+
+
+def rate_period(expression: str) -> timedelta | None:
+    """The fixed rate of a rate(...) expression; None for any other expression."""
+    match = RATE.fullmatch(expression)
+    if not match:
+        return None
+    return timedelta(seconds=int(match.group(1)) * UNIT_SECONDS[match.group(2).rstrip("s")])
+
+
+def next_fire(timing: ScheduleTiming, after: datetime) -> datetime | None:
+    """When the schedule invokes its target next, strictly after `after` (UTC); None when it never will again.
+
+    The time is the scheduled one: a FLEXIBLE window may add up to its width to it.
+    """
+    if not timing.enabled:
+        return None
+    if timing.expression.startswith("at("):
+        return next_run(timing.expression, timing.timezone, after)  # one-time: StartDate and EndDate do not apply
+    period = rate_period(timing.expression)
+    moment: datetime | None
+    if period is not None:
+        anchor = timing.start_date or timing.since
+        moment = anchor if after < anchor else anchor + period * ((after - anchor) // period + 1)
+    else:
+        earliest = after if timing.start_date is None else max(after, timing.start_date - timedelta(microseconds=1))
+        moment = next_run(timing.expression, timing.timezone, earliest)
+    if moment is None or (timing.end_date is not None and moment >= timing.end_date):
+        return None
+    return moment
+
+
+def next_of(scheduler: Any, name: str, now: datetime) -> datetime | None:
+    """When the named schedule invokes its target next, from what Scheduler answers for it now."""
+    detail = _schedule(scheduler, name)
+    if detail is None:
+        return None
+    timing = ScheduleTiming.of(detail)
+    # A rate schedule without StartDate invokes its target at once: its first run may be now itself.
+    return next_fire(timing, min(now, timing.since - timedelta(microseconds=1)))
 
 
 def _field(text: str, low: int, high: int, names: dict[str, int] | None = None) -> set[int] | None:
@@ -69,7 +152,9 @@ def validate_expression(expression: str) -> str:
             raise ScheduleInvalid(f"{expression}: exactly one of day-of-month and day-of-week must be '?'")
         next_run(expression, "UTC", datetime(2000, 1, 1, tzinfo=UTC))  # raises on a bad field
         return expression
-    if re.fullmatch(r"rate\(\d+ (minute|minutes|hour|hours|day|days)\)", expression):
+    if match := RATE.fullmatch(expression):
+        if int(match.group(1)) < 1:
+            raise ScheduleInvalid(f"{expression}: the rate's value must be a positive number")
         return expression
     if re.fullmatch(r"at\(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\)", expression):
         return expression
@@ -105,8 +190,10 @@ def next_run(expression: str, timezone: str, now: datetime) -> datetime | None:
             for h in hours:
                 for m in minutes:
                     moment = day.replace(hour=h, minute=m)
-                    if moment > local:
-                        return moment.astimezone(UTC)
+                    instant = moment.astimezone(UTC)
+                    # A wall time the spring-forward skips does not run; one the fall-back repeats runs once (the first).
+                    if instant.astimezone(zone).replace(tzinfo=None) == moment.replace(tzinfo=None) and instant > now:
+                        return instant
         day = (day + timedelta(days=1)).replace(hour=0, minute=0)
     return None
 
@@ -183,7 +270,7 @@ def listed(scheduler: Any, machine_arn: str, now: datetime) -> list[dict[str, An
             if detail is None:
                 continue  # deleted since it was listed
             timezone = detail.get("ScheduleExpressionTimezone") or "UTC"
-            upcoming = next_run(detail["ScheduleExpression"], timezone, now) if detail["State"] == "ENABLED" else None
+            upcoming = next_fire(ScheduleTiming.of(detail), now)
             plan = json.loads(detail["Target"].get("Input") or "{}").get("plan") or {}
             found.append(
                 {
@@ -204,8 +291,20 @@ def set_state(scheduler: Any, name: str, enabled: bool) -> None:
     detail = _schedule(scheduler, name)
     if detail is None:
         raise ScheduleInvalid(f"NAME: no schedule {name}")
-    keep = ("ScheduleExpression", "ScheduleExpressionTimezone", "FlexibleTimeWindow", "Target", "Description", "GroupName")
+    # UpdateSchedule sets whatever it is not given back to its default: keep every field that is not the state.
+    keep = (
+        "ScheduleExpression",
+        "ScheduleExpressionTimezone",
+        "FlexibleTimeWindow",
+        "Target",
+        "Description",
+        "GroupName",
+        "StartDate",
+        "EndDate",
+        "KmsKeyArn",
+        "ActionAfterCompletion",
+    )
     with aws.aws_call("UpdateSchedule", name):
         scheduler.update_schedule(
-            Name=name, State="ENABLED" if enabled else "DISABLED", **{k: detail[k] for k in keep if k in detail}
+            Name=name, State="ENABLED" if enabled else "DISABLED", **{k: detail[k] for k in keep if detail.get(k) is not None}
         )
