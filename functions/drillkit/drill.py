@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from drillkit import allow, aws, canary, clock, faults, notify, probes, readiness, waits
+from drillkit import allow, aws, canary, clock, faults, notify, probes, readiness, stores, waits
 from drillkit.config import approval_config, evidence_config, ledger_config, notify_config, observe_config
 from drillkit.discovery import resolve_target
 from drillkit.errors import DrillRejected, DrillStateInvalid, EnvironmentLocked, NotSteady, RestoreFailed, ScenarioInvalid
@@ -424,6 +424,8 @@ def _restore(context: DrillContext, previous: dict[str, Any]) -> RestoreProgress
     results: list[dict[str, Any]] = []
     failures: list[str] = []
     waiting: list[str] = []
+    # Observation wrote the last heartbeat (verification samples without them): remove them all, whatever else fails.
+    heartbeats_left = stores.remove(context)
     for record in reversed(ledger.list_undo(context.drill_id)):
         entry: dict[str, Any] = {"seq": record["seq"], "resource_id": record["resource_id"]}
         if record["status"] == UNDO_RESTORED:
@@ -460,6 +462,7 @@ def _restore(context: DrillContext, previous: dict[str, Any]) -> RestoreProgress
         retry_in_seconds=restore_retry_in_seconds(budget),
         waiting_for=waiting,
         calls=calls,
+        heartbeats_left=heartbeats_left,
     )
 
 
@@ -497,8 +500,10 @@ def _verify_restore(context: DrillContext, previous: dict[str, Any] | None, invo
         return Verification(done=True, verified=False, t=clock.now(), resources=resources, problems=stuck)
     if probes.needs_seed(context):
         probes.seed(context, _store().samples(context.drill_id))
-    wait, samples = _wait_for_steady(context, wait, invocation_end)
+    wait, samples = _wait_for_steady(_without_store_heartbeats(context), wait, invocation_end)
     _store().put_samples(context.drill_id, f"2-verify-{wait.batch:04d}", samples)
+    # A replica that landed after Restore removed the heartbeats (replication lags): remove again, last.
+    left = stores.remove(context) if wait.done else []
     return Verification.model_validate(
         {
             **wait.model_dump(mode="json"),
@@ -506,8 +511,15 @@ def _verify_restore(context: DrillContext, previous: dict[str, Any] | None, invo
             "t": clock.now(),
             "resources": resources,
             "steady": wait.reached if wait.done else None,
+            "heartbeats_left": left,
         }
     )
+
+
+def _without_store_heartbeats(context: DrillContext) -> DrillContext:
+    """The context verification samples with: the stores' heartbeats were removed and must stay so."""
+    data = context.scenario.data.model_copy(update={"stores": []})
+    return context.model_copy(update={"scenario": context.scenario.model_copy(update={"data": data})})
 
 
 # -- 7. report -------------------------------------------------------------------

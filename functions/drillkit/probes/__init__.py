@@ -9,7 +9,7 @@ from collections.abc import Callable
 from concurrent.futures import ALL_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
 
-from drillkit import aws, canary, clock
+from drillkit import aws, canary, clock, stores
 from drillkit.model import DrillContext
 from drillkit.probes import alarms, dns_answer, dns_client, health_check, http_endpoint, keepalive, standby
 
@@ -28,6 +28,8 @@ PROBES: dict[str, Probe] = {
     keepalive.NAME: keepalive.read,
     # Not a probe (it writes a canary row), but sampled with them so its instants line up.
     canary.NAME: canary.write,
+    # Likewise: the heartbeats of the other replicated stores (drillkit.stores), written and read back each sample.
+    stores.NAME: stores.sample,
 }
 
 _pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="probe")
@@ -97,6 +99,8 @@ def expected(context: DrillContext) -> set[str]:
         names.add(alarms.NAME)
     if context.scenario.data.heartbeat is not None:
         names.add(canary.NAME)
+    if context.scenario.data.stores:
+        names.add(stores.NAME)
     return names
 
 
@@ -116,6 +120,8 @@ def steady(samples: list[dict[str, Any]]) -> tuple[bool, list[str]]:
             problems.append(f"alarms in ALARM before the fault: {', '.join(firing)}")
         elif probe == canary.NAME and not sample.get("ok"):
             problems.append(f"the heartbeat canary cannot write to the primary: {sample.get('error')}")
+        elif probe == stores.NAME:
+            problems += stores.steady_problems(sample)
         elif probe == http_endpoint.NAME and not (sample.get("ok") and sample.get("side") == "primary"):
             problems.append(
                 f"HTTP through the public name: {sample.get('error') or sample.get('status')} "
