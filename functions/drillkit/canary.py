@@ -155,8 +155,10 @@ _NO_TABLE = ("doesn't exist", "does not exist", "no such table")
 
 
 def _no_table(error: DrillError) -> bool:
-    return isinstance(error, AwsCallFailed) and error.code == "BadRequestException" and any(
-        words in str(error).lower() for words in _NO_TABLE
+    return (
+        isinstance(error, AwsCallFailed)
+        and error.code == "BadRequestException"
+        and any(words in str(error).lower() for words in _NO_TABLE)
     )
 
 

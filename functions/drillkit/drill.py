@@ -111,7 +111,7 @@ def plan(request: dict[str, Any]) -> dict[str, Any]:
         "readiness": [f.model_dump(mode="json") for f in findings],
         "blocked": any(f.blocking for f in findings),
         "approval_required": protected,
-        "measures": [*expected_milestones(bool(scenario.alarms)), *(["rpo"] if scenario.data.heartbeat else [])],
+        "measures": [*expected_milestones(bool(scenario.alarms)), *(["rpo"] if scenario.data.measured else [])],
     }
 
 

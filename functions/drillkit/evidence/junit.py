@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 from xml.etree import ElementTree as ET  # noqa: S405 (writing XML, never parsing it)
 
+from drillkit.evidence.summary import store_words
 from drillkit.milestones import label as objective_label
 
 
@@ -55,6 +56,22 @@ def render(document: dict[str, Any]) -> bytes:
             failure.text = f"{label} was {_seconds(m['seconds'])} after injection; target {m['target_seconds']:g} s"
         else:
             ET.SubElement(element, "system-out").text = f"{detail}, target {m['target_seconds']:g} s"
+
+    for point in (document.get("results") or {}).get("data_stores") or []:
+        # One testcase per replicated store: its recovery point against its objective.
+        element = case(f"data store: {point['store']} ({point['kind']})", point["seconds"])
+        words = store_words(point)
+        if point["passed"] is False:
+            counts["failures"] += 1
+            target = point["target_seconds"]
+            reason = "DataNotReplicated" if point["not_replicated"] else "ObjectiveMissed"
+            message = f"{point['store']}: {words}" + (f", target {target:g} s" if target is not None else "")
+            ET.SubElement(element, "failure", type=reason, message=message)
+        elif point["passed"] is None:
+            counts["skipped"] += 1
+            ET.SubElement(element, "skipped", message=words)
+        else:
+            ET.SubElement(element, "system-out").text = f"{words}, target {point['target_seconds']:g} s"
 
     restore = case("restore verified")
     if not document["restore_verified"]:
