@@ -18,7 +18,9 @@ Everything else goes to moto unchanged.
 And every patch the lab makes to moto itself (install_moto_patches, at the end of this module): Step Functions
 execution on, StopExecution and TimeoutSeconds as AWS ends an execution, DescribeAlarmHistory, DescribeTargetHealth
 from the ALB's own checks, deregistration draining, DescribeGlobalClusters showing the database physics, EC2's
-catalogues trimmed to the lab's regions. No other module of the lab changes moto.
+catalogues trimmed to the lab's regions, DynamoDB global tables (ReplicaUpdates, Replicas, writes replicated) and S3
+replication (ReplicationStatus, replicas, the stored rule as GetBucketReplication answers it). No other module of the
+lab changes moto.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from xml.sax.saxutils import escape
 from drillkit_lab import change_calendar
 from drillkit_lab.events import STOPPED_EXECUTIONS, stopped_execution_of
 from drillkit_lab.lambda_runtime import InvocationResult, LambdaRuntime, Sabotage
+from drillkit_lab.physics import replication
 from drillkit_lab.physics.alarms import HISTORY
 from drillkit_lab.physics.alb import BY_TARGET_GROUP, Draining, _record_drain, deregistration_delay, draining_targets, is_lambda
 from drillkit_lab.physics.database import (
@@ -404,6 +407,8 @@ def install_moto_patches(regions: set[str]) -> None:
     install_describe_target_health()
     install_target_draining()
     install_global_cluster_state()
+    install_global_tables()
+    install_s3_replication()
 
 
 def quiet_request_handler() -> Any:
@@ -789,3 +794,167 @@ def install_tolerated_failures() -> None:
 
     eval_job._lab = True  # type: ignore[attr-defined]
     DistributedItemProcessorWorker._eval_job = eval_job
+
+
+def install_global_tables() -> None:
+    """DynamoDB global tables (2019.11.21): UpdateTable ReplicaUpdates, Replicas in DescribeTable, writes replicated.
+
+    moto ignores ReplicaUpdates and never copies a write; the lab's replication physics (physics/replication.py)
+    keeps the replica groups and carries each write to the other replicas after the table's lag.
+    """
+    from moto.dynamodb.exceptions import MockValidationException
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.table import Table
+    from moto.dynamodb.responses import DynamoHandler
+
+    if getattr(DynamoHandler.update_table, "_lab", False):
+        return
+    original_update_table, original_describe = DynamoHandler.update_table, Table.describe
+
+    def update_table(self: Any) -> Any:
+        physics = replication.CURRENT[0]
+        updates = self.body.get("ReplicaUpdates") or []
+        if physics is not None and updates:
+            table = self.dynamodb_backend.get_table(self.body["TableName"])
+            for update in updates:
+                _replica_update(physics.tables, table.name, self.dynamodb_backend.region_name, update, MockValidationException)
+        return original_update_table(self)
+
+    def describe(self: Any, base_key: str = "TableDescription") -> dict[str, Any]:
+        result: dict[str, Any] = original_describe(self, base_key)
+        physics = replication.CURRENT[0]
+        others = physics.tables.replicas(self.name, self.region_name) if physics is not None else None
+        if others is not None:
+            result[base_key]["GlobalTableVersion"] = replication.GLOBAL_TABLE_VERSION
+            result[base_key]["Replicas"] = [{"RegionName": region, "ReplicaStatus": "ACTIVE"} for region in others]
+        return result
+
+    update_table._lab = True  # type: ignore[attr-defined]
+    DynamoHandler.update_table = update_table
+    Table.describe = describe
+    for name, key_of in (
+        ("put_item", lambda args, kwargs: kwargs.get("item_attrs", args[1] if len(args) > 1 else {})),
+        ("update_item", lambda args, kwargs: kwargs.get("key", args[1] if len(args) > 1 else {})),
+        ("delete_item", lambda args, kwargs: kwargs.get("key", args[1] if len(args) > 1 else {})),
+    ):
+        setattr(DynamoDBBackend, name, _replicated_write(getattr(DynamoDBBackend, name), key_of))
+
+
+def _replica_update(tables: replication.GlobalTables, table: str, region: str, update: dict[str, Any], invalid: Any) -> None:
+    """One ReplicaUpdates entry, refused as DynamoDB refuses it (ValidationException)."""
+    current = tables.replicas(table, region) or []
+    if "Create" in update:
+        new_region = update["Create"]["RegionName"]
+        if new_region == region or new_region in current:
+            raise invalid(
+                f"Failed to create a the new replica of table with name: '{table}' because one or more replicas "
+                "already existed as tables."
+            )
+        tables.add_replica(table, region, new_region)
+    elif "Delete" in update:
+        gone = update["Delete"]["RegionName"]
+        if gone not in current and gone != region:
+            raise invalid(f"Failed to remove replica from table '{table}': region {gone} is not a replica of the table.")
+        tables.remove_replica(table, gone)
+
+
+def _replicated_write(original: Callable[..., Any], key_of: Callable[[tuple[Any, ...], dict[str, Any]], dict[str, Any]]) -> Any:
+    """A DynamoDB backend write that, once applied, is on its way to the table's other replicas."""
+
+    def write(*args: Any, **kwargs: Any) -> Any:
+        result = original(*args, **kwargs)
+        physics = replication.CURRENT[0]
+        if physics is not None:
+            backend, table_name = args[0], kwargs.get("table_name", args[1] if len(args) > 1 else "")
+            if not isinstance(table_name, str):
+                return result
+            table = backend.get_table(table_name)
+            attributes = key_of(args[1:], kwargs)
+            key = {name: attributes[name] for name in table.table_key_attrs if name in attributes}
+            physics.tables.written(backend.region_name, table.name, key)
+        return result
+
+    return write
+
+
+def install_s3_replication() -> None:
+    """S3 replication: x-amz-replication-status, replicas in the destination, GetBucketReplication as stored.
+
+    moto stores a replication configuration and does nothing with it (and answers GetBucketReplication with an
+    empty filter prefix whatever the rule said); the lab's physics replicates, and the configuration reads back.
+    """
+    from moto.s3.exceptions import S3ClientError
+    from moto.s3.models import FakeKey, S3Backend
+    from moto.s3.responses import S3Response
+
+    if getattr(S3Backend.put_object, "_lab", False):
+        return
+
+    class DestinationNotVersioned(S3ClientError):
+        code = "InvalidRequest"
+
+        def __init__(self) -> None:
+            super().__init__("InvalidRequest", "Destination bucket must have versioning enabled.")
+
+    original_put, original_delete = S3Backend.put_object, S3Backend.delete_object
+    original_put_replication = S3Backend.put_bucket_replication
+    original_response_dict = FakeKey.response_dict.fget
+
+    def put_object(self: Any, bucket_name: str, key_name: str, *args: Any, **kwargs: Any) -> Any:
+        key = original_put(self, bucket_name, key_name, *args, **kwargs)
+        if (physics := replication.CURRENT[0]) is not None:
+            physics.buckets.object_written(bucket_name, key)
+        return key
+
+    def delete_object(self: Any, bucket_name: str, key_name: str, version_id: str | None = None, bypass: bool = False) -> Any:
+        versioned = self.get_bucket(bucket_name).is_versioned
+        result = original_delete(self, bucket_name, key_name, version_id=version_id, bypass=bypass)
+        if versioned and version_id is None and (physics := replication.CURRENT[0]) is not None:
+            physics.buckets.delete_marker_written(bucket_name, key_name)
+        return result
+
+    def put_bucket_replication(self: Any, bucket_name: str, configuration: dict[str, Any]) -> None:
+        rules = configuration.get("Rule") or []
+        for raw in [rules] if isinstance(rules, dict) else rules:
+            destination = replication.Rule.parse(raw).destination
+            if destination not in self.buckets or not self.buckets[destination].is_versioned:
+                raise DestinationNotVersioned()
+        original_put_replication(self, bucket_name, configuration)
+
+    def response_dict(self: Any) -> dict[str, Any]:
+        headers: dict[str, Any] = original_response_dict(self)
+        status = getattr(self, "lab_replication_status", None)
+        if status is not None:
+            headers["x-amz-replication-status"] = status
+        return headers
+
+    put_object._lab = True  # type: ignore[attr-defined]
+    S3Backend.put_object = put_object
+    S3Backend.delete_object = delete_object
+    S3Backend.put_bucket_replication = put_bucket_replication
+    FakeKey.response_dict = property(response_dict)
+    S3Response.get_bucket_replication = _get_bucket_replication
+
+
+def _get_bucket_replication(self: Any) -> Any:
+    """GetBucketReplication with each rule as it was put: its filter, status and delete marker replication."""
+    from moto.core.responses import ActionResult
+    from moto.s3.exceptions import ReplicationConfigurationNotFoundError
+
+    self.data["Action"] = "GetBucketReplication"
+    configuration = self.backend.get_bucket_replication(self.bucket_name)
+    if not configuration:
+        raise ReplicationConfigurationNotFoundError(bucket_name=self.bucket_name)
+    role, _ = replication.rules_of(self.backend.get_bucket(self.bucket_name))
+    raw_rules = configuration["Rule"]
+    rules = []
+    for raw in [raw_rules] if isinstance(raw_rules, dict) else raw_rules:
+        rule = {k: v for k, v in raw.items() if k not in ("Priority", "Filter", "Prefix")}
+        rule["Priority"] = int(raw.get("Priority") or 0)
+        if "Filter" in raw:
+            filter_ = raw["Filter"] or {}
+            rule["Filter"] = {**filter_, "Prefix": filter_["Prefix"] or ""} if "Prefix" in filter_ else filter_
+        elif "Prefix" in raw:
+            rule["Prefix"] = raw["Prefix"] or ""
+        rules.append(rule)
+    return self.serialized(ActionResult({"ReplicationConfiguration": {"Role": role, "Rules": rules}}))

@@ -20,6 +20,7 @@ from drillkit_lab.lambda_runtime import LambdaRuntime
 from drillkit_lab.physics.alarms import AlarmEvaluator, MetricSource
 from drillkit_lab.physics.dns import LabDNSServer
 from drillkit_lab.physics.groundtruth import GroundTruth
+from drillkit_lab.physics.replication import Replication
 from drillkit_lab.physics.route53 import Route53Physics
 from drillkit_lab.ports import PortMap
 from drillkit_lab.schedules import ScheduleRunner
@@ -94,6 +95,7 @@ class Lab:
         schedules.start()
         self._stoppers.append(schedules.stop)
 
+        self._start_replication(ground_truth)  # before provisioning: UpdateTable ReplicaUpdates needs it
         builder = StackBuilder(self.stack, client_session, physics, ground_truth, ports)
         self._stoppers.append(builder.stop)
         stack_info = builder.create(moto_backends.region, moto_backends.rds(), self.work_dir)
@@ -143,6 +145,8 @@ class Lab:
             "tls_ca_pem": stack_info["tls_ca_pem"],
             "alerts": stack_info["alerts"],
             "automation_rules": stack_info["automation_rules"],
+            "tables": stack_info["tables"],
+            "buckets": stack_info["buckets"],
             "record_type": stack_info["record_type"],
             "ground_truth_log": str(ground_truth_path),
             "state_machines": {
@@ -166,6 +170,16 @@ class Lab:
         partial.write_text(json.dumps(self.info, indent=2))
         partial.replace(self.lab_file)
         return self.info
+
+    def _start_replication(self, ground_truth: GroundTruth) -> None:
+        """DynamoDB global tables and S3 replication, each table and bucket with its lag from the stack spec."""
+        physics = Replication(moto_backends.dynamodb, moto_backends.s3, moto_backends.iam, ground_truth)
+        for table in self.stack.tables:
+            physics.tables.configure(table.name, table.replication_lag_seconds)
+        for bucket in self.stack.buckets:
+            physics.buckets.configure(bucket.name, bucket.replication_lag_seconds)
+        physics.start()
+        self._stoppers.append(physics.stop)
 
     def stop(self) -> None:
         for stopper in reversed(self._stoppers):

@@ -49,3 +49,22 @@ def rds() -> Any:
     from moto.rds.models import rds_backends
 
     return rds_backends[ACCOUNT_ID]
+
+
+def dynamodb(region_name: str) -> Any:
+    from moto.dynamodb.models import dynamodb_backends
+
+    return dynamodb_backends[ACCOUNT_ID][region_name]
+
+
+def s3() -> Any:
+    """S3's one backend for the partition (each bucket knows its region)."""
+    from moto.s3.models import s3_backends
+
+    return s3_backends[ACCOUNT_ID]["aws"]
+
+
+def iam() -> Any:
+    from moto.iam.models import iam_backends
+
+    return iam_backends[ACCOUNT_ID]["global"]

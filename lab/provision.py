@@ -16,8 +16,8 @@ from botocore.config import Config
 
 from drillkit.allow import tag_list
 from drillkit_lab.physics.alb import INSTANCE_ADDRESSES
-from drillkit_lab.stackspec import HealthCheck, Region, StackSpec
-from drillkit_lab.template import stand_in_code_zip
+from drillkit_lab.stackspec import GlobalTable, HealthCheck, Region, ReplicatedBucket, StackSpec
+from drillkit_lab.template import ACCOUNT_ID, stand_in_code_zip
 
 # The lab's owners allow drills on every resource they create (the tag drillkit's preflight requires).
 DRILLS_ALLOWED = tag_list()
@@ -45,6 +45,21 @@ def plain_secret(region: Region) -> list[dict[str, str]]:
     return [{"name": "DB_PASSWORD", "value": "lab-only-password"}] if region.app.plain_secret else []
 
 
+# The S3 replication role's permissions (what AWS's "Setting up permissions for live replication" page lists).
+REPLICATION_SOURCE_ACTIONS = ["s3:GetReplicationConfiguration", "s3:ListBucket"]
+REPLICATION_OBJECT_ACTIONS = ["s3:GetObjectVersionForReplication", "s3:GetObjectVersionAcl", "s3:GetObjectVersionTagging"]
+REPLICATION_DESTINATION_ACTIONS = ["s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags"]
+GLOBAL_TABLE_VERSION = "2019.11.21"
+
+
+def replication_role_name(spec: StackSpec) -> str:
+    return f"{spec.name[:40]}-s3-replication"
+
+
+def replication_rule_id(bucket: ReplicatedBucket) -> str:
+    return f"{bucket.name[:200]}-to-standby"
+
+
 def global_cluster_id(spec: StackSpec) -> str | None:
     return f"{spec.name[:40]}-global" if spec.database is not None and spec.database.global_cluster else None
 
@@ -66,6 +81,8 @@ class Provisioner:
             info["health_check_id"] = checks.get(role)
         alarms, alerts = self._alarms(regions)
         automation_rules = self._automation_rules(regions, alerts)
+        tables = [self._global_table(table, regions) for table in self.spec.tables]
+        buckets = [self._replicated_bucket(bucket, regions) for bucket in self.spec.buckets]
         return {
             "stack": self.spec.name,
             "hosted_zone_id": zone_id,
@@ -77,6 +94,8 @@ class Provisioner:
             "alarms": alarms,
             "alerts": alerts,
             "automation_rules": automation_rules,
+            "tables": tables,
+            "buckets": buckets,
         }
 
     # -- one region: VPC, subnets, security group, targets, ALB, target group, listener ---------
@@ -302,6 +321,111 @@ class Provisioner:
         self.session.client("secretsmanager", region_name=regions["primary"]["region"]).create_secret(
             Name=HEARTBEAT_SECRET, SecretString=json.dumps({"username": "app", "password": "lab-only-password"})
         )
+
+    # -- DynamoDB global tables (version 2019.11.21): the table in the primary region, a replica in the standby ----
+    def _global_table(self, table: GlobalTable, regions: dict[str, dict[str, Any]]) -> dict[str, Any]:
+        primary, standby = regions["primary"]["region"], regions["standby"]["region"]
+        keys = [(table.hash_key, "HASH")] + ([(table.range_key, "RANGE")] if table.range_key else [])
+        dynamodb = self.session.client("dynamodb", region_name=primary)
+        created = dynamodb.create_table(
+            TableName=table.name,
+            KeySchema=[{"AttributeName": name, "KeyType": kind} for name, kind in keys],
+            AttributeDefinitions=[{"AttributeName": name, "AttributeType": "S"} for name, _ in keys],
+            BillingMode="PAY_PER_REQUEST",
+            # A global table's replicas exchange changes through the table's stream (new and old images).
+            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+            Tags=DRILLS_ALLOWED,
+        )["TableDescription"]
+        if table.replica:
+            dynamodb.update_table(TableName=table.name, ReplicaUpdates=[{"Create": {"RegionName": standby}}])
+        return {
+            "name": table.name,
+            "arn": created["TableArn"],
+            "region": primary,
+            "replica_region": standby if table.replica else None,
+            "hash_key": table.hash_key,
+            "range_key": table.range_key,
+            "global_table_version": GLOBAL_TABLE_VERSION if table.replica else None,
+        }
+
+    # -- S3 Cross-Region Replication: versioned source and destination, the role, the rule ----------
+    def _replicated_bucket(self, bucket: ReplicatedBucket, regions: dict[str, dict[str, Any]]) -> dict[str, Any]:
+        primary, standby = regions["primary"]["region"], regions["standby"]["region"]
+        source, destination = bucket.name, bucket.destination_bucket
+        s3_primary = self.session.client("s3", region_name=primary)
+        s3_standby = self.session.client("s3", region_name=standby)
+        self._bucket(s3_primary, source, primary)
+        self._bucket(s3_standby, destination, standby)
+        role_arn = self._replication_role(source, destination)
+        if not bucket.role:
+            role_arn = f"{role_arn}-missing"  # the rule names a role nobody created
+        s3_standby.put_bucket_policy(Bucket=destination, Policy=json.dumps(self._destination_policy(bucket, role_arn)))
+        rule = {
+            "ID": replication_rule_id(bucket),
+            "Priority": 1,
+            "Status": "Enabled" if bucket.rule_enabled else "Disabled",
+            "Filter": {"Prefix": bucket.prefix},
+            "DeleteMarkerReplication": {"Status": "Enabled" if bucket.delete_marker_replication else "Disabled"},
+            "Destination": {"Bucket": f"arn:aws:s3:::{destination}"},
+        }
+        s3_primary.put_bucket_replication(Bucket=source, ReplicationConfiguration={"Role": role_arn, "Rules": [rule]})
+        if not bucket.destination_versioning:
+            s3_standby.put_bucket_versioning(Bucket=destination, VersioningConfiguration={"Status": "Suspended"})
+        return {
+            "name": source,
+            "region": primary,
+            "destination": destination,
+            "destination_region": standby,
+            "rule_id": rule["ID"],
+            "prefix": bucket.prefix,
+            "role_arn": role_arn,
+        }
+
+    @staticmethod
+    def _bucket(s3: Any, name: str, region: str) -> None:
+        request: dict[str, Any] = {"Bucket": name}
+        if region != "us-east-1":  # S3's one region without a LocationConstraint
+            request["CreateBucketConfiguration"] = {"LocationConstraint": region}
+        s3.create_bucket(**request)
+        s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+        s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": DRILLS_ALLOWED})
+
+    def _replication_role(self, source: str, destination: str) -> str:
+        """The role S3 assumes to replicate (one per stack, a policy per source bucket)."""
+        iam = self.session.client("iam")
+        role_name = replication_role_name(self.spec)
+        try:
+            role_arn: str = iam.get_role(RoleName=role_name)["Role"]["Arn"]
+        except iam.exceptions.NoSuchEntityException:
+            statement = {"Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, "Action": "sts:AssumeRole"}
+            trust = json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+            role_arn = iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=trust)["Role"]["Arn"]
+        permissions = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Action": REPLICATION_SOURCE_ACTIONS, "Resource": f"arn:aws:s3:::{source}"},
+                {"Effect": "Allow", "Action": REPLICATION_OBJECT_ACTIONS, "Resource": f"arn:aws:s3:::{source}/*"},
+                {"Effect": "Allow", "Action": REPLICATION_DESTINATION_ACTIONS, "Resource": f"arn:aws:s3:::{destination}/*"},
+            ],
+        }
+        iam.put_role_policy(RoleName=role_name, PolicyName=f"replicate-{source}"[:128], PolicyDocument=json.dumps(permissions))
+        return role_arn
+
+    @staticmethod
+    def _destination_policy(bucket: ReplicatedBucket, role_arn: str) -> dict[str, Any]:
+        """The destination's bucket policy: grants the role replication, or (the knob) denies it explicitly."""
+        return {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "ReplicationFromSource",
+                    "Effect": "Allow" if bucket.destination_allows else "Deny",
+                    "Principal": {"AWS": role_arn if bucket.role else f"arn:aws:iam::{ACCOUNT_ID}:root"},
+                    "Action": REPLICATION_DESTINATION_ACTIONS,
+                    "Resource": f"arn:aws:s3:::{bucket.destination_bucket}/*",
+                }
+            ],
+        }
 
     # -- alarms: created in the local cloud, with an SNS topic (and an inbox queue) per region ----
     def _alarms(self, regions: dict[str, dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, dict[str, str]]]:

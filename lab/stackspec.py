@@ -233,6 +233,55 @@ class AutomationRule(_Strict):
     )
 
 
+class GlobalTable(_Strict):
+    """A DynamoDB global table (version 2019.11.21): created in the primary region, a replica in the standby."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]{3,255}$", description="The table's name (the same in every region).")
+    hash_key: str = Field(default="pk", min_length=1, max_length=255, description="The partition key (a string attribute).")
+    range_key: str | None = Field(default=None, min_length=1, max_length=255, description="The sort key, if any (a string).")
+    replica: bool = Field(
+        default=True, description="Knob: false = no standby replica (the table is not global; nothing replicates)."
+    )
+    replication_lag_seconds: float = Field(
+        default=0.5,
+        ge=0,
+        le=600,
+        description="How long a write in one replica takes to be visible in the other (AWS: typically within a second).",
+    )
+
+
+class ReplicatedBucket(_Strict):
+    """S3 Cross-Region Replication from a source bucket (primary region) to a destination bucket (standby region)."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,53}[a-z0-9]$", description="The source bucket.")
+    destination: str | None = Field(
+        default=None,
+        pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
+        description="The destination bucket in the standby region (default: `<name>-replica`).",
+    )
+    prefix: str = Field(default="", max_length=1024, description="The replication rule's filter prefix ('' = every object).")
+    rule_enabled: bool = Field(default=True, description="Knob: false = the rule is Disabled: nothing replicates.")
+    destination_versioning: bool = Field(
+        default=True,
+        description="Knob: false = versioning suspended on the destination after the rule was set: replication FAILS.",
+    )
+    role: bool = Field(default=True, description="Knob: false = the rule names a role that does not exist: replication FAILS.")
+    destination_allows: bool = Field(
+        default=True,
+        description="Knob: false = the destination's bucket policy denies the role s3:ReplicateObject: replication FAILS.",
+    )
+    delete_marker_replication: bool = Field(
+        default=False, description="The rule's DeleteMarkerReplication (AWS's default in a Filter rule: Disabled)."
+    )
+    replication_lag_seconds: float = Field(
+        default=1.0, ge=0, le=3600, description="Delay before a source object appears in the destination."
+    )
+
+    @property
+    def destination_bucket(self) -> str:
+        return self.destination or f"{self.name}-replica"
+
+
 class StackSpec(_Strict):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")
     description: str = ""
@@ -242,6 +291,10 @@ class StackSpec(_Strict):
     database: Database | None = None
     alarms: list[Alarm] = Field(default_factory=list)
     automation_rules: list[AutomationRule] = Field(default_factory=list)
+    tables: list[GlobalTable] = Field(default_factory=list, description="DynamoDB global tables (primary -> standby).")
+    buckets: list[ReplicatedBucket] = Field(
+        default_factory=list, description="S3 Cross-Region Replication, source in the primary region, destination in the standby."
+    )
 
     @model_validator(mode="after")
     def _distinct(self) -> StackSpec:
@@ -267,6 +320,16 @@ class StackSpec(_Strict):
             check = self.route53.primary_health_check if alarm.region == "primary" else self.route53.standby_health_check
             if alarm.metric == "HealthCheckStatus" and check is None:
                 raise ValueError(f"alarm {alarm.name} watches the {alarm.region} health check, which the stack does not have")
+        return self
+
+    @model_validator(mode="after")
+    def _data_stores_unique(self) -> StackSpec:
+        tables = [t.name for t in self.tables]
+        if len(set(tables)) != len(tables):
+            raise ValueError("table names must be unique")
+        buckets = [name for b in self.buckets for name in (b.name, b.destination_bucket)]
+        if len(set(buckets)) != len(buckets):
+            raise ValueError("bucket names (sources and destinations) must be unique")
         return self
 
     def regions(self) -> dict[str, Region]:
