@@ -12,11 +12,13 @@ from __future__ import annotations
 from typing import Any
 
 from drillkit import aws
-from drillkit.errors import DrillError
+from drillkit.errors import AwsCallFailed, DrillError
 from drillkit.spec import DynamoDbGlobalTable
 
 KEY_PREFIX = "drillkit-heartbeat#"
 SORT_VALUE = "drillkit-heartbeat"
+# No table in the standby region (a table that is not global): nothing of the drill is there to read.
+ABSENT = frozenset({"ResourceNotFoundException"})
 
 
 def item_key(store: DynamoDbGlobalTable, drill_id: str) -> dict[str, dict[str, str]]:
@@ -44,10 +46,15 @@ def write(store: DynamoDbGlobalTable, drill_id: str, seq: int, written_at: float
 
 def read_standby(store: DynamoDbGlobalTable, drill_id: str, timeout: float) -> tuple[int, float] | None:
     """(seq, written_at) of the heartbeat the standby replica holds now, or None: nothing of this drill there."""
-    with aws.aws_call("GetItem", f"{store.table} ({store.standby_region})"):
-        found = _client(store.standby_region, timeout).get_item(
-            TableName=store.table, Key=item_key(store, drill_id), ConsistentRead=False
-        )
+    try:
+        with aws.aws_call("GetItem", f"{store.table} ({store.standby_region})"):
+            found = _client(store.standby_region, timeout).get_item(
+                TableName=store.table, Key=item_key(store, drill_id), ConsistentRead=False
+            )
+    except AwsCallFailed as error:
+        if error.code in ABSENT:
+            return None
+        raise
     item = found.get("Item")
     if not item or "seq" not in item or "written_at" not in item:
         return None
@@ -64,6 +71,9 @@ def remove(store: DynamoDbGlobalTable, drill_id: str) -> list[str]:
         try:
             with aws.aws_call("DeleteItem", f"{store.table} ({region})"):
                 _client(region, None).delete_item(TableName=store.table, Key=item_key(store, drill_id))
+        except AwsCallFailed as error:
+            if error.code not in ABSENT:
+                problems.append(str(error))
         except DrillError as error:
             problems.append(str(error))
     return problems

@@ -19,7 +19,8 @@ from drillkit.spec import S3Replication
 KEY_NAME = "drillkit-heartbeat/"
 SEQ_METADATA = "drillkit-seq"
 WRITTEN_AT_METADATA = "drillkit-written-at"
-ABSENT = frozenset({"404", "NoSuchKey", "NotFound"})
+# HeadObject's 404 carries no code of its own; a missing destination bucket has nothing of the drill either.
+ABSENT = frozenset({"404", "NoSuchKey", "NotFound", "NoSuchBucket"})
 
 
 def object_key(store: S3Replication, drill_id: str) -> str:
@@ -97,6 +98,9 @@ def remove(store: S3Replication, drill_id: str) -> list[str]:
     for bucket, region in ((store.bucket, store.primary_region), (store.destination_bucket, store.standby_region)):
         try:
             _remove_versions(bucket, region, key)
+        except AwsCallFailed as error:
+            if error.code not in ABSENT:
+                problems.append(str(error))
         except DrillError as error:
             problems.append(str(error))
     return problems
