@@ -35,6 +35,7 @@ class StoreReading(BaseModel):
     replication_status: str | None = Field(
         default=None, description="S3 only: the source object's ReplicationStatus as HeadObject read it before this write."
     )
+    read_sent_at: float | None = None  # when the standby read was sent
     read_at: float | None = None  # when the standby's answer came back
     visible_seq: int | None = None  # the newest heartbeat of this drill in the standby; None: none there
     visible_written_at: float | None = None
@@ -99,6 +100,17 @@ def _lags(readings: list[StoreReading]) -> list[float]:
     return lags
 
 
+def _instant(reading: StoreReading) -> float:
+    """When a standby read saw what it answered: within the call, taken as its middle."""
+    assert reading.read_at is not None
+    return (reading.read_sent_at + reading.read_at) / 2 if reading.read_sent_at is not None else reading.read_at
+
+
+def _nearest_read(reads: list[StoreReading], at: float) -> StoreReading:
+    """The standby read closest to ``at``, before or after it: the best view of what the standby held then."""
+    return min(reads, key=lambda r: abs(_instant(r) - at))
+
+
 def recovery_point(
     store: str,
     kind: StoreKind,
@@ -107,12 +119,22 @@ def recovery_point(
     target: float | None,
     interval: float,
 ) -> StoreRecoveryPoint:
-    """The store's recovery point at the cutover (judged) or at its last read (observed lag, not judged)."""
-    reads = [r for r in readings if r.read_at is not None]
+    """The store's recovery point at the cutover (judged) or at its last read (observed lag, not judged).
+
+    What the standby held at that instant is read by the standby read nearest to it; the uncertainty is the
+    sampling interval, or the distance to that read (plus half its duration) where sampling paused around it.
+    """
+    reads = sorted((r for r in readings if r.read_at is not None), key=_instant)
     judged = cut_at is not None
-    at = cut_at if cut_at is not None else max((r.read_at for r in reads if r.read_at is not None), default=None)
+    at = cut_at if cut_at is not None else (_instant(reads[-1]) if reads else None)
+    nearest = _nearest_read(reads, at) if reads and at is not None else None
+    uncertainty = interval
+    if nearest is not None and at is not None:
+        seen_until = _instant(nearest)
+        half_call = (nearest.read_at or 0) - seen_until
+        uncertainty = max(interval, abs(seen_until - at) + half_call)
     acked = [r for r in readings if r.acked_at is not None and (at is None or r.acked_at <= at)]
-    visible = [r for r in reads if r.visible_written_at is not None and (at is None or (r.read_at or 0) <= at)]
+    visible = [r for r in reads if r.visible_written_at is not None and nearest is not None and _instant(r) <= _instant(nearest)]
     ever_visible = any(r.visible_seq is not None for r in reads)
     newest_visible = max((r.visible_written_at for r in visible if r.visible_written_at is not None), default=None)
     last_acked = acked[-1].written_at if acked else None
@@ -140,7 +162,7 @@ def recovery_point(
         at=at,
         at_reason="DNS cutover: the writers moved to the standby" if judged else "last standby read (no DNS cutover)",
         seconds=seconds,
-        uncertainty_seconds=round(interval, 3),
+        uncertainty_seconds=round(uncertainty, 3),
         target_seconds=target,
         passed=passed,
         not_replicated=not_replicated,

@@ -32,6 +32,7 @@ def _sample_one(store: DynamoDbGlobalTable | S3Replication, drill_id: str, timeo
         reading.acked_at = clock.now()
     except DrillError as error:
         reading.write_error = str(error)
+    reading.read_sent_at = clock.now()
     try:
         if isinstance(store, S3Replication):
             visible = s3.read_standby(store, drill_id, timeout)
