@@ -87,16 +87,24 @@ def readings_of(samples: list[dict[str, Any]]) -> dict[str, list[StoreReading]]:
     return found
 
 
-def _lags(readings: list[StoreReading]) -> list[float]:
-    """For each acknowledged heartbeat, how long until a standby read first saw it (or a newer one)."""
-    seen = sorted((r.read_at, r.visible_seq) for r in readings if r.read_at is not None and r.visible_seq is not None)
+def _lags(readings: list[StoreReading], interval: float) -> list[float]:
+    """For each acknowledged heartbeat, how long until a standby read first saw it (or a newer one).
+
+    Dated by the first read that saw it; a write whose previous read (that did not see it) is more than two
+    intervals before that one (sampling paused: a state transition) cannot be dated that closely and is left out.
+    """
+    seen = sorted((r.read_at, r.visible_seq) for r in readings if r.read_at is not None)
     lags = []
     for write in readings:
         if write.acked_at is None:
             continue
-        first = next((read_at for read_at, visible in seen if visible >= write.seq and read_at >= write.written_at), None)
-        if first is not None:
-            lags.append(round(first - write.written_at, 3))
+        after = [(read_at, visible) for read_at, visible in seen if read_at >= write.written_at]
+        first = next((i for i, (_, visible) in enumerate(after) if visible is not None and visible >= write.seq), None)
+        if first is None:
+            continue
+        previous = after[first - 1][0] if first > 0 else write.written_at
+        if after[first][0] - previous <= 2 * interval:
+            lags.append(round(after[first][0] - write.written_at, 3))
     return lags
 
 
@@ -147,7 +155,7 @@ def recovery_point(
     passed: bool | None = None
     if judged and (target is not None or not_replicated):
         passed = not not_replicated and seconds is not None and (target is None or seconds <= target)
-    lags = _lags(readings)
+    lags = _lags(readings, interval)
     statuses: dict[str, int] = {}
     for reading in readings:
         if reading.replication_status:
