@@ -9,17 +9,14 @@ from __future__ import annotations
 
 import copy
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from drillkit_lab.truth import replications
-
 from ..conftest import ROOT
 from ..reports import assert_valid_report
-from .conftest import RunningLab, run_drill, running_lab, snapshot
+from .conftest import RunningLab, run_drill, running_lab, snapshot, store_truth
 
 pytestmark = pytest.mark.lab
 STACK = ROOT / "tests" / "lab" / "stacks" / "data-stores.yaml"
@@ -66,18 +63,6 @@ def lab(tmp_path_factory: pytest.TempPathFactory):
         yield started
 
 
-def truth_recovery_point(lab: RunningLab, store: str, drill_id: str, at: float) -> float:
-    """What the ground truth says a loss of the primary at ``at`` would have lost of this drill's heartbeats."""
-    delivered = [
-        r
-        for r in replications(Path(lab.info["ground_truth_log"]), name=REPLICATED_AS[store])
-        if drill_id in r.key and not r.deleted
-    ]
-    written = [r.written_at for r in delivered if r.written_at <= at]
-    visible = [r.written_at for r in delivered if r.visible_at <= at]
-    return max(written) - max(visible, default=min(written)) if written else 0.0
-
-
 def heartbeats_left(lab: RunningLab) -> list[str]:
     """Every heartbeat item or object version in either region: the drill must leave none."""
     left = []
@@ -114,7 +99,7 @@ def test_each_healthy_store_measures_its_recovery_point_within_one_interval_of_t
     assert set(points) == {"payments", "records"}
     for name, point in points.items():
         assert point["judged"] and point["passed"] and not point["not_replicated"], point
-        truth = truth_recovery_point(lab, name, report["drill_id"], point["at"])
+        truth = store_truth(lab, REPLICATED_AS[name], report["drill_id"], point["at"])
         assert abs(point["seconds"] - truth) <= point["uncertainty_seconds"] + TOLERANCE, (name, point, truth)
         # Each write reached the standby after the lab's lag: dated by the next read, within one interval of it
         assert abs(point["replication_lag_median_seconds"] - LAGS[name]) <= interval + TOLERANCE, (name, point)
