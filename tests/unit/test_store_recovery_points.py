@@ -29,16 +29,22 @@ BUCKET = {
 DNS_AT = 3  # samples_after_injection: the DNS answer is the standby's from T_INJECT + 3 s
 
 
-def store_samples(store: str, kind: str, lag: float | None, status: str | None = None) -> list[dict[str, Any]]:
+def store_samples(
+    store: str, kind: str, lag: float | None, status: str | None = None, pause: tuple[float, float] | None = None
+) -> list[dict[str, Any]]:
     """A heartbeat every 0.5 s (the scenario's interval) from T0, acknowledged and followed by a standby read 0.05 s later.
 
-    The standby shows the newest heartbeat written at least ``lag`` seconds before the read (None: never any).
+    The standby shows the newest heartbeat written at least ``lag`` seconds before the read (None: never any);
+    nothing is written or read from ``pause[0]`` until ``pause[1]``.
     """
     samples = []
+    paused = (lambda t: pause[0] <= t < pause[1]) if pause else (lambda t: False)
     for i in range(100):
         t = T0 + i * 0.5
+        if paused(t):
+            continue
         read_at = t + 0.05
-        written = [T0 + j * 0.5 for j in range(i + 1)]
+        written = [T0 + j * 0.5 for j in range(i + 1) if not paused(T0 + j * 0.5)]
         visible = None if lag is None else max((w for w in written if w <= read_at - lag), default=None)
         reading = {
             "store": store,
@@ -213,3 +219,22 @@ def test_an_rpo_objective_needs_a_store_or_the_heartbeat(scenario_dict):
         parse_scenario(changed)
     changed["data"] = {"stores": [TABLE]}
     assert parse_scenario(changed).data.stores[0].label == "payments"
+
+
+def test_a_cutover_inside_a_sampling_pause_is_read_by_the_nearest_read_with_the_pause_in_its_uncertainty():
+    # Given heartbeats every 0.5 s with a 1 s lag, a 4 s pause in sampling (the state machine moving on), and the
+    # cutover in the pause, 2 s before sampling resumes
+    samples = store_samples("payments", "dynamodb-global-table", lag=1.0, pause=(T0 + 10, T0 + 14))
+    cut = T0 + 12
+
+    [point] = [
+        replication.recovery_point("payments", "dynamodb-global-table", readings, cut, 2, 0.5)
+        for readings in replication.readings_of(samples).values()
+    ]
+
+    # Then what the standby held is read by the first read after the pause (nearer than the last one before it),
+    # the uncertainty says how far that read is, and the pause does not pass for replication lag
+    assert point.at == cut and point.newest_visible_at == T0 + 9.5  # what the read at T0 + 14.05 saw
+    assert point.last_acknowledged_at == T0 + 9.5 and point.seconds == 0.0
+    assert point.uncertainty_seconds == pytest.approx(2.05)  # the nearest read is 2.05 s after the cutover, not 0.5
+    assert point.replication_lag_max_seconds is not None and point.replication_lag_max_seconds <= 1.55
