@@ -838,6 +838,28 @@ def install_global_tables() -> None:
         ("delete_item", lambda args, kwargs: kwargs.get("key", args[1] if len(args) > 1 else {})),
     ):
         setattr(DynamoDBBackend, name, _replicated_write(getattr(DynamoDBBackend, name), key_of))
+    original_transact, original_delete_table = DynamoDBBackend.transact_write_items, DynamoDBBackend.delete_table
+
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        original_transact(self, transact_items)  # all or nothing: replicated only once every item is applied
+        if (physics := replication.CURRENT[0]) is None:
+            return
+        for operation in transact_items:
+            kind, request = next(iter(operation.items()))
+            if kind in ("Put", "Update", "Delete"):
+                table = self.get_table(request["TableName"])
+                attributes = request["Item"] if kind == "Put" else request["Key"]
+                key = {name: attributes[name] for name in table.table_key_attrs if name in attributes}
+                physics.tables.written(self.region_name, table.name, key)
+
+    def delete_table(self: Any, name: str) -> Any:
+        table = original_delete_table(self, name)
+        if (physics := replication.CURRENT[0]) is not None:
+            physics.tables.table_deleted(table.name, self.region_name)
+        return table
+
+    DynamoDBBackend.transact_write_items = transact_write_items
+    DynamoDBBackend.delete_table = delete_table
 
 
 def _replica_update(tables: replication.GlobalTables, table: str, region: str, update: dict[str, Any], invalid: Any) -> None:

@@ -64,6 +64,7 @@ class ReplicationFailed(BaseModel):
     version_id: str | None
     rule: str
     reason: str
+    written_at: float
     failed_at: float
 
 
@@ -104,7 +105,13 @@ def replications(log: Path, since: float = 0.0, name: str | None = None) -> list
 def replication_failures(log: Path, since: float = 0.0, bucket: str | None = None) -> list[ReplicationFailed]:
     return [
         ReplicationFailed(
-            bucket=e["bucket"], key=e["key"], version_id=e["version_id"], rule=e["rule"], reason=e["reason"], failed_at=e["t"]
+            bucket=e["bucket"],
+            key=e["key"],
+            version_id=e["version_id"],
+            rule=e["rule"],
+            reason=e["reason"],
+            written_at=e["written_at"],
+            failed_at=e["t"],
         )
         for e in events_since(log, since, "s3_replication_failed")
         if bucket is None or e["bucket"] == bucket

@@ -24,6 +24,7 @@ import functools
 import heapq
 import itertools
 import json
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -69,7 +70,10 @@ class Timer:
                 if self._stopped:
                     return
                 _, _, job = heapq.heappop(self._jobs)
-            job()
+            try:
+                job()
+            except Exception as error:  # noqa: BLE001 one write that cannot land (its table deleted meanwhile) stops no other
+                print(f"lab replication: {error!r}", file=sys.stderr)
 
 
 def _key_of(attributes: dict[str, Any], key_names: list[str]) -> str:
@@ -135,6 +139,13 @@ class GlobalTables:
                 self.groups.pop(table, None)
         self.backend_for(region).tables.pop(table, None)
         self.ground_truth.record("dynamodb_replica", table=table, region=region, status="DELETED")
+
+    def table_deleted(self, table: str, region: str) -> None:
+        """DeleteTable of a replica: that region leaves the global table (the others keep replicating)."""
+        with self._lock:
+            if region not in self.groups.get(table, set()):
+                return
+        self.remove_replica(table, region)
 
     def written(self, region: str, table_name: str, key: dict[str, Any]) -> None:
         """A write through `region`'s API: the item as it is now travels to every other replica."""
@@ -303,7 +314,13 @@ class BucketReplication:
         if reason is not None:
             key.lab_replication_status = "FAILED"
             self.ground_truth.record(
-                "s3_replication_failed", bucket=bucket_name, key=key.name, version_id=key.version_id, rule=rule.id, reason=reason
+                "s3_replication_failed",
+                bucket=bucket_name,
+                key=key.name,
+                version_id=key.version_id,
+                rule=rule.id,
+                reason=reason,
+                written_at=written_at,
             )
             return
         backend = self.s3()

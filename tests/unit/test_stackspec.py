@@ -35,6 +35,12 @@ def base() -> dict:
         (lambda s: s["alarms"][0].update(region="standby"), "(stack)", "which the stack does not have"),
         (lambda s: s["alarms"][1].update(comparison="Bigger"), "alarms.1.comparison", "Input should be"),
         (lambda s: s["primary"]["app"].update(health="deep") or s.pop("database"), "(stack)", "no database"),
+        (lambda s: s["buckets"][0].update(name="Records_Bucket"), "buckets.0.name", "pattern"),
+        (lambda s: s["buckets"][0].update(replication_lag_seconds=-1), "buckets.0.replication_lag_seconds", "greater than"),
+        (lambda s: s["buckets"][0].update(rule_enabled="sometimes"), "buckets.0.rule_enabled", "boolean"),
+        (lambda s: s["buckets"].append({"name": "other", "destination": s["buckets"][0]["name"]}), "(stack)", "unique"),
+        (lambda s: s.update(tables=[{"name": "payments", "replicaa": True}]), "tables.0.replicaa", "unknown field"),
+        (lambda s: s.update(tables=[{"name": "carts"}, {"name": "carts"}]), "(stack)", "table names must be unique"),
     ],
 )
 def test_a_bad_field_is_named(change, field, words):
@@ -56,3 +62,8 @@ def test_an_unreadable_file_is_named(tmp_path):
 def test_targets_sit_next_to_their_load_balancer():
     stack = load_stack(DEFAULT_STACK)
     assert target_addresses(stack.primary) == ["127.10.1.1", "127.10.1.2"]
+
+
+def test_a_bucket_replicates_to_its_replica_unless_a_destination_is_named():
+    stack = parse_stack({**base(), "buckets": [{"name": "records"}, {"name": "logs", "destination": "logs-dr"}]})
+    assert [b.destination_bucket for b in stack.buckets] == ["records-replica", "logs-dr"]
