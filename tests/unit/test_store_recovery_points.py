@@ -238,3 +238,16 @@ def test_a_cutover_inside_a_sampling_pause_is_read_by_the_nearest_read_with_the_
     assert point.last_acknowledged_at == T0 + 9.5 and point.seconds == 0.0
     assert point.uncertainty_seconds == pytest.approx(2.05)  # the nearest read is 2.05 s after the cutover, not 0.5
     assert point.replication_lag_max_seconds is not None and point.replication_lag_max_seconds <= 1.55
+
+
+def test_a_heartbeat_the_last_removal_could_not_delete_is_named_in_a_finding(scenario_dict):
+    context = stores_drill(scenario_dict, BUCKET)
+    state = finished_state(context)
+    left = "DeleteObjects on s3://lab-records-replica/records/drillkit-heartbeat/x failed: AccessDenied: denied"
+    state["restore"]["heartbeats_left"] = ["an earlier problem, since removed"]
+    state["verification"]["heartbeats_left"] = [left]
+
+    judged = outcome.judge(context, DrillSteps.from_state(state), samples_after_injection(2, DNS_AT, 4), ENDED_AT)
+
+    [finding] = [f for f in judged.findings if f.code == "HEARTBEATS_LEFT"]
+    assert finding.message == f"heartbeats left behind: {left}" and finding.severity == "medium"
