@@ -290,6 +290,7 @@ def _inject(context: DrillContext) -> Injection:
         1,
         {"fault": spec.type, "method": captured.get("method"), "resource_id": captured["resource_id"], "prior": captured},
     )
+    warmed = _store_heartbeats_before_fault(context)
     # A client connected before the fault: only this invocation spans the change, so it holds one.
     held = keepalive.hold(context)
     t_before = clock.now()
@@ -312,8 +313,28 @@ def _inject(context: DrillContext) -> Injection:
     sampler = probes.Sampler(context)
     interval = context.scenario.sampling.interval_seconds
     followed = keepalive.follow(context, t_inject, first_readings, lambda: sampler.tick(clock.now() + interval), sampler.drain)
-    _store().put_samples(context.drill_id, "1-observe-0000", [*([held] if held else []), *first_readings, *followed])
+    _store().put_samples(context.drill_id, "1-observe-0000", [*warmed, *([held] if held else []), *first_readings, *followed])
     return injection
+
+
+def _store_heartbeats_before_fault(context: DrillContext) -> list[dict[str, Any]]:
+    """The stores' heartbeats, once per interval for ``steady_state_samples`` intervals, right before the fault.
+
+    No heartbeat is written while the state machine moves from Steady State to Inject (seconds): without these, a
+    replication lag shorter than that pause would read as no data at risk at a cutover that follows the fault at
+    once. A lag longer than this window still reads as the window (docs/measurement.md).
+    """
+    if not context.scenario.data.stores:
+        return []
+    sampling = context.scenario.sampling
+    readings: list[dict[str, Any]] = []
+    next_tick = clock.now()
+    for _ in range(sampling.steady_state_samples):
+        if (reading := stores.sample(context)) is not None:
+            readings.append(reading)
+        next_tick += sampling.interval_seconds
+        clock.sleep_until(next_tick)
+    return readings
 
 
 # -- 4. observe ----------------------------------------------------------------

@@ -101,6 +101,8 @@ def test_each_healthy_store_measures_its_recovery_point_within_one_interval_of_t
         assert point["judged"] and point["passed"] and not point["not_replicated"], point
         truth = store_truth(lab, REPLICATED_AS[name], report["drill_id"], point["at"])
         assert abs(point["seconds"] - truth) <= point["uncertainty_seconds"] + TOLERANCE, (name, point, truth)
+        # Heartbeats written up to the fault (Inject writes them before it): the recovery point is the lab's lag
+        assert abs(point["seconds"] - LAGS[name]) <= interval + TOLERANCE, (name, point, LAGS[name])
         # Each write reached the standby after the lab's lag: dated by the next read, within one interval of it
         assert abs(point["replication_lag_median_seconds"] - LAGS[name]) <= interval + TOLERANCE, (name, point)
         assert point["heartbeats_seen_in_standby"] > 0
