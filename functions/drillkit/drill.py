@@ -8,6 +8,7 @@ the machine stores under its ResultPath. Handlers only parse, log and call these
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Literal
@@ -290,12 +291,16 @@ def _inject(context: DrillContext) -> Injection:
         1,
         {"fault": spec.type, "method": captured.get("method"), "resource_id": captured["resource_id"], "prior": captured},
     )
-    warmed = _store_heartbeats_before_fault(context)
+    heartbeats = _StoreHeartbeats(context)
+    heartbeats.warm()
     # A client connected before the fault: only this invocation spans the change, so it holds one.
     held = keepalive.hold(context)
     t_before = clock.now()
-    fault.apply(spec, context.target, record["prior"])
-    t_inject = clock.now()
+    try:
+        fault.apply(spec, context.target, record["prior"])
+        t_inject = clock.now()
+    finally:
+        warmed = heartbeats.stop()  # after t_inject: a heartbeat still in flight must not make it late
     health_check.forget()  # the fault may have changed the check (Inverted): read it afresh, not a kept reading
     # The first reading right after the change: observation must not wait for the next state.
     first_readings = probes.sample_all(context)
@@ -317,24 +322,43 @@ def _inject(context: DrillContext) -> Injection:
     return injection
 
 
-def _store_heartbeats_before_fault(context: DrillContext) -> list[dict[str, Any]]:
-    """The stores' heartbeats, once per interval for ``steady_state_samples`` intervals, right before the fault.
+class _StoreHeartbeats:
+    """The stores' heartbeats, once per interval in the background, from before the fault until just after it.
 
     No heartbeat is written while the state machine moves from Steady State to Inject (seconds): without these, a
     replication lag shorter than that pause would read as no data at risk at a cutover that follows the fault at
-    once. A lag longer than this window still reads as the window (docs/measurement.md).
+    once. The Inject step lets them run ``steady_state_samples`` intervals before it changes anything, so a lag up
+    to that long is what the cutover sees (docs/measurement.md).
     """
-    if not context.scenario.data.stores:
-        return []
-    sampling = context.scenario.sampling
-    readings: list[dict[str, Any]] = []
-    next_tick = clock.now()
-    for _ in range(sampling.steady_state_samples):
-        if (reading := stores.sample(context)) is not None:
-            readings.append(reading)
-        next_tick += sampling.interval_seconds
-        clock.sleep_until(next_tick)
-    return readings
+
+    def __init__(self, context: DrillContext):
+        self._context = context
+        self._stop = threading.Event()
+        self.readings: list[dict[str, Any]] = []
+        self._thread = threading.Thread(target=self._run, name="store-heartbeats", daemon=True)
+        self.started_at = clock.now()
+        if context.scenario.data.stores:
+            self._thread.start()
+
+    def _run(self) -> None:
+        interval = self._context.scenario.sampling.interval_seconds
+        while not self._stop.is_set():
+            started = clock.now()
+            if (reading := stores.sample(self._context)) is not None:
+                self.readings.append(reading)
+            self._stop.wait(max(0.0, started + interval - clock.now()))
+
+    def warm(self) -> None:
+        """Wait until the heartbeats have run ``steady_state_samples`` intervals (at once without stores)."""
+        if self._thread.is_alive():
+            sampling = self._context.scenario.sampling
+            clock.sleep_until(self.started_at + sampling.steady_state_samples * sampling.interval_seconds)
+
+    def stop(self) -> list[dict[str, Any]]:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=self._context.scenario.sampling.probe_timeout_seconds * 3 + 1)
+        return list(self.readings)
 
 
 # -- 4. observe ----------------------------------------------------------------
