@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from drillkit import aws, clock
-from drillkit.errors import DrillError
+from drillkit.errors import AwsCallFailed, DrillError
 from drillkit.model import DrillContext
 from drillkit.readings import HEARTBEAT, HeartbeatReading, SurvivingHeartbeat
 from drillkit.spec import Heartbeat
@@ -134,6 +134,9 @@ def newest_surviving(context: DrillContext) -> SurvivingHeartbeat | None:
             timeout=10,
         )
     except DrillError as error:
+        if _no_table(error):
+            # The canary's table never reached this store: no row of the drill is there (data not replicated).
+            return SurvivingHeartbeat(t=t, cluster_arn=cluster_arn, why=why)
         return SurvivingHeartbeat(t=t, cluster_arn=cluster_arn, why=why, error=str(error))
     records = found.get("records", [])
     if not records:
@@ -145,6 +148,18 @@ def newest_surviving(context: DrillContext) -> SurvivingHeartbeat | None:
         why=why,
         seq=int(seq.get("longValue", 0)),
         written_at=float(written_at.get("doubleValue", written_at.get("stringValue", 0))),
+    )
+
+
+# How the engines name a missing table in the Data API's BadRequestException (MySQL, PostgreSQL, SQLite in the lab).
+_NO_TABLE = ("doesn't exist", "does not exist", "no such table")
+
+
+def _no_table(error: DrillError) -> bool:
+    return (
+        isinstance(error, AwsCallFailed)
+        and error.code == "BadRequestException"
+        and any(words in str(error).lower() for words in _NO_TABLE)
     )
 
 

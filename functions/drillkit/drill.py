@@ -8,13 +8,14 @@ the machine stores under its ResultPath. Handlers only parse, log and call these
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from drillkit import allow, aws, canary, change_calendar, clock, faults, notify, probes, readiness, waits
+from drillkit import allow, aws, canary, change_calendar, clock, faults, notify, probes, readiness, stores, waits
 from drillkit.config import approval_config, evidence_config, ledger_config, notify_config, observe_config
 from drillkit.discovery import resolve_target
 from drillkit.errors import DrillRejected, DrillStateInvalid, EnvironmentLocked, NotSteady, RestoreFailed, ScenarioInvalid
@@ -25,7 +26,7 @@ from drillkit.ledger import UNDO_APPLIED, UNDO_RESTORED, Ledger
 from drillkit.measure import MilestoneTracker, expected_milestones
 from drillkit.model import DrillContext, Injection, ResolvedTarget, RestoreProgress
 from drillkit.probes import health_check, keepalive
-from drillkit.readings import AlarmsReading, Reading
+from drillkit.readings import AlarmsReading, Reading, StoresSample
 from drillkit.record import (
     Approval,
     CaughtError,
@@ -113,7 +114,7 @@ def plan(request: dict[str, Any]) -> dict[str, Any]:
         "readiness": [f.model_dump(mode="json") for f in findings],
         "blocked": any(f.blocking for f in findings),
         "approval_required": protected,
-        "measures": [*expected_milestones(bool(scenario.alarms)), *(["rpo"] if scenario.data.heartbeat else [])],
+        "measures": [*expected_milestones(bool(scenario.alarms)), *(["rpo"] if scenario.data.measured else [])],
     }
 
 
@@ -291,11 +292,16 @@ def _inject(context: DrillContext) -> Injection:
         1,
         {"fault": spec.type, "method": captured.get("method"), "resource_id": captured["resource_id"], "prior": captured},
     )
+    heartbeats = _StoreHeartbeats(context)
+    heartbeats.warm()
     # A client connected before the fault: only this invocation spans the change, so it holds one.
     held = keepalive.hold(context)
     t_before = clock.now()
-    fault.apply(spec, context.target, record["prior"])
-    t_inject = clock.now()
+    try:
+        fault.apply(spec, context.target, record["prior"])
+        t_inject = clock.now()
+    finally:
+        warmed = heartbeats.stop()  # after t_inject: a heartbeat still in flight must not make it late
     health_check.forget()  # the fault may have changed the check (Inverted): read it afresh, not a kept reading
     # The first reading right after the change: observation must not wait for the next state.
     first_readings = probes.sample_all(context)
@@ -313,8 +319,47 @@ def _inject(context: DrillContext) -> Injection:
     sampler = probes.Sampler(context)
     interval = context.scenario.sampling.interval_seconds
     followed = keepalive.follow(context, t_inject, first_readings, lambda: sampler.tick(clock.now() + interval), sampler.drain)
-    _store().put_samples(context.drill_id, "1-observe-0000", [*([held] if held else []), *first_readings, *followed])
+    _store().put_samples(context.drill_id, "1-observe-0000", [*warmed, *([held] if held else []), *first_readings, *followed])
     return injection
+
+
+class _StoreHeartbeats:
+    """The stores' heartbeats, once per interval in the background, from before the fault until just after it.
+
+    No heartbeat is written while the state machine moves from Steady State to Inject (seconds): without these, a
+    replication lag shorter than that pause would read as no data at risk at a cutover that follows the fault at
+    once. The Inject step lets them run ``steady_state_samples`` intervals before it changes anything, so a lag up
+    to that long is what the cutover sees (docs/measurement.md).
+    """
+
+    def __init__(self, context: DrillContext):
+        self._context = context
+        self._stop = threading.Event()
+        self.readings: list[StoresSample] = []
+        self._thread = threading.Thread(target=self._run, name="store-heartbeats", daemon=True)
+        self.started_at = clock.now()
+        if context.scenario.data.stores:
+            self._thread.start()
+
+    def _run(self) -> None:
+        interval = self._context.scenario.sampling.interval_seconds
+        while not self._stop.is_set():
+            started = clock.now()
+            if (reading := stores.sample(self._context)) is not None:
+                self.readings.append(reading)
+            self._stop.wait(max(0.0, started + interval - clock.now()))
+
+    def warm(self) -> None:
+        """Wait until the heartbeats have run ``steady_state_samples`` intervals (at once without stores)."""
+        if self._thread.is_alive():
+            sampling = self._context.scenario.sampling
+            clock.sleep_until(self.started_at + sampling.steady_state_samples * sampling.interval_seconds)
+
+    def stop(self) -> list[StoresSample]:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=self._context.scenario.sampling.probe_timeout_seconds * 3 + 1)
+        return list(self.readings)
 
 
 # -- 4. observe ----------------------------------------------------------------
@@ -425,6 +470,8 @@ def _restore(context: DrillContext, previous: dict[str, Any]) -> RestoreProgress
     results: list[dict[str, Any]] = []
     failures: list[str] = []
     waiting: list[str] = []
+    # Observation wrote the last heartbeat (verification samples without them): remove them all, whatever else fails.
+    heartbeats_left = stores.remove(context)
     for record in reversed(ledger.list_undo(context.drill_id)):
         entry: dict[str, Any] = {"seq": record["seq"], "resource_id": record["resource_id"]}
         if record["status"] == UNDO_RESTORED:
@@ -461,6 +508,7 @@ def _restore(context: DrillContext, previous: dict[str, Any]) -> RestoreProgress
         retry_in_seconds=restore_retry_in_seconds(budget),
         waiting_for=waiting,
         calls=calls,
+        heartbeats_left=heartbeats_left,
     )
 
 
@@ -493,8 +541,10 @@ def _verify_restore(context: DrillContext, previous: dict[str, Any] | None, invo
         return Verification(done=True, verified=False, t=clock.now(), resources=resources, problems=stuck)
     if probes.needs_seed(context):
         probes.seed(context, _store().samples(context.drill_id))
-    wait, samples = _wait_for_steady(context, wait, invocation_end)
+    wait, samples = _wait_for_steady(_without_store_heartbeats(context), wait, invocation_end)
     _store().put_samples(context.drill_id, f"2-verify-{wait.batch:04d}", samples)
+    # A replica that landed after Restore removed the heartbeats (replication lags): remove again, last.
+    left = stores.remove(context) if wait.done else []
     return Verification.model_validate(
         {
             **wait.model_dump(mode="json"),
@@ -502,8 +552,15 @@ def _verify_restore(context: DrillContext, previous: dict[str, Any] | None, invo
             "t": clock.now(),
             "resources": resources,
             "steady": wait.reached if wait.done else None,
+            "heartbeats_left": left,
         }
     )
+
+
+def _without_store_heartbeats(context: DrillContext) -> DrillContext:
+    """The context verification samples with: the stores' heartbeats were removed and must stay so."""
+    data = context.scenario.data.model_copy(update={"stores": []})
+    return context.model_copy(update={"scenario": context.scenario.model_copy(update={"data": data})})
 
 
 # -- 7. report -------------------------------------------------------------------

@@ -92,3 +92,4 @@ class RestoreProgress(BaseModel):
     retry_in_seconds: int  # the Wait state's SecondsPath before the next call
     waiting_for: list[str] = []  # per record still in progress: its resource and what it waits for
     calls: int = 1
+    heartbeats_left: list[str] = []  # store heartbeats (items, objects) Restore could not remove, each named

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from drillkit import measure
+from drillkit import measure, replication
 from drillkit.errors import CaughtError, DrillRejected
 from drillkit.findings import Finding as ReadinessFinding
 from drillkit.measure import MilestoneTracker, Verdict
@@ -19,7 +19,8 @@ from drillkit.milestones import CATALOGUE
 from drillkit.model import DrillContext, Injection
 from drillkit.readings import HeartbeatReading, Reading, SurvivingHeartbeat
 from drillkit.record import Approval, DrillRecord, Ended, Verification
-from drillkit.spec import Scenario
+from drillkit.replication import StoreRecoveryPoint
+from drillkit.spec import DynamoDbGlobalTable, Scenario
 
 Severity = Literal["critical", "high", "medium", "low", "info"]
 ObjectiveVerdict = Literal["PASS", "FAIL", "NOT_JUDGED", "NOT_APPLICABLE"]
@@ -33,6 +34,16 @@ DATA_LOST_ENTIRELY_REMEDY = (
     "Check that the standby cluster replicates from the primary (a member of the same global "
     "database) and that replication is healthy."
 )
+TABLE_NOT_REPLICATED_REMEDY = (
+    "Make the table global with a replica in the standby region (dynamodb:UpdateTable ReplicaUpdates Create) and check "
+    "that the replica is ACTIVE; the readiness findings of the data area name what is missing."
+)
+OBJECTS_NOT_REPLICATED_REMEDY = (
+    "Check the bucket's replication rule: enabled, covering the heartbeat's prefix, versioning on both buckets, a "
+    "replication role that exists and a destination bucket policy that lets it replicate; see the readiness findings."
+)
+HEARTBEATS_LEFT_REMEDY = "Delete the heartbeat items or objects named (docs/measurement.md lists their names)."
+NO_CUTOVER = "the drill never moved the writers to the standby (no DNS cutover), so no store's writes were cut"
 STOP_CONDITION_REMEDY = "Find out why the alarm fired."
 EXECUTION_ENDED_REMEDY = "Read the execution's history to see why it ended; the environment was restored as recorded below."
 NOT_APPROVED_REMEDY = "Agree the drill window with the environment's owner, then run the drill again."
@@ -70,6 +81,7 @@ class Restore(StepResult):
     started_at: float | None = None
     ended_at: float | None = None
     records: list[RestoredRecord] = []
+    heartbeats_left: list[str] = []
 
     def record_times(self) -> list[tuple[RestoredRecord, float | None]]:
         """Each record with when it was restored; one not restored yet is dated by the step's end."""
@@ -192,6 +204,7 @@ class Measurement(BaseModel):
     kind: Literal["measured", "not_applicable", "configuration-applied"]
     reason: str | None = None  # why not applicable
     detail: RpoWindow | None = None  # how the RPO was obtained (heartbeats, serving store)
+    store: str | None = None  # the RPO: the store whose recovery point decided it (the worst)
 
     @property
     def verdict(self) -> ObjectiveVerdict:
@@ -200,7 +213,9 @@ class Measurement(BaseModel):
         return "NOT_JUDGED" if self.passed is None else ("PASS" if self.passed else "FAIL")
 
     def report(self) -> dict[str, Any]:
-        shown = self.model_dump(exclude={"reason", "detail"})
+        shown = self.model_dump(exclude={"reason", "detail", "store"})
+        if self.store is not None:
+            shown["store"] = self.store
         if self.reason is not None:
             shown["reason"] = self.reason
         if self.detail is not None:
@@ -235,6 +250,7 @@ class Outcome(BaseModel):
     alerting_alarm: str | None = None
     rpo_read: RpoRead | None = None
     data_integrity: DataIntegrity | None = None  # None: no heartbeat canary
+    data_stores: list[StoreRecoveryPoint] = []  # each replicated store's recovery point or observed lag
     failures: list[StageFailure] = []
     declined: CaughtError | None = None  # the approval a person refused, or that nobody gave in time
 
@@ -263,6 +279,7 @@ class _Observed:
     alerting_alarm: str | None = None
     rpo_read: RpoRead | None = None
     data_integrity: DataIntegrity | None = None
+    data_stores: list[StoreRecoveryPoint] = field(default_factory=list)
 
 
 # -- judging -------------------------------------------------------------------------------
@@ -308,6 +325,7 @@ def judge(context: DrillContext, steps: DrillSteps, samples: list[Reading], ende
                 remedy=RESTORE_NOT_VERIFIED_REMEDY,
             )
         )
+    _heartbeats_left(steps, notes)
     status = steps.ended.status if steps.ended else None
     result = measure.verdict(
         {name: measurement.report() for name, measurement in observed.measurements.items()},
@@ -328,9 +346,24 @@ def judge(context: DrillContext, steps: DrillSteps, samples: list[Reading], ende
         alerting_alarm=observed.alerting_alarm,
         rpo_read=observed.rpo_read,
         data_integrity=observed.data_integrity,
+        data_stores=observed.data_stores,
         failures=failures,
         declined=declined,
     )
+
+
+def _heartbeats_left(steps: DrillSteps, notes: _Notes) -> None:
+    """Store heartbeats a removal could not delete (verification's removal is the last word, else Restore's)."""
+    verified = steps.verification.heartbeats_left if steps.verification and steps.verification.done else None
+    left = verified if verified is not None else (steps.restore.heartbeats_left if steps.restore else [])
+    if left:
+        message = "heartbeats left behind: " + "; ".join(left)
+        notes.add(
+            Finding(
+                severity="medium", code="HEARTBEATS_LEFT", message=message, evidence="restore", remedy=HEARTBEATS_LEFT_REMEDY
+            ),
+            message,
+        )
 
 
 def _stop_condition(stopped_by: list[str], notes: _Notes) -> None:
@@ -436,6 +469,8 @@ def _observe(
             )
     if scenario.data.heartbeat is not None:
         _judge_rpo(scenario, injection, samples, steps.observation or Observation(), observed, notes)
+    if scenario.data.stores:
+        _judge_stores(scenario, samples, observed.milestones.get("dns_cutover"), observed, notes)
     return observed
 
 
@@ -493,13 +528,14 @@ def _judge_rpo(
         return
     if window.nothing_survived:
         message = (
-            f"no heartbeat of this drill is readable in {window.serving_store}: everything written during the drill "
+            f"data not replicated: no heartbeat of this drill is readable in {window.serving_store}: everything written "
+            "during the drill "
             f"({window.heartbeats_acknowledged} acknowledged heartbeats) is missing from the store that serves after failover"
         )
         notes.add(
             Finding(
                 severity="critical",
-                code="DATA_LOST_ENTIRELY",
+                code="DATA_NOT_REPLICATED",
                 message=message,
                 evidence="measurements.rpo.detail",
                 remedy=DATA_LOST_ENTIRELY_REMEDY,
@@ -517,6 +553,93 @@ def _judge_rpo(
                 remedy=CATALOGUE["rpo"].missed_remedy,
             )
         )
+
+
+def _judge_stores(scenario: Scenario, samples: list[Reading], cut_at: float | None, observed: _Observed, notes: _Notes) -> None:
+    """Each replicated store's recovery point at the cutover (judged), or its observed lag (no cutover)."""
+    readings = replication.readings_of(samples)
+    interval = scenario.sampling.interval_seconds
+    for store in scenario.data.stores:
+        target = store.rpo_seconds if store.rpo_seconds is not None else scenario.objectives.rpo_seconds
+        point = replication.recovery_point(store.label, store.kind, readings.get(store.label, []), cut_at, target, interval)
+        observed.data_stores.append(point)
+        where = (
+            f"table {store.table} ({store.primary_region} -> {store.standby_region})"
+            if isinstance(store, DynamoDbGlobalTable)
+            else f"bucket {store.bucket} -> {store.destination_bucket} ({store.primary_region} -> {store.standby_region})"
+        )
+        if point.not_replicated:
+            status = ", ".join(f"{name} {count}" for name, count in sorted(point.replication_status.items()))
+            message = (
+                f"data not replicated: store {store.label}, {where}: none of the {point.heartbeats_acknowledged} heartbeats "
+                f"the primary acknowledged appeared in the standby" + (f" (source ReplicationStatus: {status})" if status else "")
+            )
+            remedy = TABLE_NOT_REPLICATED_REMEDY if isinstance(store, DynamoDbGlobalTable) else OBJECTS_NOT_REPLICATED_REMEDY
+            notes.add(
+                Finding(
+                    severity="critical",
+                    code="DATA_NOT_REPLICATED",
+                    message=message,
+                    evidence=f"data_stores.{store.label}",
+                    remedy=remedy,
+                ),
+                message,
+            )
+        elif point.seconds is None:
+            message = f"RPO of store {store.label} not measured: " + (
+                "; ".join(point.errors) or "no heartbeat was written and read"
+            )
+            notes.add(
+                Finding(
+                    severity="high",
+                    code="RPO_NOT_MEASURED",
+                    message=message,
+                    evidence=f"data_stores.{store.label}",
+                    remedy=ERROR_REMEDY,
+                ),
+                message,
+            )
+        elif point.passed is False and point.target_seconds is not None:
+            notes.add(
+                Finding(
+                    severity="high",
+                    code="OBJECTIVE_MISSED",
+                    evidence=f"data_stores.{store.label}",
+                    message=f"{CATALOGUE['rpo'].label} of store {store.label} was {point.seconds:.1f}s, "
+                    f"target {point.target_seconds:g}s",
+                    remedy=CATALOGUE["rpo"].missed_remedy,
+                )
+            )
+    _worst_rpo(observed, interval, scenario.objectives.rpo_seconds)
+
+
+def _worst_rpo(observed: _Observed, interval: float, target: float | None) -> None:
+    """The RPO objective: the worst of the judged recovery points (the Aurora canary's and each store's) decides."""
+    judged = [point for point in observed.data_stores if point.judged]
+    canary = observed.measurements.get("rpo")
+    if not judged:
+        if canary is None:
+            observed.measurements["rpo"] = Measurement.model_validate(
+                measure.rpo_not_applicable({}, target, interval, NO_CUTOVER) | {"detail": None}
+            )
+        return
+    candidates = [
+        Measurement(
+            seconds=p.seconds,
+            uncertainty_seconds=p.uncertainty_seconds,
+            target_seconds=p.target_seconds,
+            passed=p.passed,
+            kind="measured",
+            store=p.store,
+        )
+        for p in judged
+    ]
+    if canary is not None and canary.kind == "measured":
+        candidates.append(canary.model_copy(update={"store": canary.store or "heartbeat"}))
+    worst = max(candidates, key=lambda m: (m.passed is False, m.seconds if m.seconds is not None else float("inf")))
+    verdicts = [m.passed for m in candidates]
+    passed = False if False in verdicts else (None if all(v is None for v in verdicts) else True)
+    observed.measurements["rpo"] = worst.model_copy(update={"passed": passed})
 
 
 def _rpo_not_applicable(scenario: Scenario, window: RpoWindow, reason: str, observed: _Observed, notes: _Notes) -> None:

@@ -25,6 +25,8 @@ STANDBY: Final = "standby"
 ALARMS: Final = "alarms"
 KEEPALIVE: Final = "keepalive"
 HEARTBEAT: Final = "heartbeat"
+STORES: Final = "stores"
+StoreKind = Literal["dynamodb-global-table", "s3-replication"]
 
 
 class _Reading(BaseModel):
@@ -161,6 +163,33 @@ class SurvivingHeartbeat(BaseModel):
     error: str | None = None
 
 
+class StoreReading(BaseModel):
+    """One store's heartbeat in one sample: the write in the primary region and the read of the standby's copy."""
+
+    model_config = ConfigDict(extra="ignore")
+    store: str
+    kind: StoreKind
+    seq: int = Field(description="Milliseconds since the epoch when the heartbeat was written; the sequence.")
+    written_at: float
+    acked_at: float | None = None  # None: the primary did not acknowledge the write
+    write_error: str | None = None
+    replication_status: str | None = Field(
+        default=None, description="S3 only: the source object's ReplicationStatus as HeadObject read it before this write."
+    )
+    read_sent_at: float | None = None  # when the standby read was sent
+    read_at: float | None = None  # when the standby's answer came back
+    visible_seq: int | None = None  # the newest heartbeat of this drill in the standby; None: none there
+    visible_written_at: float | None = None
+    read_error: str | None = None
+
+
+class StoresSample(_Reading):
+    """The sample drillkit.stores adds to samples.jsonl: every store's reading, started at ``t``."""
+
+    probe: Literal["stores"] = STORES
+    readings: list[StoreReading]
+
+
 Reading = Annotated[
     HealthCheckReading
     | DnsReading
@@ -169,10 +198,11 @@ Reading = Annotated[
     | StandbyReading
     | AlarmsReading
     | KeepAliveReading
-    | HeartbeatReading,
+    | HeartbeatReading
+    | StoresSample,
     Field(discriminator="probe"),
 ]
-PROBE_NAMES = (HEALTH_CHECK, DNS, DNS_CLIENT, HTTP, STANDBY, ALARMS, KEEPALIVE, HEARTBEAT)
+PROBE_NAMES = (HEALTH_CHECK, DNS, DNS_CLIENT, HTTP, STANDBY, ALARMS, KEEPALIVE, HEARTBEAT, STORES)
 _READING: TypeAdapter[Reading] = TypeAdapter(Reading)
 
 

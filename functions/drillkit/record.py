@@ -104,6 +104,7 @@ class Verification(BaseModel):
     steady: bool | None = None
     problems: list[str] = []
     note: str | None = None
+    heartbeats_left: list[str] = []  # store heartbeats still there after the last removal, each named
 
 
 class Ended(BaseModel):

@@ -218,8 +218,83 @@ class Heartbeat(_Strict):
         return self
 
 
+TABLE_NAME_PATTERN = r"^[A-Za-z0-9_.-]{3,255}$"
+BUCKET_NAME_PATTERN = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
+STORE_NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
+ATTRIBUTE_NAME_PATTERN = r"^[A-Za-z0-9_.-]{1,255}$"
+
+
+class _Store(_Strict):
+    name: str | None = Field(
+        default=None, pattern=STORE_NAME_PATTERN, description="How the report names the store; default: the table or bucket."
+    )
+    primary_region: str = Field(pattern=REGION_PATTERN, description="Where the application writes (the heartbeat too).")
+    standby_region: str = Field(pattern=REGION_PATTERN, description="Where the copy a failover serves from lives.")
+    rpo_seconds: float | None = Field(default=None, ge=0, description="This store's RPO target; default objectives.rpo_seconds.")
+
+    @model_validator(mode="after")
+    def _two_regions(self) -> _Store:
+        if self.primary_region == self.standby_region:
+            raise ValueError("standby_region must differ from primary_region")
+        return self
+
+
+class DynamoDbGlobalTable(_Store):
+    """A DynamoDB global table: one heartbeat item written through the primary region's replica, read in the standby's."""
+
+    kind: Literal["dynamodb-global-table"]
+    table: str = Field(pattern=TABLE_NAME_PATTERN)
+    partition_key: str = Field(default="pk", pattern=ATTRIBUTE_NAME_PATTERN, description="The table's partition key (type S).")
+    sort_key: str | None = Field(default=None, pattern=ATTRIBUTE_NAME_PATTERN, description="Its sort key (type S), if any.")
+
+    @property
+    def label(self) -> str:
+        return self.name or self.table
+
+
+class S3Replication(_Store):
+    """S3 replication: one heartbeat object under a prefix the replication rule covers, read in the destination bucket."""
+
+    kind: Literal["s3-replication"]
+    bucket: str = Field(pattern=BUCKET_NAME_PATTERN, description="The source bucket (primary region).")
+    destination_bucket: str = Field(pattern=BUCKET_NAME_PATTERN, description="The rule's destination bucket (standby region).")
+    prefix: str = Field(default="", max_length=512, description="A prefix the replication rule covers, e.g. records/.")
+
+    @property
+    def label(self) -> str:
+        return self.name or self.bucket
+
+    @model_validator(mode="after")
+    def _two_buckets(self) -> S3Replication:
+        if self.bucket == self.destination_bucket:
+            raise ValueError("destination_bucket must differ from bucket")
+        return self
+
+
+StoreSpec = Annotated[DynamoDbGlobalTable | S3Replication, Field(discriminator="kind")]
+STORE_KINDS = ("dynamodb-global-table", "s3-replication")
+
+
 class Data(_Strict):
-    heartbeat: Heartbeat | None = None
+    heartbeat: Heartbeat | None = Field(default=None, description="The Aurora global database canary (RDS Data API).")
+    stores: list[StoreSpec] = Field(
+        default_factory=list,
+        max_length=10,
+        description="Other replicated stores, each with its own heartbeat: DynamoDB global tables, S3 replication.",
+    )
+
+    @field_validator("stores")
+    @classmethod
+    def _names_unique(cls, value: list[DynamoDbGlobalTable | S3Replication]) -> list[DynamoDbGlobalTable | S3Replication]:
+        labels = [store.label for store in value]
+        if twice := sorted({label for label in labels if labels.count(label) > 1}):
+            raise ValueError(f"store names must be unique ({', '.join(twice)} twice): give each a name")
+        return value
+
+    @property
+    def measured(self) -> bool:
+        """A heartbeat of some store: the drill measures a recovery point."""
+        return self.heartbeat is not None or bool(self.stores)
 
 
 class Objectives(_Strict):
@@ -230,7 +305,7 @@ class Objectives(_Strict):
     dns_cutover_seconds: float | None = Field(default=None, gt=0)
     client_cutover_seconds: float | None = Field(default=None, gt=0, description="What a caching resolver returns.")
     recovery_seconds: float | None = Field(default=None, gt=0, description="The RTO target.")
-    rpo_seconds: float | None = Field(default=None, ge=0, description="The RPO target; needs data.heartbeat.")
+    rpo_seconds: float | None = Field(default=None, ge=0, description="The RPO target; needs data.heartbeat or data.stores.")
 
 
 PROBE_TIMEOUT_SECONDS = 5.0
@@ -332,8 +407,8 @@ class Scenario(_Strict):
     def _measurable(self) -> Scenario:
         if self.objectives.alerting_seconds is not None and not self.alarms:
             raise ValueError("objectives.alerting_seconds needs alarms to watch")
-        if self.objectives.rpo_seconds is not None and self.data.heartbeat is None:
-            raise ValueError("objectives.rpo_seconds needs data.heartbeat")
+        if self.objectives.rpo_seconds is not None and not self.data.measured:
+            raise ValueError("objectives.rpo_seconds needs data.heartbeat or data.stores")
         return self
 
     def content_hash(self) -> str:
@@ -346,6 +421,8 @@ class Scenario(_Strict):
             document.pop("change_calendar", None)  # added later, likewise
         if document["sampling"].get("probe_timeout_seconds") == PROBE_TIMEOUT_SECONDS:
             document["sampling"].pop("probe_timeout_seconds")  # added later, likewise
+        if not document["data"].get("stores"):
+            document["data"].pop("stores", None)  # likewise
         canonical = json.dumps(document, sort_keys=True, separators=(",", ":"))
         return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -372,7 +449,7 @@ class DrillRequest(_Strict):
 
 def _field_name(location: tuple[Any, ...], whole: str) -> str:
     # Drop the discriminator tag pydantic inserts ("fault.health-check-inversion.record").
-    parts = [str(part) for part in location if part not in FAULT_TYPES]
+    parts = [str(part) for part in location if part not in FAULT_TYPES and part not in STORE_KINDS]
     return ".".join(parts) or whole
 
 

@@ -173,14 +173,20 @@ RESTORE_STATEMENTS = (
     "RestoreNetworkAcls",
     "SwitchGlobalWriterBack",
 )
+# The replicated stores' heartbeats (data.stores): written and read while sampling, removed by Restore.
+STORE_HEARTBEAT_STATEMENTS = ("StoreHeartbeatItems", "StoreHeartbeatObjects")
+REMOVE_HEARTBEAT_STATEMENTS = ("RemoveStoreHeartbeats", "RemoveStoreHeartbeatObjects", "ListStoreHeartbeatVersions")
 ON_THE_STACK = (
     "DescribeFaultTargets",
     "ReadProbes",
     "HeartbeatCanary",
     "HeartbeatSecret",
+    *STORE_HEARTBEAT_STATEMENTS,
+    *REMOVE_HEARTBEAT_STATEMENTS,
     *INJECT_STATEMENTS,
     *RESTORE_STATEMENTS,
 )
+HEARTBEAT_OBJECTS = {"Fn::Sub": "arn:${AWS::Partition}:s3:::*/*drillkit-heartbeat/*"}
 # What only one side of a fault does (faults/*.py: apply or restore); the rest (UpdateHealthCheck, SetSecurityGroups,
 # UpdateService, PutFunctionConcurrency, ReplaceNetworkAclAssociation, SwitchoverGlobalCluster) both do.
 INJECT_ONLY = {
@@ -257,11 +263,30 @@ def test_evidence_is_reached_through_the_object_actions_the_store_uses_and_never
             continue
         policies = resource["Properties"].get("Policies", [])
         assert not any("S3CrudPolicy" in p for p in policies if isinstance(p, dict)), name
-        s3 = {a for a in function_actions(name) if a.startswith("s3:")}
+        on_evidence = [s for s in statements(policies) if "EvidenceBucket" in json.dumps(s.get("Resource"))]
+        s3 = {a for st in on_evidence for a in actions_of(st) if a.startswith("s3:")}
         if "EVIDENCE_BUCKET" in resource["Properties"]["Environment"]["Variables"]:
             assert evidence_actions <= s3 <= evidence_actions | {"s3:GetBucketObjectLockConfiguration"}, name
         else:
             assert not s3, name
+
+
+def test_the_only_objects_and_items_drillkit_writes_or_deletes_in_the_stack_are_its_heartbeats():
+    for statement in statements(RESOURCES):
+        writes = [a for a in actions_of(statement) if a.startswith(("s3:Put", "s3:Delete", "dynamodb:Put", "dynamodb:Delete"))]
+        if not writes or "LedgerTable" in json.dumps(statement) or "EvidenceBucket" in json.dumps(statement):
+            continue
+        if any(a.startswith("s3:") for a in writes):
+            assert statement["Resource"] == HEARTBEAT_OBJECTS, statement.get("Sid")
+        else:
+            condition = statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]
+            assert condition == ["drillkit-heartbeat#*"], statement.get("Sid")
+    removers = {
+        name
+        for name, r in RESOURCES.items()
+        if r["Type"] == "AWS::Serverless::Function" and "s3:DeleteObjectVersion" in function_actions(name)
+    }
+    assert removers == {"RestoreFunction", "VerifyRestoreFunction", "SafetyNetFunction"}
 
 
 def test_no_policy_allows_a_wildcard_action():

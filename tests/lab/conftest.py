@@ -268,3 +268,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     ordered = [item for name in sorted(groups, key=lambda n: -weight(n)) for item in groups[name]]
     others = [item for item in items if here not in item.path.parents]
     items[:] = ordered + others
+
+
+def store_truth(lab: RunningLab, replicated_as: str, drill_id: str, at: float) -> float:
+    """The ground truth of a store's recovery point: what losing the primary at ``at`` would have lost of this
+    drill's heartbeats (``replicated_as``: the table, or the source bucket)."""
+    from drillkit_lab.truth import replications
+
+    delivered = [
+        r for r in replications(Path(lab.info["ground_truth_log"]), name=replicated_as) if drill_id in r.key and not r.deleted
+    ]
+    written = [r.written_at for r in delivered if r.written_at <= at]
+    visible = [r.written_at for r in delivered if r.visible_at <= at]
+    return max(written) - max(visible, default=min(written)) if written else 0.0

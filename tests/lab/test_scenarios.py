@@ -4,7 +4,8 @@ scenarios/*.yaml target the default lab stack; scenarios/<stack>/*.yaml target l
 For each drill: the verdict; detection, DNS cutover and recovery each within one sampling interval
 + 0.2 s of the moment the lab's ground truth shows it; the measured RPO within one heartbeat
 interval of the data-loss window the ground truth shows (where the fault moves the writer; elsewhere the RPO
-must say "not applicable"); and every resource the drill touched
+must say "not applicable", unless replicated stores decide it: each store's recovery point at the cutover is what the
+ground truth shows within its uncertainty); and every resource the drill touched
 describes the same after the drill as before it.
 """
 
@@ -21,7 +22,7 @@ import yaml
 
 from ..conftest import ROOT
 from ..reports import assert_valid_report
-from .conftest import RunningLab, run_drill, running_lab, snapshot
+from .conftest import RunningLab, run_drill, running_lab, snapshot, store_truth
 
 pytestmark = pytest.mark.lab
 SCENARIOS = ROOT / "scenarios"
@@ -130,9 +131,20 @@ def test_shipped_scenario_measures_what_really_happened_and_leaves_nothing_behin
         assert existing["served_before_fault"] is True and existing["cut"] is (scenario["fault"]["method"] == "network-acl"), (
             existing
         )
+    stores = scenario.get("data", {}).get("stores") or []
+    points = {point["store"]: point for point in report["results"]["data_stores"]}
+    for store in stores:
+        # Each replicated store: judged at the cutover, what the ground truth shows there, within its uncertainty.
+        name = store.get("name") or store.get("table") or store["bucket"]
+        point = points[name]
+        assert point["judged"] and point["passed"] and not point["not_replicated"], point
+        truth = store_truth(lab, store.get("table") or store["bucket"], report["drill_id"], point["at"])
+        assert abs(point["seconds"] - truth) <= point["uncertainty_seconds"] + TOLERANCE, (point, truth)
     if scenario.get("data", {}).get("heartbeat") and scenario["fault"]["type"] == "stop-cluster":
         expected = truth_rpo(lab, report["drill_id"], t_before)
         assert report["measurements"]["rpo"]["seconds"] == pytest.approx(expected, abs=interval), report["measurements"]["rpo"]
+    elif stores:
+        assert report["measurements"]["rpo"]["kind"] == "measured", report["measurements"]["rpo"]  # the stores decide
     elif scenario.get("data", {}).get("heartbeat"):
         # No database writer moved: the RPO is not applicable, never "met" by construction.
         assert (report["measurements"]["rpo"]["kind"], report["measurements"]["rpo"]["passed"]) == ("not_applicable", None)

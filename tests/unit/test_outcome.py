@@ -245,14 +245,15 @@ def test_a_failover_that_loses_more_than_the_rpo_target_fails_with_the_rpo_remed
     assert judged.rpo_read == outcome.RpoRead(t=T0 + 45, store=STANDBY, seconds=19.0)
 
 
-def test_a_failover_after_which_no_heartbeat_survives_is_data_lost_entirely(context, scenario_dict):
+def test_a_failover_after_which_no_heartbeat_survives_is_data_not_replicated(context, scenario_dict):
     drill = heartbeat_drill(context, scenario_dict, FAILOVER)
     state = heartbeat_state(drill, "stop-cluster", WRITER, STANDBY, newest_written_at=None)
     judged = judge(drill, state, samples_after_injection(2, 3, 4) + HEARTBEATS)
 
     assert judged.verdict == "FAIL"
-    assert codes(judged) == ["DATA_LOST_ENTIRELY", "OBJECTIVE_MISSED"]
+    assert codes(judged) == ["DATA_NOT_REPLICATED", "OBJECTIVE_MISSED"]
     assert judged.findings[0].severity == "critical" and "35 acknowledged heartbeats" in judged.findings[0].message
+    assert judged.findings[0].message.startswith("data not replicated: no heartbeat of this drill is readable in")
     assert judged.rpo_read is None
 
 

@@ -17,6 +17,8 @@ from drillkit.readings import (
     HttpReading,
     KeepAliveReading,
     StandbyReading,
+    StoreReading,
+    StoresSample,
 )
 
 EVERY_KIND = [
@@ -28,6 +30,14 @@ EVERY_KIND = [
     AlarmsReading(t=1.5, states={"us-east-1/errors": "OK"}),
     KeepAliveReading(t=1.6, held_since=0.5, address="192.0.2.10", served=True, status=200),
     HeartbeatReading(t=1.7, seq=1700, ok=True, acked_at=1.71),
+    StoresSample(
+        t=1.8,
+        readings=[
+            StoreReading(
+                store="payments", kind="dynamodb-global-table", seq=1800, written_at=1.8, acked_at=1.81, visible_seq=1300
+            )
+        ],
+    ),
 ]
 
 

@@ -356,7 +356,7 @@ def test_rpo_is_not_applicable_and_never_met_when_the_fault_moves_no_writer(cont
     document = build(inversion, state, samples_after_injection(2, 3, 4) + heartbeats())
 
     assert_valid_report(document)
-    assert document["schema_version"] == report.REPORT_SCHEMA_VERSION == "1.3"
+    assert document["schema_version"] == report.REPORT_SCHEMA_VERSION == "1.4"
     rpo = document["measurements"]["rpo"]
     assert (rpo["kind"], rpo["seconds"], rpo["passed"], rpo["target_seconds"]) == ("not_applicable", None, None, 1)
     assert "health-check-inversion fault does not move the database writer" in rpo["reason"]

@@ -22,7 +22,7 @@ def test_a_drill_in_aws_names_the_account_regions_and_stack_in_every_rendering(s
 
     # Then report.json, the HTML and the Markdown say which account, region and deployment
     assert_valid_report(document)
-    assert document["schema_version"] == "1.3"
+    assert document["schema_version"] == "1.4"
     assert document["deployment"] == {
         "kind": "aws",
         "account": "123456789012",

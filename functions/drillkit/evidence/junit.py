@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from xml.etree import ElementTree as ET  # noqa: S405 (writing XML, never parsing it)
 
+from drillkit.evidence.summary import store_words
 from drillkit.milestones import label as objective_label
 
 
@@ -56,6 +58,8 @@ def render(document: dict[str, Any]) -> bytes:
         else:
             ET.SubElement(element, "system-out").text = f"{detail}, target {m['target_seconds']:g} s"
 
+    _store_cases(document, case, counts)
+
     restore = case("restore verified")
     if not document["restore_verified"]:
         counts["failures"] += 1
@@ -87,3 +91,21 @@ def render(document: dict[str, Any]) -> bytes:
     suites.append(suite)
     ET.indent(suites)
     return b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode").encode() + b"\n"
+
+
+def _store_cases(document: dict[str, Any], case: Callable[..., ET.Element], counts: dict[str, int]) -> None:
+    """One testcase per replicated store: its recovery point against its objective."""
+    for point in (document.get("results") or {}).get("data_stores") or []:
+        element = case(f"data store: {point['store']} ({point['kind']})", point["seconds"])
+        words = store_words(point)
+        if point["passed"] is False:
+            counts["failures"] += 1
+            target = point["target_seconds"]
+            reason = "DataNotReplicated" if point["not_replicated"] else "ObjectiveMissed"
+            message = f"{point['store']}: {words}" + (f", target {target:g} s" if target is not None else "")
+            ET.SubElement(element, "failure", type=reason, message=message)
+        elif point["passed"] is None:
+            counts["skipped"] += 1
+            ET.SubElement(element, "skipped", message=words)
+        else:
+            ET.SubElement(element, "system-out").text = f"{words}, target {point['target_seconds']:g} s"

@@ -26,8 +26,8 @@ from drillkit.readings import Reading
 from drillkit.record import DrillRecord
 from drillkit.timeline import event, ordered
 
-REPORT_SCHEMA_VERSION = "1.3"
-SCHEMA_ID = "https://drillkit.dev/schemas/report/1.3/report.schema.json"
+REPORT_SCHEMA_VERSION = "1.4"
+SCHEMA_ID = "https://drillkit.dev/schemas/report/1.4/report.schema.json"
 ARTIFACTS = ("report.json", "report.html", "junit.xml", "summary.md", "samples.jsonl")
 DNS_READS = "DNS to the zone's name servers (authoritative) and through a caching resolver (client)"
 
@@ -125,6 +125,7 @@ def _results(judged: Outcome, samples: list[Reading], steps: DrillSteps) -> dict
         "overall": judged.verdict,
         "estimates": {},  # estimated figures would go here, never into measurements
         "data_integrity": judged.data_integrity.report() if judged.data_integrity else None,
+        "data_stores": [point.model_dump(mode="json") for point in judged.data_stores],
         "existing_clients": keepalive.existing_clients(samples, steps.injection.t_inject if steps.injection else None),
     }
 
@@ -314,7 +315,7 @@ def _plan(context: DrillContext, fault_plan: str | None) -> dict[str, Any]:
     targets = {
         name: target
         for name, target in objective_targets(scenario.objectives).items()
-        if name in expected_milestones(bool(scenario.alarms)) or (name == "rpo" and scenario.data.heartbeat is not None)
+        if name in expected_milestones(bool(scenario.alarms)) or (name == "rpo" and scenario.data.measured)
     }
     objectives = [
         {
@@ -370,7 +371,11 @@ def render_html(document: dict[str, Any], samples: list[Reading] | None = None) 
     """The report for a non-engineer: verdict first, a timeline chart, then the detail."""
     injected = next((e["t"] for e in document["timeline"] if e["event"] == "fault_injected"), None)
     return _templates.get_template("report.html.j2").render(
-        report=document, labels=LABELS, t_inject=injected, chart=chart.timeline(document, samples or [])
+        report=document,
+        labels=LABELS,
+        t_inject=injected,
+        chart=chart.timeline(document, samples or []),
+        store_words=summary.store_words,
     )
 
 

@@ -45,6 +45,13 @@ def render(document: dict[str, Any]) -> bytes:
         lines.append(f"| {objective_label(name)} | {measured} | ± {m['uncertainty_seconds']:.2f} s | {target} | {_result(m)} |")
     if not document.get("measurements"):
         lines.append("| (nothing measured: the fault was not injected) | | | | |")
+    if stores := (document.get("results") or {}).get("data_stores"):
+        lines += ["", "| Data store | Kind | Recovery point | Target | Result |", "|---|---|---:|---:|---|"]
+        for point in stores:
+            target = "-" if point["target_seconds"] is None else f"{point['target_seconds']:g} s"
+            lines.append(
+                f"| {cell(point['store'])} | {point['kind']} | {cell(store_words(point))} | {target} | {_store_result(point)} |"
+            )
     existing = (document.get("results") or {}).get("existing_clients")
     if existing:
         lines += ["", f"**Clients connected before the fault:** {cell(existing['summary'])}."]
@@ -81,3 +88,23 @@ def render(document: dict[str, Any]) -> bytes:
             f"until at least {retention['retain_until']}."
         )
     return ("\n".join(lines) + "\n").encode()
+
+
+def store_words(point: dict[str, Any]) -> str:
+    """A store's recovery point (judged) or observed lag, in words: the report's line for it."""
+    if point["not_replicated"]:
+        return "data not replicated: no heartbeat reached the standby"
+    if point["seconds"] is None:
+        return "not read: " + ("; ".join(point.get("errors") or []) or "no heartbeat read")
+    measured = f"{point['seconds']:.2f} s ± {point['uncertainty_seconds']:.2f} s"
+    lag = point.get("replication_lag_max_seconds")
+    seen = f"; lag seen up to {lag:.2f} s" if lag is not None else ""
+    if point["judged"]:
+        return f"{measured} at the DNS cutover{seen}"
+    return f"replication lag {measured} (not judged: no DNS cutover){seen}"
+
+
+def _store_result(point: dict[str, Any]) -> str:
+    if point["passed"] is None:
+        return "not judged"
+    return "met" if point["passed"] else "**missed**"

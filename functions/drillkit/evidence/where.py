@@ -47,10 +47,11 @@ def where_it_ran(execution_id: str | None, regions_touched: list[str]) -> WhereI
 
 
 def scenario_regions(scenario: Any) -> list[str]:
-    """The regions a scenario names: its alarms' and stop conditions', the heartbeat clusters', the fault's."""
+    """The regions a scenario names: its alarms' and stop conditions', the heartbeat clusters', the stores', the fault's."""
     regions = [alarm.region for alarm in [*scenario.alarms, *scenario.stop_conditions] if alarm.region]
     heartbeat = scenario.data.heartbeat
     if heartbeat is not None:
         regions += [arn.split(":")[3] for arn in (heartbeat.primary_cluster_arn, heartbeat.standby_cluster_arn)]
+    regions += [region for store in scenario.data.stores for region in (store.primary_region, store.standby_region)]
     fault_region = getattr(scenario.fault, "region", None)
     return [*regions, *([fault_region] if fault_region else [])]

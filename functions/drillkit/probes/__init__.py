@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import ALL_COMPLETED, Future, ThreadPoolExecutor, wait
 
-from drillkit import aws, canary, clock
+from drillkit import aws, canary, clock, stores
 from drillkit.model import DrillContext
 from drillkit.probes import alarms, dns_answer, dns_client, health_check, http_endpoint, keepalive, standby
 from drillkit.readings import (
@@ -20,6 +20,7 @@ from drillkit.readings import (
     HttpReading,
     Reading,
     StandbyReading,
+    StoresSample,
 )
 
 # A probe returns None when the scenario gives it nothing to read (no alarms, no heartbeat).
@@ -37,6 +38,8 @@ PROBES: dict[str, Probe] = {
     keepalive.NAME: keepalive.read,
     # Not a probe (it writes a canary row), but sampled with them so its instants line up.
     canary.NAME: canary.write,
+    # Likewise: the heartbeats of the other replicated stores (drillkit.stores), written and read back each sample.
+    stores.NAME: stores.sample,
 }
 
 _pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="probe")
@@ -106,12 +109,19 @@ def expected(context: DrillContext) -> set[str]:
         names.add(alarms.NAME)
     if context.scenario.data.heartbeat is not None:
         names.add(canary.NAME)
+    if context.scenario.data.stores:
+        names.add(stores.NAME)
     return names
 
 
 def steady(samples: list[Reading]) -> tuple[bool, list[str]]:
     """Steady state: primary healthy, DNS on the primary, clients served by the primary, the standby able to serve."""
-    problems = [problem for sample in samples if (problem := _not_steady(sample)) is not None]
+    problems: list[str] = []
+    for sample in samples:
+        if isinstance(sample, StoresSample):
+            problems += stores.steady_problems(sample)
+        elif (problem := _not_steady(sample)) is not None:
+            problems.append(problem)
     return (not problems, problems)
 
 

@@ -15,11 +15,11 @@ from __future__ import annotations
 from drillkit.errors import AwsCallFailed
 from drillkit.findings import Finding, rule
 from drillkit.model import ResolvedTarget
-from drillkit.readiness import backups, data, detection, dns, network, security, standby
+from drillkit.readiness import backups, data, detection, dns, network, replication, security, standby
 from drillkit.readiness.survey import Check, Survey
 from drillkit.spec import Network, Scenario
 
-AREAS = (dns, standby, data, backups, detection, network, security)
+AREAS = (dns, standby, data, replication, backups, detection, network, security)
 DENIED_CODES = frozenset(
     {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError", "UnauthorizedAccess"}
 )

@@ -358,3 +358,47 @@ class Survey:
 
         found: dict[str, Any] | None = self._once(("DescribeDBClusters", cluster_arn), read)
         return found
+
+    # -- replicated stores (data.stores) -------------------------------------------------
+    def dynamodb_table(self, region: str, table: str) -> dict[str, Any]:
+        """dynamodb:DescribeTable in one region."""
+
+        def read() -> dict[str, Any]:
+            with aws.aws_call("DescribeTable", f"{table} ({region})"):
+                return dict(aws.target_client("dynamodb", region).describe_table(TableName=table)["Table"])
+
+        return dict(self._once(("DescribeTable", region, table), read))
+
+    def bucket_answer(self, operation: str, region: str, bucket: str) -> dict[str, Any] | None:
+        """One of s3:GetBucketReplication, GetBucketVersioning, GetBucketPolicy; None where the bucket has none of it."""
+        absent = {"ReplicationConfigurationNotFoundError", "NoSuchBucketPolicy"}
+
+        def read() -> dict[str, Any] | None:
+            s3 = aws.target_client("s3", region)
+            call = {"GetBucketReplication": s3.get_bucket_replication, "GetBucketVersioning": s3.get_bucket_versioning}
+            call["GetBucketPolicy"] = s3.get_bucket_policy
+            try:
+                with aws.aws_call(operation, f"s3://{bucket}"):
+                    return dict(call[operation](Bucket=bucket))
+            except AwsCallFailed as error:
+                if error.code in absent:
+                    return None
+                raise
+
+        found = self._once((operation, bucket), read)
+        return dict(found) if found is not None else None
+
+    def role_exists(self, role_arn: str) -> bool:
+        """iam:GetRole: False when IAM has no such role."""
+
+        def read() -> bool:
+            try:
+                with aws.aws_call("GetRole", role_arn):
+                    aws.target_client("iam").get_role(RoleName=role_arn.rsplit("/", 1)[-1])
+            except AwsCallFailed as error:
+                if error.code == "NoSuchEntity":
+                    return False
+                raise
+            return True
+
+        return bool(self._once(("GetRole", role_arn), read))
