@@ -20,6 +20,8 @@ from pydantic import BaseModel, Field
 from drillkit.readings import STORES, Reading, StoreKind, StoreReading, StoresSample
 
 PROBE = STORES
+# A cutover more than this many intervals after the last heartbeat the primary acknowledged fell in a sampling pause.
+PAUSED = 1.5
 
 
 class StoreRecoveryPoint(BaseModel):
@@ -58,25 +60,38 @@ def readings_of(samples: list[Reading]) -> dict[str, list[StoreReading]]:
     return found
 
 
-def _lags(readings: list[StoreReading], interval: float) -> list[float]:
-    """For each acknowledged heartbeat, how long until a standby read first saw it (or a newer one).
+def _first_seen(write: StoreReading, seen: list[tuple[float, int | None]], interval: float) -> float | None:
+    """How long until a standby read first saw ``write`` (or a newer heartbeat); None when none did, or when the
+    read before that one is more than two intervals earlier (sampling paused: it cannot be dated that closely)."""
+    after = [(read_at, visible) for read_at, visible in seen if read_at >= write.written_at]
+    first = next((i for i, (_, visible) in enumerate(after) if visible is not None and visible >= write.seq), None)
+    if first is None:
+        return None
+    previous = after[first - 1][0] if first > 0 else write.written_at
+    return round(after[first][0] - write.written_at, 3) if after[first][0] - previous <= 2 * interval else None
 
-    Dated by the first read that saw it; a write whose previous read (that did not see it) is more than two
-    intervals before that one (sampling paused: a state transition) cannot be dated that closely and is left out.
-    """
-    seen = sorted((r.read_at, r.visible_seq) for r in readings if r.read_at is not None)
-    lags = []
-    for write in readings:
-        if write.acked_at is None:
-            continue
-        after = [(read_at, visible) for read_at, visible in seen if read_at >= write.written_at]
-        first = next((i for i, (_, visible) in enumerate(after) if visible is not None and visible >= write.seq), None)
-        if first is None:
-            continue
-        previous = after[first - 1][0] if first > 0 else write.written_at
-        if after[first][0] - previous <= 2 * interval:
-            lags.append(round(after[first][0] - write.written_at, 3))
-    return lags
+
+def _seen(readings: list[StoreReading]) -> list[tuple[float, int | None]]:
+    return sorted((r.read_at, r.visible_seq) for r in readings if r.read_at is not None)
+
+
+def _lags(readings: list[StoreReading], interval: float) -> list[float]:
+    """For each acknowledged heartbeat, how long until a standby read first saw it (or a newer one)."""
+    seen = _seen(readings)
+    lags = [_first_seen(write, seen, interval) for write in readings if write.acked_at is not None]
+    return [lag for lag in lags if lag is not None]
+
+
+def _lag_at(readings: list[StoreReading], at: float, interval: float) -> float | None:
+    """The replication lag at ``at``: of the last heartbeat acknowledged by then, dated by the first read that saw it,
+    else (sampling paused before ``at``, or no read dated it) of the first heartbeat written after ``at``."""
+    seen = _seen(readings)
+    before = [r for r in readings if r.acked_at is not None and r.acked_at <= at]
+    if before and at - before[-1].written_at <= PAUSED * interval:
+        if (lag := _first_seen(before[-1], seen, interval)) is not None:
+            return lag
+    after = next((r for r in readings if r.acked_at is not None and r.written_at >= at), None)
+    return _first_seen(after, seen, interval) if after is not None else None
 
 
 def _instant(reading: StoreReading) -> float:
@@ -123,6 +138,13 @@ def recovery_point(
     elif last_acked is not None and reads:
         seconds = round(last_acked - acked[0].written_at, 3)  # nothing of the drill in the standby yet: all of it lost
     not_replicated = bool(acked) and bool(reads) and not ever_visible
+    at_reason = "DNS cutover: the writers moved to the standby" if judged else "last standby read (no DNS cutover)"
+    if judged and at is not None and (lag := _lag_at(readings, at, interval)) is not None:
+        # What a writer that never pauses loses at the cutover is the replication lag there. The gap between the
+        # newest heartbeats is not: it also counts the time no heartbeat was written (sampling pauses between
+        # steps), so it serves only where no heartbeat near the cutover ever reached the standby (replication broken).
+        seconds = lag
+        at_reason = "DNS cutover: the writers moved to the standby; the replication lag of the heartbeat nearest it"
     passed: bool | None = None
     if judged and (target is not None or not_replicated):
         passed = not not_replicated and seconds is not None and (target is None or seconds <= target)
@@ -139,7 +161,7 @@ def recovery_point(
         kind=kind,
         judged=judged,
         at=at,
-        at_reason="DNS cutover: the writers moved to the standby" if judged else "last standby read (no DNS cutover)",
+        at_reason=at_reason,
         seconds=seconds,
         uncertainty_seconds=round(uncertainty, 3),
         target_seconds=target,

@@ -270,9 +270,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items[:] = ordered + others
 
 
-def store_truth(lab: RunningLab, replicated_as: str, drill_id: str, at: float) -> float:
+def store_truth(lab: RunningLab, replicated_as: str, drill_id: str, at: float, interval: float) -> float:
     """The ground truth of a store's recovery point: what losing the primary at ``at`` would have lost of this
-    drill's heartbeats (``replicated_as``: the table, or the source bucket)."""
+    drill's heartbeats (``replicated_as``: the table, or the source bucket) if it wrote without pause: the time the
+    last heartbeat written before ``at`` took to reach the standby (the first one after ``at`` when sampling paused
+    there); with nothing delivered, the gap between the newest heartbeat written and the newest visible."""
     from drillkit_lab.truth import replications
 
     delivered = [
@@ -280,4 +282,9 @@ def store_truth(lab: RunningLab, replicated_as: str, drill_id: str, at: float) -
     ]
     written = [r.written_at for r in delivered if r.written_at <= at]
     visible = [r.written_at for r in delivered if r.visible_at <= at]
-    return max(written) - max(visible, default=min(written)) if written else 0.0
+    held = max(written) - max(visible, default=min(written)) if written else 0.0
+    before = [r for r in delivered if r.written_at <= at]
+    nearest = max(before, key=lambda r: r.written_at) if before else None
+    if nearest is None or at - nearest.written_at > 1.5 * interval:
+        nearest = min((r for r in delivered if r.written_at >= at), key=lambda r: r.written_at, default=None)
+    return nearest.visible_at - nearest.written_at if nearest is not None else held

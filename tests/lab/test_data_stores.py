@@ -99,7 +99,7 @@ def test_each_healthy_store_measures_its_recovery_point_within_one_interval_of_t
     assert set(points) == {"payments", "records"}
     for name, point in points.items():
         assert point["judged"] and point["passed"] and not point["not_replicated"], point
-        truth = store_truth(lab, REPLICATED_AS[name], report["drill_id"], point["at"])
+        truth = store_truth(lab, REPLICATED_AS[name], report["drill_id"], point["at"], interval)
         assert abs(point["seconds"] - truth) <= point["uncertainty_seconds"] + TOLERANCE, (name, point, truth)
         # Heartbeats written up to the fault (Inject writes them before it): the recovery point is the lab's lag
         assert abs(point["seconds"] - LAGS[name]) <= interval + TOLERANCE, (name, point, LAGS[name])

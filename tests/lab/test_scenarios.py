@@ -138,7 +138,7 @@ def test_shipped_scenario_measures_what_really_happened_and_leaves_nothing_behin
         name = store.get("name") or store.get("table") or store["bucket"]
         point = points[name]
         assert point["judged"] and point["passed"] and not point["not_replicated"], point
-        truth = store_truth(lab, store.get("table") or store["bucket"], report["drill_id"], point["at"])
+        truth = store_truth(lab, store.get("table") or store["bucket"], report["drill_id"], point["at"], interval)
         assert abs(point["seconds"] - truth) <= point["uncertainty_seconds"] + TOLERANCE, (point, truth)
     if scenario.get("data", {}).get("heartbeat") and scenario["fault"]["type"] == "stop-cluster":
         expected = truth_rpo(lab, report["drill_id"], t_before)

@@ -235,7 +235,11 @@ def test_a_cutover_inside_a_sampling_pause_is_read_by_the_nearest_read_with_the_
     # Then what the standby held is read by the first read after the pause (nearer than the last one before it),
     # the uncertainty says how far that read is, and the pause does not pass for replication lag
     assert point.at == cut and point.newest_visible_at == T0 + 9.5  # what the read at T0 + 14.05 saw
-    assert point.last_acknowledged_at == T0 + 9.5 and point.seconds == 0.0
+    assert point.last_acknowledged_at == T0 + 9.5
+    # and the standby having caught up during the pause does not pass for "nothing at risk": a writer that never
+    # pauses would lose the lag at the cutover, read from the first heartbeat after it (written T0 + 14, seen by the
+    # read at T0 + 15.05)
+    assert point.seconds == pytest.approx(1.05) and "replication lag of the heartbeat nearest" in point.at_reason
     assert point.uncertainty_seconds == pytest.approx(2.05)  # the nearest read is 2.05 s after the cutover, not 0.5
     assert point.replication_lag_max_seconds is not None and point.replication_lag_max_seconds <= 1.55
 
@@ -251,3 +255,20 @@ def test_a_heartbeat_the_last_removal_could_not_delete_is_named_in_a_finding(sce
 
     [finding] = [f for f in judged.findings if f.code == "HEARTBEATS_LEFT"]
     assert finding.message == f"heartbeats left behind: {left}" and finding.severity == "medium"
+
+
+def test_a_pause_in_heartbeats_just_before_the_cutover_does_not_pass_for_data_at_risk():
+    # Given heartbeats every 0.5 s with a 0.5 s lag, none written for 2.5 s (Steady State handing over to Inject),
+    # then one written just before the cutover
+    samples = store_samples("payments", "dynamodb-global-table", lag=0.5, pause=(T0 + 10, T0 + 12.5))
+    cut = T0 + 12.55
+
+    [point] = [
+        replication.recovery_point("payments", "dynamodb-global-table", readings, cut, 2, 0.5)
+        for readings in replication.readings_of(samples).values()
+    ]
+
+    # Then the recovery point is the lag of that last heartbeat (seen by the read at T0 + 13.05), not the 3 s between
+    # it and the newest heartbeat the standby had, most of which no heartbeat was written in
+    assert point.last_acknowledged_at == T0 + 12.5 and point.newest_visible_at == T0 + 9.5
+    assert point.seconds == pytest.approx(0.55) and point.passed is True
