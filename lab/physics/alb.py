@@ -210,7 +210,9 @@ class LoadBalancerPhysics:
                     state.reason, state.description = reason, description
                 state.successes, state.failures = (state.successes + 1, 0) if ok else (0, state.failures + 1)
                 before = state.healthy
-                if state.successes >= healthy_after:
+                # A newly registered target (`initial`) is healthy after one passing check; the healthy threshold
+                # applies to bringing an unhealthy target back (ALB guide, "Health checks for your target groups").
+                if state.successes >= (1 if state.healthy is None else healthy_after):
                     state.healthy = True
                 elif state.failures >= unhealthy_after:
                     state.healthy = False
