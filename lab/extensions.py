@@ -337,10 +337,13 @@ class LabExtensions:
 
     def _invoke_metered(self, name: str, event: Any) -> InvocationResult:
         started = time.monotonic()
+        result: InvocationResult | None = None
         try:
-            return self.runtime.invoke(name, event)
+            result = self.runtime.invoke(name, event)
+            return result
         finally:
-            self.usage.record_invocation(name, self.runtime.functions[name].memory, (time.monotonic() - started) * 1000)
+            used = result.max_memory_used_mb if result is not None else None
+            self.usage.record_invocation(name, self.runtime.functions[name].memory, (time.monotonic() - started) * 1000, used)
 
 
 def _body(environ: dict[str, Any]) -> bytes:
