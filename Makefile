@@ -31,6 +31,7 @@ demo: setup
 test: setup
 	$(BIN)/pytest -q -n 3 --dist loadfile
 
+# Everything but the lab: about a minute on this 2-core machine (docs/performance.md, "Time to test").
 test-fast: setup
 	$(BIN)/pytest -q -n 2 -m "not lab"
 

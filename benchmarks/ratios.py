@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import math
 import os
 import platform
 import statistics
@@ -38,7 +39,7 @@ from drillkit import client
 from drillkit.cli import LabProcess
 from drillkit.spec import parse_scenario
 from drillkit_lab import truth
-from drillkit_lab.usage import Usage
+from drillkit_lab.usage import Invocation, Usage
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cost import DrillCost, DrillRun, Growth, PriceTable, Run, drill_cost, growth, load_prices  # noqa: E402
@@ -78,6 +79,40 @@ class ScenarioResult(BaseModel):
     cost: DrillCost
 
 
+class FunctionFigure(BaseModel):
+    """One function over every drill of the run: what template.yaml's MemorySize and Timeout are sized from."""
+
+    function: str
+    memory_size_mb: int  # what the template asks for (billed)
+    invocations: int
+    billed_ms_median: int  # duration rounded up to 1 ms, as Lambda bills it
+    billed_ms_max: int
+    gb_seconds: float
+    max_memory_used_mb: int | None  # the highest Max Memory Used any invocation reported (peak RSS of its environment)
+
+
+def function_figures(invocations: list[Invocation]) -> list[FunctionFigure]:
+    by_function: dict[str, list[Invocation]] = {}
+    for invocation in invocations:
+        by_function.setdefault(invocation.function, []).append(invocation)
+    figures = []
+    for name, calls in sorted(by_function.items()):
+        billed = sorted(math.ceil(c.duration_ms) for c in calls)
+        used = [c.max_memory_used_mb for c in calls if c.max_memory_used_mb is not None]
+        figures.append(
+            FunctionFigure(
+                function=name,
+                memory_size_mb=max(c.memory_mb for c in calls),
+                invocations=len(calls),
+                billed_ms_median=int(statistics.median(billed)),
+                billed_ms_max=billed[-1],
+                gb_seconds=sum(c.memory_mb / 1024 * math.ceil(c.duration_ms) / 1000 for c in calls),
+                max_memory_used_mb=max(used) if used else None,
+            )
+        )
+    return figures
+
+
 class Results(BaseModel):
     measured_at: str
     machine: str
@@ -86,6 +121,7 @@ class Results(BaseModel):
     lab_tree_pss_mb: float
     lab_processes: int
     scenarios: list[ScenarioResult]
+    functions: list[FunctionFigure]
     growth: Growth
     aws_interval_seconds: float  # the sampling interval of the AWS-sized scenarios (scenarios/aws/)
     ten_minute_drill_usd: float
@@ -254,6 +290,17 @@ def table(results: Results) -> str:
             f"{fraction(s.error_in_intervals['dns_cutover'])} | {s.wall_seconds:.0f} s / {s.inherent_seconds:.1f} s = "
             f"{s.wall_over_inherent:.1f} | ${s.cost.total_usd:.5f} | ${s.cost.fis_usd:.2f} |"
         )
+    rows += [
+        "",
+        "| function | MemorySize | invocations | billed duration, median / max | GB-seconds | max memory used |",
+        "|---|---|---|---|---|---|",
+    ]
+    for f in results.functions:
+        used = "not reported" if f.max_memory_used_mb is None else f"{f.max_memory_used_mb} MB"
+        rows.append(
+            f"| {f.function} | {f.memory_size_mb} MB | {f.invocations} | {f.billed_ms_median} ms / {f.billed_ms_max} ms | "
+            f"{f.gb_seconds:.2f} | {used} |"
+        )
     g = results.growth
     rows += [
         "",
@@ -305,6 +352,7 @@ def main() -> int:
             process.stop()
         print(f"lab ready: {', '.join(f'{s:.2f} s' for s in ready)}", flush=True)
         results: list[ScenarioResult] = []
+        invocations: list[Invocation] = []
         with labs(work / "labs") as lab_of:
             for stack, path in shipped():
                 if args.only and args.only not in path.stem:
@@ -313,6 +361,7 @@ def main() -> int:
                 report, run = run_one(lab, yaml.safe_load(path.read_text()), work / "reports")
                 result = judge(stack, path, lab, report, run, prices)
                 results.append(result)
+                invocations += run.usage.invocations
                 print(
                     f"{stack}/{path.stem}: {result.verdict}, errors {result.error_in_intervals}, "
                     f"wall/inherent {result.wall_over_inherent:.1f}, ${result.cost.total_usd:.5f}",
@@ -323,6 +372,7 @@ def main() -> int:
             demo = yaml.safe_load(DEMO.read_text())
             report_short, short = run_one(lab, demo, work / "reports")
             report_long, long = run_one(lab, with_longer_steady_state(demo), work / "reports")
+            invocations += short.usage.invocations + long.usage.invocations
     fitted = growth(fit_run(report_short, short, prices), fit_run(report_long, long, prices))
     aws_interval = aws_sampling_interval()
     outcome = Results(
@@ -333,6 +383,7 @@ def main() -> int:
         lab_tree_pss_mb=memory["tree_pss"],
         lab_processes=int(memory["workers"]) + 1,
         scenarios=results,
+        functions=function_figures(invocations),
         growth=fitted,
         aws_interval_seconds=aws_interval,
         ten_minute_drill_usd=fitted.cost(TEN_MINUTES - fitted.wall_fixed_seconds, aws_interval),

@@ -340,10 +340,13 @@ class LabExtensions:
 
     def _invoke_metered(self, name: str, event: Any) -> InvocationResult:
         started = time.monotonic()
+        result: InvocationResult | None = None
         try:
-            return self.runtime.invoke(name, event)
+            result = self.runtime.invoke(name, event)
+            return result
         finally:
-            self.usage.record_invocation(name, self.runtime.functions[name].memory, (time.monotonic() - started) * 1000)
+            used = result.max_memory_used_mb if result is not None else None
+            self.usage.record_invocation(name, self.runtime.functions[name].memory, (time.monotonic() - started) * 1000, used)
 
 
 def _body(environ: dict[str, Any]) -> bytes:
@@ -398,6 +401,7 @@ def install_moto_patches(regions: set[str]) -> None:
     """Every change the lab makes to moto's models and responses; call before moto's EC2 models are imported."""
     # The lab registers the images it launches; loading moto's catalogue of public AMIs costs seconds and memory.
     os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
+    share_botocore_loader()
     trim_instance_type_offerings(regions)
     enable_step_functions_execution()
     install_stop_at_once()
@@ -455,6 +459,32 @@ def enable_step_functions_execution() -> None:
     from moto.core.config import default_user_config
 
     default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True
+
+
+def share_botocore_loader() -> None:
+    """One botocore data loader for every session of the process: each service's API model is parsed once.
+
+    moto builds each backend from a fresh boto3 Session (three more while importing EC2) and asks it for the
+    service's regions, which parses the service's whole API model (EC2's: six times, about 1.5 s of the lab's
+    start on this machine); mock_aws drops boto3's default session at every start, so each test that opens an
+    account parses again every model its clients use. The models are botocore's installed data files, the same
+    for every session; a loader caches what it parsed, so sharing one shares the parse.
+    """
+    import botocore.loaders
+    import botocore.session
+
+    if getattr(botocore.session.create_loader, "_lab", False):
+        return
+    loaders: dict[str | None, botocore.loaders.Loader] = {}
+    create = botocore.loaders.create_loader
+
+    def create_loader(search_path_string: str | None = None) -> botocore.loaders.Loader:
+        if search_path_string not in loaders:
+            loaders[search_path_string] = create(search_path_string)
+        return loaders[search_path_string]
+
+    create_loader._lab = True  # type: ignore[attr-defined]
+    botocore.session.create_loader = create_loader
 
 
 def trim_instance_type_offerings(regions: set[str]) -> None:

@@ -103,9 +103,10 @@ class Sabotage:
 
 
 class InvocationResult:
-    def __init__(self, ok: bool, payload: Any):
+    def __init__(self, ok: bool, payload: Any, max_memory_used_mb: int | None = None):
         self.ok = ok
         self.payload = payload
+        self.max_memory_used_mb = max_memory_used_mb  # None: the environment died or timed out before it said
 
 
 class Worker:
@@ -152,7 +153,8 @@ class Worker:
                 {"errorType": "Sandbox.Timedout", "errorMessage": f"Task timed out after {timeout:.2f} seconds"},
             )
         reply = json.loads(line)
-        return InvocationResult(True, reply["result"]) if reply["ok"] else InvocationResult(False, reply["error"])
+        used = reply.get("max_memory_used_mb")
+        return InvocationResult(True, reply["result"], used) if reply["ok"] else InvocationResult(False, reply["error"], used)
 
     def _receive(self, timeout: float) -> str | None:
         """One message with a deadline; None when the worker died or ran out of time."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import resource
 import sys
 import threading
 import time
@@ -193,7 +194,10 @@ def _invoke(handlers: dict[str, Any], request: dict[str, Any]) -> str:
                 "stackTrace": traceback.format_exception(error)[-8:],
             },
         }
+    # Lambda's REPORT line: Max Memory Used, the execution environment's peak resident memory so far (kB on Linux).
+    reply["max_memory_used_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
     try:
         return json.dumps(reply, default=str)
     except (TypeError, ValueError) as error:
-        return json.dumps({"ok": False, "error": {"errorMessage": str(error), "errorType": "Runtime.MarshalError"}})
+        failed = {"errorMessage": str(error), "errorType": "Runtime.MarshalError"}
+        return json.dumps({"ok": False, "error": failed, "max_memory_used_mb": reply["max_memory_used_mb"]})

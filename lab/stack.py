@@ -67,17 +67,17 @@ class StackBuilder:
                 switchover_seconds=database.switchover_seconds,
                 rejoin_seconds=database.rejoin_seconds,
             )
+            # Up before the apps whose deep /health queries it: their first health checks already pass.
+            for role, info in self.info["regions"].items():
+                kind = "writer" if role == "primary" else "reader"
+                self.database.add(Cluster(role, info["region"], info["db_cluster_id"], info["db_cluster_arn"], kind))
+            self.database.start()
         for role, region in specs.items():
             info, backends = self.info["regions"][role], backends_for(region.region)
             if region.front == "apigw":
                 self._api(role, region, info, backends)
             else:
                 self._alb(role, region, info, backends, provisioner.load_balancer_names[role])
-        if self.database is not None:
-            for role, info in self.info["regions"].items():
-                kind = "writer" if role == "primary" else "reader"
-                self.database.add(Cluster(role, info["region"], info["db_cluster_id"], info["db_cluster_arn"], kind))
-            self.database.start()
         self.route53_physics.alias_ttl = self.spec.route53.ttl
 
     def _alb(self, role: str, region: Region, info: dict[str, Any], backends: Backends, name: str) -> None:

@@ -37,6 +37,8 @@ class Invocation(BaseModel):
     function: str
     memory_mb: int  # the function's MemorySize from template.yaml: Lambda bills GB-seconds
     duration_ms: float
+    # The execution environment's peak resident memory, as Lambda's REPORT line says it (None: it never answered).
+    max_memory_used_mb: int | None = None
 
 
 class Usage(BaseModel):
@@ -108,9 +110,12 @@ class UsageMeter:
         with self._lock:
             self._requests[(service, operation, caller)] += 1
 
-    def record_invocation(self, function: str, memory_mb: int, duration_ms: float) -> None:
+    def record_invocation(self, function: str, memory_mb: int, duration_ms: float, max_memory_used_mb: int | None = None) -> None:
+        invocation = Invocation(
+            function=function, memory_mb=memory_mb, duration_ms=duration_ms, max_memory_used_mb=max_memory_used_mb
+        )
         with self._lock:
-            self._invocations.append(Invocation(function=function, memory_mb=memory_mb, duration_ms=duration_ms))
+            self._invocations.append(invocation)
 
     def snapshot(self) -> Usage:
         with self._lock:

@@ -10,6 +10,8 @@ import yaml
 from freezegun import freeze_time
 from freezegun.api import FrozenDateTimeFactory
 
+from drillkit_lab.extensions import share_botocore_loader
+
 ROOT = Path(__file__).resolve().parent.parent
 TESTS = ROOT / "tests"
 DEMO_SCENARIO = ROOT / "scenarios" / "region-failover-health-check.yaml"
@@ -19,6 +21,10 @@ DRILL_DAY = "2026-11-22 10:00:00"
 # imported; it sends nothing while the Tracer is off (outside Lambda). It is imported here, before sockets are refused.
 WITHOUT_SOCKETS = ("unit", "functional")
 LOOPBACK = ["127.0.0.1"]
+
+# mock_aws drops boto3's default session at each start, and moto builds every backend from a fresh Session: each
+# test that opens an account would parse again every AWS API model it touches (about a second a test).
+share_botocore_loader()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

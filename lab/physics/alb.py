@@ -58,6 +58,16 @@ class TargetState:
     reason: str = "Target.FailedHealthChecks"
     description: str = "Health checks failed"
 
+    def observe(self, ok: bool, healthy_after: int, unhealthy_after: int) -> None:
+        """One health check's result. A newly registered target (`initial`) is healthy after one passing check; the
+        healthy threshold brings an unhealthy target back, the unhealthy threshold takes one out (from `initial` too).
+        ALB guide, "Health checks for your target groups": "it must pass one health check to be considered healthy"."""
+        self.successes, self.failures = (self.successes + 1, 0) if ok else (0, self.failures + 1)
+        if self.successes >= (1 if self.healthy is None else healthy_after):
+            self.healthy = True
+        elif self.failures >= unhealthy_after:
+            self.healthy = False
+
 
 @dataclass
 class Backends:
@@ -232,12 +242,8 @@ class LoadBalancerPhysics:
                 )
                 if not ok:
                     state.reason, state.description = reason, description
-                state.successes, state.failures = (state.successes + 1, 0) if ok else (0, state.failures + 1)
                 before = state.healthy
-                if state.successes >= healthy_after:
-                    state.healthy = True
-                elif state.failures >= unhealthy_after:
-                    state.healthy = False
+                state.observe(ok, healthy_after, unhealthy_after)
                 if state.healthy != before and state.healthy is not None:
                     self.ground_truth.record("target_health", load_balancer=self.name, target=key, healthy=state.healthy)
             self._stop.wait(interval)

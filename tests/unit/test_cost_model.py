@@ -169,3 +169,52 @@ def test_the_price_table_is_one_dated_file_with_a_source_per_service():
     assert prices.as_of and prices.region == "us-east-1"
     services = {"step_functions", "lambda", "dynamodb", "s3", "kms", "sns", "cloudwatch", "fis"}
     assert services <= prices.sources.keys()
+
+
+def _ratios_module() -> Any:
+    spec = importlib.util.spec_from_file_location("bench_ratios", ROOT / "benchmarks" / "ratios.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["bench_ratios"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def echo(event: Any, context: Any) -> Any:
+    """A handler for the worker test: gives back its event."""
+    return event
+
+
+def test_each_invocation_reports_its_environments_peak_memory_as_lambdas_report_line_does():
+    from drillkit_lab import lambda_worker
+
+    request = {"handler": f"{__name__}.echo", "event": {"n": 1}, "request_id": "r-1", "deadline_ms": 2**62}
+    failing = {**request, "handler": f"{__name__}.no_such_handler"}
+
+    status = Path("/proc/self/status").read_text().splitlines()
+    rss_mb = int(next(line for line in status if line.startswith("VmRSS")).split()[1]) // 1024
+
+    reply, failed = json.loads(lambda_worker._invoke({}, request)), json.loads(lambda_worker._invoke({}, failing))
+
+    assert reply["ok"] and reply["result"] == {"n": 1}
+    # Max Memory Used is the peak: never below what the process held before, never going down, failed or not.
+    assert reply["max_memory_used_mb"] >= rss_mb > 0
+    assert not failed["ok"] and failed["max_memory_used_mb"] >= reply["max_memory_used_mb"]
+
+
+def test_each_function_is_sized_from_its_billed_durations_and_the_peak_memory_its_invocations_reported():
+    ratios = _ratios_module()
+    invocations = [
+        Invocation(function="Observe", memory_mb=512, duration_ms=1999.2, max_memory_used_mb=120),
+        Invocation(function="Observe", memory_mb=512, duration_ms=10.1, max_memory_used_mb=131),
+        Invocation(function="Observe", memory_mb=512, duration_ms=300.0, max_memory_used_mb=None),  # timed out
+        Invocation(function="Report", memory_mb=256, duration_ms=0.4),
+    ]
+
+    observe, report = ratios.function_figures(invocations)
+
+    assert (observe.function, observe.memory_size_mb, observe.invocations) == ("Observe", 512, 3)
+    assert (observe.billed_ms_median, observe.billed_ms_max) == (300, 2000)  # rounded up to 1 ms, as Lambda bills
+    assert observe.gb_seconds == pytest.approx(0.5 * (2.0 + 0.011 + 0.3))
+    assert observe.max_memory_used_mb == 131
+    assert (report.billed_ms_max, report.max_memory_used_mb) == (1, None)  # never reported: not made up

@@ -84,3 +84,42 @@ def test_function_code_never_imports_the_workstation_modules():
         }
         imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
         assert not imported & workstation, f"{path.relative_to(ROOT)} imports {imported & workstation}"
+
+
+def _template() -> dict:
+    from drillkit_lab import template as cfn
+
+    return cfn.load(ROOT / "template.yaml")
+
+
+def _functions(document: dict) -> dict[str, dict]:
+    """Each function's properties, the template's Globals applied."""
+    defaults = document["Globals"]["Function"]
+    functions = {k: v for k, v in document["Resources"].items() if v["Type"] == "AWS::Serverless::Function"}
+    return {k: {**defaults, **v.get("Properties", {})} for k, v in functions.items()}
+
+
+def test_every_function_runs_on_arm64_and_keeps_its_logs_for_a_bounded_time():
+    document = _template()
+    groups = {
+        r["Properties"]["LogGroupName"]["Fn::Sub"]: r["Properties"].get("RetentionInDays")
+        for r in document["Resources"].values()
+        if r["Type"] == "AWS::Logs::LogGroup"
+    }
+    for name, props in _functions(document).items():
+        assert props["Architectures"] == ["arm64"], name
+        # The group Lambda writes to, created by the stack with a retention (Lambda's own would keep logs forever).
+        assert groups.get(f"/aws/lambda/${{{name}}}") == 90, name
+
+
+def test_each_function_asks_for_half_again_the_peak_memory_make_bench_measured():
+    functions = _functions(_template())
+    figures = json.loads((ROOT / "benchmarks" / "results.json").read_text())["functions"]
+    measured = {f["function"].removeprefix("drillkit-lab-"): f["max_memory_used_mb"] for f in figures}
+    assert set(measured) <= set(functions) and len(measured) >= 5  # the drill's functions, every one a drill runs
+    for name, peak in measured.items():
+        assert peak is not None, name
+        # Headroom for inputs larger than the lab's (more targets, longer observations) without running out,
+        assert functions[name]["MemorySize"] >= 1.5 * peak, (name, peak)
+        # and no more than the next 64 MB step above that: memory is billed by the GB-second.
+        assert functions[name]["MemorySize"] < 1.5 * peak + 64, (name, peak)
