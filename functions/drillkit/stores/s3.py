@@ -31,16 +31,22 @@ def _client(region: str, timeout: float | None) -> Any:
     return aws.target_client("s3", region, read_timeout=timeout)
 
 
-def replication_status(store: S3Replication, drill_id: str, timeout: float) -> str | None:
-    """The source object's ReplicationStatus (of the heartbeat written last), None before the first."""
-    key = object_key(store, drill_id)
+def _head(bucket: str, key: str, region: str, timeout: float) -> dict[str, Any] | None:
+    """HeadObject, or None when the object (or its bucket) is not there."""
     try:
-        with aws.aws_call("HeadObject", f"s3://{store.bucket}/{key}"):
-            found = _client(store.primary_region, timeout).head_object(Bucket=store.bucket, Key=key)
+        with aws.aws_call("HeadObject", f"s3://{bucket}/{key}"):
+            return dict(_client(region, timeout).head_object(Bucket=bucket, Key=key))
     except AwsCallFailed as error:
         if error.code in ABSENT:
             return None
         raise
+
+
+def replication_status(store: S3Replication, drill_id: str, timeout: float) -> str | None:
+    """The source object's ReplicationStatus (of the heartbeat written last), None before the first."""
+    found = _head(store.bucket, object_key(store, drill_id), store.primary_region, timeout)
+    if found is None:
+        return None
     status = found.get("ReplicationStatus")
     return str(status) if status else "NONE"  # no status at all: no rule applies to the object
 
@@ -60,14 +66,9 @@ def write(store: S3Replication, drill_id: str, seq: int, written_at: float, time
 
 def read_standby(store: S3Replication, drill_id: str, timeout: float) -> tuple[int, float] | None:
     """(seq, written_at) of the heartbeat the destination bucket holds now, or None: nothing of this drill there."""
-    key = object_key(store, drill_id)
-    try:
-        with aws.aws_call("HeadObject", f"s3://{store.destination_bucket}/{key}"):
-            found = _client(store.standby_region, timeout).head_object(Bucket=store.destination_bucket, Key=key)
-    except AwsCallFailed as error:
-        if error.code in ABSENT:
-            return None
-        raise
+    found = _head(store.destination_bucket, object_key(store, drill_id), store.standby_region, timeout)
+    if found is None:
+        return None
     metadata = found.get("Metadata") or {}
     if SEQ_METADATA not in metadata or WRITTEN_AT_METADATA not in metadata:
         return None
