@@ -123,8 +123,13 @@ class Lab:
         checks = [r["health_check_id"] for r in stack_info["regions"].values() if r["health_check_id"]]
         # Ready once every health check has a status and every target its verdict (healthy or not: a stack may be
         # broken on purpose), as a stack that has been up for a while: a drill starts from a settled stack.
-        wait_until(lambda: all(physics.healthy(c) is not None for c in checks), 15, "health checks reporting")
         wait_until(lambda: all(b.targets_judged() for b in builder.load_balancers), 15, "target health checks reporting")
+        # A Route 53 checker that probed while the apps were starting took that failure as its status and needs its
+        # failure threshold of passing checks to come back: start the checks' verdicts afresh from the settled
+        # targets, so that no health check changes its status after the lab says it is ready.
+        physics.settle_checks()
+        wait_until(physics.checks_settled, 45, "health checks reporting")
+        wait_until(lambda: all(physics.healthy(c) is not None for c in checks), 15, "health checks reporting")
         say(
             f"stack {self.stack.name}: {stack_info['public_name']} -> {primary['dns_answer']} ({primary['region']}), "
             f"DNS on 127.0.0.1:{dns_server.port}"

@@ -104,6 +104,7 @@ class HealthCheckFleet:
             CheckerState(region, address) for region, address in zip(CHECKER_REGIONS, CHECKER_ADDRESSES, strict=True)
         ]
         self._stop = stop
+        self.settled_at = 0.0  # results of checks started before this are not counted (see settle)
         self._threads = [
             threading.Thread(target=self._run, args=(i,), name=f"hc-{health_check_id[:8]}-{i}", daemon=True)
             for i in range(len(self.checkers))
@@ -133,8 +134,20 @@ class HealthCheckFleet:
             started = time.time()
             address, port = self.locate(config)
             ok, report = probe_endpoint(config, min(2.0, interval * 0.8), address, port)
-            self._account(checker, ok, report, int(config.failure_threshold or 3))
+            if started >= self.settled_at:
+                self._account(checker, ok, report, int(config.failure_threshold or 3))
             self._stop.wait(max(0.0, interval - (time.time() - started)))
+
+    def settle(self) -> None:
+        """Forget the results of the stack's first seconds (apps still starting): every checker takes its next
+        result as its status, as checks of a stack that has been up for a while have long done."""
+        self.settled_at = time.time()
+        for checker in self.checkers:
+            checker.healthy, checker.successes, checker.failures = None, 0, 0
+
+    def settled(self) -> bool:
+        """Every checker has a status from a check started after ``settle``."""
+        return all(c.healthy is not None for c in self.checkers)
 
     @staticmethod
     def _account(checker: CheckerState, ok: bool, report: str, threshold: int) -> None:
@@ -291,6 +304,17 @@ class Route53Physics:
                     self.ground_truth.record("health_check", id=health_check_id, healthy=status)
             self._track_answers()
             self._stop.wait(self.tick_seconds)
+
+    def settle_checks(self) -> None:
+        """Every health check's next verdict as that of a settled stack (lab start-up; see HealthCheckFleet.settle)."""
+        self._sync_fleets()
+        for fleet in list(self.fleets.values()):
+            fleet.settle()
+
+    def checks_settled(self) -> bool:
+        """Every check's checkers have a fresh status, and the verdict it gives is the one recorded (ground truth)."""
+        fleets = list(self.fleets.items())
+        return all(fleet.settled() and self._status.get(i) == fleet.healthy() for i, fleet in fleets)
 
     def _sync_fleets(self) -> None:
         for health_check_id, config in list(self.backend.health_checks.items()):

@@ -210,8 +210,13 @@ def test_a_scheduled_gameday_fires_by_itself(lab, tmp_path):
     assert len(scheduled()) == 1
 
 
-def test_a_rate_schedule_fires_by_itself_from_its_start_date_and_a_disabled_one_never(lab, tmp_path):
+def test_a_rate_schedule_fires_by_itself_from_its_start_date_and_a_disabled_one_never(lab, tmp_path, monkeypatch):
     from datetime import UTC, datetime, timedelta
+
+    from drillkit import cli
+
+    # The CLI's console took its width when it was imported: wide enough that no cell of the table wraps
+    monkeypatch.setattr(cli.console, "width", 200)
 
     # Given two rate(1 minute) schedules of the game-day machine starting in a few seconds, one of them DISABLED
     # (their plan has no drill: preflight refuses it at once, which is all this check needs)
@@ -235,7 +240,7 @@ def test_a_rate_schedule_fires_by_itself_from_its_start_date_and_a_disabled_one_
     create("every-minute-paused", "DISABLED")
     lab_file = str(lab.work_dir / "lab.json")
     # And `drillkit gameday schedules` shows when each runs next: the enabled one at its StartDate, the paused one never
-    listed = CliRunner().invoke(app, ["gameday", "schedules", "--lab-file", lab_file], env={"COLUMNS": "200"}).output
+    listed = CliRunner().invoke(app, ["gameday", "schedules", "--lab-file", lab_file]).output
     rows = {line.split()[1]: " ".join(line.split()) for line in listed.splitlines() if "every-minute" in line}
     assert rows["every-minute"].endswith(f"{start:%Y-%m-%d %H:%M} │"), listed
     assert rows["every-minute-paused"].endswith("DISABLED │ rate(1 minute) UTC │ no-drill (0 drills) │ - │"), listed

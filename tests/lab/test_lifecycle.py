@@ -103,10 +103,10 @@ def _printed_states(output: str) -> list[tuple[str, str]]:
 
 
 def test_ctrl_c_leaves_the_drill_running_and_follow_reattaches_with_every_state_in_order(lab, tmp_path):
-    # Given `drillkit run --wait` following a drill that is observing
+    # Given `drillkit run --wait` following a drill it started (Ctrl-C comes while the drill runs: as soon as it has
+    # started, not at a later phase the drill may already have left on a busy machine)
     run = RunWait(lab, tmp_path)
     drill_id = run.started()
-    wait_for(lambda: lab.drill_record(drill_id).get("phase") == "observe", 60, "drill observing")
 
     # When the user presses Ctrl-C
     code = run.interrupt()
