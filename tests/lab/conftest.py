@@ -223,12 +223,20 @@ WEIGHTS = {
     "test_harness.py": 8,
     "test_guardrails.py": 6,
     "test_lab_faithfulness.py": 6,
+    "test_lifecycle.py": 5,
+    "test_defects.py": 5,
+    "test_gameday.py": 4,
     "test_safety_net.py": 4,
+    "test_defects_network.py": 3,
+    "test_defects_other_region.py": 3,
     "test_waits.py": 3,
     "test_alb_connections.py": 3,
     "test_evidence_export.py": 3,
     "test_aurora_global_restore.py": 3,
+    "test_data_stores.py": 2,
+    "test_lab_cli.py": 2,
     "test_region_failover_drill.py": 2,
+    "test_replication_physics.py": 1.5,
 }
 DEFAULT_SCENARIO_GROUPS = 3  # the default stack's scenarios, dealt out over this many groups
 
