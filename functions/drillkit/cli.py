@@ -65,6 +65,9 @@ class _App(typer.Typer):
     """The `drillkit` command: an AWS or network error a command did not expect is one line and exit 2, not a traceback."""
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        # Ctrl-C is part of the interface (run --wait, follow): Python ignores SIGINT for good when it starts with
+        # SIGINT ignored, as a shell leaves it for an asynchronous command (`cmd &`, a CI runner's job); take it back.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         try:
             return super().__call__(*args, **kwargs)
         except (BotoCoreError, ClientError) as error:

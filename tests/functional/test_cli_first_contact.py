@@ -226,3 +226,20 @@ def test_an_aws_error_no_command_expected_is_one_line_and_exit_2_not_a_traceback
     assert exited.value.code == 2
     err = capsys.readouterr().err
     assert err.startswith("error:") and "Traceback" not in err and "127.0.0.1" in err
+
+
+def test_ctrl_c_reaches_the_cli_even_when_it_was_started_with_sigint_ignored():
+    # Given a drillkit started as a shell starts an asynchronous command (`drillkit run --wait ... &`, a CI job):
+    # SIGINT ignored, which Python would otherwise keep ignoring for the whole run
+    import signal
+
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        # When it runs any command
+        with pytest.raises(SystemExit):
+            cli.app(["--version"])
+
+        # Then Ctrl-C raises KeyboardInterrupt again, which `run --wait` and `follow` turn into their answer
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, previous)
