@@ -29,7 +29,7 @@ demo: setup
 # independent drills over workers; pytest-xdist 3.8 does not apply them under pytest 9, whose node ids it can no
 # longer suffix, so loadgroup degenerates to per-test distribution and starts module labs on every worker.)
 test: setup
-	$(BIN)/pytest -q -n 3 --dist loadfile --durations=15
+	$(BIN)/pytest -q -n 3 --dist loadfile
 
 # Everything but the lab: about a minute on this 2-core machine (docs/performance.md, "Time to test").
 test-fast: setup
