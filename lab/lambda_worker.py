@@ -19,6 +19,7 @@ import sys
 import threading
 import time
 import traceback
+from pathlib import Path
 from typing import Any
 
 
@@ -170,6 +171,23 @@ def serve(connection: Any) -> None:
         connection.send(_invoke(handlers, request))
 
 
+def _peak_memory_mb() -> int:
+    """Lambda's REPORT line: Max Memory Used, the execution environment's peak resident memory so far.
+
+    getrusage's ru_maxrss (kB on Linux) is the kernel's high-water mark, which it updates lazily: a process can hold
+    a little more right now than its recorded peak. The peak is therefore the largest of that mark, /proc's VmHWM
+    and the current VmRSS, so that it is never below what the environment holds.
+    """
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(("VmHWM:", "VmRSS:")):
+                peak_kb = max(peak_kb, int(line.split()[1]))
+    except OSError:  # not Linux: ru_maxrss alone
+        pass
+    return peak_kb // 1024
+
+
 def _invoke(handlers: dict[str, Any], request: dict[str, Any]) -> str:
     name = request["handler"]
     try:
@@ -194,8 +212,7 @@ def _invoke(handlers: dict[str, Any], request: dict[str, Any]) -> str:
                 "stackTrace": traceback.format_exception(error)[-8:],
             },
         }
-    # Lambda's REPORT line: Max Memory Used, the execution environment's peak resident memory so far (kB on Linux).
-    reply["max_memory_used_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+    reply["max_memory_used_mb"] = _peak_memory_mb()
     try:
         return json.dumps(reply, default=str)
     except (TypeError, ValueError) as error:
