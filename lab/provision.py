@@ -34,8 +34,22 @@ def target_addresses(region: Region) -> list[str]:
     return [f"{a}.{b}.{int(c) + 1}.{i + 1}" for i in range(region.app.targets)]
 
 
+def peer_service_address(region: Region) -> str:
+    """The service in this region's VPC that the other region's app depends on (peer_dependency): 127.10.2.1 for 127.10.0.1."""
+    a, b, c, _ = region.address.split(".")
+    return f"{a}.{b}.{int(c) + 2}.1"
+
+
+def peer_services(spec: StackSpec) -> dict[str, Region]:
+    """Role of each app with a peer dependency -> the region whose VPC holds that dependency."""
+    regions = spec.regions()
+    other = {"primary": "standby", "standby": "primary"}
+    return {role: regions[other[role]] for role, region in regions.items() if region.app.peer_dependency}
+
+
 def all_addresses(spec: StackSpec) -> list[str]:
-    return [a for r in spec.regions().values() for a in [r.address, *target_addresses(r)]]
+    peers = [peer_service_address(r) for r in peer_services(spec).values()]
+    return [a for r in spec.regions().values() for a in [r.address, *target_addresses(r)]] + peers
 
 
 VPC_NETWORK = {"primary": "10.0", "standby": "10.1"}  # each region's VPC is <network>.0.0/16

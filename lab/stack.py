@@ -17,10 +17,18 @@ from drillkit_lab.physics.apps import RegionApp
 from drillkit_lab.physics.database import Cluster, GlobalDatabase
 from drillkit_lab.physics.ecs import EcsServicePhysics
 from drillkit_lab.physics.groundtruth import GroundTruth
-from drillkit_lab.physics.network import NetworkLatency
+from drillkit_lab.physics.network import PEER_SERVICE_PORT, NetworkLatency, PeerEndpoint, PeeringLink, PeerService
 from drillkit_lab.physics.route53 import Route53Physics
 from drillkit_lab.ports import PortMap
-from drillkit_lab.provision import DRILLS_ALLOWED, UNVALIDATED, Provisioner, all_addresses, target_addresses
+from drillkit_lab.provision import (
+    DRILLS_ALLOWED,
+    UNVALIDATED,
+    Provisioner,
+    all_addresses,
+    peer_service_address,
+    peer_services,
+    target_addresses,
+)
 from drillkit_lab.stackspec import Region, StackSpec
 from drillkit_lab.tls import LabCertificates
 
@@ -39,6 +47,7 @@ class StackBuilder:
         self.database: GlobalDatabase | None = None
         self.apis: list[ApiPhysics] = []
         self.services: list[EcsServicePhysics] = []
+        self.peer_services: list[PeerService] = []
         self.tls: LabCertificates | None = None
         self.info: dict[str, Any] = {}
 
@@ -72,21 +81,35 @@ class StackBuilder:
                 kind = "writer" if role == "primary" else "reader"
                 self.database.add(Cluster(role, info["region"], info["db_cluster_id"], info["db_cluster_arn"], kind))
             self.database.start()
+        peers = self._peer_services(backends_for)
         for role, region in specs.items():
             info, backends = self.info["regions"][role], backends_for(region.region)
             if region.front == "apigw":
                 self._api(role, region, info, backends)
             else:
-                self._alb(role, region, info, backends, provisioner.load_balancer_names[role])
+                self._alb(role, region, info, backends, provisioner.load_balancer_names[role], peers.get(role))
         self.route53_physics.alias_ttl = self.spec.route53.ttl
 
-    def _alb(self, role: str, region: Region, info: dict[str, Any], backends: Backends, name: str) -> None:
+    def _peer_services(self, backends_for: Any) -> dict[str, PeerEndpoint]:
+        """Each peer_dependency's service in the other region's VPC, behind its link over the VPC peering."""
+        endpoints = {}
+        for role, other in peer_services(self.spec).items():
+            link = peering_link(self.spec, self.info, role, backends_for, self.ground_truth)
+            service = PeerService(peer_service_address(other), self.ports.real(PEER_SERVICE_PORT), link)
+            service.start()
+            self.peer_services.append(service)
+            endpoints[role] = PeerEndpoint(service.address, service.port)
+        return endpoints
+
+    def _alb(
+        self, role: str, region: Region, info: dict[str, Any], backends: Backends, name: str, peer: PeerEndpoint | None = None
+    ) -> None:
         """The app servers (one per target), the ECS service's task placement, the ALB in front of them."""
         region_apps = []
         for address in target_addresses(region) if region.app.kind != "lambda" else []:
             deep = self._deep_health(role) if region.app.health == "deep" else None
             app = RegionApp(
-                region.region, address, self.ports.real(region.app.port), region.app.health_path, region.app.healthy, deep
+                region.region, address, self.ports.real(region.app.port), region.app.health_path, region.app.healthy, deep, peer
             )
             app.start()
             self.apps.append(app)
@@ -117,6 +140,7 @@ class StackBuilder:
                 handshake_round_trips=2 if region.alb.listener.protocol == "HTTPS" else 1,
             ),
             tls=self.tls,
+            peer=peer if region.app.kind == "lambda" else None,
         )
         balancer.start()
         self.load_balancers.append(balancer)
@@ -154,6 +178,30 @@ class StackBuilder:
             balancer.stop()
         for app in self.apps:
             app.stop()
+        for service in self.peer_services:
+            service.stop()
+
+
+def peering_link(
+    spec: StackSpec, info: dict[str, Any], role: str, backends_for: Any, ground_truth: GroundTruth | None = None, **options: Any
+) -> PeeringLink:
+    """The path from `role`'s app (the ALB's subnets, where its tasks or instances run; a function's own subnets)
+    to its dependency in the other region's VPC (in that VPC's first ALB subnet), over the regions' peering."""
+    other = "standby" if role == "primary" else "primary"
+    source = backends_for(spec.regions()[role].region)
+    subnets = list(info["regions"][role]["alb_subnet_ids"])
+    targets = info["regions"][role]["targets"]
+    if spec.regions()[role].app.kind == "lambda" and targets:
+        function = source.awslambda.get_function(str(targets[0]["Id"]).split(":")[6])
+        subnets = list((function.vpc_config or {}).get("SubnetIds") or [])
+    return PeeringLink(
+        source=source.ec2,
+        source_subnets=tuple(subnets),
+        destination=backends_for(spec.regions()[other].region).ec2,
+        destination_subnet=info["regions"][other]["alb_subnet_ids"][0],
+        ground_truth=ground_truth,
+        **options,
+    )
 
 
 def wait_until(condition: Any, timeout: float, what: str) -> None:

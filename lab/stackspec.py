@@ -51,6 +51,13 @@ class App(_Strict):
         "0.0.0.0/0 to a NAT gateway (nat), to the internet gateway (internet_gateway: no egress for a function, "
         "whose interfaces have no public address) or nowhere (none). null: not in a VPC.",
     )
+    peer_dependency: bool = Field(
+        default=False,
+        description="Knob: the app depends on a service in the other region's VPC, reached at a private address over "
+        "the regions' VPC peering (as a secondary region's app that sends its writes to the primary's writer): its "
+        "requests and its health path open a connection to it first, which times out while the peering does not "
+        "carry traffic (not active, or not routed both ways). Needs peering.",
+    )
     plain_secret: bool = Field(
         default=False,
         description="Knob: the app's configuration (ECS task definition environment, Lambda environment variables) "
@@ -359,6 +366,22 @@ class StackSpec(_Strict):
         for role, region in (("primary", self.primary), ("standby", self.standby)):
             if region.app.health == "deep" and self.database is None:
                 raise ValueError(f"{role}.app.health is deep but the stack has no database")
+        return self
+
+    @model_validator(mode="after")
+    def _peer_dependency_crosses_a_peering(self) -> StackSpec:
+        for role, region in self.regions().items():
+            if not region.app.peer_dependency:
+                continue
+            if self.peering is None:
+                raise ValueError(f"{role}.app.peer_dependency needs peering: the dependency is reached over the VPC peering")
+            if self.primary.front != "alb" or self.standby.front != "alb":
+                raise ValueError(f"{role}.app.peer_dependency needs front alb in both regions (an API Gateway front has no VPC)")
+            if region.app.kind == "lambda" and region.app.vpc_egress is None:
+                raise ValueError(
+                    f"{role}.app.peer_dependency with app.kind lambda needs app.vpc_egress: a function outside a VPC "
+                    "cannot reach private addresses in another VPC"
+                )
         return self
 
     @model_validator(mode="after")

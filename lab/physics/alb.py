@@ -26,8 +26,6 @@ import http.client
 import io
 import itertools
 import json
-import select
-import socket
 import ssl
 import threading
 import time
@@ -37,7 +35,7 @@ from typing import Any
 
 from drillkit_lab.physics.apps import REGION_HEADER
 from drillkit_lab.physics.groundtruth import GroundTruth
-from drillkit_lab.physics.network import NetworkLatency, function_has_egress
+from drillkit_lab.physics.network import NetworkLatency, PeerEndpoint, function_has_egress, serve_while
 from drillkit_lab.ports import PortMap
 from drillkit_lab.tls import LabCertificates
 
@@ -125,6 +123,7 @@ class LoadBalancerPhysics:
     ground_truth: GroundTruth
     latency: NetworkLatency = NetworkLatency()  # between the internet's clients and this region
     tls: LabCertificates | None = None  # the lab's CA: an HTTPS listener presents its ACM certificate
+    peer: PeerEndpoint | None = None  # a Lambda target's dependency in the other region's VPC (peer_dependency)
     targets: dict[str, TargetState] = field(default_factory=dict)
     _round_robin: Any = field(default_factory=lambda: itertools.count())
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -367,39 +366,8 @@ class LoadBalancerPhysics:
         return False
 
     def _accept_loop(self) -> None:
-        listening = self.server.socket
-        blocked = False
-        while not self._stop.is_set():
-            allowed = bool(self._reachable)
-            if not allowed and not blocked:
-                listening.listen(0)  # the kernel now drops new SYNs: clients see timeouts, not refusals
-                blocked = True
-            elif allowed and blocked:
-                self._drain(listening)  # whatever queued while blocked has long given up
-                listening.listen(128)
-                blocked = False
-            if blocked:
-                self._stop.wait(0.05)
-                continue
-            ready, _, _ = select.select([listening], [], [], 0.05)
-            if ready and self._reachable:  # re-read: the rules may have changed while waiting
-                try:
-                    request, client = self.server.get_request()
-                except OSError:
-                    continue
-                self.server.process_request(request, client)
-
-    @staticmethod
-    def _drain(listening: socket.socket) -> None:
-        listening.setblocking(False)
-        try:
-            while True:
-                connection, _ = listening.accept()
-                connection.close()
-        except (BlockingIOError, OSError):
-            pass
-        finally:
-            listening.setblocking(True)
+        """New connections only while reachable: blocked, the kernel drops the SYNs and clients see timeouts."""
+        serve_while(self.server, lambda: bool(self._reachable), self._stop)
 
     def _forward(self, handler: BaseHTTPRequestHandler) -> None:
         self.latency.before_response(handler)
@@ -443,6 +411,11 @@ class LoadBalancerPhysics:
             # The app calls its region's AWS APIs on every request: from a VPC without a NAT route the call never
             # connects, the function runs into its timeout, and the ALB answers 502 for a failed invocation.
             self._stop.wait(min(float(function.timeout or 3), 5.0))
+            _reply(handler, 502, b"502 Bad Gateway", {"Server": "awselb/2.0"})
+            return
+        if self.peer is not None and not self.peer.answers(timeout=min(float(function.timeout or 3), 5.0)):
+            # Its dependency in the other region's VPC is reached over the peering: a connection the peering does not
+            # carry times out, the function runs into its timeout, and the ALB answers 502.
             _reply(handler, 502, b"502 Bad Gateway", {"Server": "awselb/2.0"})
             return
         body = json.dumps({"region": region, "status": "ok", "function": name}).encode()

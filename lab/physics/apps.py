@@ -1,7 +1,9 @@
 """The application: one HTTP server per target, on its own loopback address, saying which region it is.
 
 It answers 200 on / and on its health path; the `healthy: false` knob makes it answer 500
-everywhere (a standby whose targets never become healthy).
+everywhere (a standby whose targets never become healthy). With a dependency in the other region's
+VPC (`peer_dependency`), both open a connection to it first: while the peering does not carry it, the
+request waits for the app's connect timeout (callers with a shorter one time out first), then 503.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from drillkit_lab.physics.network import PeerEndpoint
 
 REGION_HEADER = "x-drillkit-region"
 
@@ -23,7 +27,9 @@ class RegionApp:
         health_path: str = "/health",
         healthy: bool = True,
         database_ok: Any = None,
+        peer: PeerEndpoint | None = None,
     ):
+        self.peer = peer  # a dependency in the other region's VPC, reached over the VPC peering
         self.region = region
         self.database_ok = database_ok  # deep health: a callable that queries the region's database
         self.address = address
@@ -39,6 +45,8 @@ class RegionApp:
                     self._reply(500, {"error": "not ready", "region": app.region})
                 elif self.path.split("?")[0] not in ("/", app.health_path):
                     self._reply(404, {"error": "not found", "region": app.region})
+                elif app.peer is not None and not app.peer.answers():
+                    self._reply(503, {"error": "dependency in the peer VPC unreachable", "region": app.region})
                 elif self.path.split("?")[0] == app.health_path and app.database_ok and not app.database_ok():
                     self._reply(503, {"error": "database unavailable", "region": app.region})
                 else:

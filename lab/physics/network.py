@@ -1,4 +1,4 @@
-"""The network between the drill's clients and a region's front door: a round-trip time.
+"""The network: round trips between regions, packets that are dropped, and the paths out of a VPC.
 
 Regions are tens to hundreds of milliseconds apart (a Lambda in one region calling an ALB in
 another). The lab's front doors run on loopback, where a round trip takes microseconds, so they
@@ -6,13 +6,29 @@ wait out the region's round trips before answering. The kernel completes the TCP
 its round trip (and TLS's) is added to the first response on a connection instead: the client's
 connect returns at once and its read waits for all of it. The total a client waits for its first
 response is what it would wait in AWS; a connect timeout alone is not exercised.
+
+Traffic that AWS's network does not deliver (an ALB whose security group or network ACL blocks the
+listener, a VPC peering that is not active or not routed) is dropped, not refused: `serve_while`
+takes new connections only while the path is open and otherwise lets the kernel drop the SYNs, so
+the caller waits until its own timeout, as for an unrouted packet in AWS (no RST).
 """
 
 from __future__ import annotations
 
+import ipaddress
+import select
+import socket
+import socketserver
+import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
+
+from drillkit_lab.physics.groundtruth import GroundTruth
+
+# The lab's service in another region's VPC that an app depends on (peer_dependency): its logical port.
+PEER_SERVICE_PORT = 5432
 
 # The handler attribute that marks a connection as past its handshake (one handler per connection).
 _ANSWERED = "_lab_network_answered"
@@ -65,3 +81,164 @@ def function_has_egress(ec2: Any, vpc_config: dict[str, Any] | None) -> bool:
     if any(e.vpc_id == vpc_id for e in list(ec2.vpc_end_points.values())):
         return True
     return all(subnet_has_egress(ec2, s) for s in subnets)
+
+
+# -- dropped packets: a listener that takes new connections only while the path to it is open ----------------
+def serve_while(server: socketserver.BaseServer, open_: Callable[[], bool], stop: threading.Event) -> None:
+    """Accept and serve new connections while `open_()`; otherwise the kernel drops new SYNs (callers time out).
+
+    Blocked, the listen queue shrinks to nothing and nothing is accepted, so a connect is neither refused nor
+    answered; whatever queued meanwhile is closed when the path opens again (its client has long given up).
+    """
+    listening: socket.socket = server.socket  # type: ignore[attr-defined]
+    blocked = False
+    while not stop.is_set():
+        allowed = open_()
+        if not allowed and not blocked:
+            listening.listen(0)
+            blocked = True
+        elif allowed and blocked:
+            _drain(listening)
+            listening.listen(128)
+            blocked = False
+        if blocked:
+            stop.wait(0.05)
+            continue
+        ready, _, _ = select.select([listening], [], [], 0.05)
+        if ready and open_():  # re-read: the path may have closed while waiting
+            try:
+                request, client = server.get_request()
+            except OSError:
+                continue
+            server.process_request(request, client)
+
+
+def _drain(listening: socket.socket) -> None:
+    listening.setblocking(False)
+    try:
+        while True:
+            connection, _ = listening.accept()
+            connection.close()
+    except (BlockingIOError, OSError):
+        pass
+    finally:
+        listening.setblocking(True)
+
+
+# -- VPC peering: the path from one region's VPC to a private address in the other's ---------------------------
+def _route_for(table: Any | None, cidr: str) -> Any | None:
+    """The route a packet to `cidr` takes: the most specific route whose destination covers it (longest prefix)."""
+    if table is None:
+        return None
+    target = ipaddress.ip_network(cidr)
+    best, best_length = None, -1
+    for route in table.routes:
+        try:
+            destination = ipaddress.ip_network(route.destination_cidr_block or "")
+        except ValueError:
+            continue
+        if target.version == destination.version and target.subnet_of(destination) and destination.prefixlen > best_length:  # type: ignore[arg-type]
+            best, best_length = route, destination.prefixlen
+    return best
+
+
+def _over_active_peering(route: Any | None, vpcs: set[str]) -> bool:
+    """The route's target is a peering connection between these two VPCs, and the peering is active."""
+    peering = getattr(route, "vpc_pcx", None)
+    if peering is None or peering._status.code != "active":
+        return False
+    return {peering.vpc.id, peering.peer_vpc.id} == vpcs
+
+
+@dataclass
+class PeeringLink:
+    """The path between an app's subnets in one region's VPC and a subnet of the other region's VPC.
+
+    It carries traffic only while the route each way (the app's subnets' route tables towards the peer subnet,
+    and the peer subnet's table back towards the app's subnets) goes to a VPC peering connection between the two
+    VPCs that is `active`. Read live from the local cloud's EC2 state; the verdict is kept `cache_seconds`.
+    """
+
+    source: Any  # the app's region's EC2 backend
+    source_subnets: tuple[str, ...]
+    destination: Any  # the other region's EC2 backend
+    destination_subnet: str
+    ground_truth: GroundTruth | None = None
+    cache_seconds: float = 0.5
+    clock: Callable[[], float] = time.monotonic
+    _verdict: bool | None = None
+    _judged_at: float = field(default=float("-inf"))
+
+    def carries(self) -> bool:
+        now = self.clock()
+        if self._verdict is None or now - self._judged_at >= self.cache_seconds:
+            verdict = self._judge()
+            if verdict != self._verdict and self.ground_truth is not None:
+                self.ground_truth.record(
+                    "peering_link", from_subnets=list(self.source_subnets), to_subnet=self.destination_subnet, carries=verdict
+                )
+            self._verdict, self._judged_at = verdict, now
+        return self._verdict
+
+    def _judge(self) -> bool:
+        try:
+            peer = self.destination.get_subnet(self.destination_subnet)
+            subnets = [self.source.get_subnet(s) for s in self.source_subnets]
+        except Exception:  # noqa: BLE001 moto's InvalidSubnetIdError: a deleted subnet carries nothing
+            return False
+        back_table = _table_of(self.destination, peer.id)
+        for subnet in subnets:
+            vpcs = {subnet.vpc_id, peer.vpc_id}
+            out = _route_for(_table_of(self.source, subnet.id), peer.cidr_block)
+            back = _route_for(back_table, subnet.cidr_block)
+            if not (_over_active_peering(out, vpcs) and _over_active_peering(back, vpcs)):
+                return False
+        return bool(subnets)
+
+
+class PeerService:
+    """A service in one region's VPC that an app in the other region depends on, reached over the peering.
+
+    It answers a connection with one line. It takes new connections only while its link carries traffic; otherwise
+    they time out at the caller (`serve_while`), as a connection to an unrouted private address does in AWS.
+    """
+
+    def __init__(self, address: str, port: int, link: PeeringLink):
+        self.address, self.link = address, link
+
+        class Handler(socketserver.BaseRequestHandler):
+            def handle(self) -> None:
+                self.request.sendall(b"ready\n")
+
+        self.server = socketserver.ThreadingTCPServer((address, port), Handler)
+        self.server.daemon_threads = True
+        self.port = int(self.server.server_address[1])
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=serve_while, args=(self.server, link.carries, self._stop), name=f"peer-{address}", daemon=True
+        )
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=3)
+        self.server.server_close()
+
+
+@dataclass(frozen=True)
+class PeerEndpoint:
+    """Where an app reaches its dependency in the other region's VPC; `timeout`: the app's own connect/read timeout
+    (a database driver's connect timeout, 10 s): callers with a shorter one (health checks) give up first."""
+
+    address: str
+    port: int
+    timeout: float = 10.0
+
+    def answers(self, timeout: float | None = None) -> bool:
+        try:
+            with socket.create_connection((self.address, self.port), timeout=timeout or self.timeout) as connection:
+                return bool(connection.recv(16))
+        except OSError:
+            return False
