@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import socket
 import ssl
+import time
 from pathlib import Path
 
 import pytest
@@ -77,7 +78,24 @@ def test_listeners_whose_certificate_cannot_serve_the_name_block_and_the_drill_i
         assert not [i for i in lab.ledger_items() if i["sk"] == "LOCK"]
 
 
-def test_a_standby_function_without_egress_blocks_naming_the_cause_and_the_unrouted_peering_and_uncopied_backups(tmp_path):
+def give_egress(lab, role: str) -> None:
+    """What the remedy of FUNCTION_WITHOUT_EGRESS says: a NAT gateway in a public subnet, the function's 0.0.0.0/0 to it."""
+    region = lab.region(role)
+    ec2 = lab.client("ec2", region["region"])
+    function = str(
+        lab.client("elbv2", region["region"]).describe_target_health(TargetGroupArn=region["target_group_arn"])[
+            "TargetHealthDescriptions"
+        ][0]["Target"]["Id"]
+    )
+    subnets = lab.client("lambda", region["region"]).get_function_configuration(FunctionName=function)["VpcConfig"]["SubnetIds"]
+    tables = ec2.describe_route_tables(Filters=[{"Name": "association.subnet-id", "Values": subnets}])["RouteTables"]
+    public = ec2.create_subnet(VpcId=region["vpc_id"], CidrBlock="10.1.200.0/24")["Subnet"]["SubnetId"]
+    nat = ec2.create_nat_gateway(SubnetId=public, AllocationId=ec2.allocate_address(Domain="vpc")["AllocationId"])
+    for table in {t["RouteTableId"] for t in tables}:
+        ec2.create_route(RouteTableId=table, DestinationCidrBlock="0.0.0.0/0", NatGatewayId=nat["NatGateway"]["NatGatewayId"])
+
+
+def test_a_standby_without_egress_and_over_an_unrouted_peering_blocks_naming_each_cause_and_uncopied_backups(tmp_path):
     scenario = scenario_without_data()
     scenario["alarms"] = []
     scenario["objectives"].pop("alerting_seconds")
@@ -99,16 +117,36 @@ def test_a_standby_function_without_egress_blocks_naming_the_cause_and_the_unrou
         function = lab.client("elbv2", standby["region"]).describe_target_health(TargetGroupArn=standby["target_group_arn"])
         assert egress["evidence"]["resource"] == function["TargetHealthDescriptions"][0]["Target"]["Id"]
         assert f"runs in VPC {standby['vpc_id']} (us-west-2) in subnets without a NAT route" in egress["message"]
-        routes = found["VPC_PEERING_NOT_ROUTED"]
-        assert f"the standby's VPC {standby['vpc_id']} (us-west-2) has route table(s)" in routes["message"]
-        peering = lab.info["peering_connection_id"]
-        assert f"to the primary's CIDR 10.0.0.0/16 through peering connection {peering}" in routes["message"]
         backup = found["BACKUP_NOT_COPIED_TO_STANDBY"]
         assert "none copies recovery points to the standby region us-west-2: no rule has a copy action" in backup["message"]
+
+        # Given egress (the first cause mended), the standby still cannot serve: its dependency in the primary's VPC
+        # is reached over the peering, which the standby's route tables do not route: the connection times out.
+        give_egress(lab, "standby")
+        since = time.time()
+        assert lab.get(standby["address"], timeout=10)[0] == 502
+        assert lab.events_since(0, "peering_link", carries=False) and not lab.events_since(0, "peering_link", carries=True)
 
         report = run_drill(lab, scenario, tmp_path / "reports")
 
         assert report["verdict"] == "FAIL" and report["injected_at"] is None and report["measurements"] == {}
-        assert {"STANDBY_NOT_SERVING", "FUNCTION_WITHOUT_EGRESS"} <= {f["code"] for f in report["findings"]}
+        reported = {f["code"]: f for f in report["findings"]}
+        assert "STANDBY_NOT_SERVING" in reported and "FUNCTION_WITHOUT_EGRESS" not in reported
+        routes = reported["VPC_PEERING_NOT_ROUTED"]
+        tables = lab.client("ec2", standby["region"]).describe_route_tables(
+            Filters=[{"Name": "vpc-id", "Values": [standby["vpc_id"]]}]
+        )["RouteTables"]
+        assert f"the standby's VPC {standby['vpc_id']} (us-west-2) has route table(s)" in routes["message"]
+        peering = lab.info["peering_connection_id"]
+        assert f"to the primary's CIDR 10.0.0.0/16 through peering connection {peering}" in routes["message"]
+        assert all(t["RouteTableId"] in routes["evidence"] for t in tables)
         assert not [i for i in lab.ledger_items() if str(i["sk"]).startswith("UNDO#")]
         assert not lab.events_since(0, "target_health", load_balancer=alb_name(primary), healthy=False)
+
+        # When the route through the peering is added while the lab runs, Then the standby serves: the peering was the cause
+        ec2 = lab.client("ec2", standby["region"])
+        for table in tables:
+            route = {"DestinationCidrBlock": "10.0.0.0/16", "VpcPeeringConnectionId": peering}
+            ec2.create_route(RouteTableId=table["RouteTableId"], **route)
+        wait_for(lambda: lab.get(standby["address"], timeout=6)[0] == 200, 15, "the standby serves over the routed peering")
+        assert lab.events_since(since, "peering_link", carries=True)

@@ -53,6 +53,18 @@ def base() -> dict:
         ),
         (lambda s: s["standby"]["app"].update(vpc_egress="none"), "standby.app", "app.kind lambda only"),
         (lambda s: s.update(peering={"accepted": "maybe"}), "peering.accepted", "valid boolean"),
+        (lambda s: s["standby"]["app"].update(peer_dependency=True), "(stack)", "standby.app.peer_dependency needs peering"),
+        (
+            lambda s: s.update(peering={}) or s["standby"].update(app={"kind": "lambda", "peer_dependency": True}),
+            "(stack)",
+            "standby.app.peer_dependency with app.kind lambda needs app.vpc_egress",
+        ),
+        (
+            lambda s: s.update(peering={}) or s["primary"].update(front="apigw", app={"kind": "lambda", "peer_dependency": True}),
+            "(stack)",
+            "primary.app.peer_dependency needs front alb in both regions",
+        ),
+        (lambda s: s["standby"]["app"].update(peer_dependency="yes please"), "standby.app.peer_dependency", "valid boolean"),
         (lambda s: s.update(backup={"copy": True}), "backup.copy", "unknown field"),
     ],
 )
