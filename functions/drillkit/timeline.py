@@ -18,6 +18,7 @@ from drillkit.milestones import CATALOGUE
 class _Event(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     t: float
+    event: str
     at: str | None = None  # set on the way into the report; not part of what happened
 
     def report(self) -> dict[str, Any]:
@@ -57,16 +58,17 @@ class SteadyStateReached(_Event):
     event: Literal["steady_state_reached"] = "steady_state_reached"
 
 
-class InjectRequested(_Event):
+class _FaultEvent(_Event):
+    fault: str
+    resource_id: str | None = None
+
+
+class InjectRequested(_FaultEvent):
     event: Literal["inject_requested"] = "inject_requested"
-    fault: str
-    resource_id: str | None = None
 
 
-class FaultInjected(_Event):
+class FaultInjected(_FaultEvent):
     event: Literal["fault_injected"] = "fault_injected"
-    fault: str
-    resource_id: str | None = None
 
 
 class AlarmFired(_Event):
