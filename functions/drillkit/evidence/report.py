@@ -303,7 +303,7 @@ def _scope(context: DrillContext, undo_records: list[dict[str, Any]]) -> dict[st
                 {"type": "AWS::Route53::HealthCheck", "id": endpoint.health_check_id, "role": f"{endpoint.side} health check"}
             )
     for record in undo_records:
-        for touched in faults.fault_of(record["fault"]).resources(record["prior"]):
+        for touched in faults.fault_of(record["fault"]).resources(faults.read_prior(record["prior"])):
             if touched not in resources:
                 resources.append(touched)
                 region = touched["id"].split(":")[3] if touched["id"].startswith("arn:") else None
