@@ -9,6 +9,7 @@ import sys
 import threading
 from pathlib import Path
 
+from drillkit_lab import tether
 from drillkit_lab.lab import Lab
 from drillkit_lab.stackspec import StackInvalid, load_stack
 
@@ -32,6 +33,12 @@ def main() -> int:
         default=None,
         help="write the components' logs (local cloud, Lambda functions, physics) here; progress stays on stdout",
     )
+    parser.add_argument(
+        "--parent-pid",
+        type=int,
+        default=None,
+        help="stop the lab when this process (the one that started it) exits, even killed; without it the lab runs until stopped",
+    )
     args = parser.parse_args()
     try:
         stack = load_stack(args.stack)
@@ -43,6 +50,8 @@ def main() -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
+    if args.parent_pid is not None:
+        tether.watch_parent(args.parent_pid, stop.set)
     lab = Lab(work_dir=args.work_dir, observe_batch_seconds=args.observe_batch_seconds, stack=stack)
     try:
         info = lab.start(progress=lambda message: print(f"lab: {message}", flush=True))

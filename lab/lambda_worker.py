@@ -22,6 +22,8 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from drillkit_lab import tether
+
 
 class LocalContext:
     """The attributes of the Lambda context object handlers and powertools read."""
@@ -135,7 +137,12 @@ class _Raw:
 
 
 def start(environment: dict[str, str], log_path: str, connection: Any) -> None:
-    """A new execution environment: the function's environment and log, its Init phase, then its invocations."""
+    """A new execution environment: the function's environment and log, its Init phase, then its invocations.
+
+    It exits when its lab's end of the connection closes (tether.py): a worker busy in a long invocation does not
+    outlive a killed lab.
+    """
+    tether.exit_when_hung_up(connection.fileno())
     os.environ.clear()
     os.environ.update(environment)
     time.tzset()

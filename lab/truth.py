@@ -68,38 +68,30 @@ class ReplicationFailed(BaseModel):
     failed_at: float
 
 
+def _replicated(e: dict[str, Any]) -> Replicated | None:
+    """A replication event of the log as a delivered write; None for every other event."""
+    if e["event"] == "dynamodb_replicated":
+        store, name, destination, deleted = "dynamodb", e["table"], e["region"], e["deleted"]
+    elif e["event"] in ("s3_replicated", "s3_delete_marker_replicated"):
+        store, name, destination, deleted = "s3", e["bucket"], e["destination"], e["event"] == "s3_delete_marker_replicated"
+    else:
+        return None
+    return Replicated(
+        store=store,
+        name=name,
+        key=e["key"],
+        version_id=e.get("version_id"),
+        destination=destination,
+        deleted=deleted,
+        written_at=e["written_at"],
+        visible_at=e["t"],
+    )
+
+
 def replications(log: Path, since: float = 0.0, name: str | None = None) -> list[Replicated]:
     """Every write the replication physics delivered since `since` (of one table or source bucket if named)."""
-    found: list[Replicated] = []
-    for e in read(log):
-        if e["t"] < since:
-            continue
-        if e["event"] == "dynamodb_replicated":
-            found.append(
-                Replicated(
-                    store="dynamodb",
-                    name=e["table"],
-                    key=e["key"],
-                    destination=e["region"],
-                    deleted=e["deleted"],
-                    written_at=e["written_at"],
-                    visible_at=e["t"],
-                )
-            )
-        elif e["event"] in ("s3_replicated", "s3_delete_marker_replicated"):
-            found.append(
-                Replicated(
-                    store="s3",
-                    name=e["bucket"],
-                    key=e["key"],
-                    version_id=e.get("version_id"),
-                    destination=e["destination"],
-                    deleted=e["event"] == "s3_delete_marker_replicated",
-                    written_at=e["written_at"],
-                    visible_at=e["t"],
-                )
-            )
-    return [r for r in found if name is None or r.name == name]
+    found = (_replicated(e) for e in read(log) if e["t"] >= since)
+    return [r for r in found if r is not None and (name is None or r.name == name)]
 
 
 def replication_failures(log: Path, since: float = 0.0, bucket: str | None = None) -> list[ReplicationFailed]:

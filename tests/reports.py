@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from functools import cache
 from typing import Any
@@ -40,6 +41,29 @@ def assert_valid_report(document: dict[str, Any]) -> None:
 # -- building reports without AWS -----------------------------------------------------
 T0 = 1_795_000_000.0  # 2026-11-17T...Z
 T_INJECT = T0 + 5.0
+
+
+# The replicated stores of the data-stores tests: a DynamoDB global table and an S3 bucket that replicates.
+PRIMARY, STANDBY = "us-east-1", "us-west-2"
+TABLE_STORE = {"kind": "dynamodb-global-table", "table": "payments", "primary_region": PRIMARY, "standby_region": STANDBY}
+BUCKET_STORE = {
+    "kind": "s3-replication",
+    "name": "records",
+    "bucket": "lab-records",
+    "destination_bucket": "lab-records-replica",
+    "prefix": "records/",
+    "primary_region": PRIMARY,
+    "standby_region": STANDBY,
+}
+
+
+def with_stores(scenario_dict: dict, *stores: dict, rpo_seconds: float | None = None) -> dict:
+    """A copy of the scenario whose data are these replicated stores (and its RPO objective, if given)."""
+    changed = copy.deepcopy(scenario_dict)
+    changed["data"] = {"stores": list(stores)}
+    if rpo_seconds is not None:
+        changed["objectives"]["rpo_seconds"] = rpo_seconds
+    return changed
 
 
 def drill_context(scenario_dict: dict, drill_id: str = "region-failover-health-check-20261117T000000Z-ab12") -> DrillContext:

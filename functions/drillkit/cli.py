@@ -623,7 +623,8 @@ class LabProcess:
         self.process: subprocess.Popen[str] | None = None
 
     def command(self, log_file: bool = False) -> list[str]:
-        command = [sys.executable, "-m", "drillkit_lab", "--work-dir", str(self.work_dir)]
+        # Attached: the lab stops when this process exits, even killed (a lab must not outlive its demo or test).
+        command = [sys.executable, "-m", "drillkit_lab", "--work-dir", str(self.work_dir), "--parent-pid", str(os.getpid())]
         command += ["--log-file", str(self.log_file)] if log_file and not self.verbose else []
         return command + (["--stack", str(self.stack)] if self.stack else [])
 

@@ -20,7 +20,7 @@ from drillkit.config import approval_config, evidence_config, ledger_config, not
 from drillkit.discovery import resolve_target
 from drillkit.errors import DrillRejected, DrillStateInvalid, EnvironmentLocked, NotSteady, RestoreFailed, ScenarioInvalid
 from drillkit.evidence.store import EvidenceStore
-from drillkit.faults import Fault, Prior
+from drillkit.faults import Fault, PriorState
 from drillkit.findings import Finding
 from drillkit.ledger import UNDO_APPLIED, UNDO_RESTORED, Ledger
 from drillkit.measure import MilestoneTracker, expected_milestones
@@ -87,7 +87,7 @@ def _keep_caught(ledger: Ledger, record: DrillRecord, newly: CaughtErrors) -> Dr
 # -- 1. preflight ------------------------------------------------------------
 
 
-def _survey(scenario: Scenario, network: Network) -> tuple[ResolvedTarget, Fault, Prior, list[Finding], bool]:
+def _survey(scenario: Scenario, network: Network) -> tuple[ResolvedTarget, Fault, PriorState, list[Finding], bool]:
     """Read-only: the failover target, the fault and its prior state, the readiness findings, protection."""
     aws.check_target_role()  # a role drillkit may not assume is named before anything else is read
     target = resolve_target(scenario.target)  # the zone and its records first: without them nothing else matters
@@ -110,7 +110,7 @@ def plan(request: dict[str, Any]) -> dict[str, Any]:
         "target": target.model_dump(mode="json"),
         "change": fault.describe_plan(scenario.fault, target, prior),
         "resources": fault.resources(prior),
-        "prior_state": prior,
+        "prior_state": prior.stored(),
         "readiness": [f.model_dump(mode="json") for f in findings],
         "blocked": any(f.blocking for f in findings),
         "approval_required": protected,
@@ -290,15 +290,16 @@ def _inject(context: DrillContext) -> Injection:
     record = ledger.put_undo(
         context.drill_id,
         1,
-        {"fault": spec.type, "method": captured.get("method"), "resource_id": captured["resource_id"], "prior": captured},
+        {"fault": spec.type, "method": captured.method, "resource_id": captured.resource_id, "prior": captured.stored()},
     )
+    prior = faults.read_prior(record["prior"])  # the first capture's, when this is a retry
     heartbeats = _StoreHeartbeats(context)
     heartbeats.warm()
     # A client connected before the fault: only this invocation spans the change, so it holds one.
     held = keepalive.hold(context)
     t_before = clock.now()
     try:
-        fault.apply(spec, context.target, record["prior"])
+        fault.apply(spec, context.target, prior)
         t_inject = clock.now()
     finally:
         warmed = heartbeats.stop()  # after t_inject: a heartbeat still in flight must not make it late
@@ -307,7 +308,7 @@ def _inject(context: DrillContext) -> Injection:
     first_readings = probes.sample_all(context)
     injection = Injection(
         fault=spec.type,
-        method=record["prior"].get("method"),
+        method=prior.method,
         resource_id=record["resource_id"],
         undo_seq=1,
         t_before=t_before,
@@ -479,8 +480,9 @@ def _restore(context: DrillContext, previous: dict[str, Any]) -> RestoreProgress
             continue
         fault = faults.fault_of(record["fault"])
         try:
-            done = fault.restore(record["prior"])
-            what = "" if done else fault.waiting_for(record["prior"])
+            prior = faults.read_prior(record["prior"])
+            done = fault.restore(prior)
+            what = "" if done else fault.waiting_for(prior)
         except Exception as error:  # noqa: BLE001 keep going: one stuck record must not strand the others
             failures.append(f"{record['resource_id']}: {error}")
             results.append({**entry, "status": "failed", "error": str(error)})
@@ -532,7 +534,7 @@ def _verify_restore(context: DrillContext, previous: dict[str, Any] | None, invo
     ledger = _ledger()
     wait = SteadyWait.resume(previous, sampling.restore_timeout_seconds)
     records = ledger.list_undo(context.drill_id)
-    resources = {r["resource_id"]: faults.fault_of(r["fault"]).is_restored(r["prior"]) for r in records}
+    resources = {r["resource_id"]: faults.fault_of(r["fault"]).is_restored(faults.read_prior(r["prior"])) for r in records}
     if not records:
         return Verification(done=True, verified=True, t=clock.now(), note="nothing was injected")
     if not all(resources.values()):

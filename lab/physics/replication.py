@@ -19,6 +19,7 @@ markers are replicated only when the rule's DeleteMarkerReplication is Enabled; 
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import functools
 import heapq
@@ -27,7 +28,7 @@ import json
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -259,26 +260,45 @@ class BucketReplication:
 
     def object_written(self, bucket_name: str, key: Any) -> None:
         """PutObject (or CopyObject, CompleteMultipartUpload) in a source bucket: PENDING if a rule covers it."""
-        if getattr(self.replicating, "active", False):
-            return
-        role, rule = rule_for(self.s3().get_bucket(bucket_name), key.name)
-        if rule is None or not rule.enabled:
+        covering = self._covering(bucket_name, key.name)
+        if covering is None:
             return  # not eligible: no x-amz-replication-status at all
         key.lab_replication_status = "PENDING"
-        written_at = time.time()
-        due = written_at + self.lags.get(bucket_name, DEFAULT_BUCKET_LAG)
-        self.timer.at(due, lambda: self._replicate(bucket_name, key, role, rule, written_at))
+        role, rule = covering
+        self._after_lag(bucket_name, lambda written_at: self._replicate(bucket_name, key, role, rule, written_at))
 
     def delete_marker_written(self, bucket_name: str, key_name: str) -> None:
         """DeleteObject without a version id created a delete marker: replicated only if the rule says Enabled."""
+        covering = self._covering(bucket_name, key_name, delete_marker=True)
+        if covering is not None:
+            role, rule = covering
+            self._after_lag(
+                bucket_name, lambda written_at: self._replicate_delete_marker(bucket_name, key_name, role, rule, written_at)
+            )
+
+    def _covering(self, bucket_name: str, key_name: str, delete_marker: bool = False) -> tuple[str, Rule] | None:
+        """The role and rule that replicate a write of ``key_name``; None when S3 does not replicate it (no enabled
+        rule covers it, a delete marker the rule leaves behind, or the write is S3's own replica)."""
         if getattr(self.replicating, "active", False):
-            return
+            return None
         role, rule = rule_for(self.s3().get_bucket(bucket_name), key_name)
-        if rule is None or not rule.enabled or not rule.delete_markers:
-            return
+        if rule is None or not rule.enabled or (delete_marker and not rule.delete_markers):
+            return None
+        return role, rule
+
+    def _after_lag(self, bucket_name: str, replicate: Callable[[float], None]) -> None:
+        """``replicate(written_at)`` once the bucket's replication lag has passed since now, the write's instant."""
         written_at = time.time()
-        due = written_at + self.lags.get(bucket_name, DEFAULT_BUCKET_LAG)
-        self.timer.at(due, lambda: self._replicate_delete_marker(bucket_name, key_name, role, rule, written_at))
+        self.timer.at(written_at + self.lags.get(bucket_name, DEFAULT_BUCKET_LAG), lambda: replicate(written_at))
+
+    @contextlib.contextmanager
+    def _replica_write(self) -> Iterator[None]:
+        """S3 writing a replica: a write that no rule replicates again."""
+        self.replicating.active = True
+        try:
+            yield
+        finally:
+            self.replicating.active = False
 
     def failure(self, role_arn: str, destination: str) -> str | None:
         """Why S3 cannot replicate into `destination` with `role_arn` now (AWS's failure reason), or None."""
@@ -311,48 +331,26 @@ class BucketReplication:
 
     def _replicate(self, bucket_name: str, key: Any, role: str, rule: Rule, written_at: float) -> None:
         reason = self.failure(role, rule.destination)
+        about = {"bucket": bucket_name, "key": key.name, "version_id": key.version_id, "rule": rule.id, "written_at": written_at}
         if reason is not None:
             key.lab_replication_status = "FAILED"
-            self.ground_truth.record(
-                "s3_replication_failed",
-                bucket=bucket_name,
-                key=key.name,
-                version_id=key.version_id,
-                rule=rule.id,
-                reason=reason,
-                written_at=written_at,
-            )
+            self.ground_truth.record("s3_replication_failed", **about, reason=reason)
             return
-        backend = self.s3()
-        self.replicating.active = True
-        try:
-            replica = backend.put_object(
+        with self._replica_write():
+            replica = self.s3().put_object(
                 rule.destination, key.name, key.value, storage=key.storage_class, disable_notification=False
             )
-        finally:
-            self.replicating.active = False
         replica._version_id = key.version_id  # the replica keeps the source's version id, as in S3
         replica._metadata.update(key.metadata)
         replica.lab_replication_status = "REPLICA"
         key.lab_replication_status = "COMPLETED"
-        self.ground_truth.record(
-            "s3_replicated",
-            bucket=bucket_name,
-            destination=rule.destination,
-            key=key.name,
-            version_id=key.version_id,
-            rule=rule.id,
-            written_at=written_at,
-        )
+        self.ground_truth.record("s3_replicated", **about, destination=rule.destination)
 
     def _replicate_delete_marker(self, bucket_name: str, key_name: str, role: str, rule: Rule, written_at: float) -> None:
         if self.failure(role, rule.destination) is not None:
             return
-        self.replicating.active = True
-        try:
+        with self._replica_write():
             self.s3().delete_object(rule.destination, key_name)
-        finally:
-            self.replicating.active = False
         self.ground_truth.record(
             "s3_delete_marker_replicated", bucket=bucket_name, destination=rule.destination, key=key_name, written_at=written_at
         )

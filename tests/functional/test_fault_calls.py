@@ -15,7 +15,7 @@ from botocore.stub import Stubber
 
 from drillkit import aws
 from drillkit.errors import AwsCallFailed, TargetNotFound
-from drillkit.faults import block_primary_alb, fail_targets, stop_cluster
+from drillkit.faults import PriorState, block_primary_alb, fail_targets, read_prior, stop_cluster
 from drillkit.model import FailoverEndpoint, ResolvedTarget
 from drillkit.spec import BlockPrimaryAlb, FailTargets, StopCluster
 
@@ -88,6 +88,7 @@ TARGETS = [
     {"Id": "10.0.1.10", "Port": 8081, "AvailabilityZone": "us-east-1a"},
     {"Id": "10.0.2.20", "Port": 8080, "AvailabilityZone": "all"},
 ]
+DEREGISTERED = {"resource_id": TG, "method": "deregister", "region": "us-east-1", "target_group_arn": TG, "targets": TARGETS}
 
 
 def test_deregister_passes_ports_and_zones_exactly_as_described_and_restore_registers_them_back(stubbed):
@@ -107,7 +108,9 @@ def test_deregister_passes_ports_and_zones_exactly_as_described_and_restore_regi
 
 def test_a_retried_deregister_only_touches_what_is_still_registered(stubbed):
     spec = FailTargets(type="fail-targets", method="deregister", target_group=TG)
-    prior = {"resource_id": TG, "method": "deregister", "region": "us-east-1", "target_group_arn": TG, "targets": TARGETS}
+    prior = read_prior(
+        {"resource_id": TG, "method": "deregister", "region": "us-east-1", "target_group_arn": TG, "targets": TARGETS}
+    )
     stubbed.expect("elbv2", "describe_target_health", {"TargetGroupArn": TG}, health(TARGETS[2]))
     stubbed.expect("elbv2", "deregister_targets", {"TargetGroupArn": TG, "Targets": [TARGETS[2]]})
     fail_targets.FAULT.apply(spec, TARGET, prior)
@@ -138,7 +141,7 @@ def test_capture_leaves_out_draining_and_unused_targets(stubbed):
     answer = described((TARGETS[0], "healthy"), (TARGETS[1], "draining"), (TARGETS[2], "unused"))
     stubbed.expect("elbv2", "describe_target_health", {"TargetGroupArn": TG}, answer)
     # When the fault captures the group, then only the registered target is one it will take out and put back
-    assert fail_targets.FAULT.capture(spec, TARGET)["targets"] == [TARGETS[0]]
+    assert fail_targets.FAULT.capture(spec, TARGET).stored()["targets"] == [TARGETS[0]]
     stubbed.done()
 
 
@@ -151,7 +154,9 @@ def test_capture_refuses_a_group_whose_targets_are_all_draining(stubbed):
 
 def test_a_retried_deregister_does_not_deregister_draining_targets_again(stubbed):
     spec = FailTargets(type="fail-targets", method="deregister", target_group=TG)
-    prior = {"resource_id": TG, "method": "deregister", "region": "us-east-1", "target_group_arn": TG, "targets": TARGETS}
+    prior = read_prior(
+        {"resource_id": TG, "method": "deregister", "region": "us-east-1", "target_group_arn": TG, "targets": TARGETS}
+    )
     stubbed.expect("elbv2", "describe_target_health", {"TargetGroupArn": TG}, described(*((t, "draining") for t in TARGETS)))
     fail_targets.FAULT.apply(spec, TARGET, prior)  # no DeregisterTargets: the stubber would refuse an unexpected call
     stubbed.done()
@@ -159,7 +164,9 @@ def test_a_retried_deregister_does_not_deregister_draining_targets_again(stubbed
 
 def test_restore_registers_draining_targets_again_and_is_done_once_they_read_registered(stubbed):
     # Given the fault deregistered every target and they are still draining (deregistration delay not over)
-    prior = {"resource_id": TG, "method": "deregister", "region": "us-east-1", "target_group_arn": TG, "targets": TARGETS}
+    prior = read_prior(
+        {"resource_id": TG, "method": "deregister", "region": "us-east-1", "target_group_arn": TG, "targets": TARGETS}
+    )
     draining = described(*((t, "draining") for t in TARGETS))
     stubbed.expect("elbv2", "describe_target_health", {"TargetGroupArn": TG}, draining)
     # When restore runs, then it registers them all (draining is not registered) and asks to be called again
@@ -183,7 +190,9 @@ def test_restore_registers_draining_targets_again_and_is_done_once_they_read_reg
     ],
 )
 def test_is_restored_only_when_every_captured_target_is_initial_or_healthy(stubbed, states, restored):
-    prior = {"resource_id": TG, "method": "deregister", "region": "us-east-1", "target_group_arn": TG, "targets": TARGETS}
+    prior = read_prior(
+        {"resource_id": TG, "method": "deregister", "region": "us-east-1", "target_group_arn": TG, "targets": TARGETS}
+    )
     listed = described(*((t, state) for t, state in zip(TARGETS, states, strict=True) if state is not None))
     stubbed.expect("elbv2", "describe_target_health", {"TargetGroupArn": TG}, listed)
     assert fail_targets.FAULT.is_restored(prior) is restored
@@ -200,7 +209,7 @@ def test_ecs_scale_to_zero_sets_desired_count_zero_and_restore_sets_the_original
     spec = FailTargets(type="fail-targets", method="ecs-scale-to-zero", target_group=TG, ecs_cluster="c", ecs_service="svc")
     stubbed.expect("ecs", "describe_services", {"cluster": "c", "services": ["svc"]}, {"services": [service]})
     prior = fail_targets.FAULT.capture(spec, TARGET)
-    assert prior["desired_count"] == 3
+    assert prior.desired_count == 3
 
     stubbed.expect(
         "ecs", "update_service", {"cluster": service["clusterArn"], "service": service["serviceArn"], "desiredCount": 0}
@@ -295,16 +304,18 @@ def test_security_group_isolation_swaps_the_groups_and_restore_sets_the_exact_or
 def test_restore_of_the_security_group_isolation_asks_to_be_called_again_while_ec2_says_the_group_is_in_use(stubbed, monkeypatch):
     # Given a drill whose original groups are back on the ALB, but EC2 still refuses to delete the isolation group
     monkeypatch.setattr(block_primary_alb, "BUSY_WAIT_SECONDS", 0)
-    prior = {
-        "resource_id": LB,
-        "method": "security-group",
-        "region": "us-east-1",
-        "load_balancer_arn": LB,
-        "load_balancer_name": "app-alb",
-        "vpc_id": "vpc-1",
-        "isolation_name": ISOLATION,
-        "security_groups": ["sg-web", "sg-ops"],
-    }
+    prior = read_prior(
+        {
+            "resource_id": LB,
+            "method": "security-group",
+            "region": "us-east-1",
+            "load_balancer_arn": LB,
+            "load_balancer_name": "app-alb",
+            "vpc_id": "vpc-1",
+            "isolation_name": ISOLATION,
+            "security_groups": ["sg-web", "sg-ops"],
+        }
+    )
     by_name = {"Filters": [{"Name": "vpc-id", "Values": ["vpc-1"]}, {"Name": "group-name", "Values": [ISOLATION]}]}
     stubbed.expect("elbv2", "describe_load_balancers", {"LoadBalancerArns": [LB]}, {"LoadBalancers": [BALANCER]})
     stubbed.expect("ec2", "describe_security_groups", by_name, {"SecurityGroups": [{"GroupId": "sg-iso"}]})
@@ -334,7 +345,7 @@ def test_network_acl_isolation_reassociates_every_subnet_and_restore_puts_the_or
     stubbed.expect("ec2", "describe_network_acls", of_subnet["subnet-a"], _acl_of("subnet-a", "acl-default", "assoc-1"))
     stubbed.expect("ec2", "describe_network_acls", of_subnet["subnet-b"], _acl_of("subnet-b", "acl-web", "assoc-2"))
     prior = block_primary_alb.FAULT.capture(spec, TARGET)
-    assert prior["subnet_acls"] == {"subnet-a": "acl-default", "subnet-b": "acl-web"}
+    assert prior.subnet_acls == {"subnet-a": "acl-default", "subnet-b": "acl-web"}
 
     by_name = {"Filters": [{"Name": "vpc-id", "Values": ["vpc-1"]}, {"Name": "tag:Name", "Values": [ISOLATION]}]}
     stubbed.expect("ec2", "describe_network_acls", by_name, {"NetworkAcls": []})
@@ -440,17 +451,21 @@ def test_stop_refuses_a_member_of_a_global_database_before_anything_is_touched(s
     stubbed.done()
 
 
-def global_prior(method: str) -> dict:
+def global_prior(method: str) -> PriorState:
     """What capture records for a global method: app-primary is the writer, app-standby the target."""
-    return {
-        "method": method,
-        "region": "us-east-1",
-        "cluster": "app-primary",
-        "cluster_arn": PRIMARY_DB,
-        "global_cluster": "app-global",
-        "writer_arn": PRIMARY_DB,
-        "failover_to": STANDBY_DB,
-    }
+    return read_prior(
+        {
+            "resource_id": PRIMARY_DB,
+            "method": method,
+            "region": "us-east-1",
+            "cluster": "app-primary",
+            "cluster_arn": PRIMARY_DB,
+            "status": "available",
+            "global_cluster": "app-global",
+            "writer_arn": PRIMARY_DB,
+            "failover_to": STANDBY_DB,
+        }
+    )
 
 
 @pytest.mark.parametrize(
@@ -465,7 +480,7 @@ def test_global_methods_promote_the_standby_and_restore_switches_the_writer_back
     stubbed.expect("rds", "describe_db_clusters", {"DBClusterIdentifier": PRIMARY_DB}, cluster(PRIMARY_DB))
     stubbed.expect("rds", "describe_global_clusters", {}, global_db(PRIMARY_DB))
     prior = stop_cluster.FAULT.capture(spec, TARGET)
-    assert prior["failover_to"] == STANDBY_DB
+    assert prior.failover_to == STANDBY_DB
 
     stubbed.expect("rds", "describe_global_clusters", {}, global_db(PRIMARY_DB))
     stubbed.expect(

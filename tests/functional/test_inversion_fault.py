@@ -7,6 +7,7 @@ import pytest
 from drillkit import drill
 from drillkit.errors import AwsCallFailed, RestoreFailed
 from drillkit.faults import health_check_inversion as inversion
+from drillkit.faults.priors import InvertedCheck
 from drillkit.ledger import UNDO_APPLIED, UNDO_RESTORED, Ledger
 from drillkit.model import DrillContext
 
@@ -60,7 +61,7 @@ def test_a_retried_injection_reuses_the_first_undo_record(account, context):
 def test_restore_step_replays_undo_records_and_is_idempotent(account, context):
     ledger = Ledger(TABLE)
     prior = inversion.FAULT.capture(context.scenario.fault, context.target)
-    ledger.put_undo(context.drill_id, 1, {"fault": inversion.TYPE, "resource_id": prior["resource_id"], "prior": prior})
+    ledger.put_undo(context.drill_id, 1, {"fault": inversion.TYPE, "resource_id": prior.resource_id, "prior": prior.stored()})
     inversion.FAULT.apply(context.scenario.fault, context.target, prior)
     ledger.mark_undo(context.drill_id, 1, UNDO_APPLIED)
     state = {"drill": context.model_dump(mode="json")}
@@ -77,7 +78,7 @@ def test_restore_step_replays_undo_records_and_is_idempotent(account, context):
 
 def test_restore_reports_a_record_it_cannot_replay_by_resource_id(account, context):
     ledger = Ledger(TABLE)
-    missing = {"resource_id": "00000000-dead-beef-0000-000000000000", "inverted": False}
+    missing = {"resource_id": "00000000-dead-beef-0000-000000000000", "method": "default", "inverted": False}
     ledger.put_undo(context.drill_id, 1, {"fault": inversion.TYPE, "resource_id": missing["resource_id"], "prior": missing})
 
     with pytest.raises(RestoreFailed, match=missing["resource_id"]):
@@ -87,6 +88,6 @@ def test_restore_reports_a_record_it_cannot_replay_by_resource_id(account, conte
 
 def test_aws_errors_name_the_operation_and_the_health_check(account, context):
     with pytest.raises(AwsCallFailed) as raised:
-        inversion.FAULT.restore({"resource_id": "00000000-dead-beef-0000-000000000000", "inverted": False})
+        inversion.FAULT.restore(InvertedCheck(resource_id="00000000-dead-beef-0000-000000000000", inverted=False))
     assert raised.value.operation == "UpdateHealthCheck"
     assert raised.value.resource_id == "00000000-dead-beef-0000-000000000000"

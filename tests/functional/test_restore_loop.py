@@ -9,6 +9,7 @@ import pytest
 
 from drillkit import clock, drill, faults
 from drillkit.errors import RestoreFailed
+from drillkit.faults import PriorState
 from drillkit.faults import health_check_inversion as inversion
 from drillkit.ledger import UNDO_APPLIED, UNDO_RESTORED, Ledger
 from drillkit.model import DrillContext, RestoreProgress
@@ -16,13 +17,25 @@ from drillkit.model import DrillContext, RestoreProgress
 from .conftest import TABLE, recorded
 
 SLOW = "slow-undo"  # a fault double whose undo completes on its third call, like an Aurora switchover back
+PRIMARY_DB = "arn:aws:rds:us-east-1:123456789012:cluster:primary-db"
+SWITCHED_OVER = {
+    "resource_id": PRIMARY_DB,
+    "method": "global-switchover",
+    "region": "us-east-1",
+    "cluster": "primary-db",
+    "cluster_arn": PRIMARY_DB,
+    "status": "available",
+    "global_cluster": "global-db",
+    "writer_arn": PRIMARY_DB,
+    "failover_to": "arn:aws:rds:us-west-2:123456789012:cluster:standby-db",
+}
 
 
 @pytest.fixture
 def slow_fault(monkeypatch: pytest.MonkeyPatch) -> SimpleNamespace:
-    calls: list[dict[str, Any]] = []
+    calls: list[PriorState] = []
 
-    def restore(prior: dict[str, Any]) -> bool:
+    def restore(prior: PriorState) -> bool:
         calls.append(prior)
         return len(calls) >= 3
 
@@ -41,10 +54,10 @@ def with_records(context: DrillContext, account) -> Ledger:
     """An older health-check inversion (one call undoes it) and a newer slow undo, both applied."""
     ledger = Ledger(TABLE)
     prior = inversion.FAULT.capture(context.scenario.fault, context.target)
-    ledger.put_undo(context.drill_id, 1, {"fault": inversion.TYPE, "resource_id": prior["resource_id"], "prior": prior})
+    ledger.put_undo(context.drill_id, 1, {"fault": inversion.TYPE, "resource_id": prior.resource_id, "prior": prior.stored()})
     inversion.FAULT.apply(context.scenario.fault, context.target, prior)
     ledger.mark_undo(context.drill_id, 1, UNDO_APPLIED)
-    ledger.put_undo(context.drill_id, 2, {"fault": SLOW, "resource_id": "global-db", "prior": {"writer": "primary"}})
+    ledger.put_undo(context.drill_id, 2, {"fault": SLOW, "resource_id": "global-db", "prior": SWITCHED_OVER})
     ledger.mark_undo(context.drill_id, 2, UNDO_APPLIED)
     return ledger
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import copy
-
 import boto3
 import pytest
 from botocore.stub import ANY, Stubber
@@ -12,28 +10,17 @@ from drillkit import aws, clock, stores
 from drillkit.readings import StoresSample
 from drillkit.stores import dynamodb, s3
 
-from ..reports import drill_context
+from ..reports import BUCKET_STORE as BUCKET
+from ..reports import PRIMARY, STANDBY, drill_context, with_stores
+from ..reports import TABLE_STORE as TABLE
 
-PRIMARY, STANDBY = "us-east-1", "us-west-2"
 DRILL = "stores-20261117T000000Z-ab12"
-TABLE = {"kind": "dynamodb-global-table", "table": "payments", "primary_region": PRIMARY, "standby_region": STANDBY}
-BUCKET = {
-    "kind": "s3-replication",
-    "name": "records",
-    "bucket": "lab-records",
-    "destination_bucket": "lab-records-replica",
-    "prefix": "records/",
-    "primary_region": PRIMARY,
-    "standby_region": STANDBY,
-}
 
 
 @pytest.fixture
 def context_for(scenario_dict):
     def build(*stores_given: dict):
-        scenario = copy.deepcopy(scenario_dict)
-        scenario["data"] = {"stores": list(stores_given)}
-        return drill_context(scenario, drill_id=DRILL)
+        return drill_context(with_stores(scenario_dict, *stores_given), drill_id=DRILL)
 
     return build
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 
 import boto3
@@ -14,27 +13,17 @@ from drillkit.readiness import replication
 from drillkit.readiness.survey import Survey
 from drillkit.spec import Network
 
-from ..reports import drill_context
+from ..reports import BUCKET_STORE as BUCKET
+from ..reports import PRIMARY, STANDBY, drill_context, with_stores
+from ..reports import TABLE_STORE as TABLE
 
-PRIMARY, STANDBY = "us-east-1", "us-west-2"
 ROLE = "arn:aws:iam::123456789012:role/records-replication"
-TABLE = {"kind": "dynamodb-global-table", "table": "payments", "primary_region": PRIMARY, "standby_region": STANDBY}
-BUCKET = {
-    "kind": "s3-replication",
-    "bucket": "lab-records",
-    "destination_bucket": "lab-records-replica",
-    "prefix": "records/",
-    "primary_region": PRIMARY,
-    "standby_region": STANDBY,
-}
 
 
 @pytest.fixture
 def survey_for(scenario_dict):
     def build(*stores_given: dict) -> Survey:
-        scenario = copy.deepcopy(scenario_dict)
-        scenario["data"] = {"stores": list(stores_given)}
-        context = drill_context(scenario)
+        context = drill_context(with_stores(scenario_dict, *stores_given))
         return Survey(scenario=context.scenario, target=context.target, network=Network())
 
     return build

@@ -79,9 +79,9 @@ def put_undo_record(drill_state: dict[str, Any]) -> str:
     context = recorded(drill_state["drill"]).context
     fault = faults.fault_of(context.scenario.fault.type)
     prior = fault.capture(context.scenario.fault, context.target)
-    record = {"fault": context.scenario.fault.type, "resource_id": prior["resource_id"], "prior": prior}
+    record = {"fault": context.scenario.fault.type, "resource_id": prior.resource_id, "prior": prior.stored()}
     Ledger(TABLE).put_undo(context.drill_id, 1, record)
-    return str(prior["resource_id"])
+    return prior.resource_id
 
 
 def soon(seconds: float) -> float:
@@ -129,12 +129,12 @@ def test_verify_restore_stops_at_the_invocations_deadline_and_continues_until_th
     fault = faults.fault_of(context.scenario.fault.type)
     prior = fault.capture(context.scenario.fault, context.target)
     Ledger(TABLE).put_undo(
-        context.drill_id, 1, {"fault": context.scenario.fault.type, "resource_id": prior["resource_id"], "prior": prior}
+        context.drill_id, 1, {"fault": context.scenario.fault.type, "resource_id": prior.resource_id, "prior": prior.stored()}
     )
 
     first = drill.verify_restore(drill_state, soon(READING_ALLOWANCE + 0.35))
     assert (first["done"], first["verified"]) == (False, False)
-    assert first["resources"] == {prior["resource_id"]: True}
+    assert first["resources"] == {prior.resource_id: True}
 
     second = drill.verify_restore({**drill_state, "verification": first}, soon(5))
     assert (second["done"], second["verified"], second["steady"]) == (True, True, True)

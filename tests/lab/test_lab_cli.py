@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -12,6 +13,8 @@ import pytest
 import yaml
 
 from drillkit_lab.stackspec import DEFAULT_STACK
+
+from ..processes import descendants, still_running
 
 pytestmark = pytest.mark.lab
 
@@ -36,8 +39,9 @@ def test_an_invalid_stack_is_refused_naming_the_field_and_nothing_is_written(tmp
     assert not (work_dir / "lab.json").exists()
 
 
-def _lab_up(work_dir, env: dict[str, str], *flags: str) -> tuple[str, str]:
-    """`drillkit lab up` until its lab is ready, then `lab down`: (stdout, stderr) of lab up."""
+def _lab_up(work_dir, env: dict[str, str], *flags: str, end: str = "down") -> tuple[str, str]:
+    """`drillkit lab up` until its lab is ready, then `lab down` (or, end="kill", SIGKILL of `lab up` itself, after which
+    the lab and everything it started must be gone within seconds): (stdout, stderr) of lab up and its lab."""
     command = [str(Path(sys.executable).parent / "drillkit"), "lab", "up", "--work-dir", str(work_dir), *flags]
     up = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **env})
     try:
@@ -46,18 +50,32 @@ def _lab_up(work_dir, env: dict[str, str], *flags: str) -> tuple[str, str]:
             assert up.poll() is None, up.communicate()
             assert time.monotonic() < deadline, "the lab was not ready in 180 s"
             time.sleep(0.2)
-        down = subprocess.run(
-            [str(Path(sys.executable).parent / "drillkit"), "lab", "down", "--lab-file", str(work_dir / "lab.json")],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert down.returncode == 0, down.stderr
+        if end == "kill":
+            _kill_lab_up(up, work_dir)
+        else:
+            down = subprocess.run(
+                [str(Path(sys.executable).parent / "drillkit"), "lab", "down", "--lab-file", str(work_dir / "lab.json")],
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert down.returncode == 0, down.stderr
         stdout, stderr = up.communicate(timeout=60)
     finally:
         if up.poll() is None:
             up.kill()
     return stdout, stderr
+
+
+def _kill_lab_up(up: subprocess.Popen[str], work_dir: Path) -> None:
+    """SIGKILL `drillkit lab up` (it cannot stop its lab); its lab stops and cleans up, its processes go with it."""
+    lab = json.loads((work_dir / "lab.json").read_text())["pid"]
+    processes = [lab, *descendants(lab)]
+    assert len(processes) > 1  # the lab and the Lambda workers' template process, at least
+    up.kill()
+    up.wait()
+    assert still_running(processes, within=15) == []
+    assert not (work_dir / "lab.json").exists()  # stopped as `lab down` stops it, not merely killed
 
 
 def test_lab_up_prints_progress_and_the_log_path_and_the_components_log_goes_to_the_file_unless_asked(tmp_path):
@@ -76,7 +94,8 @@ def test_lab_up_prints_progress_and_the_log_path_and_the_components_log_goes_to_
 
     # When the user asks for the lab's log (DRILLKIT_LAB_LOG=debug), the same components speak on the terminal
     loud_dir = tmp_path / "loud"
-    stdout, stderr = _lab_up(loud_dir, {"DRILLKIT_LAB_LOG": "debug"})
+    # (and when `lab up` itself is killed, its lab does not outlive it)
+    stdout, stderr = _lab_up(loud_dir, {"DRILLKIT_LAB_LOG": "debug"}, end="kill")
     assert "lab log:" not in stdout and not (loud_dir / "lab.log").exists()
     assert all(line in stdout + stderr for line in logged)
 

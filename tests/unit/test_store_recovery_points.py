@@ -13,19 +13,25 @@ from drillkit.evidence import report
 from drillkit.outcome import DrillSteps
 from drillkit.spec import parse_scenario
 
-from ..reports import T0, T_INJECT, UNDO, assert_valid_report, drill_context, finished_state, record_of, samples_after_injection
+from ..reports import (
+    BUCKET_STORE as BUCKET,
+)
+from ..reports import (
+    T0,
+    T_INJECT,
+    UNDO,
+    assert_valid_report,
+    drill_context,
+    finished_state,
+    record_of,
+    samples_after_injection,
+    with_stores,
+)
+from ..reports import (
+    TABLE_STORE as TABLE,
+)
 
 ENDED_AT = T0 + 60
-TABLE = {"kind": "dynamodb-global-table", "table": "payments", "primary_region": "us-east-1", "standby_region": "us-west-2"}
-BUCKET = {
-    "kind": "s3-replication",
-    "name": "records",
-    "bucket": "lab-records",
-    "destination_bucket": "lab-records-replica",
-    "prefix": "records/",
-    "primary_region": "us-east-1",
-    "standby_region": "us-west-2",
-}
 DNS_AT = 3  # samples_after_injection: the DNS answer is the standby's from T_INJECT + 3 s
 
 
@@ -62,11 +68,7 @@ def store_samples(
 
 
 def stores_drill(scenario_dict, *stores_given: dict, rpo_seconds: float | None = 2):
-    changed = copy.deepcopy(scenario_dict)
-    changed["data"] = {"stores": list(stores_given)}
-    if rpo_seconds is not None:
-        changed["objectives"]["rpo_seconds"] = rpo_seconds
-    return drill_context(changed)
+    return drill_context(with_stores(scenario_dict, *stores_given, rpo_seconds=rpo_seconds))
 
 
 def judge(context, samples):
@@ -202,11 +204,8 @@ def test_an_aurora_standby_without_the_canary_table_is_no_rows_not_a_read_error(
     ],
 )
 def test_a_bad_store_is_refused_naming_its_field(scenario_dict, stores_given, field, words):
-    changed = copy.deepcopy(scenario_dict)
-    changed["data"] = {"stores": stores_given}
-
     with pytest.raises(ScenarioInvalid) as refused:
-        parse_scenario(changed)
+        parse_scenario(with_stores(scenario_dict, *stores_given))
 
     assert any(where == field and words in problem for where, problem in refused.value.problems), refused.value.problems
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drillkit import timeline as tl
 from drillkit.milestones import CATALOGUE
 from drillkit.milestones import label as objective_label
 from drillkit.readings import (
@@ -67,8 +68,10 @@ def _state(sample: Reading) -> str:
 def timeline(document: dict[str, Any], samples: list[Reading]) -> dict[str, Any] | None:
     if not samples:
         return None
-    t_inject = next((e["t"] for e in document["timeline"] if e["event"] == "fault_injected"), None)
-    times = [s.t for s in samples] + [e["t"] for e in document["timeline"] if e["event"] in MILESTONE_EVENTS]
+    events = tl.read(document["timeline"])
+    t_inject = tl.first(events, "fault_injected")
+    shown = [e for e in events if e.event in MILESTONE_EVENTS]
+    times = [s.t for s in samples] + [e.t for e in shown]
     targets = []
     if t_inject is not None:
         for name, m in document.get("measurements", {}).items():
@@ -82,8 +85,7 @@ def timeline(document: dict[str, Any], samples: list[Reading]) -> dict[str, Any]
     def x(t: float) -> float:
         return round(LEFT + (t - t0) / span * plot, 1)
 
-    shown = [e for e in document["timeline"] if e["event"] in MILESTONE_EVENTS]
-    markers = [{"x": x(e["t"]), "label": MILESTONE_EVENTS[e["event"]], "event": e["event"]} for e in shown]
+    markers: list[dict[str, Any]] = [{"x": x(e.t), "label": MILESTONE_EVENTS[e.event], "event": e.event} for e in shown]
     # Milestones at (nearly) the same instant share one label; labels go on the first row where they fit.
     labels: list[dict[str, Any]] = []
     for marker in markers:

@@ -12,6 +12,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from drillkit import clock, faults, outcome, readings
+from drillkit import timeline as tl
 from drillkit.errors import ChainMoved
 from drillkit.evidence import chart, frameworks, junit, summary, where
 from drillkit.evidence.manifest import Sealer
@@ -24,7 +25,6 @@ from drillkit.outcome import DrillSteps, Outcome
 from drillkit.probes import keepalive
 from drillkit.readings import Reading
 from drillkit.record import DrillRecord
-from drillkit.timeline import event, ordered
 
 REPORT_SCHEMA_VERSION = "1.4"
 SCHEMA_ID = "https://drillkit.dev/schemas/report/1.4/report.schema.json"
@@ -86,7 +86,7 @@ def build(
             "records": [_undo_record(record) for record in undo_records],
             "verification": verification.model_dump(mode="json", exclude_unset=True) if verification else {},
         },
-        "timeline": [{**e, "at": clock.iso(e["t"])} for e in ordered(_events(context, steps, judged, ended_at))],
+        "timeline": tl.report(_events(context, steps, judged, ended_at)),
         "samples": {"count": len(samples), "artifact": "samples.jsonl"},
         "integrity": _unsealed_integrity(),
     }
@@ -251,35 +251,37 @@ def _steps_from_injection(
     return logged
 
 
-def _events(context: DrillContext, steps: DrillSteps, judged: Outcome, ended_at: float) -> list[dict[str, Any]]:
+def _events(context: DrillContext, steps: DrillSteps, judged: Outcome, ended_at: float) -> list[tl.Event | None]:
     """The report's timeline; events at the same instant keep this order."""
-    events = [event(context.started_at, "drill_started", requested_by=context.requested_by)]
+    events: list[tl.Event | None] = [tl.happened(context.started_at, tl.DrillStarted, requested_by=context.requested_by)]
     if steps.ended:
-        events.append(event(ended_at, "execution_ended", status=steps.ended.status, phase=steps.ended.phase))
+        events.append(tl.happened(ended_at, tl.ExecutionEnded, status=steps.ended.status, phase=steps.ended.phase))
     if steps.approval and steps.approval.approved_by:
-        events.append(event(steps.approval.decided_at, "approval_granted", by=steps.approval.approved_by))
+        events.append(tl.happened(steps.approval.decided_at, tl.ApprovalGranted, by=steps.approval.approved_by))
     if judged.declined:
-        events.append(event(ended_at, "approval_declined", reason=judged.declined.message or judged.declined.error))
+        events.append(tl.happened(ended_at, tl.ApprovalDeclined, reason=judged.declined.message or judged.declined.error))
     for failure in judged.failures:
-        events.append(event(ended_at, "error", stage=failure.key, error=failure.error.error, message=failure.error.message))
-    if steps.steady and steps.steady.reached_at is not None:
-        events.append(event(steps.steady.reached_at, "steady_state_reached"))
+        error, message = failure.error.error, failure.error.message
+        events.append(tl.happened(ended_at, tl.ErrorCaught, stage=failure.key, error=error, message=message))
+    if steps.steady:
+        events.append(tl.happened(steps.steady.reached_at, tl.SteadyStateReached))
     if injection := steps.injection:
-        events.append(event(injection.t_before, "inject_requested", fault=injection.fault, resource_id=injection.resource_id))
-        events.append(event(injection.t_inject, "fault_injected", fault=injection.fault, resource_id=injection.resource_id))
+        touched = {"fault": injection.fault, "resource_id": injection.resource_id}
+        events.append(tl.happened(injection.t_before, tl.InjectRequested, **touched))
+        events.append(tl.happened(injection.t_inject, tl.FaultInjected, **touched))
     if judged.alerting_alarm:
-        events.append(event(judged.milestones.get("alerting"), "alarm", alarm=judged.alerting_alarm))
+        events.append(tl.happened(judged.milestones.get("alerting"), tl.AlarmFired, alarm=judged.alerting_alarm))
     for name, reached in judged.milestones.items():
-        events.append(event(reached, name, seconds=judged.measurements[name].seconds))
+        events.append(tl.happened(reached, tl.MilestoneReached, event=name, seconds=judged.measurements[name].seconds))
     if judged.rpo_read:
         read = judged.rpo_read
-        events.append(event(read.t, "rpo_read", store=read.store, seconds=read.seconds))
+        events.append(tl.happened(read.t, tl.RpoRead, store=read.store, seconds=read.seconds))
     for record, t in steps.restore.record_times() if steps.restore else []:
-        events.append(event(t, "restore", resource_id=record.resource_id, status=record.status))
+        events.append(tl.happened(t, tl.Restored, resource_id=record.resource_id, status=record.status))
     if judged.verification:
-        verified = "restore_verified" if judged.restore_verified else "restore_not_verified"
-        events.append(event(judged.verification.t, verified))
-    events.append(event(ended_at, "drill_ended"))
+        t = judged.verification.t
+        events.append(tl.happened(t, tl.RestoreVerified) if judged.restore_verified else tl.happened(t, tl.RestoreNotVerified))
+    events.append(tl.happened(ended_at, tl.DrillEnded))
     return events
 
 
@@ -301,7 +303,7 @@ def _scope(context: DrillContext, undo_records: list[dict[str, Any]]) -> dict[st
                 {"type": "AWS::Route53::HealthCheck", "id": endpoint.health_check_id, "role": f"{endpoint.side} health check"}
             )
     for record in undo_records:
-        for touched in faults.fault_of(record["fault"]).resources(record["prior"]):
+        for touched in faults.fault_of(record["fault"]).resources(faults.read_prior(record["prior"])):
             if touched not in resources:
                 resources.append(touched)
                 region = touched["id"].split(":")[3] if touched["id"].startswith("arn:") else None
@@ -369,7 +371,7 @@ _templates = Environment(
 
 def render_html(document: dict[str, Any], samples: list[Reading] | None = None) -> str:
     """The report for a non-engineer: verdict first, a timeline chart, then the detail."""
-    injected = next((e["t"] for e in document["timeline"] if e["event"] == "fault_injected"), None)
+    injected = tl.first(tl.read(document["timeline"]), "fault_injected")
     return _templates.get_template("report.html.j2").render(
         report=document,
         labels=LABELS,

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from drillkit.errors import DrillStateInvalid
 from drillkit.faults import block_primary_alb, fail_targets, health_check_inversion, stop_cluster
-from drillkit.faults.base import Fault, Prior, Resource
+from drillkit.faults.base import Fault, Resource
+from drillkit.faults.priors import Prior, PriorState, read_prior
 
-__all__ = ["FAULTS", "Fault", "Prior", "Resource", "api_calls", "fault_of"]
+__all__ = ["FAULTS", "Fault", "Prior", "PriorState", "Resource", "api_calls", "fault_of", "read_prior"]
 
 FAULTS: dict[str, Fault] = {
     fault.kind: fault for fault in (health_check_inversion.FAULT, fail_targets.FAULT, block_primary_alb.FAULT, stop_cluster.FAULT)

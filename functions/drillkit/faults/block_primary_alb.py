@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from drillkit import aws
 from drillkit.discovery import primary_load_balancer
 from drillkit.errors import AwsCallFailed, TargetNotFound
-from drillkit.faults.base import Fault, Prior, Resource, SpecFault
+from drillkit.faults.base import Fault, Resource, SpecFault
+from drillkit.faults.priors import BalancerSecurityGroups, SubnetAcls
 from drillkit.model import ResolvedTarget
 from drillkit.spec import BlockPrimaryAlb
 
@@ -122,19 +123,22 @@ def _acl_of_subnet(region: str, subnet_id: str) -> tuple[str, str]:
     raise TargetNotFound(f"fault.load_balancer: subnet {subnet_id} has no network ACL association")
 
 
-class BlockPrimaryAlbFault(SpecFault[BlockPrimaryAlb]):
+AlbPrior = BalancerSecurityGroups | SubnetAcls
+
+
+class BlockPrimaryAlbFault(SpecFault[BlockPrimaryAlb, AlbPrior]):
     """Isolate the primary ALB by security group or network ACL; restore puts the originals back."""
 
     kind = TYPE
     exercise_type = EXERCISE_TYPE
     api_calls = API_CALLS
     spec_type = BlockPrimaryAlb
+    prior_types = (BalancerSecurityGroups, SubnetAcls)
 
-    def capture_spec(self, spec: BlockPrimaryAlb, target: ResolvedTarget) -> Prior:
+    def capture_spec(self, spec: BlockPrimaryAlb, target: ResolvedTarget) -> AlbPrior:
         balancer = primary_load_balancer(spec.load_balancer, spec.region, target)
-        prior: Prior = {
+        about = {
             "resource_id": balancer.arn,
-            "method": spec.method,
             "region": balancer.region,
             "load_balancer_arn": balancer.arn,
             "load_balancer_name": balancer.name,
@@ -144,94 +148,93 @@ class BlockPrimaryAlbFault(SpecFault[BlockPrimaryAlb]):
         if spec.method == "security-group":
             if not balancer.security_groups:
                 raise TargetNotFound(f"fault.load_balancer: {balancer.name} has no security groups to swap")
-            prior["security_groups"] = list(balancer.security_groups)
-        else:
-            if not balancer.subnets:
-                raise TargetNotFound(f"fault.load_balancer: {balancer.name} has no subnets")
-            prior["subnet_acls"] = {subnet: _acl_of_subnet(balancer.region, subnet)[0] for subnet in balancer.subnets}
-        return prior
+            return BalancerSecurityGroups(**about, security_groups=list(balancer.security_groups))
+        if not balancer.subnets:
+            raise TargetNotFound(f"fault.load_balancer: {balancer.name} has no subnets")
+        acls = {subnet: _acl_of_subnet(balancer.region, subnet)[0] for subnet in balancer.subnets}
+        return SubnetAcls(**about, subnet_acls=acls)
 
-    def apply_spec(self, spec: BlockPrimaryAlb, target: ResolvedTarget, prior: Prior) -> None:
-        region, name = prior["region"], prior["isolation_name"]
+    def apply_spec(self, spec: BlockPrimaryAlb, target: ResolvedTarget, prior: AlbPrior) -> None:
+        region, name = prior.region, prior.isolation_name
         ec2 = aws.target_client("ec2", region)
-        tags = [{"Key": "Name", "Value": name}, {"Key": ISOLATION_TAG, "Value": prior["load_balancer_arn"][-200:]}]
-        if prior["method"] == "security-group":
-            group_id = _find_isolation("security-group", region, prior["vpc_id"], name)
+        tags = [{"Key": "Name", "Value": name}, {"Key": ISOLATION_TAG, "Value": prior.load_balancer_arn[-200:]}]
+        if isinstance(prior, BalancerSecurityGroups):
+            group_id = _find_isolation("security-group", region, prior.vpc_id, name)
             if group_id is None:
                 with aws.aws_call("CreateSecurityGroup", name):
                     group_id = ec2.create_security_group(
                         GroupName=name,
                         Description="drillkit isolation: no ingress (a drill blocks the primary ALB)",
-                        VpcId=prior["vpc_id"],
+                        VpcId=prior.vpc_id,
                         TagSpecifications=[{"ResourceType": "security-group", "Tags": tags}],
                     )["GroupId"]
-            with aws.aws_call("SetSecurityGroups", prior["load_balancer_arn"]):
+            with aws.aws_call("SetSecurityGroups", prior.load_balancer_arn):
                 aws.target_client("elbv2", region).set_security_groups(
-                    LoadBalancerArn=prior["load_balancer_arn"], SecurityGroups=[group_id]
+                    LoadBalancerArn=prior.load_balancer_arn, SecurityGroups=[group_id]
                 )
             return
-        acl_id = _find_isolation("network-acl", region, prior["vpc_id"], name)
+        acl_id = _find_isolation("network-acl", region, prior.vpc_id, name)
         if acl_id is None:
             with aws.aws_call("CreateNetworkAcl", name):
                 acl_id = ec2.create_network_acl(
-                    VpcId=prior["vpc_id"], TagSpecifications=[{"ResourceType": "network-acl", "Tags": tags}]
+                    VpcId=prior.vpc_id, TagSpecifications=[{"ResourceType": "network-acl", "Tags": tags}]
                 )["NetworkAcl"]["NetworkAclId"]
-        for subnet in prior["subnet_acls"]:
+        for subnet in prior.subnet_acls:
             current, association = _acl_of_subnet(region, subnet)
             if current != acl_id:
                 with aws.aws_call("ReplaceNetworkAclAssociation", subnet):
                     ec2.replace_network_acl_association(AssociationId=association, NetworkAclId=acl_id)
 
-    def restore(self, prior: Prior) -> bool:
+    def restore_prior(self, prior: AlbPrior) -> bool:
         """One step of the undo: True once the original groups or ACLs are back and the isolation resource is
         deleted; False while EC2 still refuses to delete it (call again later)."""
-        region, name = prior["region"], prior["isolation_name"]
+        region, name = prior.region, prior.isolation_name
         ec2 = aws.target_client("ec2", region)
-        if prior["method"] == "security-group":
-            if sorted(_security_groups_of(region, prior["load_balancer_arn"])) != sorted(prior["security_groups"]):
-                with aws.aws_call("SetSecurityGroups", prior["load_balancer_arn"]):
+        if isinstance(prior, BalancerSecurityGroups):
+            if sorted(_security_groups_of(region, prior.load_balancer_arn)) != sorted(prior.security_groups):
+                with aws.aws_call("SetSecurityGroups", prior.load_balancer_arn):
                     aws.target_client("elbv2", region).set_security_groups(
-                        LoadBalancerArn=prior["load_balancer_arn"], SecurityGroups=prior["security_groups"]
+                        LoadBalancerArn=prior.load_balancer_arn, SecurityGroups=prior.security_groups
                     )
-            return _delete_isolation("security-group", region, prior["vpc_id"], name)
-        for subnet, original in prior["subnet_acls"].items():
+            return _delete_isolation("security-group", region, prior.vpc_id, name)
+        for subnet, original in prior.subnet_acls.items():
             current, association = _acl_of_subnet(region, subnet)
             if current != original:
                 with aws.aws_call("ReplaceNetworkAclAssociation", subnet):
                     ec2.replace_network_acl_association(AssociationId=association, NetworkAclId=original)
-        return _delete_isolation("network-acl", region, prior["vpc_id"], name)
+        return _delete_isolation("network-acl", region, prior.vpc_id, name)
 
-    def is_restored(self, prior: Prior) -> bool:
-        region, name = prior["region"], prior["isolation_name"]
-        if prior["method"] == "security-group":
-            same = sorted(_security_groups_of(region, prior["load_balancer_arn"])) == sorted(prior["security_groups"])
-            return same and _find_isolation("security-group", region, prior["vpc_id"], name) is None
-        same = all(_acl_of_subnet(region, subnet)[0] == acl for subnet, acl in prior["subnet_acls"].items())
-        return same and _find_isolation("network-acl", region, prior["vpc_id"], name) is None
+    def is_restored_prior(self, prior: AlbPrior) -> bool:
+        region, name = prior.region, prior.isolation_name
+        if isinstance(prior, BalancerSecurityGroups):
+            same = sorted(_security_groups_of(region, prior.load_balancer_arn)) == sorted(prior.security_groups)
+            return same and _find_isolation("security-group", region, prior.vpc_id, name) is None
+        same = all(_acl_of_subnet(region, subnet)[0] == acl for subnet, acl in prior.subnet_acls.items())
+        return same and _find_isolation("network-acl", region, prior.vpc_id, name) is None
 
-    def describe_spec(self, spec: BlockPrimaryAlb, target: ResolvedTarget, prior: Prior) -> str:
-        if prior["method"] == "security-group":
+    def describe_spec(self, spec: BlockPrimaryAlb, target: ResolvedTarget, prior: AlbPrior) -> str:
+        if isinstance(prior, BalancerSecurityGroups):
             return (
-                f"swap the security groups of ALB {prior['load_balancer_name']} ({', '.join(prior['security_groups'])}) "
-                f"for isolation group {prior['isolation_name']} with no ingress; restore sets "
-                f"{', '.join(prior['security_groups'])} back and deletes the isolation group"
+                f"swap the security groups of ALB {prior.load_balancer_name} ({', '.join(prior.security_groups)}) "
+                f"for isolation group {prior.isolation_name} with no ingress; restore sets "
+                f"{', '.join(prior.security_groups)} back and deletes the isolation group"
             )
-        subnets = ", ".join(f"{s} ({a})" for s, a in prior["subnet_acls"].items())
+        subnets = ", ".join(f"{s} ({a})" for s, a in prior.subnet_acls.items())
         return (
-            f"associate the subnets of ALB {prior['load_balancer_name']} ({subnets}) with isolation network ACL "
-            f"{prior['isolation_name']} (deny all); restore associates each subnet with its original ACL "
+            f"associate the subnets of ALB {prior.load_balancer_name} ({subnets}) with isolation network ACL "
+            f"{prior.isolation_name} (deny all); restore associates each subnet with its original ACL "
             "and deletes the isolation ACL"
         )
 
-    def resources(self, prior: Prior) -> list[Resource]:
+    def resources_prior(self, prior: AlbPrior) -> list[Resource]:
         found: list[Resource] = [
-            {"type": "AWS::ElasticLoadBalancingV2::LoadBalancer", "id": prior["load_balancer_arn"], "role": "primary ALB"}
+            {"type": "AWS::ElasticLoadBalancingV2::LoadBalancer", "id": prior.load_balancer_arn, "role": "primary ALB"}
         ]
-        if prior["method"] == "security-group":
+        if isinstance(prior, BalancerSecurityGroups):
             role = "primary ALB security group"
-            found += [{"type": "AWS::EC2::SecurityGroup", "id": g, "role": role} for g in prior["security_groups"]]
+            found += [{"type": "AWS::EC2::SecurityGroup", "id": g, "role": role} for g in prior.security_groups]
         else:
-            found += [{"type": "AWS::EC2::Subnet", "id": s, "role": "primary ALB subnet"} for s in prior["subnet_acls"]]
+            found += [{"type": "AWS::EC2::Subnet", "id": s, "role": "primary ALB subnet"} for s in prior.subnet_acls]
         return found
 
 

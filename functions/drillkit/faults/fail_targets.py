@@ -19,7 +19,8 @@ from typing import Any
 from drillkit import aws
 from drillkit.discovery import forwarded_target_groups, primary_load_balancer
 from drillkit.errors import TargetNotFound
-from drillkit.faults.base import Fault, Prior, Resource, SpecFault
+from drillkit.faults.base import Fault, Resource, SpecFault
+from drillkit.faults.priors import ElbTarget, FunctionConcurrency, RegisteredTargets, ServiceCount
 from drillkit.model import ResolvedTarget
 from drillkit.spec import FailTargets
 
@@ -41,25 +42,32 @@ NOT_REGISTERED = frozenset({"draining", "unused"})
 BACK_IN_SERVICE = frozenset({"initial", "healthy"})
 
 
-def _described(region: str, target_group_arn: str) -> list[tuple[dict[str, Any], str]]:
-    """(target, state) as DescribeTargetHealth names them: Id, Port and AvailabilityZone when present."""
+def _target(described: dict[str, Any]) -> ElbTarget:
+    """A target as DescribeTargetHealth names it: Id, Port and AvailabilityZone when present."""
+    target = ElbTarget(Id=str(described["Id"]))
+    if described.get("Port") is not None:
+        target["Port"] = int(described["Port"])
+    if described.get("AvailabilityZone") is not None:
+        target["AvailabilityZone"] = str(described["AvailabilityZone"])
+    return target
+
+
+def _described(region: str, target_group_arn: str) -> list[tuple[ElbTarget, str]]:
+    """(target, state) of every target DescribeTargetHealth lists."""
     with aws.aws_call("DescribeTargetHealth", target_group_arn):
         described = aws.target_client("elbv2", region).describe_target_health(TargetGroupArn=target_group_arn)
     return [
-        (
-            {key: item["Target"][key] for key in ("Id", "Port", "AvailabilityZone") if item["Target"].get(key) is not None},
-            str((item.get("TargetHealth") or {}).get("State", "")),
-        )
+        (_target(item["Target"]), str((item.get("TargetHealth") or {}).get("State", "")))
         for item in described["TargetHealthDescriptions"]
     ]
 
 
-def _registered(region: str, target_group_arn: str) -> list[dict[str, Any]]:
+def _registered(region: str, target_group_arn: str) -> list[ElbTarget]:
     """Targets registered to the group: draining and unused ones are not."""
     return [target for target, state in _described(region, target_group_arn) if state not in NOT_REGISTERED]
 
 
-def _key(target: dict[str, Any]) -> tuple[str, int | None]:
+def _key(target: ElbTarget) -> tuple[str, int | None]:
     return (target["Id"], target.get("Port"))
 
 
@@ -110,7 +118,7 @@ def _target_group(spec: FailTargets, target: ResolvedTarget) -> tuple[str, str]:
 
 
 # -- the fault ---------------------------------------------------------------------------------
-def _capture_function(spec: FailTargets, target: ResolvedTarget) -> dict[str, Any]:
+def _capture_function(spec: FailTargets, target: ResolvedTarget) -> FunctionConcurrency:
     if spec.function:
         function = spec.function
         region = spec.function.split(":")[3] if spec.function.startswith("arn:") else str(spec.region)
@@ -127,24 +135,24 @@ def _capture_function(spec: FailTargets, target: ResolvedTarget) -> dict[str, An
         function = lambdas[0]
     with aws.aws_call("GetFunction", function):
         arn = aws.target_client("lambda", region).get_function(FunctionName=function)["Configuration"]["FunctionArn"]
-    return {
-        "resource_id": arn,
-        "method": spec.method,
-        "region": region,
-        "function": arn,
-        "reserved_concurrency": _reserved_concurrency(region, arn),
-    }
+    return FunctionConcurrency(
+        resource_id=arn, region=region, function=arn, reserved_concurrency=_reserved_concurrency(region, arn)
+    )
 
 
-class FailTargetsFault(SpecFault[FailTargets]):
+TargetsPrior = RegisteredTargets | ServiceCount | FunctionConcurrency
+
+
+class FailTargetsFault(SpecFault[FailTargets, TargetsPrior]):
     """Take the primary's targets out of service (deregister, ECS to zero, Lambda throttle); restore puts them back."""
 
     kind = TYPE
     exercise_type = EXERCISE_TYPE
     api_calls = API_CALLS
     spec_type = FailTargets
+    prior_types = (RegisteredTargets, ServiceCount, FunctionConcurrency)
 
-    def capture_spec(self, spec: FailTargets, target: ResolvedTarget) -> Prior:
+    def capture_spec(self, spec: FailTargets, target: ResolvedTarget) -> TargetsPrior:
         if spec.method == "lambda-throttle":
             return _capture_function(spec, target)
         region, group = _target_group(spec, target)
@@ -153,15 +161,16 @@ class FailTargetsFault(SpecFault[FailTargets]):
                 service = _service(region, spec.ecs_cluster, spec.ecs_service)
             else:
                 service = _service_behind(region, group)
-            return {
-                "resource_id": service["serviceArn"],
-                "method": spec.method,
-                "region": region,
-                "cluster": service["clusterArn"],
-                "service": service["serviceArn"],
-                "desired_count": int(service["desiredCount"]),
-                "target_group_arn": group,
-            }
+            arn = service["serviceArn"]
+            count = int(service["desiredCount"])
+            return ServiceCount(
+                resource_id=arn,
+                region=region,
+                cluster=service["clusterArn"],
+                service=arn,
+                desired_count=count,
+                target_group_arn=group,
+            )
         described = _described(region, group)
         targets = [target for target, state in described if state not in NOT_REGISTERED]
         if not targets:
@@ -170,32 +179,29 @@ class FailTargetsFault(SpecFault[FailTargets]):
                 f"fault.target_group: target group {group} has no registered targets to fail"
                 + (f" ({draining} still draining from an earlier deregistration)" if draining else "")
             )
-        return {"resource_id": group, "method": spec.method, "region": region, "target_group_arn": group, "targets": targets}
+        return RegisteredTargets(resource_id=group, region=region, target_group_arn=group, targets=targets)
 
-    def apply_spec(self, spec: FailTargets, target: ResolvedTarget, prior: Prior) -> None:
-        region = prior["region"]
-        method = prior["method"]
-        if method == "deregister":
+    def apply_spec(self, spec: FailTargets, target: ResolvedTarget, prior: TargetsPrior) -> None:
+        region = prior.region
+        if isinstance(prior, RegisteredTargets):
             # Only what is still registered: a retried injection must not fail on what it already did.
-            current = {_key(t) for t in _registered(region, prior["target_group_arn"])}
-            remaining = [t for t in prior["targets"] if _key(t) in current]
+            current = {_key(t) for t in _registered(region, prior.target_group_arn)}
+            remaining = [t for t in prior.targets if _key(t) in current]
             if remaining:
-                with aws.aws_call("DeregisterTargets", prior["target_group_arn"]):
+                with aws.aws_call("DeregisterTargets", prior.target_group_arn):
                     aws.target_client("elbv2", region).deregister_targets(
-                        TargetGroupArn=prior["target_group_arn"], Targets=remaining
+                        TargetGroupArn=prior.target_group_arn, Targets=remaining
                     )
-        elif method == "ecs-scale-to-zero":
-            with aws.aws_call("UpdateService", prior["service"]):
-                aws.target_client("ecs", region).update_service(
-                    cluster=prior["cluster"], service=prior["service"], desiredCount=0
-                )
+        elif isinstance(prior, ServiceCount):
+            with aws.aws_call("UpdateService", prior.service):
+                aws.target_client("ecs", region).update_service(cluster=prior.cluster, service=prior.service, desiredCount=0)
         else:
-            with aws.aws_call("PutFunctionConcurrency", prior["function"]):
+            with aws.aws_call("PutFunctionConcurrency", prior.function):
                 aws.target_client("lambda", region).put_function_concurrency(
-                    FunctionName=prior["function"], ReservedConcurrentExecutions=0
+                    FunctionName=prior.function, ReservedConcurrentExecutions=0
                 )
 
-    def restore(self, prior: Prior) -> bool:
+    def restore_prior(self, prior: TargetsPrior) -> bool:
         """One step of the undo: True once it is complete, False when it must be called again later.
 
         deregister: registers every captured target that is not registered (a draining one is not:
@@ -203,66 +209,62 @@ class FailTargetsFault(SpecFault[FailTargets]):
         call that registers returns False and the next call sees the registration.
         The other methods: True once their one call is made; the service coming back is verify's to see.
         """
-        region = prior["region"]
-        method = prior["method"]
-        if method == "deregister":
-            current = {_key(t) for t in _registered(region, prior["target_group_arn"])}
-            missing = [t for t in prior["targets"] if _key(t) not in current]
+        region = prior.region
+        if isinstance(prior, RegisteredTargets):
+            current = {_key(t) for t in _registered(region, prior.target_group_arn)}
+            missing = [t for t in prior.targets if _key(t) not in current]
             if missing:
-                with aws.aws_call("RegisterTargets", prior["target_group_arn"]):
-                    aws.target_client("elbv2", region).register_targets(TargetGroupArn=prior["target_group_arn"], Targets=missing)
+                with aws.aws_call("RegisterTargets", prior.target_group_arn):
+                    aws.target_client("elbv2", region).register_targets(TargetGroupArn=prior.target_group_arn, Targets=missing)
             return not missing
-        elif method == "ecs-scale-to-zero":
-            with aws.aws_call("UpdateService", prior["service"]):
+        elif isinstance(prior, ServiceCount):
+            with aws.aws_call("UpdateService", prior.service):
                 aws.target_client("ecs", region).update_service(
-                    cluster=prior["cluster"], service=prior["service"], desiredCount=prior["desired_count"]
+                    cluster=prior.cluster, service=prior.service, desiredCount=prior.desired_count
                 )
-        elif prior["reserved_concurrency"] is None:
-            with aws.aws_call("DeleteFunctionConcurrency", prior["function"]):
-                aws.target_client("lambda", region).delete_function_concurrency(FunctionName=prior["function"])
+        elif prior.reserved_concurrency is None:
+            with aws.aws_call("DeleteFunctionConcurrency", prior.function):
+                aws.target_client("lambda", region).delete_function_concurrency(FunctionName=prior.function)
         else:
-            with aws.aws_call("PutFunctionConcurrency", prior["function"]):
+            with aws.aws_call("PutFunctionConcurrency", prior.function):
                 aws.target_client("lambda", region).put_function_concurrency(
-                    FunctionName=prior["function"], ReservedConcurrentExecutions=prior["reserved_concurrency"]
+                    FunctionName=prior.function, ReservedConcurrentExecutions=prior.reserved_concurrency
                 )
         return True
 
-    def is_restored(self, prior: Prior) -> bool:
-        region = prior["region"]
-        method = prior["method"]
-        if method == "deregister":
+    def is_restored_prior(self, prior: TargetsPrior) -> bool:
+        region = prior.region
+        if isinstance(prior, RegisteredTargets):
             # Every captured target registered and on its way back into service; a draining one is not back.
-            states = {_key(target): state for target, state in _described(region, prior["target_group_arn"])}
-            return all(states.get(_key(t)) in BACK_IN_SERVICE for t in prior["targets"])
-        if method == "ecs-scale-to-zero":
-            return int(_service(region, prior["cluster"], prior["service"])["desiredCount"]) == prior["desired_count"]
-        return _reserved_concurrency(region, prior["function"]) == prior["reserved_concurrency"]
+            states = {_key(target): state for target, state in _described(region, prior.target_group_arn)}
+            return all(states.get(_key(t)) in BACK_IN_SERVICE for t in prior.targets)
+        if isinstance(prior, ServiceCount):
+            return int(_service(region, prior.cluster, prior.service)["desiredCount"]) == prior.desired_count
+        return _reserved_concurrency(region, prior.function) == prior.reserved_concurrency
 
-    def describe_spec(self, spec: FailTargets, target: ResolvedTarget, prior: Prior) -> str:
-        method = prior["method"]
-        if method == "deregister":
-            listed = ", ".join(f"{t['Id']}:{t.get('Port', '-')}" for t in prior["targets"])
+    def describe_spec(self, spec: FailTargets, target: ResolvedTarget, prior: TargetsPrior) -> str:
+        if isinstance(prior, RegisteredTargets):
+            listed = ", ".join(f"{t['Id']}:{t.get('Port', '-')}" for t in prior.targets)
             return (
-                f"deregister {len(prior['targets'])} target(s) ({listed}) from target group {prior['target_group_arn']}; "
+                f"deregister {len(prior.targets)} target(s) ({listed}) from target group {prior.target_group_arn}; "
                 "restore registers exactly those again, with their ports and availability zones"
             )
-        if method == "ecs-scale-to-zero":
+        if isinstance(prior, ServiceCount):
             return (
-                f"set desiredCount 0 on ECS service {prior['service']} (now {prior['desired_count']}); "
-                f"restore sets desiredCount {prior['desired_count']}"
+                f"set desiredCount 0 on ECS service {prior.service} (now {prior.desired_count}); "
+                f"restore sets desiredCount {prior.desired_count}"
             )
-        before = prior["reserved_concurrency"]
+        before = prior.reserved_concurrency
         undo = "removes the reserved concurrency again" if before is None else f"sets it back to {before}"
-        return f"set reserved concurrency 0 on Lambda function {prior['function']}; restore {undo}"
+        return f"set reserved concurrency 0 on Lambda function {prior.function}; restore {undo}"
 
-    def resources(self, prior: Prior) -> list[Resource]:
-        method = prior["method"]
-        if method == "deregister":
-            group = prior["target_group_arn"]
+    def resources_prior(self, prior: TargetsPrior) -> list[Resource]:
+        if isinstance(prior, RegisteredTargets):
+            group = prior.target_group_arn
             return [{"type": "AWS::ElasticLoadBalancingV2::TargetGroup", "id": group, "role": "primary targets"}]
-        if method == "ecs-scale-to-zero":
-            return [{"type": "AWS::ECS::Service", "id": prior["service"], "role": "primary service"}]
-        return [{"type": "AWS::Lambda::Function", "id": prior["function"], "role": "primary function"}]
+        if isinstance(prior, ServiceCount):
+            return [{"type": "AWS::ECS::Service", "id": prior.service, "role": "primary service"}]
+        return [{"type": "AWS::Lambda::Function", "id": prior.function, "role": "primary function"}]
 
 
 FAULT: Fault = FailTargetsFault()

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from drillkit import aws
 from drillkit.errors import TargetNotFound
-from drillkit.faults.base import Fault, Prior, Resource, SpecFault
+from drillkit.faults.base import Fault, Resource, SpecFault
+from drillkit.faults.priors import InvertedCheck
 from drillkit.model import ResolvedTarget
 from drillkit.spec import HealthCheckInversion
 
@@ -40,37 +41,38 @@ def _set_inverted(health_check_id: str, inverted: bool) -> None:
         aws.target_client("route53").update_health_check(HealthCheckId=health_check_id, Inverted=inverted)
 
 
-class HealthCheckInversionFault(SpecFault[HealthCheckInversion]):
+class HealthCheckInversionFault(SpecFault[HealthCheckInversion, InvertedCheck]):
     """Invert the health check of the scenario's failover record; restore sets Inverted back."""
 
     kind = TYPE
     exercise_type = EXERCISE_TYPE
     api_calls = API_CALLS
     spec_type = HealthCheckInversion
+    prior_types = (InvertedCheck,)
 
-    def capture_spec(self, spec: HealthCheckInversion, target: ResolvedTarget) -> Prior:
+    def capture_spec(self, spec: HealthCheckInversion, target: ResolvedTarget) -> InvertedCheck:
         health_check_id = _health_check_id(spec, target)
-        return {"resource_id": health_check_id, "method": "default", "inverted": _inverted(health_check_id)}
+        return InvertedCheck(resource_id=health_check_id, inverted=_inverted(health_check_id))
 
-    def apply_spec(self, spec: HealthCheckInversion, target: ResolvedTarget, prior: Prior) -> None:
+    def apply_spec(self, spec: HealthCheckInversion, target: ResolvedTarget, prior: InvertedCheck) -> None:
         # Set the flag to the opposite of the captured value, never "toggle": a retry must not undo it.
-        _set_inverted(prior["resource_id"], not prior["inverted"])
+        _set_inverted(prior.resource_id, not prior.inverted)
 
-    def restore(self, prior: Prior) -> bool:
-        _set_inverted(prior["resource_id"], prior["inverted"])
+    def restore_prior(self, prior: InvertedCheck) -> bool:
+        _set_inverted(prior.resource_id, prior.inverted)
         return True  # one call puts it back
 
-    def is_restored(self, prior: Prior) -> bool:
-        return _inverted(prior["resource_id"]) == prior["inverted"]
+    def is_restored_prior(self, prior: InvertedCheck) -> bool:
+        return _inverted(prior.resource_id) == prior.inverted
 
-    def describe_spec(self, spec: HealthCheckInversion, target: ResolvedTarget, prior: Prior) -> str:
+    def describe_spec(self, spec: HealthCheckInversion, target: ResolvedTarget, prior: InvertedCheck) -> str:
         return (
-            f"set Inverted={not prior['inverted']} on Route 53 health check {prior['resource_id']} "
-            f"({spec.record} record of {target.record_name}); restore sets Inverted={prior['inverted']}"
+            f"set Inverted={not prior.inverted} on Route 53 health check {prior.resource_id} "
+            f"({spec.record} record of {target.record_name}); restore sets Inverted={prior.inverted}"
         )
 
-    def resources(self, prior: Prior) -> list[Resource]:
-        return [{"type": "AWS::Route53::HealthCheck", "id": prior["resource_id"], "role": "inverted health check"}]
+    def resources_prior(self, prior: InvertedCheck) -> list[Resource]:
+        return [{"type": "AWS::Route53::HealthCheck", "id": prior.resource_id, "role": "inverted health check"}]
 
 
 FAULT: Fault = HealthCheckInversionFault()

@@ -9,11 +9,13 @@ dates when each write became visible. Restore deletes the item in both replicas.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from drillkit import aws
-from drillkit.errors import AwsCallFailed, DrillError
+from drillkit.errors import AwsCallFailed
 from drillkit.spec import DynamoDbGlobalTable
+from drillkit.stores import removal
 
 KEY_PREFIX = "drillkit-heartbeat#"
 SORT_VALUE = "drillkit-heartbeat"
@@ -66,14 +68,12 @@ def remove(store: DynamoDbGlobalTable, drill_id: str) -> list[str]:
 
     Returns the problems, each naming the table and region; an item already gone is no problem.
     """
-    problems = []
-    for region in (store.primary_region, store.standby_region):
-        try:
+
+    def delete_in(region: str) -> Callable[[], None]:
+        def delete() -> None:
             with aws.aws_call("DeleteItem", f"{store.table} ({region})"):
                 _client(region, None).delete_item(TableName=store.table, Key=item_key(store, drill_id))
-        except AwsCallFailed as error:
-            if error.code not in ABSENT:
-                problems.append(str(error))
-        except DrillError as error:
-            problems.append(str(error))
-    return problems
+
+        return delete
+
+    return removal.problems([delete_in(store.primary_region), delete_in(store.standby_region)], ABSENT)

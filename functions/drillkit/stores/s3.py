@@ -9,12 +9,14 @@ Restore deletes every version of the object in the source bucket, and in the des
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
 from drillkit import aws
-from drillkit.errors import AwsCallFailed, DrillError
+from drillkit.errors import AwsCallFailed
 from drillkit.spec import S3Replication
+from drillkit.stores import removal
 
 KEY_NAME = "drillkit-heartbeat/"
 SEQ_METADATA = "drillkit-seq"
@@ -95,13 +97,5 @@ def _remove_versions(bucket: str, region: str, key: str) -> None:
 def remove(store: S3Replication, drill_id: str) -> list[str]:
     """Delete every version of the heartbeat object in the source and the destination; the problems, each named."""
     key = object_key(store, drill_id)
-    problems = []
-    for bucket, region in ((store.bucket, store.primary_region), (store.destination_bucket, store.standby_region)):
-        try:
-            _remove_versions(bucket, region, key)
-        except AwsCallFailed as error:
-            if error.code not in ABSENT:
-                problems.append(str(error))
-        except DrillError as error:
-            problems.append(str(error))
-    return problems
+    copies = ((store.bucket, store.primary_region), (store.destination_bucket, store.standby_region))
+    return removal.problems([functools.partial(_remove_versions, bucket, region, key) for bucket, region in copies], ABSENT)
