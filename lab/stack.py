@@ -161,5 +161,5 @@ def wait_until(condition: Any, timeout: float, what: str) -> None:
     while time.monotonic() < deadline:
         if condition():
             return
-        time.sleep(0.05)
+        time.sleep(0.01)  # the conditions are cheap to look at: a longer poll would only add to the lab's start
     raise TimeoutError(f"lab: {what} not reached after {timeout:g}s")
