@@ -15,7 +15,7 @@ from werkzeug.serving import make_server
 
 from drillkit_lab import moto_backends, template
 from drillkit_lab.events import ExecutionEvents, rules_from_template
-from drillkit_lab.extensions import LabExtensions, install_moto_patches, quiet_request_handler
+from drillkit_lab.extensions import LabExtensions, install_moto_patches, install_step_functions_patches, quiet_request_handler
 from drillkit_lab.in_process import InProcessSession
 from drillkit_lab.lambda_runtime import LambdaRuntime
 from drillkit_lab.physics.alarms import AlarmEvaluator, MetricSource
@@ -80,8 +80,8 @@ class Lab:
 
         session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=HOME_REGION)
         client_session = InProcessSession(session, endpoint, extensions)
-        # The stack first: its health checkers then settle (a second or two of waiting on probes) while the CPU
-        # provisions template.yaml, which nothing of the stack needs.
+        # What the stack serves with first: its health checkers then settle (a second of waiting on probes) while the
+        # CPU creates what they do not need: the stack's replicated data stores and template.yaml's resources.
         self._start_replication(ground_truth)  # before provisioning: UpdateTable ReplicaUpdates needs it
         builder = StackBuilder(self.stack, client_session, physics, ground_truth, ports)
         self._stoppers.append(builder.stop)
@@ -102,6 +102,8 @@ class Lab:
         # targets, so that no health check changes its status after the lab says it is ready.
         physics.settle_checks()
 
+        builder.create_data_stores()
+        install_step_functions_patches()
         stack = template.LabStack(template.load(self.project_root / "template.yaml"), STACK_NAME, HOME_REGION)
         stack.parameters["ObserveBatchSeconds"] = str(self.observe_batch_seconds)
         created = template.provision(stack, client_session, self.project_root)
