@@ -482,7 +482,8 @@ def share_botocore_loader() -> None:
 
     moto reads the same models once more, with its own extras, through a loader of its own that it creates anew
     for each service it parses requests for; each new loader lists botocore's four hundred service directories
-    again (about 50 ms each, 0.8 s of the lab's start). One moto loader per process: the same models, listed once.
+    again (20 to 50 ms each, a few tenths of a second of each lab start). One moto loader per process: the same
+    models, listed once.
     """
     import botocore.loaders
     import botocore.session

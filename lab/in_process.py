@@ -3,9 +3,9 @@
 The lab provisions its stack (seventy-odd calls) and runs its EventBridge stand-ins with boto3 clients of the
 local cloud. Each request still goes the whole way: botocore serializes and signs it, the local cloud's WSGI app
 (the lab's extensions, the Route 53 throttle, the usage meter, then moto) answers it in the AWS wire format, and
-botocore parses the answer and raises its errors as from AWS. Only the loopback connection and the HTTP server's
-thread per request are skipped: the same request, handed to the same WSGI app, where an HTTP round trip cost as
-much CPU as moto's own work. Drillkit's functions, the tests and the CLI still use the endpoint's socket.
+botocore parses the answer and raises its errors as from AWS; an app that fails answers 500, as the endpoint's
+server does. Only the loopback connection, the server's thread per request and the GIL's hand-overs between the
+two threads are skipped. Drillkit's functions, the tests and the CLI still use the endpoint's socket.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import sys
 import threading
+import traceback
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -22,6 +23,7 @@ from botocore.awsrequest import AWSPreparedRequest, AWSResponse, HeadersDict
 from werkzeug.test import run_wsgi_app
 
 WsgiApp = Callable[..., Iterable[bytes]]
+SERVER_ERROR = b"<!doctype html>\n<title>500 Internal Server Error</title>\n<h1>Internal Server Error</h1>\n"
 
 
 class _Body:
@@ -89,12 +91,16 @@ def answer(app: WsgiApp, request: AWSPreparedRequest) -> AWSResponse:
         body = body.read()
     if isinstance(body, str):
         body = body.encode()
-    app_iter, status, response_headers = run_wsgi_app(app, environ_of(request, body or b""), buffered=True)
     try:
-        data = b"".join(app_iter)
-    finally:
-        if hasattr(app_iter, "close"):
-            app_iter.close()
+        app_iter, status, response_headers = run_wsgi_app(app, environ_of(request, body or b""), buffered=True)
+        try:
+            data = b"".join(app_iter)
+        finally:
+            if hasattr(app_iter, "close"):
+                app_iter.close()
+    except Exception:  # noqa: BLE001 what the endpoint's server does with an app that fails: log it, answer 500
+        traceback.print_exc()
+        return AWSResponse(request.url, 500, HeadersDict({"Content-Type": "text/html; charset=utf-8"}), _Body(SERVER_ERROR))
     return AWSResponse(request.url, int(status.split(" ", 1)[0]), HeadersDict(response_headers.to_wsgi_list()), _Body(data))
 
 

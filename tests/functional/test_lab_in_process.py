@@ -14,6 +14,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.config import Config
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
@@ -92,3 +93,16 @@ def test_one_client_per_service_region_and_configuration(cloud: tuple[InProcessS
     assert session.client("ec2", region_name="us-east-1") is not first
     vpc = first.create_vpc(CidrBlock="10.1.0.0/16")["Vpc"]["VpcId"]
     assert [v["VpcId"] for v in session.client("ec2", region_name="us-west-2").describe_vpcs(VpcIds=[vpc])["Vpcs"]] == [vpc]
+
+
+def test_an_app_that_fails_answers_500_as_the_server_does():
+    # Given a local cloud whose app fails on a request
+    def failing(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        raise RuntimeError("the app broke")
+
+    session = InProcessSession(boto3.session.Session(aws_access_key_id="t", aws_secret_access_key="t"), ENDPOINT, failing)
+    client = session.client("sqs", region_name="us-east-1", config=Config(retries={"max_attempts": 1, "mode": "standard"}))
+    # When the lab calls it, then the call fails with the HTTP server's 500, not with the app's exception
+    with pytest.raises(ClientError) as error:
+        client.list_queues()
+    assert error.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
