@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import signal
 import sys
@@ -10,8 +11,6 @@ import threading
 from pathlib import Path
 
 from drillkit_lab import tether
-from drillkit_lab.lab import Lab
-from drillkit_lab.stackspec import StackInvalid, load_stack
 
 
 def _log_to(path: Path) -> None:
@@ -23,6 +22,15 @@ def _log_to(path: Path) -> None:
 
 
 def main() -> int:
+    # Python's cyclic garbage collector traverses every object it tracks, again and again as their number grows:
+    # while the lab imports moto and loads the AWS API models (a million objects or more, all of them kept) it
+    # cost more than a second of CPU at each start, and collected next to nothing. Off until the lab is up, then
+    # what the start built is frozen out of later collections (gc.freeze: long-lived, never garbage), so that
+    # they do not traverse it either while a drill runs.
+    gc.disable()
+    from drillkit_lab.lab import Lab
+    from drillkit_lab.stackspec import StackInvalid, load_stack
+
     parser = argparse.ArgumentParser(prog="python -m drillkit_lab", description="Run the drillkit local lab.")
     parser.add_argument("--work-dir", type=Path, default=Path(".drillkit"), help="where lab.json, logs and the ground truth go")
     parser.add_argument("--observe-batch-seconds", type=int, default=60)
@@ -55,6 +63,8 @@ def main() -> int:
     lab = Lab(work_dir=args.work_dir, observe_batch_seconds=args.observe_batch_seconds, stack=stack)
     try:
         info = lab.start(progress=lambda message: print(f"lab: {message}", flush=True))
+        gc.freeze()
+        gc.enable()
         print(f"lab: ready in {info['ready_seconds']:.1f}s; {lab.lab_file}", flush=True)
         # Python runs a signal handler in the main thread, and only when that thread runs: a wait without a
         # timeout may never wake for it (the signal lands on one of the lab's many threads). Wake to look.

@@ -15,12 +15,12 @@ A WSGI layer in front of moto's server:
   Usage (lab only)               GET /_lab/usage   every request and Lambda invocation so far (usage.py), for the cost model
 Everything else goes to moto unchanged.
 
-And every patch the lab makes to moto itself (install_moto_patches, at the end of this module): Step Functions
-execution on, StopExecution and TimeoutSeconds as AWS ends an execution, DescribeAlarmHistory, DescribeTargetHealth
-from the ALB's own checks, deregistration draining, DescribeGlobalClusters showing the database physics, EC2's
-catalogues trimmed to the lab's regions, DynamoDB global tables (ReplicaUpdates, Replicas, writes replicated) and S3
-replication (ReplicationStatus, replicas, the stored rule as GetBucketReplication answers it). No other module of the
-lab changes moto.
+And every patch the lab makes to moto itself (install_moto_patches and install_step_functions_patches, at the end
+of this module): Step Functions execution on, StopExecution and TimeoutSeconds as AWS ends an execution,
+DescribeAlarmHistory, DescribeTargetHealth from the ALB's own checks, deregistration draining,
+DescribeGlobalClusters showing the database physics, EC2's catalogues trimmed to the lab's regions, DynamoDB global
+tables (ReplicaUpdates, Replicas, writes replicated) and S3 replication (ReplicationStatus, replicas, the stored
+rule as GetBucketReplication answers it). No other module of the lab changes moto.
 """
 
 from __future__ import annotations
@@ -394,19 +394,17 @@ def _data_api_field(value: Any) -> dict[str, Any]:
 
 # == every patch the lab makes to moto ========================================================================
 # moto is the local cloud; where it lacks an API or behaves unlike AWS, the lab changes it here and nowhere else.
-# Each patch is installed once per process (install_moto_patches), before the local cloud serves.
+# Each patch is installed once per process (install_moto_patches), before the local cloud serves; Step Functions'
+# (install_step_functions_patches) before its first Step Functions request.
 
 
 def install_moto_patches(regions: set[str]) -> None:
-    """Every change the lab makes to moto's models and responses; call before moto's EC2 models are imported."""
+    """Every change the lab makes to moto's models and responses but Step Functions'; call before moto's EC2 models
+    are imported."""
     # The lab registers the images it launches; loading moto's catalogue of public AMIs costs seconds and memory.
     os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
     share_botocore_loader()
     trim_instance_type_offerings(regions)
-    enable_step_functions_execution()
-    install_stop_at_once()
-    install_sync_execution()
-    install_tolerated_failures()
     install_describe_alarm_history()
     install_describe_target_health()
     install_target_draining()
@@ -415,6 +413,18 @@ def install_moto_patches(regions: set[str]) -> None:
     install_s3_replication()
     install_acm_validation()
     install_lambda_vpc_id()
+
+
+def install_step_functions_patches() -> None:
+    """Step Functions as AWS runs it: executions on, StopExecution and .sync children, tolerated failures.
+
+    Apart from the others because it imports moto's Step Functions interpreter (and, through it, Batch): the lab
+    installs it once its stack is up, while the Route 53 checkers settle, before template.yaml's state machines.
+    """
+    enable_step_functions_execution()
+    install_stop_at_once()
+    install_sync_execution()
+    install_tolerated_failures()
 
 
 def install_lambda_vpc_id() -> None:
@@ -469,12 +479,21 @@ def share_botocore_loader() -> None:
     start on this machine); mock_aws drops boto3's default session at every start, so each test that opens an
     account parses again every model its clients use. The models are botocore's installed data files, the same
     for every session; a loader caches what it parsed, so sharing one shares the parse.
+
+    moto reads the same models once more, with its own extras, through a loader of its own that it creates anew
+    for each service it parses requests for; each new loader lists botocore's four hundred service directories
+    again (20 to 50 ms each, a few tenths of a second of each lab start). One moto loader per process: the same
+    models, listed once.
     """
     import botocore.loaders
     import botocore.session
+    import moto.core.loaders
+    import moto.core.utils
 
     if getattr(botocore.session.create_loader, "_lab", False):
         return
+    moto_loader = moto.core.loaders.create_loader()
+    moto.core.utils.create_loader = lambda: moto_loader
     loaders: dict[str | None, botocore.loaders.Loader] = {}
     create = botocore.loaders.create_loader
 

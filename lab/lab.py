@@ -15,7 +15,8 @@ from werkzeug.serving import make_server
 
 from drillkit_lab import moto_backends, template
 from drillkit_lab.events import ExecutionEvents, rules_from_template
-from drillkit_lab.extensions import LabExtensions, install_moto_patches, quiet_request_handler
+from drillkit_lab.extensions import LabExtensions, install_moto_patches, install_step_functions_patches, quiet_request_handler
+from drillkit_lab.in_process import InProcessSession
 from drillkit_lab.lambda_runtime import LambdaRuntime
 from drillkit_lab.physics.alarms import AlarmEvaluator, MetricSource
 from drillkit_lab.physics.dns import LabDNSServer
@@ -78,7 +79,31 @@ class Lab:
         say(f"local cloud on {endpoint}")
 
         session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=HOME_REGION)
-        client_session = _EndpointSession(session, endpoint)
+        client_session = InProcessSession(session, endpoint, extensions)
+        # What the stack serves with first: its health checkers then settle (a second of waiting on probes) while the
+        # CPU creates what they do not need: the stack's replicated data stores and template.yaml's resources.
+        self._start_replication(ground_truth)  # before provisioning: UpdateTable ReplicaUpdates needs it
+        builder = StackBuilder(self.stack, client_session, physics, ground_truth, ports)
+        self._stoppers.append(builder.stop)
+        stack_info = builder.create(moto_backends.region, moto_backends.rds(), self.work_dir)
+        # Route 53's checkers start once the endpoints they check are up (as they did when the checks were created last).
+        physics.start()
+        self._stoppers.append(physics.stop)
+        extensions.database = builder.database
+        self._start_alarms(stack_info, physics, builder, client_session, ground_truth)
+        dns_server = LabDNSServer(physics)
+        dns_server.start()
+        self._stoppers.append(dns_server.stop)
+        # Ready once every health check has a status and every target its verdict (healthy or not: a stack may be
+        # broken on purpose), as a stack that has been up for a while: a drill starts from a settled stack.
+        wait_until(lambda: all(b.targets_judged() for b in builder.load_balancers), 15, "target health checks reporting")
+        # A Route 53 checker that probed while the apps were starting took that failure as its status and needs its
+        # failure threshold of passing checks to come back: start the checks' verdicts afresh from the settled
+        # targets, so that no health check changes its status after the lab says it is ready.
+        physics.settle_checks()
+
+        builder.create_data_stores()
+        install_step_functions_patches()
         stack = template.LabStack(template.load(self.project_root / "template.yaml"), STACK_NAME, HOME_REGION)
         stack.parameters["ObserveBatchSeconds"] = str(self.observe_batch_seconds)
         created = template.provision(stack, client_session, self.project_root)
@@ -95,41 +120,10 @@ class Lab:
         schedules.start()
         self._stoppers.append(schedules.stop)
 
-        self._start_replication(ground_truth)  # before provisioning: UpdateTable ReplicaUpdates needs it
-        builder = StackBuilder(self.stack, client_session, physics, ground_truth, ports)
-        self._stoppers.append(builder.stop)
-        stack_info = builder.create(moto_backends.region, moto_backends.rds(), self.work_dir)
-        # Route 53's checkers start once the endpoints they check are up (as they did when the checks were created last).
-        physics.start()
-        self._stoppers.append(physics.stop)
-        extensions.database = builder.database
-        alarm_regions = sorted({a["region"] for a in stack_info["alarms"]})
-        if alarm_regions:
-            evaluator = AlarmEvaluator(
-                moto_backends.cloudwatch(),
-                MetricSource(physics, builder.load_balancers),
-                lambda region, topic, subject, message: client_session.client("sns", region_name=region).publish(
-                    TopicArn=topic, Subject=subject, Message=message
-                ),
-                ground_truth,
-                alarm_regions,
-            )
-            evaluator.start()
-            self._stoppers.append(evaluator.stop)
-        dns_server = LabDNSServer(physics)
-        dns_server.start()
-        self._stoppers.append(dns_server.stop)
-        primary = stack_info["regions"]["primary"]
         checks = [r["health_check_id"] for r in stack_info["regions"].values() if r["health_check_id"]]
-        # Ready once every health check has a status and every target its verdict (healthy or not: a stack may be
-        # broken on purpose), as a stack that has been up for a while: a drill starts from a settled stack.
-        wait_until(lambda: all(b.targets_judged() for b in builder.load_balancers), 15, "target health checks reporting")
-        # A Route 53 checker that probed while the apps were starting took that failure as its status and needs its
-        # failure threshold of passing checks to come back: start the checks' verdicts afresh from the settled
-        # targets, so that no health check changes its status after the lab says it is ready.
-        physics.settle_checks()
         wait_until(physics.checks_settled, 45, "health checks reporting")
         wait_until(lambda: all(physics.healthy(c) is not None for c in checks), 15, "health checks reporting")
+        primary = stack_info["regions"]["primary"]
         say(
             f"stack {self.stack.name}: {stack_info['public_name']} -> {primary['dns_answer']} ({primary['region']}), "
             f"DNS on 127.0.0.1:{dns_server.port}"
@@ -178,6 +172,25 @@ class Lab:
         partial.replace(self.lab_file)
         return self.info
 
+    def _start_alarms(
+        self, stack_info: dict[str, Any], physics: Route53Physics, builder: StackBuilder, session: Any, ground_truth: GroundTruth
+    ) -> None:
+        """CloudWatch's alarm evaluation, for the regions the stack has alarms in."""
+        alarm_regions = sorted({a["region"] for a in stack_info["alarms"]})
+        if not alarm_regions:
+            return
+        evaluator = AlarmEvaluator(
+            moto_backends.cloudwatch(),
+            MetricSource(physics, builder.load_balancers),
+            lambda region, topic, subject, message: session.client("sns", region_name=region).publish(
+                TopicArn=topic, Subject=subject, Message=message
+            ),
+            ground_truth,
+            alarm_regions,
+        )
+        evaluator.start()
+        self._stoppers.append(evaluator.stop)
+
     def _start_replication(self, ground_truth: GroundTruth) -> None:
         """DynamoDB global tables and S3 replication, each table and bucket with its lag from the stack spec."""
         physics = Replication(moto_backends.dynamodb, moto_backends.s3, moto_backends.iam, ground_truth)
@@ -203,14 +216,3 @@ class Lab:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-class _EndpointSession:
-    """A boto3 session whose clients all talk to the lab endpoint."""
-
-    def __init__(self, session: boto3.session.Session, endpoint: str):
-        self._session = session
-        self._endpoint = endpoint
-
-    def client(self, service: str, **kwargs: Any) -> Any:
-        return self._session.client(service, endpoint_url=self._endpoint, **kwargs)

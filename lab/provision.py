@@ -91,6 +91,12 @@ class Provisioner:
         self.load_balancer_names: dict[str, str] = {}  # role -> its ALB's name (the physics names itself after it)
 
     def create(self) -> dict[str, Any]:
+        info = self.create_serving()
+        info.update(self.create_data_stores(info["regions"]))
+        return info
+
+    def create_serving(self) -> dict[str, Any]:
+        """Everything but the replicated data stores: what the physics brings to life and Route 53 checks."""
         regions = {role: self._region(role, region) for role, region in self.spec.regions().items()}
         if self.spec.database is not None:
             self._database(regions, global_cluster_id(self.spec))
@@ -99,8 +105,6 @@ class Provisioner:
             info["health_check_id"] = checks.get(role)
         alarms, alerts = self._alarms(regions)
         automation_rules = self._automation_rules(regions, alerts)
-        tables = [self._global_table(table, regions) for table in self.spec.tables]
-        buckets = [self._replicated_bucket(bucket, regions) for bucket in self.spec.buckets]
         peering = self._peering(regions) if self.spec.peering is not None else None
         backup = self._backup(regions) if self.spec.backup is not None else None
         return {
@@ -116,8 +120,13 @@ class Provisioner:
             "alarms": alarms,
             "alerts": alerts,
             "automation_rules": automation_rules,
-            "tables": tables,
-            "buckets": buckets,
+        }
+
+    def create_data_stores(self, regions: dict[str, dict[str, Any]]) -> dict[str, Any]:
+        """DynamoDB global tables and S3 replication (the lab's replication physics must be running)."""
+        return {
+            "tables": [self._global_table(table, regions) for table in self.spec.tables],
+            "buckets": [self._replicated_bucket(bucket, regions) for bucket in self.spec.buckets],
         }
 
     # -- one region: VPC, subnets, security group, targets, ALB, target group, listener ---------

@@ -50,17 +50,23 @@ class StackBuilder:
         self.peer_services: list[PeerService] = []
         self.tls: LabCertificates | None = None
         self.info: dict[str, Any] = {}
+        self._provisioner: Provisioner | None = None
 
     def create(self, backends_for: Any, rds_backends: Any = None, work_dir: Any = None) -> dict[str, Any]:
         specs = self.spec.regions().values()
         if any(r.front == "apigw" for r in specs) or any(r.alb.listener.protocol == "HTTPS" for r in specs):
             api_names = [f"*.execute-api.{r.region}.amazonaws.com" for r in specs]
             self.tls = LabCertificates([self.spec.route53.public_name, *api_names], work_dir)
-        provisioner = Provisioner(self.spec, self.session, self.tls)
-        self.info = provisioner.create()
-        self._bring_to_life(provisioner, backends_for, rds_backends, work_dir)
+        self._provisioner = Provisioner(self.spec, self.session, self.tls)
+        self.info = self._provisioner.create_serving()
+        self._bring_to_life(self._provisioner, backends_for, rds_backends, work_dir)
         self.info["tls_ca_pem"] = self.tls.ca_pem if self.tls else None
         return self.info
+
+    def create_data_stores(self) -> None:
+        """The stack's replicated tables and buckets, into ``info`` (nothing the physics of ``create`` needs)."""
+        assert self._provisioner is not None, "create the stack first"
+        self.info.update(self._provisioner.create_data_stores(self.info["regions"]))
 
     # -- the physics: what runs locally to make the provisioned stack behave ------------------------
     def _bring_to_life(self, provisioner: Provisioner, backends_for: Any, rds_backends: Any, work_dir: Any) -> None:
@@ -209,5 +215,5 @@ def wait_until(condition: Any, timeout: float, what: str) -> None:
     while time.monotonic() < deadline:
         if condition():
             return
-        time.sleep(0.05)
+        time.sleep(0.01)  # the conditions are cheap to look at: a longer poll would only add to the lab's start
     raise TimeoutError(f"lab: {what} not reached after {timeout:g}s")

@@ -22,7 +22,11 @@ ACCOUNT_ID = "123456789012"
 SUB_VARIABLE = re.compile(r"\$\{([^}!]+)\}")
 
 
-class CfnLoader(yaml.SafeLoader):
+# libyaml's parser when PyYAML was built with it (its wheels are): template.yaml loads in 10 ms instead of 75.
+SafeLoader = yaml.CSafeLoader if yaml.__with_libyaml__ else yaml.SafeLoader
+
+
+class CfnLoader(SafeLoader):  # type: ignore[misc,valid-type]
     """YAML with CloudFormation's short-form tags (!Ref, !GetAtt, !Sub, ...)."""
 
 

@@ -608,6 +608,11 @@ def lab_verbose(flag: bool) -> bool:
     return flag or os.environ.get(LAB_LOG_VARIABLE, "").strip().lower() == "debug"
 
 
+# How often `drillkit lab up` and the demo look for lab.json: a stat a poll, so often enough to add little to the
+# lab's start (half a poll on average).
+LAB_FILE_POLL_SECONDS = 0.02
+
+
 class LabProcess:
     """The lab in a child process (drillkit never imports drillkit_lab).
 
@@ -641,7 +646,7 @@ class LabProcess:
             if time.monotonic() > deadline:
                 self.stop()
                 raise DrillError(f"the lab was not ready after {timeout:g}s; see {self.log_file}")
-            time.sleep(0.1)
+            time.sleep(LAB_FILE_POLL_SECONDS)
         return client.from_lab_file(self.lab_file)
 
     def stop(self) -> None:
