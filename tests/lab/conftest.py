@@ -237,9 +237,9 @@ WEIGHTS = {
     "test_defects_other_region.py": 0.7,
     "test_lifecycle.py": 0.7,
     "test_region_failover_drill.py": 0.7,
+    "test_calculated_health_check.py": 0.6,
     "test_replication_physics.py": 0.5,
     "test_alb_connections.py": 0.4,
-    "test_calculated_health_check.py": 0.4,
 }
 DEFAULT_SCENARIO_GROUPS = 3  # the default stack's scenarios, dealt out over this many groups
 
