@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +26,10 @@ LOOPBACK = ["127.0.0.1"]
 # mock_aws drops boto3's default session at each start, and moto builds every backend from a fresh Session: each
 # test that opens an account would parse again every AWS API model it touches (about a second a test).
 share_botocore_loader()
+# moto fills each region's EC2 backend with its catalogue of public AMIs when an account opens: about 0.6 s a region
+# for every test that touches EC2, and no test uses them (the lab's stacks register their own image). The lab sets
+# the same (drillkit_lab.extensions); a test that wants the catalogue can still set the variable itself.
+os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

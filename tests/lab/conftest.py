@@ -217,26 +217,29 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningLab]:
 # Each worker runs one group at a time, on its own labs (own ports, own work directory). A module's tests stay
 # together (they share its module-scoped lab or drill), except where a module is many independent drills on the
 # session's lab: those split into groups that other workers can take. The longest groups are handed out first,
-# so that no worker starts a long module while the others sit idle. Weights: roughly minutes on 2 cores.
+# so that no worker starts a long module while the others sit idle. Weights: a module's worker-minutes in a timed
+# `make test` (three workers on 2 cores), scaled by what each module measured before and after its waits were cut
+# (docs/performance.md, "Time to test"); a module not listed weighs 0.5.
 WEIGHTS = {
-    "test_scenarios.py": 8,
-    "test_harness.py": 8,
-    "test_guardrails.py": 6,
-    "test_lab_faithfulness.py": 6,
-    "test_lifecycle.py": 5,
-    "test_defects.py": 5,
-    "test_gameday.py": 4,
-    "test_safety_net.py": 4,
-    "test_defects_network.py": 3,
-    "test_defects_other_region.py": 3,
-    "test_waits.py": 3,
-    "test_alb_connections.py": 3,
-    "test_evidence_export.py": 3,
-    "test_aurora_global_restore.py": 3,
-    "test_data_stores.py": 2,
-    "test_lab_cli.py": 2,
-    "test_region_failover_drill.py": 2,
-    "test_replication_physics.py": 1.5,
+    "test_harness.py": 5.9,
+    "test_scenarios.py": 4.6,
+    "test_gameday.py": 2.3,
+    "test_safety_net.py": 1.8,
+    "test_guardrails.py": 1.7,
+    "test_aurora_global_restore.py": 1.6,
+    "test_defects_network.py": 1.5,
+    "test_lab_cli.py": 1.4,
+    "test_data_stores.py": 1.4,
+    "test_lab_faithfulness.py": 1.2,
+    "test_defects.py": 1.2,
+    "test_waits.py": 1.2,
+    "test_evidence_export.py": 1.2,
+    "test_defects_other_region.py": 0.7,
+    "test_lifecycle.py": 0.7,
+    "test_region_failover_drill.py": 0.7,
+    "test_calculated_health_check.py": 0.6,
+    "test_replication_physics.py": 0.5,
+    "test_alb_connections.py": 0.4,
 }
 DEFAULT_SCENARIO_GROUPS = 3  # the default stack's scenarios, dealt out over this many groups
 
@@ -271,7 +274,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     def weight(name: str) -> float:
         module = name.split("::")[0]
         shares = sum(1 for other in groups if other.split("::")[0] == module)
-        return WEIGHTS.get(module, 1) / shares
+        return WEIGHTS.get(module, 0.5) / shares
 
     ordered = [item for name in sorted(groups, key=lambda n: -weight(n)) for item in groups[name]]
     others = [item for item in items if here not in item.path.parents]

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,13 +14,49 @@ import yaml
 
 from ..conftest import ROOT
 from ..reports import assert_valid_report
-from .conftest import run_drill, running_lab, wait_for
+from .conftest import RunningLab, run_drill, running_lab, wait_for
 
 pytestmark = pytest.mark.lab
 STACK = ROOT / "tests" / "lab" / "stacks" / "defects-port-no-secondary.yaml"
 
 
-def test_no_secondary_and_a_health_check_that_misses_the_listener_end_fail_before_anything_is_touched(tmp_path):
+@pytest.fixture(scope="module")
+def port_no_secondary(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningLab]:
+    """One lab of the stack for its knobs' physics and for the drill it refuses (which touches nothing)."""
+    with running_lab(tmp_path_factory.mktemp("port-no-secondary"), STACK) as lab:
+        yield lab
+
+
+def test_knobs_health_check_on_a_port_the_alb_does_not_serve_no_secondary_and_a_standby_that_never_gets_healthy(
+    port_no_secondary,
+):
+    # The stack's knobs behave as their AWS counterparts do (as in tests/lab/test_lab_faithfulness.py: no drill code).
+    lab = port_no_secondary
+    standby = lab.region("standby")
+    wait_for(lambda: lab.health_check_healthy() is False, 5, "HTTPS:443 check against an HTTP:80 ALB fails")
+    assert all(o["StatusReport"]["Status"].startswith("Failure") for o in lab.observations("primary"))
+    # Without a SECONDARY record Route 53 can only answer the primary, healthy or not.
+    records = lab.client("route53").list_resource_record_sets(HostedZoneId=lab.info["hosted_zone_id"])["ResourceRecordSets"]
+    assert [r.get("Failover") for r in records if r["Name"] == lab.info["public_name"]] == ["PRIMARY"]
+    assert lab.dns_answer() == [lab.region("primary")["dns_answer"]]
+    # The standby's targets answer 500 on their health path: never healthy, and the ALB fails open to them.
+    assert wait_for(lambda: lab.events_since(0, "target_health", healthy=False), 10, "standby targets unhealthy")
+    assert not lab.events_since(0, "target_health", load_balancer=alb_name(standby), healthy=True)
+    assert lab.get(standby["address"])[0] == 500
+    # Alarms: one fires without telling anyone, one names its ALB by ARN and never sees data, one works.
+    wait_for(lambda: lab.events_since(0, "alarm", name="primary-check-no-actions", state="ALARM"), 5, "no-actions alarm fires")
+    wait_for(lambda: lab.events_since(0, "alarm", name="standby-hosts", state="ALARM"), 10, "the well-made alarm fires")
+    assert lab.events_since(0, "notification", alarm="primary-check-no-actions") == []
+    assert lab.events_since(0, "notification", alarm="standby-hosts")
+    cloudwatch = lab.client("cloudwatch", "us-west-2")
+    by_arn = cloudwatch.describe_alarms(AlarmNames=["standby-hosts-by-arn"])["MetricAlarms"][0]
+    assert by_arn["StateValue"] == "INSUFFICIENT_DATA"
+    assert lab.events_since(0, "alarm", name="standby-hosts-by-arn", state="ALARM") == []
+
+
+def test_no_secondary_and_a_health_check_that_misses_the_listener_end_fail_before_anything_is_touched(
+    port_no_secondary, tmp_path
+):
     scenario = yaml.safe_load((ROOT / "scenarios" / "fail-targets-deregister.yaml").read_text())
     scenario.pop("data")  # this stack has no database, so no RPO either
     scenario["objectives"].pop("rpo_seconds")
@@ -27,34 +64,34 @@ def test_no_secondary_and_a_health_check_that_misses_the_listener_end_fail_befor
         {"name": "primary-check-no-actions", "region": "us-east-1"},
         {"name": "standby-hosts-by-arn", "region": "us-west-2"},
     ]
-    with running_lab(tmp_path / "lab", STACK) as lab:
-        wait_for(lambda: lab.health_check_healthy() is False, 10, "the HTTPS:443 check against an HTTP:80 ALB fails")
-        targets_before = lab.client("elbv2").describe_target_health(TargetGroupArn=lab.region("primary")["target_group_arn"])
+    lab = port_no_secondary
+    wait_for(lambda: lab.health_check_healthy() is False, 10, "the HTTPS:443 check against an HTTP:80 ALB fails")
+    targets_before = lab.client("elbv2").describe_target_health(TargetGroupArn=lab.region("primary")["target_group_arn"])
 
-        report = run_drill(lab, scenario, tmp_path / "reports")
+    report = run_drill(lab, scenario, tmp_path / "reports")
 
-        assert_valid_report(report)
-        assert report["verdict"] == "FAIL"
-        assert report["injected_at"] is None and report["measurements"] == {}
-        findings = {f["code"]: f["message"] for f in report["findings"]}
-        assert "no SECONDARY failover record for app.drillkit.lab. A" in findings["NO_SECONDARY_RECORD"]
-        mismatch = findings["HEALTH_CHECK_LISTENER_MISMATCH"]
-        assert "probes HTTPS:443" in mismatch and "listens on HTTP:80" in mismatch and "can never pass" in mismatch
-        assert "has no alarm actions" in findings["ALARM_WITHOUT_ACTIONS"]
-        assert "dimension LoadBalancer=arn:aws:elasticloadbalancing:us-west-2:" in findings["ALARM_DIMENSION_IS_ARN"]
-        # The cause, not the symptom: what Route 53's checkers reported, what the check requests, and what
-        # drillkit's own request to the check's endpoint answered.
-        cause = findings["PRIMARY_HEALTH_CHECK_UNHEALTHY"]
-        assert f"it requests HTTPS:443 /health on {lab.region('primary')['alb_dns_name']}" in cause, cause
-        assert "Route 53's checkers report: Failure: Connection refused. The endpoint is not listening on the port." in cause
-        assert "drillkit's own request: HTTPS" in cause and "ConnectionRefusedError" in cause
-        # Nothing was injected, nothing changed, and the environment is free again.
-        assert not [i for i in lab.ledger_items() if str(i["sk"]).startswith("UNDO#")]
-        targets_after = lab.client("elbv2").describe_target_health(TargetGroupArn=lab.region("primary")["target_group_arn"])
-        assert [t["Target"] for t in targets_after["TargetHealthDescriptions"]] == [
-            t["Target"] for t in targets_before["TargetHealthDescriptions"]
-        ]
-        assert not [i for i in lab.ledger_items() if i["sk"] == "LOCK"]
+    assert_valid_report(report)
+    assert report["verdict"] == "FAIL"
+    assert report["injected_at"] is None and report["measurements"] == {}
+    findings = {f["code"]: f["message"] for f in report["findings"]}
+    assert "no SECONDARY failover record for app.drillkit.lab. A" in findings["NO_SECONDARY_RECORD"]
+    mismatch = findings["HEALTH_CHECK_LISTENER_MISMATCH"]
+    assert "probes HTTPS:443" in mismatch and "listens on HTTP:80" in mismatch and "can never pass" in mismatch
+    assert "has no alarm actions" in findings["ALARM_WITHOUT_ACTIONS"]
+    assert "dimension LoadBalancer=arn:aws:elasticloadbalancing:us-west-2:" in findings["ALARM_DIMENSION_IS_ARN"]
+    # The cause, not the symptom: what Route 53's checkers reported, what the check requests, and what
+    # drillkit's own request to the check's endpoint answered.
+    cause = findings["PRIMARY_HEALTH_CHECK_UNHEALTHY"]
+    assert f"it requests HTTPS:443 /health on {lab.region('primary')['alb_dns_name']}" in cause, cause
+    assert "Route 53's checkers report: Failure: Connection refused. The endpoint is not listening on the port." in cause
+    assert "drillkit's own request: HTTPS" in cause and "ConnectionRefusedError" in cause
+    # Nothing was injected, nothing changed, and the environment is free again.
+    assert not [i for i in lab.ledger_items() if str(i["sk"]).startswith("UNDO#")]
+    targets_after = lab.client("elbv2").describe_target_health(TargetGroupArn=lab.region("primary")["target_group_arn"])
+    assert [t["Target"] for t in targets_after["TargetHealthDescriptions"]] == [
+        t["Target"] for t in targets_before["TargetHealthDescriptions"]
+    ]
+    assert not [i for i in lab.ledger_items() if i["sk"] == "LOCK"]
 
 
 # -- standby readiness (blocking) and the advisory catalogue ---------------------------------------------

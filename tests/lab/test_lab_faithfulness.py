@@ -2,14 +2,14 @@
 
 Driven only with plain boto3 calls against the local cloud and plain DNS/HTTP queries: no drill code.
 Timings come from the ground-truth log; the default stack checks every 1 s with a threshold of 3.
+The shipped alb-lambda and apigw stacks are checked the same way in test_scenarios.py, on the labs their scenarios
+run on; the defects-port-no-secondary knobs in test_defects.py, on the lab of the drill it refuses.
 """
 
 from __future__ import annotations
 
-import http.client
 import json
 import socket
-import ssl
 import time
 from pathlib import Path
 
@@ -215,32 +215,6 @@ def test_a_network_acl_deny_on_the_alb_subnets_blocks_it_too(lab):
     steady(lab)
 
 
-def test_knobs_health_check_on_a_port_the_alb_does_not_serve_no_secondary_and_a_standby_that_never_gets_healthy(tmp_path):
-    with running_lab(tmp_path / "lab", STACKS / "defects-port-no-secondary.yaml") as lab:
-        standby = lab.region("standby")
-        wait_for(lambda: lab.health_check_healthy() is False, 5, "HTTPS:443 check against an HTTP:80 ALB fails")
-        assert all(o["StatusReport"]["Status"].startswith("Failure") for o in lab.observations("primary"))
-        # Without a SECONDARY record Route 53 can only answer the primary, healthy or not.
-        records = lab.client("route53").list_resource_record_sets(HostedZoneId=lab.info["hosted_zone_id"])["ResourceRecordSets"]
-        assert [r.get("Failover") for r in records if r["Name"] == lab.info["public_name"]] == ["PRIMARY"]
-        assert primary_answer(lab)
-        # The standby's targets answer 500 on their health path: never healthy, and the ALB fails open to them.
-        assert wait_for(lambda: lab.events_since(0, "target_health", healthy=False), 10, "standby targets unhealthy")
-        assert not lab.events_since(0, "target_health", load_balancer=alb_name(standby), healthy=True)
-        assert lab.get(standby["address"])[0] == 500
-        # Alarms: one fires without telling anyone, one names its ALB by ARN and never sees data, one works.
-        wait_for(
-            lambda: lab.events_since(0, "alarm", name="primary-check-no-actions", state="ALARM"), 5, "no-actions alarm fires"
-        )
-        wait_for(lambda: lab.events_since(0, "alarm", name="standby-hosts", state="ALARM"), 10, "the well-made alarm fires")
-        assert lab.events_since(0, "notification", alarm="primary-check-no-actions") == []
-        assert lab.events_since(0, "notification", alarm="standby-hosts")
-        cloudwatch = lab.client("cloudwatch", "us-west-2")
-        by_arn = cloudwatch.describe_alarms(AlarmNames=["standby-hosts-by-arn"])["MetricAlarms"][0]
-        assert by_arn["StateValue"] == "INSUFFICIENT_DATA"
-        assert lab.events_since(0, "alarm", name="standby-hosts-by-arn", state="ALARM") == []
-
-
 def test_knobs_string_match_and_path_not_served_fail_and_with_both_unhealthy_dns_answers_the_primary(tmp_path):
     with running_lab(tmp_path / "lab", STACKS / "defects-path-string.yaml") as lab:
         wait_for(lambda: lab.health_check_healthy("primary") is False, 5, "string match fails")
@@ -379,52 +353,3 @@ def test_a_global_failover_fails_the_primary_deep_health_so_traffic_follows_the_
     wait_for(lambda: lab.events_since(switched_at, "health_check", id=primary["health_check_id"], healthy=True), 10, "healthy")
     wait_for(lambda: primary_answer(lab), 2, "DNS answers the primary again")
     steady(lab)
-
-
-def test_alb_with_lambda_targets_fails_over_when_the_function_is_throttled(tmp_path):
-    with running_lab(tmp_path / "lab", Path(__file__).parents[2] / "lab" / "stacks" / "alb-lambda.yaml") as lab:
-        primary = lab.region("primary")
-        function_arn = primary["targets"][0]["Id"]
-        status, body = lab.get(primary["address"])
-        assert (status, body["region"]) == (200, "us-east-1")
-        lambda_client = lab.client("lambda", primary["region"])
-        throttled_at = time.time()
-        lambda_client.put_function_concurrency(FunctionName=function_arn, ReservedConcurrentExecutions=0)
-        assert lab.get(primary["address"])[0] == 503
-        wait_for(lambda: went_unhealthy(lab, throttled_at), 10, "health check fails on the throttled function")
-        wait_for(lambda: standby_answer(lab), 2, "DNS answers the standby")
-        lambda_client.delete_function_concurrency(FunctionName=function_arn)
-        steady(lab)
-
-
-def https_get(lab, role: str, path: str) -> int:
-    context = ssl.create_default_context(cadata=lab.info["tls_ca_pem"])
-    address, port = lab.region(role)["address"], lab.info["ports"]["443"]
-    connection = http.client.HTTPSConnection(address, port, timeout=2, context=context)
-    # Connect to the region's address while TLS checks the certificate against the public name.
-    connection.sock = context.wrap_socket(socket.create_connection((address, port), 2), server_hostname="app.drillkit.lab")
-    try:
-        connection.request("GET", path, headers={"Host": "app.drillkit.lab"})
-        return connection.getresponse().status
-    finally:
-        connection.close()
-
-
-def test_api_gateway_stack_serves_https_and_fails_over_by_cname_when_the_function_is_throttled(tmp_path):
-    with running_lab(tmp_path / "lab", Path(__file__).parents[2] / "lab" / "stacks" / "apigw.yaml") as lab:
-        primary, standby = lab.region("primary"), lab.region("standby")
-        records = lab.client("route53").list_resource_record_sets(HostedZoneId=lab.info["hosted_zone_id"])["ResourceRecordSets"]
-        cnames = {r["Failover"]: r["ResourceRecords"][0]["Value"] for r in records if r.get("Failover")}
-        assert cnames == {"PRIMARY": primary["api_regional_domain_name"], "SECONDARY": standby["api_regional_domain_name"]}
-        assert lab.dns_answer() == [primary["address"]]  # the CNAME, followed to the primary API
-        assert https_get(lab, "primary", "/health") == 200  # the lab's certificate verifies for the public name
-        assert https_get(lab, "primary", "/not-a-route") == 403  # API Gateway's answer for an undefined path
-        throttled_at = time.time()
-        lab.client("lambda", primary["region"]).put_function_concurrency(
-            FunctionName=primary["function_arn"], ReservedConcurrentExecutions=0
-        )
-        assert https_get(lab, "primary", "/health") == 500
-        wait_for(lambda: went_unhealthy(lab, throttled_at), 10, "HTTPS health check fails")
-        wait_for(lambda: lab.dns_answer() == [standby["address"]], 2, "DNS answers the standby's API")
-        answers = lab.events_since(throttled_at, "dns_answer")
-        assert answers[-1]["value"] == standby["api_regional_domain_name"]

@@ -12,7 +12,11 @@ describes the same after the drill as before it.
 from __future__ import annotations
 
 import contextlib
+import http.client
 import json
+import socket
+import ssl
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +26,8 @@ import yaml
 
 from ..conftest import ROOT
 from ..reports import assert_valid_report
-from .conftest import RunningLab, run_drill, running_lab, snapshot, store_truth
+from .conftest import RunningLab, run_drill, running_lab, snapshot, store_truth, wait_for
+from .test_lab_faithfulness import standby_answer, steady, went_unhealthy
 
 pytestmark = pytest.mark.lab
 SCENARIOS = ROOT / "scenarios"
@@ -50,13 +55,16 @@ def test_every_scenario_folder_names_a_shipped_lab_stack():
 
 
 @pytest.fixture(scope="module")
-def labs(lab: RunningLab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """The default stack's lab is the session's; the others start on first use and stay for the module."""
+def labs(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The default stack's lab is the session's (started only if a test asks for it: an xdist worker may run
+    only another stack's group); the others start on first use and stay for the module."""
     stack = contextlib.ExitStack()
-    started: dict[str, RunningLab] = {"default": lab}
+    started: dict[str, RunningLab] = {}
 
     def get(name: str) -> RunningLab:
-        if name not in started:
+        if name == "default" and name not in started:
+            started[name] = request.getfixturevalue("lab")
+        elif name not in started:
             started[name] = stack.enter_context(running_lab(tmp_path_factory.mktemp(f"lab-{name}"), STACKS / f"{name}.yaml"))
         return started[name]
 
@@ -149,3 +157,64 @@ def test_shipped_scenario_measures_what_really_happened_and_leaves_nothing_behin
         # No database writer moved: the RPO is not applicable, never "met" by construction.
         assert (report["measurements"]["rpo"]["kind"], report["measurements"]["rpo"]["passed"]) == ("not_applicable", None)
     assert snapshot(lab) == before
+
+
+# -- the shipped stacks' own physics, on the labs their scenarios run on (as tests/lab/test_lab_faithfulness.py: plain
+# boto3, DNS and HTTP, no drill code). Parametrized by stack so that they share that stack's lab (and xdist group).
+@pytest.mark.parametrize("stack", ["alb-lambda"])
+def test_alb_with_lambda_targets_fails_over_when_the_function_is_throttled(labs, stack):
+    lab: RunningLab = labs(stack)
+    primary = lab.region("primary")
+    function_arn = primary["targets"][0]["Id"]
+    status, body = lab.get(primary["address"])
+    assert (status, body["region"]) == (200, "us-east-1")
+    lambda_client = lab.client("lambda", primary["region"])
+    throttled_at = time.time()
+    lambda_client.put_function_concurrency(FunctionName=function_arn, ReservedConcurrentExecutions=0)
+    try:
+        assert lab.get(primary["address"])[0] == 503
+        wait_for(lambda: went_unhealthy(lab, throttled_at), 10, "health check fails on the throttled function")
+        wait_for(lambda: standby_answer(lab), 2, "DNS answers the standby")
+    finally:
+        lambda_client.delete_function_concurrency(FunctionName=function_arn)
+    steady(lab)
+
+
+def https_get(lab: RunningLab, role: str, path: str) -> int:
+    context = ssl.create_default_context(cadata=lab.info["tls_ca_pem"])
+    address, port = lab.region(role)["address"], lab.info["ports"]["443"]
+    connection = http.client.HTTPSConnection(address, port, timeout=2, context=context)
+    # Connect to the region's address while TLS checks the certificate against the public name.
+    connection.sock = context.wrap_socket(socket.create_connection((address, port), 2), server_hostname="app.drillkit.lab")
+    try:
+        connection.request("GET", path, headers={"Host": "app.drillkit.lab"})
+        return connection.getresponse().status
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize("stack", ["apigw"])
+def test_api_gateway_stack_serves_https_and_fails_over_by_cname_when_the_function_is_throttled(labs, stack):
+    lab: RunningLab = labs(stack)
+    primary, standby = lab.region("primary"), lab.region("standby")
+    records = lab.client("route53").list_resource_record_sets(HostedZoneId=lab.info["hosted_zone_id"])["ResourceRecordSets"]
+    cnames = {r["Failover"]: r["ResourceRecords"][0]["Value"] for r in records if r.get("Failover")}
+    assert cnames == {"PRIMARY": primary["api_regional_domain_name"], "SECONDARY": standby["api_regional_domain_name"]}
+    assert lab.dns_answer() == [primary["address"]]  # the CNAME, followed to the primary API
+    assert https_get(lab, "primary", "/health") == 200  # the lab's certificate verifies for the public name
+    assert https_get(lab, "primary", "/not-a-route") == 403  # API Gateway's answer for an undefined path
+    lambda_client = lab.client("lambda", primary["region"])
+    throttled_at = time.time()
+    lambda_client.put_function_concurrency(FunctionName=primary["function_arn"], ReservedConcurrentExecutions=0)
+    try:
+        assert https_get(lab, "primary", "/health") == 500
+        wait_for(lambda: went_unhealthy(lab, throttled_at), 10, "HTTPS health check fails")
+        wait_for(lambda: lab.dns_answer() == [standby["address"]], 2, "DNS answers the standby's API")
+        answers = lab.events_since(throttled_at, "dns_answer")
+        assert answers[-1]["value"] == standby["api_regional_domain_name"]
+    finally:
+        lambda_client.delete_function_concurrency(FunctionName=primary["function_arn"])
+    # The lab is the scenario's too: the primary API serves again and DNS answers it before the next test.
+    wait_for(
+        lambda: https_get(lab, "primary", "/health") == 200 and lab.dns_answer() == [primary["address"]], 15, "primary API again"
+    )
