@@ -17,7 +17,7 @@ PACKAGE = ROOT / "functions" / "drillkit"
 # The CLI side runs on a workstation and may use more; everything else is loaded by the functions.
 WORKSTATION_ONLY = {"cli.py", "client.py", "gameday/client.py", "evidence/export.py", "evidence/verify.py", "scaffold/write.py"}
 RUNTIME_PROVIDED = {"boto3", "botocore"}
-DISTRIBUTION_OF = {"aws_lambda_powertools": "aws-lambda-powertools", "dns": "dnspython"}
+DISTRIBUTION_OF = {"aws_lambda_powertools": "aws-lambda-powertools", "dns": "dnspython", "typing_extensions": "typing-extensions"}
 
 
 def requirement_lines() -> list[str]:
