@@ -25,11 +25,12 @@ demo: setup
 # Three workers on two cores: the lab tests mostly wait on real timings (a drill's steady state, observation,
 # restore), so three labs at once keep both cores busy (623 tests: 12.5 min against 15 min with two workers).
 # --dist loadfile keeps each module (and its lab) on one worker; tests/lab/conftest.py orders the modules so that
-# the longest start first. (It also marks xdist groups for --dist loadgroup, which would split the modules of
+# the longest start first, and --no-loadscope-reorder keeps that order (pytest-xdist 3.8 sorts modules by their
+# number of tests otherwise, which started the longest lab modules last). (It also marks xdist groups for --dist loadgroup, which would split the modules of
 # independent drills over workers; pytest-xdist 3.8 does not apply them under pytest 9, whose node ids it can no
 # longer suffix, so loadgroup degenerates to per-test distribution and starts module labs on every worker.)
 test: setup
-	$(BIN)/pytest -q -n 3 --dist loadfile
+	$(BIN)/pytest -q -n 3 --dist loadfile --no-loadscope-reorder
 
 # Everything but the lab: about a minute on this 2-core machine (docs/performance.md, "Time to test").
 test-fast: setup

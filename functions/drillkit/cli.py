@@ -73,6 +73,8 @@ class _App(typer.Typer):
         except (BotoCoreError, ClientError) as error:
             errors.print(f"[bold red]error:[/] {error}", soft_wrap=True)
             sys.exit(EXIT_ERROR)
+        except KeyboardInterrupt:  # Ctrl-C outside what a command handles (while it starts, or while it exits): no traceback
+            sys.exit(EXIT_INTERRUPTED)
 
 
 app = _App(help="DR drills for multi-region AWS stacks.", no_args_is_help=True, add_completion=True)

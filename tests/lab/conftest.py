@@ -271,12 +271,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in lab_items:
         groups.setdefault(_group(item), []).append(item)
 
+    # `make test` hands out whole modules (--dist loadfile, --no-loadscope-reorder: pytest-xdist would otherwise sort
+    # them by their number of tests), in this order: a module's groups stay together, the heaviest module first.
     def weight(name: str) -> float:
-        module = name.split("::")[0]
-        shares = sum(1 for other in groups if other.split("::")[0] == module)
-        return WEIGHTS.get(module, 0.5) / shares
+        return WEIGHTS.get(name.split("::")[0], 0.5)
 
-    ordered = [item for name in sorted(groups, key=lambda n: -weight(n)) for item in groups[name]]
+    ordered = [item for name in sorted(groups, key=lambda n: (-weight(n), n)) for item in groups[name]]
     others = [item for item in items if here not in item.path.parents]
     items[:] = ordered + others
 
