@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Literal
 
@@ -283,8 +283,9 @@ def _inject(context: DrillContext) -> Injection:
     fault = faults.fault_of(spec.type)
     ledger = _ledger()
     probes.warm()
+    steady = _store().samples(context.drill_id)  # read before the fault: the observation so far starts from them
     if probes.needs_seed(context):
-        probes.seed(context, _store().samples(context.drill_id))
+        probes.seed(context, steady)
     captured = fault.capture(spec, context.target)
     # Write-ahead: the undo record exists before the change; a retry reuses the first capture.
     record = ledger.put_undo(
@@ -318,9 +319,32 @@ def _inject(context: DrillContext) -> Injection:
     # Sampled like observation: a slow probe (a far standby) must not stretch the interval of the others.
     sampler = probes.Sampler(context)
     interval = context.scenario.sampling.interval_seconds
-    followed = keepalive.follow(context, t_inject, first_readings, lambda: sampler.tick(clock.now() + interval), sampler.drain)
+    observed = _observation_complete(context, injection, [*steady, *warmed, *([held] if held else []), *first_readings])
+    followed = keepalive.follow(
+        context, t_inject, first_readings, lambda: sampler.tick(clock.now() + interval), sampler.drain, observed
+    )
     _store().put_samples(context.drill_id, "1-observe-0000", [*warmed, *([held] if held else []), *first_readings, *followed])
     return injection
+
+
+def _observation_complete(context: DrillContext, injection: Injection, so_far: list[Reading]) -> Callable[[list[Reading]], bool]:
+    """Fed each new batch of readings, says whether observation would end now: every milestone reached, or a stop
+    condition fired (Observe's own rule, on the same readings). Observe then restores at once, so a window that
+    follows the fault longer would hold the fault past its observation for nothing.
+    """
+    tracker = new_tracker(context, injection)
+    stopped = False
+
+    def feed(readings: list[Reading]) -> bool:
+        nonlocal stopped
+        for reading in sorted(readings, key=lambda r: r.t):
+            tracker.feed(reading)
+            if isinstance(reading, AlarmsReading) and reading.t >= injection.t_inject and reading.stop_in_alarm:
+                stopped = True
+        return tracker.complete or stopped
+
+    feed(so_far)
+    return feed
 
 
 class _StoreHeartbeats:

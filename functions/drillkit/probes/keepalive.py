@@ -180,12 +180,15 @@ def follow(
     first_readings: list[Reading],
     sample: Callable[[], list[Reading]],
     drain: Callable[[], list[Reading]] = list,
+    observed: Callable[[list[Reading]], bool] = lambda _: False,
 ) -> list[Reading]:
     """After the reading that followed the change, sample every probe once per interval while the held
     connection can still tell something new; return those readings and close the connection.
 
     Ends when the held connection is cut, or once it was served while new clients of the primary failed
-    (the HTTP probe, same sample) for ``hold_samples`` readings in a row, or when the window is over.
+    (the HTTP probe, same sample) for ``hold_samples`` readings in a row, or when the window is over, or
+    when the observation is over: ``observed`` gets each new batch of readings and says whether observation
+    would end now (the fault is restored next, so the held connection can tell nothing more about it).
     """
     sampling = context.scenario.sampling
     window = min(FOLLOW_MAX_SECONDS, max(FOLLOW_SECONDS, (sampling.hold_samples + 1) * sampling.interval_seconds))
@@ -193,19 +196,21 @@ def follow(
     collected: list[Reading] = []
     readings, spared, next_tick = first_readings, 0, clock.now()
     mine = _held_reading(readings)
+    over = observed([])
     try:
         while True:
             if mine is None or not mine.served:
                 break  # nothing held, or the answer is known: cut
             spared = spared + 1 if any(_new_clients_failed(r) for r in readings) else 0
-            if spared >= sampling.hold_samples:
-                break  # the answer is known: spared while new clients are refused
+            if spared >= sampling.hold_samples or over:
+                break  # the answer is known: spared while new clients are refused; or the fault ends now
             next_tick += sampling.interval_seconds
             if next_tick >= deadline:
                 break
             clock.sleep_until(next_tick)
             readings = sample()
             collected.extend(readings)
+            over = observed(readings)
             # A slow reading still in flight (the sampler keeps the cadence) leaves the last one standing.
             mine = _held_reading(readings) or mine
     finally:
