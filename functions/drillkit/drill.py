@@ -8,6 +8,7 @@ the machine stores under its ResultPath. Handlers only parse, log and call these
 from __future__ import annotations
 
 import json
+import math
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -456,17 +457,26 @@ def new_tracker(context: DrillContext, injection: Injection) -> MilestoneTracker
 
 
 # -- 5. restore ----------------------------------------------------------------
-# The state machine waits retry_in_seconds between Restore calls: a fixed share of the budget (at most about
-# RESTORE_CALLS_PER_BUDGET calls, whatever the budget), within [1, 15] s. So a restore that takes its whole budget
-# adds at most a few thousand events to the execution's history (limit 25,000) and keeps polling Aurora
-# at a civil rate.
+# The state machine waits retry_in_seconds between Restore calls. The first wait is the scenario's sampling
+# interval (rounded up to whole seconds: the Wait state's SecondsPath takes an integer), and each one after doubles,
+# up to a fixed share of the budget (at most about RESTORE_CALLS_PER_BUDGET calls, whatever the budget) within
+# [1, 15] s. So an undo that is back in seconds is seen back in seconds, not a whole 15 s wait later, while a
+# restore that takes its whole budget adds at most a few thousand events to the execution's history (limit 25,000:
+# the doubling adds four calls at most) and keeps polling Aurora at a civil rate.
 RESTORE_CALLS_PER_BUDGET = 120
 RESTORE_RETRY_SECONDS = (1, 15)
 
 
-def restore_retry_in_seconds(budget_seconds: float) -> int:
+def restore_longest_wait(budget_seconds: float) -> int:
+    """The longest wait between two Restore calls: a share of the budget, within RESTORE_RETRY_SECONDS."""
     low, high = RESTORE_RETRY_SECONDS
     return int(min(high, max(low, budget_seconds // RESTORE_CALLS_PER_BUDGET)))
+
+
+def restore_retry_in_seconds(budget_seconds: float, calls: int, interval_seconds: float) -> int:
+    """The wait after the ``calls``-th Restore call: the sampling interval, doubled at each call, up to the longest."""
+    first = max(RESTORE_RETRY_SECONDS[0], math.ceil(interval_seconds))
+    return min(restore_longest_wait(budget_seconds), first * 2 ** min(max(calls, 1) - 1, 8))
 
 
 def restore(state: dict[str, Any]) -> dict[str, Any]:
@@ -529,7 +539,7 @@ def _restore(context: DrillContext, previous: dict[str, Any]) -> RestoreProgress
         records=results,
         done=not waiting,
         budget_seconds=budget,
-        retry_in_seconds=restore_retry_in_seconds(budget),
+        retry_in_seconds=restore_retry_in_seconds(budget, calls, context.scenario.sampling.interval_seconds),
         waiting_for=waiting,
         calls=calls,
         heartbeats_left=heartbeats_left,
