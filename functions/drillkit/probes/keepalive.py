@@ -12,8 +12,9 @@ separate invocations. So the one step that spans the change holds it: Inject ope
 fault (``hold``), samples every probe for a short window after the change (``follow``) and closes it.
 Every other step holds no connection and this probe reads nothing there. The window ends as soon as
 the answer is known (the held connection is cut, or it was served while new clients of the primary
-failed), else after ``FOLLOW_SECONDS``: beyond that the probe cannot say how long an existing
-client stays served (an ALB closes a connection idle for its idle timeout, 60 s by default).
+failed), or with the observation (the fault is restored next), else after ``FOLLOW_SECONDS``: beyond
+that the probe cannot say how long an existing client stays served (an ALB closes a connection idle
+for its idle timeout, 60 s by default).
 
 A held connection is never reopened after the fault: a reopened one would be a new client.
 """
