@@ -8,8 +8,9 @@ the machine stores under its ResultPath. Handlers only parse, log and call these
 from __future__ import annotations
 
 import json
+import math
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Literal
 
@@ -283,8 +284,9 @@ def _inject(context: DrillContext) -> Injection:
     fault = faults.fault_of(spec.type)
     ledger = _ledger()
     probes.warm()
+    steady = _store().samples(context.drill_id)  # read before the fault: the observation so far starts from them
     if probes.needs_seed(context):
-        probes.seed(context, _store().samples(context.drill_id))
+        probes.seed(context, steady)
     captured = fault.capture(spec, context.target)
     # Write-ahead: the undo record exists before the change; a retry reuses the first capture.
     record = ledger.put_undo(
@@ -319,9 +321,32 @@ def _inject(context: DrillContext) -> Injection:
     # Sampled like observation: a slow probe (a far standby) must not stretch the interval of the others.
     sampler = probes.Sampler(context)
     interval = context.scenario.sampling.interval_seconds
-    followed = keepalive.follow(context, t_inject, first_readings, lambda: sampler.tick(clock.now() + interval), sampler.drain)
+    observed = _observation_complete(context, injection, [*steady, *warmed, *([held] if held else []), *first_readings])
+    followed = keepalive.follow(
+        context, t_inject, first_readings, lambda: sampler.tick(clock.now() + interval), sampler.drain, observed
+    )
     _store().put_samples(context.drill_id, "1-observe-0000", [*warmed, *([held] if held else []), *first_readings, *followed])
     return injection
+
+
+def _observation_complete(context: DrillContext, injection: Injection, so_far: list[Reading]) -> Callable[[list[Reading]], bool]:
+    """Fed each new batch of readings, says whether observation would end now: every milestone reached, or a stop
+    condition fired (Observe's own rule, on the same readings). Observe then restores at once, so a window that
+    follows the fault longer would hold the fault past its observation for nothing.
+    """
+    tracker = new_tracker(context, injection)
+    stopped = False
+
+    def feed(readings: list[Reading]) -> bool:
+        nonlocal stopped
+        for reading in sorted(readings, key=lambda r: r.t):
+            tracker.feed(reading)
+            if isinstance(reading, AlarmsReading) and reading.t >= injection.t_inject and reading.stop_in_alarm:
+                stopped = True
+        return tracker.complete or stopped
+
+    feed(so_far)
+    return feed
 
 
 class _StoreHeartbeats:
@@ -433,17 +458,26 @@ def new_tracker(context: DrillContext, injection: Injection) -> MilestoneTracker
 
 
 # -- 5. restore ----------------------------------------------------------------
-# The state machine waits retry_in_seconds between Restore calls: a fixed share of the budget (at most about
-# RESTORE_CALLS_PER_BUDGET calls, whatever the budget), within [1, 15] s. So a restore that takes its whole budget
-# adds at most a few thousand events to the execution's history (limit 25,000) and keeps polling Aurora
-# at a civil rate.
+# The state machine waits retry_in_seconds between Restore calls. The first wait is the scenario's sampling
+# interval (rounded up to whole seconds: the Wait state's SecondsPath takes an integer), and each one after doubles,
+# up to a fixed share of the budget (at most about RESTORE_CALLS_PER_BUDGET calls, whatever the budget) within
+# [1, 15] s. So an undo that is back in seconds is seen back in seconds, not a whole 15 s wait later, while a
+# restore that takes its whole budget adds at most a few thousand events to the execution's history (limit 25,000:
+# the doubling adds four calls at most) and keeps polling Aurora at a civil rate.
 RESTORE_CALLS_PER_BUDGET = 120
 RESTORE_RETRY_SECONDS = (1, 15)
 
 
-def restore_retry_in_seconds(budget_seconds: float) -> int:
+def restore_longest_wait(budget_seconds: float) -> int:
+    """The longest wait between two Restore calls: a share of the budget, within RESTORE_RETRY_SECONDS."""
     low, high = RESTORE_RETRY_SECONDS
     return int(min(high, max(low, budget_seconds // RESTORE_CALLS_PER_BUDGET)))
+
+
+def restore_retry_in_seconds(budget_seconds: float, calls: int, interval_seconds: float) -> int:
+    """The wait after the ``calls``-th Restore call: the sampling interval, doubled at each call, up to the longest."""
+    first = max(RESTORE_RETRY_SECONDS[0], math.ceil(interval_seconds))
+    return min(restore_longest_wait(budget_seconds), first * 2 ** min(max(calls, 1) - 1, 8))
 
 
 def restore(state: dict[str, Any]) -> dict[str, Any]:
@@ -507,7 +541,7 @@ def _restore(context: DrillContext, previous: dict[str, Any]) -> RestoreProgress
         records=results,
         done=not waiting,
         budget_seconds=budget,
-        retry_in_seconds=restore_retry_in_seconds(budget),
+        retry_in_seconds=restore_retry_in_seconds(budget, calls, context.scenario.sampling.interval_seconds),
         waiting_for=waiting,
         calls=calls,
         heartbeats_left=heartbeats_left,

@@ -115,9 +115,13 @@ def test_a_restore_that_spends_its_whole_budget_stays_far_below_the_history_limi
     from drillkit.spec import Sampling
 
     assert budget <= Sampling.model_fields["restore_budget_seconds"].metadata[1].le  # the largest budget a scenario may set
-    wait = restore_retry_in_seconds(budget)
-    assert isinstance(wait, int) and 1 <= wait <= 15  # moto and AWS take an integer SecondsPath
-    rounds = budget / wait + 1
+    # The most rounds: the shortest sampling interval a scenario may ask for, so the shortest first waits.
+    interval = Sampling.model_fields["interval_seconds"].metadata[0].ge
+    waited, rounds = 0, 1
+    while waited < budget:
+        wait = restore_retry_in_seconds(budget, rounds, interval)
+        assert isinstance(wait, int) and 1 <= wait <= 15  # moto and AWS take an integer SecondsPath
+        waited, rounds = waited + wait, rounds + 1
     assert rounds * EVENTS_PER_RESTORE_ROUND < HISTORY_LIMIT / 5
     assert budget < ASL["TimeoutSeconds"]
 

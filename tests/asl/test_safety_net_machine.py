@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 
 import pytest
@@ -102,7 +103,10 @@ def test_a_restore_that_uses_its_whole_budget_stays_far_below_the_history_limit(
     """Restore raises RestoreFailed once its budget is spent; until then the machine waits retry_in_seconds per round."""
     round_events = TASK_EVENTS + CHOICE_EVENTS + WAIT_EVENTS
     budgets = range(1, int(longest("restore_budget_seconds")) + 1)
-    rounds = max(budget / drill.restore_retry_in_seconds(budget) + 1 for budget in budgets)
+    # Waits double from the sampling interval (the shortest: the most rounds) up to a share of the budget.
+    rounds = max(
+        budget / drill.restore_longest_wait(budget) + 1 + math.log2(drill.RESTORE_RETRY_SECONDS[1]) for budget in budgets
+    )
     # Begin, the rescue choice, the longest verification (one round per invocation) and the report come on top.
     verify_rounds = longest("restore_timeout_seconds") / batch_seconds("SafetyNetFunction") + 1
     others = 2 * TASK_EVENTS + CHOICE_EVENTS + verify_rounds * (TASK_EVENTS + CHOICE_EVENTS) + 10

@@ -73,12 +73,14 @@ def test_an_undo_in_progress_keeps_the_step_not_done_until_a_later_call_complete
         (context.target.primary.health_check_id, "restored"),
     ]
     assert first.waiting_for == ["global-db: waiting for the switchover back"]
-    assert (first.calls, first.budget_seconds, first.retry_in_seconds) == (1, 600, 5)
+    # The first wait is the sampling interval (0.5 s, a whole second at least); each one after doubles.
+    assert (first.calls, first.budget_seconds, first.retry_in_seconds) == (1, 600, 1)
     assert ledger.get_undo(context.drill_id, 2)["status"] != UNDO_RESTORED
 
     state["restore"] = first.model_dump()
     second = RestoreProgress.model_validate(drill.restore(state))
     assert (second.done, second.calls, second.started_at) == (False, 2, first.started_at)  # the budget counts from the first call
+    assert second.retry_in_seconds == 2
     assert [r["status"] for r in second.records] == ["in progress", "already restored"]
 
     state["restore"] = second.model_dump()
@@ -117,7 +119,12 @@ def test_a_restore_called_anew_after_a_finished_one_starts_a_new_budget(account,
     assert again.calls == 1 and again.started_at == clock.now()
 
 
-def test_without_a_budget_in_the_scenario_the_restore_gets_half_an_hour_and_polls_every_15_seconds(account, request_for):
+def test_without_a_budget_in_the_scenario_the_restore_gets_half_an_hour_and_polls_at_most_every_15_seconds(account, request_for):
     context = recorded(drill.preflight(request_for(), execution_id=None, execution_name="drill-loop-0002")).context
     result = RestoreProgress.model_validate(drill.restore({"drill": context.model_dump(mode="json")}))
-    assert (result.done, result.budget_seconds, result.retry_in_seconds) == (True, 1800, 15)
+    assert (result.done, result.budget_seconds, result.retry_in_seconds) == (True, 1800, 1)
+    # Sampled every 0.5 s: 1, 2, 4, 8, then 15 s between calls; sampled every 5 s (an AWS-sized scenario): 5, 10, 15.
+    assert [drill.restore_retry_in_seconds(1800, calls, 0.5) for calls in range(1, 7)] == [1, 2, 4, 8, 15, 15]
+    assert [drill.restore_retry_in_seconds(1800, calls, 5.0) for calls in range(1, 5)] == [5, 10, 15, 15]
+    # A short budget keeps its share: 300 s, at most about 120 calls, 2 s apart once the waits have grown.
+    assert [drill.restore_retry_in_seconds(300, calls, 0.5) for calls in range(1, 4)] == [1, 2, 2]

@@ -113,3 +113,31 @@ def test_the_report_shows_whether_existing_clients_were_cut(scenario_dict):
     assert document["results"]["existing_clients"]["cut"] is False
     assert "**Clients connected before the fault:** existing clients were not cut" in summary.render(document).decode()
     assert "Clients connected before the fault: existing clients were not cut" in report.render_html(document, samples)
+
+
+def test_follow_ends_once_the_observation_is_over_though_the_window_is_not(context, monkeypatch, frozen_clock):
+    # Given a 10 s window, a held connection that stays served, new clients of the primary served too (a fault
+    # that never touches the primary's data path), and an observation that is over after the second sample
+    monkeypatch.setattr(keepalive, "FOLLOW_SECONDS", 10.0)
+    batches: list[list[Reading]] = []
+
+    def observed(readings: list[Reading]) -> bool:
+        batches.append(readings)
+        return len(batches) == 3  # the readings so far ([] first), then two samples
+
+    served = [reading(2.0, served=True), new_client(2.0, ok=True)]
+    started = keepalive.clock.now()
+    # When Inject follows the held connection
+    collected = keepalive.follow(context, started, [reading(1.0, served=True)], lambda: served, list, observed)
+    # Then it stops with the observation (the fault is restored next), two intervals in, not at the window's end
+    assert collected == served * 2 and batches == [[], served, served]
+    assert keepalive.clock.now() - started == pytest.approx(0.2)
+
+
+def test_follow_reports_a_cut_in_the_sample_that_also_ends_the_observation(context, frozen_clock):
+    cut = [reading(2.0, served=False, error="TimeoutError: timed out")]
+    collected = keepalive.follow(
+        context, keepalive.clock.now(), [reading(1.0, served=True)], lambda: cut, list, lambda readings: bool(readings)
+    )
+    assert collected == cut
+    assert keepalive.existing_clients([reading(T_INJECT - 1, True), *collected], 1.5)["cut"] is True

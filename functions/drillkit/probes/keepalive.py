@@ -12,8 +12,9 @@ separate invocations. So the one step that spans the change holds it: Inject ope
 fault (``hold``), samples every probe for a short window after the change (``follow``) and closes it.
 Every other step holds no connection and this probe reads nothing there. The window ends as soon as
 the answer is known (the held connection is cut, or it was served while new clients of the primary
-failed), else after ``FOLLOW_SECONDS``: beyond that the probe cannot say how long an existing
-client stays served (an ALB closes a connection idle for its idle timeout, 60 s by default).
+failed), or with the observation (the fault is restored next), else after ``FOLLOW_SECONDS``: beyond
+that the probe cannot say how long an existing client stays served (an ALB closes a connection idle
+for its idle timeout, 60 s by default).
 
 A held connection is never reopened after the fault: a reopened one would be a new client.
 """
@@ -180,12 +181,15 @@ def follow(
     first_readings: list[Reading],
     sample: Callable[[], list[Reading]],
     drain: Callable[[], list[Reading]] = list,
+    observed: Callable[[list[Reading]], bool] = lambda _: False,
 ) -> list[Reading]:
     """After the reading that followed the change, sample every probe once per interval while the held
     connection can still tell something new; return those readings and close the connection.
 
     Ends when the held connection is cut, or once it was served while new clients of the primary failed
-    (the HTTP probe, same sample) for ``hold_samples`` readings in a row, or when the window is over.
+    (the HTTP probe, same sample) for ``hold_samples`` readings in a row, or when the window is over, or
+    when the observation is over: ``observed`` gets each new batch of readings and says whether observation
+    would end now (the fault is restored next, so the held connection can tell nothing more about it).
     """
     sampling = context.scenario.sampling
     window = min(FOLLOW_MAX_SECONDS, max(FOLLOW_SECONDS, (sampling.hold_samples + 1) * sampling.interval_seconds))
@@ -193,19 +197,21 @@ def follow(
     collected: list[Reading] = []
     readings, spared, next_tick = first_readings, 0, clock.now()
     mine = _held_reading(readings)
+    over = observed([])
     try:
         while True:
             if mine is None or not mine.served:
                 break  # nothing held, or the answer is known: cut
             spared = spared + 1 if any(_new_clients_failed(r) for r in readings) else 0
-            if spared >= sampling.hold_samples:
-                break  # the answer is known: spared while new clients are refused
+            if spared >= sampling.hold_samples or over:
+                break  # the answer is known: spared while new clients are refused; or the fault ends now
             next_tick += sampling.interval_seconds
             if next_tick >= deadline:
                 break
             clock.sleep_until(next_tick)
             readings = sample()
             collected.extend(readings)
+            over = observed(readings)
             # A slow reading still in flight (the sampler keeps the cadence) leaves the last one standing.
             mine = _held_reading(readings) or mine
     finally:
