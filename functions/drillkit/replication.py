@@ -60,15 +60,18 @@ def readings_of(samples: list[Reading]) -> dict[str, list[StoreReading]]:
     return found
 
 
-def _first_seen(write: StoreReading, seen: list[tuple[float, int | None]], interval: float) -> float | None:
-    """How long until a standby read first saw ``write`` (or a newer heartbeat); None when none did, or when the
-    read before that one is more than two intervals earlier (sampling paused: it cannot be dated that closely)."""
+def _first_seen(write: StoreReading, seen: list[tuple[float, int | None]], interval: float) -> tuple[float, float] | None:
+    """How long until a standby read first saw ``write`` (or a newer heartbeat), and how closely that is known: it
+    became visible after the read before (which did not see it) and by the read that did, so the lag is at most the
+    first figure and at least the first minus the second. None when no read saw it, or when the read before is more
+    than two intervals earlier (sampling paused: it cannot be dated that closely)."""
     after = [(read_at, visible) for read_at, visible in seen if read_at >= write.written_at]
     first = next((i for i, (_, visible) in enumerate(after) if visible is not None and visible >= write.seq), None)
     if first is None:
         return None
     previous = after[first - 1][0] if first > 0 else write.written_at
-    return round(after[first][0] - write.written_at, 3) if after[first][0] - previous <= 2 * interval else None
+    bracket = after[first][0] - previous
+    return (round(after[first][0] - write.written_at, 3), round(bracket, 3)) if bracket <= 2 * interval else None
 
 
 def _seen(readings: list[StoreReading]) -> list[tuple[float, int | None]]:
@@ -79,12 +82,13 @@ def _lags(readings: list[StoreReading], interval: float) -> list[float]:
     """For each acknowledged heartbeat, how long until a standby read first saw it (or a newer one)."""
     seen = _seen(readings)
     lags = [_first_seen(write, seen, interval) for write in readings if write.acked_at is not None]
-    return [lag for lag in lags if lag is not None]
+    return [lag[0] for lag in lags if lag is not None]
 
 
-def _lag_at(readings: list[StoreReading], at: float, interval: float) -> float | None:
-    """The replication lag at ``at``: of the last heartbeat acknowledged by then, dated by the first read that saw it,
-    else (sampling paused before ``at``, or no read dated it) of the first heartbeat written after ``at``."""
+def _lag_at(readings: list[StoreReading], at: float, interval: float) -> tuple[float, float] | None:
+    """The replication lag at ``at`` and how closely it is known: of the last heartbeat acknowledged by then, dated by
+    the first read that saw it, else (sampling paused before ``at``, or no read dated it) of the first heartbeat
+    written after ``at``."""
     seen = _seen(readings)
     before = [r for r in readings if r.acked_at is not None and r.acked_at <= at]
     if before and at - before[-1].written_at <= PAUSED * interval:
@@ -116,7 +120,8 @@ def recovery_point(
     """The store's recovery point at the cutover (judged) or at its last read (observed lag, not judged).
 
     What the standby held at that instant is read by the standby read nearest to it; the uncertainty is the
-    sampling interval, or the distance to that read (plus half its duration) where sampling paused around it.
+    sampling interval, or the distance to that read (plus half its duration) where sampling paused around it, or
+    the span between the standby reads that date the lag at the cutover where they were further apart.
     """
     reads = sorted((r for r in readings if r.read_at is not None), key=_instant)
     judged = cut_at is not None
@@ -143,7 +148,10 @@ def recovery_point(
         # What a writer that never pauses loses at the cutover is the replication lag there. The gap between the
         # newest heartbeats is not: it also counts the time no heartbeat was written (sampling pauses between
         # steps), so it serves only where no heartbeat near the cutover ever reached the standby (replication broken).
-        seconds = lag
+        # The lag is known only between the two standby reads around the heartbeat's arrival: a read late by load
+        # widens that, and the uncertainty says so.
+        seconds, bracket = lag
+        uncertainty = max(uncertainty, bracket)
         at_reason = "DNS cutover: the writers moved to the standby; the replication lag of the heartbeat nearest it"
     passed: bool | None = None
     if judged and (target is not None or not_replicated):

@@ -271,3 +271,30 @@ def test_a_pause_in_heartbeats_just_before_the_cutover_does_not_pass_for_data_at
     # it and the newest heartbeat the standby had, most of which no heartbeat was written in
     assert point.last_acknowledged_at == T0 + 12.5 and point.newest_visible_at == T0 + 9.5
     assert point.seconds == pytest.approx(0.55) and point.passed is True
+
+
+def test_a_late_standby_read_widens_the_uncertainty_of_the_lag_it_dates():
+    # Given heartbeats every 0.5 s with a 0.5 s lag, read 0.05 s after each write, except the reads around the last
+    # heartbeat before the cutover: one 0.4 s after it (too early to see it), the next 0.94 s after that (a busy
+    # machine, a slow call), and the one after that late too
+    samples = store_samples("payments", "dynamodb-global-table", lag=0.5)
+    written = T0 + 10
+    late = {written: written + 0.4, written + 0.5: written + 1.34, written + 1.0: written + 1.4}
+    for sample in samples:
+        for reading in sample.readings:
+            if reading.written_at in late:
+                reading.read_at = late[reading.written_at]
+                newest = max(w for w in (T0 + j * 0.5 for j in range(100)) if w <= reading.read_at - 0.5)
+                reading.visible_written_at, reading.visible_seq = newest, int(newest * 1000)
+    cut = written + 0.2
+
+    [point] = [
+        replication.recovery_point("payments", "dynamodb-global-table", readings, cut, 2, 0.5)
+        for readings in replication.readings_of(samples).values()
+    ]
+
+    # Then the lag is dated by the read that first saw the heartbeat (an upper bound: 1.34 s for a true 0.5 s), and
+    # the uncertainty is the span between that read and the one before it, not one sampling interval
+    assert point.seconds == pytest.approx(1.34)
+    assert point.uncertainty_seconds == pytest.approx(0.94)
+    assert point.seconds - point.uncertainty_seconds <= 0.5 <= point.seconds
