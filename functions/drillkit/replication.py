@@ -60,22 +60,31 @@ def readings_of(samples: list[Reading]) -> dict[str, list[StoreReading]]:
     return found
 
 
-def _first_seen(write: StoreReading, seen: list[tuple[float, int | None]], interval: float) -> tuple[float, float] | None:
+def _first_seen(write: StoreReading, seen: list[tuple[float, int | None, float]], interval: float) -> tuple[float, float] | None:
     """How long until a standby read first saw ``write`` (or a newer heartbeat), and how closely that is known: it
     became visible after the read before (which did not see it) and by the read that did, so the lag is at most the
     first figure and at least the first minus the second. None when no read saw it, or when the read before is more
     than two intervals earlier (sampling paused: it cannot be dated that closely)."""
-    after = [(read_at, visible) for read_at, visible in seen if read_at >= write.written_at]
-    first = next((i for i, (_, visible) in enumerate(after) if visible is not None and visible >= write.seq), None)
+    after = [(read_at, visible, sent_at) for read_at, visible, sent_at in seen if read_at >= write.written_at]
+    first = next((i for i, (_, visible, _) in enumerate(after) if visible is not None and visible >= write.seq), None)
     if first is None:
         return None
-    previous = after[first - 1][0] if first > 0 else write.written_at
-    bracket = after[first][0] - previous
-    return (round(after[first][0] - write.written_at, 3), round(bracket, 3)) if bracket <= 2 * interval else None
+    previous_at, previous_sent_at = (after[first - 1][0], after[first - 1][2]) if first > 0 else (write.written_at,) * 2
+    if after[first][0] - previous_at > 2 * interval:
+        return None
+    # The read before saw the standby somewhere within its call: from when it was sent (a slow call under load).
+    bracket = after[first][0] - max(previous_sent_at, write.written_at)
+    return round(after[first][0] - write.written_at, 3), round(bracket, 3)
 
 
-def _seen(readings: list[StoreReading]) -> list[tuple[float, int | None]]:
-    return sorted((r.read_at, r.visible_seq) for r in readings if r.read_at is not None)
+def _seen(readings: list[StoreReading]) -> list[tuple[float, int | None, float]]:
+    """Each standby read: when it answered, the newest heartbeat it saw, and when it was sent."""
+    seen = [
+        (r.read_at, r.visible_seq, r.read_sent_at if r.read_sent_at is not None else r.read_at)
+        for r in readings
+        if r.read_at is not None
+    ]
+    return sorted(seen, key=lambda read: read[0])
 
 
 def _lags(readings: list[StoreReading], interval: float) -> list[float]:

@@ -95,7 +95,7 @@ def give_egress(lab, role: str) -> None:
         ec2.create_route(RouteTableId=table, DestinationCidrBlock="0.0.0.0/0", NatGatewayId=nat["NatGateway"]["NatGatewayId"])
 
 
-def test_a_standby_without_egress_and_over_an_unrouted_peering_blocks_naming_each_cause_and_uncopied_backups(tmp_path):
+def test_a_standby_without_egress_and_over_a_pending_unrouted_peering_blocks_naming_each_cause_and_uncopied_backups(tmp_path):
     scenario = scenario_without_data()
     scenario["alarms"] = []
     scenario["objectives"].pop("alerting_seconds")
@@ -119,10 +119,16 @@ def test_a_standby_without_egress_and_over_an_unrouted_peering_blocks_naming_eac
         assert f"runs in VPC {standby['vpc_id']} (us-west-2) in subnets without a NAT route" in egress["message"]
         backup = found["BACKUP_NOT_COPIED_TO_STANDBY"]
         assert "none copies recovery points to the standby region us-west-2: no rule has a copy action" in backup["message"]
+        peering = lab.info["peering_connection_id"]
+        pending = found["VPC_PEERING_NOT_ACTIVE"]
+        assert f"peering connection {peering} between the primary's VPC {primary['vpc_id']}" in pending["message"]
+        assert "is pending-acceptance" in pending["message"] and pending["evidence"]["resource"] == peering
 
-        # Given egress (the first cause mended), the standby still cannot serve: its dependency in the primary's VPC
-        # is reached over the peering, which the standby's route tables do not route: the connection times out.
+        # Given egress (the first cause mended) and the peering accepted while the lab runs, the standby still cannot
+        # serve: its dependency in the primary's VPC is reached over the peering, which the standby's route tables do
+        # not route: the connection times out.
         give_egress(lab, "standby")
+        lab.client("ec2", standby["region"]).accept_vpc_peering_connection(VpcPeeringConnectionId=peering)
         since = time.time()
         assert lab.get(standby["address"], timeout=10)[0] == 502
         assert lab.events_since(0, "peering_link", carries=False) and not lab.events_since(0, "peering_link", carries=True)
@@ -132,12 +138,12 @@ def test_a_standby_without_egress_and_over_an_unrouted_peering_blocks_naming_eac
         assert report["verdict"] == "FAIL" and report["injected_at"] is None and report["measurements"] == {}
         reported = {f["code"]: f for f in report["findings"]}
         assert "STANDBY_NOT_SERVING" in reported and "FUNCTION_WITHOUT_EGRESS" not in reported
+        assert "VPC_PEERING_NOT_ACTIVE" not in reported
         routes = reported["VPC_PEERING_NOT_ROUTED"]
         tables = lab.client("ec2", standby["region"]).describe_route_tables(
             Filters=[{"Name": "vpc-id", "Values": [standby["vpc_id"]]}]
         )["RouteTables"]
         assert f"the standby's VPC {standby['vpc_id']} (us-west-2) has route table(s)" in routes["message"]
-        peering = lab.info["peering_connection_id"]
         assert f"to the primary's CIDR 10.0.0.0/16 through peering connection {peering}" in routes["message"]
         assert all(t["RouteTableId"] in routes["evidence"] for t in tables)
         assert not [i for i in lab.ledger_items() if str(i["sk"]).startswith("UNDO#")]

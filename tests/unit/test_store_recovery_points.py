@@ -275,8 +275,8 @@ def test_a_pause_in_heartbeats_just_before_the_cutover_does_not_pass_for_data_at
 
 def test_a_late_standby_read_widens_the_uncertainty_of_the_lag_it_dates():
     # Given heartbeats every 0.5 s with a 0.5 s lag, read 0.05 s after each write, except the reads around the last
-    # heartbeat before the cutover: one 0.4 s after it (too early to see it), the next 0.94 s after that (a busy
-    # machine, a slow call), and the one after that late too
+    # heartbeat before the cutover: one answered 0.4 s after it (sent 0.1 s after it: too early to see it), the next
+    # 0.94 s after that (a busy machine, a slow call), and the one after that late too
     samples = store_samples("payments", "dynamodb-global-table", lag=0.5)
     written = T0 + 10
     late = {written: written + 0.4, written + 0.5: written + 1.34, written + 1.0: written + 1.4}
@@ -284,6 +284,7 @@ def test_a_late_standby_read_widens_the_uncertainty_of_the_lag_it_dates():
         for reading in sample.readings:
             if reading.written_at in late:
                 reading.read_at = late[reading.written_at]
+                reading.read_sent_at = written + 0.1 if reading.written_at == written else None  # a slow call
                 newest = max(w for w in (T0 + j * 0.5 for j in range(100)) if w <= reading.read_at - 0.5)
                 reading.visible_written_at, reading.visible_seq = newest, int(newest * 1000)
     cut = written + 0.2
@@ -294,7 +295,7 @@ def test_a_late_standby_read_widens_the_uncertainty_of_the_lag_it_dates():
     ]
 
     # Then the lag is dated by the read that first saw the heartbeat (an upper bound: 1.34 s for a true 0.5 s), and
-    # the uncertainty is the span between that read and the one before it, not one sampling interval
+    # the uncertainty is the span from when the read before it was sent to that read, not one sampling interval
     assert point.seconds == pytest.approx(1.34)
-    assert point.uncertainty_seconds == pytest.approx(0.94)
+    assert point.uncertainty_seconds == pytest.approx(1.24)
     assert point.seconds - point.uncertainty_seconds <= 0.5 <= point.seconds
