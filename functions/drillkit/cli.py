@@ -372,14 +372,16 @@ def run_drill(
     request = client.drill_request(deployment, scenario, requested_by)
     drill_id = request["drill_id"]
     execution_arn = client.start(deployment, request)
-    out.print(f"Drill [bold]{drill_id}[/]: {scenario.name} v{scenario.version} on {deployment.label}", soft_wrap=True)
     result: dict[str, Any] = {"drill_id": drill_id, "execution_arn": execution_arn, "deployment": deployment.label}
-    if not wait:
-        out.print(f"Started {execution_arn}; `drillkit follow {drill_id}` shows its progress", soft_wrap=True)
-        if as_json:
-            print(json.dumps({**result, "status": "RUNNING"}))
-        return EXIT_PASS
+    # From here the drill runs: Ctrl-C at any moment, even while its first line is being printed (a user who sees
+    # the drill's id may press it then), says what happens to the drill rather than escaping as a bare interrupt.
     try:
+        out.print(f"Drill [bold]{drill_id}[/]: {scenario.name} v{scenario.version} on {deployment.label}", soft_wrap=True)
+        if not wait:
+            out.print(f"Started {execution_arn}; `drillkit follow {drill_id}` shows its progress", soft_wrap=True)
+            if as_json:
+                print(json.dumps({**result, "status": "RUNNING"}))
+            return EXIT_PASS
         execution = _follow(deployment, drill_id, execution_arn, out)
     except KeyboardInterrupt:
         return _interrupted(deployment, drill_id, stop_on_interrupt, wait_seconds)
@@ -481,8 +483,8 @@ def follow(
     try:
         deployment = _deployment(endpoint, lab_file, stack_name, region)
         execution = client.execution_of(deployment, drill_id)
-        console.print(f"Drill [bold]{drill_id}[/] on {deployment.label}: {execution['status']}", soft_wrap=True)
         try:
+            console.print(f"Drill [bold]{drill_id}[/] on {deployment.label}: {execution['status']}", soft_wrap=True)
             ended = _follow(deployment, drill_id, execution["executionArn"], console)
         except KeyboardInterrupt:
             raise typer.Exit(_interrupted(deployment, drill_id, False, wait_seconds)) from None

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+import yaml
 from jsonschema import Draft202012Validator
 from moto import mock_aws
 from typer.testing import CliRunner
@@ -243,3 +244,34 @@ def test_ctrl_c_reaches_the_cli_even_when_it_was_started_with_sigint_ignored():
         assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def test_ctrl_c_while_the_started_drill_is_announced_says_the_drill_goes_on(monkeypatch, capsys):
+    # Given `run --wait` whose drill has started, and Ctrl-C arriving while its first line is being printed (a user
+    # who sees the drill's id may press it then; a test that waits for that line does)
+    from drillkit.spec import parse_scenario
+
+    from ..conftest import DEMO_SCENARIO
+
+    monkeypatch.setattr(client, "drill_request", lambda *_, **__: {"drill_id": "drill-1"})
+    monkeypatch.setattr(client, "start", lambda *_: "arn:aws:states:us-east-1:123456789012:execution:drill:drill-1")
+    announced = []
+
+    def print_then_interrupt(*args, **kwargs):
+        announced.append(args[0])
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli.console, "print", print_then_interrupt)
+    deployment = type("Deployment", (), {"label": "test deployment"})()
+
+    # When the interrupt lands
+    scenario = parse_scenario(yaml.safe_load(DEMO_SCENARIO.read_text()))
+    try:
+        code = cli.run_drill(deployment, scenario, "test", wait=True, reports_dir=Path("unused"))
+    except KeyboardInterrupt:
+        pytest.fail("Ctrl-C while the drill was announced escaped `run --wait` (as a bare interrupt: no word of the drill)")
+
+    # Then it exits 130 and says the drill goes on and how to follow or stop it, as for Ctrl-C while following
+    said = " ".join(capsys.readouterr().err.split())
+    assert code == 130 and announced[0].startswith("Drill [bold]drill-1[/]")
+    assert "drill drill-1 goes on" in said and "drillkit follow drill-1" in said and "drillkit stop drill-1 --reason" in said
