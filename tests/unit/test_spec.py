@@ -54,6 +54,8 @@ def test_fault_and_measurement_fields_are_checked_naming_the_field(scenario_dict
         (("fault", "type"), "unplug-the-datacenter", "fault", "does not match any of the expected tags"),
         (("target", "record_name"), "app.example.org", "target", "not inside hosted_zone"),
         (("objectives", "recovery_seconds"), -5, "objectives.recovery_seconds", "greater than 0"),
+        (("objectives", "detection_seconds"), "INFINITY", "objectives.detection_seconds", "finite number"),
+        (("sampling", "interval_seconds"), float("nan"), "sampling.interval_seconds", "finite number"),
         (("target", "url_path"), "health", "target.url_path", "must start with '/'"),
         (("name",), "Bad Name!", "name", "should match pattern"),
     ],

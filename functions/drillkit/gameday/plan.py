@@ -30,7 +30,7 @@ MAX_CONCURRENCY = 40
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)  # "inf" passes every bound
 
 
 class Environment(_Strict):
