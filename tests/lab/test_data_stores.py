@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import copy
 import json
+from pathlib import Path
+from statistics import median
 from typing import Any
 
 import pytest
@@ -63,6 +65,14 @@ def lab(tmp_path_factory: pytest.TempPathFactory):
         yield started
 
 
+def delivered_lags(lab: RunningLab, replicated_as: str, drill_id: str) -> list[float]:
+    """How long each of this drill's heartbeats took to reach the standby, by the lab's ground truth."""
+    from drillkit_lab.truth import replications
+
+    delivered = replications(Path(lab.info["ground_truth_log"]), name=replicated_as)
+    return [r.visible_at - r.written_at for r in delivered if drill_id in r.key and not r.deleted]
+
+
 def heartbeats_left(lab: RunningLab) -> list[str]:
     """Every heartbeat item or object version in either region: the drill must leave none."""
     left = []
@@ -101,10 +111,14 @@ def test_each_healthy_store_measures_its_recovery_point_within_one_interval_of_t
         assert point["judged"] and point["passed"] and not point["not_replicated"], point
         truth = store_truth(lab, REPLICATED_AS[name], report["drill_id"], point["at"], interval)
         assert abs(point["seconds"] - truth) <= point["uncertainty_seconds"] + TOLERANCE, (name, point, truth)
-        # Heartbeats written up to the fault (Inject writes them before it): the recovery point is the lab's lag
-        assert abs(point["seconds"] - LAGS[name]) <= interval + TOLERANCE, (name, point, LAGS[name])
-        # Each write reached the standby after the lab's lag: dated by the next read, within one interval of it
-        assert abs(point["replication_lag_median_seconds"] - LAGS[name]) <= interval + TOLERANCE, (name, point)
+        # Heartbeats written up to the fault (Inject writes them before it): the recovery point is at least the lab's
+        # lag, never less. On a busy machine the lab's replication runs late, so the truth above is the measure of
+        # accuracy, not the configured lag (CI: a 0.5 s lag delivered late read, correctly, as 1.38 s)
+        assert truth >= LAGS[name] - TOLERANCE and point["seconds"] >= LAGS[name] - TOLERANCE, (name, point, truth)
+        # Each write reached the standby after the lab's lag: dated by the next read, within one interval of the truth
+        lags = delivered_lags(lab, REPLICATED_AS[name], report["drill_id"])
+        assert point["replication_lag_median_seconds"] >= LAGS[name] - TOLERANCE, (name, point)
+        assert abs(point["replication_lag_median_seconds"] - median(lags)) <= interval + TOLERANCE, (name, point, lags)
         assert point["heartbeats_seen_in_standby"] > 0
     # The source's ReplicationStatus is recorded with every heartbeat, never FAILED for a healthy rule (each is read one
     # interval after its write: PENDING while the 1 s lag runs, COMPLETED only after a longer pause between steps)
