@@ -379,20 +379,12 @@ class LoadBalancerPhysics:
         if is_lambda(address):
             self._invoke(address, handler)
             return
-        connection = http.client.HTTPConnection(INSTANCE_ADDRESSES.get(address, address), self.ports.real(port), timeout=5)
-        try:
-            headers = {k: v for k, v in handler.headers.items() if k.lower() not in HOP_BY_HOP}
-            headers["X-Forwarded-For"] = handler.client_address[0]
-            connection.request("GET", handler.path, headers=headers)
-            response = connection.getresponse()
-            body = response.read()
-        except (OSError, http.client.HTTPException):
-            _reply(handler, 502, b"502 Bad Gateway", {"Server": "awselb/2.0"})
-            return
-        finally:
-            connection.close()
-        passed = {k: v for k, v in response.getheaders() if k.lower() not in HOP_BY_HOP | {"content-length", "server"}}
-        _reply(handler, response.status, body, passed)
+        headers = {k: v for k, v in handler.headers.items() if k.lower() not in HOP_BY_HOP}
+        headers["X-Forwarded-For"] = handler.client_address[0]
+        status, body, passed = forward_to_target(
+            INSTANCE_ADDRESSES.get(address, address), self.ports.real(port), handler.path, headers, self.idle_timeout()
+        )
+        _reply(handler, status, body, passed)
 
     def _invoke(self, function_arn: str, handler: BaseHTTPRequestHandler) -> None:
         """The ALB invokes the function directly; reserved concurrency 0 throttles every invocation."""
@@ -420,6 +412,36 @@ class LoadBalancerPhysics:
             return
         body = json.dumps({"region": region, "status": "ok", "function": name}).encode()
         _reply(handler, 200, body, {"Content-Type": "application/json", REGION_HEADER: region})
+
+
+TARGET_CONNECT_TIMEOUT = 10.0  # seconds: the ALB's fixed connection timeout to a target
+ELB_HEADERS = {"Server": "awselb/2.0"}
+
+
+def forward_to_target(
+    host: str, port: int, path: str, headers: dict[str, str], idle_timeout: float, connect_timeout: float = TARGET_CONNECT_TIMEOUT
+) -> tuple[int, bytes, dict[str, str]]:
+    """One request to an instance or IP target: its answer, or the ALB's own error as the ALB guide words them.
+
+    504 when no connection is made within the connection timeout or the target, once connected, sends nothing for
+    the load balancer's idle timeout; 502 when the target refuses or resets the connection or answers malformed.
+    """
+    connection = http.client.HTTPConnection(host, port, timeout=connect_timeout)
+    try:
+        connection.connect()
+        if connection.sock is not None:
+            connection.sock.settimeout(idle_timeout)
+        connection.request("GET", path, headers=headers)
+        response = connection.getresponse()
+        body = response.read()
+    except TimeoutError:
+        return 504, b"504 Gateway Time-out", dict(ELB_HEADERS)
+    except (OSError, http.client.HTTPException):
+        return 502, b"502 Bad Gateway", dict(ELB_HEADERS)
+    finally:
+        connection.close()
+    passed = {k: v for k, v in response.getheaders() if k.lower() not in HOP_BY_HOP | {"content-length", "server"}}
+    return response.status, body, passed
 
 
 def _reply(handler: BaseHTTPRequestHandler, status: int, body: bytes, headers: dict[str, str]) -> None:
