@@ -306,8 +306,12 @@ def _inject(context: DrillContext) -> Injection:
     finally:
         warmed = heartbeats.stop()  # after t_inject: a heartbeat still in flight must not make it late
     health_check.forget()  # the fault may have changed the check (Inverted): read it afresh, not a kept reading
-    # The first reading right after the change: observation must not wait for the next state.
-    first_readings = probes.sample_all(context)
+    # The first readings right after the change, taken as one tick: observation must not wait for the next state,
+    # and a probe the fault holds up (a blocked front door waits out its time-out) joins a later tick instead of
+    # holding every other reading back (it held detection and DNS cutover 2 s late behind a network ACL).
+    sampler = probes.Sampler(context)
+    interval = context.scenario.sampling.interval_seconds
+    first_readings = sampler.tick(clock.now() + interval)
     injection = Injection(
         fault=spec.type,
         method=prior.method,
@@ -319,11 +323,9 @@ def _inject(context: DrillContext) -> Injection:
     ledger.mark_undo(context.drill_id, 1, UNDO_APPLIED, applied_at=t_inject)
     ledger.save_step(context.drill_id, "injection", injection, phase=Phase.OBSERVE)
     # Sampled like observation: a slow probe (a far standby) must not stretch the interval of the others.
-    sampler = probes.Sampler(context)
-    interval = context.scenario.sampling.interval_seconds
     observed = _observation_complete(context, injection, [*steady, *warmed, *([held] if held else []), *first_readings])
     followed = keepalive.follow(
-        context, t_inject, first_readings, lambda: sampler.tick(clock.now() + interval), sampler.drain, observed
+        context, t_inject, first_readings, lambda: sampler.tick(clock.now() + interval), lambda: sampler.drain(interval), observed
     )
     _store().put_samples(context.drill_id, "1-observe-0000", [*warmed, *([held] if held else []), *first_readings, *followed])
     return injection

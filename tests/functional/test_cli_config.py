@@ -104,7 +104,13 @@ def test_a_config_variable_naming_a_missing_file_is_refused(where, monkeypatch, 
 def test_bash_completion_is_shown_and_completes_commands_and_choices(tmp_path):
     env = {**os.environ, "SHELL": "/bin/bash", "HOME": str(tmp_path)}
 
-    shown = subprocess.run([DRILLKIT, "--show-completion"], capture_output=True, text=True, env=env, timeout=60)
+    def in_bash(option: str) -> subprocess.CompletedProcess[str]:
+        # Typed at a bash prompt: typer finds the shell among the process's ancestors, not in $SHELL, so bash must be
+        # the nearest (under `make`, /bin/sh would be). The `; exit` keeps bash from exec'ing drillkit in its place.
+        line = f'"{DRILLKIT}" {option}; exit $?'
+        return subprocess.run(["bash", "-c", line], capture_output=True, text=True, env=env, timeout=60)
+
+    shown = in_bash("--show-completion")
     assert shown.returncode == 0 and "complete -o default -F _drillkit_completion drillkit" in shown.stdout
 
     def complete(words: str) -> list[str]:
@@ -116,6 +122,6 @@ def test_bash_completion_is_shown_and_completes_commands_and_choices(tmp_path):
     assert complete("drillkit lab ") == ["up", "down"]
     assert complete("drillkit init --fault ") == ["health-check-inversion", "fail-targets", "block-primary-alb", "stop-cluster"]
 
-    installed = subprocess.run([DRILLKIT, "--install-completion"], capture_output=True, text=True, env=env, timeout=60)
+    installed = in_bash("--install-completion")
     assert installed.returncode == 0
     assert (tmp_path / ".bash_completions" / "drillkit.sh").read_text().strip() == shown.stdout.strip()

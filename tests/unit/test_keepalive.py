@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
 from drillkit.evidence import report, summary
@@ -42,6 +44,15 @@ def follow_with(context, first: list[Reading], then: list[list[Reading]]) -> tup
 def test_follow_stops_at_once_when_no_connection_is_held_or_the_held_one_is_cut(context):
     assert follow_with(context, [HttpReading(t=1.0)], [[]]) == ([], 0)
     assert follow_with(context, [reading(1.0, served=False)], [[]]) == ([], 0)
+
+
+def test_follow_goes_on_while_the_held_connections_first_reading_is_still_in_flight(context, monkeypatch):
+    # Given a connection held before the fault whose reading has not come back by the first tick (the fault stalls it)
+    monkeypatch.setattr(keepalive, "_held", SimpleNamespace(connection=SimpleNamespace(close=lambda: None)))
+    spared = [reading(2.0, served=True), new_client(2.0, ok=False)]
+    # When Inject follows it, Then it does not stop for want of a reading: the next ticks bring it
+    collected, calls = follow_with(context, [new_client(1.0, ok=False)], [spared])
+    assert calls == 2 and collected == spared * 2
 
 
 def test_follow_stops_once_the_held_connection_was_served_while_new_clients_failed_hold_samples_times(context):

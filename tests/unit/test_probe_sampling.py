@@ -89,3 +89,18 @@ def test_a_probe_that_answers_nothing_has_nothing_in_flight_afterwards(monkeypat
     sampler = probes.Sampler(_Context())  # type: ignore[arg-type]
     assert sampler.tick(until=time.time() + 0.5) == []
     assert sampler.drain() == []
+
+
+def test_draining_with_an_interval_keeps_sampling_the_others_until_the_held_up_reading_is_in(monkeypatch):
+    # Given a probe held up for six intervals (a blocked front door waiting out its time-out) when a loop ends
+    interval, started = 0.1, []
+    fast, slow = _probe(HttpReading, 0.0, started), _probe(DnsReading, 0.6, started)
+    monkeypatch.setattr(probes, "PROBES", {"fast": fast, "slow": slow})
+    sampler = probes.Sampler(_Context())  # type: ignore[arg-type]
+    first = sampler.tick(until=time.time() + interval)
+    # When the sampler drains with the interval
+    drained = sampler.drain(interval)
+    # Then the fast probe was read every interval meanwhile, and the held-up reading is not lost
+    fast_times = [r.t for r in [*first, *drained] if isinstance(r, HttpReading)]
+    assert len(fast_times) >= 5 and max(b - a for a, b in zip(fast_times, fast_times[1:], strict=False)) < 2 * interval
+    assert sum(isinstance(r, DnsReading) for r in drained) == 1 and started.count("DnsReading") == 1

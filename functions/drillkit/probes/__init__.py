@@ -62,12 +62,6 @@ def seed(context: DrillContext, samples: list[Reading]) -> None:
     health_check.seed(samples)
 
 
-def sample_all(context: DrillContext) -> list[Reading]:
-    """Run every probe concurrently so one sample's readings share an instant."""
-    futures = [_pool.submit(probe, context) for probe in PROBES.values()]
-    return [reading for reading in (future.result() for future in futures) if reading is not None]
-
-
 class Sampler:
     """Starts every probe once per tick without letting a slow reading hold up the cadence.
 
@@ -89,10 +83,21 @@ class Sampler:
         wait(list(self._in_flight.values()), timeout=max(0.0, until - clock.now()), return_when=ALL_COMPLETED)
         return self._finished()
 
-    def drain(self) -> list[Reading]:
-        """The readings still in flight, once they finish: none is lost when a loop ends."""
-        wait(list(self._in_flight.values()), timeout=self._context.scenario.sampling.probe_timeout_seconds + 1.0)
-        return self._finished()
+    def drain(self, interval: float | None = None) -> list[Reading]:
+        """The readings still in flight, once they finish: none is lost when a loop ends.
+
+        With ``interval``, sampling keeps its cadence meanwhile (each idle probe starts again every interval) until
+        the readings in flight at the loop's end are in: a probe the fault holds up until its time-out (a blocked
+        front door) must not leave DNS and the health check unread that long right after the fault.
+        """
+        deadline = clock.now() + self._context.scenario.sampling.probe_timeout_seconds + 1.0
+        collected: list[Reading] = []
+        if interval is not None:
+            held_up = list(self._in_flight.values())
+            while not all(future.done() for future in held_up) and clock.now() < deadline:
+                collected += self.tick(min(deadline, clock.now() + interval))
+        wait(list(self._in_flight.values()), timeout=max(0.0, deadline - clock.now()))
+        return collected + self._finished()
 
     def _finished(self) -> list[Reading]:
         done = [name for name, future in self._in_flight.items() if future.done()]

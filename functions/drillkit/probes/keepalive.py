@@ -200,9 +200,10 @@ def follow(
     over = observed([])
     try:
         while True:
-            if mine is None or not mine.served:
-                break  # nothing held, or the answer is known: cut
-            spared = spared + 1 if any(_new_clients_failed(r) for r in readings) else 0
+            if (mine is None and _held is None) or (mine is not None and not mine.served):
+                break  # nothing held, or the answer is known: cut (a held connection's reading may still be in flight)
+            # Spared: the held connection is shown served (not merely in flight) while new clients failed
+            spared = spared + 1 if mine is not None and any(_new_clients_failed(r) for r in readings) else 0
             if spared >= sampling.hold_samples or over:
                 break  # the answer is known: spared while new clients are refused; or the fault ends now
             next_tick += sampling.interval_seconds
