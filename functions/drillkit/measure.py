@@ -312,10 +312,14 @@ def objective_targets(objectives: Objectives) -> dict[str, float | None]:
 
 def rpo_measurement(measured_rpo: dict[str, Any], target: float | None, interval: float) -> dict[str, Any]:
     seconds = measured_rpo.get("seconds")
+    # One heartbeat per interval: the true window can be up to one interval wider or narrower, or as wide as the
+    # gap between the last acknowledged heartbeat and the first failed one when sampling paused there (a busy
+    # machine, a state change): the failure came somewhere in that gap.
+    acked, failed = measured_rpo.get("last_acknowledged_at"), measured_rpo.get("first_failed_write_at")
+    gap = failed - acked if acked is not None and failed is not None else 0.0
     return {
         "seconds": seconds,
-        # One heartbeat per interval: the true window can be up to one interval wider or narrower.
-        "uncertainty_seconds": round(interval, 3),
+        "uncertainty_seconds": round(max(interval, gap), 3),
         "target_seconds": target,
         "passed": None if target is None else (seconds is not None and seconds <= target),
         "detail": measured_rpo,

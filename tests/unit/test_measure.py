@@ -9,6 +9,7 @@ from drillkit.measure import (
     MilestoneTracker,
     measurements,
     rpo,
+    rpo_measurement,
     rpo_not_applicable,
     rpo_not_applicable_because,
     verdict,
@@ -193,6 +194,15 @@ def test_rpo_is_the_gap_between_the_last_acknowledged_heartbeat_and_the_newest_s
     )
     assert window["seconds"] == 2  # 4 acknowledged, 2 is the newest that survived
     assert window["last_acknowledged_at"] == 4 and window["first_failed_write_at"] == 5
+
+
+def test_the_rpo_uncertainty_is_the_heartbeat_gap_in_which_the_failure_came_never_less_than_the_interval():
+    survived = SurvivingHeartbeat.model_validate({"t": 20, "written_at": 2, "cluster_arn": "standby", "why": "writer"})
+    on_time = rpo(beats([1, 2, 3, 4]) + beats([5], ok=False), survived, t_inject=4.5)
+    assert rpo_measurement(on_time, 5.0, interval=1.0)["uncertainty_seconds"] == 1.0
+    # Sampling paused 3.5 s after the last acknowledged heartbeat: the writer may have failed anywhere in that gap.
+    paused = rpo(beats([1, 2, 3, 4]) + beats([7.5], ok=False), survived, t_inject=4.5)
+    assert rpo_measurement(paused, 5.0, interval=1.0)["uncertainty_seconds"] == 3.5
 
 
 def test_rpo_is_zero_when_everything_acknowledged_survived():
