@@ -10,7 +10,7 @@ from typing import Any
 from jsonschema import Draft202012Validator, FormatChecker
 
 from drillkit.measure import MilestoneTracker
-from drillkit.model import DrillContext, FailoverEndpoint, Injection, ResolvedTarget, RestoreProgress
+from drillkit.model import DrillContext, FailoverEndpoint, Injection, ResolvedTarget, RestoreProgress, UndoRecord
 from drillkit.readings import DnsClientReading, DnsReading, HealthCheckReading, HttpReading, Reading
 from drillkit.record import Approval, DrillRecord, Observation
 from drillkit.spec import parse_scenario
@@ -162,12 +162,12 @@ def record_of(context: DrillContext, state: dict, plan: str | None = None) -> Dr
 
 
 UNDO = [
-    {
-        "seq": 1,
-        "fault": "health-check-inversion",
-        "resource_id": "hc-1",
-        "prior": {"resource_id": "hc-1", "method": "default", "inverted": False},
-        "status": "restored",
-        "restored_at": T0 + 51,
-    }
+    UndoRecord(
+        seq=1,
+        fault="health-check-inversion",
+        resource_id="hc-1",
+        prior={"resource_id": "hc-1", "method": "default", "inverted": False},
+        status="restored",
+        restored_at=T0 + 51,
+    )
 ]

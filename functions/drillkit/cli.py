@@ -296,8 +296,8 @@ def _wait_for_report(deployment: client.Deployment, drill_id: str, out: Console,
 
 def _print_restore(outcome: client.RestoreOutcome, out: Console) -> None:
     for record in outcome.records:
-        colour = "green" if record["status"] == "restored" else "red"
-        out.print(f"  undo {record['seq']}: {record['resource_id']} [{colour}]{record['status']}[/]", soft_wrap=True)
+        colour = "green" if record.status == "restored" else "red"
+        out.print(f"  undo {record.seq}: {record.resource_id} [{colour}]{record.status}[/]", soft_wrap=True)
     if not outcome.records:
         out.print("  nothing had been injected: nothing to restore")
     verified = {True: "[green]yes[/]", False: "[red]NO[/]", None: "[red]unknown (no report)[/]"}[outcome.restore_verified]

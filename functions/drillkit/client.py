@@ -34,6 +34,7 @@ from drillkit.errors import (
     error_message,
 )
 from drillkit.ledger import UNDO_RESTORED, Ledger
+from drillkit.model import UndoOutcome
 from drillkit.record import Phase, StopRequested, new_drill_id
 from drillkit.spec import Scenario
 
@@ -340,7 +341,7 @@ class RestoreOutcome(BaseModel):
     drill_id: str
     verdict: str | None
     restore_verified: bool | None
-    records: list[dict[str, Any]]  # each undo record: seq, resource_id, status
+    records: list[UndoOutcome]  # each undo record: seq, resource_id, its status (pending, applied, restored)
     report_key: str | None = None
 
 
@@ -375,7 +376,7 @@ def wait_until_reported(
         drill_id=drill_id,
         verdict=record.verdict,
         restore_verified=verified,
-        records=[{"seq": u["seq"], "resource_id": u["resource_id"], "status": u["status"]} for u in records.list_undo(drill_id)],
+        records=[UndoOutcome(seq=u.seq, resource_id=u.resource_id, status=u.status) for u in records.list_undo(drill_id)],
         report_key=record.report_key,
     )
 
@@ -415,9 +416,9 @@ def unlock(deployment: Deployment, environment: str, by: str, reason: str, force
             why += f", not reported (phase {phase}); released with --force"
         if float(holder.get("expires_at", 0)) < time.time():
             why += f"; the lock expired at {clock.iso(holder.get('expires_at'))}"
-    pending = [u for u in records.list_undo(drill_id) if u["status"] != UNDO_RESTORED]
+    pending = [u for u in records.list_undo(drill_id) if u.status != UNDO_RESTORED]
     audit = records.release_stale_lock(environment, drill_id, by, reason, why)
-    return {**audit, "unrestored": [f"{u['resource_id']} ({u['status']})" for u in pending]}
+    return {**audit, "unrestored": [f"{u.resource_id} ({u.status})" for u in pending]}
 
 
 def download_report(deployment: Deployment, drill_id: str, destination: Path) -> Path:

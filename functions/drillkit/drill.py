@@ -25,7 +25,7 @@ from drillkit.faults import Fault, PriorState
 from drillkit.findings import Finding
 from drillkit.ledger import UNDO_APPLIED, UNDO_RESTORED, Ledger
 from drillkit.measure import MilestoneTracker, expected_milestones
-from drillkit.model import DrillContext, Injection, ResolvedTarget, RestoreProgress
+from drillkit.model import DrillContext, Injection, ResolvedTarget, RestoreProgress, UndoOutcome
 from drillkit.probes import health_check, keepalive
 from drillkit.readings import AlarmsReading, Reading, StoresSample
 from drillkit.record import (
@@ -290,11 +290,9 @@ def _inject(context: DrillContext) -> Injection:
     captured = fault.capture(spec, context.target)
     # Write-ahead: the undo record exists before the change; a retry reuses the first capture.
     record = ledger.put_undo(
-        context.drill_id,
-        1,
-        {"fault": spec.type, "method": captured.method, "resource_id": captured.resource_id, "prior": captured.stored()},
+        context.drill_id, 1, fault=spec.type, method=captured.method, resource_id=captured.resource_id, prior=captured.stored()
     )
-    prior = faults.read_prior(record["prior"])  # the first capture's, when this is a retry
+    prior = faults.read_prior(record.prior)  # the first capture's, when this is a retry
     heartbeats = _StoreHeartbeats(context)
     heartbeats.warm()
     # A client connected before the fault: only this invocation spans the change, so it holds one.
@@ -315,7 +313,7 @@ def _inject(context: DrillContext) -> Injection:
     injection = Injection(
         fault=spec.type,
         method=prior.method,
-        resource_id=record["resource_id"],
+        resource_id=record.resource_id,
         undo_seq=1,
         t_before=t_before,
         t_inject=t_inject,
@@ -504,32 +502,32 @@ def _restore(context: DrillContext, previous: dict[str, Any]) -> RestoreProgress
     started = float(previous["started_at"]) if going_on else now
     calls = int(previous.get("calls", 1)) + 1 if going_on else 1
     budget = context.scenario.sampling.restore_budget
-    results: list[dict[str, Any]] = []
+    results: list[UndoOutcome] = []
     failures: list[str] = []
     waiting: list[str] = []
     # Observation wrote the last heartbeat (verification samples without them): remove them all, whatever else fails.
     heartbeats_left = stores.remove(context)
     for record in reversed(ledger.list_undo(context.drill_id)):
-        entry: dict[str, Any] = {"seq": record["seq"], "resource_id": record["resource_id"]}
-        if record["status"] == UNDO_RESTORED:
-            results.append({**entry, "status": "already restored"})
+        outcome = UndoOutcome(seq=record.seq, resource_id=record.resource_id, status="already restored")
+        if record.status == UNDO_RESTORED:
+            results.append(outcome)
             continue
-        fault = faults.fault_of(record["fault"])
+        fault = faults.fault_of(record.fault)
         try:
-            prior = faults.read_prior(record["prior"])
+            prior = faults.read_prior(record.prior)
             done = fault.restore(prior)
             what = "" if done else fault.waiting_for(prior)
         except Exception as error:  # noqa: BLE001 keep going: one stuck record must not strand the others
-            failures.append(f"{record['resource_id']}: {error}")
-            results.append({**entry, "status": "failed", "error": str(error)})
+            failures.append(f"{record.resource_id}: {error}")
+            results.append(outcome.model_copy(update={"status": "failed", "error": str(error)}))
             continue
         if not done:
-            waiting.append(f"{record['resource_id']}: waiting for {what}")
-            results.append({**entry, "status": "in progress", "waiting_for": what})
+            waiting.append(f"{record.resource_id}: waiting for {what}")
+            results.append(outcome.model_copy(update={"status": "in progress", "waiting_for": what}))
             continue
         t = clock.now()
-        ledger.mark_undo(context.drill_id, record["seq"], UNDO_RESTORED, restored_at=t)
-        results.append({**entry, "status": "restored", "t": t})
+        ledger.mark_undo(context.drill_id, record.seq, UNDO_RESTORED, restored_at=t)
+        results.append(outcome.model_copy(update={"status": "restored", "t": t}))
     if failures:
         raise RestoreFailed("; ".join(failures))
     ended = clock.now()
@@ -570,7 +568,7 @@ def _verify_restore(context: DrillContext, previous: dict[str, Any] | None, invo
     ledger = _ledger()
     wait = SteadyWait.resume(previous, sampling.restore_timeout_seconds)
     records = ledger.list_undo(context.drill_id)
-    resources = {r["resource_id"]: faults.fault_of(r["fault"]).is_restored(faults.read_prior(r["prior"])) for r in records}
+    resources = {r.resource_id: faults.fault_of(r.fault).is_restored(faults.read_prior(r.prior)) for r in records}
     if not records:
         return Verification(done=True, verified=True, t=clock.now(), note="nothing was injected")
     if not all(resources.values()):

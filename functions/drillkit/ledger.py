@@ -16,17 +16,18 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
-from typing import Any
+from typing import Any, Final
 
 from pydantic import BaseModel, ValidationError
 
 from drillkit import aws, clock
 from drillkit.errors import AwsCallFailed, DrillNotFound, DrillStateInvalid, EnvironmentLocked
+from drillkit.model import UndoRecord, UndoStatus
 from drillkit.record import STEP_PIECES, DrillRecord, Phase, Step
 
-UNDO_PENDING = "pending"  # recorded, change may or may not have happened
-UNDO_APPLIED = "applied"  # change acknowledged
-UNDO_RESTORED = "restored"
+UNDO_PENDING: Final = "pending"  # recorded, change may or may not have happened
+UNDO_APPLIED: Final = "applied"  # change acknowledged
+UNDO_RESTORED: Final = "restored"
 
 RECENT_INDEX = "recent-drills"  # template.yaml LedgerTable: partition ``listing``, sort ``started_at``
 _LISTED = "DRILL"
@@ -59,6 +60,15 @@ def _lock_key(environment: str) -> dict[str, str]:
 
 def _undo_key(drill_id: str, seq: int) -> dict[str, str]:
     return {"pk": f"DRILL#{drill_id}", "sk": f"UNDO#{seq:03d}"}
+
+
+def _undo_record(drill_id: str, item: dict[str, Any]) -> UndoRecord:
+    """An undo item as its model; one that does not read is named, never replayed half-understood."""
+    try:
+        return UndoRecord.model_validate(_plain(item))
+    except ValidationError as error:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors())
+        raise DrillStateInvalid(f"drill {drill_id}: undo record {item.get('sk')}: {problems}") from None
 
 
 @contextmanager
@@ -266,20 +276,24 @@ class Ledger:
         return dict(answer.get("Attributes") or {})
 
     # -- write-ahead undo records ----------------------------------------
-    def put_undo(self, drill_id: str, seq: int, record: dict[str, Any]) -> dict[str, Any]:
+    def put_undo(
+        self, drill_id: str, seq: int, *, fault: str, resource_id: str, prior: dict[str, Any], method: str | None = None
+    ) -> UndoRecord:
         """Write the undo record once; a retried injection gets the first one back."""
-        item = {**_undo_key(drill_id, seq), **record, "seq": seq, "status": UNDO_PENDING, "recorded_at": clock.now()}
+        record = UndoRecord(seq=seq, fault=fault, method=method, resource_id=resource_id, prior=prior, status=UNDO_PENDING)
+        record.recorded_at = clock.now()
+        item = {**_undo_key(drill_id, seq), **record.model_dump(mode="json", exclude_none=True)}
         with _unless_condition_failed("PutItem", f"{self.table_name} drill {drill_id} undo {seq}"):
             self.table.put_item(Item=_stored(item), ConditionExpression="attribute_not_exists(pk)")
         return self.get_undo(drill_id, seq)
 
-    def get_undo(self, drill_id: str, seq: int) -> dict[str, Any]:
+    def get_undo(self, drill_id: str, seq: int) -> UndoRecord:
         with aws.aws_call("GetItem", f"{self.table_name} drill {drill_id} undo {seq}"):
             item = self.table.get_item(Key=_undo_key(drill_id, seq), ConsistentRead=True)
-        return _plain(item["Item"])
+        return _undo_record(drill_id, item["Item"])
 
-    def list_undo(self, drill_id: str) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
+    def list_undo(self, drill_id: str) -> list[UndoRecord]:
+        items: list[UndoRecord] = []
         query: dict[str, Any] = {
             "KeyConditionExpression": "pk = :pk AND begins_with(sk, :undo)",
             "ExpressionAttributeValues": {":pk": _record_key(drill_id)["pk"], ":undo": "UNDO#"},
@@ -288,13 +302,16 @@ class Ledger:
         while True:
             with aws.aws_call("Query", f"{self.table_name} drill {drill_id} undo records"):
                 page = self.table.query(**query)
-            items.extend(_plain(i) for i in page.get("Items", []))
+            items.extend(_undo_record(drill_id, i) for i in page.get("Items", []))
             if "LastEvaluatedKey" not in page:
-                return sorted(items, key=lambda i: i["seq"])
+                return sorted(items, key=lambda i: i.seq)
             query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
-    def mark_undo(self, drill_id: str, seq: int, status: str, **fields: Any) -> None:
-        fields = {"status": status, **fields}
+    def mark_undo(
+        self, drill_id: str, seq: int, status: UndoStatus, applied_at: float | None = None, restored_at: float | None = None
+    ) -> None:
+        fields: dict[str, Any] = {"status": status, "applied_at": applied_at, "restored_at": restored_at}
+        fields = {key: value for key, value in fields.items() if value is not None}
         with aws.aws_call("UpdateItem", f"{self.table_name} drill {drill_id} undo {seq}"):
             self.table.update_item(
                 Key=_undo_key(drill_id, seq),

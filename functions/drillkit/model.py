@@ -81,12 +81,45 @@ class Injection(BaseModel):
         return max(0.0, self.t_inject - self.t_before)
 
 
+UndoStatus = Literal["pending", "applied", "restored"]  # recorded (the change may have happened), acknowledged, undone
+
+
+class UndoRecord(BaseModel):
+    """One change a drill made, written before the change (write-ahead) so that Restore and the safety net can undo it.
+
+    ``prior`` is the fault's prior state as the ledger keeps it (JSON); ``faults.read_prior`` reads it as the fault's
+    own model. Fields a later version adds are ignored by an older one, never refused: a pending undo must replay.
+    """
+
+    model_config = ConfigDict(extra="ignore")
+    seq: int
+    fault: str
+    method: str | None = None
+    resource_id: str
+    prior: dict[str, Any]
+    status: UndoStatus
+    recorded_at: float | None = None
+    applied_at: float | None = None
+    restored_at: float | None = None
+
+
+class UndoOutcome(BaseModel):
+    """What one Restore call did with one undo record (``status``: restored, already restored, in progress, failed)."""
+
+    seq: int
+    resource_id: str
+    status: str
+    t: float | None = None  # when it was restored
+    waiting_for: str | None = None  # in progress: what the restore waits for
+    error: str | None = None  # failed: why
+
+
 class RestoreProgress(BaseModel):
     """The Restore step's result ($.restore): the state machine calls Restore again while done is false."""
 
     started_at: float  # the first Restore call of this restore: the budget counts from it
     ended_at: float
-    records: list[dict[str, Any]]  # this call's outcome per undo record, newest first
+    records: list[UndoOutcome]  # this call's outcome per undo record, newest first
     done: bool
     budget_seconds: float
     retry_in_seconds: int  # the Wait state's SecondsPath before the next call

@@ -54,10 +54,10 @@ def with_records(context: DrillContext, account) -> Ledger:
     """An older health-check inversion (one call undoes it) and a newer slow undo, both applied."""
     ledger = Ledger(TABLE)
     prior = inversion.FAULT.capture(context.scenario.fault, context.target)
-    ledger.put_undo(context.drill_id, 1, {"fault": inversion.TYPE, "resource_id": prior.resource_id, "prior": prior.stored()})
+    ledger.put_undo(context.drill_id, 1, fault=inversion.TYPE, resource_id=prior.resource_id, prior=prior.stored())
     inversion.FAULT.apply(context.scenario.fault, context.target, prior)
     ledger.mark_undo(context.drill_id, 1, UNDO_APPLIED)
-    ledger.put_undo(context.drill_id, 2, {"fault": SLOW, "resource_id": "global-db", "prior": SWITCHED_OVER})
+    ledger.put_undo(context.drill_id, 2, fault=SLOW, resource_id="global-db", prior=SWITCHED_OVER)
     ledger.mark_undo(context.drill_id, 2, UNDO_APPLIED)
     return ledger
 
@@ -68,26 +68,26 @@ def test_an_undo_in_progress_keeps_the_step_not_done_until_a_later_call_complete
 
     first = RestoreProgress.model_validate(drill.restore(state))
     assert first.done is False
-    assert [(r["resource_id"], r["status"]) for r in first.records] == [
+    assert [(r.resource_id, r.status) for r in first.records] == [
         ("global-db", "in progress"),
         (context.target.primary.health_check_id, "restored"),
     ]
     assert first.waiting_for == ["global-db: waiting for the switchover back"]
     # The first wait is the sampling interval (0.5 s, a whole second at least); each one after doubles.
     assert (first.calls, first.budget_seconds, first.retry_in_seconds) == (1, 600, 1)
-    assert ledger.get_undo(context.drill_id, 2)["status"] != UNDO_RESTORED
+    assert ledger.get_undo(context.drill_id, 2).status != UNDO_RESTORED
 
     state["restore"] = first.model_dump()
     second = RestoreProgress.model_validate(drill.restore(state))
     assert (second.done, second.calls, second.started_at) == (False, 2, first.started_at)  # the budget counts from the first call
     assert second.retry_in_seconds == 2
-    assert [r["status"] for r in second.records] == ["in progress", "already restored"]
+    assert [r.status for r in second.records] == ["in progress", "already restored"]
 
     state["restore"] = second.model_dump()
     third = RestoreProgress.model_validate(drill.restore(state))
     assert (third.done, third.calls, third.started_at, third.waiting_for) == (True, 3, first.started_at, [])
-    assert [r["status"] for r in third.records] == ["restored", "already restored"]
-    assert ledger.get_undo(context.drill_id, 2)["status"] == UNDO_RESTORED
+    assert [r.status for r in third.records] == ["restored", "already restored"]
+    assert ledger.get_undo(context.drill_id, 2).status == UNDO_RESTORED
     assert len(slow_fault.calls) == 3
 
 

@@ -79,8 +79,8 @@ def put_undo_record(drill_state: dict[str, Any]) -> str:
     context = recorded(drill_state["drill"]).context
     fault = faults.fault_of(context.scenario.fault.type)
     prior = fault.capture(context.scenario.fault, context.target)
-    record = {"fault": context.scenario.fault.type, "resource_id": prior.resource_id, "prior": prior.stored()}
-    Ledger(TABLE).put_undo(context.drill_id, 1, record)
+    kind = context.scenario.fault.type
+    Ledger(TABLE).put_undo(context.drill_id, 1, fault=kind, resource_id=prior.resource_id, prior=prior.stored())
     return prior.resource_id
 
 
@@ -129,7 +129,7 @@ def test_verify_restore_stops_at_the_invocations_deadline_and_continues_until_th
     fault = faults.fault_of(context.scenario.fault.type)
     prior = fault.capture(context.scenario.fault, context.target)
     Ledger(TABLE).put_undo(
-        context.drill_id, 1, {"fault": context.scenario.fault.type, "resource_id": prior.resource_id, "prior": prior.stored()}
+        context.drill_id, 1, fault=context.scenario.fault.type, resource_id=prior.resource_id, prior=prior.stored()
     )
 
     first = drill.verify_restore(drill_state, soon(READING_ALLOWANCE + 0.35))

@@ -88,7 +88,7 @@ def test_stopping_the_execution_while_inject_or_report_is_stuck_restores_and_rep
         lab.sabotage(function, mend=True)
 
     assert_restored_unlocked_and_reported_aborted(lab, drill_id, original_inverted, tmp_path, f"ABORTED during {phase}")
-    assert [undo["status"] for undo in lab.deployment.ledger().list_undo(drill_id)] == ["restored"]
+    assert [undo.status for undo in lab.deployment.ledger().list_undo(drill_id)] == ["restored"]
 
 
 def test_an_execution_that_reaches_its_maximum_duration_times_out_and_the_safety_net_restores(lab, tmp_path):

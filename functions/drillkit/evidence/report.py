@@ -20,7 +20,7 @@ from drillkit.evidence.store import EvidenceStore
 from drillkit.faults import Resource
 from drillkit.measure import expected_milestones, objective_targets
 from drillkit.milestones import LABELS
-from drillkit.model import DrillContext
+from drillkit.model import DrillContext, UndoRecord
 from drillkit.outcome import DrillSteps, Outcome
 from drillkit.probes import keepalive
 from drillkit.readings import Reading
@@ -35,7 +35,7 @@ DNS_READS = "DNS to the zone's name servers (authoritative) and through a cachin
 def build(
     drill_record: DrillRecord,
     samples: list[Reading],
-    undo_records: list[dict[str, Any]],
+    undo_records: list[UndoRecord],
     ended_at: float,
     *,
     previous: dict[str, Any] | None = None,
@@ -94,13 +94,13 @@ def build(
     return document
 
 
-def _deployment(context: DrillContext, undo_records: list[dict[str, Any]]) -> dict[str, Any]:
+def _deployment(context: DrillContext, undo_records: list[UndoRecord]) -> dict[str, Any]:
     """Where the drill ran (account, regions, stack, or the local lab): lab evidence never passes for production's."""
     regions = [*_scope(context, undo_records)["regions"], *where.scenario_regions(context.scenario)]
     return where.where_it_ran(context.execution_id, regions).model_dump(mode="json")
 
 
-def _identity(context: DrillContext, undo_records: list[dict[str, Any]], previous: dict[str, Any] | None) -> dict[str, Any]:
+def _identity(context: DrillContext, undo_records: list[UndoRecord], previous: dict[str, Any] | None) -> dict[str, Any]:
     return {
         "previous_drill": previous,
         "frameworks": [],  # filled in from the finished document: frameworks.served_by reads it all
@@ -130,14 +130,14 @@ def _results(judged: Outcome, samples: list[Reading], steps: DrillSteps) -> dict
     }
 
 
-def _undo_record(record: dict[str, Any]) -> dict[str, Any]:
+def _undo_record(record: UndoRecord) -> dict[str, Any]:
     return {
-        "seq": record["seq"],
-        "fault": record["fault"],
-        "resource_id": record["resource_id"],
-        "prior": record["prior"],
-        "status": record["status"],
-        "restored_at": clock.iso(record.get("restored_at")),
+        "seq": record.seq,
+        "fault": record.fault,
+        "resource_id": record.resource_id,
+        "prior": record.prior,
+        "status": record.status,
+        "restored_at": clock.iso(record.restored_at),
     }
 
 
@@ -285,7 +285,7 @@ def _events(context: DrillContext, steps: DrillSteps, judged: Outcome, ended_at:
     return events
 
 
-def _scope(context: DrillContext, undo_records: list[dict[str, Any]]) -> dict[str, Any]:
+def _scope(context: DrillContext, undo_records: list[UndoRecord]) -> dict[str, Any]:
     """Accounts and resources the drill touched or read; regions only where known."""
     accounts, regions = [], []
     if context.execution_id and context.execution_id.startswith("arn:"):
@@ -303,7 +303,7 @@ def _scope(context: DrillContext, undo_records: list[dict[str, Any]]) -> dict[st
                 {"type": "AWS::Route53::HealthCheck", "id": endpoint.health_check_id, "role": f"{endpoint.side} health check"}
             )
     for record in undo_records:
-        for touched in faults.fault_of(record["fault"]).resources(faults.read_prior(record["prior"])):
+        for touched in faults.fault_of(record.fault).resources(faults.read_prior(record.prior)):
             if touched not in resources:
                 resources.append(touched)
                 region = touched["id"].split(":")[3] if touched["id"].startswith("arn:") else None
