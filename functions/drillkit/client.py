@@ -34,7 +34,7 @@ from drillkit.errors import (
     error_message,
 )
 from drillkit.ledger import UNDO_RESTORED, Ledger
-from drillkit.model import UndoOutcome
+from drillkit.model import UndoRecord
 from drillkit.record import Phase, StopRequested, new_drill_id
 from drillkit.spec import Scenario
 
@@ -341,7 +341,7 @@ class RestoreOutcome(BaseModel):
     drill_id: str
     verdict: str | None
     restore_verified: bool | None
-    records: list[UndoOutcome]  # each undo record: seq, resource_id, its status (pending, applied, restored)
+    records: list[UndoRecord]  # each undo record as the ledger holds it: status pending, applied or restored
     report_key: str | None = None
 
 
@@ -376,7 +376,7 @@ def wait_until_reported(
         drill_id=drill_id,
         verdict=record.verdict,
         restore_verified=verified,
-        records=[UndoOutcome(seq=u.seq, resource_id=u.resource_id, status=u.status) for u in records.list_undo(drill_id)],
+        records=records.list_undo(drill_id),
         report_key=record.report_key,
     )
 

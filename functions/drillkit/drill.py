@@ -323,7 +323,12 @@ def _inject(context: DrillContext) -> Injection:
     # Sampled like observation: a slow probe (a far standby) must not stretch the interval of the others.
     observed = _observation_complete(context, injection, [*steady, *warmed, *([held] if held else []), *first_readings])
     followed = keepalive.follow(
-        context, t_inject, first_readings, lambda: sampler.tick(clock.now() + interval), lambda: sampler.drain(interval), observed
+        context,
+        t_inject,
+        first_readings,
+        lambda: sampler.tick(clock.now() + interval),
+        lambda: sampler.drain(keep_cadence=True),
+        observed,
     )
     _store().put_samples(context.drill_id, "1-observe-0000", [*warmed, *([held] if held else []), *first_readings, *followed])
     return injection

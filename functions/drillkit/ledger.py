@@ -280,8 +280,10 @@ class Ledger:
         self, drill_id: str, seq: int, *, fault: str, resource_id: str, prior: dict[str, Any], method: str | None = None
     ) -> UndoRecord:
         """Write the undo record once; a retried injection gets the first one back."""
-        record = UndoRecord(seq=seq, fault=fault, method=method, resource_id=resource_id, prior=prior, status=UNDO_PENDING)
-        record.recorded_at = clock.now()
+        now = clock.now()
+        record = UndoRecord(
+            seq=seq, fault=fault, method=method, resource_id=resource_id, prior=prior, status=UNDO_PENDING, recorded_at=now
+        )
         item = {**_undo_key(drill_id, seq), **record.model_dump(mode="json", exclude_none=True)}
         with _unless_condition_failed("PutItem", f"{self.table_name} drill {drill_id} undo {seq}"):
             self.table.put_item(Item=_stored(item), ConditionExpression="attribute_not_exists(pk)")

@@ -50,6 +50,7 @@ class _Context:
     class scenario:  # noqa: N801 (mirrors the attribute path)
         class sampling:  # noqa: N801
             probe_timeout_seconds = 2.0
+            interval_seconds = 0.1
 
 
 def _probe(reading: type[HttpReading | DnsReading], seconds: float, started: list[str]) -> Any:
@@ -91,15 +92,15 @@ def test_a_probe_that_answers_nothing_has_nothing_in_flight_afterwards(monkeypat
     assert sampler.drain() == []
 
 
-def test_draining_with_an_interval_keeps_sampling_the_others_until_the_held_up_reading_is_in(monkeypatch):
+def test_draining_at_the_cadence_keeps_sampling_the_others_until_the_held_up_reading_is_in(monkeypatch):
     # Given a probe held up for six intervals (a blocked front door waiting out its time-out) when a loop ends
-    interval, started = 0.1, []
+    interval, started = _Context.scenario.sampling.interval_seconds, []
     fast, slow = _probe(HttpReading, 0.0, started), _probe(DnsReading, 0.6, started)
     monkeypatch.setattr(probes, "PROBES", {"fast": fast, "slow": slow})
     sampler = probes.Sampler(_Context())  # type: ignore[arg-type]
     first = sampler.tick(until=time.time() + interval)
-    # When the sampler drains with the interval
-    drained = sampler.drain(interval)
+    # When the sampler drains keeping its cadence
+    drained = sampler.drain(keep_cadence=True)
     # Then the fast probe was read every interval meanwhile, and the held-up reading is not lost
     fast_times = [r.t for r in [*first, *drained] if isinstance(r, HttpReading)]
     assert len(fast_times) >= 5 and max(b - a for a, b in zip(fast_times, fast_times[1:], strict=False)) < 2 * interval

@@ -83,19 +83,21 @@ class Sampler:
         wait(list(self._in_flight.values()), timeout=max(0.0, until - clock.now()), return_when=ALL_COMPLETED)
         return self._finished()
 
-    def drain(self, interval: float | None = None) -> list[Reading]:
+    def drain(self, keep_cadence: bool = False) -> list[Reading]:
         """The readings still in flight, once they finish: none is lost when a loop ends.
 
-        With ``interval``, sampling keeps its cadence meanwhile (each idle probe starts again every interval) until
-        the readings in flight at the loop's end are in: a probe the fault holds up until its time-out (a blocked
-        front door) must not leave DNS and the health check unread that long right after the fault.
+        With ``keep_cadence``, each idle probe starts again every sampling interval until the readings in flight at
+        the loop's end are in: right after the fault, a probe the fault holds up until its time-out (a blocked front
+        door) must not leave DNS and the health check unread that long. A loop that ended at its deadline or with its
+        answer does not want more readings, so that is not the default.
         """
-        deadline = clock.now() + self._context.scenario.sampling.probe_timeout_seconds + 1.0
+        sampling = self._context.scenario.sampling
+        deadline = clock.now() + sampling.probe_timeout_seconds + 1.0
         collected: list[Reading] = []
-        if interval is not None:
+        if keep_cadence:
             held_up = list(self._in_flight.values())
             while not all(future.done() for future in held_up) and clock.now() < deadline:
-                collected += self.tick(min(deadline, clock.now() + interval))
+                collected += self.tick(min(deadline, clock.now() + sampling.interval_seconds))
         wait(list(self._in_flight.values()), timeout=max(0.0, deadline - clock.now()))
         return collected + self._finished()
 
