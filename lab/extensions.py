@@ -404,6 +404,7 @@ def install_moto_patches(regions: set[str]) -> None:
     # The lab registers the images it launches; loading moto's catalogue of public AMIs costs seconds and memory.
     os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
     share_botocore_loader()
+    serialize_dynamodb_items_as_json()
     trim_instance_type_offerings(regions)
     install_describe_alarm_history()
     install_describe_target_health()
@@ -504,6 +505,55 @@ def share_botocore_loader() -> None:
 
     create_loader._lab = True  # type: ignore[attr-defined]
     botocore.session.create_loader = create_loader
+
+
+_BINARY_TYPES = frozenset({"B", "BS"})
+
+
+def _plain_json(value: Any) -> bool:
+    """Only JSON's own types all the way down, and no binary attribute (the one a serializer would still encode)."""
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and k not in _BINARY_TYPES and _plain_json(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_plain_json(v) for v in value)
+    return value is None or isinstance(value, str | int | float | bool)
+
+
+def serialize_dynamodb_items_as_json() -> None:
+    """DynamoDB's answers written with json.dumps when they are plain JSON already, as moto's items are.
+
+    moto 5.2 writes every answer through a generic serializer that walks the operation's output shape node by node;
+    a DynamoDB item is a tree of attribute values (a drill record: a thousand nodes), and a GetItem of one took
+    20 ms of the lab's CPU, a follower reading it twice a second. DynamoDB speaks JSON and moto keeps items in its
+    wire form, so for an answer of JSON types only, with only the output's own members, json.dumps writes the same
+    document; anything else (a binary attribute, a timestamp, a pagination, an error) goes through moto's serializer
+    as before. tests/functional/test_lab_dynamodb_json.py compares the two answers operation by operation.
+    """
+    from moto.core.responses import ActionResult, get_service_model
+    from moto.dynamodb.responses import DynamoHandler
+
+    if getattr(DynamoHandler.serialized, "_lab", False):
+        return
+    original = DynamoHandler.serialized
+    output_members: dict[str, frozenset[str]] = {}
+
+    def serialized(self: Any, action_result: Any) -> Any:
+        # ActionResult and DynamoResult (items already turned into dicts) serialize as they are; a PaginatedResult does not.
+        plain_result = type(action_result).execute_result is ActionResult.execute_result
+        result = action_result.result if plain_result else None
+        if isinstance(result, dict) and _plain_json(result):
+            action = self._get_action()
+            if action not in output_members:
+                output = get_service_model(self.boto3_service_name).operation_model(action).output_shape
+                output_members[action] = frozenset(output.members if output is not None else ())
+            if all(key in output_members[action] for key in result):
+                status, headers, _ = original(self, ActionResult({}))  # the status and headers moto gives this operation
+                return status, headers, json.dumps({k: v for k, v in result.items() if v is not None}, separators=(",", ":"))
+        return original(self, action_result)
+
+    serialized._lab = True  # type: ignore[attr-defined]
+    serialized.moto_serialized = original  # type: ignore[attr-defined]  # the equivalence test compares with it
+    DynamoHandler.serialized = serialized
 
 
 def trim_instance_type_offerings(regions: set[str]) -> None:

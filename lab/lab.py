@@ -112,7 +112,10 @@ class Lab:
         say(f"template.yaml: {len(created['functions'])} functions, {len(created['state_machines'])} state machine")
         # What EventBridge does in AWS: execution status changes reach the functions subscribed to them (the safety net).
         execution_events = ExecutionEvents(
-            client_session, rules_from_template(stack, created["state_machines"]), lambda name, event: runtime.invoke(name, event)
+            client_session,
+            rules_from_template(stack, created["state_machines"]),
+            lambda name, event: runtime.invoke(name, event),
+            moto_backends.execution_statuses,
         )
         execution_events.start()
         self._stoppers.append(execution_events.stop)

@@ -70,3 +70,19 @@ def iam() -> Any:
     from moto.iam.models import iam_backends
 
     return iam_backends[ACCOUNT_ID]["global"]
+
+
+def step_functions(region_name: str) -> Any:
+    """The Step Functions backend that runs executions (moto's interpreter), not the API-only one."""
+    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+    return stepfunctions_parser_backends[ACCOUNT_ID][region_name]
+
+
+def execution_statuses(state_machine_arn: str) -> list[tuple[str, str]]:
+    """Each execution of a state machine with its status, read from the backend (no request, nothing serialized)."""
+    backend = step_functions(state_machine_arn.split(":")[3])
+    machine = next((m for m in list(backend.state_machines) if m.arn == state_machine_arn), None)
+    if machine is None:
+        return []
+    return [(e.exec_arn, e.exec_status.value) for e in list(machine.executions) if e.exec_status is not None]

@@ -271,9 +271,9 @@ def follow(
                 progress.state, progress.state_since = None, None
             if event.entered or event.exited or event.ends_execution:
                 on_change("state", event)
-        record = records.load(drill_id)  # None until preflight has written it
-        if record is not None and record.injection is not None and progress.injected_at is None:
-            progress.injected_at = record.injection.t_inject
+        record = records.progress(drill_id)  # None until preflight has written it
+        if record is not None and record.injected_at is not None and progress.injected_at is None:
+            progress.injected_at = record.injected_at
             on_change("injected", progress.injected_at)
         for name, t in sorted((record.milestones if record else {}).items(), key=lambda kv: float(kv[1])):
             if name not in progress.milestones:
@@ -356,11 +356,11 @@ def wait_until_reported(
     records = ledger(deployment)
     started = time.monotonic()
     while True:
-        record = records.load(drill_id)
-        if record is not None and record.phase == Phase.DONE:
+        progress = records.progress(drill_id)
+        if progress is not None and progress.phase == Phase.DONE:
             break
         if time.monotonic() - started > timeout_seconds:
-            phase = record.phase.value if record else "no record yet"
+            phase = progress.phase.value if progress else "no record yet"
             raise TimeoutError(
                 f"drill {drill_id} not reported after {timeout_seconds:g}s (phase {phase}); the safety net "
                 f"goes on: `drillkit follow {drill_id}` or `drillkit report {drill_id}` later"
@@ -368,6 +368,7 @@ def wait_until_reported(
         if on_tick is not None:
             on_tick(time.monotonic() - started)
         time.sleep(poll_seconds)
+    record = records.require(drill_id)
     verified: bool | None = None
     if record.report_key:
         body = deployment.client("s3").get_object(Bucket=deployment.evidence_bucket, Key=record.report_key)["Body"].read()

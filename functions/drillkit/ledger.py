@@ -23,7 +23,7 @@ from pydantic import BaseModel, ValidationError
 from drillkit import aws, clock
 from drillkit.errors import AwsCallFailed, DrillNotFound, DrillStateInvalid, EnvironmentLocked
 from drillkit.model import UndoRecord, UndoStatus
-from drillkit.record import STEP_PIECES, DrillRecord, Phase, Step
+from drillkit.record import STEP_PIECES, DrillProgress, DrillRecord, Phase, Step
 
 UNDO_PENDING: Final = "pending"  # recorded, change may or may not have happened
 UNDO_APPLIED: Final = "applied"  # change acknowledged
@@ -62,13 +62,16 @@ def _undo_key(drill_id: str, seq: int) -> dict[str, str]:
     return {"pk": f"DRILL#{drill_id}", "sk": f"UNDO#{seq:03d}"}
 
 
+def _problems(error: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors())
+
+
 def _undo_record(drill_id: str, item: dict[str, Any]) -> UndoRecord:
     """An undo item as its model; one that does not read is named, never replayed half-understood."""
     try:
         return UndoRecord.model_validate(_plain(item))
     except ValidationError as error:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors())
-        raise DrillStateInvalid(f"drill {drill_id}: undo record {item.get('sk')}: {problems}") from None
+        raise DrillStateInvalid(f"drill {drill_id}: undo record {item.get('sk')}: {_problems(error)}") from None
 
 
 @contextmanager
@@ -88,8 +91,7 @@ def _record_of(item: dict[str, Any]) -> DrillRecord:
     try:
         return DrillRecord.model_validate({k: v for k, v in _plain(item).items() if k not in _RECORD_KEYS})
     except ValidationError as error:
-        fields = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors())
-        raise DrillStateInvalid(f"drill record {item.get('pk')} does not read as a DrillRecord: {fields}") from None
+        raise DrillStateInvalid(f"drill record {item.get('pk')} does not read as a DrillRecord: {_problems(error)}") from None
 
 
 class Ledger:
@@ -191,6 +193,33 @@ class Ledger:
         with aws.aws_call("GetItem", f"{self.table_name} drill {drill_id}"):
             item = self.table.get_item(Key=_record_key(drill_id), ConsistentRead=True).get("Item")
         return _record_of(item) if item else None
+
+    def progress(self, drill_id: str) -> DrillProgress | None:
+        """The phase, injection time and milestones alone (None before preflight wrote the record).
+
+        What a follower polls every half second: a projection, so that neither side handles the whole record
+        (tens of kilobytes of readings by the end) for three attributes of it.
+        """
+        with aws.aws_call("GetItem", f"{self.table_name} drill {drill_id}"):
+            item = self.table.get_item(
+                Key=_record_key(drill_id),
+                ConsistentRead=True,
+                # The whole injection piece (a few hundred bytes): moto fails a nested path into a NULL attribute.
+                ProjectionExpression="#phase, injection, milestones",
+                ExpressionAttributeNames={"#phase": "phase"},
+            ).get("Item")
+        if not item:
+            return None
+        plain = _plain(item)
+        try:
+            return DrillProgress(
+                phase=plain.get("phase", Phase.PREFLIGHT),
+                injected_at=(plain.get("injection") or {}).get("t_inject"),
+                milestones=plain.get("milestones") or {},
+            )
+        except ValidationError as error:
+            pk = _record_key(drill_id)["pk"]
+            raise DrillStateInvalid(f"drill record {pk} does not read as a DrillRecord: {_problems(error)}") from None
 
     def require(self, drill_id: str) -> DrillRecord:
         """The record, or DrillNotFound naming the id."""

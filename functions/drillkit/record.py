@@ -183,6 +183,14 @@ class DrillRecord(BaseModel):
         return self.context.drill_id
 
 
+class DrillProgress(BaseModel):
+    """The few attributes a follower polls for (Ledger.progress): the phase, when the fault went in, the milestones."""
+
+    phase: Phase = Phase.PREFLIGHT
+    injected_at: float | None = None
+    milestones: dict[str, float] = {}
+
+
 class DrillSummary(BaseModel):
     """One line of `drillkit list`."""
 

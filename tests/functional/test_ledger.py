@@ -7,7 +7,7 @@ from botocore.stub import Stubber
 
 from drillkit.errors import DrillNotFound, DrillStateInvalid, TransientError
 from drillkit.ledger import Ledger
-from drillkit.record import CaughtError, CaughtErrors, DrillRecord, Ended, Phase
+from drillkit.record import CaughtError, CaughtErrors, DrillProgress, DrillRecord, Ended, Phase
 
 from ..reports import T0, T_INJECT, drill_context, finished_state, record_of
 from .conftest import TABLE
@@ -122,3 +122,44 @@ def test_a_step_entering_its_phase_gets_the_whole_record_back_in_the_same_call(a
     assert ledger.require(finished.drill_id) == entered
     with pytest.raises(DrillNotFound):
         ledger.enter("drill-nobody-0001", Phase.RESTORE)
+
+
+def test_a_followers_progress_reads_the_phase_the_injection_time_and_the_milestones_alone(account, finished):
+    # Given no record yet: a follower polling before preflight wrote it sees nothing
+    ledger = Ledger(TABLE)
+    assert ledger.progress(finished.drill_id) is None
+
+    # When preflight creates the record, the fault goes in, and observe records two milestones
+    ledger.create(DrillRecord(context=finished.context))
+    assert ledger.progress(finished.drill_id) == DrillProgress(phase=Phase.PREFLIGHT, injected_at=None, milestones={})
+    ledger.save_step(finished.drill_id, "steady_state", finished.steady_state)
+    ledger.save_step(finished.drill_id, "injection", finished.injection, phase=Phase.OBSERVE)
+    ledger.record_milestone(finished.drill_id, "detection", T_INJECT + 2.5)
+    ledger.record_milestone(finished.drill_id, "dns_cutover", T_INJECT + 4.25)
+
+    # Then the progress is the phase, the fault's time and the milestones, as the whole record says them
+    progress = ledger.progress(finished.drill_id)
+    whole = ledger.require(finished.drill_id)
+    assert whole.injection is not None
+    assert progress == DrillProgress(
+        phase=Phase.OBSERVE,
+        injected_at=whole.injection.t_inject,
+        milestones={"detection": T_INJECT + 2.5, "dns_cutover": T_INJECT + 4.25},
+    )
+    assert progress == DrillProgress(phase=whole.phase, injected_at=whole.injection.t_inject, milestones=whole.milestones)
+
+
+def test_a_progress_that_does_not_read_is_named(account, finished):
+    # Given a record whose phase was overwritten with a word no step writes
+    ledger = Ledger(TABLE)
+    ledger.create(DrillRecord(context=finished.context))
+    ledger.table.update_item(
+        Key={"pk": f"DRILL#{finished.drill_id}", "sk": "RECORD"},
+        UpdateExpression="SET #p = :p",
+        ExpressionAttributeNames={"#p": "phase"},
+        ExpressionAttributeValues={":p": "sideways"},
+    )
+
+    # Then following it fails naming the record and the field, not with a half-read progress
+    with pytest.raises(DrillStateInvalid, match=rf"DRILL#{finished.drill_id}.*phase"):
+        ledger.progress(finished.drill_id)

@@ -101,6 +101,12 @@ class RunningLab:
         self._status_read_at = time.monotonic()
         return self.client("route53").get_health_check_status(HealthCheckId=check_id)["HealthCheckObservations"]
 
+    def drill_phase(self, drill_id: str) -> str | None:
+        """The drill's phase (None before preflight wrote its record): what a test polls while it waits, read as the
+        CLI's follower reads it (a projection: the whole record is tens of kilobytes by the end of a drill)."""
+        progress = self.deployment.ledger().progress(drill_id)
+        return progress.phase.value if progress else None
+
     def drill_record(self, drill_id: str) -> dict:
         """The drill's record as JSON ({} before preflight wrote it)."""
         record = self.deployment.ledger().load(drill_id)
@@ -186,13 +192,21 @@ def run_drill(lab: RunningLab, scenario: dict, reports: Path) -> dict:
     return json.loads((folder / "report.json").read_text())
 
 
-def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> float:
-    """Poll until the condition holds; returns when (epoch seconds). Fails the test on timeout."""
+DRILL_POLL = 0.25  # seconds between polls of a drill's phase or an execution's status (wait_for's ``every``)
+
+
+def wait_for(condition: Callable[[], Any], timeout: float, what: str, every: float = 0.05) -> float:
+    """Poll until the condition holds; returns when (epoch seconds). Fails the test on timeout.
+
+    ``every``: the poll's period. A condition that asks the lab's APIs (a drill's phase, an execution's status) costs
+    the lab and the test a few milliseconds of CPU each time, which the drills of the other workers lack: such waits
+    poll every 0.25 s (DRILL_POLL); 50 ms is for conditions whose time the test measures.
+    """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
             return time.time()
-        time.sleep(0.05)
+        time.sleep(every)
     raise AssertionError(f"{what}: not within {timeout:g}s")
 
 

@@ -19,7 +19,7 @@ from drillkit.gameday.client import load_plan
 from drillkit.gameday.run import drill_items, execution_arn_of
 
 from ..conftest import DEMO_SCENARIO
-from .conftest import wait_for
+from .conftest import DRILL_POLL, wait_for
 
 pytestmark = pytest.mark.lab
 
@@ -152,15 +152,17 @@ def test_stopping_the_gameday_mid_drill_stops_that_drill_which_is_restored_and_t
     machine = lab.deployment.gameday_machine()
     gameday_arn = gameday_client.start(lab.deployment, machine, request)
     first, second = drill_items(request)
-    wait_for(lambda: lab.drill_record(first.drill_id).get("phase") == "observe", 90, "the first drill observing")
+    wait_for(lambda: lab.drill_phase(first.drill_id) == "observe", 90, "the first drill observing", every=DRILL_POLL)
     assert lab.primary_inverted() is True
     # When the game-day is stopped
     sfn = lab.deployment.client("stepfunctions")
     sfn.stop_execution(executionArn=gameday_arn, error="Stopped", cause="stopped by an operator")
     # Then the drill in flight is stopped too, and its own safety net restores the primary and reports it ABORTED
     first_arn = execution_arn_of(lab.deployment.state_machine_arn, first.drill_id)
-    wait_for(lambda: sfn.describe_execution(executionArn=first_arn)["status"] == "ABORTED", 10, "the drill stopped")
-    wait_for(lambda: lab.drill_record(first.drill_id).get("phase") == "done", 30, "the safety net's report")
+    wait_for(
+        lambda: sfn.describe_execution(executionArn=first_arn)["status"] == "ABORTED", 10, "the drill stopped", every=DRILL_POLL
+    )
+    wait_for(lambda: lab.drill_phase(first.drill_id) == "done", 30, "the safety net's report", every=DRILL_POLL)
     assert lab.drill_record(first.drill_id)["verdict"] == "ABORTED"
     assert lab.primary_inverted() is False
     assert not [i for i in lab.ledger_items() if i["sk"] == "LOCK"]
@@ -196,7 +198,7 @@ def test_a_scheduled_gameday_fires_by_itself(lab, tmp_path):
         return [d for d in described if json.loads(d["input"]).get("schedule") == "soon"]
 
     wait_for(lambda: scheduled(), 30, "the scheduled game-day started")
-    wait_for(lambda: scheduled()[0]["status"] != "RUNNING", 120, "the scheduled game-day ended")
+    wait_for(lambda: scheduled()[0]["status"] != "RUNNING", 120, "the scheduled game-day ended", every=DRILL_POLL)
     [execution] = scheduled()
     assert execution["status"] == "SUCCEEDED"
     # Then its report names the schedule, and its one drill passed

@@ -15,7 +15,7 @@ from drillkit.cli import app
 
 from ..conftest import DEMO_SCENARIO, ROOT
 from ..reports import assert_valid_report
-from .conftest import RunningLab, run_drill, snapshot, wait_for
+from .conftest import DRILL_POLL, RunningLab, run_drill, snapshot, wait_for
 
 pytestmark = pytest.mark.lab
 
@@ -135,7 +135,9 @@ def _start_protected_drill(lab: RunningLab) -> tuple[str, str]:
 
     request = client.drill_request(lab.deployment, parse_scenario(yaml.safe_load(DEMO_SCENARIO.read_text())), "requester")
     execution_arn = client.start(lab.deployment, request)
-    wait_for(lambda: lab.drill_record(request["drill_id"]).get("phase") == "awaiting_approval", 30, "the drill awaiting approval")
+    wait_for(
+        lambda: lab.drill_phase(request["drill_id"]) == "awaiting_approval", 30, "the drill awaiting approval", every=DRILL_POLL
+    )
     return request["drill_id"], execution_arn
 
 

@@ -20,7 +20,7 @@ from drillkit.spec import parse_scenario
 
 from ..conftest import DEMO_SCENARIO
 from ..reports import assert_valid_report
-from .conftest import RunningLab, snapshot, wait_for
+from .conftest import DRILL_POLL, RunningLab, snapshot, wait_for
 
 pytestmark = pytest.mark.lab
 
@@ -58,8 +58,13 @@ def test_a_broken_state_after_injection_leaves_the_environment_as_it_was(lab: Ru
     try:
         execution_arn = client.start(lab.deployment, request)
         sfn = lab.deployment.client("stepfunctions")
-        wait_for(lambda: sfn.describe_execution(executionArn=execution_arn)["status"] != "RUNNING", 150, "the execution's end")
-        wait_for(lambda: lab.drill_record(drill_id).get("phase") == "done", 60, "the drill's report")
+        wait_for(
+            lambda: sfn.describe_execution(executionArn=execution_arn)["status"] != "RUNNING",
+            150,
+            "the execution's end",
+            every=DRILL_POLL,
+        )
+        wait_for(lambda: lab.drill_phase(drill_id) == "done", 60, "the drill's report", every=DRILL_POLL)
     finally:
         lab.sabotage(function, mend=True)
 

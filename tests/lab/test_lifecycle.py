@@ -21,7 +21,7 @@ from drillkit.cli import app
 from drillkit.spec import parse_scenario
 
 from ..conftest import DEMO_SCENARIO
-from .conftest import RunningLab, wait_for
+from .conftest import DRILL_POLL, RunningLab, wait_for
 
 pytestmark = pytest.mark.lab
 RESTORED_WITHIN = 60.0
@@ -137,7 +137,7 @@ def test_ctrl_c_with_stop_on_interrupt_stops_the_drill_and_waits_for_its_restore
     with observing_until_stopped(lab):
         run = RunWait(lab, tmp_path, "--stop-on-interrupt")
         drill_id = run.started()
-        wait_for(lambda: lab.drill_record(drill_id).get("phase") == "observe", 60, "drill observing")
+        wait_for(lambda: lab.drill_phase(drill_id) == "observe", 60, "drill observing", every=DRILL_POLL)
         assert lab.primary_inverted() is not original_inverted  # the fault is in place
 
         code = run.interrupt()
@@ -158,7 +158,7 @@ def test_unlock_refuses_a_running_drill_stop_restores_it_and_unlock_releases_a_s
     drill_id = request["drill_id"]
     with observing_until_stopped(lab):
         client.start(lab.deployment, request)
-        wait_for(lambda: lab.drill_record(drill_id).get("phase") == "observe", 60, "drill observing")
+        wait_for(lambda: lab.drill_phase(drill_id) == "observe", 60, "drill observing", every=DRILL_POLL)
         environment = str(lab.drill_record(drill_id)["context"]["environment_key"])
 
         # unlock while the drill runs: refused, the lock stays

@@ -14,7 +14,7 @@ from drillkit.spec import parse_scenario
 
 from ..conftest import DEMO_SCENARIO
 from ..reports import assert_valid_report
-from .conftest import wait_for
+from .conftest import DRILL_POLL, wait_for
 
 pytestmark = pytest.mark.lab
 RESTORED_WITHIN = 30.0
@@ -45,14 +45,14 @@ def test_stopping_the_execution_in_any_state_after_injection_restores_the_primar
     request = client.drill_request(lab.deployment, parse_scenario(yaml.safe_load(DEMO_SCENARIO.read_text())), "test")
     drill_id = request["drill_id"]
     execution_arn = client.start(lab.deployment, request)
-    wait_for(lambda: lab.drill_record(drill_id).get("phase") in REACHED[phase], 60, f"drill in phase {phase}")
+    wait_for(lambda: lab.drill_phase(drill_id) in REACHED[phase], 60, f"drill in phase {phase}", every=DRILL_POLL)
 
     lab.deployment.client("stepfunctions").stop_execution(
         executionArn=execution_arn, error="Stopped", cause="stopped by an operator"
     )
     stopped_at = time.time()
 
-    wait_for(lambda: lab.drill_record(drill_id).get("phase") == "done", RESTORED_WITHIN, "the safety net's report")
+    wait_for(lambda: lab.drill_phase(drill_id) == "done", RESTORED_WITHIN, "the safety net's report", every=DRILL_POLL)
     assert time.time() - stopped_at <= RESTORED_WITHIN
     status = lab.deployment.client("stepfunctions").describe_execution(executionArn=execution_arn)["status"]
     assert status == "ABORTED"
@@ -75,14 +75,14 @@ def test_stopping_the_execution_while_inject_or_report_is_stuck_restores_and_rep
     lab.sabotage(function, kind="timeout", after_calls=after_calls, timeout_seconds=60)
     try:
         execution_arn = client.start(lab.deployment, request)
-        wait_for(lambda: lab.drill_record(drill_id).get("phase") == phase, 60, f"drill in phase {phase}")
+        wait_for(lambda: lab.drill_phase(drill_id) == phase, 60, f"drill in phase {phase}", every=DRILL_POLL)
         if phase == "inject":
             wait_for(lambda: lab.primary_inverted() is not original_inverted, 10, "the fault in place")
         lab.deployment.client("stepfunctions").stop_execution(
             executionArn=execution_arn, error="Stopped", cause="stopped by an operator"
         )
         stopped_at = time.time()
-        wait_for(lambda: lab.drill_record(drill_id).get("phase") == "done", RESTORED_WITHIN, "the safety net's report")
+        wait_for(lambda: lab.drill_phase(drill_id) == "done", RESTORED_WITHIN, "the safety net's report", every=DRILL_POLL)
         assert time.time() - stopped_at <= RESTORED_WITHIN
     finally:
         lab.sabotage(function, mend=True)
@@ -97,13 +97,13 @@ def test_an_execution_that_reaches_its_maximum_duration_times_out_and_the_safety
     request = client.drill_request(lab.deployment, parse_scenario(yaml.safe_load(DEMO_SCENARIO.read_text())), "test")
     drill_id = request["drill_id"]
     execution_arn = client.start(lab.deployment, request)
-    wait_for(lambda: lab.drill_record(drill_id).get("phase") == "observe", 60, "drill in phase observe")
+    wait_for(lambda: lab.drill_phase(drill_id) == "observe", 60, "drill in phase observe", every=DRILL_POLL)
 
     body = json.dumps({"executionArn": execution_arn}).encode()
     urllib.request.urlopen(urllib.request.Request(lab.deployment.endpoint_url + "/_lab/time-out", data=body), timeout=5).close()
     timed_out_at = time.time()
 
-    wait_for(lambda: lab.drill_record(drill_id).get("phase") == "done", RESTORED_WITHIN, "the safety net's report")
+    wait_for(lambda: lab.drill_phase(drill_id) == "done", RESTORED_WITHIN, "the safety net's report", every=DRILL_POLL)
     assert time.time() - timed_out_at <= RESTORED_WITHIN
     assert lab.deployment.client("stepfunctions").describe_execution(executionArn=execution_arn)["status"] == "TIMED_OUT"
     report = assert_restored_unlocked_and_reported_aborted(lab, drill_id, original_inverted, tmp_path, "TIMED_OUT during observe")

@@ -19,7 +19,7 @@ from drillkit.spec import parse_scenario
 
 from ..conftest import DEMO_SCENARIO
 from ..reports import assert_valid_report
-from .conftest import RunningLab, run_drill, wait_for
+from .conftest import DRILL_POLL, RunningLab, run_drill, wait_for
 
 pytestmark = pytest.mark.lab
 SHORT_TIMEOUT = 4.0
@@ -82,7 +82,7 @@ def test_the_safety_net_verifies_longer_than_its_function_and_still_restores_and
     request = client.drill_request(lab.deployment, parse_scenario(slow_to_steady_scenario(SAFETY_NET_STEADY_SAMPLES)), "test")
     drill_id = request["drill_id"]
     execution_arn = client.start(lab.deployment, request)
-    wait_for(lambda: lab.drill_record(drill_id).get("phase") == "observe", 60, "drill in phase observe")
+    wait_for(lambda: lab.drill_phase(drill_id) == "observe", 60, "drill in phase observe", every=DRILL_POLL)
     # Shortened once the drill's own steady state is over: only the safety net's invocations are short.
     function_timeout(lab, "SafetyNetFunction", SAFETY_NET_TIMEOUT)
     short_timeouts.append("SafetyNetFunction")
@@ -90,7 +90,7 @@ def test_the_safety_net_verifies_longer_than_its_function_and_still_restores_and
     lab.deployment.client("stepfunctions").stop_execution(executionArn=execution_arn, error="Stopped", cause="stopped by a test")
     stopped_at = time.time()
 
-    wait_for(lambda: lab.drill_record(drill_id).get("phase") == "done", 60, "the safety net's report")
+    wait_for(lambda: lab.drill_phase(drill_id) == "done", 60, "the safety net's report", every=DRILL_POLL)
     assert lab.primary_inverted() is original_inverted
     assert not [i for i in lab.ledger_items() if i["sk"] == "LOCK"]
     rescue_arn = _rescued_and_reported(lab, drill_id, stopped_at, tmp_path)
@@ -104,11 +104,11 @@ def test_the_safety_net_restores_a_database_switch_back_that_takes_several_calls
     request = client.drill_request(lab.deployment, parse_scenario(scenario), "test")
     drill_id = request["drill_id"]
     execution_arn = client.start(lab.deployment, request)
-    wait_for(lambda: lab.drill_record(drill_id).get("phase") == "observe", 60, "drill in phase observe")
+    wait_for(lambda: lab.drill_phase(drill_id) == "observe", 60, "drill in phase observe", every=DRILL_POLL)
     lab.deployment.client("stepfunctions").stop_execution(executionArn=execution_arn, error="Stopped", cause="stopped by a test")
     stopped_at = time.time()
 
-    wait_for(lambda: lab.drill_record(drill_id).get("phase") == "done", 90, "the safety net's report")
+    wait_for(lambda: lab.drill_phase(drill_id) == "done", 90, "the safety net's report", every=DRILL_POLL)
     rds = lab.client("rds", lab.region("primary")["region"])
     [global_cluster] = rds.describe_global_clusters(GlobalClusterIdentifier=lab.info["global_cluster_id"])["GlobalClusters"]
     assert [m["DBClusterArn"] for m in global_cluster["GlobalClusterMembers"] if m["IsWriter"]] == [primary_arn]
