@@ -15,9 +15,9 @@ import json
 import sys
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from collections.abc import Callable
 from typing import Any
 
 DETAIL_TYPE = "Step Functions Execution Status Change"

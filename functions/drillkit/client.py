@@ -196,9 +196,13 @@ class HistoryEvent(BaseModel):
 class HistoryReader:
     """Reads an execution's history again and again and hands back only the events not seen yet, in order.
 
-    GetExecutionHistory pages (at most 1000 events a page) and has no "since": each read pages through from the
-    start and skips the ids already seen, so no event is dropped however many a poll brings.
+    GetExecutionHistory has no "since", but it pages newest first (reverseOrder): each read takes pages until one
+    reaches an event already seen, so a poll reads what is new and at most a page more, however long the execution
+    (a drill's Observe loop adds events every few seconds for as long as it observes), and none is dropped however
+    many a poll brings. Without the events' input and output, which the follower does not read.
     """
+
+    PAGE_SIZE = 20  # a poll every half second seldom finds more than a few new events (botocore parses each one)
 
     def __init__(self, sfn: Any, execution_arn: str):
         self.sfn = sfn
@@ -208,10 +212,15 @@ class HistoryReader:
     def new_events(self) -> list[HistoryEvent]:
         fresh: list[HistoryEvent] = []
         pages = self.sfn.get_paginator("get_execution_history").paginate(
-            executionArn=self.execution_arn, includeExecutionData=False, PaginationConfig={"PageSize": 1000}
+            executionArn=self.execution_arn,
+            includeExecutionData=False,
+            reverseOrder=True,
+            PaginationConfig={"PageSize": self.PAGE_SIZE},
         )
         for page in pages:
             fresh.extend(HistoryEvent.from_wire(raw) for raw in page["events"] if raw["id"] > self.last_id)
+            if any(raw["id"] <= self.last_id for raw in page["events"]):
+                break
         fresh.sort(key=lambda e: e.id)
         if fresh:
             self.last_id = fresh[-1].id

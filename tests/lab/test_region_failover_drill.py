@@ -213,3 +213,33 @@ def test_drillkit_list_and_status_read_the_drill_from_its_record(lab, drill):
     # And an unknown id is an error that names it, exit code 2
     assert unknown.exit_code == 2
     assert "no drill no-such-drill-0001" in unknown.output
+
+
+def test_the_execution_history_pages_as_step_functions_pages_it(lab, drill):
+    # Given the drill's finished execution, read whole (one page of at most 1000 events, with their data)
+    from botocore.exceptions import ClientError
+
+    sfn = lab.deployment.client("stepfunctions")
+    arn = client.execution_of(lab.deployment, drill.report["drill_id"])["executionArn"]
+    whole = sfn.get_execution_history(executionArn=arn, maxResults=1000)
+    assert "nextToken" not in whole and len(whole["events"]) > 7
+    assert any("input" in e.get("stateEnteredEventDetails", {}) for e in whole["events"])
+
+    def paged(**params) -> list[dict]:
+        pages = sfn.get_paginator("get_execution_history").paginate(executionArn=arn, PaginationConfig={"PageSize": 7}, **params)
+        return [event for page in pages for event in page["events"]]
+
+    # Then pages of 7 hold the same events in order, reverseOrder the same newest first, and without execution data
+    # each event is there with its details but for their input and output
+    assert paged() == whole["events"]
+    assert paged(reverseOrder=True) == list(reversed(whole["events"]))
+    bare = paged(includeExecutionData=False)
+    assert [(e["id"], e["type"]) for e in bare] == [(e["id"], e["type"]) for e in whole["events"]]
+    details = [v for e in bare for k, v in e.items() if k.endswith("EventDetails")]
+    assert details and not [d for d in details if {"input", "output"} & set(d)]
+    # The default page is 100 events; more than 1000 and a token it never gave are refused, as Step Functions does
+    assert len(sfn.get_execution_history(executionArn=arn)["events"]) == min(100, len(whole["events"]))
+    for bad, code in (({"maxResults": 1001}, "ValidationException"), ({"nextToken": "not-a-token"}, "InvalidToken")):
+        with pytest.raises(ClientError) as refused:
+            sfn.get_execution_history(executionArn=arn, **bad)
+        assert refused.value.response["Error"]["Code"] == code

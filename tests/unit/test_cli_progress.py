@@ -44,29 +44,38 @@ def _sfn():
 
 
 def _expect(stubber: Stubber, events: list[dict], token_in: str | None = None, token_out: str | None = None) -> None:
-    params = {"executionArn": ARN, "includeExecutionData": False, "maxResults": 1000}
+    params = {
+        "executionArn": ARN,
+        "includeExecutionData": False,
+        "reverseOrder": True,
+        "maxResults": client.HistoryReader.PAGE_SIZE,
+    }
     if token_in:
         params["nextToken"] = token_in
     stubber.add_response("get_execution_history", {"events": events, **({"nextToken": token_out} if token_out else {})}, params)
 
 
-def test_the_history_is_read_across_pages_in_order_and_each_poll_hands_back_only_new_events():
-    # Given a history of two pages, then one more event on the next poll
+def test_the_history_is_read_newest_first_until_a_seen_event_and_each_poll_hands_back_only_new_events_in_order():
+    # Given a history of two pages (newest first), then two more events on the next poll, then none
+    newest_first = list(reversed(LOOP))
     sfn = _sfn()
     stubber = Stubber(sfn)
-    _expect(stubber, LOOP[:4], token_out="page-2")
-    _expect(stubber, LOOP[4:8], token_in="page-2")
-    _expect(stubber, LOOP[:4], token_out="page-2")
-    _expect(stubber, LOOP[4:], token_in="page-2")
+    _expect(stubber, newest_first[2:6], token_out="page-2")  # events 8..5
+    _expect(stubber, newest_first[6:], token_in="page-2")  # events 4..1
+    _expect(stubber, newest_first[:4], token_out="page-2")  # 10, 9 new; 8 seen: the read stops there
+    _expect(stubber, newest_first[:4], token_out="page-2")  # nothing new
     reader = client.HistoryReader(sfn, ARN)
 
     with stubber:
         first = reader.new_events()
         second = reader.new_events()
+        third = reader.new_events()
 
-    # Then the first read holds both pages, none dropped, in order; the second only what came since
+    # Then the first read holds both pages, none dropped, oldest first; the next only what came since, and no page
+    # past the first event already seen is read
     assert [e.id for e in first] == [1, 2, 3, 4, 5, 6, 7, 8]
     assert [e.id for e in second] == [9, 10]
+    assert third == []
     assert [(e.type, e.state) for e in first[1:2]] == [("TaskStateEntered", "SteadyState")]
     stubber.assert_no_pending_responses()
 
