@@ -22,13 +22,12 @@ $(STAMP): pyproject.toml
 demo: setup
 	$(BIN)/drillkit demo
 
-# Three workers on two cores: the lab tests mostly wait on real timings (a drill's steady state, observation,
-# restore), so three labs at once keep both cores busy (623 tests: 12.5 min against 15 min with two workers).
-# --dist loadfile keeps each module (and its lab) on one worker; tests/lab/conftest.py orders the modules so that
-# the longest start first, and --no-loadscope-reorder keeps that order (pytest-xdist 3.8 sorts modules by their
-# number of tests otherwise, which started the longest lab modules last). (It also marks xdist groups for --dist loadgroup, which would split the modules of
-# independent drills over workers; pytest-xdist 3.8 does not apply them under pytest 9, whose node ids it can no
-# longer suffix, so loadgroup degenerates to per-test distribution and starts module labs on every worker.)
+# Three workers on two cores: the lab tests wait on real timings (a drill's steady state, observation, restore),
+# so three labs at once keep both cores busy; a fourth only made them slower (docs/performance.md, "Time to test").
+# --dist loadfile keeps each module (and its lab) on one worker, but for the two long modules of independent drills,
+# whose groups other workers can take (tests/lab/groups.py; tests/conftest.py gives loadfile that scheduler);
+# tests/lab/conftest.py orders the groups so that the longest start first, and --no-loadscope-reorder keeps that
+# order (pytest-xdist would sort them by their number of tests otherwise).
 test: setup
 	$(BIN)/pytest -q -n 3 --dist loadfile --no-loadscope-reorder
 

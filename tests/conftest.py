@@ -4,6 +4,7 @@ import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import aws_xray_sdk.core  # noqa: F401 (see WITHOUT_SOCKETS)
 import pytest
@@ -30,6 +31,22 @@ share_botocore_loader()
 # for every test that touches EC2, and no test uses them (the lab's stacks register their own image). The lab sets
 # the same (drillkit_lab.extensions); a test that wants the catalogue can still set the variable itself.
 os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """`make test` (--dist loadfile): whole modules to each worker, but the two long lab modules of independent
+    drills go out in groups (tests/lab/groups.py) that other workers can take."""
+    if config.getoption("dist", None) != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    from .lab.groups import group_of
+
+    class LabGroupScheduling(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return group_of(nodeid)
+
+    return LabGroupScheduling(config, log)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

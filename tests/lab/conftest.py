@@ -20,6 +20,8 @@ from botocore.exceptions import ClientError
 from drillkit import client
 from drillkit.cli import LabProcess
 
+from .groups import group_of, weight
+
 pytestmark = pytest.mark.lab
 
 
@@ -227,69 +229,17 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningLab]:
         yield started
 
 
-# -- spreading the lab tests over xdist workers (make test: --dist loadgroup) ------------------------------
-# Each worker runs one group at a time, on its own labs (own ports, own work directory). A module's tests stay
-# together (they share its module-scoped lab or drill), except where a module is many independent drills on the
-# session's lab: those split into groups that other workers can take. The longest groups are handed out first,
-# so that no worker starts a long module while the others sit idle. Weights: a module's worker-minutes in a timed
-# `make test` (three workers on 2 cores), scaled by what each module measured before and after its waits were cut
-# (docs/performance.md, "Time to test"); a module not listed weighs 0.5.
-WEIGHTS = {
-    "test_harness.py": 5.9,
-    "test_scenarios.py": 4.6,
-    "test_gameday.py": 2.3,
-    "test_safety_net.py": 1.8,
-    "test_guardrails.py": 1.7,
-    "test_aurora_global_restore.py": 1.6,
-    "test_defects_network.py": 1.5,
-    "test_lab_cli.py": 1.4,
-    "test_data_stores.py": 1.4,
-    "test_lab_faithfulness.py": 1.2,
-    "test_defects.py": 1.2,
-    "test_waits.py": 1.2,
-    "test_evidence_export.py": 1.2,
-    "test_defects_other_region.py": 0.7,
-    "test_lifecycle.py": 0.7,
-    "test_region_failover_drill.py": 0.7,
-    "test_calculated_health_check.py": 0.6,
-    "test_replication_physics.py": 0.5,
-    "test_alb_connections.py": 0.4,
-}
-DEFAULT_SCENARIO_GROUPS = 3  # the default stack's scenarios, dealt out over this many groups
-
-
-def _group(item: pytest.Item) -> str:
-    module = item.path.name
-    params = getattr(item, "callspec", None)
-    if module == "test_harness.py" and params is not None:
-        return f"{module}::{params.params['state']}"
-    if module == "test_scenarios.py" and params is not None:
-        stack = params.params["stack"]
-        if stack == "default":
-            return f"{module}::default-{params.indices['path'] % DEFAULT_SCENARIO_GROUPS}"
-        return f"{module}::{stack}"
-    return module
-
-
-def pytest_itemcollected(item: pytest.Item) -> None:
-    # Marked as each item is collected: before any collection_modifyitems hook, xdist's (which reads the groups) included.
-    item.add_marker(pytest.mark.xdist_group(_group(item)))
-
-
+# -- the order of the lab tests (tests/lab/groups.py deals them out to the xdist workers) ----------------------------
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # `make test` hands out whole groups (tests/conftest.py's scheduler, --no-loadscope-reorder: pytest-xdist would
+    # otherwise sort them by their number of tests), in this order: a group's tests together, the heaviest first.
     here = Path(__file__).parent
     lab_items = [item for item in items if here in item.path.parents]
     if not lab_items:
         return
     groups: dict[str, list[pytest.Item]] = {}
     for item in lab_items:
-        groups.setdefault(_group(item), []).append(item)
-
-    # `make test` hands out whole modules (--dist loadfile, --no-loadscope-reorder: pytest-xdist would otherwise sort
-    # them by their number of tests), in this order: a module's groups stay together, the heaviest module first.
-    def weight(name: str) -> float:
-        return WEIGHTS.get(name.split("::")[0], 0.5)
-
+        groups.setdefault(group_of(item.nodeid), []).append(item)
     ordered = [item for name in sorted(groups, key=lambda n: (-weight(n), n)) for item in groups[name]]
     others = [item for item in items if here not in item.path.parents]
     items[:] = ordered + others
