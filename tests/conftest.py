@@ -33,6 +33,7 @@ share_botocore_loader()
 os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
 
 
+@pytest.hookimpl(optionalhook=True)  # pytest-xdist's hook: unknown (and unused) under -p no:xdist
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """`make test` (--dist loadfile): whole modules to each worker, but the two long lab modules of independent
     drills go out in groups (tests/lab/groups.py) that other workers can take."""

@@ -221,7 +221,8 @@ class HistoryReader:
             fresh.extend(HistoryEvent.from_wire(raw) for raw in page["events"] if raw["id"] > self.last_id)
             if any(raw["id"] <= self.last_id for raw in page["events"]):
                 break
-        fresh.sort(key=lambda e: e.id)
+        # Events written while the pages were read shift the later pages: an event may come twice, never lost.
+        fresh = sorted({event.id: event for event in fresh}.values(), key=lambda e: e.id)
         if fresh:
             self.last_id = fresh[-1].id
         return fresh

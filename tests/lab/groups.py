@@ -14,6 +14,7 @@ Plain module paths, no imports beyond the standard library: the xdist controller
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,6 +52,7 @@ WEIGHTS = {
 }
 
 
+@cache
 def _default_scenarios() -> list[str]:
     return sorted(path.stem for path in (ROOT / "scenarios").glob("*.yaml"))
 

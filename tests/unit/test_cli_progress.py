@@ -80,6 +80,23 @@ def test_the_history_is_read_newest_first_until_a_seen_event_and_each_poll_hands
     stubber.assert_no_pending_responses()
 
 
+def test_events_written_between_two_pages_come_once():
+    # Given a poll whose second page was read after two more events were written: the pages shifted by two
+    newest_first = list(reversed(LOOP))
+    sfn = _sfn()
+    stubber = Stubber(sfn)
+    _expect(stubber, newest_first[2:6], token_out="page-2")  # events 8..5
+    _expect(stubber, newest_first[4:8], token_in="page-2", token_out="page-3")  # events 6..3: 6 and 5 again
+    _expect(stubber, newest_first[8:], token_in="page-3")  # events 2..1
+    reader = client.HistoryReader(sfn, ARN)
+
+    with stubber:
+        events = reader.new_events()
+
+    # Then each event is handed back once, in order
+    assert [e.id for e in events] == [1, 2, 3, 4, 5, 6, 7, 8]
+
+
 def test_the_follower_prints_every_state_entered_and_exited_with_elapsed_times_and_durations():
     # Given a console and the history of a steady-state wait that continued in a second invocation
     buffer = io.StringIO()
