@@ -33,7 +33,7 @@ test: setup
 	$(BIN)/pytest -q -n 4 --dist loadfile --no-loadscope-reorder
 
 # Everything but the lab: about a minute on this 2-core machine (docs/performance.md, "Time to test"); a third worker
-# fills what the loopback tests leave idle (58.6 s against 60.6 to 65 s with two).
+# fills what the loopback tests leave idle: 58.6 to 65.7 s (three runs) against 60.6 to 65.3 s (six) with two.
 test-fast: setup
 	$(BIN)/pytest -q -n 3 -m "not lab"
 
