@@ -26,9 +26,9 @@ demo: setup
 # state, observation, restore), so four labs at once keep both cores busy (three left a fifth of them idle once the
 # lab's own CPU was cut; docs/performance.md, "Time to test").
 # --dist loadfile keeps each module (and its lab) on one worker, but for the two long modules of independent drills,
-# whose groups other workers can take (tests/lab/groups.py; tests/conftest.py gives loadfile that scheduler);
-# tests/lab/conftest.py orders the groups (the longest lab groups first, the modules without a lab spread between
-# the others), and --no-loadscope-reorder keeps that order (pytest-xdist sorts them by number of tests otherwise).
+# whose groups other workers can take; tests/conftest.py gives loadfile that scheduler and orders the groups, the
+# longest lab groups first and the modules without a lab spread between the others (tests/scheduling.py), and
+# --no-loadscope-reorder keeps that order (pytest-xdist sorts them by number of tests otherwise).
 test: setup
 	$(BIN)/pytest -q -n 4 --dist loadfile --no-loadscope-reorder
 

@@ -444,11 +444,12 @@ def install_execution_history_pages() -> None:
 
     if getattr(StepFunctionResponse.get_execution_history, "_lab", False):
         return
+    moto_answer = StepFunctionResponse.get_execution_history  # every event, with its data, in one page
 
     def get_execution_history(self: Any) -> Any:
         from moto.core.responses import ActionResult
 
-        events = list(self.stepfunction_backend.get_execution_history(self._get_param("executionArn"))["events"])
+        events = list(moto_answer(self).result["events"])
         size = self._get_int_param("maxResults") or HISTORY_PAGE_DEFAULT
         if not 0 < size <= HISTORY_PAGE_MAX:
             raise ValidationException(
@@ -479,15 +480,8 @@ def install_execution_history_pages() -> None:
         return status, headers, body
 
     get_execution_history._lab = True  # type: ignore[attr-defined]
-    get_execution_history.moto_answer = _moto_execution_history  # type: ignore[attr-defined]  # for the equivalence test
+    get_execution_history.moto_answer = moto_answer  # type: ignore[attr-defined]  # the equivalence test compares with it
     StepFunctionResponse.get_execution_history = get_execution_history
-
-
-def _moto_execution_history(self: Any) -> Any:
-    """moto's own answer of GetExecutionHistory: every event, with its data, through moto's serializer."""
-    from moto.core.responses import ActionResult
-
-    return ActionResult(self.stepfunction_backend.get_execution_history(self._get_param("executionArn")))
 
 
 def _without_execution_data(event: dict[str, Any]) -> dict[str, Any]:

@@ -14,6 +14,8 @@ from freezegun.api import FrozenDateTimeFactory
 
 from drillkit_lab.extensions import share_botocore_loader
 
+from .scheduling import group_of, schedule
+
 ROOT = Path(__file__).resolve().parent.parent
 TESTS = ROOT / "tests"
 DEMO_SCENARIO = ROOT / "scenarios" / "region-failover-health-check.yaml"
@@ -36,12 +38,10 @@ os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
 @pytest.hookimpl(optionalhook=True)  # pytest-xdist's hook: unknown (and unused) under -p no:xdist
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """`make test` (--dist loadfile): whole modules to each worker, but the two long lab modules of independent
-    drills go out in groups (tests/lab/groups.py) that other workers can take."""
+    drills go out in groups (tests/scheduling.py) that other workers can take."""
     if config.getoption("dist", None) != "loadfile":
         return None
     from xdist.scheduler import LoadFileScheduling
-
-    from .lab.groups import group_of
 
     class LabGroupScheduling(LoadFileScheduling):
         def _split_scope(self, nodeid: str) -> str:
@@ -50,8 +50,16 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     return LabGroupScheduling(config, log)
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """pytest-socket refuses every socket to unit and functional tests; a ``loopback`` test may reach 127.0.0.1 only."""
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The order in which `make test`'s workers take the groups (tests/scheduling.py); pytest-socket refuses every
+    socket to unit and functional tests, and a ``loopback`` test may reach 127.0.0.1 only."""
+    groups: dict[str, list[pytest.Item]] = {}
+    for item in items:
+        groups.setdefault(group_of(item.nodeid), []).append(item)
+    # xdist's workers collect, and know how many they are from this variable (their -n option is cleared).
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 1)
+    order = schedule(list(groups), workers)
+    items[:] = [item for name in order for item in groups[name]]
     for item in items:
         if item.path.resolve().relative_to(TESTS).parts[0] not in WITHOUT_SOCKETS:
             continue

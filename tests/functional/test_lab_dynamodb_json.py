@@ -8,6 +8,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.core.responses import ActionResult
 from moto.dynamodb.responses import DynamoHandler
@@ -87,15 +88,9 @@ OPERATIONS: dict[str, Operation] = {
 def _error(call: Callable[[], Any]) -> dict[str, Any]:
     try:
         call()
-    except db_error() as error:
+    except ClientError as error:
         return {"Error": error.response["Error"], "Status": error.response["ResponseMetadata"]["HTTPStatusCode"]}
     raise AssertionError("the call was expected to fail")
-
-
-def db_error() -> type[Exception]:
-    from botocore.exceptions import ClientError
-
-    return ClientError
 
 
 def _answers(serialized_by_moto: list[str]) -> dict[str, Any]:

@@ -20,8 +20,6 @@ from botocore.exceptions import ClientError
 from drillkit import client
 from drillkit.cli import LabProcess
 
-from .groups import group_of, schedule
-
 pytestmark = pytest.mark.lab
 
 
@@ -227,20 +225,6 @@ def running_lab(work_dir: Path, stack: Path | None = None) -> Iterator[RunningLa
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningLab]:
     with running_lab(tmp_path_factory.mktemp("lab")) as started:
         yield started
-
-
-# -- the order of the lab tests (tests/lab/groups.py deals them out to the xdist workers) ----------------------------
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    # `make test` hands out whole groups (tests/conftest.py's scheduler, --no-loadscope-reorder: pytest-xdist would
-    # otherwise sort them by their number of tests) in the order of the items, which this sets (lab.groups.schedule).
-    here = Path(__file__).parent
-    if not any(here in item.path.parents for item in items):
-        return
-    groups: dict[str, list[pytest.Item]] = {}
-    for item in items:
-        groups.setdefault(group_of(item.nodeid) if here in item.path.parents else item.nodeid.split("::", 1)[0], []).append(item)
-    lab = [name for name in groups if name.startswith("tests/lab/")]
-    items[:] = [item for name in schedule(lab, [n for n in groups if n not in lab]) for item in groups[name]]
 
 
 def store_truth(lab: RunningLab, replicated_as: str, drill_id: str, at: float, interval: float) -> float:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from botocore.exceptions import ClientError
 from typer.testing import CliRunner
 
 from drillkit import client
@@ -217,8 +218,6 @@ def test_drillkit_list_and_status_read_the_drill_from_its_record(lab, drill):
 
 def test_the_execution_history_pages_as_step_functions_pages_it(lab, drill):
     # Given the drill's finished execution, read whole (one page of at most 1000 events, with their data)
-    from botocore.exceptions import ClientError
-
     sfn = lab.deployment.client("stepfunctions")
     arn = client.execution_of(lab.deployment, drill.report["drill_id"])["executionArn"]
     whole = sfn.get_execution_history(executionArn=arn, maxResults=1000)

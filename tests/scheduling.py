@@ -1,4 +1,4 @@
-"""How `make test` deals the lab tests out to its xdist workers: by module, except two modules of independent drills.
+"""How `make test` deals the suite out to its xdist workers: by module, except two lab modules of independent drills.
 
 Each worker runs one group at a time, on its own labs (own ports, own work directory). A module's tests stay
 together (they share its module-scoped lab or drill), except test_harness (one group per broken state, on the
@@ -8,8 +8,9 @@ sat idle at the end of the run. The longest groups are handed out first, and the
 between the lab groups (``schedule``).
 
 pytest-xdist's own --dist loadgroup cannot apply xdist_group marks under pytest 9 (it suffixes node ids, which
-pytest 9 no longer allows), so tests/conftest.py gives --dist loadfile a scheduler that splits by ``group_of``.
-Plain module paths, no imports beyond the standard library: the xdist controller calls it before any collection.
+pytest 9 no longer allows), so tests/conftest.py gives --dist loadfile a scheduler that splits by ``group_of``, and
+orders the collected items by ``schedule`` (xdist hands the groups out in that order under --no-loadscope-reorder).
+Plain node ids, no imports beyond the standard library: the xdist controller calls it, and it collects nothing.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
+LAB_TESTS = "tests/lab/"
 DEFAULT_SCENARIO_GROUPS = 3  # the default stack's scenarios, dealt out over this many groups
 # Seconds each module (or group) took in a `make test` on this 2-core machine (three workers; docs/performance.md,
 # "Time to test"); a module not listed weighs 10. Only their order matters: the heaviest start first.
@@ -58,7 +60,7 @@ def _default_scenarios() -> list[str]:
 
 
 def group_of(nodeid: str) -> str:
-    """A lab test's group: its module's path, or the module path and the part of it that runs apart."""
+    """A test's group: its module's path, or for the two split lab modules the path and the part that runs apart."""
     path, _, test = nodeid.partition("::")
     module = path.rsplit("/", 1)[-1]
     param = test[test.index("[") + 1 : -1] if test.endswith("]") and "[" in test else None
@@ -78,10 +80,7 @@ def weight(group: str) -> float:
     return WEIGHTS.get(path.rsplit("/", 1)[-1] + sep + part, 10)
 
 
-FIRST_LAB_GROUPS = 4  # one for each of make test's workers before anything else
-
-
-def schedule(lab_groups: list[str], other_modules: list[str]) -> list[str]:
+def schedule(groups: list[str], workers: int) -> list[str]:
     """The order in which the workers take groups: the heaviest lab groups first, one per worker, then each next lab
     group followed by a share of the modules without a lab.
 
@@ -89,12 +88,13 @@ def schedule(lab_groups: list[str], other_modules: list[str]) -> list[str]:
     lab tests ran), and the unit and functional tests are CPU alone: handed out last, they kept all four workers
     busy for the run's last fifty seconds; spread between the lab groups, they fill the cores the drills leave idle.
     """
-    lab = sorted(lab_groups, key=lambda name: (-weight(name), name))
-    head, rest = lab[:FIRST_LAB_GROUPS], lab[FIRST_LAB_GROUPS:]
+    lab = sorted((g for g in groups if g.startswith(LAB_TESTS)), key=lambda name: (-weight(name), name))
+    others = [g for g in groups if not g.startswith(LAB_TESTS)]
+    head, rest = lab[:workers], lab[workers:]
     order = list(head)
-    share = -(-len(other_modules) // max(1, len(rest)))  # ceiling: every module placed by the last lab group
+    share = -(-len(others) // max(1, len(rest)))  # ceiling: every module placed by the last lab group
     for index, group in enumerate(rest):
         order.append(group)
-        order.extend(other_modules[index * share : (index + 1) * share])
-    order.extend(other_modules[len(rest) * share :])
+        order.extend(others[index * share : (index + 1) * share])
+    order.extend(others[len(rest) * share :])
     return order
