@@ -73,15 +73,16 @@ class Lab:
         extensions = LabExtensions(moto_backends.app(), physics, runtime, Route53Throttle(self.stack.route53.api_rate_scale))
         self._server.app = extensions
         os.environ["MOTO_PORT"] = str(port)  # moto's Step Functions interpreter calls Lambda here
-        threading.Thread(target=self._server.serve_forever, name="local-cloud", daemon=True).start()
+        # Polled every 50 ms for a shutdown, not 0.5 s: each lab stop waited that long for it.
+        threading.Thread(target=self._server.serve_forever, args=(0.05,), name="local-cloud", daemon=True).start()
         self._stoppers.append(runtime.close)
         self._stoppers.append(self._server.shutdown)
         say(f"local cloud on {endpoint}")
 
         session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=HOME_REGION)
         client_session = InProcessSession(session, endpoint, extensions)
-        # What the stack serves with first: its health checkers then settle (a second of waiting on probes) while the
-        # CPU creates what they do not need: the stack's replicated data stores and template.yaml's resources.
+        # What the stack serves with first: its apps and target health checks then come up while the CPU creates what
+        # they do not need: the stack's replicated data stores and template.yaml's resources.
         self._start_replication(ground_truth)  # before provisioning: UpdateTable ReplicaUpdates needs it
         builder = StackBuilder(self.stack, client_session, physics, ground_truth, ports)
         self._stoppers.append(builder.stop)
@@ -97,10 +98,6 @@ class Lab:
         # Ready once every health check has a status and every target its verdict (healthy or not: a stack may be
         # broken on purpose), as a stack that has been up for a while: a drill starts from a settled stack.
         wait_until(lambda: all(b.targets_judged() for b in builder.load_balancers), 15, "target health checks reporting")
-        # A Route 53 checker that probed while the apps were starting took that failure as its status and needs its
-        # failure threshold of passing checks to come back: start the checks' verdicts afresh from the settled
-        # targets, so that no health check changes its status after the lab says it is ready.
-        physics.settle_checks()
 
         builder.create_data_stores()
         install_step_functions_patches()
@@ -123,6 +120,11 @@ class Lab:
         schedules.start()
         self._stoppers.append(schedules.stop)
 
+        # A Route 53 checker that probed while the apps were starting took that failure as its status and needs its
+        # failure threshold of passing checks to come back: start the checks' verdicts afresh from the settled
+        # targets, so that no health check changes its status after the lab says it is ready. Done last, once the
+        # lab's own start no longer holds the CPU: a check's request answered late is a failure.
+        physics.settle_checks()
         checks = [r["health_check_id"] for r in stack_info["regions"].values() if r["health_check_id"]]
         wait_until(physics.checks_settled, 45, "health checks reporting")
         wait_until(lambda: all(physics.healthy(c) is not None for c in checks), 15, "health checks reporting")

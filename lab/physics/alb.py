@@ -30,12 +30,12 @@ import ssl
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from drillkit_lab.physics.apps import REGION_HEADER
 from drillkit_lab.physics.groundtruth import GroundTruth
-from drillkit_lab.physics.network import NetworkLatency, PeerEndpoint, function_has_egress, serve_while
+from drillkit_lab.physics.network import LabHTTPServer, NetworkLatency, PeerEndpoint, function_has_egress, serve_while
 from drillkit_lab.ports import PortMap
 from drillkit_lab.tls import LabCertificates
 
@@ -298,8 +298,7 @@ class LoadBalancerPhysics:
             def log_message(self, format: str, *args: Any) -> None:
                 return
 
-        self.server = ThreadingHTTPServer((self.address, self.ports.real(self.logical_port)), Handler, bind_and_activate=True)
-        self.server.daemon_threads = True
+        self.server = LabHTTPServer((self.address, self.ports.real(self.logical_port)), Handler)
         for target, name in ((self._accept_loop, "accept"), (self._check_targets, "targets"), (self._watch, "watch")):
             thread = threading.Thread(target=target, name=f"alb-{self.name}-{name}", daemon=True)
             thread.start()

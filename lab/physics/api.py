@@ -11,11 +11,11 @@ import json
 import ssl
 import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from drillkit_lab.physics.apps import REGION_HEADER
-from drillkit_lab.physics.network import NetworkLatency
+from drillkit_lab.physics.network import LabHTTPServer, NetworkLatency
 from drillkit_lab.ports import PortMap
 
 
@@ -68,8 +68,7 @@ class ApiPhysics:
             def log_message(self, format: str, *args: Any) -> None:
                 return
 
-        self.server = ThreadingHTTPServer((self.address, self.ports.real(443)), Handler)
-        self.server.daemon_threads = True
+        self.server = LabHTTPServer((self.address, self.ports.real(443)), Handler)
         self.server.socket = self.tls.wrap_socket(self.server.socket, server_side=True)
         thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), name=f"api-{self.name}", daemon=True)
         thread.start()

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import json
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from drillkit_lab.physics.network import PeerEndpoint
+from drillkit_lab.physics.network import LabHTTPServer, PeerEndpoint
 
 REGION_HEADER = "x-drillkit-region"
 
@@ -65,13 +65,12 @@ class RegionApp:
                 return
 
         self._handler = Handler
-        self.server: ThreadingHTTPServer | None = None
+        self.server: LabHTTPServer | None = None
         self.port = port
         self._bind()
 
     def _bind(self) -> None:
-        self.server = ThreadingHTTPServer((self.address, self.port), self._handler)
-        self.server.daemon_threads = True
+        self.server = LabHTTPServer((self.address, self.port), self._handler)
         self.port = self.server.server_address[1]
 
     def start(self) -> None:

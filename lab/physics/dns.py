@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import threading
 from typing import Any
 
 from dnslib import AAAA, CNAME, QTYPE, RCODE, RR, A, DNSRecord
@@ -53,7 +54,9 @@ class LabDNSServer:
         self.server = DNSServer(FailoverResolver(physics), port=self.port, address=host, logger=quiet)
 
     def start(self) -> None:
-        self.server.start_thread()
+        # dnslib's start_thread polls for a shutdown every 0.5 s (each lab stop waited that long): 50 ms.
+        self.server.thread = threading.Thread(target=self.server.server.serve_forever, args=(0.05,), name="dns", daemon=True)
+        self.server.thread.start()
 
     def stop(self) -> None:
         self.server.stop()

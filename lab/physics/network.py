@@ -23,6 +23,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from http.server import ThreadingHTTPServer
 from typing import Any
 
 from drillkit_lab.physics.groundtruth import GroundTruth
@@ -83,6 +84,21 @@ def function_has_egress(ec2: Any, vpc_config: dict[str, Any] | None) -> bool:
     return all(subnet_has_egress(ec2, s) for s in subnets)
 
 
+# socketserver listens with a queue of 5: eight Route 53 checkers connecting at once overflowed it and the kernel
+# dropped their SYNs (timeouts an ALB never gives). The lab's listeners queue as many as Linux's default somaxconn.
+LISTEN_BACKLOG = 128
+
+
+class LabHTTPServer(ThreadingHTTPServer):
+    request_queue_size = LISTEN_BACKLOG
+    daemon_threads = True
+
+
+class LabTCPServer(socketserver.ThreadingTCPServer):
+    request_queue_size = LISTEN_BACKLOG
+    daemon_threads = True
+
+
 # -- dropped packets: a listener that takes new connections only while the path to it is open ----------------
 def serve_while(server: socketserver.BaseServer, open_: Callable[[], bool], stop: threading.Event) -> None:
     """Accept and serve new connections while `open_()`; otherwise the kernel drops new SYNs (callers time out).
@@ -99,7 +115,7 @@ def serve_while(server: socketserver.BaseServer, open_: Callable[[], bool], stop
             blocked = True
         elif allowed and blocked:
             _drain(listening)
-            listening.listen(128)
+            listening.listen(LISTEN_BACKLOG)
             blocked = False
         if blocked:
             stop.wait(0.05)
@@ -210,8 +226,7 @@ class PeerService:
             def handle(self) -> None:
                 self.request.sendall(b"ready\n")
 
-        self.server = socketserver.ThreadingTCPServer((address, port), Handler)
-        self.server.daemon_threads = True
+        self.server = LabTCPServer((address, port), Handler)
         self.port = int(self.server.server_address[1])
         self._stop = threading.Event()
         self._thread = threading.Thread(

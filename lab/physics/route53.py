@@ -105,6 +105,7 @@ class HealthCheckFleet:
         ]
         self._stop = stop
         self.settled_at = 0.0  # results of checks started before this are not counted (see settle)
+        self._nudges = [threading.Event() for _ in self.checkers]  # probe now, out of turn (settle, stop)
         self._threads = [
             threading.Thread(target=self._run, args=(i,), name=f"hc-{health_check_id[:8]}-{i}", daemon=True)
             for i in range(len(self.checkers))
@@ -118,32 +119,42 @@ class HealthCheckFleet:
             thread.start()
 
     def _run(self, index: int) -> None:
-        checker = self.checkers[index]
-        first = True
+        checker, nudge = self.checkers[index], self._nudges[index]
+        config = self.config()
+        if config is None:
+            return
+        # Stagger the checkers over one interval, as Route 53's fleet does.
+        next_probe = time.time() + float(config.request_interval or 30) * index / len(self.checkers)
         while not self._stop.is_set():
+            nudged = nudge.wait(max(0.0, next_probe - time.time()))
+            if self._stop.is_set():
+                return
             config = self.config()
             if config is None:
                 return
             interval = float(config.request_interval or 30)
-            if first:
-                # Stagger the checkers over one interval, as Route 53's fleet does.
-                first = False
-                if self._stop.wait(interval * index / len(self.checkers)):
-                    return
-                continue
             started = time.time()
+            if nudged:
+                nudge.clear()  # an extra check: the checker keeps its phase
+            else:
+                next_probe = started + interval
             address, port = self.locate(config)
             ok, report = probe_endpoint(config, min(2.0, interval * 0.8), address, port)
             if started >= self.settled_at:
                 self._account(checker, ok, report, int(config.failure_threshold or 3))
-            self._stop.wait(max(0.0, interval - (time.time() - started)))
 
     def settle(self) -> None:
-        """Forget the results of the stack's first seconds (apps still starting): every checker takes its next
-        result as its status, as checks of a stack that has been up for a while have long done."""
+        """Forget the results of the stack's first seconds (apps still starting): every checker checks once now and
+        takes that result as its status, as checks of a stack that has been up for a while have long done. Each
+        keeps its phase in the interval for the checks after."""
         self.settled_at = time.time()
         for checker in self.checkers:
             checker.healthy, checker.successes, checker.failures = None, 0, 0
+        self.wake()
+
+    def wake(self) -> None:
+        for nudge in self._nudges:
+            nudge.set()
 
     def settled(self) -> bool:
         """Every checker has a status from a check started after ``settle``."""
@@ -213,6 +224,8 @@ class Route53Physics:
 
     def stop(self) -> None:
         self._stop.set()
+        for fleet in list(self.fleets.values()):
+            fleet.wake()  # a checker waits out its interval otherwise (30 s in AWS)
         self._thread.join(timeout=5)
 
     def host_address(self, name: str) -> str | None:
