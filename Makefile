@@ -22,20 +22,27 @@ $(STAMP): pyproject.toml
 demo: setup
 	$(BIN)/drillkit demo
 
-# Four workers on two cores: a lab test spends much of its time waiting on the lab's real timings (a drill's steady
-# state, observation, restore), so four labs at once keep both cores busy (three left a fifth of them idle once the
-# lab's own CPU was cut; docs/performance.md, "Time to test").
+# The suite starts some forty Python processes (pytest's workers, the labs, their Lambda workers) that import drillkit,
+# the lab and the tests: they write Python's bytecode caches (__pycache__, ignored by git) even where
+# PYTHONDONTWRITEBYTECODE is set, as on our machines, where each process compiled them all again (5.8 -> 2.8 CPU s
+# of each worker's collection alone). Installed packages have theirs from pip.
+BYTECODE_CACHE := PYTHONDONTWRITEBYTECODE=
+
+# Five workers on two cores: a lab test spends much of its time waiting on the lab's real timings (a drill's steady
+# state, observation, restore), so five labs at once keep both cores busy; four left a quarter of them idle once the
+# labs' start and the Lambda workers' imports were cut, six or eight made the run CPU-bound again and no faster
+# (each idle lab still takes about 5% of a core; docs/performance.md, "Time to test").
 # --dist loadfile keeps each module (and its lab) on one worker, but for the two long modules of independent drills,
 # whose groups other workers can take; tests/conftest.py gives loadfile that scheduler and orders the groups, the
 # longest lab groups first and the modules without a lab spread between the others (tests/scheduling.py), and
 # --no-loadscope-reorder keeps that order (pytest-xdist sorts them by number of tests otherwise).
 test: setup
-	$(BIN)/pytest -q -n 4 --dist loadfile --no-loadscope-reorder
+	$(BYTECODE_CACHE) $(BIN)/pytest -q -n 5 --dist loadfile --no-loadscope-reorder
 
-# Everything but the lab: about a minute on this 2-core machine (docs/performance.md, "Time to test"); a third worker
-# fills what the loopback tests leave idle: 58.6 to 65.7 s (three runs) against 60.6 to 65.3 s (six) with two.
+# Everything but the lab: under a minute on this 2-core machine (docs/performance.md, "Time to test"); a third worker
+# fills what the loopback tests leave idle: 41.2 and 41.4 s (735 tests, bytecode cached), 58.6 to 65.7 s before.
 test-fast: setup
-	$(BIN)/pytest -q -n 3 -m "not lab"
+	$(BYTECODE_CACHE) $(BIN)/pytest -q -n 3 -m "not lab"
 
 lint: setup
 	$(BIN)/ruff check .
