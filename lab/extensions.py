@@ -38,7 +38,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote
 from xml.sax.saxutils import escape
 
-from drillkit_lab import change_calendar
+from drillkit_lab import change_calendar, moto_backends
 from drillkit_lab.events import STOPPED_EXECUTIONS, stopped_execution_of
 from drillkit_lab.lambda_runtime import InvocationResult, LambdaRuntime, Sabotage
 from drillkit_lab.physics import replication
@@ -670,18 +670,6 @@ def trim_instance_type_offerings(regions: set[str]) -> None:
 SYNC_CHILDREN: dict[str, set[str]] = {}
 
 
-def _execution(execution_arn: str) -> Any:
-    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
-
-    account, region = execution_arn.split(":")[4], execution_arn.split(":")[3]
-    backend = stepfunctions_parser_backends[account][region]
-    for machine in backend.state_machines:
-        for execution in machine.executions:
-            if getattr(execution, "exec_arn", None) == execution_arn:
-                return execution
-    return None
-
-
 def install_stop_at_once() -> None:
     """StopExecution as AWS does it: ABORTED at once, and no state of the execution runs after it.
 
@@ -704,7 +692,7 @@ def install_stop_at_once() -> None:
             self.exec_status, self.stop_date, self.error, self.cause = ExecutionStatus.ABORTED, stop_date, error, cause
         # AWS stops the executions a stopped execution started through .sync integrations (a game-day's drills).
         for child_arn in sorted(SYNC_CHILDREN.pop(self.exec_arn, set())):
-            child = _execution(child_arn)
+            child = moto_backends.execution(child_arn)
             if child is not None and child.exec_status == ExecutionStatus.RUNNING:
                 child.stop(stop_date, "States.Aborted", f"Its parent execution {self.exec_arn} was stopped.")
 
@@ -723,18 +711,14 @@ def time_out(execution_arn: str) -> bool:
     The drill machine's limit is 2 hours; the lab test of that guardrail moves the clock instead of waiting.
     """
     from moto.stepfunctions.parser.api import ExecutionStatus
-    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
-    account, region = execution_arn.split(":")[4], execution_arn.split(":")[3]
-    backend = stepfunctions_parser_backends[account][region]
-    for machine in backend.state_machines:
-        for execution in machine.executions:
-            if getattr(execution, "exec_arn", None) == execution_arn and execution.exec_status == ExecutionStatus.RUNNING:
-                cause = "The execution reached its TimeoutSeconds (the lab moved its clock)."
-                execution.stop(datetime.now(tz=UTC), "States.Timeout", cause)
-                execution.exec_status = ExecutionStatus.TIMED_OUT
-                return True
-    return False
+    execution = moto_backends.execution(execution_arn)
+    if execution is None or execution.exec_status != ExecutionStatus.RUNNING:
+        return False
+    cause = "The execution reached its TimeoutSeconds (the lab moved its clock)."
+    execution.stop(datetime.now(tz=UTC), "States.Timeout", cause)
+    execution.exec_status = ExecutionStatus.TIMED_OUT
+    return True
 
 
 def install_describe_alarm_history() -> None:

@@ -72,11 +72,24 @@ def iam() -> Any:
     return iam_backends[ACCOUNT_ID]["global"]
 
 
-def step_functions(region_name: str) -> Any:
+def step_functions(region_name: str, account_id: str = ACCOUNT_ID) -> Any:
     """The Step Functions backend that runs executions (moto's interpreter), not the API-only one."""
     from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
-    return stepfunctions_parser_backends[ACCOUNT_ID][region_name]
+    return stepfunctions_parser_backends[account_id][region_name]
+
+
+def execution(execution_arn: str) -> Any | None:
+    """An execution as moto's interpreter holds it, by its ARN (None if there is none, or it is no execution's ARN)."""
+    parts = execution_arn.split(":")
+    if len(parts) != 8 or parts[2] != "states" or parts[5] != "execution":
+        return None
+    region, account_id = parts[3], parts[4]
+    for machine in list(step_functions(region, account_id).state_machines):
+        for candidate in list(machine.executions):
+            if getattr(candidate, "exec_arn", None) == execution_arn:
+                return candidate
+    return None
 
 
 def execution_statuses(state_machine_arn: str) -> list[tuple[str, str]]:

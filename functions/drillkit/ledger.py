@@ -219,7 +219,7 @@ class Ledger:
             )
         except ValidationError as error:
             pk = _record_key(drill_id)["pk"]
-            raise DrillStateInvalid(f"drill record {pk} does not read as a DrillRecord: {_problems(error)}") from None
+            raise DrillStateInvalid(f"drill record {pk}: its progress does not read: {_problems(error)}") from None
 
     def require(self, drill_id: str) -> DrillRecord:
         """The record, or DrillNotFound naming the id."""
