@@ -146,6 +146,10 @@ class LabExtensions:
             form = {k: v[0] for k, v in parse_qs(raw.decode()).items()}
             if form.get("Action") in RDS_GLOBAL_ACTIONS and self.database is not None:
                 return self.global_cluster_action(form, start_response)
+            moto_answer = self.moto_app(environ, start_response)
+            if self.database is not None:
+                self.database.look_again()  # a cluster stopped or started: its availability is recorded at once
+            return moto_answer
         return self.moto_app(environ, start_response)
 
     # -- SSM: change calendars (change_calendar.py) ------------------------------------------------------

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from drillkit_lab.lambda_runtime import LambdaRuntime
 from drillkit_lab.physics.alarms import AlarmEvaluator, MetricSource
 from drillkit_lab.physics.dns import LabDNSServer
 from drillkit_lab.physics.groundtruth import GroundTruth
+from drillkit_lab.physics.network import Serving
 from drillkit_lab.physics.replication import Replication
 from drillkit_lab.physics.route53 import Route53Physics
 from drillkit_lab.ports import PortMap
@@ -73,10 +73,8 @@ class Lab:
         extensions = LabExtensions(moto_backends.app(), physics, runtime, Route53Throttle(self.stack.route53.api_rate_scale))
         self._server.app = extensions
         os.environ["MOTO_PORT"] = str(port)  # moto's Step Functions interpreter calls Lambda here
-        # Polled every 50 ms for a shutdown, not 0.5 s: each lab stop waited that long for it.
-        threading.Thread(target=self._server.serve_forever, args=(0.05,), name="local-cloud", daemon=True).start()
         self._stoppers.append(runtime.close)
-        self._stoppers.append(self._server.shutdown)
+        self._stoppers.append(Serving(self._server, "local-cloud").stop)
         say(f"local cloud on {endpoint}")
 
         session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=HOME_REGION)

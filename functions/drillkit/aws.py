@@ -74,9 +74,15 @@ def _botocore_session() -> botocore.session.Session:
     return core
 
 
-def new_session() -> boto3.session.Session:
-    """A new boto3 session (its own credentials and settings) on the process's shared data loader."""
-    return boto3.session.Session(botocore_session=_botocore_session())
+def new_session(region_name: str | None = None, access_key: tuple[str, str] | None = None) -> boto3.session.Session:
+    """A new boto3 session (its own credentials and settings) on the process's shared data loader.
+
+    ``access_key``: an access key id and secret (a lab's); otherwise the usual credential chain.
+    """
+    key_id, secret = access_key or (None, None)
+    return boto3.session.Session(
+        aws_access_key_id=key_id, aws_secret_access_key=secret, region_name=region_name, botocore_session=_botocore_session()
+    )
 
 
 @cache

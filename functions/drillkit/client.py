@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
 import time
 import urllib.parse
 from collections.abc import Callable
@@ -50,6 +51,10 @@ class Deployment:
     label: str = ""
     gameday_state_machine_arn: str | None = None  # None: a lab or stack from before game-days
     scheduler_role_arn: str | None = None  # the role an EventBridge Scheduler schedule starts game-days with
+    # One session and one client per service, made on first use: making either reads and parses the service's model
+    # (tens of ms of CPU), and a follow asks for a client on every poll of the drill.
+    _clients: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _clients_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
 
     def gameday_machine(self) -> str:
         if not self.gameday_state_machine_arn:
@@ -62,18 +67,35 @@ class Deployment:
         return self.scheduler_role_arn
 
     def session(self) -> boto3.session.Session:
-        if self.endpoint_url:
-            return boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=self.region)
-        return boto3.session.Session(region_name=self.region)
+        """This deployment's session (the same one each time; a boto3 session is not for several threads at once)."""
+        with self._clients_lock:
+            return self._session()
+
+    def _session(self) -> boto3.session.Session:
+        if "" not in self._clients:
+            lab_key = ("testing", "testing") if self.endpoint_url else None
+            self._clients[""] = aws.new_session(self.region, lab_key)
+        return self._clients[""]
 
     def client(self, service: str) -> Any:
-        return self.session().client(
-            service, endpoint_url=self.endpoint_url, config=Config(retries={"mode": "adaptive", "max_attempts": 5})
-        )
+        """This deployment's client for a service, made once (boto3's clients may be shared between threads)."""
+        with self._clients_lock:
+            if service not in self._clients:
+                self._clients[service] = self._session().client(
+                    service, endpoint_url=self.endpoint_url, config=Config(retries={"mode": "adaptive", "max_attempts": 5})
+                )
+            return self._clients[service]
 
     def ledger(self) -> Ledger:
         """The deployment's ledger, read with this workstation's credentials."""
-        return Ledger(self.ledger_table, self.session().resource("dynamodb", endpoint_url=self.endpoint_url))
+        return Ledger(self.ledger_table, self.dynamodb())
+
+    def dynamodb(self) -> Any:
+        """This deployment's DynamoDB resource, made once."""
+        with self._clients_lock:
+            if "dynamodb resource" not in self._clients:
+                self._clients["dynamodb resource"] = self._session().resource("dynamodb", endpoint_url=self.endpoint_url)
+            return self._clients["dynamodb resource"]
 
 
 def live_lab(path: Path) -> dict[str, Any]:

@@ -35,7 +35,7 @@ from typing import Any
 
 from drillkit_lab.physics.apps import REGION_HEADER
 from drillkit_lab.physics.groundtruth import GroundTruth
-from drillkit_lab.physics.network import LabHTTPServer, NetworkLatency, PeerEndpoint, function_has_egress, serve_while
+from drillkit_lab.physics.network import Bell, LabHTTPServer, NetworkLatency, PeerEndpoint, function_has_egress, serve_while
 from drillkit_lab.ports import PortMap
 from drillkit_lab.tls import LabCertificates
 
@@ -126,7 +126,7 @@ class LoadBalancerPhysics:
     peer: PeerEndpoint | None = None  # a Lambda target's dependency in the other region's VPC (peer_dependency)
     targets: dict[str, TargetState] = field(default_factory=dict)
     _round_robin: Any = field(default_factory=lambda: itertools.count())
-    _stop: threading.Event = field(default_factory=threading.Event)
+    _stop: Bell = field(default_factory=Bell)  # rung as well when the listener's reachability changes
     _threads: list[threading.Thread] = field(default_factory=list)
     _reachable: bool | None = None
     _acls_allow: bool = True
@@ -309,6 +309,7 @@ class LoadBalancerPhysics:
         for thread in self._threads:
             thread.join(timeout=3)
         self.server.server_close()
+        self._stop.close()
 
     def _watch(self) -> None:
         while not self._stop.is_set():
@@ -317,6 +318,7 @@ class LoadBalancerPhysics:
             if reachable != self._reachable:
                 self._reachable = reachable
                 self.ground_truth.record("alb_reachable", load_balancer=self.name, reachable=reachable)
+                self._stop.ring()  # the accept loop opens or closes the listener now
             self._end_drains()
             self._stop.wait(0.05)
 

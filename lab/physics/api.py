@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import json
 import ssl
-import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from drillkit_lab.physics.apps import REGION_HEADER
-from drillkit_lab.physics.network import LabHTTPServer, NetworkLatency
+from drillkit_lab.physics.network import LabHTTPServer, NetworkLatency, Serving
 from drillkit_lab.ports import PortMap
 
 
@@ -31,7 +30,7 @@ class ApiPhysics:
     tls: ssl.SSLContext
     # HTTPS: the TLS handshake costs a round trip more than TCP's.
     latency: NetworkLatency = NetworkLatency(handshake_round_trips=2)
-    _threads: list[threading.Thread] = field(default_factory=list)
+    _serving: Serving | None = None
 
     def _throttled(self) -> bool:
         try:
@@ -70,10 +69,8 @@ class ApiPhysics:
 
         self.server = LabHTTPServer((self.address, self.ports.real(443)), Handler)
         self.server.socket = self.tls.wrap_socket(self.server.socket, server_side=True)
-        thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), name=f"api-{self.name}", daemon=True)
-        thread.start()
-        self._threads.append(thread)
+        self._serving = Serving(self.server, f"api-{self.name}")
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        if self._serving is not None:
+            self._serving.stop()

@@ -9,11 +9,10 @@ request waits for the app's connect timeout (callers with a shorter one time out
 from __future__ import annotations
 
 import json
-import threading
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from drillkit_lab.physics.network import LabHTTPServer, PeerEndpoint
+from drillkit_lab.physics.network import LabHTTPServer, PeerEndpoint, Serving
 
 REGION_HEADER = "x-drillkit-region"
 
@@ -66,6 +65,7 @@ class RegionApp:
 
         self._handler = Handler
         self.server: LabHTTPServer | None = None
+        self._serving: Serving | None = None
         self.port = port
         self._bind()
 
@@ -78,12 +78,10 @@ class RegionApp:
         if self.server is None:
             self._bind()
         assert self.server is not None
-        # A stop (an ECS task stopped, the lab ending) waits for serve_forever's poll: 50 ms, not its default 0.5 s.
-        threading.Thread(target=self.server.serve_forever, args=(0.05,), name=f"app-{self.region}", daemon=True).start()
+        self._serving = Serving(self.server, f"app-{self.region}")
 
     def stop(self) -> None:
-        if self.server is None:
+        if self._serving is None:
             return
-        self.server.shutdown()
-        self.server.server_close()
-        self.server = None
+        self._serving.stop()
+        self.server = self._serving = None

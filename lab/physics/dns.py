@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import socket
-import threading
 from typing import Any
 
 from dnslib import AAAA, CNAME, QTYPE, RCODE, RR, A, DNSRecord
 from dnslib.server import BaseResolver, DNSLogger, DNSServer
 
+from drillkit_lab.physics.network import Serving
 from drillkit_lab.physics.route53 import Route53Physics
 
 RDATA = {"A": A, "AAAA": AAAA, "CNAME": CNAME}
@@ -52,11 +52,12 @@ class LabDNSServer:
         self.port = port or free_udp_port(host)
         quiet = DNSLogger(log="-recv,-send,-request,-reply,-truncated,-error,-data", prefix=False)
         self.server = DNSServer(FailoverResolver(physics), port=self.port, address=host, logger=quiet)
+        self._serving: Serving | None = None
 
     def start(self) -> None:
-        # dnslib's start_thread polls for a shutdown every 0.5 s (each lab stop waited that long): 50 ms.
-        self.server.thread = threading.Thread(target=self.server.server.serve_forever, args=(0.05,), name="dns", daemon=True)
-        self.server.thread.start()
+        # Not dnslib's start_thread: its serve_forever polls for a shutdown every 0.5 s (each lab stop waited that long).
+        self._serving = Serving(self.server.server, "dns")
 
     def stop(self) -> None:
-        self.server.stop()
+        if self._serving is not None:
+            self._serving.stop()

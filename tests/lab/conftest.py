@@ -8,7 +8,7 @@ import json
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ class RunningLab:
     info: dict
     deployment: client.Deployment
     _status_read_at: float = 0.0
+    _clients: dict[tuple[str, str], Any] = field(default_factory=dict)  # made once: a test polls with them
 
     @property
     def ground_truth(self) -> list[dict]:
@@ -48,15 +49,16 @@ class RunningLab:
         return sorted(r.address for r in resolver.resolve(self.info["public_name"], "A"))
 
     def ledger_items(self) -> list[dict]:
-        dynamodb = self.deployment.session().resource("dynamodb", endpoint_url=self.deployment.endpoint_url)
-        return dynamodb.Table(self.deployment.ledger_table).scan()["Items"]
+        return self.deployment.dynamodb().Table(self.deployment.ledger_table).scan()["Items"]
 
     def client(self, service: str, region: str = "us-east-1") -> Any:
         # The lab throttles Route 53 as AWS does (GetHealthCheckStatus: 1 a second): the tests' own polls wait their turn.
-        config = Config(retries={"mode": "standard", "max_attempts": 10}) if service == "route53" else None
-        return self.deployment.session().client(
-            service, endpoint_url=self.deployment.endpoint_url, region_name=region, config=config
-        )
+        if (service, region) not in self._clients:
+            config = Config(retries={"mode": "standard", "max_attempts": 10}) if service == "route53" else None
+            self._clients[service, region] = self.deployment.session().client(
+                service, endpoint_url=self.deployment.endpoint_url, region_name=region, config=config
+            )
+        return self._clients[service, region]
 
     def region(self, role: str) -> dict:
         return self.info["regions"][role]

@@ -12,7 +12,7 @@ import botocore.loaders
 import botocore.session
 import pytest
 
-from drillkit import aws
+from drillkit import aws, client
 
 
 @pytest.fixture
@@ -53,3 +53,19 @@ def test_each_session_keeps_its_own_settings_and_the_shared_loader_does_not_grow
     for _ in range(5):
         aws.new_session()
     assert len(loader.search_paths) == len(set(loader.search_paths))
+
+
+def test_a_deployment_makes_each_client_once_and_deployments_share_the_parsed_models(parsed):
+    # The CLI follows a drill by polling: a client (and a session) made on every poll parsed its model every time.
+    lab = client.Deployment(
+        "arn:aws:states:us-east-1:123456789012:stateMachine:d", "ledger", "evidence", "us-east-1", "http://127.0.0.1:1"
+    )
+    first = lab.client("stepfunctions")
+    assert lab.client("stepfunctions") is first and lab.session() is lab.session()
+    assert lab.dynamodb() is lab.dynamodb()
+    assert first.meta.endpoint_url == "http://127.0.0.1:1" and first.meta.region_name == "us-east-1"
+    assert lab.session().get_credentials().access_key == "testing"  # a lab's key, not the workstation's
+    again = client.Deployment(lab.state_machine_arn, "ledger", "evidence", "us-east-1", "http://127.0.0.1:1")
+    assert again.client("stepfunctions") is not first
+    model = [name for name in parsed if name.startswith("stepfunctions/") and name.endswith("service-2")]
+    assert model and all(parsed[name] == 1 for name in model), parsed

@@ -1,0 +1,94 @@
+"""The lab's listeners sleep until a connection, a change or the stop comes (no poll), and still stop at once."""
+
+from __future__ import annotations
+
+import http.client
+import selectors
+import threading
+import time
+from http.server import BaseHTTPRequestHandler
+from typing import Any
+
+import pytest
+
+from drillkit_lab.physics import network
+from drillkit_lab.physics.network import Bell, LabHTTPServer, Serving, serve_while
+
+pytestmark = pytest.mark.loopback
+
+
+class Ok(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+
+@pytest.fixture
+def selects(monkeypatch) -> list[float]:
+    """When each listener's select returned (the serving thread awake), from now on."""
+    returned: list[float] = []
+
+    class Counting(selectors.DefaultSelector):
+        def select(self, timeout: float | None = None) -> list[Any]:
+            ready = super().select(timeout)
+            returned.append(time.monotonic())
+            return ready
+
+    monkeypatch.setattr(network.selectors, "DefaultSelector", Counting)
+    return returned
+
+
+def get(server: LabHTTPServer, timeout: float = 2.0) -> int:
+    connection = http.client.HTTPConnection("127.0.0.1", server.server_address[1], timeout=timeout)
+    try:
+        connection.request("GET", "/")
+        return connection.getresponse().status
+    finally:
+        connection.close()
+
+
+def answered_within(server: LabHTTPServer, seconds: float) -> bool:
+    """A client that tries again: a connection queued while the listener was closed is dropped when it opens."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            return get(server, timeout=0.5) == 200
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+def test_an_idle_listener_sleeps_serves_when_asked_and_stops_at_once(selects):
+    server = LabHTTPServer(("127.0.0.1", 0), Ok)
+    serving = Serving(server, "test-app")
+    time.sleep(0.5)
+    assert selects == []  # serve_forever(0.05) woke ten times meanwhile
+    assert get(server) == 200
+    started = time.monotonic()
+    serving.stop()
+    assert not any(t.name == "test-app" for t in threading.enumerate())
+    assert time.monotonic() - started < 1.0  # no poll to wait out (a 3 s join otherwise)
+
+
+def test_a_closed_listener_opens_when_its_bell_rings():
+    server = LabHTTPServer(("127.0.0.1", 0), Ok)
+    is_open = threading.Event()
+    bell = Bell()
+    thread = threading.Thread(target=serve_while, args=(server, is_open.is_set, bell), daemon=True)  # nobody polls
+    thread.start()
+    try:
+        time.sleep(0.1)
+        is_open.set()
+        bell.ring()
+        assert answered_within(server, 5.0)
+    finally:
+        bell.set()
+        thread.join(timeout=3)
+        server.server_close()
+        bell.close()
+    assert not thread.is_alive()
