@@ -176,12 +176,20 @@ def serve_while(
 
 class Serving:
     """A server served on its own thread until `stop`: serve_forever without its poll (it sleeps until a request or
-    the stop comes, and a stop takes no poll's wait)."""
+    the stop comes, and a stop takes no poll's wait); with `open_`, only while the path to it is open (`serve_while`)."""
 
-    def __init__(self, server: socketserver.BaseServer, name: str):
+    def __init__(
+        self,
+        server: socketserver.BaseServer,
+        name: str,
+        open_: Callable[[], bool] = lambda: True,
+        recheck_every: float | None = None,
+    ):
         self.server = server
         self._stop = Bell()
-        self._thread = threading.Thread(target=serve_while, args=(server, lambda: True, self._stop), name=name, daemon=True)
+        self._thread = threading.Thread(
+            target=serve_while, args=(server, open_, self._stop, recheck_every), name=name, daemon=True
+        )
         self._thread.start()
 
     def stop(self) -> None:
@@ -290,21 +298,18 @@ class PeerService:
 
         self.server = LabTCPServer((address, port), Handler)
         self.port = int(self.server.server_address[1])
-        self._stop = Bell()
-        # Nobody rings on a change of the peering or its routes (API calls and the lab's own defects): looked at again
-        # every 50 ms, as often as the ALBs' paths.
-        self._thread = threading.Thread(
-            target=serve_while, args=(self.server, link.carries, self._stop, 0.05), name=f"peer-{address}", daemon=True
-        )
+        self._serving: Serving | None = None
 
     def start(self) -> None:
-        self._thread.start()
+        # Nobody rings on a change of the peering or its routes (API calls and the lab's own defects): looked at again
+        # every 50 ms, as often as the ALBs' paths.
+        self._serving = Serving(self.server, f"peer-{self.address}", self.link.carries, recheck_every=0.05)
 
     def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=3)
-        self.server.server_close()
-        self._stop.close()
+        if self._serving is not None:
+            self._serving.stop()
+        else:
+            self.server.server_close()
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,8 @@ from drillkit_lab.physics.database import (
 )
 from drillkit_lab.physics.groundtruth import GroundTruth, read
 
+from ..loopback import eventually
+
 PRIMARY_ARN = "arn:aws:rds:us-east-1:123456789012:cluster:p"
 STANDBY_ARN = "arn:aws:rds:us-west-2:123456789012:cluster:s"
 
@@ -187,15 +189,6 @@ def test_deep_health_in_the_primary_region_needs_the_writer_and_in_the_standby_o
     assert db.healthy("standby") is False
 
 
-def wait_for(condition, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.01)
-    return False
-
-
 def test_the_physics_thread_sleeps_until_a_write_is_due_and_records_a_stopped_cluster_when_told(truth, monkeypatch):
     # Its only poll, for a status changed behind the RDS API's back, out of the way: what it does here it was woken for.
     monkeypatch.setattr(database_physics, "STATUS_RECHECK_SECONDS", 60.0)
@@ -204,13 +197,13 @@ def test_the_physics_thread_sleeps_until_a_write_is_due_and_records_a_stopped_cl
     try:
         db.execute(PRIMARY_ARN, "insert into hb (seq) values (1)", {})
         assert seqs(db, STANDBY_ARN) == []
-        assert wait_for(lambda: seqs(db, STANDBY_ARN) == [1], 5)  # applied at its lag by the thread alone
+        assert eventually(lambda: seqs(db, STANDBY_ARN) == [1], 5)  # applied at its lag by the thread alone
         db.rds_backends["us-east-1"].clusters["p"].status = "stopped"  # what stop_db_cluster leaves in the local cloud
         db.look_again()  # what the local cloud does after every RDS call
 
         def recorded_stopped() -> bool:
             return any(e["event"] == "db_available" and e["cluster"] == "p" and not e["available"] for e in read(truth.path))
 
-        assert wait_for(recorded_stopped, 5)
+        assert eventually(recorded_stopped, 5)
     finally:
         db.stop()

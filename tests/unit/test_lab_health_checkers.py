@@ -6,35 +6,23 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from http.server import BaseHTTPRequestHandler
 from types import SimpleNamespace
-from typing import Any
 
 import pytest
 
 from drillkit_lab.physics.network import LabHTTPServer
 from drillkit_lab.physics.route53 import CHECKER_REGIONS, HealthCheckFleet
 
+from ..loopback import Answers200, eventually
+
 pytestmark = pytest.mark.loopback
 
 INTERVAL = 30.0  # Route 53's standard interval: a checker's turn comes every 3.75 s in a fleet of eight
 
 
-class Health(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
-        self.server.requests.append(time.monotonic())  # type: ignore[attr-defined]
-        self.send_response(200)
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"ok")
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return
-
-
 @pytest.fixture
 def endpoint():
-    server = LabHTTPServer(("127.0.0.1", 0), Health)
+    server = LabHTTPServer(("127.0.0.1", 0), Answers200)
     server.requests = []  # type: ignore[attr-defined]
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
@@ -62,17 +50,8 @@ def fleet(endpoint):
     fleet.wake()
 
 
-def wait_for(condition, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.01)
-    return condition()
-
-
 def test_checkers_take_turns_over_the_interval(fleet, endpoint):
-    assert wait_for(lambda: len(endpoint.requests) >= 1, 2)
+    assert eventually(lambda: len(endpoint.requests) >= 1, 2)
     time.sleep(0.5)
     # The first checker checks at once; the next one's turn is an eighth of the interval later.
     assert len(endpoint.requests) == 1
@@ -80,9 +59,9 @@ def test_checkers_take_turns_over_the_interval(fleet, endpoint):
 
 
 def test_settling_has_every_checker_check_at_once_and_keep_its_turn(fleet, endpoint):
-    assert wait_for(lambda: len(endpoint.requests) >= 1, 2)
+    assert eventually(lambda: len(endpoint.requests) >= 1, 2)
     fleet.settle()
-    assert wait_for(fleet.settled, 2), "each checker checks when settled, not when its turn comes"
+    assert eventually(fleet.settled, 2), "each checker checks when settled, not when its turn comes"
     assert fleet.healthy() is True
     assert len(endpoint.requests) == 1 + len(CHECKER_REGIONS)
     time.sleep(0.5)
@@ -96,12 +75,12 @@ def test_a_stopped_fleet_stops_at_once(endpoint):
     fleet.start()
     stop.set()
     fleet.wake()
-    assert wait_for(lambda: not any(t.name.startswith("hc-hc-2") for t in threading.enumerate()), 2)
+    assert eventually(lambda: not any(t.name.startswith("hc-hc-2") for t in threading.enumerate()), 2)
 
 
 def test_a_listener_queues_more_connections_than_a_fleet_makes_at_once():
     # socketserver's own queue of 5 made the kernel drop the sixth and later SYNs of eight checkers connecting at once.
-    server = LabHTTPServer(("127.0.0.1", 0), Health)  # listening, not yet accepting
+    server = LabHTTPServer(("127.0.0.1", 0), Answers200)  # listening, not yet accepting
     clients = []
     try:
         for _ in range(3 * len(CHECKER_REGIONS)):

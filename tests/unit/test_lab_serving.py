@@ -6,7 +6,6 @@ import http.client
 import selectors
 import threading
 import time
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
@@ -14,18 +13,9 @@ import pytest
 from drillkit_lab.physics import network
 from drillkit_lab.physics.network import Bell, LabHTTPServer, Serving, serve_while
 
+from ..loopback import Answers200
+
 pytestmark = pytest.mark.loopback
-
-
-class Ok(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
-        self.send_response(200)
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"ok")
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return
 
 
 @pytest.fixture
@@ -64,7 +54,7 @@ def answered_within(server: LabHTTPServer, seconds: float) -> bool:
 
 
 def test_an_idle_listener_sleeps_serves_when_asked_and_stops_at_once(selects):
-    server = LabHTTPServer(("127.0.0.1", 0), Ok)
+    server = LabHTTPServer(("127.0.0.1", 0), Answers200)
     serving = Serving(server, "test-app")
     time.sleep(0.5)
     assert selects == []  # serve_forever(0.05) woke ten times meanwhile
@@ -76,7 +66,7 @@ def test_an_idle_listener_sleeps_serves_when_asked_and_stops_at_once(selects):
 
 
 def test_a_closed_listener_opens_when_its_bell_rings():
-    server = LabHTTPServer(("127.0.0.1", 0), Ok)
+    server = LabHTTPServer(("127.0.0.1", 0), Answers200)
     is_open = threading.Event()
     bell = Bell()
     thread = threading.Thread(target=serve_while, args=(server, is_open.is_set, bell), daemon=True)  # nobody polls
