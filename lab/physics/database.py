@@ -225,14 +225,14 @@ class GlobalDatabase:
                     reader.db.execute(item.sql, item.params)
                     reader.db.commit()
 
-    def _next_due(self, now: float) -> float:
-        """When the thread has work next: a statement to apply, an operation or a rejoin to complete."""
+    def _next_due(self) -> float:
+        """When the thread has work next (a statement to apply, an operation or a rejoin to complete); inf: none."""
         with self._lock:
             due = [self._in_flight[0].apply_at] if self._in_flight else []
             if self.operation is not None:
                 due.append(self.operation.started_at + self.operation.seconds)
             due.extend(self._rejoins.values())
-        return min(due, default=now + STATUS_RECHECK_SECONDS)
+        return min(due, default=math.inf)
 
     def _run(self) -> None:
         # It sleeps until its next due time, or until woken (a write, an operation begun, an RDS call): polling every
@@ -247,7 +247,7 @@ class GlobalDatabase:
                 if available != self._available.get(cluster.arn):
                     self._available[cluster.arn] = available
                     self.ground_truth.record("db_available", cluster=cluster.identifier, available=available)
-            due = min(self._next_due(now), now + STATUS_RECHECK_SECONDS)
+            due = min(self._next_due(), now + STATUS_RECHECK_SECONDS)
             self._changed.wait(max(0.0, due - time.time()))
 
     def failover_state(self, now: float | None = None) -> dict[str, Any] | None:
