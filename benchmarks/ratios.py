@@ -176,9 +176,7 @@ def _history(deployment: client.Deployment, execution_arn: str) -> list[dict[str
 
 
 def _largest_item_bytes(lab: Lab, drill_id: str) -> int:
-    table = (
-        lab.deployment.session().resource("dynamodb", endpoint_url=lab.deployment.endpoint_url).Table(lab.deployment.ledger_table)
-    )
+    table = lab.deployment.dynamodb().Table(lab.deployment.ledger_table)
     items = [json.dumps(i, default=str) for i in table.scan()["Items"]]
     return max((len(i) for i in items if drill_id in i), default=0)
 

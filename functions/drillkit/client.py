@@ -145,7 +145,7 @@ def from_lab_file(path: Path, endpoint_url: str | None = None) -> Deployment:
 
 
 def from_stack(stack_name: str, region: str | None = None) -> Deployment:
-    session = boto3.session.Session(region_name=region)
+    session = aws.new_session(region)
     try:
         with aws.aws_call("DescribeStacks", stack_name):
             stacks = session.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"]

@@ -35,7 +35,7 @@ from typing import Any
 
 from drillkit_lab.physics.apps import REGION_HEADER
 from drillkit_lab.physics.groundtruth import GroundTruth
-from drillkit_lab.physics.network import Bell, LabHTTPServer, NetworkLatency, PeerEndpoint, function_has_egress, serve_while
+from drillkit_lab.physics.network import LabHTTPServer, NetworkLatency, PeerEndpoint, Serving, function_has_egress
 from drillkit_lab.ports import PortMap
 from drillkit_lab.tls import LabCertificates
 
@@ -126,7 +126,8 @@ class LoadBalancerPhysics:
     peer: PeerEndpoint | None = None  # a Lambda target's dependency in the other region's VPC (peer_dependency)
     targets: dict[str, TargetState] = field(default_factory=dict)
     _round_robin: Any = field(default_factory=lambda: itertools.count())
-    _stop: Bell = field(default_factory=Bell)  # rung as well when the listener's reachability changes
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _serving: Serving | None = None  # the listener: new connections only while reachable
     _threads: list[threading.Thread] = field(default_factory=list)
     _reachable: bool | None = None
     _acls_allow: bool = True
@@ -299,7 +300,9 @@ class LoadBalancerPhysics:
                 return
 
         self.server = LabHTTPServer((self.address, self.ports.real(self.logical_port)), Handler)
-        for target, name in ((self._accept_loop, "accept"), (self._check_targets, "targets"), (self._watch, "watch")):
+        # Blocked, the listener accepts nothing and the kernel drops the SYNs: clients see timeouts.
+        self._serving = Serving(self.server, f"alb-{self.name}-accept", lambda: bool(self._reachable))
+        for target, name in ((self._check_targets, "targets"), (self._watch, "watch")):
             thread = threading.Thread(target=target, name=f"alb-{self.name}-{name}", daemon=True)
             thread.start()
             self._threads.append(thread)
@@ -308,8 +311,8 @@ class LoadBalancerPhysics:
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout=3)
-        self.server.server_close()
-        self._stop.close()
+        if self._serving is not None:
+            self._serving.stop()
 
     def _watch(self) -> None:
         while not self._stop.is_set():
@@ -318,7 +321,8 @@ class LoadBalancerPhysics:
             if reachable != self._reachable:
                 self._reachable = reachable
                 self.ground_truth.record("alb_reachable", load_balancer=self.name, reachable=reachable)
-                self._stop.ring()  # the accept loop opens or closes the listener now
+                if self._serving is not None:
+                    self._serving.look_again()  # the listener opens or closes now
             self._end_drains()
             self._stop.wait(0.05)
 
@@ -365,10 +369,6 @@ class LoadBalancerPhysics:
                 return True
             self._stop.wait(0.05)
         return False
-
-    def _accept_loop(self) -> None:
-        """New connections only while reachable: blocked, the kernel drops the SYNs and clients see timeouts."""
-        serve_while(self.server, lambda: bool(self._reachable), self._stop)
 
     def _forward(self, handler: BaseHTTPRequestHandler) -> None:
         self.latency.before_response(handler)

@@ -193,6 +193,10 @@ class Serving:
         )
         self._thread.start()
 
+    def look_again(self) -> None:
+        """The path to the server may have opened or closed: `open_` is read again now."""
+        self._stop.ring()
+
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=3)

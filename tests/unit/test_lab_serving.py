@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from drillkit_lab.physics import network
-from drillkit_lab.physics.network import Bell, LabHTTPServer, Serving, serve_while
+from drillkit_lab.physics.network import LabHTTPServer, Serving
 
 from ..loopback import Answers200
 
@@ -66,20 +66,15 @@ def test_an_idle_listener_sleeps_serves_when_asked_and_stops_at_once(selects):
     assert time.monotonic() - started < 1.0  # no poll to wait out (a 3 s join otherwise)
 
 
-def test_a_closed_listener_opens_when_its_bell_rings():
+def test_a_closed_listener_opens_when_told_to_look_again():
     server = LabHTTPServer(("127.0.0.1", 0), Answers200)
     is_open = threading.Event()
-    bell = Bell()
-    thread = threading.Thread(target=serve_while, args=(server, is_open.is_set, bell), daemon=True)  # nobody polls
-    thread.start()
+    serving = Serving(server, "test-alb", is_open.is_set)  # no recheck: nobody polls whether the path opened
     try:
         time.sleep(0.1)
         is_open.set()
-        bell.ring()
+        serving.look_again()  # what the ALB's watch does when it records the listener reachable
         assert answered_within(server, 5.0)
     finally:
-        bell.set()
-        thread.join(timeout=3)
-        server.server_close()
-        bell.close()
-    assert not thread.is_alive()
+        serving.stop()
+    assert not any(t.name == "test-alb" for t in threading.enumerate())
