@@ -52,6 +52,7 @@ from drillkit_lab.physics.database import (
     GlobalDatabase,
 )
 from drillkit_lab.physics.route53 import Route53Physics
+from drillkit_lab.schedules import ScheduleRunner
 from drillkit_lab.throttle import Route53Throttle, operation_of
 from drillkit_lab.usage import UsageMeter
 
@@ -60,6 +61,7 @@ HEALTH_STATUS = re.compile(r"^/2013-04-01/healthcheck/([^/]+)/status$")
 TEST_DNS_ANSWER = re.compile(r"^/2013-04-01/testdnsanswer$")
 LAMBDA_INVOKE = re.compile(r"^/2015-03-31/functions/([^/]+)/invocations$")
 RDS_NS = "http://rds.amazonaws.com/doc/2014-10-31/"
+SCHEDULER_SCOPE = "/scheduler/aws4_request"  # in a signed request's Authorization: the call is EventBridge Scheduler's
 RDS_GLOBAL_ACTIONS = {"FailoverGlobalCluster", "SwitchoverGlobalCluster"}
 LAB_SABOTAGE = "/_lab/sabotage"  # the test harness (tests/lab/test_harness.py); nothing in AWS answers here
 LAB_TIME_OUT = "/_lab/time-out"  # the drill machine's 2-hour TimeoutSeconds, reached now (tests of that guardrail)
@@ -103,6 +105,7 @@ class LabExtensions:
         self.runtime = runtime
         self.route53_throttle = route53_throttle or Route53Throttle()
         self.database: GlobalDatabase | None = None  # set once the lab stack has one
+        self.schedules: ScheduleRunner | None = None  # set once the lab runs EventBridge Scheduler's schedules
         self.usage = UsageMeter()
         self.calendars = change_calendar.ChangeCalendars()
 
@@ -149,6 +152,10 @@ class LabExtensions:
             moto_answer = self.moto_app(environ, start_response)
             if self.database is not None:
                 self.database.look_again()  # a cluster stopped or started: its availability is recorded at once
+            return moto_answer
+        if method != "GET" and self.schedules is not None and SCHEDULER_SCOPE in environ.get("HTTP_AUTHORIZATION", ""):
+            moto_answer = self.moto_app(environ, start_response)
+            self.schedules.look_again()  # created, changed or deleted: the runner reads the schedules again now
             return moto_answer
         return self.moto_app(environ, start_response)
 

@@ -115,6 +115,7 @@ class Lab:
         execution_events.start()
         self._stoppers.append(execution_events.stop)
         schedules = ScheduleRunner(client_session)  # EventBridge Scheduler: schedules fire when their time comes
+        extensions.schedules = schedules  # each change of a schedule through the local cloud wakes it
         schedules.start()
         self._stoppers.append(schedules.stop)
 

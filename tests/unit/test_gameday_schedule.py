@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
 import random
+import time
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from zoneinfo import ZoneInfo
@@ -12,7 +14,10 @@ import pytest
 from freezegun import freeze_time
 
 from drillkit.gameday.schedule import ScheduleInvalid, ScheduleTiming, next_fire, next_run, validate_expression
+from drillkit_lab.extensions import LabExtensions
 from drillkit_lab.schedules import ScheduleRunner
+
+from ..loopback import eventually
 
 NOW = datetime(2026, 12, 2, 8, 0, tzinfo=UTC)  # a Wednesday
 
@@ -146,6 +151,7 @@ class FakeScheduler:
 
     def __init__(self):
         self.schedules: dict[str, dict] = {}
+        self.lists = 0  # ListSchedules calls: how often the runner looked
 
     def create(self, name: str, expression: str, state: str = "ENABLED", **extra) -> None:
         now = datetime.now(UTC)
@@ -167,6 +173,7 @@ class FakeScheduler:
 
     def get_paginator(self, operation: str):
         assert operation == "list_schedules"
+        self.lists += 1
         return self
 
     def paginate(self, State: str | None = None):  # noqa: N803 (boto3's parameter name)
@@ -248,3 +255,61 @@ def test_a_cron_schedule_fires_in_its_time_zone(runner):
     scheduler.create("berlin", "cron(10 9 * * ? *)", timezone="Europe/Berlin")  # 09:10 in Berlin is 08:10 UTC in December
     run_for(lab, frozen, 15 * 60, step=5)
     assert [t for t, _ in sfn.started] == [datetime(2026, 12, 2, 8, 10, tzinfo=UTC)]
+
+
+def test_the_lab_looks_at_the_schedules_when_told_they_changed_and_wakes_by_itself_only_when_one_is_due():
+    scheduler, sfn = FakeScheduler(), FakeStepFunctions()
+    session = SimpleNamespace(client=lambda service: {"scheduler": scheduler, "stepfunctions": sfn}[service])
+    runner_ = ScheduleRunner(session, rng=FixedDraw())
+    runner_.start()
+    try:
+        # Given a lab with no schedule: after its first look it asks nothing more (it used to list them twice a second)
+        assert eventually(lambda: scheduler.lists == 1, 2.0)
+        time.sleep(1.2)
+        assert scheduler.lists == 1
+        # When a schedule starting in a second is created and the local cloud says a schedule changed
+        start = datetime.now(UTC) + timedelta(seconds=1)
+        scheduler.create("soon", "rate(1 hour)", StartDate=start)
+        runner_.look_again()
+        assert eventually(lambda: scheduler.lists == 2, 1.0)
+        # Then its due time alone wakes the runner, which fires it then
+        assert eventually(lambda: sfn.started, 3.0)
+        assert abs((sfn.started[0][0] - start).total_seconds()) < 0.3
+        assert scheduler.lists == 3
+    finally:
+        runner_.stop()
+
+
+def _signed(method: str, path: str, service: str = "scheduler") -> dict:
+    """The WSGI environ of a signed request to a service, as boto3 sends it."""
+    authorization = (
+        f"AWS4-HMAC-SHA256 Credential=testing/20261202/us-east-1/{service}/aws4_request, "
+        "SignedHeaders=host;x-amz-date, Signature=0"
+    )
+    return {"REQUEST_METHOD": method, "PATH_INFO": path, "HTTP_AUTHORIZATION": authorization, "wsgi.input": io.BytesIO(b"{}")}
+
+
+def test_a_change_of_schedule_through_the_local_cloud_wakes_the_runner_and_a_read_does_not():
+    answered = []
+
+    def moto(environ, start_response):
+        answered.append((environ["REQUEST_METHOD"], environ["PATH_INFO"]))
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [b"{}"]
+
+    extensions = LabExtensions(moto, physics=None, runtime=None)
+    woken = []
+    extensions.schedules = SimpleNamespace(look_again=lambda: woken.append(answered[-1]))
+    calls = [
+        _signed("GET", "/schedules"),  # ListSchedules: the runner's own look
+        _signed("POST", "/schedules/nightly"),  # CreateSchedule
+        _signed("GET", "/schedules/nightly"),  # GetSchedule
+        _signed("PUT", "/schedules/nightly"),  # UpdateSchedule
+        _signed("DELETE", "/schedules/nightly"),  # DeleteSchedule
+        _signed("POST", "/", service="states"),  # another service's change
+    ]
+    for environ in calls:
+        extensions(environ, lambda status, headers: None)
+    # moto answered every call; the runner was woken after each change of a schedule, once moto had made it
+    assert len(answered) == len(calls)
+    assert woken == [("POST", "/schedules/nightly"), ("PUT", "/schedules/nightly"), ("DELETE", "/schedules/nightly")]
