@@ -52,16 +52,14 @@ from drillkit_lab.physics.database import (
     GlobalDatabase,
 )
 from drillkit_lab.physics.route53 import Route53Physics
-from drillkit_lab.schedules import ScheduleRunner
 from drillkit_lab.throttle import Route53Throttle, operation_of
-from drillkit_lab.usage import UsageMeter
+from drillkit_lab.usage import CREDENTIAL_SCOPE, UsageMeter
 
 ROUTE53_NS = "https://route53.amazonaws.com/doc/2013-04-01/"
 HEALTH_STATUS = re.compile(r"^/2013-04-01/healthcheck/([^/]+)/status$")
 TEST_DNS_ANSWER = re.compile(r"^/2013-04-01/testdnsanswer$")
 LAMBDA_INVOKE = re.compile(r"^/2015-03-31/functions/([^/]+)/invocations$")
 RDS_NS = "http://rds.amazonaws.com/doc/2014-10-31/"
-SCHEDULER_SCOPE = "/scheduler/aws4_request"  # in a signed request's Authorization: the call is EventBridge Scheduler's
 RDS_GLOBAL_ACTIONS = {"FailoverGlobalCluster", "SwitchoverGlobalCluster"}
 LAB_SABOTAGE = "/_lab/sabotage"  # the test harness (tests/lab/test_harness.py); nothing in AWS answers here
 LAB_TIME_OUT = "/_lab/time-out"  # the drill machine's 2-hour TimeoutSeconds, reached now (tests of that guardrail)
@@ -105,7 +103,9 @@ class LabExtensions:
         self.runtime = runtime
         self.route53_throttle = route53_throttle or Route53Throttle()
         self.database: GlobalDatabase | None = None  # set once the lab stack has one
-        self.schedules: ScheduleRunner | None = None  # set once the lab runs EventBridge Scheduler's schedules
+        # A service's signing name -> what to tell after each call to it that moto answered other than a GET: the
+        # parts of the lab that act on a service's state sleep until then (the database's physics, Scheduler's).
+        self.watchers: dict[str, Callable[[], None]] = {}
         self.usage = UsageMeter()
         self.calendars = change_calendar.ChangeCalendars()
 
@@ -149,15 +149,11 @@ class LabExtensions:
             form = {k: v[0] for k, v in parse_qs(raw.decode()).items()}
             if form.get("Action") in RDS_GLOBAL_ACTIONS and self.database is not None:
                 return self.global_cluster_action(form, start_response)
-            moto_answer = self.moto_app(environ, start_response)
-            if self.database is not None:
-                self.database.look_again()  # a cluster stopped or started: its availability is recorded at once
-            return moto_answer
-        if method != "GET" and self.schedules is not None and SCHEDULER_SCOPE in environ.get("HTTP_AUTHORIZATION", ""):
-            moto_answer = self.moto_app(environ, start_response)
-            self.schedules.look_again()  # created, changed or deleted: the runner reads the schedules again now
-            return moto_answer
-        return self.moto_app(environ, start_response)
+        moto_answer = self.moto_app(environ, start_response)
+        scope = CREDENTIAL_SCOPE.search(environ.get("HTTP_AUTHORIZATION", "")) if method != "GET" else None
+        if scope is not None and (watcher := self.watchers.get(scope.group(1))) is not None:
+            watcher()  # after moto made the change: what it reads now is the new state
+        return moto_answer
 
     # -- SSM: change calendars (change_calendar.py) ------------------------------------------------------
     def ssm_calendar(self, environ: dict[str, Any], start_response: StartResponse) -> list[bytes] | None:

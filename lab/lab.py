@@ -89,6 +89,9 @@ class Lab:
         physics.start()
         self._stoppers.append(physics.stop)
         extensions.database = builder.database
+        if builder.database is not None:
+            # A cluster stopped or started through the API: its availability is recorded as the call returns.
+            extensions.watchers["rds"] = builder.database.look_again
         self._start_alarms(stack_info, physics, builder, client_session, ground_truth)
         dns_server = LabDNSServer(physics)
         dns_server.start()
@@ -115,7 +118,7 @@ class Lab:
         execution_events.start()
         self._stoppers.append(execution_events.stop)
         schedules = ScheduleRunner(client_session)  # EventBridge Scheduler: schedules fire when their time comes
-        extensions.schedules = schedules  # each change of a schedule through the local cloud wakes it
+        extensions.watchers["scheduler"] = schedules.look_again  # a schedule created, changed or deleted
         schedules.start()
         self._stoppers.append(schedules.stop)
 
