@@ -120,10 +120,10 @@ def test_shipped_scenario_measures_what_really_happened_and_leaves_nothing_behin
     truths = {"detection": truth_detection(lab, t_before), "dns_cutover": truth_dns_cutover(lab, t_before)}
 
     def bound(name: str) -> float:
-        # The drill samples every interval, except across a state change (a Lambda invocation), where the platform
-        # may pause sampling longer; then the reading's own uncertainty window, which the report states, bounds it.
+        # The truth lies within the reading's uncertainty window, which the report states: about the interval, more
+        # when a reading came late (across a state change, or on a loaded machine: 0.90 s at a 0.5 s interval once).
         window = report["measurements"][name]["uncertainty_seconds"]
-        return interval + TOLERANCE if window <= 2 * interval else window + TOLERANCE
+        return max(interval, window) + TOLERANCE
 
     for name, truth in truths.items():
         assert abs(measured[name] - truth) <= bound(name), (name, measured[name] - truth)
