@@ -39,6 +39,8 @@ from drillkit.model import UndoRecord
 from drillkit.record import Phase, StopRequested, new_drill_id
 from drillkit.spec import Scenario
 
+CLIENT_CONFIG = Config(retries={"mode": "adaptive", "max_attempts": 5})
+
 
 @dataclass(frozen=True)
 class Deployment:
@@ -51,10 +53,10 @@ class Deployment:
     label: str = ""
     gameday_state_machine_arn: str | None = None  # None: a lab or stack from before game-days
     scheduler_role_arn: str | None = None  # the role an EventBridge Scheduler schedule starts game-days with
-    # One session and one client per service, made on first use: making either reads and parses the service's model
-    # (tens of ms of CPU), and a follow asks for a client on every poll of the drill.
-    _clients: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
-    _clients_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
+    # One session, one client per service and one DynamoDB resource, each made on first use: making any of them reads
+    # and parses the service's model (tens of ms of CPU), and a follow asks for a client on every poll of the drill.
+    _made: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _made_lock: threading.RLock = field(default_factory=threading.RLock, init=False, repr=False, compare=False)
 
     def gameday_machine(self) -> str:
         if not self.gameday_state_machine_arn:
@@ -66,25 +68,24 @@ class Deployment:
             raise DeploymentNotFound(f"{self.label} has no game-day schedule role (deploy or restart it from this version)")
         return self.scheduler_role_arn
 
-    def session(self) -> boto3.session.Session:
-        """This deployment's session (the same one each time; a boto3 session is not for several threads at once)."""
-        with self._clients_lock:
-            return self._session()
+    def _once(self, key: str, make: Callable[[], Any]) -> Any:
+        """What ``make`` made the first time ``key`` was asked for (a boto3 session is not for several threads at once;
+        its clients and resources may be shared)."""
+        with self._made_lock:
+            if key not in self._made:
+                self._made[key] = make()
+            return self._made[key]
 
-    def _session(self) -> boto3.session.Session:
-        if "" not in self._clients:
-            lab_key = ("testing", "testing") if self.endpoint_url else None
-            self._clients[""] = aws.new_session(self.region, lab_key)
-        return self._clients[""]
+    def session(self) -> boto3.session.Session:
+        """This deployment's session, the same one each time."""
+        lab_key = ("testing", "testing") if self.endpoint_url else None
+        session: boto3.session.Session = self._once("session", lambda: aws.new_session(self.region, lab_key))
+        return session
 
     def client(self, service: str) -> Any:
-        """This deployment's client for a service, made once (boto3's clients may be shared between threads)."""
-        with self._clients_lock:
-            if service not in self._clients:
-                self._clients[service] = self._session().client(
-                    service, endpoint_url=self.endpoint_url, config=Config(retries={"mode": "adaptive", "max_attempts": 5})
-                )
-            return self._clients[service]
+        """This deployment's client for a service, made once."""
+        make = lambda: self.session().client(service, endpoint_url=self.endpoint_url, config=CLIENT_CONFIG)  # noqa: E731
+        return self._once(f"client {service}", make)
 
     def ledger(self) -> Ledger:
         """The deployment's ledger, read with this workstation's credentials."""
@@ -92,10 +93,7 @@ class Deployment:
 
     def dynamodb(self) -> Any:
         """This deployment's DynamoDB resource, made once."""
-        with self._clients_lock:
-            if "dynamodb resource" not in self._clients:
-                self._clients["dynamodb resource"] = self._session().resource("dynamodb", endpoint_url=self.endpoint_url)
-            return self._clients["dynamodb resource"]
+        return self._once("dynamodb resource", lambda: self.session().resource("dynamodb", endpoint_url=self.endpoint_url))
 
 
 def live_lab(path: Path) -> dict[str, Any]:
