@@ -21,7 +21,8 @@ def _log_to(path: Path) -> None:
     sys.stderr = log
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    """Run the lab until stopped; ``argv``: the command line's arguments (sys.argv's by default)."""
     # Python's cyclic garbage collector traverses every object it tracks, again and again as their number grows:
     # while the lab imports moto and loads the AWS API models (a million objects or more, all of them kept) it
     # cost more than a second of CPU at each start, and collected next to nothing. Off until the lab is up, then
@@ -47,7 +48,7 @@ def main() -> int:
         default=None,
         help="stop the lab when this process (the one that started it) exits, even killed; without it the lab runs until stopped",
     )
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     try:
         stack = load_stack(args.stack)
     except StackInvalid as error:

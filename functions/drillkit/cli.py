@@ -10,10 +10,11 @@ import sys
 import tarfile
 import time
 import webbrowser
+from collections.abc import Callable
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol, TextIO
 
 import typer
 import yaml
@@ -617,31 +618,56 @@ def lab_verbose(flag: bool) -> bool:
 LAB_FILE_POLL_SECONDS = 0.02
 
 
+class LabChild(Protocol):
+    """A lab's process as its starter sees it: subprocess.Popen's, or a lab forked by the test suite's launcher."""
+
+    pid: int
+
+    def poll(self) -> int | None: ...
+    def wait(self, timeout: float | None = None) -> int: ...
+    def send_signal(self, number: int) -> None: ...
+    def kill(self) -> None: ...
+
+
+# Starts a lab: `python -m drillkit_lab`'s arguments, and where its output goes (None: this process's).
+Spawn = Callable[[list[str], TextIO | None], LabChild]
+
+
+def lab_command(arguments: list[str]) -> list[str]:
+    # Attached: the lab stops when this process exits, even killed (a lab must not outlive its demo or test).
+    return [sys.executable, "-m", "drillkit_lab", *arguments, "--parent-pid", str(os.getpid())]
+
+
+def start_lab_process(arguments: list[str], output: TextIO | None) -> subprocess.Popen[str]:
+    return subprocess.Popen(lab_command(arguments), stdout=output, stderr=output, text=True)
+
+
 class LabProcess:
     """The lab in a child process (drillkit never imports drillkit_lab).
 
     Its components' logs (local cloud, Lambda functions, physics) go to WORK_DIR/lab.log unless ``verbose``.
+    ``spawn``: how the process is started (a new interpreter; the test suite forks its labs from a launcher).
     """
 
-    def __init__(self, work_dir: Path, stack: Path | None = None, verbose: bool = False):
+    def __init__(self, work_dir: Path, stack: Path | None = None, verbose: bool = False, spawn: Spawn = start_lab_process):
         self.work_dir = work_dir
         self.stack = stack
         self.verbose = verbose
+        self.spawn = spawn
         self.lab_file = work_dir / "lab.json"
         self.log_file = work_dir / "lab.log"
-        self.process: subprocess.Popen[str] | None = None
+        self.process: LabChild | None = None
 
-    def command(self, log_file: bool = False) -> list[str]:
-        # Attached: the lab stops when this process exits, even killed (a lab must not outlive its demo or test).
-        command = [sys.executable, "-m", "drillkit_lab", "--work-dir", str(self.work_dir), "--parent-pid", str(os.getpid())]
-        command += ["--log-file", str(self.log_file)] if log_file and not self.verbose else []
-        return command + (["--stack", str(self.stack)] if self.stack else [])
+    def arguments(self, log_file: bool = False) -> list[str]:
+        arguments = ["--work-dir", str(self.work_dir)]
+        arguments += ["--log-file", str(self.log_file)] if log_file and not self.verbose else []
+        return arguments + (["--stack", str(self.stack)] if self.stack else [])
 
     def start(self, timeout: float = 60) -> client.Deployment:
         self.lab_file.unlink(missing_ok=True)
         self.work_dir.mkdir(parents=True, exist_ok=True)
         log = None if self.verbose else open(self.log_file, "w")  # noqa: SIM115 the child's, closed with it
-        self.process = subprocess.Popen(self.command(), stdout=log, stderr=log, text=True)
+        self.process = self.spawn(self.arguments(), log)
         deadline = time.monotonic() + timeout
         while not self.lab_file.exists():
             if self.process.poll() is not None:
@@ -953,7 +979,7 @@ def lab_up(
     lab = LabProcess(work_dir, stack, verbose=lab_verbose(verbose))
     if not lab.verbose:
         console.print(f"lab log: {lab.log_file}  (--verbose or {LAB_LOG_VARIABLE}=debug shows it here)", soft_wrap=True)
-    raise typer.Exit(subprocess.call(lab.command(log_file=True)))
+    raise typer.Exit(subprocess.call(lab_command(lab.arguments(log_file=True))))
 
 
 @lab_app.command("down")
