@@ -217,7 +217,8 @@ def wait_for(condition: Callable[[], Any], timeout: float, what: str, every: flo
 # This worker's labs are forked from one launcher that has imported the lab and parsed the API models once
 # (drillkit_lab/launcher.py): about 1.3 s of CPU less, and ready as much sooner, for each of the run's twenty-odd
 # labs. DRILLKIT_TEST_FORK_LABS=0 starts each as a new process, as `drillkit demo` does.
-FORK_LABS = os.environ.get("DRILLKIT_TEST_FORK_LABS", "1") != "0"
+# (Linux only: the launcher hands out pidfds.)
+FORK_LABS = os.environ.get("DRILLKIT_TEST_FORK_LABS", "1") != "0" and hasattr(os, "pidfd_open")
 _launcher: LabLauncher | None = None
 
 
