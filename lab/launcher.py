@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import json
 import os
 import select
 import signal
@@ -36,7 +35,9 @@ import threading
 import time
 import traceback
 from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import Annotated, Literal, TextIO
+
+from pydantic import BaseModel, Field, TypeAdapter
 
 MESSAGE_BYTES = 1 << 20  # a request carries the caller's environment: a few kilobytes
 # The services a lab serves: moto's backends and server routes imported, and their API models parsed, once in the
@@ -71,6 +72,32 @@ class LauncherError(RuntimeError):
     """The launcher could not start a lab, or is gone."""
 
 
+# -- what crosses the socket ---------------------------------------------------------------------------------------
+class StartLab(BaseModel):
+    """Fork a lab; its stdout and stderr travel with the message as file descriptors."""
+
+    op: Literal["start"] = "start"
+    arguments: list[str]  # python -m drillkit_lab's, but --parent-pid (the launcher's own)
+    cwd: str
+    env: dict[str, str]
+
+
+class ReapLab(BaseModel):
+    """The exit status of a lab that has exited."""
+
+    op: Literal["reap"] = "reap"
+    pid: int
+
+
+REQUEST = TypeAdapter(Annotated[StartLab | ReapLab, Field(discriminator="op")])
+
+
+class Answer(BaseModel):
+    pid: int | None = None  # a started lab's (its pidfd travels with the message)
+    code: int | None = None  # a reaped lab's exit status
+    error: str | None = None
+
+
 # == the caller's side ==========================================================================================
 class LabLauncher:
     """A launcher process for this process's labs; ``spawn`` starts one (``drillkit.cli.LabProcess``'s ``spawn``)."""
@@ -85,17 +112,16 @@ class LabLauncher:
         """Start a lab with these arguments (``python -m drillkit_lab``'s) writing to ``output`` (None: this process's
         stdout and stderr), in this process's working directory and environment."""
         descriptors = [output.fileno(), output.fileno()] if output is not None else [sys.stdout.fileno(), sys.stderr.fileno()]
-        request = {"op": "start", "arguments": arguments, "cwd": os.getcwd(), "env": dict(os.environ)}
-        answer, received = self._ask(request, descriptors)
-        if "error" in answer:
-            raise LauncherError(f"the lab launcher could not start a lab: {answer['error']}")
-        return ForkedLab(self, answer["pid"], received[0])
+        answer, received = self._ask(StartLab(arguments=arguments, cwd=os.getcwd(), env=dict(os.environ)), descriptors)
+        if answer.pid is None:
+            raise LauncherError(f"the lab launcher could not start a lab: {answer.error}")
+        return ForkedLab(self, answer.pid, received[0])
 
     def reap(self, pid: int) -> int:
-        answer, _ = self._ask({"op": "reap", "pid": pid})
-        if "error" in answer:
-            raise LauncherError(answer["error"])
-        return int(answer["code"])
+        answer, _ = self._ask(ReapLab(pid=pid))
+        if answer.code is None:
+            raise LauncherError(f"the lab launcher could not reap pid {pid}: {answer.error}")
+        return answer.code
 
     def close(self, timeout: float = 10) -> None:
         """Hang up: the launcher exits (and any lab it still has stops, as its tether says)."""
@@ -106,16 +132,16 @@ class LabLauncher:
             self.process.kill()
             self.process.wait()
 
-    def _ask(self, request: dict[str, Any], descriptors: list[int] | None = None) -> tuple[dict[str, Any], list[int]]:
+    def _ask(self, request: StartLab | ReapLab, descriptors: list[int] | None = None) -> tuple[Answer, list[int]]:
         with self._lock:
             try:
-                socket.send_fds(self._channel, [json.dumps(request).encode()], descriptors or [])
+                socket.send_fds(self._channel, [request.model_dump_json().encode()], descriptors or [])
                 data, received, _, _ = socket.recv_fds(self._channel, MESSAGE_BYTES, 1)
             except OSError as error:
                 raise LauncherError(f"the lab launcher is gone ({error}); exit status {self.process.poll()}") from error
         if not data:
             raise LauncherError(f"the lab launcher exited (status {self.process.wait()}); its error is above")
-        return json.loads(data), received
+        return Answer.model_validate_json(data), received
 
 
 @dataclass
@@ -181,9 +207,9 @@ def warm() -> None:
     importlib.import_module("moto.stepfunctions.parser.models")  # the interpreter that runs executions
 
 
-def _start(channel: socket.socket, request: dict[str, Any], descriptors: list[int]) -> dict[str, Any]:
+def _start(channel: socket.socket, request: StartLab, descriptors: list[int]) -> Answer:
     if threading.active_count() != 1:  # see the module's docstring
-        return {"error": f"the launcher has {threading.active_count()} threads; it forks only single-threaded"}
+        return Answer(error=f"the launcher has {threading.active_count()} threads; it forks only single-threaded")
     pid = os.fork()
     if pid == 0:
         code = 1
@@ -197,10 +223,10 @@ def _start(channel: socket.socket, request: dict[str, Any], descriptors: list[in
                 sys.stdout.flush()
                 sys.stderr.flush()
             os._exit(code)
-    return {"pid": pid}
+    return Answer(pid=pid)
 
 
-def _run_lab(request: dict[str, Any], descriptors: list[int]) -> int:
+def _run_lab(request: StartLab, descriptors: list[int]) -> int:
     """In the forked child: become ``python -m drillkit_lab`` as the caller would have started it."""
     stdout, stderr = descriptors
     os.dup2(stdout, 1)
@@ -212,9 +238,9 @@ def _run_lab(request: dict[str, Any], descriptors: list[int]) -> int:
         os.dup2(null, 0)
         os.close(null)
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    os.chdir(request["cwd"])
+    os.chdir(request.cwd)
     os.environ.clear()
-    os.environ.update(request["env"])
+    os.environ.update(request.env)
     time.tzset()
     # moto draws its ids (VPCs, instances, executions) from a Random of its own, which fork copies with its state:
     # every lab would draw the same ids. (random's own generator is reseeded at fork by Python.)
@@ -224,7 +250,7 @@ def _run_lab(request: dict[str, Any], descriptors: list[int]) -> int:
     from drillkit_lab.__main__ import main
 
     # Attached to the launcher, its parent: it stops when the launcher exits (module docstring).
-    return main([*request["arguments"], "--parent-pid", str(os.getppid())])
+    return main([*request.arguments, "--parent-pid", str(os.getppid())])
 
 
 def serve(channel: socket.socket) -> None:
@@ -237,23 +263,21 @@ def serve(channel: socket.socket) -> None:
         data, descriptors, _, _ = socket.recv_fds(channel, MESSAGE_BYTES, 2)
         if not data:
             return
-        request = json.loads(data)
+        request = REQUEST.validate_json(data)
         pidfds: list[int] = []
-        if request["op"] == "start":
+        if isinstance(request, StartLab):
             answer = _start(channel, request, descriptors)
-            if "pid" in answer:
-                pidfds = [os.pidfd_open(answer["pid"])]
-        elif request["op"] == "reap":
-            try:
-                _, status = os.waitpid(request["pid"], 0)
-                answer = {"code": os.waitstatus_to_exitcode(status)}
-            except ChildProcessError:
-                answer = {"error": f"pid {request['pid']} is not a lab of this launcher"}
+            if answer.pid is not None:
+                pidfds = [os.pidfd_open(answer.pid)]
         else:
-            answer = {"error": f"unknown request {request['op']!r}"}
+            try:
+                _, status = os.waitpid(request.pid, 0)
+                answer = Answer(code=os.waitstatus_to_exitcode(status))
+            except ChildProcessError:
+                answer = Answer(error=f"pid {request.pid} is not a lab of this launcher")
         for descriptor in descriptors:  # the lab has its own copies
             os.close(descriptor)
-        socket.send_fds(channel, [json.dumps(answer).encode()], pidfds)
+        socket.send_fds(channel, [answer.model_dump_json().encode()], pidfds)
         for pidfd in pidfds:
             os.close(pidfd)
 
