@@ -405,11 +405,16 @@ def _data_api_field(value: Any) -> dict[str, Any]:
 # (install_step_functions_patches) before its first Step Functions request.
 
 
+def skip_public_amis() -> None:
+    """moto fills each region's EC2 backend with its catalogue of public AMIs when an account opens (seconds and
+    memory); the lab's stacks register the images they launch. Unless whoever runs moto asked for the catalogue."""
+    os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
+
+
 def install_moto_patches(regions: set[str]) -> None:
     """Every change the lab makes to moto's models and responses but Step Functions'; call before moto's EC2 models
     are imported."""
-    # The lab registers the images it launches; loading moto's catalogue of public AMIs costs seconds and memory.
-    os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
+    skip_public_amis()
     share_botocore_loader()
     remember_backends_by_host()
     serialize_dynamodb_items_as_json()

@@ -111,7 +111,8 @@ class LabLauncher:
     def spawn(self, arguments: list[str], output: TextIO | None) -> ForkedLab:
         """Start a lab with these arguments (``python -m drillkit_lab``'s) writing to ``output`` (None: this process's
         stdout and stderr), in this process's working directory and environment."""
-        descriptors = [output.fileno(), output.fileno()] if output is not None else [sys.stdout.fileno(), sys.stderr.fileno()]
+        # None: this process's own stdout and stderr, as Popen(stdout=None) leaves them (sys.stdout may be captured)
+        descriptors = [output.fileno(), output.fileno()] if output is not None else [1, 2]
         answer, received = self._ask(StartLab(arguments=arguments, cwd=os.getcwd(), env=dict(os.environ)), descriptors)
         if answer.pid is None:
             raise LauncherError(f"the lab launcher could not start a lab: {answer.error}")
@@ -183,8 +184,6 @@ def _exited(pidfd: int, timeout: float | None) -> bool:
 # == the launcher ===============================================================================================
 def warm() -> None:
     """Import and parse, once, what every lab's start would: the lab, moto's backends and routes, the API models."""
-    # The lab's own setting (extensions.install_moto_patches), before moto's EC2 models are imported.
-    os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
     import importlib
 
     import botocore.session
@@ -195,6 +194,8 @@ def warm() -> None:
     import drillkit_lab.lab  # noqa: F401
     from drillkit_lab.extensions import share_botocore_loader
 
+    # No moto backend is made here (a lab makes its own, after its patches, in its own environment), so no setting
+    # of moto's that is read when a backend is made (extensions.skip_public_amis) matters in the launcher.
     share_botocore_loader()
     loader, moto_loader = botocore.session.create_loader(), moto.core.utils.create_loader()
     for service, package in LAB_SERVICES.items():

@@ -12,7 +12,7 @@ import yaml
 from freezegun import freeze_time
 from freezegun.api import FrozenDateTimeFactory
 
-from drillkit_lab.extensions import share_botocore_loader
+from drillkit_lab.extensions import share_botocore_loader, skip_public_amis
 
 from .scheduling import group_of, schedule
 
@@ -29,10 +29,9 @@ LOOPBACK = ["127.0.0.1"]
 # mock_aws drops boto3's default session at each start, and moto builds every backend from a fresh Session: each
 # test that opens an account would parse again every AWS API model it touches (about a second a test).
 share_botocore_loader()
-# moto fills each region's EC2 backend with its catalogue of public AMIs when an account opens: about 0.6 s a region
-# for every test that touches EC2, and no test uses them (the lab's stacks register their own image). The lab sets
-# the same (drillkit_lab.extensions); a test that wants the catalogue can still set the variable itself.
-os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
+# moto's catalogue of public AMIs: about 0.6 s a region for every test that touches EC2, and no test uses them. As
+# in the lab; a test that wants the catalogue can still set MOTO_EC2_LOAD_DEFAULT_AMIS itself.
+skip_public_amis()
 
 
 @pytest.hookimpl(optionalhook=True)  # pytest-xdist's hook: unknown (and unused) under -p no:xdist

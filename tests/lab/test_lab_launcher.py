@@ -46,7 +46,7 @@ def test_a_forked_lab_runs_with_the_callers_arguments_directory_environment_and_
         # was given and writes its output where the caller said
         info = json.loads(lab.lab_file.read_text())
         assert info["pid"] == pid
-        assert Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1] == str(launcher.process.pid)
+        assert pid in children(launcher.process.pid)
         assert Path(f"/proc/{pid}/cwd").resolve() == tmp_path.resolve()
         # (/proc shows the environment a process was started with: that of the processes the lab started, such as
         # its Lambda workers' template)
