@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -85,6 +86,21 @@ def new_session(region_name: str | None = None, access_key: tuple[str, str] | No
     )
 
 
+# A boto3 session is not thread-safe and the probes ask for clients from their own threads: clients are made one at a
+# time. The clients themselves are thread-safe.
+_making_clients = threading.Lock()
+
+
+@cache
+def _own_session() -> boto3.session.Session:
+    """The function's own credentials' session, shared by every client it makes.
+
+    A session costs about 6 ms of CPU to make (botocore registers its handlers anew): one per client was some fifty
+    per drill, a quarter of a second, most of it in cold starts.
+    """
+    return new_session()
+
+
 @cache
 def client(service: str, region: str | None = None, read_timeout: float | None = None) -> Any:
     """A cached client; Route 53 is global and always signed for us-east-1.
@@ -92,7 +108,16 @@ def client(service: str, region: str | None = None, read_timeout: float | None =
     ``read_timeout`` shortens the wait for calls made once per sample, so that one stuck call
     cannot stretch a sample past its interval.
     """
-    return _make_client(new_session(), service, region, read_timeout)
+    with _making_clients:
+        return _make_client(_own_session(), service, region, read_timeout)
+
+
+def forget_clients() -> None:
+    """Drop every cached client and session: the process's credentials, region or endpoint changed (tests, the CLI)."""
+    client.cache_clear()
+    _own_session.cache_clear()
+    resource_table.cache_clear()
+    forget_roles()
 
 
 def _make_client(session: boto3.session.Session, service: str, region: str | None, read_timeout: float | None) -> Any:
@@ -162,7 +187,8 @@ def _role_session(role: TargetRole) -> boto3.session.Session:
 
 @cache
 def _role_client(role: TargetRole, service: str, region: str | None, read_timeout: float | None) -> Any:
-    return _make_client(_role_session(role), service, region, read_timeout)
+    with _making_clients:
+        return _make_client(_role_session(role), service, region, read_timeout)
 
 
 def check_target_role() -> str | None:
@@ -184,7 +210,8 @@ def forget_roles() -> None:
 
 @cache
 def resource_table(name: str) -> Any:
-    return new_session().resource("dynamodb", config=_CONFIG).Table(name)
+    with _making_clients:
+        return _own_session().resource("dynamodb", config=_CONFIG).Table(name)
 
 
 def error_code(error: ClientError) -> str:

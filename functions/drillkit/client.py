@@ -488,8 +488,7 @@ def with_aws_in(region: str, endpoint_url: str | None, work: Callable[[], Any]) 
     os.environ["AWS_DEFAULT_REGION"] = region
     if endpoint_url:
         os.environ.update(AWS_ENDPOINT_URL=endpoint_url, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
-    aws.client.cache_clear()
-    aws.forget_roles()
+    aws.forget_clients()
     try:
         return work()
     finally:
@@ -498,8 +497,7 @@ def with_aws_in(region: str, endpoint_url: str | None, work: Callable[[], Any]) 
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
-        aws.client.cache_clear()
-        aws.forget_roles()
+        aws.forget_clients()
 
 
 def answer_approval(deployment: Deployment, drill_id: str, approve: bool, by: str, reason: str = "") -> dict[str, Any]:

@@ -72,9 +72,7 @@ def standby_server() -> Iterator[StandbyServer]:
 
 
 def _clear_caches() -> None:
-    aws.client.cache_clear()
-    aws.forget_roles()
-    aws.resource_table.cache_clear()
+    aws.forget_clients()
     config.ledger_config.cache_clear()
     config.evidence_config.cache_clear()
     config.observe_config.cache_clear()
