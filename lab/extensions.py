@@ -53,7 +53,7 @@ from drillkit_lab.physics.database import (
 )
 from drillkit_lab.physics.route53 import Route53Physics
 from drillkit_lab.throttle import Route53Throttle, operation_of
-from drillkit_lab.usage import CREDENTIAL_SCOPE, UsageMeter
+from drillkit_lab.usage import UsageMeter
 
 ROUTE53_NS = "https://route53.amazonaws.com/doc/2013-04-01/"
 HEALTH_STATUS = re.compile(r"^/2013-04-01/healthcheck/([^/]+)/status$")
@@ -103,16 +103,16 @@ class LabExtensions:
         self.runtime = runtime
         self.route53_throttle = route53_throttle or Route53Throttle()
         self.database: GlobalDatabase | None = None  # set once the lab stack has one
-        # A service's signing name -> what to tell after each call to it that moto answered other than a GET: the
-        # parts of the lab that act on a service's state sleep until then (the database's physics, Scheduler's).
-        self.watchers: dict[str, Callable[[], None]] = {}
+        # A service's signing name -> whom to tell after each call to it that moto answered and that may have changed
+        # its state: the parts of the lab that follow a service's state sleep until then (physics/looks.py).
+        self._watchers: dict[str, list[Callable[[], None]]] = {}
         self.usage = UsageMeter()
         self.calendars = change_calendar.ChangeCalendars()
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         method = environ.get("REQUEST_METHOD", "GET")
-        self.usage.record_request(environ)
+        call = self.usage.record_request(environ)
         operation = operation_of(method, path)
         if operation is not None and not self.route53_throttle.admit(operation):
             # Drillkit's own clients say so in their user agent; the ground truth tells them from the tests' calls.
@@ -150,10 +150,15 @@ class LabExtensions:
             if form.get("Action") in RDS_GLOBAL_ACTIONS and self.database is not None:
                 return self.global_cluster_action(form, start_response)
         moto_answer = self.moto_app(environ, start_response)
-        scope = CREDENTIAL_SCOPE.search(environ.get("HTTP_AUTHORIZATION", "")) if method != "GET" else None
-        if scope is not None and (watcher := self.watchers.get(scope.group(1))) is not None:
-            watcher()  # after moto made the change: what it reads now is the new state
+        if call is not None and call.may_change_state:
+            for tell in self._watchers.get(call.service, ()):
+                tell()  # after moto made the change: what it reads now is the new state
         return moto_answer
+
+    def watch(self, services: tuple[str, ...], tell: Callable[[], None]) -> None:
+        """Call ``tell`` after each call to these services (signing names) that may have changed their state."""
+        for service in services:
+            self._watchers.setdefault(service, []).append(tell)
 
     # -- SSM: change calendars (change_calendar.py) ------------------------------------------------------
     def ssm_calendar(self, environ: dict[str, Any], start_response: StartResponse) -> list[bytes] | None:

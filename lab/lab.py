@@ -87,11 +87,17 @@ class Lab:
         stack_info = builder.create(moto_backends.region, moto_backends.rds(), self.work_dir)
         # Route 53's checkers start once the endpoints they check are up (as they did when the checks were created last).
         physics.start()
+        # What the physics follows changes through these services' APIs: each part looks again after such a call.
+        extensions.watch(("route53",), physics.look_again)
+        for balancer in builder.load_balancers:
+            extensions.watch(("ec2", "elasticloadbalancing"), balancer.look_again)
+        for service in builder.services:
+            extensions.watch(("ecs",), service.look_again)
         self._stoppers.append(physics.stop)
         extensions.database = builder.database
         if builder.database is not None:
             # A cluster stopped or started through the API: its availability is recorded as the call returns.
-            extensions.watchers["rds"] = builder.database.look_again
+            extensions.watch(("rds",), builder.database.look_again)
         self._start_alarms(stack_info, physics, builder, client_session, ground_truth)
         dns_server = LabDNSServer(physics)
         dns_server.start()
@@ -118,7 +124,7 @@ class Lab:
         execution_events.start()
         self._stoppers.append(execution_events.stop)
         schedules = ScheduleRunner(client_session)  # EventBridge Scheduler: schedules fire when their time comes
-        extensions.watchers["scheduler"] = schedules.look_again  # a schedule created, changed or deleted
+        extensions.watch(("scheduler",), schedules.look_again)  # a schedule created, changed or deleted
         schedules.start()
         self._stoppers.append(schedules.stop)
 

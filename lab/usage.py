@@ -13,7 +13,7 @@ import io
 import re
 import threading
 from collections import Counter
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import parse_qs
 
 from pydantic import BaseModel, Field
@@ -24,6 +24,22 @@ CREDENTIAL_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/[^/]+/([^/]+)/aws4_reques
 LAMBDA_PATH = re.compile(r"^/2015-03-31/functions/[^/]+/(invocations|configuration)?")
 SMITHY_RPC = re.compile(r"^/service/[^/]+/operation/([^/]+)$")  # rpc-v2-cbor (e.g. CloudWatch in newer botocore)
 FORM_TYPE = "application/x-www-form-urlencoded"
+
+
+# Operations that read only, by the names AWS gives them (EC2, ELB, RDS and the JSON APIs send reads as POSTs too).
+READ_PREFIXES = ("Describe", "List", "Get", "Search", "Query", "Scan", "BatchGet", "Test")
+
+
+class ApiCall(NamedTuple):
+    """One signed request to the local cloud: the service's signing name and the operation."""
+
+    service: str
+    operation: str
+    method: str
+
+    @property
+    def may_change_state(self) -> bool:
+        return self.method not in ("GET", "HEAD") and not self.operation.startswith(READ_PREFIXES)
 
 
 class RequestCount(BaseModel):
@@ -99,16 +115,18 @@ class UsageMeter:
         self._requests: Counter[tuple[str, str, str]] = Counter()
         self._invocations: list[Invocation] = []
 
-    def record_request(self, environ: dict[str, Any]) -> None:
+    def record_request(self, environ: dict[str, Any]) -> ApiCall | None:
+        """Count the request; what it called (None: unsigned, one of the lab's own endpoints, never billed)."""
         scope = CREDENTIAL_SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
         if scope is None:
-            return  # unsigned: the lab's own endpoints (/_lab/...), never billed
+            return None
         service = scope.group(1)
         method = environ.get("REQUEST_METHOD", "GET")
         operation = _operation(service, method, environ.get("PATH_INFO", ""), environ)
         caller = "drillkit" if "drillkit" in environ.get("HTTP_USER_AGENT", "") else "other"
         with self._lock:
             self._requests[(service, operation, caller)] += 1
+        return ApiCall(service, operation, method)
 
     def record_invocation(self, function: str, memory_mb: int, duration_ms: float, max_memory_used_mb: int | None = None) -> None:
         invocation = Invocation(

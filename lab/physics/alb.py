@@ -35,6 +35,7 @@ from typing import Any
 
 from drillkit_lab.physics.apps import REGION_HEADER
 from drillkit_lab.physics.groundtruth import GroundTruth
+from drillkit_lab.physics.looks import Looks
 from drillkit_lab.physics.network import LabHTTPServer, NetworkLatency, PeerEndpoint, Serving, function_has_egress
 from drillkit_lab.ports import PortMap
 from drillkit_lab.tls import LabCertificates
@@ -127,6 +128,7 @@ class LoadBalancerPhysics:
     targets: dict[str, TargetState] = field(default_factory=dict)
     _round_robin: Any = field(default_factory=lambda: itertools.count())
     _stop: threading.Event = field(default_factory=threading.Event)
+    _looks: Looks = field(default_factory=Looks)  # the watch's: told by EC2 and ELB calls (look_again)
     _serving: Serving | None = None  # the listener: new connections only while reachable
     _threads: list[threading.Thread] = field(default_factory=list)
     _reachable: bool | None = None
@@ -302,41 +304,46 @@ class LoadBalancerPhysics:
         self.server = LabHTTPServer((self.address, self.ports.real(self.logical_port)), Handler)
         # Blocked, the listener accepts nothing and the kernel drops the SYNs: clients see timeouts.
         self._serving = Serving(self.server, f"alb-{self.name}-accept", lambda: bool(self._reachable))
-        for target, name in ((self._check_targets, "targets"), (self._watch, "watch")):
+        for target, name in ((self._check_targets, "targets"), (lambda: self._looks.run(self._watch), "watch")):
             thread = threading.Thread(target=target, name=f"alb-{self.name}-{name}", daemon=True)
             thread.start()
             self._threads.append(thread)
 
     def stop(self) -> None:
         self._stop.set()
+        self._looks.stop()
         for thread in self._threads:
             thread.join(timeout=3)
         if self._serving is not None:
             self._serving.stop()
 
-    def _watch(self) -> None:
-        while not self._stop.is_set():
-            self._acls_allow = self._allowed_by_network_acls()
-            reachable = self.reachable()
-            if reachable != self._reachable:
-                self._reachable = reachable
-                self.ground_truth.record("alb_reachable", load_balancer=self.name, reachable=reachable)
-                if self._serving is not None:
-                    self._serving.look_again()  # the listener opens or closes now
-            self._end_drains()
-            self._stop.wait(0.05)
+    def look_again(self) -> None:
+        """An EC2 or ELB call may have changed the security groups, network ACLs, subnets or drains the ALB follows."""
+        self._looks.look_again()
 
-    def _end_drains(self) -> None:
-        """Targets whose deregistration delay has passed leave DescribeTargetHealth."""
+    def _watch(self) -> float | None:
+        """One look at what makes the ALB reachable, and at its drains; the seconds until the next drain ends."""
+        self._acls_allow = self._allowed_by_network_acls()
+        reachable = self.reachable()
+        if reachable != self._reachable:
+            self._reachable = reachable
+            self.ground_truth.record("alb_reachable", load_balancer=self.name, reachable=reachable)
+            if self._serving is not None:
+                self._serving.look_again()  # the listener opens or closes now
+        return self._end_drains()
+
+    def _end_drains(self) -> float | None:
+        """Targets whose deregistration delay has passed leave DescribeTargetHealth; the seconds until the next does."""
         group = self.target_group()
         if group is None:
-            return
+            return None
         drains = draining_targets(group)
         now = time.time()
         for target_id in [i for i, d in list(drains.items()) if d.until <= now]:
             ended = drains.pop(target_id, None)
             if ended is not None:
                 _record_drain(group, ended.target, False, "delay elapsed")
+        return min((d.until - now for d in list(drains.values())), default=None)
 
     def secure(self, handler: Any) -> bool:
         """The TLS handshake on a new connection to an HTTPS listener (the certificate read at each handshake).

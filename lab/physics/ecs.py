@@ -1,6 +1,7 @@
 """An ECS service brought to life: its tasks are the region's app servers and follow desiredCount.
 
-The physics reads the service's desiredCount from the local cloud every 100 ms. When it drops,
+The physics reads the service's desiredCount from the local cloud when an ECS call may have changed it (and every
+half second at most: looks.py). When it drops,
 ECS stops the extra tasks: each is deregistered from the target group first (as ECS does before
 stopping a task behind a load balancer; the lab drains instantly), then its server stops, so its
 address refuses connections. When it rises, the missing tasks start after a provisioning delay
@@ -18,11 +19,11 @@ from typing import Any
 
 from drillkit_lab.physics.apps import RegionApp
 from drillkit_lab.physics.groundtruth import GroundTruth
+from drillkit_lab.physics.looks import Looks
 
 # Stands in for what ECS takes to place, pull, start and register a task (a Fargate task takes
 # tens of seconds); short so that a drill's restore takes seconds.
 TASK_START_SECONDS = 1.0
-POLL_SECONDS = 0.1
 
 
 class EcsServicePhysics:
@@ -45,16 +46,20 @@ class EcsServicePhysics:
         self.running = len(tasks)
         self.ground_truth = ground_truth
         self._provisioning_since: float | None = None
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"ecs-{service}", daemon=True)
+        self._looks = Looks()  # told by ECS calls (look_again)
+        self._thread = threading.Thread(target=lambda: self._looks.run(self._look), name=f"ecs-{service}", daemon=True)
 
     def start(self) -> None:
         self.reconcile(time.monotonic())  # moto creates the service with every task pending; they already run
         self._thread.start()
 
     def stop(self) -> None:
-        self._stop.set()
+        self._looks.stop()
         self._thread.join(timeout=3)
+
+    def look_again(self) -> None:
+        """An ECS call may have changed the service's desiredCount."""
+        self._looks.look_again()
 
     def _service(self) -> Any | None:
         return self.ecs_backend.services.get(f"{self.cluster}:{self.service}")
@@ -62,9 +67,11 @@ class EcsServicePhysics:
     def _group(self) -> Any | None:
         return self.elbv2_backend.target_groups.get(self.target_group_arn)
 
-    def _run(self) -> None:
-        while not self._stop.wait(POLL_SECONDS):
-            self.reconcile(time.monotonic())
+    def _look(self) -> float | None:
+        """Reconcile now; the seconds until the tasks being provisioned start (None: none are)."""
+        now = time.monotonic()
+        self.reconcile(now)
+        return None if self._provisioning_since is None else self._provisioning_since + TASK_START_SECONDS - now
 
     def reconcile(self, now: float) -> None:
         """One look at desiredCount: extra tasks stop at once, missing ones start once provisioned."""

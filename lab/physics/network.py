@@ -20,6 +20,7 @@ import ipaddress
 import selectors
 import socket
 import socketserver
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -90,12 +91,20 @@ def function_has_egress(ec2: Any, vpc_config: dict[str, Any] | None) -> bool:
 LISTEN_BACKLOG = 128
 
 
-class LabHTTPServer(ThreadingHTTPServer):
+class _QuietWhenTheClientLeft:
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that left before its answer (it timed out, or gave up while the path was closed) is no error."""
+        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            return
+        super().handle_error(request, client_address)  # type: ignore[misc]
+
+
+class LabHTTPServer(_QuietWhenTheClientLeft, ThreadingHTTPServer):
     request_queue_size = LISTEN_BACKLOG
     daemon_threads = True
 
 
-class LabTCPServer(socketserver.ThreadingTCPServer):
+class LabTCPServer(_QuietWhenTheClientLeft, socketserver.ThreadingTCPServer):
     request_queue_size = LISTEN_BACKLOG
     daemon_threads = True
 
@@ -143,7 +152,9 @@ def serve_while(
     """Accept and serve new connections while `open_()`; otherwise the kernel drops new SYNs (callers time out).
 
     Blocked, the listen queue shrinks to nothing and nothing is accepted, so a connect is neither refused nor
-    answered; whatever queued meanwhile is closed when the path opens again (its client has long given up).
+    answered. A connection the kernel still queued meanwhile is served once the path opens again, as a client's
+    retransmitted SYN gets through then in AWS; its client may have given up, and nobody reads the answer. (Closing
+    it instead reset a client that had connected an instant before the path opened: AWS never resets a client.)
     `open_` is looked at again when the bell rings, or every ``recheck_every`` seconds when nobody rings it on a change.
     """
     listening: socket.socket = server.socket  # type: ignore[attr-defined]
@@ -156,7 +167,6 @@ def serve_while(
                 listening.listen(0)
                 blocked = True
             elif allowed and blocked:
-                _drain(listening)
                 listening.listen(LISTEN_BACKLOG)
                 blocked = False
             listened = listening in selector.get_map()
@@ -202,18 +212,6 @@ class Serving:
         self._thread.join(timeout=3)
         self.server.server_close()
         self._stop.close()
-
-
-def _drain(listening: socket.socket) -> None:
-    listening.setblocking(False)
-    try:
-        while True:
-            connection, _ = listening.accept()
-            connection.close()
-    except (BlockingIOError, OSError):
-        pass
-    finally:
-        listening.setblocking(True)
 
 
 # -- VPC peering: the path from one region's VPC to a private address in the other's ---------------------------

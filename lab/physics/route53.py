@@ -14,10 +14,12 @@ import socket
 import ssl
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from drillkit_lab.physics.groundtruth import GroundTruth
+from drillkit_lab.physics.looks import Looks
 
 HEALTHY_SHARE = 0.18
 CHECKER_REGIONS = (
@@ -96,9 +98,12 @@ def probe_endpoint(config: Any, timeout: float, address: str | None, port: int) 
 class HealthCheckFleet:
     """The checkers of one health check, each on its own phase of the interval."""
 
-    def __init__(self, backend: Any, health_check_id: str, stop: threading.Event, locate: Any):
+    def __init__(
+        self, backend: Any, health_check_id: str, stop: threading.Event, locate: Any, changed: Callable[[], None] = lambda: None
+    ):
         self.backend = backend
         self.locate = locate  # config -> (address or None, real port)
+        self.changed = changed  # a checker's status changed: the fleet's verdict may have
         self.id = health_check_id
         self.checkers = [
             CheckerState(region, address) for region, address in zip(CHECKER_REGIONS, CHECKER_ADDRESSES, strict=True)
@@ -141,7 +146,10 @@ class HealthCheckFleet:
             address, port = self.locate(config)
             ok, report = probe_endpoint(config, min(2.0, interval * 0.8), address, port)
             if started >= self.settled_at:
+                before = checker.healthy
                 self._account(checker, ok, report, int(config.failure_threshold or 3))
+                if checker.healthy != before:
+                    self.changed()
 
     def settle(self) -> None:
         """Forget the results of the stack's first seconds (apps still starting): every checker checks once now and
@@ -150,6 +158,7 @@ class HealthCheckFleet:
         self.settled_at = time.time()
         for checker in self.checkers:
             checker.healthy, checker.successes, checker.failures = None, 0, 0
+        self.changed()
         self.wake()
 
     def wake(self) -> None:
@@ -206,24 +215,26 @@ def _same_name(a: str, b: str) -> bool:
 
 
 class Route53Physics:
-    def __init__(self, backend: Any, ground_truth: GroundTruth, ports: Any, tick_seconds: float = 0.05):
+    def __init__(self, backend: Any, ground_truth: GroundTruth, ports: Any):
         self.backend = backend
         self.ports = ports  # logical -> real port
         self.hosts: dict[str, str] = {}  # names the lab owns outside Route 53 (ALB DNS names) -> address
         self.alias_ttl = 60  # what an ALB alias answers with in AWS; a lab stack may shorten it
         self.ground_truth = ground_truth
-        self.tick_seconds = tick_seconds
         self.fleets: dict[str, HealthCheckFleet] = {}
         self._status: dict[str, bool | None] = {}
         self._answers: dict[tuple[str, str], tuple[str, ...]] = {}
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="route53-physics", daemon=True)
+        # Told by Route 53 calls (health checks, records) and by the checkers when a status changes (look_again).
+        self._looks = Looks()
+        self._thread = threading.Thread(target=lambda: self._looks.run(self._look), name="route53-physics", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
 
     def stop(self) -> None:
         self._stop.set()
+        self._looks.stop()
         for fleet in list(self.fleets.values()):
             fleet.wake()  # a checker waits out its interval otherwise (30 s in AWS)
         self._thread.join(timeout=5)
@@ -307,16 +318,18 @@ class Route53Physics:
         return "NOERROR", list(chosen.records or []), int(chosen.ttl or 0)
 
     # -- the heartbeat of the physics ------------------------------------------
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self._sync_fleets()
-            for health_check_id, fleet in list(self.fleets.items()):
-                status = fleet.healthy()
-                if status is not None and status != self._status.get(health_check_id):
-                    self._status[health_check_id] = status
-                    self.ground_truth.record("health_check", id=health_check_id, healthy=status)
-            self._track_answers()
-            self._stop.wait(self.tick_seconds)
+    def look_again(self) -> None:
+        """A Route 53 call or a checker changed what the verdicts and answers come from."""
+        self._looks.look_again()
+
+    def _look(self) -> None:
+        self._sync_fleets()
+        for health_check_id, fleet in list(self.fleets.items()):
+            status = fleet.healthy()
+            if status is not None and status != self._status.get(health_check_id):
+                self._status[health_check_id] = status
+                self.ground_truth.record("health_check", id=health_check_id, healthy=status)
+        self._track_answers()
 
     def settle_checks(self) -> None:
         """Every health check's next verdict as that of a settled stack (lab start-up; see HealthCheckFleet.settle)."""
@@ -332,7 +345,7 @@ class Route53Physics:
     def _sync_fleets(self) -> None:
         for health_check_id, config in list(self.backend.health_checks.items()):
             if health_check_id not in self.fleets and not is_calculated(config):
-                fleet = HealthCheckFleet(self.backend, health_check_id, self._stop, self.locate)
+                fleet = HealthCheckFleet(self.backend, health_check_id, self._stop, self.locate, self.look_again)
                 self.fleets[health_check_id] = fleet
                 fleet.start()
         for health_check_id in [i for i in self.fleets if i not in self.backend.health_checks]:

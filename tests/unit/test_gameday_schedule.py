@@ -299,7 +299,7 @@ def test_a_change_of_schedule_through_the_local_cloud_wakes_the_runner_and_a_rea
 
     extensions = LabExtensions(moto, physics=None, runtime=None)
     woken = []
-    extensions.watchers["scheduler"] = lambda: woken.append(answered[-1])
+    extensions.watch(("scheduler",), lambda: woken.append(answered[-1]))
     calls = [
         _signed("GET", "/schedules"),  # ListSchedules: the runner's own look
         _signed("POST", "/schedules/nightly"),  # CreateSchedule

@@ -1,0 +1,107 @@
+"""The lab's physics threads look at the local cloud's state when told, when due, or after a guard: never on a poll."""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+from urllib.parse import urlencode
+
+from drillkit_lab.extensions import LabExtensions
+from drillkit_lab.physics.looks import Looks
+
+from ..loopback import eventually
+
+
+class Looker:
+    """A physics thread's look: counts the looks and answers the next due time it is given."""
+
+    def __init__(self, due_in: float | None = None) -> None:
+        self.times: list[float] = []
+        self.due_in = due_in
+
+    def __call__(self) -> float | None:
+        self.times.append(time.monotonic())
+        due_in, self.due_in = self.due_in, None  # due once
+        return due_in
+
+
+def _running(looks: Looks, looker: Looker) -> threading.Thread:
+    thread = threading.Thread(target=looks.run, args=(looker,), daemon=True)
+    thread.start()
+    assert eventually(lambda: len(looker.times) == 1, 2)  # the first look, at once
+    return thread
+
+
+def test_a_thread_that_is_not_told_looks_only_after_its_guard():
+    looks, looker = Looks(guard=30), Looker()
+    thread = _running(looks, looker)
+    time.sleep(0.3)
+    assert len(looker.times) == 1  # no poll
+    looks.stop()
+    thread.join(1)
+    assert not thread.is_alive()
+
+
+def test_told_it_looks_at_once():
+    looks, looker = Looks(guard=30), Looker()
+    thread = _running(looks, looker)
+    told = time.monotonic()
+    looks.look_again()
+    assert eventually(lambda: len(looker.times) == 2, 2)
+    assert looker.times[1] - told < 0.2
+    looks.stop()
+    thread.join(1)
+
+
+def test_it_looks_again_at_its_own_due_time_and_at_the_guard_without_one():
+    looks, looker = Looks(guard=0.6), Looker(due_in=0.2)
+    thread = _running(looks, looker)
+    assert eventually(lambda: len(looker.times) == 3, 3)
+    looks.stop()
+    thread.join(1)
+    due, guard = looker.times[1] - looker.times[0], looker.times[2] - looker.times[1]
+    assert 0.2 <= due < 0.4  # the due time, well before the guard
+    assert 0.6 <= guard < 0.9  # nothing due: the guard
+
+
+def _signed(service: str, method: str, path: str = "/", form: dict[str, str] | None = None) -> dict:
+    body = urlencode(form or {}).encode()
+    return {
+        "REQUEST_METHOD": method,
+        "PATH_INFO": path,
+        "CONTENT_TYPE": "application/x-www-form-urlencoded; charset=utf-8",
+        "CONTENT_LENGTH": str(len(body)),
+        "HTTP_AUTHORIZATION": (
+            f"AWS4-HMAC-SHA256 Credential=testing/20261203/us-east-1/{service}/aws4_request, "
+            "SignedHeaders=host;x-amz-date, Signature=0"
+        ),
+        "wsgi.input": io.BytesIO(body),
+    }
+
+
+def test_a_call_that_may_change_a_service_tells_its_watchers_and_a_read_does_not():
+    answered: list[str] = []
+
+    def moto(environ, start_response):
+        answered.append(environ["wsgi.input"].read().decode())  # the body is still there for moto
+        start_response("200 OK", [("Content-Type", "text/xml")])
+        return [b"<ok/>"]
+
+    extensions = LabExtensions(moto, physics=None, runtime=None)
+    told: list[tuple[str, str]] = []
+    extensions.watch(("ec2", "elasticloadbalancing"), lambda: told.append(("alb", answered[-1])))
+    extensions.watch(("ec2",), lambda: told.append(("other", answered[-1])))
+    calls = [
+        _signed("ec2", "POST", form={"Action": "DescribeSecurityGroups"}),  # a read, sent as a POST
+        _signed("ec2", "POST", form={"Action": "RevokeSecurityGroupIngress", "GroupId": "sg-1"}),
+        _signed("elasticloadbalancing", "POST", form={"Action": "DescribeTargetHealth"}),
+        _signed("elasticloadbalancing", "POST", form={"Action": "DeregisterTargets"}),
+        _signed("ecs", "POST"),  # a service nobody watches
+    ]
+    for environ in calls:
+        extensions(environ, lambda status, headers: None)
+
+    assert len(answered) == len(calls)
+    revoke = "Action=RevokeSecurityGroupIngress&GroupId=sg-1"
+    assert told == [("alb", revoke), ("other", revoke), ("alb", "Action=DeregisterTargets")]
