@@ -28,16 +28,16 @@ demo: setup
 # of each worker's collection alone). Installed packages have theirs from pip.
 BYTECODE_CACHE := PYTHONDONTWRITEBYTECODE=
 
-# Five workers on two cores: a lab test spends much of its time waiting on the lab's real timings (a drill's steady
-# state, observation, restore), so five labs at once keep both cores busy; four left a quarter of them idle once the
-# labs' start and the Lambda workers' imports were cut, six or eight made the run CPU-bound again and no faster
-# (each idle lab still takes about 5% of a core; docs/performance.md, "Time to test").
+# Six workers on two cores: a lab test spends much of its time waiting on the lab's real timings (a drill's steady
+# state, observation, restore), so six labs at once keep both cores busy. Five left about a tenth of them idle once
+# the labs' physics stopped polling and the functions shared a session; six then ran the suite in 189 and 249 s
+# against 214 and 296 s with five. Eight made the run CPU-bound (docs/performance.md, "Time to test").
 # --dist loadfile keeps each module (and its lab) on one worker, but for the two long modules of independent drills,
 # whose groups other workers can take; tests/conftest.py gives loadfile that scheduler and orders the groups, the
 # longest lab groups first and the modules without a lab spread between the others (tests/scheduling.py), and
 # --no-loadscope-reorder keeps that order (pytest-xdist sorts them by number of tests otherwise).
 test: setup
-	$(BYTECODE_CACHE) $(BIN)/pytest -q -n 5 --dist loadfile --no-loadscope-reorder
+	$(BYTECODE_CACHE) $(BIN)/pytest -q -n 6 --dist loadfile --no-loadscope-reorder
 
 # Everything but the lab: under a minute on this 2-core machine (docs/performance.md, "Time to test"); a third worker
 # fills what the loopback tests leave idle: 41.2 and 41.4 s (735 tests, bytecode cached), 58.6 to 65.7 s before.
