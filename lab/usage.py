@@ -27,7 +27,7 @@ FORM_TYPE = "application/x-www-form-urlencoded"
 
 
 # Operations that read only, by the names AWS gives them (EC2, ELB, RDS and the JSON APIs send reads as POSTs too).
-READ_PREFIXES = ("Describe", "List", "Get", "Search", "Query", "Scan", "BatchGet", "Test")
+READ_PREFIXES = ("Describe", "List", "Get", "Search", "Query", "Scan", "BatchGet")
 
 
 class ApiCall(NamedTuple):

@@ -30,10 +30,6 @@ class Looks:
         self._stopped.set()
         self._told.set()
 
-    @property
-    def stopped(self) -> bool:
-        return self._stopped.is_set()
-
     def run(self, look: Callable[[], float | None]) -> None:
         """Call ``look`` until stopped; it returns the seconds until its own next due time (None: nothing due)."""
         while not self._stopped.is_set():
