@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from drillkit_lab.physics.groundtruth import GroundTruth
+from drillkit_lab.physics.looks import Looks
 
 # A cluster's status changes through the RDS API, which wakes the thread (look_again); this catches any other change.
 STATUS_RECHECK_SECONDS = 0.5
@@ -130,10 +131,9 @@ class GlobalDatabase:
         self.clusters: dict[str, Cluster] = {}  # by ARN
         self._in_flight: deque[InFlight] = deque()
         self._lock = threading.RLock()
-        self._stop = threading.Event()
-        self._changed = threading.Event()  # look_again(): the physics thread wakes before its next due time
+        self._looks = Looks(guard=STATUS_RECHECK_SECONDS)  # look_again(): it wakes before its next due time
         self._available: dict[str, bool] = {}
-        self._thread = threading.Thread(target=self._run, name="database", daemon=True)
+        self._thread = threading.Thread(target=lambda: self._looks.run(self._look), name="database", daemon=True)
 
     def add(self, cluster: Cluster) -> None:
         self.clusters[cluster.arn] = cluster
@@ -143,13 +143,12 @@ class GlobalDatabase:
         self._thread.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        self._changed.set()
+        self._looks.stop()
         self._thread.join(timeout=3)
 
     def look_again(self) -> None:
         """A cluster's status may have changed (an RDS call): the physics thread records it now, not at its next due time."""
-        self._changed.set()
+        self._looks.look_again()
 
     # -- lookups ---------------------------------------------------------------------------
     def cluster(self, arn_or_id: str) -> Cluster | None:
@@ -193,7 +192,7 @@ class GlobalDatabase:
                 self.ground_truth.record("db_write", cluster=cluster.identifier, sql=sql, params=params)
                 if self.replicates():
                     self._in_flight.append(InFlight(now + self.lag_seconds, now, sql, dict(params)))
-                    self._changed.set()  # due at its lag, which may come before the thread's next due time
+                    self._looks.look_again()  # due at its lag, which may come before the thread's next due time
             return columns, rows, cursor.rowcount if changes else 0
 
     def healthy(self, role_name: str) -> bool:
@@ -234,21 +233,22 @@ class GlobalDatabase:
             due.extend(self._rejoins.values())
         return min(due, default=math.inf)
 
-    def _run(self) -> None:
-        # It sleeps until its next due time, or until woken (a write, an operation begun, an RDS call): polling every
-        # 20 ms made it the busiest thread of an idle lab. Statements are applied at their due time to the millisecond.
-        while not self._stop.is_set():
-            self._changed.clear()
-            now = time.time()
-            self._replicate(now)
-            self.advance(now)
-            for cluster in list(self.clusters.values()):
-                available = self.available(cluster)
-                if available != self._available.get(cluster.arn):
-                    self._available[cluster.arn] = available
-                    self.ground_truth.record("db_available", cluster=cluster.identifier, available=available)
-            due = min(self._next_due(), now + STATUS_RECHECK_SECONDS)
-            self._changed.wait(max(0.0, due - time.time()))
+    def _look(self) -> float | None:
+        """Apply what is due and record availability; the seconds until the next work (None: none).
+
+        The thread sleeps until then, or until woken (a write, an operation begun, an RDS call): polling every 20 ms
+        made it the busiest thread of an idle lab. Statements are applied at their due time to the millisecond.
+        """
+        now = time.time()
+        self._replicate(now)
+        self.advance(now)
+        for cluster in list(self.clusters.values()):
+            available = self.available(cluster)
+            if available != self._available.get(cluster.arn):
+                self._available[cluster.arn] = available
+                self.ground_truth.record("db_available", cluster=cluster.identifier, available=available)
+        due = self._next_due()
+        return None if due == math.inf else due - time.time()
 
     def failover_state(self, now: float | None = None) -> dict[str, Any] | None:
         with self._lock:
@@ -289,7 +289,7 @@ class GlobalDatabase:
                 from_cluster=old.identifier,
                 to_cluster=target.identifier,
             )
-            self._changed.set()  # the thread completes it at its time
+            self._looks.look_again()  # the thread completes it at its time
             return self.operation
 
     def advance(self, now: float) -> None:

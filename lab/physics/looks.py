@@ -1,10 +1,10 @@
 """When a physics thread looks at the local cloud's state again: told, due, or after a guard at most.
 
 The parts of the lab that follow a service's state (an ALB's reachability, Route 53's verdicts and answers, an ECS
-service's tasks) used to read it every 50 to 100 ms, from every lab alive, idle or not. They now sleep until an API
-call that may have changed what they read tells them (LabExtensions.watch), until their own next due time (a drain
-that ends, a task that finishes provisioning), or until ``guard`` seconds have passed: a change nobody told them of is
-still seen, later.
+service's tasks, the global database's replication and operations) used to read it every 20 to 100 ms, from every
+lab alive, idle or not. They now sleep until an API call that may have changed what they read tells them
+(LabExtensions.watch), until their own next due time (a drain that ends, a task that finishes provisioning, a write
+that replicates), or until ``guard`` seconds have passed: a change nobody told them of is still seen, later.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-# A change the thread was not told of is seen within this long (the database's physics uses the same).
+# A change the thread was not told of is seen within this long.
 GUARD_SECONDS = 0.5
 
 
