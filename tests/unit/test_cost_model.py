@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import io
 import json
 import sys
 from pathlib import Path
@@ -14,6 +13,7 @@ import pytest
 from drillkit_lab.usage import Invocation, RequestCount, Usage, UsageMeter
 
 from ..conftest import ROOT
+from ..wsgi import signed
 
 
 def _cost_module() -> Any:
@@ -28,27 +28,10 @@ def _cost_module() -> Any:
 cost = _cost_module()
 
 
-def signed(service: str, method: str, path: str, agent: str = "Boto3/1.35 drillkit", **extra: Any) -> dict[str, Any]:
-    return {
-        "REQUEST_METHOD": method,
-        "PATH_INFO": path,
-        "HTTP_USER_AGENT": agent,
-        "HTTP_AUTHORIZATION": f"AWS4-HMAC-SHA256 Credential=testing/20261202/us-east-1/{service}/aws4_request, SignedHeaders=h",
-        **extra,
-    }
-
-
 def test_the_meter_names_service_operation_and_caller_of_each_wire_protocol():
     meter = UsageMeter()
+    form = signed("sns", "POST", form={"Action": "Publish", "TopicArn": "arn:aws:sns:us-east-1:1:t", "Message": "hi"})
     body = b"Action=Publish&TopicArn=arn%3Aaws%3Asns%3Aus-east-1%3A1%3At&Message=hi"
-    form = signed(
-        "sns",
-        "POST",
-        "/",
-        CONTENT_TYPE="application/x-www-form-urlencoded; charset=utf-8",
-        CONTENT_LENGTH=str(len(body)),
-        **{"wsgi.input": io.BytesIO(body)},
-    )
 
     meter.record_request(signed("dynamodb", "POST", "/", HTTP_X_AMZ_TARGET="DynamoDB_20120810.UpdateItem"))
     meter.record_request(signed("s3", "PUT", "/evidence/drills/d1/report.json"))

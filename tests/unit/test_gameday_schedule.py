@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import random
 import time
@@ -18,6 +17,7 @@ from drillkit_lab.extensions import LabExtensions
 from drillkit_lab.schedules import ScheduleRunner
 
 from ..loopback import eventually
+from ..wsgi import signed
 
 NOW = datetime(2026, 12, 2, 8, 0, tzinfo=UTC)  # a Wednesday
 
@@ -281,12 +281,7 @@ def test_the_lab_looks_at_the_schedules_when_told_they_changed_and_wakes_by_itse
 
 
 def _signed(method: str, path: str, service: str = "scheduler") -> dict:
-    """The WSGI environ of a signed request to a service, as boto3 sends it."""
-    authorization = (
-        f"AWS4-HMAC-SHA256 Credential=testing/20261202/us-east-1/{service}/aws4_request, "
-        "SignedHeaders=host;x-amz-date, Signature=0"
-    )
-    return {"REQUEST_METHOD": method, "PATH_INFO": path, "HTTP_AUTHORIZATION": authorization, "wsgi.input": io.BytesIO(b"{}")}
+    return signed(service, method, path, body=b"{}")
 
 
 def test_a_change_of_schedule_through_the_local_cloud_wakes_the_runner_and_a_read_does_not():

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import io
 import threading
 import time
-from urllib.parse import urlencode
 
 from drillkit_lab.extensions import LabExtensions
 from drillkit_lab.physics.looks import Looks
 
 from ..loopback import eventually
+from ..wsgi import signed
 
 
 class Looker:
@@ -65,21 +64,6 @@ def test_it_looks_again_at_its_own_due_time_and_at_the_guard_without_one():
     assert 1.0 <= guard < 1.8  # nothing due: the guard
 
 
-def _signed(service: str, method: str, path: str = "/", form: dict[str, str] | None = None) -> dict:
-    body = urlencode(form or {}).encode()
-    return {
-        "REQUEST_METHOD": method,
-        "PATH_INFO": path,
-        "CONTENT_TYPE": "application/x-www-form-urlencoded; charset=utf-8",
-        "CONTENT_LENGTH": str(len(body)),
-        "HTTP_AUTHORIZATION": (
-            f"AWS4-HMAC-SHA256 Credential=testing/20261203/us-east-1/{service}/aws4_request, "
-            "SignedHeaders=host;x-amz-date, Signature=0"
-        ),
-        "wsgi.input": io.BytesIO(body),
-    }
-
-
 def test_a_call_that_may_change_a_service_tells_its_watchers_and_a_read_does_not():
     answered: list[str] = []
 
@@ -93,11 +77,11 @@ def test_a_call_that_may_change_a_service_tells_its_watchers_and_a_read_does_not
     extensions.watch(("ec2", "elasticloadbalancing"), lambda: told.append(("alb", answered[-1])))
     extensions.watch(("ec2",), lambda: told.append(("other", answered[-1])))
     calls = [
-        _signed("ec2", "POST", form={"Action": "DescribeSecurityGroups"}),  # a read, sent as a POST
-        _signed("ec2", "POST", form={"Action": "RevokeSecurityGroupIngress", "GroupId": "sg-1"}),
-        _signed("elasticloadbalancing", "POST", form={"Action": "DescribeTargetHealth"}),
-        _signed("elasticloadbalancing", "POST", form={"Action": "DeregisterTargets"}),
-        _signed("ecs", "POST"),  # a service nobody watches
+        signed("ec2", "POST", form={"Action": "DescribeSecurityGroups"}),  # a read, sent as a POST
+        signed("ec2", "POST", form={"Action": "RevokeSecurityGroupIngress", "GroupId": "sg-1"}),
+        signed("elasticloadbalancing", "POST", form={"Action": "DescribeTargetHealth"}),
+        signed("elasticloadbalancing", "POST", form={"Action": "DeregisterTargets"}),
+        signed("ecs", "POST", body=b"{}"),  # a service nobody watches
     ]
     for environ in calls:
         extensions(environ, lambda status, headers: None)
