@@ -93,6 +93,8 @@ class Lab:
             extensions.watch(("ec2", "elasticloadbalancing"), balancer.look_again)
         for service in builder.services:
             extensions.watch(("ecs",), service.look_again)
+        for peer in builder.peer_services:
+            extensions.watch(("ec2",), peer.look_again)
         self._stoppers.append(physics.stop)
         extensions.database = builder.database
         if builder.database is not None:

@@ -118,7 +118,8 @@ def forget_clients() -> None:
     client.cache_clear()
     _own_session.cache_clear()
     resource_table.cache_clear()
-    forget_roles()
+    _role_session.cache_clear()
+    _role_client.cache_clear()
 
 
 def _make_client(session: boto3.session.Session, service: str, region: str | None, read_timeout: float | None) -> Any:
@@ -201,12 +202,6 @@ def check_target_role() -> str | None:
     except (ClientError, BotoCoreError) as error:
         code = error_code(error) if isinstance(error, ClientError) else type(error).__name__
         raise TargetRoleRefused(f"target.role_arn: cannot assume {_acting.role_arn}: {code}: {error}") from None
-
-
-def forget_roles() -> None:
-    """Drop cached role sessions (tests, and the CLI between deployments)."""
-    _role_session.cache_clear()
-    _role_client.cache_clear()
 
 
 @cache

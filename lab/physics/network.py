@@ -29,6 +29,7 @@ from http.server import ThreadingHTTPServer
 from typing import Any
 
 from drillkit_lab.physics.groundtruth import GroundTruth
+from drillkit_lab.physics.looks import GUARD_SECONDS
 
 # The lab's service in another region's VPC that an app depends on (peer_dependency): its logical port.
 PEER_SERVICE_PORT = 5432
@@ -269,6 +270,10 @@ class PeeringLink:
             self._verdict, self._judged_at = verdict, now
         return self._verdict
 
+    def forget(self) -> None:
+        """An EC2 call may have changed the peering or its routes: the next connection judges the path afresh."""
+        self._judged_at = float("-inf")
+
     def _judge(self) -> bool:
         try:
             peer = self.destination.get_subnet(self.destination_subnet)
@@ -304,9 +309,14 @@ class PeerService:
         self._serving: Serving | None = None
 
     def start(self) -> None:
-        # Nobody rings on a change of the peering or its routes (API calls and the lab's own defects): looked at again
-        # every 50 ms, as often as the ALBs' paths.
-        self._serving = Serving(self.server, f"peer-{self.address}", self.link.carries, recheck_every=0.05)
+        # An EC2 call rings it (look_again); a change nobody rang for is seen within the physics' guard.
+        self._serving = Serving(self.server, f"peer-{self.address}", self.link.carries, recheck_every=GUARD_SECONDS)
+
+    def look_again(self) -> None:
+        """An EC2 call may have accepted or deleted the peering or changed a route: the path is judged again now."""
+        self.link.forget()
+        if self._serving is not None:
+            self._serving.look_again()
 
     def stop(self) -> None:
         if self._serving is not None:

@@ -161,3 +161,23 @@ def test_a_connection_the_peering_does_not_carry_times_out_and_the_apps_health_c
     finally:
         app.stop()
         service.stop()
+
+
+@pytest.mark.loopback
+def test_an_ec2_call_has_the_peer_service_judge_its_path_again_at_once(aws_env, tmp_path):
+    # Given a dependency behind a peering pending acceptance, its verdict cached and its clock stopped (no expiry)
+    link, clock, info = standby_link(tmp_path, {"accepted": False})
+    service = PeerService("127.0.0.1", 0, link)
+    service.start()
+    try:
+        assert PeerEndpoint(service.address, service.port).answers(timeout=0.3) is False
+        # When the peering is accepted and the service is told of the EC2 call, as the lab tells it after each one
+        boto3.client("ec2", "us-west-2").accept_vpc_peering_connection(VpcPeeringConnectionId=info["peering_connection_id"])
+        service.look_again()
+        # Then the dependency answers, though the cached verdict would never have expired
+        deadline = time.monotonic() + 5
+        while not PeerEndpoint(service.address, service.port).answers(timeout=0.5) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert PeerEndpoint(service.address, service.port).answers(timeout=0.5) is True
+    finally:
+        service.stop()
